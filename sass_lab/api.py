@@ -1,0 +1,161 @@
+"""The pipeline as one call: expand → parse → lower → passes → PTX → cubin → report.
+
+``assemble(source, arch=..., **defines)`` and ``assemble_file(path, ...)`` return a :class:`Module`
+of :class:`Kernel` objects, each with ``.ptx``, ``.cubin``, ``.resources`` and ``.occupancy()``; the
+emulator, runtime and SASS view hang off the same objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from . import ir
+from .errors import Span, UsageError
+from .hw.occupancy_types import Occupancy
+from .toolchain.resources import Resources
+
+ARCHS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
+DEFAULT_ARCH = "sm_90"
+
+
+@dataclass
+class Kernel:
+    """One assembled kernel. ``ptx``/``cubin`` are the whole module's (one cubin per file)."""
+
+    name: str
+    arch: str
+    module: Module = field(repr=False)
+    ir: ir.Kernel = field(repr=False)
+    resources: Resources
+    pressure: Any = field(default=None, repr=False)  # passes.liveness.Pressure
+    schedule: Any = field(default=None, repr=False)  # passes.schedule.ScheduleReport
+
+    @property
+    def ptx(self) -> str:
+        return self.module.ptx
+
+    @property
+    def cubin(self) -> bytes:
+        return self.module.cubin
+
+    @property
+    def params(self) -> tuple[ir.Param, ...]:
+        return self.ir.params
+
+    def occupancy(self, block: int | tuple[int, ...] | None = None, dynamic_shared: int = 0) -> Occupancy:
+        """Blocks/SM, warps/SM, % and limiters for ``block`` threads (default: the kernel's max)."""
+        from .hw.occupancy import occupancy
+
+        threads = _threads(block) if block is not None else default_block(self.resources)
+        return occupancy(self.arch, threads, self.resources.registers,
+                         self.resources.shared_static + dynamic_shared)
+
+    def emulate(self, grid, block, *args, dynamic_shared: int = 0, check: bool = True, **kw):
+        """Run on the CPU emulator; numpy arrays are written back in place."""
+        from .emulator import emulate
+
+        return emulate(self.ptx, self.name, grid, block, list(args), dynamic_shared=dynamic_shared,
+                       check=check, line_map=self.module.line_map, **kw)
+
+    def launch(self, grid, block, *args, dynamic_shared: int = 0, **kw):
+        """Launch on the GPU through the driver API (raises NoGPUError without one)."""
+        from .runtime import launch
+
+        return launch(self, grid, block, *args, dynamic_shared=dynamic_shared, **kw)
+
+    @cached_property
+    def sass(self):
+        """Disassembled instructions with decoded control codes (nvdisasm)."""
+        from .sass import disassemble
+
+        return disassemble(self.cubin, self.arch)[self.name]
+
+
+@dataclass
+class Module:
+    """An assembled .sasm/PTX file: PTX text, one cubin, and its kernels."""
+
+    file: str
+    arch: str
+    defines: dict[str, Any]
+    ptx: str
+    cubin: bytes
+    line_map: tuple[Span | None, ...]  # PTX line (index + 1) -> .sasm span
+    log: str
+    ir: ir.Module = field(repr=False)
+    kernels: dict[str, Kernel] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Kernel:
+        try:
+            return self.kernels[name]
+        except KeyError:
+            raise UsageError(f"no kernel '{name}' in {self.file}",
+                             hint=f"kernels: {', '.join(self.kernels) or '(none)'}") from None
+
+    def __iter__(self):
+        return iter(self.kernels.values())
+
+    def __len__(self) -> int:
+        return len(self.kernels)
+
+
+def _threads(block) -> int:
+    if isinstance(block, int):
+        return block
+    n = 1
+    for b in block:
+        n *= int(b)
+    return n
+
+
+def default_block(res: Resources) -> int:
+    if res.reqntid:
+        return _threads(res.reqntid)
+    return res.max_threads
+
+
+def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>", schedule: bool = True,
+             share_registers: bool = True, ptxas: bool = False, maxrregcount: int | None = None,
+             **defines: Any) -> Module:
+    """Assemble DSL or PTX text into a :class:`Module` (PTX + cubin + per-kernel report)."""
+    from .backend.ptx import emit
+    from .dsl import frontend
+    from .passes import run_passes
+    from .toolchain.compile import compile_ptx
+
+    if arch not in ARCHS:
+        raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(ARCHS)}")
+    front = frontend(source, file, defines)
+    kernels, reports = [], {}
+    for k in front.module.kernels:
+        k2, rep = run_passes(k, schedule=schedule, share_registers=share_registers)
+        kernels.append(k2)
+        reports[k2.name] = rep
+    mod_ir = ir.Module(kernels=tuple(kernels), vars=front.module.vars, raw=front.module.raw,
+                       file=front.module.file)
+    emitted = emit(mod_ir, arch)
+    compiled = compile_ptx(emitted.text, arch, line_map=emitted.line_map, ptxas=ptxas,
+                           maxrregcount=maxrregcount)
+    mod = Module(file=file, arch=arch, defines=dict(front.defines), ptx=emitted.text,
+                 cubin=compiled.cubin, line_map=tuple(emitted.line_map), log=compiled.log, ir=mod_ir)
+    for k in kernels:
+        if not k.entry:
+            continue
+        rep = reports[k.name]
+        mod.kernels[k.name] = Kernel(name=k.name, arch=arch, module=mod, ir=k,
+                                     resources=compiled.resources[k.name],
+                                     pressure=rep.pressure, schedule=rep.schedule)
+    return mod
+
+
+def assemble_file(path: str | Path, arch: str = DEFAULT_ARCH, **kw: Any) -> Module:
+    """Assemble a .sasm (or .ptx) file; ``.include`` paths resolve relative to it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    return assemble(text, arch, file=str(path), **kw)

@@ -1,0 +1,1 @@
+"""Command-line front end; see ``sass_lab.cli.main``."""

@@ -1,0 +1,260 @@
+"""The IR every stage shares: frozen, slotted dataclasses with source spans.
+
+``dsl.lower`` builds it from the parse tree; ``passes`` return new IR; ``backend.ptx`` prints it.
+After lowering, every register operand is a scalar PTX register (arrays and vector parts are
+flattened to names such as ``acc_3_4`` or ``q_x``), so later stages never see DSL sugar.
+
+Types are PTX type names without the dot: ``"f32"``, ``"u64"``, ``"b32"``, ``"pred"``, ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .errors import Span
+
+# --------------------------------------------------------------------------- operands
+
+
+@dataclass(frozen=True, slots=True)
+class Reg:
+    """A scalar register (PTX name as it will be printed, e.g. ``acc_0_0`` or ``%r5``)."""
+
+    name: str
+    type: str = ""
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Imm:
+    """An immediate. ``text`` is the literal to print back (``0f3F800000``, ``0x10``, ``-1``)."""
+
+    value: int | float
+    text: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Special:
+    """A special register or constant: ``%tid.x``, ``%laneid``, ``%clock64``, ``WARP_SZ``."""
+
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Sym:
+    """A named address: a parameter, a shared/global/const variable, or a function."""
+
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A branch target."""
+
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Mem:
+    """A memory operand ``[base+offset]``; base is a register or a symbol (or None for ``[imm]``)."""
+
+    base: Reg | Sym | None
+    offset: int = 0
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Sink:
+    """The ``_`` placeholder in a vector or destination."""
+
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Vec:
+    """A brace list ``{a, b, c, d}`` (vector loads/stores, mma fragments)."""
+
+    items: tuple[Operand, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PredPair:
+    """The ``p|q`` destination of ``setp``/``set`` with two predicate results."""
+
+    first: Reg
+    second: Reg
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Operand = Union[Reg, Imm, Special, Sym, Label, Mem, Sink, Vec, PredPair]
+
+# --------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """``@p`` or ``@!p``."""
+
+    reg: Reg
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Instr:
+    """One instruction: ``opcode.mods operands`` with an optional guard."""
+
+    opcode: str  # "fma"
+    mods: tuple[str, ...]  # ("rn", "f32")
+    operands: tuple[Operand, ...]
+    guard: Guard | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The full dotted opcode, e.g. ``fma.rn.f32``."""
+        return ".".join((self.opcode, *self.mods))
+
+
+@dataclass(frozen=True, slots=True)
+class LabelDef:
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A line passed through to PTX verbatim (``.pragma``, ``.loc``, scoping braces, ...)."""
+
+    text: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleBegin:
+    """Start of a ``.schedule`` region; the region ends at the matching ``ScheduleEnd``."""
+
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleEnd:
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Stmt = Union[Instr, LabelDef, Raw, ScheduleBegin, ScheduleEnd]
+
+# --------------------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A kernel parameter. ``array`` > 0 for byte-array params (``.param .align 8 .b8 p[16]``)."""
+
+    name: str
+    type: str
+    align: int | None = None
+    array: int = 0
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        return self.array * type_bytes(self.type) if self.array else type_bytes(self.type)
+
+
+@dataclass(frozen=True, slots=True)
+class RegDecl:
+    """A scalar register ``name`` of ``type``; ``count`` > 0 declares PTX's ``%r<count>`` range."""
+
+    name: str
+    type: str
+    count: int = 0
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VarDecl:
+    """A shared/global/const/local variable: ``.shared .align 16 .f32 sA[2][8][128]``."""
+
+    space: str  # "shared", "global", "const", "local"
+    name: str
+    type: str
+    dims: tuple[int, ...] = ()  # () = scalar; extern arrays have dims == (0,)
+    align: int | None = None
+    extern: bool = False
+    init: str | None = None  # initialiser text, printed back verbatim
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.dims:
+            n *= d
+        return n * type_bytes(self.type)
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    """A performance directive: ``maxntid``, ``reqntid``, ``minnctapersm``, ``maxnreg``, ``pragma``."""
+
+    name: str
+    values: tuple[int | str, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Kernel:
+    """One ``.entry`` (or ``.func`` when ``entry`` is False) after lowering."""
+
+    name: str
+    params: tuple[Param, ...]
+    regs: tuple[RegDecl, ...]
+    vars: tuple[VarDecl, ...]  # function-scope shared/local variables
+    directives: tuple[Directive, ...]
+    body: tuple[Stmt, ...]
+    entry: bool = True
+    visible: bool = True
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """A whole translation unit: module-scope variables/raw text and the kernels."""
+
+    kernels: tuple[Kernel, ...]
+    vars: tuple[VarDecl, ...] = ()
+    raw: tuple[Raw, ...] = ()  # module-scope text passed through (.func declarations, ...)
+    file: str = "<string>"
+
+
+# --------------------------------------------------------------------------- type helpers
+
+_TYPE_BYTES = {
+    "pred": 0, "b8": 1, "u8": 1, "s8": 1, "b16": 2, "u16": 2, "s16": 2, "f16": 2, "bf16": 2,
+    "e4m3": 1, "e5m2": 1,
+    "b32": 4, "u32": 4, "s32": 4, "f32": 4, "f16x2": 4, "bf16x2": 4, "tf32": 4,
+    "b64": 8, "u64": 8, "s64": 8, "f64": 8, "b128": 16,
+}
+
+
+def type_bytes(t: str) -> int:
+    """Size in bytes of a PTX type name (``pred`` is 0)."""
+    return _TYPE_BYTES[t]
+
+
+def type_kind(t: str) -> str:
+    """``"b"``, ``"u"``, ``"s"``, ``"f"`` or ``"pred"``."""
+    if t == "pred":
+        return "pred"
+    if t.startswith("bf") or t in ("tf32", "e4m3", "e5m2"):
+        return "f"
+    return t[0]
+
+
+def is_type(t: str) -> bool:
+    return t in _TYPE_BYTES

@@ -1,0 +1,1 @@
+"""sass_lab.passes"""

@@ -1,0 +1,25 @@
+"""What a compiled kernel costs the GPU, as read from the ptxas log and the cubin ELF."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """Per-kernel resources. Shared memory excludes the 1 KB the driver reserves per block."""
+
+    registers: int
+    shared_static: int = 0  # bytes of .shared declared in the kernel/module
+    shared_dynamic: int = 0  # bytes requested at launch (0 unless the caller says)
+    local_bytes: int = 0  # lmem per thread
+    stack_bytes: int = 0  # stack frame per thread
+    spill_stores: int = 0
+    spill_loads: int = 0
+    const_bytes: dict[int, int] = field(default_factory=dict)  # cmem bank -> bytes
+    barriers: int = 0
+    max_threads: int = 1024  # from .maxntid/.reqntid, else the hardware limit
+    reqntid: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
