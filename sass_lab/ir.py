@@ -10,7 +10,6 @@ Types are PTX type names without the dot: ``"f32"``, ``"u64"``, ``"b32"``, ``"pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from .errors import Span
 
@@ -92,7 +91,7 @@ class PredPair:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Operand = Union[Reg, Imm, Special, Sym, Label, Mem, Sink, Vec, PredPair]
+Operand = Reg | Imm | Special | Sym | Label | Mem | Sink | Vec | PredPair
 
 # --------------------------------------------------------------------------- statements
 
@@ -147,7 +146,7 @@ class ScheduleEnd:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Stmt = Union[Instr, LabelDef, Raw, ScheduleBegin, ScheduleEnd]
+Stmt = Instr | LabelDef | Raw | ScheduleBegin | ScheduleEnd
 
 # --------------------------------------------------------------------------- declarations
 

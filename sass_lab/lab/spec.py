@@ -30,9 +30,10 @@ The block runs with ``np`` imported and every resolved ``.define`` bound as a va
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
