@@ -1,0 +1,124 @@
+"""Terminal (rich) and PNG (matplotlib, optional ``[plot]`` extra) renderings of the analysis tools."""
+
+from __future__ import annotations
+
+import math
+
+from rich.table import Table
+from rich.text import Text
+
+from ..lab.analyze import Layer, Waterline, efficiency_gap
+
+
+def _us(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1e6:.1f}"
+
+
+def waterline_table(w: Waterline, title: str = "waterline") -> Table:
+    t = Table(title=title, title_justify="left")
+    for c in ("layer", "GFLOP", "MB", "compute µs", "memory µs", "floor µs", "bound", "actual µs",
+              "above µs", "eff"):
+        t.add_column(c, justify="left" if c in ("layer", "bound") else "right",
+                     no_wrap=c in ("layer", "bound"))
+    for f in w.floors:
+        ly = f.layer
+        eff = f.efficiency
+        t.add_row(ly.name, f"{ly.flops / 1e9:.3f}", f"{ly.bytes / 1e6:.2f}", _us(f.compute_s),
+                  _us(f.memory_s), _us(f.floor_s),
+                  "[yellow]mem[/yellow]" if f.bound == "memory" else "flop",
+                  _us(ly.time_s), _us(f.above_s), "-" if eff is None else f"{eff * 100:.1f} %")
+    actual = w.actual_s
+    t.add_section()
+    t.add_row("total", f"{sum(f.layer.flops for f in w.floors) / 1e9:.3f}",
+              f"{sum(f.layer.bytes for f in w.floors) / 1e6:.2f}", _us(w.ideal_s), "", _us(w.waterline_s),
+              f"{w.memory_share * 100:.0f}% mem", _us(actual),
+              _us(None if actual is None else actual - w.waterline_s),
+              "-" if not actual else f"{w.ideal_s / actual * 100:.1f} %")
+    return t
+
+
+def gap_plot(layers: list[Layer], peak_flops: float, width: int = 64, height: int = 18) -> Text:
+    """ASCII efficiency gap plot: log latency (x) against log FLOPs (y).
+
+    ``o`` marks the ideal latency (FLOPs/peak), ``x`` the actual one; diagonals ``.`` are lines of
+    constant efficiency 100 %, 10 %, 1 % (a line of slope one in log-log).
+    """
+    pts = []
+    for ly, ideal, _gap in efficiency_gap(layers, peak_flops):
+        if ly.flops <= 0:
+            continue
+        pts.append((ideal, ly.flops, "o"))
+        if ly.time_s:
+            pts.append((ly.time_s, ly.flops, "x"))
+    if not pts:
+        return Text("(nothing to plot: no layer has FLOPs)")
+    xs = [math.log10(p[0]) for p in pts]
+    ys = [math.log10(p[1]) for p in pts]
+    x0, x1 = min(xs) - 0.2, max(xs) + 1.2
+    y0, y1 = min(ys) - 0.2, max(ys) + 0.2
+    grid = [[" "] * width for _ in range(height)]
+
+    def put(x, y, ch):
+        cx = int((x - x0) / (x1 - x0) * (width - 1))
+        cy = height - 1 - int((y - y0) / (y1 - y0) * (height - 1))
+        if 0 <= cx < width and 0 <= cy < height and (grid[cy][cx] == " " or ch != "."):
+            grid[cy][cx] = ch
+
+    for e in (1.0, 0.1, 0.01):
+        for i in range(width * 2):
+            y = y0 + (y1 - y0) * i / (width * 2 - 1)
+            put(y - math.log10(peak_flops * e), y, ".")
+    for x, y, ch in zip(xs, ys, (p[2] for p in pts)):
+        put(x, y, ch)
+    lines = ["".join(r) for r in grid]
+    lines.append(f"latency 1e{x0:.1f} .. 1e{x1:.1f} s (log)   FLOPs 1e{y0:.1f} .. 1e{y1:.1f} (log)")
+    lines.append("o ideal (FLOPs/peak)   x actual   . constant efficiency 100 % / 10 % / 1 %")
+    return Text("\n".join(lines))
+
+
+def save_png(w: Waterline, layers: list[Layer], path: str, title: str = "") -> None:
+    """Efficiency gap plot and waterline bars as one PNG (needs matplotlib: pip install .[plot])."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        from ..errors import UsageError
+
+        raise UsageError("--png needs matplotlib", hint="pip install -e '.[plot]'") from None
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5))
+    flops = [ly.flops for ly in layers if ly.flops > 0]
+    lo, hi = min(flops) / 2, max(flops) * 2
+    for e in (1.0, 0.5, 0.1):
+        a.plot([lo / (e * w.peak_flops), hi / (e * w.peak_flops)], [lo, hi], ":", lw=0.8,
+               label=f"E = {e:.0%}")
+    for ly in layers:
+        if ly.flops <= 0:
+            continue
+        ideal = ly.flops / w.peak_flops
+        a.scatter([ideal], [ly.flops], marker="o", facecolors="none", edgecolors="k")
+        if ly.time_s:
+            a.scatter([ly.time_s], [ly.flops], marker="x", c="r")
+            a.plot([ideal, ly.time_s], [ly.flops, ly.flops], "r-", lw=0.5)
+    a.set_xscale("log")
+    a.set_yscale("log")
+    a.set_xlabel("latency (s)")
+    a.set_ylabel("FLOPs")
+    a.set_title("efficiency gap")
+    a.legend(fontsize=7)
+    names = [f.layer.name for f in w.floors]
+    b.bar(names, [f.compute_s * 1e3 for f in w.floors], label="compute floor")
+    b.bar(names, [max(0.0, f.memory_s - f.compute_s) * 1e3 for f in w.floors],
+          bottom=[f.compute_s * 1e3 for f in w.floors], label="memory above compute")
+    acts = [f.layer.time_s * 1e3 if f.layer.time_s else 0 for f in w.floors]
+    if any(acts):
+        b.scatter(names, acts, c="r", marker="_", s=200, label="actual")
+    b.set_ylabel("ms")
+    b.set_title(f"waterline {w.waterline_s * 1e3:.3f} ms")
+    b.tick_params(axis="x", rotation=90, labelsize=6)
+    b.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
