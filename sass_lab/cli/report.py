@@ -1,15 +1,33 @@
-"""`sass_lab report` (placeholder until its issue lands: it refuses to run)."""
+"""``sass_lab report [FILE...] [--arch] [--db] [--json]``: one table over all shipped kernels."""
 
 from __future__ import annotations
 
-from ..errors import UsageError
+import json
+
+from ..api import ARCHS, DEFAULT_ARCH
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="(not yet available)")
-    p.add_argument("rest", nargs="*")
+    p = sub.add_parser("report", help="resources, occupancy, static efficiency and best results per kernel")
+    p.add_argument("files", nargs="*", metavar="FILE", help="default: every kernels_asm/*.sasm")
+    p.add_argument("--arch", default=DEFAULT_ARCH, choices=ARCHS)
+    p.add_argument("--db")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise UsageError("'sass_lab report' is not implemented yet")
+    from pathlib import Path
+
+    from ..lab.report import report
+
+    rows = report([Path(f) for f in args.files] or None, args.arch, args.db)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=2))
+        return 0
+    from rich.console import Console
+
+    from ..ui.report import summary_table
+
+    Console().print(summary_table(rows, args.arch))
+    return 1 if any(r.error for r in rows) else 0
