@@ -1,15 +1,23 @@
-"""`sass_lab console` (placeholder until its issue lands: it refuses to run)."""
+"""``sass_lab console [FILE...]``: the interactive console (textual)."""
 
 from __future__ import annotations
 
-from ..errors import UsageError
+from ..api import ARCHS, DEFAULT_ARCH
 
 
 def register(sub) -> None:
-    p = sub.add_parser("console", help="(not yet available)")
-    p.add_argument("rest", nargs="*")
+    p = sub.add_parser("console", help="interactive console: source, PTX, SASS, occupancy, verify, tune")
+    p.add_argument("files", nargs="*", metavar="FILE", help="default: every kernels_asm/*.sasm")
+    p.add_argument("--arch", default=DEFAULT_ARCH, choices=ARCHS)
+    p.add_argument("--db")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise UsageError("'sass_lab console' is not implemented yet")
+    from ..lab.report import shipped_kernels
+    from ..ui.console import ConsoleModel
+    from ..ui.console.app import LabConsole
+
+    files = args.files or [str(p) for p in shipped_kernels()]
+    LabConsole(ConsoleModel(files, args.arch, args.db)).run()
+    return 0

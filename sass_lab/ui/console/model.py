@@ -1,0 +1,159 @@
+"""The console's model: every question the screens ask, answered through the Python API.
+
+The textual app holds no domain logic; tests can swap this object for a fake. Each method returns
+plain data or text, and turns errors into text the screen shows (never a traceback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import NoGPUError, SasmError
+
+
+@dataclass
+class KernelRef:
+    file: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{Path(self.file).stem}:{self.name}"
+
+
+@dataclass
+class ConsoleModel:
+    files: list[str]
+    arch: str = "sm_90"
+    db: str | None = None
+    defines: dict[str, dict[str, Any]] = field(default_factory=dict)  # per file overrides
+    _modules: dict[str, Any] = field(default_factory=dict, repr=False)
+    _errors: dict[str, str] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ assembling
+    def module(self, file: str):
+        """The assembled module (cached per file and define set), or None with the error kept."""
+        key = f"{file}|{sorted(self.defines.get(file, {}).items())}"
+        if key not in self._modules:
+            from ...api import assemble_file
+
+            try:
+                self._modules[key] = assemble_file(file, self.arch, **self.defines.get(file, {}))
+            except SasmError as e:
+                self._modules[key] = None
+                self._errors[key] = e.render()
+        return self._modules[key]
+
+    def error(self, file: str) -> str | None:
+        key = f"{file}|{sorted(self.defines.get(file, {}).items())}"
+        return self._errors.get(key)
+
+    def kernels(self) -> list[KernelRef]:
+        out = []
+        for f in self.files:
+            mod = self.module(f)
+            if mod is None:
+                out.append(KernelRef(f, "(error)"))
+            else:
+                out.extend(KernelRef(f, k.name) for k in mod)
+        return out
+
+    def kernel(self, ref: KernelRef):
+        mod = self.module(ref.file)
+        return None if mod is None or ref.name not in mod.kernels else mod[ref.name]
+
+    # ------------------------------------------------------------------ views
+    def source(self, ref: KernelRef) -> str:
+        return Path(ref.file).read_text()
+
+    def ptx(self, ref: KernelRef) -> str:
+        mod = self.module(ref.file)
+        return mod.ptx if mod is not None else (self.error(ref.file) or "")
+
+    def sass(self, ref: KernelRef) -> str:
+        k = self.kernel(ref)
+        if k is None:
+            return self.error(ref.file) or ""
+        try:
+            from ...sass.render import listing_text
+
+            return listing_text(k.sass)
+        except ImportError:
+            pass
+        except SasmError as e:
+            return e.render()
+        try:
+            return "\n".join(getattr(i, "text", str(i)) for i in k.sass)
+        except Exception as e:  # noqa: BLE001 - shown, not raised
+            return f"SASS view unavailable: {e}"
+
+    def resources(self, ref: KernelRef) -> dict[str, Any]:
+        k = self.kernel(ref)
+        if k is None:
+            return {"error": self.error(ref.file)}
+        occ = k.occupancy()
+        d = {**k.resources.to_dict(), "pressure_peak": getattr(k.pressure, "peak", None),
+             "occupancy": occ.to_dict()}
+        return d
+
+    def occupancy_curves(self, ref: KernelRef) -> dict[str, list[tuple[int, int]]]:
+        """Blocks/SM against registers, shared bytes and block size (the CUDA calculator's curves)."""
+        from ...hw.occupancy import occupancy
+
+        k = self.kernel(ref)
+        if k is None:
+            return {}
+        r = k.resources
+        threads = k.occupancy().block
+        regs = [(x, occupancy(self.arch, threads, x, r.shared_static).blocks_per_sm)
+                for x in range(8, 256, 8)]
+        smem = [(x, occupancy(self.arch, threads, r.registers, x).blocks_per_sm)
+                for x in range(0, 228 * 1024 + 1, 4096)]
+        block = [(x, occupancy(self.arch, x, r.registers, r.shared_static).blocks_per_sm)
+                 for x in range(32, 1025, 32)]
+        return {"registers": regs, "shared": smem, "block": block}
+
+    def verify(self, ref: KernelRef) -> str:
+        """Emulator verification at the lab block's first test size."""
+        from ...lab.spec import lab_source
+
+        if not lab_source(Path(ref.file).read_text()):
+            return "this file has no %% lab block, so it cannot verify itself"
+        try:
+            from ...lab.verify import verify
+
+            res = verify(ref.file, emulate=True, defines=self.defines.get(ref.file) or None)
+            return res.render() if hasattr(res, "render") else str(res)
+        except SasmError as e:
+            return e.render()
+
+    def gpu_status(self) -> tuple[bool, str]:
+        """(available, reason) — GPU actions are disabled with the reason shown."""
+        try:
+            from ...runtime import require_gpu
+
+            require_gpu()
+            return True, "GPU available"
+        except NoGPUError as e:
+            return False, e.message
+        except Exception as e:  # noqa: BLE001
+            return False, f"GPU runtime unavailable: {e}"
+
+    def tune(self, ref: KernelRef) -> list[dict]:
+        """A compile-only sweep (with a GPU the CLI's full sweep is the place for timings)."""
+        from ...lab.tune import describe, tune
+
+        return [describe(o) for o in tune(ref.file, self.arch, compile_only=True, db=self.db, jobs=1)]
+
+    def results(self, ref: KernelRef) -> list[dict]:
+        from ...lab.store import Store
+
+        with Store(self.db) as st:
+            rows = st.rows()
+        names = {ref.name, Path(ref.file).stem}
+        return [r.to_dict() for r in rows if r.kernel in names]
+
+    def set_define(self, file: str, name: str, value: Any) -> None:
+        self.defines.setdefault(file, {})[name] = value
