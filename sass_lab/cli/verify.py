@@ -1,15 +1,74 @@
-"""`sass_lab verify` (placeholder until its issue lands: it refuses to run)."""
+"""``sass_lab verify FILE [--emulate] [--size N=...] [-D K=V]... [--all-sizes] [--json]``.
+
+Checks a kernel against the float64 reference of its ``%% lab`` block. Without ``--emulate`` it runs on
+the GPU (exit 3 when there is none). Exit 1 when any output fails its tolerance.
+"""
 
 from __future__ import annotations
 
-from ..errors import UsageError
+import json
+
+from ..api import ARCHS, DEFAULT_ARCH
+from .assemble import parse_defines
 
 
 def register(sub) -> None:
-    p = sub.add_parser("verify", help="(not yet available)")
-    p.add_argument("rest", nargs="*")
+    p = sub.add_parser("verify", help="check a kernel against its float64 numpy reference")
+    p.add_argument("file", metavar="FILE", help="a .sasm file with a %%%% lab block")
+    p.add_argument("--emulate", action="store_true", help="run on the CPU emulator instead of the GPU")
+    p.add_argument("--size", metavar="N=V,...", help="problem size, e.g. M=67,N=45,K=33")
+    p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
+                   help="override a .define (repeatable)")
+    p.add_argument("--all-sizes", action="store_true", help="verify every TEST_SIZES entry")
+    p.add_argument("--seed", type=int, default=None, help="random seed for the inputs")
+    p.add_argument("--kernel", help="kernel name (default: the lab block's KERNEL)")
+    p.add_argument("--arch", default=DEFAULT_ARCH, choices=ARCHS)
+    p.add_argument("--json", action="store_true", help="print a JSON list of results")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise UsageError("'sass_lab verify' is not implemented yet")
+    from ..errors import UsageError
+    from ..lab.spec import parse_size
+    from ..lab.verify import verify, verify_sizes
+
+    defines = parse_defines(args.defines)
+    if args.all_sizes and args.size:
+        raise UsageError("--all-sizes and --size exclude each other")
+    if args.all_sizes:
+        results = verify_sizes(args.file, None, args.emulate, defines, args.seed, args.kernel, args.arch)
+    else:
+        results = [verify(args.file, parse_size(args.size) or None, args.emulate, defines, args.seed,
+                          args.kernel, args.arch)]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        from rich.console import Console
+
+        con = Console()
+        for r in results:
+            con.print(verify_table(r))
+        bad = sum(not r.ok for r in results)
+        con.print(f"[red]{bad} of {len(results)} runs failed[/red]" if bad
+                  else f"[green]all {len(results)} run(s) passed[/green]")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def verify_table(r):
+    """One rich table per run: each output's error against its tolerance."""
+    from rich.table import Table
+
+    size = ",".join(f"{k}={v}" for k, v in r.size.items())
+    defs = " ".join(f"{k}={v}" for k, v in r.defines.items())
+    status = "[green]PASS[/green]" if r.ok else "[red]FAIL[/red]"
+    t = Table(title=f"{status} {r.kernel} [{r.device}] {size}  {defs}", title_justify="left",
+              caption=r.tol_why or None, caption_justify="left")
+    for c in ("output", "shape", "max rel err", "tolerance", "NaN left", "worst at", "got", "want", ""):
+        t.add_column(c, justify="left" if c in ("output", "worst at", "") else "right")
+    for c in r.checks:
+        t.add_row(c.name, "x".join(map(str, c.shape)), f"{c.max_rel_err:.3g}", f"{c.tol:.3g}",
+                  f"[red]{c.nonfinite}[/red]" if c.nonfinite else "0",
+                  "-" if c.worst is None else str(list(c.worst)),
+                  "-" if c.got is None else f"{c.got:.7g}", "-" if c.want is None else f"{c.want:.7g}",
+                  "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
+    return t

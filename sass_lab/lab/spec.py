@@ -18,8 +18,10 @@ emit::
     def reference(a, s, d): ...            # -> {output: float64 ndarray}
     def flops(s): ...                      # useful FLOPs
     def nbytes(s): ...                     # compulsory bytes (each input read once, output written once)
-    TOL = 1e-5                             # max relative error accepted ...
+    TOL = 1e-5                             # max relative error accepted (or def TOL(s, d): ...) ...
     TOL_WHY = "..."                        # ... and why that bound is right
+    def scale(a, s, d): ...                # optional: {output: normaliser} for the relative error
+                                           # (default: max |reference| of that output)
     PEER = "cublas"                        # optional: "cublas", "cudnn" or None
     def peer(a, s, lib): ...               # optional: run the peer on torch/cupy tensors
     %%
@@ -95,6 +97,38 @@ class KernelSpec:
 
     def peer(self) -> Callable | None:
         return self.ns.get("peer")
+
+    def tolerance(self, s: dict) -> float:
+        """``TOL`` for size ``s``: a number, or ``TOL(s, d)`` when the bound depends on the size."""
+        t = self.ns.get("TOL", self.tol)
+        return float(t(s, self.defines)) if callable(t) else float(t)
+
+    def scale(self, args: dict, s: dict) -> dict[str, Any] | None:
+        """Per-output normalisers of the relative error (``scale`` in the block), or None."""
+        fn = self.ns.get("scale")
+        return fn(args, s, self.defines) if fn else None
+
+    def kernel_name(self, available: list[str]) -> str:
+        """``KERNEL``, or the module's only kernel when the block names none."""
+        if self.kernel:
+            return str(self.kernel)
+        if len(available) == 1:
+            return available[0]
+        raise SourceError(f"{Path(self.file).name} has {len(available)} kernels and its lab block names "
+                          "none", hint="set KERNEL = \"name\" in the %% lab block")
+
+    def combinations(self) -> list[dict[str, Any]]:
+        """Every define combination of ``TUNE`` (over the current defines) that ``valid`` accepts."""
+        import itertools
+
+        names = list(self.tune)
+        out = []
+        for values in itertools.product(*(self.tune[n] for n in names)):
+            d = dict(self.defines)
+            d.update(zip(names, values))
+            if self.valid(d):
+                out.append({n: d[n] for n in names})
+        return out
 
     def with_size(self, overrides: dict[str, int] | None) -> dict[str, int]:
         s = dict(self.size)
@@ -176,8 +210,12 @@ def load_spec(path: str | Path, **defines: Any) -> KernelSpec:
         file=str(path), kernel=ns.get("KERNEL"), defines=d, tune=dict(ns.get("TUNE", {})),
         size=dict(ns.get("SIZE", {})), test_sizes=list(ns.get("TEST_SIZES", [])),
         bench_sizes=list(ns.get("BENCH_SIZES", [])) or ([dict(ns["SIZE"])] if "SIZE" in ns else []),
-        outputs=list(ns.get("OUTPUTS", [])), tol=float(ns.get("TOL", 1e-5)),
+        outputs=list(ns.get("OUTPUTS", [])), tol=_static_tol(ns.get("TOL", 1e-5)),
         tol_why=str(ns.get("TOL_WHY", "")), peer_name=ns.get("PEER"), ns=ns)
+
+
+def _static_tol(t) -> float:
+    return float("nan") if callable(t) else float(t)
 
 
 def _tb_line(e: BaseException, filename: str) -> int | None:

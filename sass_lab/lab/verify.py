@@ -1,0 +1,211 @@
+"""Verify a kernel against its float64 numpy reference, on the emulator or the GPU.
+
+``verify(path)`` assembles a .sasm file, reads its ``%% lab`` block, makes fresh random inputs (outputs
+poisoned with NaN where the kernel does not read them), runs the kernel, and compares every output
+with the reference. The error of one element is ``|got - want| / scale``, where ``scale`` is what the
+kernel's lab block says (``def scale``: e.g. ``sum_k |a_ik||b_kj|`` for a GEMM) or, by default, the
+largest ``|want|`` of that output. An output passes when its largest error is within the tolerance and
+no NaN/inf is left where the reference is finite (an element the kernel never wrote).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import NoGPUError, SourceError, UsageError
+from .spec import KernelSpec, load_spec, parse_size
+
+
+@dataclass
+class OutputCheck:
+    """How one output compares with its reference."""
+
+    name: str
+    shape: tuple[int, ...]
+    max_rel_err: float  # over finite elements; inf when the shapes differ
+    tol: float
+    nonfinite: int  # NaN/inf left where the reference is finite (unwritten or overflowed elements)
+    worst: tuple[int, ...] | None = None  # index of the largest error (or of the first NaN)
+    got: float | None = None
+    want: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.nonfinite == 0 and self.max_rel_err <= self.tol
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ok"] = self.ok
+        d["shape"] = list(self.shape)
+        d["worst"] = None if self.worst is None else list(self.worst)
+        return d
+
+
+@dataclass
+class VerifyResult:
+    """One verification run: which kernel, size and defines, where, and the per-output checks."""
+
+    file: str
+    kernel: str
+    size: dict[str, int]
+    defines: dict[str, Any]
+    device: str  # "emulator" or "gpu"
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    checks: list[OutputCheck]
+    tol_why: str = ""
+    seed: int | None = None
+    times: dict[str, float] = field(default_factory=dict)  # assemble_s, run_s, reference_s
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def max_rel_err(self) -> float:
+        return max((c.max_rel_err for c in self.checks), default=float("nan"))
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "kernel": self.kernel, "size": self.size,
+                "defines": {k: _jsonable(v) for k, v in self.defines.items()}, "device": self.device,
+                "grid": list(self.grid), "block": list(self.block), "ok": self.ok,
+                "checks": [c.to_dict() for c in self.checks], "tol_why": self.tol_why, "seed": self.seed,
+                "times": self.times}
+
+
+def _jsonable(v):
+    return v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
+
+
+def compare(outputs: dict[str, np.ndarray], reference: dict[str, np.ndarray], tol: float,
+            scale: dict[str, Any] | None = None) -> list[OutputCheck]:
+    """Compare each reference output with the kernel's; ``scale`` normalises the absolute error."""
+    checks = []
+    for name, want in reference.items():
+        if name not in outputs:
+            raise SourceError(f"the reference returns '{name}', which is not an output of the kernel",
+                              hint="OUTPUTS in the %% lab block must list every parameter the kernel writes")
+        want = np.asarray(want, dtype=np.float64)
+        got = np.asarray(outputs[name]).astype(np.float64, copy=False)
+        if got.size != want.size:
+            checks.append(OutputCheck(name, tuple(got.shape), float("inf"), tol, 0))
+            continue
+        got = got.reshape(want.shape)
+        checks.append(_check(name, got, want, tol, None if scale is None else scale.get(name)))
+    return checks
+
+
+def _check(name: str, got: np.ndarray, want: np.ndarray, tol: float, scale) -> OutputCheck:
+    finite_ref = np.isfinite(want)
+    bad = finite_ref & ~np.isfinite(got)
+    nonfinite = int(bad.sum())
+    if scale is None:
+        scale = np.max(np.abs(want[finite_ref]), initial=0.0)
+    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), want.shape)
+    tiny = np.finfo(np.float64).tiny
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(got - want) / np.maximum(scale, tiny)
+    err = np.where(finite_ref & np.isfinite(got), err, 0.0)
+    err = np.where((scale == 0) & (got == want), 0.0, err)
+    if nonfinite:
+        worst = tuple(int(i) for i in np.argwhere(bad)[0])
+    elif err.size:
+        worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(err)), err.shape))
+    else:
+        worst = None
+    mx = float(err.max()) if err.size else 0.0
+    g = float(got[worst]) if worst is not None else None
+    w = float(want[worst]) if worst is not None else None
+    return OutputCheck(name, tuple(want.shape), mx, tol, nonfinite, worst, g, w)
+
+
+def order_args(kernel, args: dict[str, Any]) -> list[Any]:
+    """The lab block's ``inputs`` dict in the kernel's parameter order (clear error on a mismatch)."""
+    names = [p.name for p in kernel.params]
+    missing = [n for n in names if n not in args]
+    extra = [n for n in args if n not in names]
+    if missing or extra:
+        raise SourceError(f"inputs() of the lab block does not match the parameters of '{kernel.name}'",
+                          hint=f"parameters: {', '.join(names)}; missing: {', '.join(missing) or '-'}; "
+                               f"unknown: {', '.join(extra) or '-'}")
+    return [args[n] for n in names]
+
+
+def _size(spec: KernelSpec, size, emulate: bool) -> dict[str, int]:
+    if isinstance(size, str):
+        size = parse_size(size)
+    if size is None and emulate and spec.test_sizes:
+        return dict(spec.test_sizes[0])
+    return spec.with_size(size)
+
+
+def _runner(emulate: bool):
+    if emulate:
+        return "emulator"
+    try:
+        import sass_lab.runtime as rt
+    except ImportError:  # pragma: no cover - the runtime package ships with sass_lab
+        rt = None
+    if rt is None or not hasattr(rt, "launch"):
+        raise NoGPUError("the GPU runtime is not available in this build, so only --emulate can verify",
+                         hint="rerun with --emulate")
+    return "gpu"
+
+
+def verify(path: str | Path, size: dict | str | None = None, emulate: bool = True,
+           defines: dict[str, Any] | None = None, seed: int | None = None, kernel: str | None = None,
+           arch: str | None = None, spec: KernelSpec | None = None, module=None) -> VerifyResult:
+    """Assemble ``path``, run it at ``size`` (default: the first TEST_SIZES entry on the emulator,
+    SIZE on the GPU) and check every output against the float64 reference."""
+    from ..api import DEFAULT_ARCH, assemble_file
+
+    defines = dict(defines or {})
+    device = _runner(emulate)
+    spec = spec or load_spec(path, **defines)
+    s = _size(spec, size, emulate)
+    t0 = time.perf_counter()
+    mod = module or assemble_file(path, arch or DEFAULT_ARCH, **defines)
+    t1 = time.perf_counter()
+    name = kernel or spec.kernel_name(list(mod.kernels))
+    k = mod[name]
+    rng = np.random.default_rng(seed)
+    args = spec.inputs(s, rng)
+    pristine = copy.deepcopy(args)
+    grid, block = spec.grid(s), spec.block(s)
+    if any(g <= 0 for g in grid) or any(b <= 0 for b in block):
+        raise UsageError(f"size {s} gives an empty launch (grid {grid}, block {block})")
+    ordered = order_args(k, args)
+    t2 = time.perf_counter()
+    if emulate:
+        k.emulate(grid, block, *ordered, dynamic_shared=spec.shared(s))
+    else:
+        k.launch(grid, block, *ordered, dynamic_shared=spec.shared(s))
+    t3 = time.perf_counter()
+    ref = spec.reference(pristine, s)
+    outputs = {o: args[o] for o in (spec.outputs or list(ref))}
+    checks = compare(outputs, ref, spec.tolerance(s), spec.scale(pristine, s))
+    t4 = time.perf_counter()
+    return VerifyResult(file=str(path), kernel=name, size=s, defines=dict(spec.defines), device=device,
+                        grid=grid, block=block, checks=checks, tol_why=spec.tol_why, seed=seed,
+                        times={"assemble_s": t1 - t0, "run_s": t3 - t2, "reference_s": t4 - t3})
+
+
+def verify_sizes(path: str | Path, sizes: list[dict] | None = None, emulate: bool = True,
+                 defines: dict[str, Any] | None = None, seed: int | None = None,
+                 kernel: str | None = None, arch: str | None = None) -> list[VerifyResult]:
+    """``verify`` at each size (default: every TEST_SIZES entry), assembling the file once."""
+    from ..api import DEFAULT_ARCH, assemble_file
+
+    defines = dict(defines or {})
+    _runner(emulate)
+    spec = load_spec(path, **defines)
+    sizes = sizes if sizes is not None else (spec.test_sizes or [spec.size])
+    mod = assemble_file(path, arch or DEFAULT_ARCH, **defines)
+    return [verify(path, dict(s), emulate, defines, seed, kernel, arch, spec=spec, module=mod)
+            for s in sizes]
