@@ -1,1 +1,30 @@
-"""sass_lab.runtime"""
+"""The CUDA driver API through cuda-python: probe, primary context, cubin loading, argument packing, launch.
+
+Only this package (and the toolchain) imports ``cuda.bindings``, and only when called: importing
+``sass_lab.runtime`` works on a machine without a GPU; the first call that needs one raises
+:class:`~sass_lab.errors.NoGPUError` with one sentence saying why.
+"""
+
+from __future__ import annotations
+
+from ..errors import CudaError, NoGPUError
+from .args import ArgPlan, HostArray, Slot, args_from_dict, device_pointer, encode_scalar, layout, plan_args
+from .driver import Context, DeviceInfo, context, probe, synchronize
+from .launch import Prepared, check_geometry, dim3, launch, prepare
+from .memory import DeviceBuffer, alloc, copy_out, to_device
+
+__all__ = [
+    "ArgPlan", "Context", "CudaError", "DeviceBuffer", "DeviceInfo", "HostArray", "NoGPUError", "Prepared",
+    "Slot", "alloc", "args_from_dict", "check_geometry", "context", "copy_out", "device_pointer", "dim3",
+    "encode_scalar", "launch", "layout", "plan_args", "prepare", "probe", "synchronize", "to_device",
+    "available",
+]
+
+
+def available() -> bool:
+    """True when a CUDA driver and at least one GPU can be used."""
+    try:
+        probe()
+    except NoGPUError:
+        return False
+    return True

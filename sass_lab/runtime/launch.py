@@ -1,0 +1,136 @@
+"""Launching a kernel: geometry checks, argument buffers, cuLaunchKernel, error check, copy-back.
+
+:func:`prepare` does everything but the launch (load the cubin, raise the shared-memory limit, copy
+numpy arguments to the device, build the pointer array), so benchmarks can enqueue the same launch many
+times; :func:`launch` is prepare → enqueue → synchronize → copy back → free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import CudaError, ResourceError, UsageError
+from .args import ArgPlan, plan_args
+from .driver import DeviceInfo, check, context, driver, stream_handle
+from .memory import DeviceBuffer, alloc, copy_in, copy_out
+
+MAX_BLOCK = (1024, 1024, 64)
+MAX_GRID = ((1 << 31) - 1, 65535, 65535)
+
+
+def dim3(v: int | tuple[int, ...] | list[int], what: str) -> tuple[int, int, int]:
+    """``v`` as three positive ints (missing trailing dimensions are 1)."""
+    t = (int(v),) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
+    if not 1 <= len(t) <= 3:
+        raise UsageError(f"{what} must have 1 to 3 dimensions, got {len(t)}")
+    return (t + (1, 1, 1))[:3]  # type: ignore[return-value]
+
+
+def check_geometry(name: str, grid: tuple[int, int, int], block: tuple[int, int, int], dynamic_shared: int,
+                   *, max_threads: int = 1024, shared_static: int = 0,
+                   info: DeviceInfo | None = None) -> None:
+    """Reject a launch the driver would refuse, with the limit it breaks (pure: no GPU needed)."""
+    for what, dims, lim in (("grid", grid, MAX_GRID), ("block", block, MAX_BLOCK)):
+        for axis, d, m in zip("xyz", dims, lim):
+            if not 1 <= d <= m:
+                raise UsageError(f"{name}: {what}.{axis} = {d} is outside 1..{m}")
+    threads = block[0] * block[1] * block[2]
+    if threads > min(max_threads, 1024):
+        raise ResourceError(f"{name}: a block of {threads} threads is over the kernel's limit of "
+                            f"{min(max_threads, 1024)}", hint="use a smaller block or raise .maxntid")
+    if dynamic_shared < 0:
+        raise UsageError(f"{name}: dynamic shared memory cannot be negative ({dynamic_shared})")
+    if info is not None:
+        total = shared_static + dynamic_shared
+        if total > info.shared_per_block_optin:
+            raise ResourceError(f"{name}: {total} bytes of shared memory per block ({shared_static} static + "
+                                f"{dynamic_shared} dynamic) are over the {info.name}'s limit of "
+                                f"{info.shared_per_block_optin}")
+
+
+@dataclass(eq=False)
+class Prepared:
+    """A launch ready to enqueue any number of times; :meth:`free` releases its copies."""
+
+    name: str
+    fn: Any
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    dynamic_shared: int
+    stream: Any
+    plan: ArgPlan
+    buffers: dict[int, DeviceBuffer] = field(default_factory=dict)
+    blob: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    pointers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+
+    def enqueue(self, stream: Any = None) -> None:
+        """cuLaunchKernel on ``stream`` (default: the prepared one); launch-time errors raise."""
+        s = stream_handle(self.stream if stream is None else stream)
+        params = int(self.pointers.ctypes.data) if len(self.pointers) else 0
+        result = driver().cuLaunchKernel(self.fn, *self.grid, *self.block, self.dynamic_shared, s, params, 0)
+        check(result, f"launching '{self.name}' with grid {self.grid}, block {self.block}")
+
+    def finish(self) -> None:
+        """Wait for the work, raise CudaError if the kernel faulted, copy numpy outputs back."""
+        err = driver().cuCtxSynchronize()[0]
+        if int(err) != 0:
+            from .driver import error_text
+
+            raise CudaError(f"kernel '{self.name}' failed: {error_text(err)}",
+                            hint="run it on the emulator (Kernel.emulate) to find the faulting access; "
+                                 "the CUDA context is unusable until the process restarts")
+        for h in self.plan.copy_backs:
+            copy_out(h.staging, self.buffers[h.index].ptr)
+            if h.target is not h.staging:
+                h.target[...] = h.staging.reshape(h.target.shape)
+
+    def free(self) -> None:
+        for b in self.buffers.values():
+            b.free()
+        self.buffers.clear()
+
+
+def pointer_array(blob: np.ndarray, plan: ArgPlan) -> np.ndarray:
+    """The ``void*[]`` cuLaunchKernel reads: the address of each parameter inside ``blob``."""
+    base = int(blob.ctypes.data) if blob.size else 0
+    return np.array([base + s.offset for s in plan.slots], dtype=np.uint64)
+
+
+def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int = 0,
+            stream: Any = None) -> Prepared:
+    """Load, check and pack a launch of ``kernel`` (an ``api.Kernel``) without running it."""
+    g, b = dim3(grid, "grid"), dim3(block, "block")
+    plan = plan_args(kernel.params, args, kernel.name)
+    res = kernel.resources
+    ctx = context()
+    check_geometry(kernel.name, g, b, int(dynamic_shared), max_threads=res.max_threads,
+                   shared_static=res.shared_static, info=ctx.info)
+    fn = ctx.function(kernel.cubin, kernel.name)
+    ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared))
+    prep = Prepared(kernel.name, fn, g, b, int(dynamic_shared), stream, plan)
+    try:
+        for h in plan.host:
+            buf = alloc(h.nbytes)
+            prep.buffers[h.index] = buf
+            copy_in(buf.ptr, h.staging)
+        encoded = plan.encode({i: bf.ptr for i, bf in prep.buffers.items()})
+        prep.blob = np.zeros(max(1, len(encoded)), dtype=np.uint8)  # numpy-aligned host copy
+        prep.blob[:len(encoded)] = np.frombuffer(encoded, dtype=np.uint8)
+        prep.pointers = pointer_array(prep.blob, plan)
+    except BaseException:
+        prep.free()
+        raise
+    return prep
+
+
+def launch(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int = 0, stream: Any = None) -> None:
+    """Run ``kernel`` once and wait; numpy arrays are copied in and written back in place."""
+    prep = prepare(kernel, grid, block, *args, dynamic_shared=dynamic_shared, stream=stream)
+    try:
+        prep.enqueue()
+        prep.finish()
+    finally:
+        prep.free()
