@@ -1,0 +1,56 @@
+"""Warnings when peak register pressure cannot fit the budget a kernel's directives imply.
+
+sm_90 has 65,536 32-bit registers per SM and at most 255 per thread. ``.maxnreg N`` caps a thread at
+N; ``.maxntid``/``.reqntid`` (threads per block, T) with ``.minnctapersm`` (blocks per SM, M, default
+1) leave each thread ``min(255, 65536 // (T * M))`` rounded down to a multiple of 8 (the allocation
+granularity ptxas works in). Pressure counts values only; ptxas needs a few more registers for
+addresses and temporaries, so a peak at the budget is already tight.
+"""
+
+from __future__ import annotations
+
+from ..ir import Kernel
+from .liveness import Pressure
+
+REGS_PER_SM = 65536
+MAX_PER_THREAD = 255
+HW_PREDICATES = 7  # P0..P6 (PT is constant true)
+
+
+def _ints(values) -> list[int] | None:
+    out = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    return out if out and len(out) == len(values) else None
+
+
+def register_budget(kernel: Kernel) -> tuple[int, str] | None:
+    """(registers per thread, what implies it) from the kernel's directives, or None."""
+    d = {x.name: _ints(x.values) for x in kernel.directives}
+    limits: list[tuple[int, str]] = []
+    if d.get("maxnreg"):
+        limits.append((d["maxnreg"][0], f".maxnreg {d['maxnreg'][0]}"))
+    dims = d.get("maxntid") or d.get("reqntid")
+    if dims:
+        threads = 1
+        for v in dims:
+            threads *= max(1, v)
+        blocks = (d.get("minnctapersm") or [1])[0] or 1
+        per = min(MAX_PER_THREAD, REGS_PER_SM // (threads * blocks)) // 8 * 8
+        which = ".maxntid" if d.get("maxntid") else ".reqntid"
+        what = f"{which} {','.join(map(str, dims))}" + (f", .minnctapersm {blocks}"
+                                                         if d.get("minnctapersm") else "")
+        limits.append((per, what))
+    return min(limits) if limits else None
+
+
+def budget_warnings(kernel: Kernel, pressure: Pressure) -> list[str]:
+    """Human-readable warnings (empty when everything fits)."""
+    out = []
+    budget = register_budget(kernel)
+    where = f" at {pressure.peak_span}" if pressure.peak_span is not None else ""
+    if budget is not None and pressure.peak > budget[0]:
+        out.append(f"{kernel.name}: peak register pressure {pressure.peak}{where} exceeds the "
+                   f"{budget[0]}-register budget implied by {budget[1]}; ptxas will spill to local memory")
+    if pressure.pred_peak > HW_PREDICATES:
+        out.append(f"{kernel.name}: {pressure.pred_peak} predicates live at once (the hardware has "
+                   f"{HW_PREDICATES}); ptxas will keep some in general registers")
+    return out

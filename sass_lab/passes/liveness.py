@@ -1,0 +1,240 @@
+"""Liveness over the control-flow graph and the register-pressure profile.
+
+Registers are numbered in order of first appearance; every set is a Python int used as a bitset.
+Two dataflow problems are solved to a fixpoint (loops converge by iteration):
+
+* backward liveness: ``in = use | (out & ~kill)``. A guarded write (``@p mov x, 1``) may leave the
+  old value in place, so it does not kill;
+* forward "maybe defined": a register holds a value only after some path from the entry wrote it.
+
+A register occupies space at a point when it is live there *and* maybe defined, so values read
+before any write (garbage) do not inflate the figures. The pressure at statement ``i`` is what
+occupies registers just after it plus what it writes (a dead result still needs a register), in
+32-bit units: 64-bit types count 2, ``b128`` 4, 8/16/32-bit types 1. Predicates are counted apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import Span
+from ..ir import Instr, Kernel, type_bytes
+from ..isa import defs_uses
+from .cfg import Block, build_cfg
+
+_RANGE_NAME = re.compile(r"^(.*?)(\d+)$")
+
+
+def reg_units(t: str) -> int:
+    """32-bit register units a register of PTX type ``t`` occupies (0 for ``pred``)."""
+    if t == "pred":
+        return 0
+    try:
+        n = type_bytes(t)
+    except KeyError:
+        return 1
+    return max(1, (n + 3) // 4)
+
+
+@dataclass(frozen=True, slots=True)
+class RegTable:
+    """Register numbering: ``names[i]``/``types[i]`` for bit ``i``; masks by width class."""
+
+    names: tuple[str, ...]
+    index: dict[str, int]
+    types: tuple[str, ...]
+    unit_masks: tuple[tuple[int, int], ...]  # (units, mask) for every width present
+    pred_mask: int
+
+    def count(self, bits: int) -> int:
+        """32-bit units held by the registers in ``bits``."""
+        return sum(u * (bits & m).bit_count() for u, m in self.unit_masks)
+
+    def decode(self, bits: int) -> frozenset[str]:
+        out = []
+        while bits:
+            low = bits & -bits
+            out.append(self.names[low.bit_length() - 1])
+            bits ^= low
+        return frozenset(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """Dataflow facts for one kernel body (internal; shared with register sharing)."""
+
+    regs: RegTable
+    blocks: tuple[Block, ...]
+    defs: tuple[int, ...]  # per statement
+    uses: tuple[int, ...]
+    occupied: tuple[int, ...]  # per statement: (live after | written) & maybe-defined
+    live_in: tuple[int, ...]  # per block
+    live_out: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pressure:
+    """Register pressure of a kernel body (32-bit units; predicates apart)."""
+
+    peak: int
+    peak_span: Span | None
+    peak_index: int  # body index of the peak statement (-1 for an empty body)
+    profile: tuple[int, ...]  # per body statement
+    pred_peak: int
+    pred_profile: tuple[int, ...]
+    peak_live: frozenset[str]  # registers occupying space at the peak
+    blocks: tuple[Block, ...]
+    live_in: tuple[frozenset[str], ...]  # per block
+    live_out: tuple[frozenset[str], ...]
+    registers: int  # distinct registers referenced by the body
+
+
+def _declared_types(kernel: Kernel) -> tuple[dict[str, str], dict[str, str]]:
+    named, ranges = {}, {}
+    for d in kernel.regs:
+        (ranges if d.count else named)[d.name] = d.type
+    return named, ranges
+
+
+def _type_of(name: str, hint: str, named: dict[str, str], ranges: dict[str, str]) -> str:
+    if name in named:
+        return named[name]
+    m = _RANGE_NAME.match(name)
+    if m and m.group(1) in ranges:
+        return ranges[m.group(1)]
+    return hint or "b32"
+
+
+def _number(kernel: Kernel) -> tuple[RegTable, list[int], list[int], list[int]]:
+    named, ranges = _declared_types(kernel)
+    index: dict[str, int] = {}
+    names: list[str] = []
+    types: list[str] = []
+    defs, uses, kills = [], [], []
+    for st in kernel.body:
+        if not isinstance(st, Instr):
+            defs.append(0)
+            uses.append(0)
+            kills.append(0)
+            continue
+        ds, us = defs_uses(st)
+        masks = []
+        for group in (ds, us):
+            m = 0
+            for r in group:
+                i = index.get(r.name)
+                if i is None:
+                    i = index[r.name] = len(names)
+                    names.append(r.name)
+                    types.append(_type_of(r.name, r.type, named, ranges))
+                m |= 1 << i
+            masks.append(m)
+        defs.append(masks[0])
+        uses.append(masks[1])
+        kills.append(0 if st.guard is not None else masks[0])
+    by_units: dict[int, int] = {}
+    pred = 0
+    for i, t in enumerate(types):
+        u = reg_units(t)
+        if u == 0:
+            pred |= 1 << i
+        else:
+            by_units[u] = by_units.get(u, 0) | (1 << i)
+    table = RegTable(tuple(names), index, tuple(types), tuple(sorted(by_units.items())), pred)
+    return table, defs, uses, kills
+
+
+def _solve(blocks, defs, uses, kills) -> tuple[list[int], list[int], list[int]]:
+    """Block-level fixpoints: (live_in, live_out, maybe-defined on entry)."""
+    n = len(blocks)
+    gen, kill, written = [0] * n, [0] * n, [0] * n
+    for b, blk in enumerate(blocks):
+        g = k = w = 0
+        for i in range(blk.end - 1, blk.start - 1, -1):
+            g = (g & ~kills[i]) | uses[i]
+            k |= kills[i]
+            w |= defs[i]
+        gen[b], kill[b], written[b] = g, k, w
+    live_in, live_out = [0] * n, [0] * n
+    work = list(range(n))  # popped from the end: last block first
+    queued = [True] * n
+    while work:
+        b = work.pop()
+        queued[b] = False
+        out = 0
+        for s in blocks[b].succs:
+            out |= live_in[s]
+        live_out[b] = out
+        new_in = gen[b] | (out & ~kill[b])
+        if new_in != live_in[b]:
+            live_in[b] = new_in
+            for p in blocks[b].preds:
+                if not queued[p]:
+                    queued[p] = True
+                    work.append(p)
+    def_in, def_out = [0] * n, [0] * n
+    work = list(range(n - 1, -1, -1))  # first block first
+    queued = [True] * n
+    while work:
+        b = work.pop()
+        queued[b] = False
+        din = 0
+        for p in blocks[b].preds:
+            din |= def_out[p]
+        def_in[b] = din
+        new_out = din | written[b]
+        if new_out != def_out[b]:
+            def_out[b] = new_out
+            for s in blocks[b].succs:
+                if not queued[s]:
+                    queued[s] = True
+                    work.append(s)
+    return live_in, live_out, def_in
+
+
+def flow(kernel: Kernel) -> Flow:
+    """Number registers, build the CFG and solve liveness and maybe-defined to a fixpoint."""
+    body = kernel.body
+    blocks = build_cfg(body)
+    table, defs, uses, kills = _number(kernel)
+    live_in, live_out, def_in = _solve(blocks, defs, uses, kills)
+    occupied = [0] * len(body)
+    for b, blk in enumerate(blocks):
+        live = live_out[b]
+        for i in range(blk.end - 1, blk.start - 1, -1):
+            occupied[i] = live | defs[i]
+            live = (live & ~kills[i]) | uses[i]
+        d = def_in[b]
+        for i in range(blk.start, blk.end):
+            d |= defs[i]
+            occupied[i] &= d
+    return Flow(table, blocks, tuple(defs), tuple(uses), tuple(occupied), tuple(live_in),
+                tuple(live_out))
+
+
+def pressure_of(kernel: Kernel, fl: Flow) -> Pressure:
+    """Summarise a solved :class:`Flow` as a :class:`Pressure` report."""
+    regs = fl.regs
+    units = regs.unit_masks
+    pm = regs.pred_mask
+    profile, preds = [], []
+    for occ in fl.occupied:
+        profile.append(sum(u * (occ & m).bit_count() for u, m in units))
+        preds.append((occ & pm).bit_count())
+    peak = max(profile, default=0)
+    idx = profile.index(peak) if profile else -1
+    span = None
+    if idx >= 0:
+        span = getattr(kernel.body[idx], "span", None)
+    return Pressure(
+        peak=peak, peak_span=span, peak_index=idx, profile=tuple(profile),
+        pred_peak=max(preds, default=0), pred_profile=tuple(preds),
+        peak_live=regs.decode(fl.occupied[idx] & ~pm) if idx >= 0 else frozenset(),
+        blocks=fl.blocks, live_in=tuple(regs.decode(x) for x in fl.live_in),
+        live_out=tuple(regs.decode(x) for x in fl.live_out), registers=len(regs.names))
+
+
+def liveness(kernel: Kernel) -> Pressure:
+    """Liveness and register pressure of ``kernel`` (see the module docstring for the units)."""
+    return pressure_of(kernel, flow(kernel))
