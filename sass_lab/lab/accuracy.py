@@ -1,0 +1,168 @@
+"""The FP32 accuracy study of Lavin & Gray (2015), reproduced in numpy.
+
+Each algorithm runs in float32 arithmetic exactly as a GPU kernel would: every multiply-add is one
+rounded FMA (emulated as ``float32(float64(a)·float64(b) + float64(c))``, exact product then one
+rounding, up to a negligible double rounding), the transforms use the float32-rounded coefficients
+and skip zero ones, sums run sequentially. The float64 direct convolution is the reference; all
+algorithms see the same random inputs.
+
+``study()`` returns :class:`Row` records; ``markdown()`` prints them beside the paper's figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .winograd import Winograd, conv2d_direct, input_tiles, out_size, toom_cook
+
+PAPER = {"direct": 9.0e-7, "F(2x2,3x3)": 9.6e-7, "F(4x4,3x3) 0,±1,±2": 1.1e-5,
+         "F(4x4,3x3) 0,±5/8,±3/2": 4.0e-6}
+
+ALGORITHMS = (("direct", None, None), ("F(2x2,3x3)", 2, "0,1,-1"),
+              ("F(4x4,3x3) 0,±1,±2", 4, "0,1,-1,2,-2"), ("F(4x4,3x3) 0,±5/8,±3/2", 4, "0,±5/8,±3/2"))
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The experiment: tensor sizes, input distribution and seed."""
+
+    n: int = 1
+    c: int = 64
+    h: int = 32
+    w: int = 32
+    k: int = 32
+    dist: str = "normal"  # "normal": N(0,1); "uniform": U[-1,1); "positive": U[0,1)
+    seed: int = 0
+
+
+@dataclass
+class Row:
+    """One algorithm's errors against the float64 reference."""
+
+    name: str
+    max_abs: float
+    max_rel: float  # max |err| / max |reference|
+    mean_abs: float
+    paper: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def fma32(a, b, c):
+    """One float32 fused multiply-add (exact product, a single rounding)."""
+    return (np.asarray(a, np.float64) * np.asarray(b, np.float64) + np.asarray(c, np.float64)
+            ).astype(np.float32)
+
+
+def transform32(t: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
+    """``t @ x`` along ``axis`` in float32: per output a sequential FMA chain over nonzero coefficients."""
+    t32 = np.asarray(t, dtype=np.float32)
+    x = np.moveaxis(np.asarray(x, dtype=np.float32), axis, 0)
+    out = np.empty((t32.shape[0],) + x.shape[1:], dtype=np.float32)
+    for i in range(t32.shape[0]):
+        acc = np.zeros(x.shape[1:], dtype=np.float32)
+        for k in np.nonzero(t32[i])[0]:
+            acc = fma32(t32[i, k], x[k], acc)
+        out[i] = acc
+    return np.moveaxis(out, 0, axis)
+
+
+def sandwich32(left: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``left · x · leftᵀ`` over the last two axes, rows first then columns, in float32."""
+    return transform32(left, transform32(left, x, x.ndim - 2), x.ndim - 1)
+
+
+def direct32(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 1) -> np.ndarray:
+    """Direct convolution in float32, one FMA chain per output over (r, s) outer, c inner."""
+    n, c, h, wd = x.shape
+    k, _, r, s = w.shape
+    p, q = out_size(h, r, stride, pad), out_size(wd, s, stride, pad)
+    xp = np.zeros((n, c, h + 2 * pad + stride * r, wd + 2 * pad + stride * s), np.float32)
+    xp[:, :, pad:pad + h, pad:pad + wd] = x
+    w32 = np.asarray(w, np.float32)
+    acc = np.zeros((n, k, p, q), np.float32)
+    for i in range(r):
+        for j in range(s):
+            patch = xp[:, :, i:i + stride * p:stride, j:j + stride * q:stride]
+            for cc in range(c):
+                acc = fma32(w32[None, :, cc, i, j, None, None], patch[:, cc, None], acc)
+    return acc
+
+
+def filter_transform32(w: np.ndarray, wg: Winograd) -> np.ndarray:
+    """U = G g Gᵀ in float32: shape (K, C, α, α)."""
+    return sandwich32(wg.G, np.asarray(w, np.float32))
+
+
+def winograd32(x: np.ndarray, w: np.ndarray, wg: Winograd, pad: int = 1,
+               u: np.ndarray | None = None) -> np.ndarray:
+    """F(m×m, 3×3) in float32: data transform, α² sequential GEMMs over channels, inverse transform."""
+    n, c, h, wd = x.shape
+    m = wg.m
+    u = filter_transform32(w, wg) if u is None else np.asarray(u, np.float32)  # K C a a
+    d = input_tiles(np.asarray(x, np.float32), m, wg.r, pad)  # N C TH TW a a
+    v = sandwich32(wg.BT, d)
+    acc = np.zeros((n, u.shape[0]) + v.shape[2:], np.float32)  # N K TH TW a a
+    for cc in range(c):
+        acc = fma32(u[None, :, cc, None, None], v[:, cc, None], acc)
+    y = transform32(wg.AT, transform32(wg.AT, acc, acc.ndim - 2), acc.ndim - 1)  # N K TH TW m m
+    nn, k, th, tw = y.shape[:4]
+    y = y.transpose(0, 1, 2, 4, 3, 5).reshape(nn, k, th * m, tw * m)
+    return y[:, :, :out_size(h, 3, 1, pad), :out_size(wd, 3, 1, pad)]
+
+
+def make_inputs(st: Setup) -> tuple[np.ndarray, np.ndarray]:
+    """The same float32 input and filter for every algorithm."""
+    rng = np.random.default_rng(st.seed)
+    shape_x, shape_w = (st.n, st.c, st.h, st.w), (st.k, st.c, 3, 3)
+    if st.dist == "normal":
+        x, w = rng.standard_normal(shape_x), rng.standard_normal(shape_w)
+    elif st.dist == "uniform":
+        x, w = rng.uniform(-1, 1, shape_x), rng.uniform(-1, 1, shape_w)
+    elif st.dist == "positive":
+        x, w = rng.uniform(0, 1, shape_x), rng.uniform(0, 1, shape_w)
+    else:
+        raise ValueError(f"unknown distribution '{st.dist}' (normal, uniform, positive)")
+    return x.astype(np.float32), w.astype(np.float32)
+
+
+def errors(got: np.ndarray, ref: np.ndarray) -> tuple[float, float, float]:
+    """(max abs, max abs / max |ref|, mean abs) error."""
+    e = np.abs(np.asarray(got, np.float64) - ref)
+    return float(e.max()), float(e.max() / np.abs(ref).max()), float(e.mean())
+
+
+def run_algorithm(name: str, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """One row's float32 output for the study's inputs."""
+    for nm, m, pts in ALGORITHMS:
+        if nm == name:
+            return direct32(x, w) if m is None else winograd32(x, w, toom_cook(m, 3, pts))
+    raise ValueError(f"unknown algorithm '{name}'")
+
+
+def study(st: Setup = Setup()) -> list[Row]:
+    """Max/mean errors of direct FP32 and the three Winograd variants against float64 direct."""
+    x, w = make_inputs(st)
+    ref = conv2d_direct(x, w, 1, 1)
+    rows = []
+    for name, _, _ in ALGORITHMS:
+        mx, rel, mean = errors(run_algorithm(name, x, w), ref)
+        rows.append(Row(name, mx, rel, mean, PAPER.get(name)))
+    return rows
+
+
+def markdown(rows: list[Row], st: Setup) -> str:
+    """A markdown table of the study beside the paper's maximum absolute errors."""
+    head = (f"FP32, N={st.n} C={st.c} H={st.h} W={st.w} K={st.k}, inputs and filters {st.dist}, "
+            f"seed {st.seed}; reference: float64 direct convolution.\n\n"
+            "| algorithm | max abs error | max abs / max \\|y\\| | mean abs error | paper (max abs) | "
+            "ratio to direct (ours) | ratio to direct (paper) |\n|---|---|---|---|---|---|---|")
+    base = rows[0].max_abs
+    lines = [head]
+    for r in rows:
+        paper = f"{r.paper:.1e}" if r.paper is not None else "—"
+        pr = f"{r.paper / PAPER['direct']:.1f}×" if r.paper is not None else "—"
+        lines.append(f"| {r.name} | {r.max_abs:.1e} | {r.max_rel:.1e} | {r.mean_abs:.1e} | {paper} | "
+                     f"{r.max_abs / base:.1f}× | {pr} |")
+    return "\n".join(lines)
