@@ -20,6 +20,10 @@ class Resources:
     barriers: int = 0
     max_threads: int = 1024  # from .maxntid/.reqntid, else the hardware limit
     reqntid: tuple[int, ...] = ()
+    reserved_shared: int = 0  # bytes the driver adds per block (1 KB on sm_80+); not in shared_static
+    maxnreg: int = 0  # register cap ptxas honoured (EIATTR_MAXREG_COUNT; 255 = none)
+    param_bytes: int = 0  # kernel parameter block size in constant bank 0
+    code_bytes: int = 0  # size of the kernel's SASS (.text.<kernel>)
 
     def to_dict(self) -> dict:
         return asdict(self)

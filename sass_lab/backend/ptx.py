@@ -1,0 +1,214 @@
+"""IR → PTX text, with a map from every PTX line back to the .sasm statement that produced it.
+
+``emit(module, arch)`` prints ``.version 9.0`` / ``.target`` / ``.address_size 64``, module variables
+and raw text, then each kernel: signature, performance directives, ``.reg`` declarations grouped by
+type, shared/local variables and the body. ``Emitted.line_map[i]`` is the span of PTX line ``i + 1``
+(``None`` for boilerplate), which the toolchain uses to point ptxas messages at the .sasm source.
+
+Extern (dynamic) shared arrays are hoisted to module scope: ptxas rejects ``.extern`` inside a body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .. import ir
+from ..errors import SourceError, Span, UsageError
+
+PTX_VERSION = "9.0"
+TARGETS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
+
+_IDENT = re.compile(r"(?:[A-Za-z][A-Za-z0-9_$]*|[_$%][A-Za-z0-9_$]+)\Z")
+_NAMES_PER_LINE = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """PTX text plus ``line_map[i]`` = span of the statement behind PTX line ``i + 1``."""
+
+    text: str
+    line_map: tuple[Span | None, ...]
+    kernel_lines: tuple[tuple[str, int, int], ...] = ()  # (kernel, first line, last line), 1-based
+
+    def span_of(self, line: int) -> Span | None:
+        """The .sasm span behind 1-based PTX ``line`` (None for boilerplate or out of range)."""
+        return self.line_map[line - 1] if 0 < line <= len(self.line_map) else None
+
+
+class _Out:
+    """Accumulates lines and their spans."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.spans: list[Span | None] = []
+
+    def add(self, text: str, span: Span | None = None) -> None:
+        for part in text.split("\n"):
+            self.lines.append(part)
+            self.spans.append(span)
+
+
+# --------------------------------------------------------------------------- names and operands
+
+
+def check_name(name: str, span: Span | None, what: str = "name") -> str:
+    """Return ``name`` if it is a valid PTX identifier, else raise SourceError at ``span``."""
+    if not _IDENT.match(name):
+        raise SourceError(f"'{name}' is not a valid PTX {what}", span=span,
+                          hint="PTX identifiers are letters, digits, '_' and '$' (arrays lower to a_1_2)")
+    return name
+
+
+def operand(op: ir.Operand) -> str:
+    """PTX text of one operand."""
+    if isinstance(op, ir.Reg | ir.Special | ir.Sym | ir.Label):
+        return op.name
+    if isinstance(op, ir.Imm):
+        return op.text
+    if isinstance(op, ir.Mem):
+        if op.base is None:
+            return f"[{op.offset}]"
+        return f"[{op.base.name}+{op.offset}]" if op.offset else f"[{op.base.name}]"
+    if isinstance(op, ir.Vec):
+        return "{" + ", ".join(operand(i) for i in op.items) + "}"
+    if isinstance(op, ir.PredPair):
+        return f"{op.first.name}|{op.second.name}"
+    if isinstance(op, ir.Sink):
+        return "_"
+    raise TypeError(f"not an operand: {op!r}")
+
+
+def instr(ins: ir.Instr) -> str:
+    """``@!p opcode.mods a, b, c;`` (no indentation)."""
+    guard = f"@{'!' if ins.guard.negate else ''}{ins.guard.reg.name} " if ins.guard else ""
+    ops = ", ".join(operand(o) for o in ins.operands)
+    return f"{guard}{ins.name}{' ' + ops if ops else ''};"
+
+
+def var_decl(v: ir.VarDecl) -> str:
+    """``[.extern] .space [.align N] .type name[d]... [= init];``"""
+    parts = [".extern"] if v.extern else []
+    parts.append(f".{v.space}")
+    if v.align:
+        parts.append(f".align {v.align}")
+    parts.append(f".{v.type}")
+    dims = "".join("[]" if d == 0 else f"[{d}]" for d in v.dims)
+    text = " ".join(parts) + f" {v.name}{dims}"
+    if v.init is not None:
+        text += f" = {v.init}"
+    return text + ";"
+
+
+def param_decl(p: ir.Param) -> str:
+    align = f".align {p.align} " if p.align else ""
+    arr = f"[{p.array}]" if p.array else ""
+    return f".param {align}.{p.type} {p.name}{arr}"
+
+
+def directive(d: ir.Directive) -> str:
+    if d.name == "pragma":
+        return ".pragma " + ", ".join(f'"{v}"' if isinstance(v, str) and not v.startswith('"') else str(v)
+                                      for v in d.values) + ";"
+    vals = ", ".join(str(v) for v in d.values)
+    return f".{d.name}{' ' + vals if vals else ''}"
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+def _reg_lines(regs: Iterable[ir.RegDecl]) -> list[tuple[str, Span | None]]:
+    """Scalar regs grouped by (type, source line) in first-seen order; ranges one per line."""
+    groups: dict[tuple[str, object], list[ir.RegDecl]] = {}
+    out: list[tuple[str, Span | None]] = []
+    order: list[tuple[str, object] | ir.RegDecl] = []
+    for r in regs:
+        if r.count:
+            order.append(r)
+            continue
+        key = (r.type, (r.span.file, r.span.line) if r.span else None)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(r)
+    for item in order:
+        if isinstance(item, ir.RegDecl):
+            check_name(item.name, item.span, "register range")
+            out.append((f"\t.reg .{item.type} {item.name}<{item.count}>;", item.span))
+            continue
+        decls = groups[item]
+        for i in range(0, len(decls), _NAMES_PER_LINE):
+            chunk = decls[i:i + _NAMES_PER_LINE]
+            names = ", ".join(check_name(r.name, r.span, "register name") for r in chunk)
+            out.append((f"\t.reg .{item[0]} {names};", chunk[0].span))
+    return out
+
+
+def _emit_kernel(out: _Out, k: ir.Kernel) -> tuple[str, int, int]:
+    first = len(out.lines) + 1
+    check_name(k.name, k.span, "kernel name")
+    head = ".visible " if k.visible else ""
+    head += ".entry " if k.entry else ".func "
+    if not k.params:
+        out.add(f"{head}{k.name}()", k.span)
+    else:
+        out.add(f"{head}{k.name}(", k.span)
+        for i, p in enumerate(k.params):
+            check_name(p.name, p.span, "parameter name")
+            comma = "," if i < len(k.params) - 1 else ""
+            out.add(f"\t{param_decl(p)}{comma}", p.span or k.span)
+        out.add(")", k.span)
+    for d in k.directives:
+        out.add(directive(d), d.span or k.span)
+    out.add("{", k.span)
+    for text, span in _reg_lines(k.regs):
+        out.add(text, span)
+    for v in k.vars:
+        if not v.extern:
+            check_name(v.name, v.span, "variable name")
+            out.add("\t" + var_decl(v), v.span)
+    if k.regs or k.vars:
+        out.add("", None)
+    for s in k.body:
+        if isinstance(s, ir.Instr):
+            out.add("\t" + instr(s), s.span)
+        elif isinstance(s, ir.LabelDef):
+            out.add(f"{check_name(s.name, s.span, 'label')}:", s.span)
+        elif isinstance(s, ir.Raw):
+            out.add(s.text, s.span)
+        elif isinstance(s, ir.ScheduleBegin):
+            out.add("\t// .schedule", s.span)
+        elif isinstance(s, ir.ScheduleEnd):
+            out.add("\t// .end schedule", s.span)
+        else:
+            raise TypeError(f"not a statement: {s!r}")
+    out.add("}", k.span)
+    out.add("", None)
+    return (k.name, first, len(out.lines))
+
+
+def emit(module: ir.Module, arch: str) -> Emitted:
+    """Print ``module`` as PTX for ``arch`` (sm_70 … sm_90a)."""
+    if arch not in TARGETS:
+        raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(TARGETS)}")
+    out = _Out()
+    out.add(f"//\n// Generated by sass_lab from {module.file}\n//")
+    out.add(f".version {PTX_VERSION}\n.target {arch}\n.address_size 64\n")
+    externs: dict[str, ir.VarDecl] = {}
+    for v in (*module.vars, *(v for k in module.kernels for v in k.vars if v.extern)):
+        check_name(v.name, v.span, "variable name")
+        if v.extern and v.name in externs:
+            if externs[v.name] != v:
+                raise SourceError(f"extern '{v.name}' declared twice with different types", span=v.span,
+                                  hint="dynamic shared arrays share one name space per module")
+            continue
+        if v.extern:
+            externs[v.name] = v
+        out.add(var_decl(v), v.span)
+    for r in module.raw:
+        out.add(r.text, r.span)
+    if module.vars or module.raw or externs:
+        out.add("", None)
+    ranges = tuple(_emit_kernel(out, k) for k in module.kernels)
+    return Emitted(text="\n".join(out.lines) + "\n", line_map=tuple(out.spans), kernel_lines=ranges)

@@ -1,0 +1,130 @@
+"""The occupancy model: resident blocks per SM from threads, registers and shared memory.
+
+Mirrors ``cuOccupancyMaxActiveBlocksPerMultiprocessor`` / the CUDA Occupancy Calculator:
+
+- warps: ``floor(max_warps / ceil(threads / 32))``; blocks: the per-SM block cap;
+- registers: per warp ``ceil(regs × 32 / 256) × 256``; warps that fit the register file are rounded
+  down to the warp allocation granularity (4, one per sub-partition), then divided by warps/block;
+- shared: per block ``ceil((static + dynamic + reserved) / unit) × unit`` against the *largest*
+  carveout. Assumption: the driver's default (no preferred carveout) lets it pick the configuration
+  that maximises occupancy, so the model uses the maximum shared memory per SM. Pass ``carveout``
+  (bytes) to evaluate one configuration instead.
+
+A block that cannot run at all (threads > 1024, registers > 255 or beyond the file, shared beyond the
+opt-in maximum) yields 0 blocks with the offending factor as the limiter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from .arch import ArchInfo, arch_info
+from .occupancy_types import Occupancy
+
+FACTORS = ("warps", "blocks", "registers", "shared", "threads")
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _round_up(a: int, unit: int) -> int:
+    return _ceil(a, unit) * unit
+
+
+def shared_per_block(info: ArchInfo, shared_bytes: int) -> int:
+    """Bytes one block takes out of the SM: request + reserved, rounded to the allocation unit."""
+    return _round_up(shared_bytes + info.reserved_shared_per_block, info.shared_alloc_unit)
+
+
+def regs_per_warp(info: ArchInfo, registers: int) -> int:
+    return _round_up(registers * info.warp_size, info.reg_alloc_unit)
+
+
+def limits(arch: str, threads: int, registers: int, shared_bytes: int,
+           carveout: int | None = None) -> dict[str, int]:
+    """Blocks per SM allowed by each factor separately (``FACTORS`` keys)."""
+    if threads <= 0 or registers < 0 or shared_bytes < 0:
+        raise UsageError(f"bad occupancy query: threads={threads}, registers={registers}, "
+                         f"shared={shared_bytes}", hint="threads > 0, registers and shared >= 0")
+    info = arch_info(arch)
+    big = 1 << 30
+    warps_per_block = _ceil(threads, info.warp_size)
+    out = {
+        "threads": big if threads <= info.max_threads_per_block else 0,
+        "warps": info.max_warps_per_sm // warps_per_block,
+        "blocks": info.max_blocks_per_sm,
+    }
+    if registers == 0:
+        out["registers"] = big
+    elif registers > info.max_regs_per_thread:
+        out["registers"] = 0
+    else:
+        per_warp = regs_per_warp(info, registers)
+        if per_warp * warps_per_block > info.max_regs_per_block:
+            out["registers"] = 0
+        else:
+            warps = info.regs_per_sm // per_warp
+            warps -= warps % info.warp_alloc_granularity
+            out["registers"] = warps // warps_per_block
+    sm_shared = info.shared_per_sm if carveout is None else carveout
+    if shared_bytes > info.max_shared_per_block:
+        out["shared"] = 0
+    elif shared_bytes == 0 and info.reserved_shared_per_block == 0:
+        out["shared"] = big
+    else:
+        out["shared"] = sm_shared // shared_per_block(info, shared_bytes)
+    return out
+
+
+def occupancy(arch: str, threads: int, registers: int, shared_bytes: int,
+              carveout: int | None = None) -> Occupancy:
+    """Resident blocks/warps per SM, % of max warps, and every factor that sets the minimum."""
+    info = arch_info(arch)
+    lim = limits(arch, threads, registers, shared_bytes, carveout)
+    blocks = min(lim.values())
+    limiters = tuple(f for f in FACTORS if lim[f] == blocks)
+    warps = blocks * _ceil(threads, info.warp_size)
+    return Occupancy(block=threads, blocks_per_sm=blocks, warps_per_sm=warps,
+                     percent=100.0 * warps / info.max_warps_per_sm, limiters=limiters)
+
+
+def best_carveout(arch: str, threads: int, registers: int, shared_bytes: int) -> int:
+    """Smallest carveout (bytes) that still reaches the maximum occupancy."""
+    info = arch_info(arch)
+    target = occupancy(arch, threads, registers, shared_bytes).blocks_per_sm
+    for c in info.carveouts:
+        if occupancy(arch, threads, registers, shared_bytes, carveout=c).blocks_per_sm >= target:
+            return c
+    return info.shared_per_sm
+
+
+@dataclass(frozen=True, slots=True)
+class Curves:
+    """Blocks/SM as one input varies, the others fixed: lists of (x, blocks_per_sm)."""
+
+    arch: str
+    threads: int
+    registers: int
+    shared: int
+    vs_registers: tuple[tuple[int, int], ...]
+    vs_shared: tuple[tuple[int, int], ...]
+    vs_block: tuple[tuple[int, int], ...]
+    max_blocks: int
+    max_warps: int
+
+
+def occupancy_curves(arch: str, threads: int, registers: int, shared: int,
+                     shared_step: int | None = None) -> Curves:
+    """Series for the console: registers 1..255, shared 0..max per block, block size 32..1024."""
+    info = arch_info(arch)
+    step = shared_step or max(info.shared_alloc_unit, info.max_shared_per_block // 256)
+    regs = tuple((r, occupancy(arch, threads, r, shared).blocks_per_sm)
+                 for r in range(1, info.max_regs_per_thread + 1))
+    smem = tuple((s, occupancy(arch, threads, registers, s).blocks_per_sm)
+                 for s in range(0, info.max_shared_per_block + 1, step))
+    block = tuple((t, occupancy(arch, t, registers, shared).blocks_per_sm)
+                  for t in range(32, info.max_threads_per_block + 1, 32))
+    return Curves(arch, threads, registers, shared, regs, smem, block,
+                  info.max_blocks_per_sm, info.max_warps_per_sm)

@@ -1,0 +1,257 @@
+"""PTX → cubin, in-process with nvJitLink (or the ptxas CLI), plus resources and mapped diagnostics.
+
+``compile_ptx(ptx, arch, line_map=...)`` returns a :class:`Compiled`. Every ptxas error or warning
+that names a PTX line is mapped through ``line_map`` to the .sasm statement behind it: the first
+error is raised as :class:`ToolchainError` with that span (the others listed in the hint, the whole
+rewritten log attached); warnings are kept in ``Compiled.warnings``. Resources come from the cubin
+ELF (``cubin.read_cubin``) with spills and local memory from the ``-verbose`` log.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import Span, ToolchainError, UsageError
+from ..hw.arch import arch_info
+from . import log as logparse
+from .cubin import read_cubin
+from .resources import Resources
+
+ARCHS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
+PTX_NAME = "input.ptx"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A ptxas message mapped to the source: ``span`` is the .sasm span (or the PTX line's)."""
+
+    severity: str  # "error" | "warning" | "fatal"
+    message: str
+    span: Span | None
+    ptx_line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.span or '<ptx>'}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A cubin, the tool log, per-entry resources and the mapped warnings."""
+
+    cubin: bytes
+    log: str
+    resources: dict[str, Resources]
+    warnings: tuple[Diagnostic, ...] = ()
+    arch: str = "sm_90"
+    tool: str = "nvjitlink"  # or "ptxas"
+    seconds: float = 0.0
+    options: tuple[str, ...] = field(default=())
+
+
+# --------------------------------------------------------------------------- diagnostics → spans
+
+
+def _kernel_line(ptx_lines: Sequence[str], kernel: str) -> int | None:
+    pat = re.compile(rf"\.(?:entry|func)\s+{re.escape(kernel)}\s*\(")
+    return next((i + 1 for i, t in enumerate(ptx_lines) if pat.search(t)), None)
+
+
+def map_diagnostic(d: logparse.LogDiag, ptx_lines: Sequence[str],
+                   line_map: Sequence[Span | None] | None) -> Diagnostic:
+    """Attach the best span: the .sasm span of the PTX line, else the PTX line itself."""
+    line = d.line
+    if line is None and d.kernel:
+        line = _kernel_line(ptx_lines, d.kernel)
+    span = None
+    if line is not None:
+        ptx_text = ptx_lines[line - 1] if 0 < line <= len(ptx_lines) else ""
+        src = line_map[line - 1] if line_map and 0 < line <= len(line_map) else None
+        if src is not None:
+            span = Span(src.file, src.line, src.col, src.end_col, src.source,
+                        (*src.chain, f"PTX line {line}: {ptx_text.strip()}"))
+        else:
+            col = len(ptx_text) - len(ptx_text.lstrip()) + 1
+            span = Span("<ptx>", line, col, len(ptx_text.rstrip()) + 1, ptx_text)
+    return Diagnostic(d.severity, d.message, span, d.line)
+
+
+def _rewrite_log(log: str, diags: Sequence[Diagnostic]) -> str:
+    """Append the mapped location to each diagnostic line of the raw log."""
+    by_line = {}
+    for d in diags:
+        if d.ptx_line is not None and d.span is not None and d.span.file != "<ptx>":
+            by_line[d.ptx_line] = d.span
+    if not by_line:
+        return log
+
+    def sub(m: re.Match) -> str:
+        span = by_line.get(int(m.group(1)))
+        return f"line {m.group(1)} ({span.file}:{span.line});" if span else m.group(0)
+
+    return re.sub(r"line (\d+);", sub, log)
+
+
+def _raise_errors(log: str, ptx: str, line_map, tool: str) -> None:
+    ptx_lines = ptx.splitlines()
+    raw = logparse.diagnostics(log)
+    diags = [map_diagnostic(d, ptx_lines, line_map) for d in raw]
+    errors = [d for d in diags if d.severity == "error"] or [d for d in diags if d.severity == "fatal"]
+    first = errors[0] if errors else None
+    others = [str(d) for d in errors[1:]]
+    hint = ("also: " + "; ".join(others)) if others else "see the ptxas log below"
+    msg = f"ptxas: {first.message}" if first else f"{tool} failed"
+    raise ToolchainError(msg, span=first.span if first else None, hint=hint,
+                         log=_rewrite_log(log, diags))
+
+
+# --------------------------------------------------------------------------- back ends
+
+
+@functools.cache
+def _nvjitlink():
+    """The nvJitLink binding (imported once; the only state cached in this module)."""
+    try:
+        from cuda.bindings import nvjitlink
+    except ImportError as e:  # pragma: no cover - dependency is required
+        raise ToolchainError(f"nvJitLink is not available: {e}",
+                             hint="pip install 'nvidia-nvjitlink>=13.0,<13.1' cuda-bindings") from None
+    return nvjitlink
+
+
+def _read_log(nj, h, size_fn, get_fn) -> str:
+    try:
+        n = size_fn(h)
+    except Exception:  # noqa: BLE001 - no log available
+        return ""
+    if n <= 1:
+        return ""
+    buf = bytearray(n)
+    get_fn(h, buf)
+    return buf.rstrip(b"\0").decode(errors="replace")
+
+
+def _run_nvjitlink(ptx: str, arch: str, options: list[str]) -> tuple[bytes | None, str, str]:
+    """(cubin or None, info log, error log)."""
+    nj = _nvjitlink()
+    opts = [f"-arch={arch}", "-verbose", *options]
+    try:
+        h = nj.create(len(opts), opts)
+    except nj.nvJitLinkError as e:
+        hint = ("CUDA 13 dropped sm_70 (Volta); compile with a CUDA 12 ptxas: ptxas=True and "
+                "SASS_LAB_PTXAS=/path/to/ptxas" if arch == "sm_70" else "check the arch and options")
+        raise ToolchainError(f"nvJitLink rejected {' '.join(opts)}: {e}", hint=hint) from None
+    try:
+        data = ptx.encode()
+        try:
+            nj.add_data(h, nj.InputType.PTX, data, len(data), PTX_NAME)
+            nj.complete(h)
+        except nj.nvJitLinkError:
+            info = _read_log(nj, h, nj.get_info_log_size, nj.get_info_log)
+            err = _read_log(nj, h, nj.get_error_log_size, nj.get_error_log)
+            return None, info, err
+        info = _read_log(nj, h, nj.get_info_log_size, nj.get_info_log)
+        size = nj.get_linked_cubin_size(h)
+        buf = bytearray(size)
+        nj.get_linked_cubin(h, buf)
+        return bytes(buf), info, ""
+    finally:
+        nj.destroy(h)
+
+
+def find_ptxas() -> str | None:
+    """``$SASS_LAB_PTXAS``, else ptxas on PATH, else one cuda.pathfinder knows."""
+    env = os.environ.get("SASS_LAB_PTXAS")
+    if env:
+        return env if Path(env).exists() else None
+    found = shutil.which("ptxas")
+    if found:
+        return found
+    try:
+        from cuda.pathfinder import find_nvidia_binary_utility
+
+        return find_nvidia_binary_utility("ptxas")
+    except Exception:  # noqa: BLE001 - pathfinder missing or utility unknown
+        return None
+
+
+def _run_ptxas(ptx: str, arch: str, options: list[str]) -> tuple[bytes | None, str, str]:
+    exe = find_ptxas()
+    if exe is None:
+        raise ToolchainError("ptxas not found", hint="put CUDA's ptxas on PATH, set SASS_LAB_PTXAS, "
+                             "or compile with nvJitLink (ptxas=False)")
+    with tempfile.TemporaryDirectory(prefix="sass_lab_") as tmp:
+        src, out = Path(tmp, PTX_NAME), Path(tmp, "out.cubin")
+        src.write_text(ptx)
+        cmd = [exe, f"-arch={arch}", "-v", *options, str(src), "-o", str(out)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise ToolchainError(f"cannot run ptxas: {e}", hint=f"command: {' '.join(cmd)}") from None
+        text = (proc.stdout + proc.stderr).replace(str(src), PTX_NAME)
+        if proc.returncode != 0 or not out.exists():
+            return None, "", text
+        return out.read_bytes(), text, ""
+
+
+# --------------------------------------------------------------------------- resources
+
+
+def build_resources(cubin: bytes, log: str, arch: str) -> dict[str, Resources]:
+    """Per-entry :class:`Resources`: the ELF is authoritative, the log adds spills and lmem."""
+    info = arch_info(arch)
+    from_log = logparse.resources(log)
+    out = {}
+    for name, k in read_cubin(cubin).items():
+        lg = from_log.get(name)
+        reserved = info.reserved_shared_per_block
+        # .nv.shared.<k> exists only with static shared memory and then includes the reserved area
+        shared = max(0, k.shared_section - reserved) if k.shared_section else 0
+        threads = k.reqntid or k.max_threads
+        prod = 1
+        for t in threads:
+            prod *= max(1, t)
+        consts = {0: k.const0_bytes} if k.const0_bytes else {}
+        if lg:
+            consts = {**lg.const_bytes, **consts}
+        out[name] = Resources(
+            registers=k.registers, shared_static=shared, local_bytes=(lg.local_bytes or 0) if lg else 0,
+            stack_bytes=k.frame_size, spill_stores=(lg.spill_stores or 0) if lg else 0,
+            spill_loads=(lg.spill_loads or 0) if lg else 0, const_bytes=consts, barriers=k.barriers,
+            max_threads=prod if threads else info.max_threads_per_block, reqntid=tuple(k.reqntid),
+            reserved_shared=reserved, maxnreg=k.maxreg_count, param_bytes=k.param_bytes,
+            code_bytes=k.text_bytes)
+    return out
+
+
+def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None = None,
+                ptxas: bool = False, maxrregcount: int | None = None,
+                extra_options: Sequence[str] = ()) -> Compiled:
+    """Compile PTX for ``arch``; raise ToolchainError (mapped to the .sasm line) on any error."""
+    if arch not in ARCHS:
+        raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(ARCHS)}")
+    options = list(extra_options)
+    if maxrregcount is not None:
+        if not 16 <= maxrregcount <= 255:
+            raise UsageError(f"maxrregcount {maxrregcount} out of range", hint="use 16..255")
+        options.append(f"-maxrregcount={maxrregcount}")
+    t0 = time.perf_counter()
+    run = _run_ptxas if ptxas else _run_nvjitlink
+    cubin, info, err = run(ptx, arch, options)
+    tool = "ptxas" if ptxas else "nvjitlink"
+    if cubin is None:
+        _raise_errors("\n".join(x for x in (err, info) if x), ptx, line_map, tool)
+    seconds = time.perf_counter() - t0
+    ptx_lines = ptx.splitlines()
+    warns = tuple(map_diagnostic(d, ptx_lines, line_map)
+                  for d in logparse.diagnostics(info) if d.severity == "warning")
+    return Compiled(cubin=cubin, log=info, resources=build_resources(cubin, info, arch),
+                    warnings=warns, arch=arch, tool=tool, seconds=seconds, options=tuple(options))
