@@ -1,0 +1,137 @@
+"""Peak rates: the datasheet's, and the ones measured on the device (cached per device).
+
+Datasheet figures are leads (boost clock, dense rates); the measured peaks come from two DSL kernels,
+``kernels_asm/peak_ffma.sasm`` (independent FFMA chains in registers) and ``kernels_asm/peak_copy.sasm``
+(a 16-byte-per-thread grid-stride copy, counting bytes read plus written), timed by the bench harness.
+They are cached in ``~/.cache/sass_lab/peaks.json`` (``$XDG_CACHE_HOME`` respected), keyed by device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..paths import KERNELS
+
+# name fragment (first match wins, most specific first), FP32 FLOP/s, dense BF16 FLOP/s, DRAM bytes/s
+DATASHEET: tuple[tuple[str, float, float, float], ...] = (
+    ("H200", 66.9e12, 989e12, 4.8e12),
+    ("H100 PCIe", 51.2e12, 756e12, 2.0e12),
+    ("H100 NVL", 60.0e12, 835e12, 3.9e12),
+    ("H100", 66.9e12, 989e12, 3.35e12),  # SXM5
+    ("GH200", 66.9e12, 989e12, 4.0e12),
+    ("A100-SXM4-80GB", 19.5e12, 312e12, 2.039e12),
+    ("A100 80GB PCIe", 19.5e12, 312e12, 1.935e12),
+    ("A100", 19.5e12, 312e12, 1.555e12),
+    ("L40S", 91.6e12, 362e12, 0.864e12),
+    ("L4", 30.3e12, 121e12, 0.3e12),
+    ("RTX 4090", 82.6e12, 165e12, 1.008e12),
+    ("V100", 15.7e12, 0.0, 0.9e12),
+)
+
+FP32_LANES = {(7, 0): 64, (7, 5): 64, (8, 0): 64, (8, 6): 128, (8, 7): 128, (8, 9): 128, (9, 0): 128}
+
+
+@dataclass(frozen=True, slots=True)
+class Peaks:
+    """FP32 FLOP/s and DRAM bytes/s of one device, with where they came from."""
+
+    fp32_flops: float
+    bandwidth: float
+    source: str  # "datasheet", "derived" (attributes × clock), "measured"
+    device: str = ""
+    bf16_flops: float = 0.0
+    when: str = ""  # UTC date of a measurement
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def datasheet(name: str, sm_count: int = 0, cc: tuple[int, int] = (9, 0), clock_khz: int = 0,
+              mem_clock_khz: int = 0, bus_width: int = 0) -> Peaks:
+    """The datasheet row matching ``name``; else rates derived from the device attributes."""
+    for frag, fp32, bf16, bw in DATASHEET:
+        if frag.lower() in name.lower():
+            return Peaks(fp32, bw, "datasheet", name, bf16)
+    lanes = FP32_LANES.get(tuple(cc), 128)
+    fp32 = sm_count * lanes * 2 * clock_khz * 1e3
+    bw = mem_clock_khz * 1e3 * 2 * bus_width / 8
+    return Peaks(fp32, bw, "derived", name)
+
+
+def datasheet_for(info: Any) -> Peaks:
+    """:func:`datasheet` for a ``runtime.DeviceInfo``."""
+    return datasheet(info.name, info.sm_count, info.cc, info.clock_khz, info.mem_clock_khz, info.bus_width)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sass_lab" / "peaks.json"
+
+
+def device_key(info: Any) -> str:
+    return f"{info.name}|sm{info.sm_count}|cc{info.cc[0]}.{info.cc[1]}|drv{info.driver_version}"
+
+
+def load_cached(key: str, path: Path | None = None) -> Peaks | None:
+    path = path or cache_path()
+    try:
+        entry = json.loads(path.read_text()).get(key)
+        return Peaks(**entry) if entry else None
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def save_cached(key: str, peaks: Peaks, path: Path | None = None) -> None:
+    """Merge ``peaks`` into the cache file (written atomically)."""
+    path = path or cache_path()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data[key] = peaks.to_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- measurement (GPU)
+
+PEAK_FFMA = KERNELS / "peak_ffma.sasm"
+PEAK_COPY = KERNELS / "peak_copy.sasm"
+
+
+def rates_from(flops: float, flop_ms: float, nbytes: float, copy_ms: float) -> tuple[float, float]:
+    """(FLOP/s, bytes/s) from counted work and median milliseconds."""
+    return flops / (flop_ms * 1e-3), nbytes / (copy_ms * 1e-3)
+
+
+def measure(timer: Any = None, rep_ms: float = 200.0) -> Peaks:
+    """Time the two peak kernels on the current device (needs a GPU)."""
+    from .bench import BenchConfig, time_spec
+
+    cfg = BenchConfig(warmup_ms=50.0, rep_ms=rep_ms, flush_l2=False, verify=False)
+    ffma = time_spec(PEAK_FFMA, cfg=cfg, timer=timer, peaks=False)
+    copy = time_spec(PEAK_COPY, cfg=BenchConfig(warmup_ms=50.0, rep_ms=rep_ms), timer=timer, peaks=False)
+    flops, bw = rates_from(ffma.flops, ffma.stats.median, copy.nbytes, copy.stats.median)
+    return Peaks(flops, bw, "measured", ffma.device, when=time.strftime("%Y-%m-%d", time.gmtime()))
+
+
+def measured(info: Any, refresh: bool = False, timer: Any = None) -> Peaks:
+    """Measured peaks of ``info``'s device, from the cache unless ``refresh``."""
+    key = device_key(info)
+    if not refresh:
+        hit = load_cached(key)
+        if hit is not None:
+            return hit
+    peaks = measure(timer)
+    save_cached(key, peaks)
+    return peaks

@@ -1,0 +1,136 @@
+"""Library peers timed by the same harness as our kernels: cuBLAS SGEMM/HGEMM, cuDNN convolution.
+
+A peer is a :class:`PeerRun` whose ``run(stream)`` enqueues one library call on the default stream
+(PyTorch's and CuPy's default is the legacy stream 0, the one the harness records its events on).
+FP32 peers run with TF32 off (``torch.backends.cuda.matmul.allow_tf32 = False``,
+``torch.backends.cudnn.allow_tf32 = False``; CuPy's matmul is plain SGEMM unless ``CUPY_TF32`` is set),
+so they do the arithmetic our FFMA kernels do. A kernel's lab block may define ``peer(a, s, lib)``;
+otherwise GEMM sizes (M, N, K) map to cuBLAS and convolution sizes (N, C, H, W, K, R, S) to cuDNN.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+
+PEERS = ("cublas", "cublas-hgemm", "cudnn")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRun:
+    """One library call ready to repeat; ``name`` goes in every report."""
+
+    name: str
+    lib: str
+    run: Callable[[Any], None]
+
+
+def find_lib(prefer: tuple[str, ...] = ("torch", "cupy")) -> Any:
+    """The first importable GPU array library of ``prefer`` (UsageError naming them if none)."""
+    for name in prefer:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise UsageError(f"no peer library: none of {', '.join(prefer)} can be imported",
+                     hint="pip install torch (or cupy-cuda13x) to compare with cuBLAS/cuDNN")
+
+
+def lib_name(lib: Any) -> str:
+    return getattr(lib, "__name__", type(lib).__name__).split(".")[0]
+
+
+def fp32_strict(lib: Any) -> None:
+    """Turn TF32 off so FP32 peers do full FP32 arithmetic (PyTorch; CuPy needs nothing)."""
+    if lib_name(lib) != "torch":
+        return
+    lib.backends.cuda.matmul.allow_tf32 = False
+    lib.backends.cudnn.allow_tf32 = False
+    lib.backends.cudnn.benchmark = True  # let cuDNN pick its fastest algorithm during warm-up
+
+
+def to_lib(lib: Any, v: Any) -> Any:
+    """A numpy array as a device array of ``lib`` (scalars unchanged)."""
+    if not isinstance(v, np.ndarray) or v.ndim == 0:
+        return v
+    if lib_name(lib) == "torch":
+        return lib.from_numpy(np.ascontiguousarray(v)).to("cuda")
+    return lib.asarray(v)
+
+
+def _random(lib: Any, shape: tuple[int, ...], dtype: str, rng: np.random.Generator) -> Any:
+    host = rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+    return to_lib(lib, host)
+
+
+def gemm(lib: Any, m: int, n: int, k: int, dtype: str = "float32", rng: np.random.Generator | None = None) -> PeerRun:
+    """C = A·B (row-major M×K by K×N) through cuBLAS; ``dtype`` float32 (SGEMM) or float16 (HGEMM)."""
+    rng = rng or np.random.default_rng(0)
+    fp32_strict(lib)
+    a, b = _random(lib, (m, k), dtype, rng), _random(lib, (k, n), dtype, rng)
+    c = _random(lib, (m, n), dtype, rng)
+    kind = "SGEMM" if dtype == "float32" else "HGEMM"
+
+    def run(stream: Any = None) -> None:
+        lib.matmul(a, b, out=c)
+
+    return PeerRun(f"cuBLAS {kind} ({lib_name(lib)})", lib_name(lib), run)
+
+
+def conv2d(lib: Any, n: int, c: int, h: int, w: int, k: int, r: int = 3, s: int = 3, stride: int = 1,
+           pad: int | None = None, rng: np.random.Generator | None = None) -> PeerRun:
+    """An FP32 NCHW convolution through cuDNN (PyTorch only), TF32 off."""
+    if lib_name(lib) != "torch":
+        raise UsageError("the cuDNN peer needs PyTorch", hint="pip install torch")
+    rng = rng or np.random.default_rng(0)
+    fp32_strict(lib)
+    x = _random(lib, (n, c, h, w), "float32", rng)
+    wt = _random(lib, (k, c, r, s), "float32", rng)
+    p = r // 2 if pad is None else pad
+    conv = lib.nn.functional.conv2d
+
+    def run(stream: Any = None) -> None:
+        conv(x, wt, stride=stride, padding=p)
+
+    return PeerRun(f"cuDNN conv2d FP32 ({lib_name(lib)})", "torch", run)
+
+
+def _dims(s: dict[str, int], names: str, what: str) -> list[int]:
+    low = {k.lower(): v for k, v in s.items()}
+    missing = [x for x in names if x.lower() not in low]
+    if missing:
+        raise UsageError(f"the {what} peer needs sizes {', '.join(names)}; this kernel's size has "
+                         f"{', '.join(s) or 'none'}",
+                         hint="define peer(a, s, lib) in the kernel's %% lab block")
+    return [int(low[x.lower()]) for x in names]
+
+
+def make_peer(vs: str, spec: Any, s: dict[str, int], inputs: dict[str, Any], lib: Any = None) -> PeerRun:
+    """The peer named ``vs`` for kernel ``spec`` at size ``s`` (inputs: the kernel's first input set)."""
+    vs = vs.lower()
+    if vs not in PEERS:
+        raise UsageError(f"unknown peer '{vs}'", hint=f"choose one of {', '.join(PEERS)}")
+    lib = lib or find_lib(("torch",) if vs == "cudnn" else ("torch", "cupy"))
+    custom = spec.peer() if spec is not None else None
+    if custom is not None:
+        fp32_strict(lib)
+        dev = {name: to_lib(lib, v) for name, v in inputs.items()}
+        label = {"cublas": "cuBLAS", "cublas-hgemm": "cuBLAS", "cudnn": "cuDNN"}[vs]
+
+        def run(stream: Any = None) -> None:
+            custom(dev, s, lib)
+
+        return PeerRun(f"{label} via lab peer() ({lib_name(lib)})", lib_name(lib), run)
+    if vs in ("cublas", "cublas-hgemm"):
+        m, n, k = _dims(s, "MNK", "cuBLAS")
+        return gemm(lib, m, n, k, "float32" if vs == "cublas" else "float16")
+    n, c, h, w, k = _dims(s, "NCHWK", "cuDNN")
+    low = {x.lower(): v for x, v in s.items()}
+    return conv2d(lib, n, c, h, w, k, int(low.get("r", 3)), int(low.get("s", 3)), int(low.get("stride", 1)),
+                  low.get("pad"))
