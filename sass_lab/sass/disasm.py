@@ -1,0 +1,167 @@
+"""Run ``nvdisasm -c -hex`` on a cubin and parse the listing into :class:`SassInstr` per function.
+
+The listing is cut into ``.text.<name>`` sections, labels and instruction lines by a line scanner;
+the instruction texts go through the Lark grammar (``parse.py``). Every function section is
+returned, kernels and device functions alike, keyed by its name.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+from ..errors import ToolchainError, UsageError
+from .control import join_words
+from .model import SassInstr
+from .parse import parse_instructions
+
+_SECTION = re.compile(r"^\s*\.section\s+\.text\.([^,\s]+)")
+_OTHER_SECTION = re.compile(r"^\s*\.section\s+|^//-+ SYMBOLS")
+_LABEL = re.compile(r"^([.\w$]+):\s*$")
+_INSTR = re.compile(r"^\s*/\*([0-9a-fA-F]+)\*/\s*(.*?;)\s*/\* (0x[0-9a-fA-F]{16}) \*/")
+_HI = re.compile(r"^\s*/\* (0x[0-9a-fA-F]{16}) \*/\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RawInstr:
+    """One scanned instruction line pair before operand parsing."""
+
+    address: int
+    text: str
+    lo: int
+    hi: int
+    labels: tuple[str, ...]
+
+
+def nvdisasm_path() -> str:
+    try:
+        from cuda.pathfinder import find_nvidia_binary_utility
+
+        path = find_nvidia_binary_utility("nvdisasm")
+    except Exception:  # noqa: BLE001 - pathfinder missing or failing: fall back to PATH
+        path = None
+    if not path:
+        import shutil
+
+        path = shutil.which("nvdisasm")
+    if not path:
+        raise ToolchainError("nvdisasm not found", hint="pip install nvidia-cuda-nvdisasm")
+    return path
+
+
+def run_nvdisasm(cubin: bytes, *flags: str) -> str:
+    """nvdisasm's stdout for ``cubin`` (written to a temporary file)."""
+    fd, path = tempfile.mkstemp(suffix=".cubin")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(cubin)
+        proc = subprocess.run([nvdisasm_path(), *flags, path], capture_output=True, text=True, timeout=120)
+    finally:
+        os.unlink(path)
+    if proc.returncode != 0:
+        raise ToolchainError(f"nvdisasm failed (exit {proc.returncode})", log=proc.stderr or proc.stdout)
+    return proc.stdout
+
+
+def scan(listing: str) -> dict[str, list[RawInstr]]:
+    """Instruction lines of each ``.text.<name>`` section, with the labels that precede them."""
+    out: dict[str, list[RawInstr]] = {}
+    cur: list[RawInstr] | None = None
+    labels: list[str] = []
+    pending: tuple[int, str, int, tuple[str, ...]] | None = None
+    for line in listing.splitlines():
+        if pending is not None:
+            m = _HI.match(line)
+            if not m:
+                raise ToolchainError("unexpected nvdisasm listing: no high word after an instruction",
+                                     log=line)
+            a, text, lo, labs = pending
+            cur.append(RawInstr(a, text, lo, int(m.group(1), 16), labs))
+            pending = None
+            continue
+        m = _SECTION.match(line)
+        if m:
+            cur = out.setdefault(m.group(1), [])
+            labels = []
+            continue
+        if _OTHER_SECTION.match(line):
+            cur = None
+            continue
+        if cur is None:
+            continue
+        m = _INSTR.match(line)
+        if m:
+            pending = (int(m.group(1), 16), m.group(2).strip(), int(m.group(3), 16), tuple(labels))
+            labels = []
+            continue
+        m = _LABEL.match(line.strip())
+        if m:
+            labels.append(m.group(1))
+    return out
+
+
+def _label_name(text: str) -> str:
+    return text[2:-1] if text.startswith("`(") else text
+
+
+def build(name: str, raws: list[RawInstr]) -> list[SassInstr]:
+    """Parse one section's scanned lines into instructions and resolve local branch labels."""
+    parsed = parse_instructions([r.text for r in raws], where=f"function {name}")
+    where = {lab: r.address for r in raws for lab in r.labels}
+    out = []
+    for r, (guard, opfull, ops) in zip(raws, parsed):
+        opcode, *mods = opfull.split(".")
+        target = None
+        for o in ops:
+            if o.kind == "label":
+                lab = _label_name(o.text)
+                target = where.get(lab)
+        out.append(SassInstr(address=r.address, text=r.text, guard=guard, opcode=opcode,
+                             modifiers=tuple(mods), operands=ops, word=join_words(r.lo, r.hi),
+                             labels=r.labels, target=target))
+    return out
+
+
+def cubin_arch(cubin: bytes) -> str:
+    """``sm_XY`` from the cubin's ELF header (UsageError for anything that is not a CUDA ELF)."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        elf = ELFFile(io.BytesIO(cubin))
+        machine, flags = elf.header.e_machine, elf.header.e_flags
+        abi = elf.header.e_ident["EI_ABIVERSION"]
+    except (ELFError, ValueError, KeyError) as e:
+        raise UsageError(f"not a cubin (ELF): {e}") from None
+    if machine != "EM_CUDA":
+        raise UsageError(f"not a CUDA ELF (machine {machine})")
+    sm = (flags >> 8) & 0xFF if abi >= 8 else flags & 0xFF
+    return f"sm_{sm}"
+
+
+def _check_arch(cubin: bytes, arch: str | None) -> None:
+    if arch is None:
+        return
+    found = cubin_arch(cubin)
+    if re.sub(r"[a-z]+$", "", arch.removeprefix("sm_")) != found.removeprefix("sm_"):
+        raise UsageError(f"cubin is for {found}, not {arch}")
+
+
+@functools.lru_cache(maxsize=64)
+def _disassemble(cubin: bytes) -> tuple[tuple[str, tuple[SassInstr, ...]], ...]:
+    listing = run_nvdisasm(cubin, "-c", "-hex")
+    return tuple((name, tuple(build(name, raws))) for name, raws in scan(listing).items())
+
+
+def disassemble(cubin: bytes, arch: str | None = None) -> dict[str, list[SassInstr]]:
+    """Instructions of every function in ``cubin``, keyed by name (kernels and device functions)."""
+    if not isinstance(cubin, (bytes, bytearray)):
+        raise UsageError("disassemble() needs the cubin as bytes")
+    cubin = bytes(cubin)
+    _check_arch(cubin, arch)
+    return {name: list(instrs) for name, instrs in _disassemble(cubin)}
