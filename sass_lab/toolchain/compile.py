@@ -65,12 +65,32 @@ def _kernel_line(ptx_lines: Sequence[str], kernel: str) -> int | None:
     return next((i + 1 for i, t in enumerate(ptx_lines) if pat.search(t)), None)
 
 
+_DIRECTIVE = re.compile(r"\.(maxntid|reqntid|minnctapersm|maxnreg|maxclusterrank|reqnctapercluster|"
+                        r"explicitcluster|noreturn|pragma)\b")
+
+
+def _directive_line(ptx_lines: Sequence[str], line: int, message: str) -> int:
+    """ptxas blames a kernel's closing brace for directive problems: find the directive instead."""
+    m = _DIRECTIVE.search(message)
+    if not m:
+        return line
+    for i in range(min(line, len(ptx_lines)) - 1, -1, -1):
+        t = ptx_lines[i].strip()
+        if t.startswith("." + m.group(1)):
+            return i + 1
+        if ".entry" in t or ".func" in t:
+            break
+    return line
+
+
 def map_diagnostic(d: logparse.LogDiag, ptx_lines: Sequence[str],
                    line_map: Sequence[Span | None] | None) -> Diagnostic:
     """Attach the best span: the .sasm span of the PTX line, else the PTX line itself."""
     line = d.line
     if line is None and d.kernel:
         line = _kernel_line(ptx_lines, d.kernel)
+    elif line is not None:
+        line = _directive_line(ptx_lines, line, d.message)
     span = None
     if line is not None:
         ptx_text = ptx_lines[line - 1] if 0 < line <= len(ptx_lines) else ""
@@ -104,7 +124,8 @@ def _raise_errors(log: str, ptx: str, line_map, tool: str) -> None:
     ptx_lines = ptx.splitlines()
     raw = logparse.diagnostics(log)
     diags = [map_diagnostic(d, ptx_lines, line_map) for d in raw]
-    errors = [d for d in diags if d.severity == "error"] or [d for d in diags if d.severity == "fatal"]
+    bad = [d for d in diags if d.severity in ("error", "fatal") and "aborted due to errors" not in d.message]
+    errors = [d for d in bad if d.span is not None] + [d for d in bad if d.span is None]
     first = errors[0] if errors else None
     others = [str(d) for d in errors[1:]]
     hint = ("also: " + "; ".join(others)) if others else "see the ptxas log below"
@@ -213,8 +234,10 @@ def build_resources(cubin: bytes, log: str, arch: str) -> dict[str, Resources]:
     for name, k in read_cubin(cubin).items():
         lg = from_log.get(name)
         reserved = info.reserved_shared_per_block
-        # .nv.shared.<k> exists only with static shared memory and then includes the reserved area
-        shared = max(0, k.shared_section - reserved) if k.shared_section else 0
+        # on sm_90 .nv.shared.<k> (when present) includes the reserved area; see cubin.py
+        shared = k.shared_section
+        if shared and k.reserved_in_section:
+            shared = max(0, shared - reserved)
         threads = k.reqntid or k.max_threads
         prod = 1
         for t in threads:

@@ -7,8 +7,10 @@ Sources, per kernel ``k`` (layout checked on cubins from nvJitLink/ptxas 13.0):
 - ``.nv.info.k``: ``MAX_THREADS`` / ``REQNTID`` (3 × u32), ``MAXREG_COUNT`` (u16),
   ``NUM_BARRIERS`` (0x4c, byte), ``PARAM_CBANK`` (``[sym u32][offset u16][size u16]``),
   ``CBANK_PARAM_SIZE``, ``KPARAM_INFO`` (one per parameter), ``EXIT_INSTR_OFFSETS``;
-- ``.nv.shared.k``: its size is the static shared memory *plus* the block's reserved shared memory
-  (1 KB on sm_80+, none on sm_75: measured); ``.nv.constant0.k``: bank-0 bytes (driver area + params);
+- ``.nv.shared.k`` (present only with static shared memory): on sm_90 its size is the static shared
+  memory *plus* the 1 KB the driver reserves per block, and the ELF then defines the symbol
+  ``.nv.reservedSmem.offset0``; on sm_75…sm_89 it is the static size alone (measured with 13.0:
+  100 B → 1124 on sm_90, 100 on sm_80/86/89); ``.nv.constant0.k``: bank-0 bytes (driver area + params);
 - ``.text.k``: machine code size.
 
 Entries are ``[format u8][attribute u8]`` then a value: formats 1–3 (none, byte, half) take 4 bytes
@@ -77,7 +79,8 @@ class CubinKernel:
     reqntid: tuple[int, ...] = ()
     maxreg_count: int = 0
     barriers: int = 0
-    shared_section: int = 0  # size of .nv.shared.<k> (includes the reserved block area)
+    shared_section: int = 0  # size of .nv.shared.<k>
+    reserved_in_section: bool = False  # .nv.reservedSmem.offset0 defined: shared_section has the 1 KB
     const0_bytes: int = 0
     param_offset: int = 0  # c[0x0][param_offset] = first parameter
     param_bytes: int = 0
@@ -133,6 +136,7 @@ def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
             if a.name in ("REGCOUNT", "FRAME_SIZE", "MIN_STACK_SIZE", "MAX_STACK_SIZE") and len(w) >= 2:
                 per_sym.setdefault(w[0], {})[a.name] = w[1]
     sections = {s.name: s for s in elf.iter_sections()}
+    reserved = any(s.name.startswith(".nv.reservedSmem") for s in syms)
     out: dict[str, CubinKernel] = {}
     for name, sec in sections.items():
         if not name.startswith(".nv.info."):
@@ -165,7 +169,7 @@ def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
         out[k] = CubinKernel(
             name=k, registers=int(regs or 0), frame_size=vals.get("FRAME_SIZE", 0),
             min_stack=vals.get("MIN_STACK_SIZE", 0), max_stack=vals.get("MAX_STACK_SIZE", 0),
-            shared_section=shared["sh_size"] if shared is not None else 0,
+            shared_section=shared["sh_size"] if shared is not None else 0, reserved_in_section=reserved,
             const0_bytes=const0["sh_size"] if const0 is not None else 0,
             params=tuple(sorted(params, key=lambda p: p.ordinal)),
             text_bytes=text["sh_size"] if text is not None else 0, attrs=attrs, **fields)

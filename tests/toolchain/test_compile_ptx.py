@@ -1,0 +1,122 @@
+"""compile_ptx: nvJitLink and ptxas back ends, diagnostics mapped to .sasm lines, options."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from sass_lab import ir
+from sass_lab.backend.ptx import emit
+from sass_lab.backend.samples import SAXPY_BODY, kernel_from_lines, saxpy
+from sass_lab.errors import Span, ToolchainError, UsageError
+from sass_lab.toolchain.compile import compile_ptx, find_ptxas
+
+needs_ptxas = pytest.mark.skipif(find_ptxas() is None, reason="ptxas not installed")
+
+
+def _body_with(line_no: int, text: str) -> str:
+    """SAXPY_BODY with statement ``line_no`` (1-based within the body) replaced."""
+    lines = SAXPY_BODY.splitlines()
+    lines[line_no - 1] = text
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("ptxas", [False, pytest.param(True, marks=needs_ptxas)])
+@pytest.mark.parametrize("body_line, text, needle", [
+    (17, "fma.rn.f32 yv, a, xv, nosuch;", "nosuch"),
+    (17, "fmaa.rn.f32 yv, a, xv, yv;", "fmaa"),
+    (5, "mov.u32 i, %ctaid.x, 3;", "mov"),
+    (22, "bra NOWHERE;", "NOWHERE"),
+])
+def test_error_maps_to_sasm_line(ptxas, body_line, text, needle):
+    em = emit(saxpy(body=_body_with(body_line, text)), "sm_90")
+    with pytest.raises(ToolchainError) as e:
+        compile_ptx(em.text, "sm_90", line_map=em.line_map, ptxas=ptxas)
+    err = e.value
+    assert err.span.file == "saxpy.sasm"
+    assert err.span.line == body_line + 1  # the sample body starts at line 2
+    assert needle in err.span.source
+    assert any(c.startswith("PTX line") for c in err.span.chain)
+    assert "(saxpy.sasm:" in err.log
+    assert pickle.loads(pickle.dumps(err)).span == err.span
+
+
+def test_several_errors_listed_in_hint():
+    body = _body_with(17, "fma.rn.f32 yv, a, xv, nosuch;")
+    body = "\n".join(ln if i != 4 else "foo.u32 i;" for i, ln in enumerate(body.splitlines()))
+    em = emit(saxpy(body=body), "sm_90")
+    with pytest.raises(ToolchainError) as e:
+        compile_ptx(em.text, "sm_90", line_map=em.line_map)
+    lines = {e.value.span.line} | {int(x.split(":")[1]) for x in e.value.hint[6:].split("; ")}
+    assert lines == {6, 18}
+
+
+def test_error_without_line_map_points_at_ptx():
+    em = emit(saxpy(body=_body_with(17, "fma.rn.f32 yv, a, xv, nosuch;")), "sm_90")
+    with pytest.raises(ToolchainError) as e:
+        compile_ptx(em.text, "sm_90")
+    assert e.value.span.file == "<ptx>"
+    assert "nosuch" in e.value.span.source
+    assert e.value.span.caret()
+
+
+def _warn_kernel(directives):
+    return ir.Module((kernel_from_lines("w", [("P", "u64")], [("a", "u64")], "ld.param.u64 a, [P];\nret;",
+                                        file="w.sasm", first_line=5, directives=directives),),
+                     file="w.sasm")
+
+
+def test_line_warning_mapped_to_directive():
+    d = ir.Directive("minnctapersm", (4,), span=Span("w.sasm", 3, 1, None, ".minnctapersm 4"))
+    em = emit(_warn_kernel((d,)), "sm_90")
+    res = compile_ptx(em.text, "sm_90", line_map=em.line_map)
+    (w,) = res.warnings
+    assert w.severity == "warning" and "minnctapersm" in w.message
+    assert (w.span.file, w.span.line) == ("w.sasm", 3)
+
+
+def test_lineless_warning_mapped_to_kernel():
+    d = ir.Directive("maxnreg", (8,), span=Span("w.sasm", 3))
+    em = emit(_warn_kernel((d,)), "sm_90")
+    res = compile_ptx(em.text, "sm_90", line_map=em.line_map)
+    (w,) = res.warnings
+    assert "adjusting" in w.message and w.ptx_line is None
+    assert w.span.file == "w.sasm" and w.span.line == 4  # the kernel's span
+    assert str(w).startswith("w.sasm:4")
+
+
+def test_sm90a_only_with_sm90a():
+    em = emit(saxpy(), "sm_90a")
+    assert compile_ptx(em.text, "sm_90a").arch == "sm_90a"
+    with pytest.raises(ToolchainError):
+        compile_ptx(em.text, "sm_90")
+
+
+def test_sm70_is_reported_not_crashed():
+    em = emit(saxpy(), "sm_70")
+    with pytest.raises(ToolchainError) as e:
+        compile_ptx(em.text, "sm_70")
+    assert "sm_70" in e.value.hint
+
+
+@pytest.mark.parametrize("arch, n", [("sm_61", None), ("sm_90", 8), ("sm_90", 300)])
+def test_bad_options(arch, n):
+    with pytest.raises(UsageError):
+        compile_ptx(emit(saxpy(), "sm_90").text, arch, maxrregcount=n)
+
+
+@needs_ptxas
+def test_ptxas_and_nvjitlink_agree():
+    text = emit(saxpy(), "sm_90").text
+    a = compile_ptx(text, "sm_90")
+    b = compile_ptx(text, "sm_90", ptxas=True)
+    assert (a.tool, b.tool) == ("nvjitlink", "ptxas")
+    assert a.resources == b.resources
+
+
+def test_missing_ptxas(monkeypatch):
+    monkeypatch.setenv("SASS_LAB_PTXAS", "/nonexistent/ptxas")
+    with pytest.raises(ToolchainError) as e:
+        compile_ptx(emit(saxpy(), "sm_90").text, "sm_90", ptxas=True)
+    assert "SASS_LAB_PTXAS" in e.value.hint

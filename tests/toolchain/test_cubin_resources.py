@@ -1,0 +1,96 @@
+"""Resources from the cubin ELF cross-checked against the -verbose log, kernel by kernel."""
+
+from __future__ import annotations
+
+import pytest
+from ptx_fixtures import barriers, local, ntid, shared, spill, two_kernels
+
+from sass_lab.errors import ToolchainError
+from sass_lab.hw.arch import arch_info
+from sass_lab.toolchain import log as logparse
+from sass_lab.toolchain.compile import compile_ptx
+from sass_lab.toolchain.cubin import parse_nv_info, read_cubin
+
+ARCHS = ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"]
+
+CASES = [
+    ("spill", spill(), {"maxrregcount": 24}),
+    ("shared", shared(100), {}),
+    ("shared", shared(4000), {}),
+    ("ntid", ntid(), {}),
+    ("ntid", ntid(".maxntid 256\n.minnctapersm 2"), {}),
+    ("barriers", barriers(4), {}),
+    ("local", local(), {}),
+]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name, ptx, kw", CASES, ids=[f"{c[0]}{i}" for i, c in enumerate(CASES)])
+def test_elf_agrees_with_log(arch, name, ptx, kw):
+    res = compile_ptx(ptx.replace("ARCH", arch), arch, **kw)
+    r = res.resources[name]
+    lg = logparse.resources(res.log)[name]
+    assert lg.entry
+    assert r.registers == lg.registers
+    assert r.barriers == lg.barriers
+    assert r.stack_bytes == lg.stack_bytes
+    assert r.shared_static == lg.shared_static  # ptxas dialect: static only
+    k = read_cubin(res.cubin)[name]
+    assert lg.shared_linked == k.shared_section  # nvJitLink dialect == section size
+    if r.shared_static:
+        extra = arch_info(arch).reserved_shared_per_block if arch.startswith("sm_90") else 0
+        assert k.shared_section == r.shared_static + extra
+        assert k.reserved_in_section == arch.startswith("sm_90")
+    assert r.const_bytes[0] == lg.const_bytes[0] == k.const0_bytes
+
+
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_specific_figures(arch):
+    def one(name, ptx, **kw):
+        return compile_ptx(ptx.replace("ARCH", arch), arch, **kw).resources[name]
+
+    sp = one("spill", spill(), maxrregcount=24)
+    assert sp.registers == 24 and sp.maxnreg == 24
+    assert sp.spill_stores > 0 and sp.spill_loads > 0 and sp.stack_bytes >= sp.spill_stores
+    assert one("spill", spill()).spill_stores == 0
+    assert one("shared", shared(4000)).shared_static == 4000
+    req = one("ntid", ntid())
+    assert req.reqntid == (64, 2, 1) and req.max_threads == 128
+    mx = one("ntid", ntid(".maxntid 256\n.minnctapersm 2"))
+    assert mx.reqntid == () and mx.max_threads == 256 and mx.maxnreg == 128  # 64K / (256 × 2)
+    assert one("barriers", barriers(3)).barriers == 3
+    lo = one("local", local(32))
+    assert lo.stack_bytes == 128 and lo.spill_stores == 0
+    assert one("ntid", ntid()).param_bytes == 8
+    assert one("ntid", ntid()).reserved_shared == arch_info(arch).reserved_shared_per_block
+
+
+def test_two_kernels_one_cubin():
+    res = compile_ptx(two_kernels().replace("ARCH", "sm_90"), "sm_90")
+    assert set(res.resources) == {"shared", "barriers"}
+    assert res.resources["shared"].shared_static == 256
+    assert res.resources["barriers"].barriers == 2 and res.resources["barriers"].shared_static == 0
+
+
+def test_params_layout():
+    res = compile_ptx(shared().replace("ARCH", "sm_90"), "sm_90")
+    k = read_cubin(res.cubin)["shared"]
+    assert k.param_offset == 0x210 and [(p.ordinal, p.offset, p.size) for p in k.params] == [(0, 0, 8)]
+    res80 = compile_ptx(shared().replace("ARCH", "sm_80"), "sm_80")
+    assert read_cubin(res80.cubin)["shared"].param_offset == 0x160
+
+
+@pytest.mark.parametrize("data, expect", [
+    (bytes([4, 0x2F, 8, 0, 9, 0, 0, 0, 32, 0, 0, 0]), [("REGCOUNT", (9, 32))]),
+    (bytes([3, 0x1B, 255, 0, 2, 0x4C, 3, 0]), [("MAXREG_COUNT", 255), ("NUM_BARRIERS", 3)]),
+    (bytes([1, 0x04, 0, 0, 0, 3, 0x77, 1, 0]), [("CTAIDZ_USED", 0), ("0x77", 1)]),
+])
+def test_parse_nv_info(data, expect):
+    got = parse_nv_info(data)
+    out = [(a.name, a.words() if a.fmt == 4 else a.value) for a in got]
+    assert out == expect
+
+
+def test_not_a_cubin():
+    with pytest.raises(ToolchainError):
+        read_cubin(b"not an elf at all")
