@@ -107,25 +107,20 @@ def ptx_loop_share(lines: list[str]) -> tuple[int, int]:
 
 def _from_sass(kernel) -> StaticEff | None:
     try:
-        from ..sass.stats import hot_loop_ffma_share
+        from ..sass.flow import hottest_loop
+        from ..sass.stats import hot_loop_ffma_share  # noqa: F401 - the SASS view's own figure
     except ImportError:
         return None
     try:
-        r: Any = hot_loop_ffma_share(kernel.sass)
+        instrs: list[Any] = list(kernel.sass)
     except Exception:  # noqa: BLE001 - no nvdisasm or an unreadable cubin: fall back to PTX
         return None
-    if r is None:
+    if not instrs:
         return None
-    if isinstance(r, tuple) and len(r) >= 2 and all(isinstance(x, int) for x in r[:2]):
-        loop, ffma = r[0], r[1]
-    elif hasattr(r, "ffma"):
-        loop = int(getattr(r, "loop_instrs", getattr(r, "instrs", 0)))
-        ffma = int(r.ffma)
-    else:
-        return None
-    if loop <= 0:
-        return None
-    return StaticEff(ffma / loop, "SASS", loop, ffma)
+    lp = hottest_loop(instrs)
+    body = instrs[lp.start:lp.end + 1] if lp else instrs
+    ffma = sum(1 for ins in body if ins.opcode == "FFMA")
+    return StaticEff(ffma / len(body), "SASS", len(body), ffma)
 
 
 def static_efficiency(kernel, prefer_sass: bool = True) -> StaticEff:
