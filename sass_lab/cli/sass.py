@@ -1,15 +1,60 @@
-"""`sass_lab sass` (placeholder until its issue lands: it refuses to run)."""
+"""``sass_lab sass FILE [--kernel K] [--json] [--arch ARCH] [--banks MODEL] [--summary] [-D K=V]``.
+
+FILE is a .sasm/.ptx (assembled first) or a .cubin. Prints each function's SASS with control codes
+and its static statistics (docs/SASS.md), or with ``--json`` a list of kernel records.
+"""
 
 from __future__ import annotations
 
+import json
+
+from ..api import ARCHS
 from ..errors import UsageError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sass", help="(not yet available)")
-    p.add_argument("rest", nargs="*")
+    p = sub.add_parser("sass", help="SASS listing with control codes, bank conflicts, reuse, liveness")
+    p.add_argument("file", metavar="FILE", help=".sasm, .ptx or .cubin")
+    p.add_argument("--kernel", "-k", action="append", metavar="K", help="only this function (repeatable)")
+    p.add_argument("--arch", choices=ARCHS, help="target for .sasm/.ptx (default sm_90); checked for .cubin")
+    p.add_argument("--json", action="store_true", help="print a JSON list of kernel records")
+    p.add_argument("--banks", default="volta", choices=("volta", "maxwell"), help="register bank model")
+    p.add_argument("--summary", action="store_true", help="statistics only, no listing")
+    p.add_argument("--all", action="store_true", help="include device functions (default: kernels only)")
+    p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
+                   help="override a .define when assembling")
     p.set_defaults(func=run)
 
 
+def select(funcs: dict, entries: list[str], kernels: list[str] | None, include_all: bool) -> list[str]:
+    """The function names to show: ``--kernel`` names, else kernels (all functions with --all)."""
+    if kernels:
+        missing = [k for k in kernels if k not in funcs]
+        if missing:
+            raise UsageError(f"no function {', '.join(missing)}", hint=f"functions: {', '.join(funcs)}")
+        return list(kernels)
+    names = list(funcs) if include_all or not entries else [n for n in funcs if n in entries]
+    return names
+
+
 def run(args) -> int:
-    raise UsageError("'sass_lab sass' is not implemented yet")
+    from ..sass import disassemble, kernel_stats
+    from ..sass.disasm import entries
+    from ..sass.listing import kernel_record, render
+    from ..sass.source import load
+    from .assemble import parse_defines
+
+    src = load(args.file, args.arch, parse_defines(args.defines))
+    funcs = disassemble(src.cubin, src.arch)
+    ents = entries(src.cubin)
+    names = select(funcs, ents, args.kernel, args.all)
+    stats = {n: kernel_stats(funcs[n], args.banks) for n in names}
+    if args.json:
+        print(json.dumps([kernel_record(n, funcs[n], stats[n], n in ents, src.arch) for n in names], indent=1))
+        return 0
+    from rich.console import Console
+
+    con = Console(highlight=False)
+    for n in names:
+        con.print(render(n, funcs[n], stats[n], src.arch, n in ents, show_listing=not args.summary))
+    return 0

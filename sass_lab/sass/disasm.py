@@ -25,6 +25,7 @@ _OTHER_SECTION = re.compile(r"^\s*\.section\s+|^//-+ SYMBOLS")
 _LABEL = re.compile(r"^([.\w$]+):\s*$")
 _INSTR = re.compile(r"^\s*/\*([0-9a-fA-F]+)\*/\s*(.*?;)\s*/\* (0x[0-9a-fA-F]{16}) \*/")
 _HI = re.compile(r"^\s*/\* (0x[0-9a-fA-F]{16}) \*/\s*$")
+_ENTRY = re.compile(r"^\s*\.other\s+([^,\s]+),\s*@\"STO_CUDA_ENTRY")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +69,13 @@ def run_nvdisasm(cubin: bytes, *flags: str) -> str:
     return proc.stdout
 
 
-def scan(listing: str) -> dict[str, list[RawInstr]]:
+def scan(text: str) -> dict[str, list[RawInstr]]:
     """Instruction lines of each ``.text.<name>`` section, with the labels that precede them."""
     out: dict[str, list[RawInstr]] = {}
     cur: list[RawInstr] | None = None
     labels: list[str] = []
     pending: tuple[int, str, int, tuple[str, ...]] | None = None
-    for line in listing.splitlines():
+    for line in text.splitlines():
         if pending is not None:
             m = _HI.match(line)
             if not m:
@@ -153,9 +154,20 @@ def _check_arch(cubin: bytes, arch: str | None) -> None:
 
 
 @functools.lru_cache(maxsize=64)
+def listing(cubin: bytes) -> str:
+    """``nvdisasm -c -hex`` text of ``cubin`` (cached)."""
+    return run_nvdisasm(cubin, "-c", "-hex")
+
+
+def entries(cubin: bytes) -> list[str]:
+    """Names of the kernels (entry functions, not device functions), in listing order."""
+    return [m.group(1) for line in listing(bytes(cubin)).splitlines() if (m := _ENTRY.match(line))]
+
+
+@functools.lru_cache(maxsize=64)
 def _disassemble(cubin: bytes) -> tuple[tuple[str, tuple[SassInstr, ...]], ...]:
-    listing = run_nvdisasm(cubin, "-c", "-hex")
-    return tuple((name, tuple(build(name, raws))) for name, raws in scan(listing).items())
+    listing_text = listing(cubin)
+    return tuple((name, tuple(build(name, raws))) for name, raws in scan(listing_text).items())
 
 
 def disassemble(cubin: bytes, arch: str | None = None) -> dict[str, list[SassInstr]]:

@@ -100,9 +100,21 @@ def _slot_reads(instrs: list[SassInstr]) -> tuple[int, int]:
     return reads, flagged
 
 
+def trim(instrs: list[SassInstr]) -> list[SassInstr]:
+    """``instrs`` without the end padding: trailing NOPs and the ``BRA`` to itself before them."""
+    n = len(instrs)
+    while n and instrs[n - 1].opcode == "NOP":
+        n -= 1
+    if n and instrs[n - 1].opcode == "BRA" and instrs[n - 1].target == instrs[n - 1].address:
+        n -= 1
+    return list(instrs[:n])
+
+
 def hot_loop_ffma_share(instrs: list[SassInstr], ops: frozenset[str] = MATH_OPS) -> float:
     """Share of issue slots (instructions) that are math ops (FFMA, HMMA, HGMMA, DFMA, …) in the
-    hottest loop, or over the whole function when it has no loop; 0.0 for no instructions."""
+    hottest loop, or over the whole function (without end padding) when it has no loop; 0.0 for
+    no instructions."""
+    instrs = trim(instrs)
     lp = hottest_loop(instrs)
     body = instrs[lp.start:lp.end + 1] if lp else instrs
     if not body:
@@ -154,7 +166,8 @@ def _rate(instrs: list[SassInstr]) -> float:
 
 
 def kernel_stats(instrs: list[SassInstr], model: BankModel | str = "volta") -> KernelStats:
-    """Static statistics of one function's instructions."""
+    """Static statistics of one function's instructions. Counts leave out the end padding
+    (:func:`trim`); ``live`` and ``conflicts`` still have one entry per instruction given."""
     from ..errors import UsageError
 
     if isinstance(model, str):
@@ -163,11 +176,13 @@ def kernel_stats(instrs: list[SassInstr], model: BankModel | str = "volta") -> K
         model = BANK_MODELS[model]
     if model.banks < 1 or model.ports < 1:
         raise UsageError("a bank model needs banks >= 1 and ports >= 1")
+    pad = len(instrs) - len(trim(instrs))
+    instrs = trim(instrs)
     lp = hottest_loop(instrs)
     lo, hi = (lp.start, lp.end + 1) if lp else (0, len(instrs))
     body = instrs[lo:hi]
-    conf = bank_conflicts(instrs, model)
-    live = live_counts(instrs)
+    conf = bank_conflicts(instrs, model) + [0] * pad
+    live = live_counts(instrs) + [0] * pad
     mix = Counter(ins.opcode for ins in instrs)
     return KernelStats(
         instructions=len(instrs),

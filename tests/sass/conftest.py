@@ -29,7 +29,7 @@ def _nvjitlink(ptx: str, arch: str) -> bytes:
         nj.destroy(h)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compile_fixture(name: str, arch: str) -> bytes:
     ptx = (DATA / f"{name}.ptx").read_text()
     try:
