@@ -1,15 +1,112 @@
-"""`sass_lab bench` (placeholder until its issue lands: it refuses to run)."""
+"""``sass_lab bench FILE [--size ...] [--all-sizes] [--vs cublas|cublas-hgemm|cudnn|auto] [--json]``.
+
+Verifies the kernel once on the GPU, then times it with the harness of ``sass_lab.lab.bench`` (CUDA
+events, warm-up and repetitions by time budget, L2 flush before each run, rotating inputs, optional
+graph replay) and prints median, p20/p80, TFLOP/s, GB/s, efficiency against the datasheet and the
+measured peaks, and the ratio against the library peer. No GPU: one sentence, exit 3.
+"""
 
 from __future__ import annotations
 
-from ..errors import UsageError
+import json
+
+from ..api import ARCHS
+from .assemble import parse_defines
+
+VS = ("cublas", "cublas-hgemm", "cudnn", "auto")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="(not yet available)")
-    p.add_argument("rest", nargs="*")
+    p = sub.add_parser("bench", help="time a kernel on the GPU (and its cuBLAS/cuDNN peer)")
+    p.add_argument("file", metavar="FILE", help="a .sasm file with a %%%% lab block")
+    p.add_argument("--kernel", help="kernel name (default: the lab block's KERNEL)")
+    p.add_argument("--size", metavar="N=V,...", help="problem size (default: SIZE of the lab block)")
+    p.add_argument("--all-sizes", action="store_true", help="every BENCH_SIZES entry")
+    p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
+                   help="override a .define (repeatable)")
+    p.add_argument("--vs", choices=VS, help="time a library peer too (auto: the lab block's PEER)")
+    p.add_argument("--warmup-ms", type=float, default=25.0, help="warm-up budget (default 25)")
+    p.add_argument("--rep-ms", type=float, default=100.0, help="timed budget (default 100)")
+    p.add_argument("--graph", action="store_true", help="replay a captured CUDA graph")
+    p.add_argument("--no-flush", action="store_true", help="do not flush the L2 before each run")
+    p.add_argument("--rotate", type=int, default=0, help="input sets to rotate (default: auto)")
+    p.add_argument("--no-verify", action="store_true", help="skip the correctness check")
+    p.add_argument("--no-peaks", action="store_true",
+                   help="do not measure device peaks (use cached ones if any)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--arch", default=None, choices=ARCHS, help="target (default: the GPU's own)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of results")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise UsageError("'sass_lab bench' is not implemented yet")
+    from .. import runtime as rt
+    from ..errors import UsageError
+    from ..lab.bench import BenchConfig, time_spec
+    from ..lab.spec import load_spec, parse_size
+    from .run import device_arch
+
+    rt.require_gpu()
+    if args.all_sizes and args.size:
+        raise UsageError("--all-sizes and --size exclude each other")
+    defines = parse_defines(args.defines)
+    spec = load_spec(args.file, **defines)
+    sizes = spec.bench_sizes if args.all_sizes else [spec.with_size(parse_size(args.size))]
+    vs = args.vs
+    if vs == "auto":
+        vs = spec.peer_name
+    cfg = BenchConfig(warmup_ms=args.warmup_ms, rep_ms=args.rep_ms, flush_l2=not args.no_flush,
+                      graph=args.graph, rotate=args.rotate, verify=not args.no_verify, seed=args.seed)
+    arch = args.arch or device_arch(rt.context().info.cc)
+    results = [time_spec(args.file, s, defines, args.kernel, cfg, None, arch, vs, peaks=not args.no_peaks)
+               for s in sizes]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        from rich.console import Console
+
+        Console().print(bench_table(results))
+    return 0
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def rows(results) -> list[list[str]]:
+    """Table rows: one per kernel run and one per peer run (pure; tested without a GPU)."""
+    out = []
+    for r in results:
+        size = ",".join(f"{k}={v}" for k, v in r.size.items())
+        entries = [(r.kernel, r.timing, r.figures, r.ratio)]
+        if r.peer:
+            entries.append((r.peer.name, r.peer.timing, r.peer.figures, None))
+        for name, t, f, ratio in entries:
+            st = t.stats
+            out.append([
+                name, size, f"{st.median * 1e3:.2f}", f"{st.p20 * 1e3:.2f}-{st.p80 * 1e3:.2f}",
+                f"{st.min * 1e3:.2f}",
+                "-" if f is None or not r.flops else f"{f.flop_rate / 1e12:.2f}",
+                "-" if f is None or not r.nbytes else f"{f.byte_rate / 1e9:.0f}",
+                "-" if f is None else
+                f"{_pct(f.flops_vs_measured if r.flops else f.bytes_vs_measured)} / "
+                f"{_pct(f.flops_vs_datasheet if r.flops else f.bytes_vs_datasheet)}",
+                "-" if ratio is None else f"{ratio:.2f}x",
+            ])
+    return out
+
+
+def bench_table(results):
+    from rich.table import Table
+
+    dev = results[0].device if results else ""
+    t = Table(title=f"bench on {dev}", title_justify="left",
+              caption="times in µs (median, p20-p80, min); efficiency = FLOP/s (bytes/s when the kernel "
+                      "counts no FLOPs) against measured / datasheet peaks; vs peer = peer time / ours",
+              caption_justify="left")
+    for c in ("kernel", "size", "median µs", "p20-p80 µs", "min µs", "TFLOP/s", "GB/s", "efficiency",
+              "vs peer"):
+        t.add_column(c, justify="left" if c in ("kernel", "size") else "right")
+    for row in rows(results):
+        t.add_row(*row)
+    return t

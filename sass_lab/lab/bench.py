@@ -38,6 +38,8 @@ class Timer(Protocol):
 class VerifyFailed(SasmError):
     """The kernel's output disagrees with its reference, so it is not timed."""
 
+    max_rel_err: float = float("nan")
+
 
 @dataclass(frozen=True, slots=True)
 class BenchConfig:
@@ -276,8 +278,7 @@ def time_spec(path: str | Path, size: dict | None = None, defines: dict | None =
             pt = do_bench([peer.run], timer, BenchConfig(cfg.warmup_ms, cfg.rep_ms, cfg.min_reps, cfg.max_reps,
                                                          cfg.estimate_runs, cfg.flush_l2, graph=False))
             res.peer = PeerResult(peer.name, pt)
-        if peaks:
-            _add_figures(res, info, timer)
+        _add_figures(res, info, timer, measure=peaks)
         return res
     finally:
         for p in preps:
@@ -318,19 +319,22 @@ def _verify_once(spec: Any, s: dict, host: dict, prep: Any, bufs: list, name: st
     bad = [c for c in checks if not c.ok]
     if bad:
         c = bad[0]
-        raise VerifyFailed(f"{name} is wrong at size {s}, so it was not timed: output '{c.name}' has max "
+        err = VerifyFailed(f"{name} is wrong at size {s}, so it was not timed: output '{c.name}' has max "
                            f"relative error {c.max_rel_err:.3g} (tolerance {c.tol:.3g}, {c.nonfinite} "
                            f"non-finite) at {c.worst}",
                            hint="sass_lab run FILE shows the failing output; fix it before benchmarking")
+        err.max_rel_err = max(x.max_rel_err for x in checks)
+        raise err
     return max((c.max_rel_err for c in checks), default=0.0)
 
 
-def _add_figures(res: BenchResult, info: Any, timer: Timer) -> None:
+def _add_figures(res: BenchResult, info: Any, timer: Timer, measure: bool) -> None:
+    """Rates and efficiencies; measured peaks from the cache, measured now only when ``measure``."""
     from . import peaks as pk
 
     sheet = pk.datasheet_for(info)
     try:
-        meas = pk.measured(info, timer=timer)
+        meas = pk.measured(info, timer=timer) if measure else pk.load_cached(pk.device_key(info))
     except SasmError as e:  # the peak kernels could not run: keep the datasheet figures
         meas = None
         res.peaks["measured_error"] = e.message
@@ -338,3 +342,23 @@ def _add_figures(res: BenchResult, info: Any, timer: Timer) -> None:
     res.figures = figures(res.stats.median, res.flops, res.nbytes, sheet, meas)
     if res.peer:
         res.peer.figures = figures(res.peer.timing.stats.median, res.flops, res.nbytes, sheet, meas)
+
+
+def bench_file(path: str | Path, arch: str | None = None, size: dict | None = None,
+               defines: dict | None = None, kernel: str | None = None, cfg: BenchConfig | None = None,
+               vs: str | None = None) -> dict:
+    """:func:`time_spec` as the results store's columns (what ``lab.tune`` records per candidate).
+
+    A wrong result is returned as ``verified = "fail"`` with its error rather than raised.
+    """
+    try:
+        r = time_spec(path, size, defines, kernel, cfg or BenchConfig(), None, arch, vs, peaks=False)
+    except VerifyFailed as e:
+        return {"verified": "fail", "max_rel_err": e.max_rel_err, "error": e.message}
+    st, f = r.stats, r.figures
+    return {"median_s": st.median * 1e-3, "p20_s": st.p20 * 1e-3, "p80_s": st.p80 * 1e-3,
+            "min_s": st.min * 1e-3, "flops": r.flops, "flop_s": f.flop_rate if f else None,
+            "bytes_s": f.byte_rate if f else None,
+            "efficiency": f.flops_vs_datasheet if f else None,
+            "verified": "pass" if r.max_rel_err is not None else "skipped", "max_rel_err": r.max_rel_err,
+            "extra": r.to_dict()}

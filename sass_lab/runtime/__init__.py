@@ -17,8 +17,22 @@ __all__ = [
     "ArgPlan", "Context", "CudaError", "DeviceBuffer", "DeviceInfo", "HostArray", "NoGPUError", "Prepared",
     "Slot", "alloc", "args_from_dict", "check_geometry", "context", "copy_out", "device_pointer", "dim3",
     "encode_scalar", "launch", "layout", "plan_args", "prepare", "probe", "synchronize", "to_device",
-    "available",
+    "available", "device_info", "require_gpu",
 ]
+
+
+def require_gpu() -> None:
+    """Raise NoGPUError (one sentence) unless a CUDA driver and GPU can be used."""
+    probe()
+
+
+def device_info(ordinal: int = 0) -> dict:
+    """The device's attributes as a dict (``name``, ``driver``, ``cc``, ``sm_count``, ``l2_bytes``, ...)."""
+    info = context(ordinal).info
+    d = info.to_dict()
+    d["driver"] = info.driver_version
+    d["arch"] = info.arch
+    return d
 
 
 def available() -> bool:

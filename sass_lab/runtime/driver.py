@@ -24,8 +24,7 @@ def driver() -> Any:
     try:
         from cuda.bindings import driver as drv
     except ImportError:
-        raise NoGPUError("No CUDA GPU can be used: the cuda-bindings package is not installed.",
-                         hint="pip install 'cuda-bindings>=13.0,<13.1'") from None
+        raise NoGPUError("No CUDA GPU can be used: the cuda-bindings package is not installed.") from None
     return drv
 
 
@@ -58,8 +57,8 @@ def probe() -> int:
     try:
         (err,) = drv.cuInit(0)
     except RuntimeError as e:  # cuda-python cannot dlopen libcuda.so.1
-        raise NoGPUError(f"No CUDA GPU can be used: the NVIDIA driver library could not be loaded ({e}).",
-                         hint="run on a machine with an NVIDIA GPU and driver (see docs/GPU.md)") from None
+        lib = "libcuda.so.1" if "libcuda" in str(e) else f"library ({e})"
+        raise NoGPUError(f"No CUDA GPU can be used: the NVIDIA driver {lib} could not be loaded.") from None
     if int(err) != 0:
         raise NoGPUError(f"No CUDA GPU can be used: cuInit failed with {getattr(err, 'name', int(err))}.")
     err, n = drv.cuDeviceGetCount()

@@ -1,0 +1,141 @@
+"""`sass_lab run` / `sass_lab bench`: exit 3 with one sentence without a GPU; tables and JSON with fakes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import sass_lab.runtime as rt
+from sass_lab.cli import bench as cli_bench
+from sass_lab.cli import run as cli_run
+from sass_lab.cli.main import main
+from sass_lab.lab import bench as lab_bench
+from sass_lab.lab.bench import BenchConfig, BenchResult, PeerResult, Timing, figures, summarize
+from sass_lab.lab.peaks import Peaks
+
+ROOT = Path(__file__).resolve().parents[2]
+SAXPY = str(ROOT / "kernels_asm" / "saxpy.sasm")
+no_gpu = pytest.mark.skipif(rt.available(), reason="a GPU is present: the no-GPU path cannot be shown")
+
+
+@no_gpu
+@pytest.mark.parametrize("argv", [["run", SAXPY], ["run", SAXPY, "--size", "n=1000", "-D", "BLOCK=128"],
+                                  ["bench", SAXPY], ["bench", SAXPY, "--vs", "cublas", "--json"],
+                                  ["run", "does_not_exist.sasm"]])
+def test_no_gpu_exits_3_with_one_sentence(argv, capsys):
+    assert main(argv) == 3
+    cap = capsys.readouterr()
+    lines = [ln for ln in cap.err.splitlines() if ln.strip()]
+    assert len(lines) == 1, cap.err
+    assert "No CUDA GPU can be used" in lines[0] and lines[0].rstrip().endswith(".")
+    assert "Traceback" not in cap.err and cap.out == ""
+
+
+@no_gpu
+@pytest.mark.parametrize("cmd", ["run", "bench"])
+def test_no_gpu_subprocess(cmd):
+    p = subprocess.run([sys.executable, "-m", "sass_lab.cli.main", cmd, SAXPY], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 3
+    assert "No CUDA GPU can be used" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("argv", [["bench"], ["run"], ["bench", SAXPY, "--vs", "mkl"]])
+def test_bad_arguments_exit_1(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 1
+    assert "usage: sass_lab" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cc, arch", [((9, 0), "sm_90"), ((8, 6), "sm_86"), ((8, 7), "sm_86"),
+                                      ((12, 0), "sm_90"), ((7, 5), "sm_75")])
+def test_device_arch(cc, arch):
+    assert cli_run.device_arch(cc) == arch
+
+
+def timing(ms: list[float]) -> Timing:
+    return Timing(summarize(ms), tuple(ms), 3, len(ms), ms[0], False, True, 1)
+
+
+def fake_result(size=None, peer=True) -> BenchResult:
+    sheet = Peaks(100e12, 4e12, "datasheet", "Fake GPU")
+    meas = Peaks(50e12, 2e12, "measured", "Fake GPU")
+    r = BenchResult("k.sasm", "sgemm", "Fake GPU", size or {"M": 64}, {}, (1, 1, 1), (256, 1, 1),
+                    flops=2e9, nbytes=1e8, timing=timing([0.1, 0.2, 0.3]), max_rel_err=1e-7)
+    r.figures = figures(0.2, 2e9, 1e8, sheet, meas)
+    if peer:
+        r.peer = PeerResult("cuBLAS SGEMM (torch)", timing([0.3, 0.3, 0.3]), figures(0.3, 2e9, 1e8, sheet, meas))
+    return r
+
+
+def test_rows_format_times_rates_and_ratio():
+    rows = cli_bench.rows([fake_result()])
+    assert rows[0][:5] == ["sgemm", "M=64", "200.00", "140.00-260.00", "100.00"]
+    assert rows[0][5] == "10.00" and rows[0][6] == "500" and rows[0][7] == "20.0% / 10.0%"
+    assert rows[0][8] == "1.50x"
+    assert rows[1][0] == "cuBLAS SGEMM (torch)" and rows[1][8] == "-"
+
+
+def test_rows_for_a_copy_kernel_use_bandwidth_efficiency():
+    r = fake_result(peer=False)
+    r.flops = 0.0
+    r.figures = figures(0.2, 0.0, 1e8, Peaks(1, 4e12, "datasheet"), None)
+    row = cli_bench.rows([r])[0]
+    assert row[5] == "-" and row[7] == "- / 12.5%"
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    info = SimpleNamespace(name="Fake GPU", cc=(9, 0))
+    monkeypatch.setattr(rt, "require_gpu", lambda: None)
+    monkeypatch.setattr(rt, "context", lambda ordinal=0: SimpleNamespace(info=info))
+    calls = []
+
+    def fake_time_spec(path, size, defines, kernel, cfg, timer, arch, vs, peaks=True):
+        calls.append(dict(size=size, defines=defines, cfg=cfg, arch=arch, vs=vs, peaks=peaks))
+        return fake_result(size)
+
+    monkeypatch.setattr(lab_bench, "time_spec", fake_time_spec)
+    return calls
+
+
+def test_bench_cli_table_and_options(fake_gpu, capsys):
+    assert main(["bench", SAXPY, "--size", "n=4096", "--vs", "auto", "--graph", "--no-flush", "--rep-ms", "50",
+                 "-D", "BLOCK=128", "--no-peaks"]) == 0
+    out = capsys.readouterr().out
+    assert "sgemm" in out and "1.50x" in out and "Fake GPU" in out
+    c = fake_gpu[0]
+    assert c["size"] == {"n": 4096} and c["defines"] == {"BLOCK": 128} and c["arch"] == "sm_90"
+    assert c["vs"] is None  # saxpy's PEER is None
+    assert c["cfg"] == BenchConfig(rep_ms=50.0, flush_l2=False, graph=True)
+    assert c["peaks"] is False
+
+
+def test_bench_cli_all_sizes_json(fake_gpu, capsys):
+    assert main(["bench", SAXPY, "--all-sizes", "--json", "--vs", "cublas"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["size"] for d in data] == [{"n": 1 << p} for p in (20, 22, 24, 26)]
+    assert all(d["ratio_vs_peer"] == pytest.approx(1.5) for d in data)
+    assert fake_gpu[0]["vs"] == "cublas"
+    assert main(["bench", SAXPY, "--all-sizes", "--size", "n=1"]) == 1
+
+
+def test_run_cli_reports_verification(monkeypatch, capsys, fake_gpu):
+    from sass_lab.lab import verify as lab_verify
+
+    def fake_verify(path, size, emulate, defines, seed, kernel, arch):
+        assert emulate is False and arch == "sm_90"
+        checks = [lab_verify.OutputCheck("y", (4,), 1e-8 if size is None else 1.0, 1e-6, 0)]
+        return lab_verify.VerifyResult(path, "saxpy", {"n": 4}, {}, "gpu", (1, 1, 1), (4, 1, 1), checks)
+
+    monkeypatch.setattr(lab_verify, "verify", fake_verify)
+    assert main(["run", SAXPY]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert main(["run", SAXPY, "--size", "n=4", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False
