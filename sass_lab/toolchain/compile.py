@@ -212,7 +212,8 @@ def _run_ptxas(ptx: str, arch: str, options: list[str]) -> tuple[bytes | None, s
     with tempfile.TemporaryDirectory(prefix="sass_lab_") as tmp:
         src, out = Path(tmp, PTX_NAME), Path(tmp, "out.cubin")
         src.write_text(ptx)
-        cmd = [exe, f"-arch={arch}", "-v", *options, str(src), "-o", str(out)]
+        opts = [o.removeprefix("-Xptxas=") for o in options]
+        cmd = [exe, f"-arch={arch}", "-v", *opts, str(src), "-o", str(out)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         except (OSError, subprocess.TimeoutExpired) as e:
@@ -256,9 +257,14 @@ def build_resources(cubin: bytes, log: str, arch: str) -> dict[str, Resources]:
 
 
 def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None = None,
-                ptxas: bool = False, maxrregcount: int | None = None,
-                extra_options: Sequence[str] = ()) -> Compiled:
-    """Compile PTX for ``arch``; raise ToolchainError (mapped to the .sasm line) on any error."""
+                ptxas: bool = False, maxrregcount: int | None = None, lineinfo: bool = False,
+                warn_spills: bool = False, extra_options: Sequence[str] = ()) -> Compiled:
+    """Compile PTX for ``arch``; raise ToolchainError (mapped to the .sasm line) on any error.
+
+    ``maxrregcount`` → ``-maxrregcount=N``; ``lineinfo`` → ``-lineinfo`` (pair with
+    ``emit(..., lineinfo=True)``); ``warn_spills`` → ptxas ``-warn-spills`` (a warning per spilling
+    kernel, mapped to its ``.entry``). ``extra_options`` are nvJitLink-style (``-Xptxas=-O1``).
+    """
     if arch not in ARCHS:
         raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(ARCHS)}")
     options = list(extra_options)
@@ -266,6 +272,10 @@ def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None =
         if not 16 <= maxrregcount <= 255:
             raise UsageError(f"maxrregcount {maxrregcount} out of range", hint="use 16..255")
         options.append(f"-maxrregcount={maxrregcount}")
+    if lineinfo:
+        options.append("-lineinfo")
+    if warn_spills:
+        options.append("-Xptxas=-warn-spills")
     t0 = time.perf_counter()
     run = _run_ptxas if ptxas else _run_nvjitlink
     cubin, info, err = run(ptx, arch, options)

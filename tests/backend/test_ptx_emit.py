@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sass_lab import ir
@@ -143,3 +145,21 @@ def test_round_trip_every_target(arch):
     res = compile_ptx(em.text, "sm_75" if arch == "sm_70" else arch, line_map=em.line_map)
     r = res.resources["saxpy"]
     assert 4 <= r.registers <= 32 and r.param_bytes == 24 and res.warnings == ()
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_golden_saxpy():
+    """Byte-for-byte PTX for the saxpy sample (regenerate deliberately if the format changes)."""
+    assert emit(saxpy(), "sm_90").text == (GOLDEN / "saxpy_sm_90.ptx").read_text()
+
+
+def test_lineinfo_loc_once_per_source_line():
+    body = "mov.u32 i, 1;\nadd.u32 i, i, 2;\nret;"
+    k = kernel_from_lines("k", [], [("i", "u32")], body, file="a.sasm", first_line=4)
+    # two statements from the same .sasm line (as an unrolled loop would produce) share one .loc
+    k2 = ir.Kernel(k.name, k.params, k.regs, k.vars, k.directives, (k.body[0], k.body[1], k.body[1], k.body[2]))
+    text = emit(ir.Module((k2,)), "sm_90", lineinfo=True).text
+    assert text.count(".loc 1 5 1") == 1 and '.file 1 "a.sasm"' in text
+    compile_ptx(text, "sm_90")

@@ -120,3 +120,29 @@ def test_missing_ptxas(monkeypatch):
     with pytest.raises(ToolchainError) as e:
         compile_ptx(emit(saxpy(), "sm_90").text, "sm_90", ptxas=True)
     assert "SASS_LAB_PTXAS" in e.value.hint
+
+
+@pytest.mark.parametrize("ptxas", [False, pytest.param(True, marks=needs_ptxas)])
+def test_warn_spills_maps_to_kernel(ptxas):
+    body = "\n".join(f"ld.volatile.global.f32 v{i}, [a+{4 * i}];" for i in range(64))
+    body += "\n" + "\n".join(f"st.volatile.global.f32 [a+{4 * i}], v{63 - i};" for i in range(64))
+    k = kernel_from_lines("sp", [("P", "u64")], [("a", "u64")] + [(f"v{i}", "f32") for i in range(64)],
+                          "ld.param.u64 a, [P];\n" + body + "\nret;", file="sp.sasm", first_line=3)
+    em = emit(ir.Module((k,), file="sp.sasm"), "sm_90")
+    res = compile_ptx(em.text, "sm_90", line_map=em.line_map, maxrregcount=24, warn_spills=True,
+                      ptxas=ptxas)
+    (w,) = res.warnings
+    assert "spilled" in w.message and (w.span.file, w.span.line) == ("sp.sasm", 2)
+    assert res.resources["sp"].spill_stores > 0
+    assert compile_ptx(em.text, "sm_90", maxrregcount=24).warnings == ()
+
+
+@pytest.mark.parametrize("ptxas", [False, pytest.param(True, marks=needs_ptxas)])
+def test_lineinfo_reaches_the_cubin(ptxas):
+    # .loc alone makes ptxas write line tables; -lineinfo is accepted and harmless
+    em = emit(saxpy(), "sm_90", lineinfo=True)
+    assert '.file 1 "saxpy.sasm"' in em.text and "\t.loc 1 19 1" in em.text
+    with_info = compile_ptx(em.text, "sm_90", lineinfo=True, ptxas=ptxas).cubin
+    without = compile_ptx(emit(saxpy(), "sm_90").text, "sm_90", ptxas=ptxas).cubin
+    assert b".debug_line" in with_info and b"saxpy.sasm" in with_info
+    assert b".debug_line" not in without and b"saxpy.sasm" not in without
