@@ -17,6 +17,7 @@ Layouts used by the convolution kernels and references: input NCHW, filter KCRS,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -74,10 +75,10 @@ def _f64(rows) -> np.ndarray:
 
 
 def parse_points(points: str | Sequence) -> Points:
-    """``"0,1,-1,2,-2"`` or ``"0,±5/8,±3/2"`` or a sequence of numbers → exact Fractions."""
+    """``"0,1,-1,2,-2"``, ``"0 ±5/8 ±3/2"`` (commas, spaces or semicolons) or numbers → exact Fractions."""
     if isinstance(points, str):
         out: list[Fraction] = []
-        for part in points.replace(" ", "").split(","):
+        for part in re.split(r"[,;\s]+", points.strip()):
             if not part:
                 continue
             if part.startswith(("±", "+-")):
@@ -181,13 +182,13 @@ def filter_transform(w: np.ndarray, wg: Winograd) -> np.ndarray:
 
 
 def filter_from_transform(u: np.ndarray, wg: Winograd) -> np.ndarray:
-    """The filter (K, C, r, r) whose transform is nearest ``u`` (α², C, K layout or (α, α, K, C))."""
+    """The filter (K, C, r, r) whose transform is nearest ``u``: (α, α, K, C) or the kernels' (α², C, K)."""
     a = wg.alpha
     u = np.asarray(u, dtype=np.float64)
-    if u.ndim != 4:
-        raise ValueError("u must be 4-D")
-    if u.shape[:2] != (a, a):  # (α², C, K) stored flat as (α*α, C, K) → (α, α, K, C)
-        u = u.reshape(a, a, u.shape[-2], u.shape[-1]).transpose(0, 1, 3, 2)
+    if u.ndim == 3:  # (α², C, K) → (α, α, K, C)
+        u = u.reshape(a, a, u.shape[1], u.shape[2]).transpose(0, 1, 3, 2)
+    if u.shape[:2] != (a, a):
+        raise ValueError(f"u must be (α, α, K, C) or (α², C, K) with α = {a}, got {u.shape}")
     pg = np.linalg.pinv(wg.G)
     return np.einsum("ia,abkc,jb->kcij", pg, u, pg)
 
@@ -211,3 +212,120 @@ def conv_flops(n: int, c: int, h: int, w: int, k: int, r: int = 3, s: int = 3, s
                pad: int = 1) -> int:
     """Useful FLOPs as maxDNN counts them: 2·N·K·P·Q·C·R·S (also for Winograd)."""
     return 2 * n * k * out_size(h, r, stride, pad) * out_size(w, s, stride, pad) * c * r * s
+
+
+# --------------------------------------------------------------------------- code generation
+
+
+def f32_imm(v) -> str:
+    """A PTX float32 immediate (``0f3F000000``) of ``v`` rounded to float32."""
+    return f"0f{int(np.float32(float(v)).view(np.uint32)):08X}"
+
+
+def lincomb_lines(mat, outs: Sequence[str], ins: Sequence[str]) -> list[str]:
+    """PTX lines for ``outs[i] = Σ_k mat[i][k]·ins[k]`` in float32.
+
+    Each output is one chain over its nonzero coefficients in index order: the first term is a
+    ``mov``/``neg``/``mul``, the rest ``add``/``sub``/``fma`` (coefficient ±1 → add/sub), so every
+    step is one float32 rounding exactly as in ``accuracy.transform32``. ``outs`` and ``ins`` must not
+    share names.
+    """
+    lines = []
+    for i, out in enumerate(outs):
+        first = True
+        for k, src in enumerate(ins):
+            v = np.float32(float(mat[i][k]))
+            if v == 0:
+                continue
+            if first:
+                if v == 1:
+                    lines.append(f"mov.f32 {out}, {src}")
+                elif v == -1:
+                    lines.append(f"neg.f32 {out}, {src}")
+                else:
+                    lines.append(f"mul.rn.f32 {out}, {src}, {f32_imm(v)}")
+                first = False
+            elif v == 1:
+                lines.append(f"add.rn.f32 {out}, {out}, {src}")
+            elif v == -1:
+                lines.append(f"sub.rn.f32 {out}, {out}, {src}")
+            else:
+                lines.append(f"fma.rn.f32 {out}, {src}, {f32_imm(v)}, {out}")
+        if first:
+            lines.append(f"mov.f32 {out}, 0f00000000")
+    return lines
+
+
+def _cell(arr, i: int, j: int) -> str:
+    return arr(i, j) if callable(arr) else f"{arr}[{i}][{j}]"
+
+
+def sandwich_lines(mat, dst, tmp, src, n_src: int) -> list[str]:
+    """PTX lines for ``dst = mat · src · matᵀ`` over 2-D register arrays ``dst``/``tmp``/``src``.
+
+    Each array is a name (``"d"`` → ``d[i][j]``) or a function ``(i, j) -> register``. ``src`` is
+    n_src×n_src, ``tmp`` rows(mat)×n_src, ``dst`` rows(mat)×rows(mat); columns of ``src`` are
+    transformed first, then the rows of ``tmp`` (the order of ``accuracy.sandwich32``).
+    """
+    rows = len(mat)
+    lines = []
+    for j in range(n_src):
+        lines += lincomb_lines(mat, [_cell(tmp, a, j) for a in range(rows)],
+                               [_cell(src, i, j) for i in range(n_src)])
+    for a in range(rows):
+        lines += lincomb_lines(mat, [_cell(dst, a, b) for b in range(rows)],
+                               [_cell(tmp, a, j) for j in range(n_src)])
+    return lines
+
+
+# --------------------------------------------------------------------------- lab-block helpers
+
+# VGG-16's 3×3 layers (C, H=W, K), 224×224 input; every layer is stride 1, pad 1.
+VGG16_3X3 = ((3, 224, 64), (64, 224, 64), (64, 112, 128), (128, 112, 128), (128, 56, 256),
+             (256, 56, 256), (256, 28, 512), (512, 28, 512), (512, 14, 512))
+
+
+def vgg_sizes(batches: Sequence[int] = (1, 8, 32, 64), **extra: int) -> list[dict[str, int]]:
+    """The distinct VGG-16 3×3 layers at each batch size, as lab size dicts."""
+    return [dict(N=n, C=c, H=h, W=h, K=k, **extra) for n in batches for c, h, k in VGG16_3X3]
+
+
+def poisoned(shape) -> np.ndarray:
+    return np.full(shape, np.nan, dtype=np.float32)
+
+
+def conv_nbytes(s: dict, r: int = 3, sw: int = 3) -> float:
+    """Compulsory bytes: input, filter and output once each, float32."""
+    p = out_size(s["H"], r, s.get("stride", 1), s.get("pad", r // 2))
+    q = out_size(s["W"], sw, s.get("stride", 1), s.get("pad", sw // 2))
+    return 4.0 * (s["N"] * s["C"] * s["H"] * s["W"] + s["K"] * s["C"] * r * sw + s["N"] * s["K"] * p * q)
+
+
+def wino_inputs(s: dict, m: int, points, rng: np.random.Generator) -> dict:
+    """Arguments of the main Winograd kernel: x, u = G g Gᵀ (float32, [α²][C][K]), poisoned y."""
+    from .accuracy import filter_transform32
+
+    n, c, h, w, k = s["N"], s["C"], s["H"], s["W"], s["K"]
+    wg = toom_cook(m, 3, points)
+    g = rng.standard_normal((k, c, 3, 3)).astype(np.float32)
+    u = filter_transform32(g, wg).transpose(2, 3, 1, 0).reshape(wg.alpha ** 2, c, k)
+    th, tw = tiles(h, w, m)
+    return {"x": rng.standard_normal((n, c, h, w)).astype(np.float32), "u": np.ascontiguousarray(u),
+            "y": poisoned((n, k, h, w)), "nimg": np.uint32(n), "cin": np.uint32(c), "hin": np.uint32(h),
+            "win": np.uint32(w), "kout": np.uint32(k), "tilesh": np.uint32(th), "tilesw": np.uint32(tw)}
+
+
+def wino_reference(a: dict, s: dict, m: int, points) -> dict:
+    """Float64 direct convolution with the filter whose transform is the given u (least squares)."""
+    g = filter_from_transform(a["u"], toom_cook(m, 3, points))
+    return {"y": conv2d_direct(a["x"], g, 1, 1)}
+
+
+def torch_conv_peer(a: dict, s: dict, lib, stride: int = 1, pad: int = 1, r: int = 3, sw: int = 3,
+                    _cache: dict = {}) -> None:  # noqa: B006 - the cache is meant to persist
+    """cuDNN through ``torch.nn.functional.conv2d`` on the kernel's input (TF32 off by the harness)."""
+    key = (s["K"], s["C"], r, sw)
+    if key not in _cache:
+        _cache[key] = lib.randn(key, device="cuda", dtype=lib.float32)
+    x = a["x"].view(s["N"], s["C"], s["H"], s["W"])
+    lib.nn.functional.conv2d(x, _cache[key], stride=stride, padding=pad)

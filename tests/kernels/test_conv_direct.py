@@ -1,0 +1,63 @@
+"""conv_direct.sasm on the emulator: every TEST_SIZES entry, 3×3 and 1×1, several tilings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_conv_helpers import KERNELS, module, needs_pipeline, pick
+
+from sass_lab.lab.accuracy import direct32
+from sass_lab.lab.spec import load_spec
+from sass_lab.lab.winograd import conv2d_direct
+
+PATH = KERNELS / "conv_direct.sasm"
+SPEC = load_spec(PATH)
+TILINGS = [dict(), dict(BM=32, BN=64, TM=4, TN=8), dict(BM=64, BN=32, TM=8, TN=4), dict(BM=32, BN=32, TM=4, TN=4)]
+FILTERS = [dict(R=3, S=3), dict(R=1, S=1)]
+COMBOS = [dict(**t, **f) for t in TILINGS for f in FILTERS]
+
+
+def test_lab_block_is_consistent():
+    assert SPEC.kernel == "conv_direct" and SPEC.outputs == ["y"] and SPEC.peer_name == "cudnn"
+    assert len(pick(SPEC, COMBOS)) == len(COMBOS), "every tested tiling must be valid"
+    s = dict(N=2, C=3, H=5, W=5, K=4, stride=1, pad=1)
+    assert SPEC.flops(s) == 2 * 2 * 4 * 25 * 3 * 9
+    assert any(sz["stride"] > 1 for sz in SPEC.test_sizes) and any(sz["pad"] == 0 for sz in SPEC.test_sizes)
+    assert {sz["N"] for sz in SPEC.bench_sizes} == {1, 8, 32, 64}
+
+
+def _run(defines, size, seed=0):
+    spec = load_spec(PATH, **defines)
+    mod = module("conv_direct.sasm", defines)
+    from sass_lab.lab.verify import order_args
+
+    k = mod["conv_direct"]
+    args = spec.inputs(size, np.random.default_rng(seed))
+    ref = spec.reference({n: v.copy() if isinstance(v, np.ndarray) else v for n, v in args.items()}, size)
+    pristine = {n: v.copy() if isinstance(v, np.ndarray) else v for n, v in args.items()}
+    k.emulate(spec.grid(size), spec.block(size), *order_args(k, args))
+    return spec, args, pristine, ref["y"]
+
+
+@needs_pipeline
+@pytest.mark.parametrize("defines", COMBOS, ids=lambda d: "-".join(f"{k}{v}" for k, v in d.items()) or "default")
+@pytest.mark.parametrize("size", SPEC.test_sizes, ids=lambda s: "N{N}C{C}H{H}W{W}K{K}s{stride}p{pad}".format(**s))
+def test_verify_on_emulator(defines, size):
+    from sass_lab.lab.verify import verify
+
+    res = verify(PATH, size, emulate=True, defines=defines, seed=1,
+                 module=module("conv_direct.sasm", defines))
+    assert res.ok, res.to_dict()
+
+
+@needs_pipeline
+@pytest.mark.parametrize("rs", [3, 1])
+def test_matches_fp32_model(rs):
+    size = dict(N=2, C=10, H=6, W=7, K=9, stride=1, pad=rs // 2)
+    spec, got, a, ref = _run(dict(R=rs, S=rs), size)
+    model = direct32(a["x"], a["w"], 1, rs // 2)
+    y = got["y"]
+    assert not np.isnan(y).any()
+    np.testing.assert_allclose(y, model, rtol=0, atol=1e-6 * np.abs(ref).max())
+    np.testing.assert_allclose(y, conv2d_direct(a["x"], a["w"], 1, rs // 2), rtol=0,
+                               atol=spec.tolerance(size) * np.abs(ref).max() * 10)
