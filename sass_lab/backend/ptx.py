@@ -45,6 +45,10 @@ class _Out:
         self.spans: list[Span | None] = []
 
     def add(self, text: str, span: Span | None = None) -> None:
+        if "\n" not in text:
+            self.lines.append(text)
+            self.spans.append(span)
+            return
         for part in text.split("\n"):
             self.lines.append(part)
             self.spans.append(span)
@@ -61,30 +65,42 @@ def check_name(name: str, span: Span | None, what: str = "name") -> str:
     return name
 
 
+def _mem(op: ir.Mem) -> str:
+    if op.base is None:
+        return f"[{op.offset}]"
+    return f"[{op.base.name}+{op.offset}]" if op.offset else f"[{op.base.name}]"
+
+
+_OPERAND = {
+    ir.Reg: lambda op: op.name,
+    ir.Special: lambda op: op.name,
+    ir.Sym: lambda op: op.name,
+    ir.Label: lambda op: op.name,
+    ir.Imm: lambda op: op.text,
+    ir.Mem: _mem,
+    ir.Vec: lambda op: "{" + ", ".join(operand(i) for i in op.items) + "}",
+    ir.PredPair: lambda op: f"{op.first.name}|{op.second.name}",
+    ir.Sink: lambda op: "_",
+}
+
+
 def operand(op: ir.Operand) -> str:
     """PTX text of one operand."""
-    if isinstance(op, ir.Reg | ir.Special | ir.Sym | ir.Label):
+    t = type(op)
+    if t is ir.Reg:
         return op.name
-    if isinstance(op, ir.Imm):
-        return op.text
-    if isinstance(op, ir.Mem):
-        if op.base is None:
-            return f"[{op.offset}]"
-        return f"[{op.base.name}+{op.offset}]" if op.offset else f"[{op.base.name}]"
-    if isinstance(op, ir.Vec):
-        return "{" + ", ".join(operand(i) for i in op.items) + "}"
-    if isinstance(op, ir.PredPair):
-        return f"{op.first.name}|{op.second.name}"
-    if isinstance(op, ir.Sink):
-        return "_"
-    raise TypeError(f"not an operand: {op!r}")
+    try:
+        return _OPERAND[t](op)
+    except KeyError:
+        raise TypeError(f"not an operand: {op!r}") from None
 
 
 def instr(ins: ir.Instr) -> str:
     """``@!p opcode.mods a, b, c;`` (no indentation)."""
     guard = f"@{'!' if ins.guard.negate else ''}{ins.guard.reg.name} " if ins.guard else ""
-    ops = ", ".join(operand(o) for o in ins.operands)
-    return f"{guard}{ins.name}{' ' + ops if ops else ''};"
+    ops = ", ".join([operand(o) for o in ins.operands])
+    mods = "." + ".".join(ins.mods) if ins.mods else ""
+    return f"{guard}{ins.opcode}{mods}{' ' + ops if ops else ''};"
 
 
 def var_decl(v: ir.VarDecl) -> str:
