@@ -1,1 +1,33 @@
-"""sass_lab.dsl"""
+"""The .sasm front end: expansion → parsing → lowering to ``ir.Module`` (see docs/DSL.md).
+
+``frontend(text, file, defines)`` is the one entry point the pipeline calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .. import ir
+from .expand import Expanded, expand
+from .lower import lower
+from .parse import parse
+
+
+@dataclass(frozen=True, slots=True)
+class FrontResult:
+    """The lowered module, the resolved defines and the expansion (lines + source map)."""
+
+    module: ir.Module
+    defines: dict[str, Any]
+    expanded: Expanded
+
+
+def frontend(text: str, file: str = "<string>", defines: dict[str, Any] | None = None) -> FrontResult:
+    """Expand, parse and lower ``text`` (DSL or PTX); raises ``SourceError`` on bad input."""
+    ex, resolved = expand(text, file, defines or {})
+    module = lower(parse(ex), ex, file)
+    return FrontResult(module, resolved, ex)
+
+
+__all__ = ["Expanded", "FrontResult", "frontend"]

@@ -1,0 +1,171 @@
+"""Checks on one lowered instruction: known opcode, operand count, and PTX's operand type rules.
+
+Type compatibility (PTX ISA "Type checking"): a register matches an instruction type when the
+types are equal, or the sizes are equal and either side is a ``.b`` type, or both are integers
+(``.u``/``.s``). Float registers only match the same float type (or a ``.b`` type of that size).
+``ld``/``st``/``atom``/``red``/``cvt`` allow an integer register wider than the instruction type;
+``mov`` only checks sizes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+from .. import ir
+from ..ir import type_bytes, type_kind
+from ..isa.table import OPS, instr_type, types_of
+
+_WIDE = {"u16": "u32", "s16": "s32", "u32": "u64", "s32": "s64", "b32": "b64", "b16": "b32"}
+TYPE_HINT = ("a register matches when the types are equal, or the sizes match and one is .b, "
+             "or both are integers (.u/.s); floats need the same float type")
+
+
+def compatible(reg: str, want: str) -> bool:
+    """PTX's rule for a register of type ``reg`` in an operand of type ``want``."""
+    if reg == want:
+        return True
+    if reg == "pred" or want == "pred":
+        return False
+    if type_bytes(reg) != type_bytes(want):
+        return False
+    rk, wk = type_kind(reg), type_kind(want)
+    return rk == "b" or wk == "b" or (rk in "us" and wk in "us")
+
+
+def relaxed(reg: str, want: str) -> bool:
+    """ld/st/cvt: also an integer-kind register wider than an integer type."""
+    if compatible(reg, want):
+        return True
+    return (reg != "pred" and want != "pred" and type_kind(want) in "bus" and type_kind(reg) in "bus"
+            and type_bytes(reg) > type_bytes(want))
+
+
+def check_opcode(opcode: str, err: Callable, node) -> None:
+    if opcode not in OPS:
+        close = difflib.get_close_matches(opcode, list(OPS), n=1)
+        raise err(node, f"unknown instruction '{opcode}'",
+                  hint=f"did you mean '{close[0]}'?" if close else "see the PTX ISA for instruction names")
+
+
+def check(ins: ir.Instr, nodes: tuple, err: Callable, stmt) -> None:
+    """Raise ``err(node, message, hint)`` for a bad operand count or operand type."""
+    spec = OPS[ins.opcode]
+    n = len(ins.operands)
+    if not spec.min_ops <= n <= spec.max_ops:
+        want = str(spec.min_ops) if spec.min_ops == spec.max_ops else f"{spec.min_ops} to {spec.max_ops}"
+        raise err(stmt, f"'{ins.name}' takes {want} operand{'s' if spec.max_ops != 1 else ''}, got {n}",
+                  hint=None)
+    rule = spec.rule
+    if rule == "none":
+        return
+    t = instr_type(ins.mods)
+    if t is None:
+        return
+    want = _expected(rule, ins, t)
+    if want is None:
+        return
+    for i, (op, node) in enumerate(zip(ins.operands, nodes)):
+        w = want(i)
+        if w is None:
+            continue
+        _check_operand(ins, op, node, w, rule, err)
+
+
+def _expected(rule: str, ins: ir.Instr, t: str):
+    """A function operand index → (expected type, relaxation) or None when unchecked."""
+    mods = ins.mods
+    if rule == "same":
+        if "wide" in mods and ins.opcode in ("mul", "mad"):
+            wide = _WIDE.get(t, t)
+            return lambda i: (wide, "eq") if i == 0 or i == 3 else (t, "eq")
+        return lambda i: (t, "eq")
+    if rule == "count":
+        return lambda i: ("b32", "eq") if i == 0 else (t, "eq")
+    if rule == "shift":
+        return lambda i: (t, "eq") if i < 2 else ("b32", "eq")
+    if rule == "bfe":
+        return lambda i: (t, "eq") if i < 2 else ("b32", "eq")
+    if rule == "bfi":
+        return lambda i: (t, "eq") if i < 3 else ("b32", "eq")
+    if rule == "setp":
+        return lambda i: ("pred", "eq") if i == 0 or i == 3 else (t, "eq")
+    if rule == "selp":
+        return lambda i: ("pred", "eq") if i == 3 else (t, "eq")
+    if rule == "testp":
+        return lambda i: ("pred", "eq") if i == 0 else (t, "eq")
+    if rule == "cvt":
+        ts = types_of(mods)
+        if len(ts) < 2 or len(ins.operands) != 2:
+            return None
+        return lambda i: (ts[0], "relaxed") if i == 0 else (ts[1], "relaxed")
+    if rule == "mem":
+        return lambda i: None if isinstance(ins.operands[i], ir.Mem) else (t, "relaxed")
+    if rule in ("mov", "cvta"):
+        return lambda i: (t, "size")
+    return None
+
+
+def _regs_with_nodes(op, node):
+    if isinstance(op, ir.Reg):
+        yield op, node
+    elif isinstance(op, ir.Vec):
+        items = getattr(node, "items", None)
+        if items is not None and len(items) == len(op.items):
+            for o, nd in zip(op.items, items):
+                yield from _regs_with_nodes(o, nd)
+        else:
+            for o in op.items:
+                yield from _regs_with_nodes(o, node)
+    elif isinstance(op, ir.PredPair):
+        yield op.first, getattr(node, "first", node)
+
+
+def _check_operand(ins: ir.Instr, op, node, want, rule: str, err: Callable) -> None:
+    typ, mode = want
+    if isinstance(op, ir.Mem):
+        if isinstance(op.base, ir.Reg):
+            b = op.base.type
+            if b == "pred" or type_kind(b) == "f" or type_bytes(b) not in (4, 8):
+                raise err(node.base if node.base is not None else node,
+                          f"address register '{op.base.name}' is .{b}",
+                          hint="addresses are 32- or 64-bit integer registers (.u64, .b64, .u32 ...)")
+        return
+    if isinstance(op, ir.Imm):
+        if typ != "pred" and type_kind(typ) in "us" and isinstance(op.value, float) and rule != "mov":
+            raise err(node, f"float immediate '{op.text}' in integer instruction '{ins.name}'",
+                      hint="write an integer literal")
+        return
+    if isinstance(op, ir.PredPair):
+        if typ == "pred" or rule == "setp":
+            for r, nd in ((op.first, node.first), (op.second, node.second)):
+                if r.type != "pred":
+                    raise err(nd, f"'{r.name}' is .{r.type}, '{ins.name}' writes a predicate here",
+                              hint="declare it with .reg .pred")
+        return
+    if mode == "size" and isinstance(op, ir.Vec):
+        return  # mov.b32 r, {lo, hi} packs; mov.b64 {lo, hi}, r unpacks
+    for r, nd in _regs_with_nodes(op, node):
+        if not r.type:
+            continue
+        if mode == "size":
+            ok = (r.type == "pred") == (typ == "pred") and (typ == "pred" or type_bytes(r.type) == type_bytes(typ))
+        elif mode == "relaxed":
+            ok = relaxed(r.type, typ)
+        else:
+            ok = compatible(r.type, typ)
+        if not ok:
+            if typ == "pred":
+                msg = f"'{r.name}' is .{r.type}, '{ins.name}' needs a predicate here"
+                hint = "declare it with .reg .pred"
+            elif mode == "size":
+                msg = f"'{r.name}' is .{r.type} ({_bits(r.type)} bits), '{ins.name}' moves {_bits(typ)} bits"
+                hint = "mov needs a register of the instruction's size"
+            else:
+                msg = f"type mismatch: '{r.name}' is .{r.type}, '{ins.name}' expects .{typ} here"
+                hint = TYPE_HINT
+            raise err(nd, msg, hint=hint)
+
+
+def _bits(t: str) -> int:
+    return 1 if t == "pred" else 8 * type_bytes(t)

@@ -1,0 +1,168 @@
+"""The fast path: plain instruction and label lines parsed with regular expressions.
+
+Unrolled kernels are tens of thousands of lines like ``fma.rn.f32 acc[3][4], a[0][3], b[0][4], acc[3][4]``;
+Lark would spend seconds on them. ``parse_line`` returns the same nodes the grammar's ``instr`` and
+``label`` rules would, or None when the line is anything else (then Lark parses it and reports errors).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .nodes import MemRef, Name, Num, Pair, SDir, SinkRef, SInstr, SLabel, VecRef
+from .transform import number
+
+_INSTR = re.compile(
+    r"[ \t]*(?:@(!?)([%$A-Za-z_][\w$]*)[ \t]+)?"
+    r"([a-z][a-z0-9_]*)((?:\.[A-Za-z0-9_]+(?:::[A-Za-z0-9_]+)*)*)"
+    r"(?:[ \t]+([^;]*?))?[ \t]*;?[ \t]*$")
+_LABEL = re.compile(r"[ \t]*([$%A-Za-z_][\w$]*)[ \t]*:[ \t]*$")
+_NAME = re.compile(r"([%$A-Za-z_][\w$]*)((?:\[\d+\])*)(?:\.([A-Za-z_]\w*))?$")
+_NUM = re.compile(r"-?(?:0[fF][0-9a-fA-F]{8}|0[dD][0-9a-fA-F]{16}|0[xX][0-9a-fA-F]+U?|0[bB][01]+U?"
+                  r"|(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+U?)$")
+_MEM = re.compile(r"\[[ \t]*(?:([%$A-Za-z_][\w$]*(?:\[\d+\])*(?:\.[A-Za-z_]\w*)?)[ \t]*"
+                  r"(?:\+[ \t]*(-?[ \t]*[0-9][0-9A-Fa-fxXbBU]*)|-[ \t]*([0-9][0-9A-Fa-fxXbBU]*))?"
+                  r"|(-?[0-9][0-9A-Fa-fxXbBU]*))[ \t]*\]$")
+_IDX = re.compile(r"\[(\d+)\]")
+
+
+def parse_line(line: str, li: int):
+    """An ``SInstr``, ``SLabel`` or scope ``SDir`` for a plain line, else None."""
+    m = _INSTR.match(line)
+    if m is None:
+        m2 = _LABEL.match(line)
+        if m2 is not None:
+            col = m2.start(1) + 1
+            return SLabel(m2.group(1), li, col, m2.end(1) + 1)
+        s = line.strip()
+        if s == "{":
+            return SDir("open", {}, li, line.index("{") + 1, line.index("{") + 2)
+        if s == "}":
+            return SDir("close", {}, li, line.index("}") + 1, line.index("}") + 2)
+        return None
+    neg, gname, opcode, mods, rest = m.groups()
+    guard = None
+    if gname is not None:
+        gcol = m.start(2) + 1
+        guard = Name(gname, (), None, li, gcol, gcol + len(gname))
+    col = m.start(2) - 1 - len(neg) + 1 if gname is not None else m.start(3) + 1
+    if rest is None:
+        return SInstr(guard, neg == "!", opcode, tuple(mods[1:].split(".")) if mods else (), (),
+                      li, col, m.end(4) + 1)
+    if "(" in rest:
+        return None
+    base = m.start(5)
+    ops = _operands(rest, base, li)
+    if ops is None:
+        return None
+    return SInstr(guard, neg == "!", opcode, tuple(mods[1:].split(".")) if mods else (), ops,
+                  li, col, m.end(5) + 1)
+
+
+def _split(rest: str) -> list[tuple[int, str]] | None:
+    """(offset, text) of each top-level comma-separated piece."""
+    if "{" not in rest:
+        out, off = [], 0
+        for piece in rest.split(","):
+            out.append((off, piece))
+            off += len(piece) + 1
+        return out
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(rest):
+        if ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append((start, rest[start:i]))
+            start = i + 1
+    if depth:
+        return None
+    out.append((start, rest[start:]))
+    return out
+
+
+def _operands(rest: str, base: int, li: int):
+    pieces = _split(rest)
+    if pieces is None:
+        return None
+    ops = []
+    for off, piece in pieces:
+        text = piece.strip()
+        if not text:
+            return None
+        col = base + off + (len(piece) - len(piece.lstrip())) + 1
+        op = _operand(text, col, li)
+        if op is None:
+            return None
+        ops.append(op)
+    return tuple(ops)
+
+
+def _name(text: str, col: int, li: int) -> Name | None:
+    m = _NAME.match(text)
+    if m is None:
+        return None
+    idx = tuple(int(x) for x in _IDX.findall(m.group(2))) if m.group(2) else ()
+    return Name(m.group(1), idx, m.group(3), li, col, col + len(text))
+
+
+def _operand(text: str, col: int, li: int):
+    c = text[0]
+    end = col + len(text)
+    if c == "[":
+        m = _MEM.match(text)
+        if m is None:
+            return None
+        bname, plus, minus, absolute = m.groups()
+        if absolute is not None:
+            return MemRef(None, int(number(absolute.replace(" ", ""))), li, col, end)
+        b = _name(bname, col + text.index(bname), li)
+        if b is None:
+            return None
+        off = 0
+        if plus is not None:
+            off = int(number(plus.replace(" ", "")))
+        elif minus is not None:
+            off = -int(number(minus))
+        return MemRef(b, off, li, col, end)
+    if c == "{":
+        if text[-1] != "}":
+            return None
+        items = []
+        inner = text[1:-1]
+        off = col + 1
+        for piece in inner.split(","):
+            t = piece.strip()
+            if not t:
+                return None
+            icol = off + (len(piece) - len(piece.lstrip()))
+            item = _vitem(t, icol, li)
+            if item is None:
+                return None
+            items.append(item)
+            off += len(piece) + 1
+        return VecRef(tuple(items), li, col, end)
+    if c.isdigit() or c == "-" or c == ".":
+        if _NUM.match(text) is None:
+            return None
+        return Num(number(text), text, li, col, end)
+    if text == "_":
+        return SinkRef(li, col, end)
+    if "|" in text:
+        a, b = text.split("|", 1)
+        na = _name(a.strip(), col, li)
+        nb = _name(b.strip(), col + text.index(b.strip(), len(a)), li)
+        if na is None or nb is None:
+            return None
+        return Pair(na, nb, li, col, end)
+    return _name(text, col, li)
+
+
+def _vitem(t: str, col: int, li: int):
+    if t == "_":
+        return SinkRef(li, col, col + 1)
+    c = t[0]
+    if c.isdigit() or c == "-":
+        return Num(number(t), t, li, col, col + len(t)) if _NUM.match(t) else None
+    return _name(t, col, li)

@@ -1,0 +1,226 @@
+"""Lowering one kernel: header, declarations, body statements, DSL parameter loads."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import ir
+from ..isa.roles import NO_DEST
+from ..isa.table import dest_type
+from .checks import check, check_opcode
+from .names import Names
+from .nodes import MemRef, Name, ParenList, SDir, SInstr, SLabel
+
+if TYPE_CHECKING:
+    from .lower import Lowerer
+
+_BRANCHES = ("bra", "brx")
+
+
+def _body_range(lw: Lowerer, i: int, dsl: bool) -> tuple[int, int, int, list[SDir]]:
+    """(first body index, end index (exclusive), next index, header directives)."""
+    stmts = lw.stmts
+    hdr = stmts[i]
+    j = i + 1
+    head: list[SDir] = []
+    while j < len(stmts) and type(stmts[j]) is SDir and stmts[j].kind in ("perf", "pragma"):
+        head.append(stmts[j])
+        j += 1
+    if j < len(stmts) and type(stmts[j]) is SDir and stmts[j].kind == "open":
+        end = lw._match(j)
+        return j + 1, end, end + 1, head
+    if not dsl:
+        raise lw.err(hdr, f"expected '{{' to start the body of '{hdr.data['name']}'",
+                     hint="PTX kernels are '.entry name(...) { ... }'; the DSL's .kernel needs no braces")
+    k = j
+    depth = 0
+    while k < len(stmts):
+        s = stmts[k]
+        if type(s) is SDir:
+            if s.kind in ("entry", "func") and depth == 0:
+                break
+            if s.kind == "open":
+                depth += 1
+            elif s.kind == "close":
+                if depth == 0:
+                    raise lw.err(s, "unmatched '}'", hint="remove it or add the matching '{'")
+                depth -= 1
+        k += 1
+    return j, k, k, head
+
+
+def lower_kernel(lw: Lowerer, i: int) -> tuple[ir.Kernel, int]:
+    """Lower the kernel whose header is ``lw.stmts[i]``; returns it and the next statement index."""
+    stmts = lw.stmts
+    hdr = stmts[i]
+    d = hdr.data
+    dsl = d["dsl"]
+    names = Names(err=lw.err, auto=lw.auto)
+    names.symbols = set(lw.symbols)
+    params: list[ir.Param] = []
+    seen_params: set[str] = set()
+    for p in d["params"]:
+        if p.name in seen_params:
+            raise lw.err(p, f"duplicate parameter '{p.name}'")
+        seen_params.add(p.name)
+        span = lw.span(p)
+        if dsl:
+            params.append(ir.Param(f"{p.name}_param", p.type, p.align, p.array, span))
+            names.params[p.name] = ir.Reg(p.name, p.type)
+            names.symbols.add(f"{p.name}_param")
+        else:
+            params.append(ir.Param(p.name, p.type, p.align, p.array, span))
+            names.symbols.add(p.name)
+    start, end, nxt, head = _body_range(lw, i, dsl)
+    directives = [_directive(lw, s) for s in head if s.kind == "perf"]
+    directives += [ir.Directive("pragma", s.data["values"], lw.span(s)) for s in head if s.kind == "pragma"]
+    for k in range(start, end):
+        s = stmts[k]
+        if type(s) is SLabel:
+            if s.name in names.labels:
+                raise lw.err(s, f"duplicate label '{s.name}'", hint=f"first defined at {names.labels[s.name]}")
+            names.labels[s.name] = lw.span(s)
+    body, kvars, dirs = _body(lw, names, start, end)
+    directives += dirs
+    prologue, pregs = _param_loads(names, params, d["params"], lw)
+    kernel = ir.Kernel(name=d["name"], params=tuple(params), regs=tuple(pregs + names.decls),
+                       vars=tuple(kvars), directives=tuple(directives), body=tuple(prologue + body),
+                       entry=True, visible=d["visible"], span=lw.span(hdr))
+    return kernel, nxt
+
+
+def _directive(lw: Lowerer, s: SDir) -> ir.Directive:
+    return ir.Directive(s.data["name"], s.data["values"], lw.span(s))
+
+
+def _body(lw: Lowerer, names: Names, start: int, end: int):
+    stmts = lw.stmts
+    body: list[ir.Stmt] = []
+    kvars: list[ir.VarDecl] = []
+    dirs: list[ir.Directive] = []
+    scopes: list[list[tuple[str, object]]] = []
+    sched: SDir | None = None
+    lower_instr = _instr
+    for k in range(start, end):
+        s = stmts[k]
+        t = type(s)
+        if t is SInstr:
+            body.append(lower_instr(lw, names, s))
+        elif t is SLabel:
+            body.append(ir.LabelDef(s.name, lw.span(s)))
+        else:
+            kind = s.kind
+            if kind == "reg":
+                _regs(lw, names, s, scopes)
+            elif kind == "open":
+                scopes.append([])
+                body.append(ir.Raw("{", lw.span(s)))
+            elif kind == "close":
+                for name, prev in reversed(scopes.pop()):
+                    if prev is None:
+                        names.regs.pop(name, None)
+                    else:
+                        names.regs[name] = prev
+                body.append(ir.Raw("}", lw.span(s)))
+            elif kind == "auto":
+                names.auto = True
+            elif kind == "var":
+                if s.data["space"] not in ("shared", "local", "param"):
+                    raise lw.err(s, f".{s.data['space']} variables are declared at module scope",
+                                 hint="move it above the kernel")
+                for v in lw.vars(s):
+                    kvars.append(v)
+                    names.symbols.add(v.name)
+            elif kind == "perf":
+                dirs.append(_directive(lw, s))
+            elif kind == "pragma":
+                body.append(ir.Raw(lw._pragma_text(s), lw.span(s)))
+            elif kind == "param":
+                p = s.data["decl"]
+                names.symbols.add(p.name)
+                body.append(ir.Raw(lw.ex.lines[s.li].strip(), lw.span(s)))
+            elif kind == "schedule":
+                if sched is not None:
+                    raise lw.err(s, "'.schedule' inside a '.schedule' region",
+                                 hint=f"close the region opened at {lw.span(sched)} with '.end'")
+                sched = s
+                body.append(ir.ScheduleBegin(lw.span(s)))
+            elif kind == "end":
+                if sched is None:
+                    raise lw.err(s, "'.end' without '.schedule'", hint="remove it")
+                sched = None
+                body.append(ir.ScheduleEnd(lw.span(s)))
+            elif kind in ("entry", "func"):
+                raise lw.err(s, "a kernel cannot be defined inside another", hint="close the body with '}'")
+    if sched is not None:
+        raise lw.err(sched, "'.schedule' region is not closed", hint="end it with '.end'")
+    return body, kvars, dirs
+
+
+def _regs(lw: Lowerer, names: Names, s: SDir, scopes) -> None:
+    d = s.data
+    scoped = bool(scopes)
+    for n in d["names"]:
+        span = lw.span(n)
+        if n.count:
+            names.declare_counted(n, n.name, d["type"], n.count, span)
+            continue
+        prev = names.regs.get(n.name) if scoped else None
+        names.declare(n, n.name, d["type"], tuple(n.dims), d["vec"], span, scoped=scoped)
+        if scoped:
+            scopes[-1].append((n.name, prev))
+
+
+def _instr(lw: Lowerer, names: Names, s: SInstr) -> ir.Stmt:
+    opcode = s.opcode
+    check_opcode(opcode, lw.err, s)
+    ops = s.ops
+    if any(type(o) is ParenList for o in ops):
+        return ir.Raw(lw.ex.lines[s.li].strip().rstrip(";") + ";", lw.span(s))
+    guard = None
+    if s.guard is not None:
+        g = names.name(s.guard, None, False)
+        if not isinstance(g, ir.Reg) or g.type != "pred":
+            what = f".{g.type}" if isinstance(g, ir.Reg) else type(g).__name__.lower()
+            raise lw.err(s.guard, f"guard '{s.guard.text}' is not a predicate (it is {what})",
+                         hint="guards are .pred registers: @p or @!p")
+        guard = ir.Guard(g, s.negate)
+    writes = bool(ops) and opcode not in NO_DEST and type(ops[0]) is not MemRef
+    dt = dest_type(opcode, s.mods) if (writes and names.auto) else None
+    if opcode in _BRANCHES:
+        last = ops[-1] if ops else None
+        if type(last) is Name and last.text not in names.labels and last.text not in names.regs \
+                and not last.text.startswith("%"):
+            raise lw.err(last, f"undefined label '{last.text}'", hint=_label_hint(names, last.text))
+    operand = names.operand
+    if dt is not None:
+        res = [operand(ops[0], dt)]
+        res.extend(operand(o) for o in ops[1:])
+    else:
+        res = [operand(o) for o in ops]
+    ins = ir.Instr(opcode, s.mods, tuple(res), guard, lw.span(s))
+    check(ins, ops, lw.err, s)
+    return ins
+
+
+def _label_hint(names: Names, text: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(text, list(names.labels), n=1)
+    return f"did you mean '{close[0]}'?" if close else "define it with 'name:' in this kernel"
+
+
+def _param_loads(names: Names, params: list[ir.Param], decls, lw: Lowerer):
+    """``ld.param`` (+ ``cvta.to.global.u64`` for .u64) for each DSL parameter the body used."""
+    prologue: list[ir.Stmt] = []
+    regs: list[ir.RegDecl] = []
+    for p, decl in zip(params, decls):
+        reg = names.params.get(decl.name)
+        if reg is None or decl.name not in names.used_params:
+            continue
+        span = lw.span(decl)
+        regs.append(ir.RegDecl(reg.name, reg.type, 0, span))
+        prologue.append(ir.Instr("ld", ("param", reg.type), (reg, ir.Mem(ir.Sym(p.name))), None, span))
+        if reg.type == "u64":
+            prologue.append(ir.Instr("cvta", ("to", "global", "u64"), (reg, reg), None, span))
+    return prologue, regs

@@ -1,0 +1,127 @@
+"""Parse-level nodes: what ``dsl.parse`` produces and ``dsl.lower`` consumes.
+
+Names are not resolved yet (a ``Name`` may become a register, a parameter, a label or a symbol).
+Every node carries ``li`` (index of its expanded line), ``col`` and ``end`` (1-based, end exclusive).
+They are NamedTuples because the fast path builds tens of thousands of them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Name(NamedTuple):
+    """``acc``, ``acc[3][4]``, ``q.x``, ``%r5``, ``%tid.x``: indices and part kept apart."""
+
+    text: str
+    idx: tuple  # ints (or a str for a non-constant index, reported by lower)
+    part: str | None
+    li: int
+    col: int
+    end: int
+
+
+class Num(NamedTuple):
+    value: int | float
+    text: str
+    li: int
+    col: int
+    end: int
+
+
+class MemRef(NamedTuple):
+    base: Name | None
+    offset: int
+    li: int
+    col: int
+    end: int
+
+
+class VecRef(NamedTuple):
+    items: tuple
+    li: int
+    col: int
+    end: int
+
+
+class Pair(NamedTuple):
+    first: Name
+    second: Name
+    li: int
+    col: int
+    end: int
+
+
+class SinkRef(NamedTuple):
+    li: int
+    col: int
+    end: int
+
+
+class ParenList(NamedTuple):
+    """``(a, b)`` in ``call`` operands."""
+
+    items: tuple
+    li: int
+    col: int
+    end: int
+
+
+class SInstr(NamedTuple):
+    guard: Name | None
+    negate: bool
+    opcode: str
+    mods: tuple
+    ops: tuple
+    li: int
+    col: int
+    end: int
+
+
+class SLabel(NamedTuple):
+    name: str
+    li: int
+    col: int
+    end: int
+
+
+class PDecl(NamedTuple):
+    """A parameter: PTX ``.param .align 8 .b8 p[16]`` or DSL ``.u64 A``."""
+
+    name: str
+    type: str
+    align: int | None
+    array: int
+    li: int
+    col: int
+    end: int
+
+
+class RName(NamedTuple):
+    """One declared name: ``x``, ``acc[8][8]``, ``%r<54>`` (count), ``smem[]`` (dims (0,))."""
+
+    name: str
+    dims: tuple
+    count: int
+    init: str | None
+    li: int
+    col: int
+    end: int
+
+
+class SDir(NamedTuple):
+    """A directive statement. ``kind`` picks the meaning of ``data`` (a dict).
+
+    kinds: entry (name, params, entry, visible, dsl, rets, body), reg (type, vec, names), auto,
+    var (space, type, vec, align, extern, names), perf (name, values), pragma (text), open, close,
+    schedule, end, param (a body-scope .param: text), ignore.
+    """
+
+    kind: str
+    data: dict
+    li: int
+    col: int
+    end: int
+
+
+Stmt = SInstr | SLabel | SDir

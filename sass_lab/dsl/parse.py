@@ -1,0 +1,194 @@
+"""Parsing: expanded lines → a flat list of statements (``dsl.nodes``) with locations.
+
+Comments are blanked, physical lines are joined into logical lines (an open ``(``, a trailing ``,``),
+plain instruction and label lines take the regex fast path (``fastparse``), and everything else goes
+through the Lark LALR parser built once from ``grammars/sasm.lark`` with an inline transformer (no
+parse tree). Structure (kernels, scopes) is left to ``dsl.lower``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .. import paths
+from ..errors import SourceError
+from . import fastparse
+from .expand import Expanded
+from .nodes import SDir, SInstr, Stmt
+from .transform import ToNodes
+
+_IGNORED = re.compile(r"^\s*\.(version|target|address_size|loc|file|section|globl|weak_ref)\b")
+_COMMENT = re.compile(r'"[^"\n]*"|//[^\n]*|/\*|\*/')
+
+_parser: Lark | None = None
+_transformer = ToNodes()
+
+
+def parser() -> Lark:
+    """The Lark LALR parser, built once per process."""
+    global _parser
+    if _parser is None:
+        _parser = Lark(paths.grammar("sasm.lark"), parser="lalr", lexer="contextual",
+                       transformer=_transformer, maybe_placeholders=True, cache=False)
+    return _parser
+
+
+def strip_comments(lines: Sequence[str]) -> list[str]:
+    """Blank out ``//`` and ``/* */`` comments (columns are kept; strings are left alone)."""
+    out: list[str] = []
+    in_block = False
+    for line in lines:
+        if not in_block and "/" not in line:
+            out.append(line)
+            continue
+        buf, pos = [], 0
+        while True:
+            if in_block:
+                j = line.find("*/", pos)
+                if j < 0:
+                    buf.append(" " * (len(line) - pos))
+                    pos = len(line)
+                    break
+                buf.append(" " * (j + 2 - pos))
+                pos = j + 2
+                in_block = False
+                continue
+            m = _COMMENT.search(line, pos)
+            if m is None:
+                break
+            tok = m.group(0)
+            if tok.startswith('"'):
+                buf.append(line[pos:m.end()])
+                pos = m.end()
+            elif tok.startswith("//"):
+                buf.append(line[pos:m.start()])
+                pos = len(line)
+                break
+            elif tok == "/*":
+                buf.append(line[pos:m.start()] + "  ")
+                pos = m.end()
+                in_block = True
+            else:  # a stray '*/'
+                buf.append(line[pos:m.end()])
+                pos = m.end()
+        buf.append(line[pos:])
+        out.append("".join(buf).rstrip())
+    return out
+
+
+def _continues(text: str, depth: int) -> bool:
+    s = text.rstrip()
+    if depth > 0:
+        return True
+    if not s:
+        return False
+    last = s[-1]
+    if last in ",=|":
+        return True
+    if last == "{":
+        prev = s[:-1].rstrip()
+        return bool(prev) and prev[-1] in ",=("
+    return False
+
+
+def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
+    """All statements of an expansion, in order."""
+    lines = clean if clean is not None else strip_comments(ex.lines)
+    out: list[Stmt] = []
+    fast = fastparse.parse_line
+    n = len(lines)
+    i = 0
+    skip_depth = 0
+    while i < n:
+        text = lines[i]
+        if skip_depth:
+            skip_depth += text.count("{") - text.count("}")
+            i += 1
+            continue
+        if not text or text.isspace():
+            i += 1
+            continue
+        if text.lstrip().startswith(".") and _IGNORED.match(text):
+            skip_depth = max(0, text.count("{") - text.count("}"))
+            i += 1
+            continue
+        res = fast(text, i)
+        if res is not None:
+            out.append(res)
+            i += 1
+            continue
+        start = i
+        parts = [text]
+        depth = text.count("(") - text.count(")")
+        while _continues(parts[-1], depth) and i + 1 < n:
+            i += 1
+            parts.append(lines[i])
+            depth += lines[i].count("(") - lines[i].count(")")
+        out.extend(parse_logical("\n".join(parts), start, ex))
+        i += 1
+    return out
+
+
+def parse_logical(text: str, li: int, ex: Expanded | None = None, file: str = "<string>") -> list[Stmt]:
+    """Parse one logical line starting at expanded line ``li`` with Lark."""
+    p = parser()
+    _transformer.base = li
+    try:
+        tree = p.parse(text)
+    except UnexpectedInput as e:
+        raise _syntax_error(e, text, li, ex, file) from None
+    except SourceError:
+        raise
+    return list(tree.children) if hasattr(tree, "children") else list(tree)
+
+
+def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, file: str) -> SourceError:
+    line = getattr(e, "line", 1) or 1
+    col = getattr(e, "column", 1) or 1
+    if line < 0:  # UnexpectedEOF
+        phys = text.split("\n")
+        line, col = len(phys), len(phys[-1]) + 1
+    end = col + 1
+    if isinstance(e, UnexpectedToken):
+        tok: Token = e.token
+        what = f"'{tok}'" if tok.type != "$END" else "end of line"
+        end = col + max(1, len(str(tok)))
+        expected = _expected(e.accepts or e.expected)
+        msg = f"syntax error: unexpected {what}"
+    elif isinstance(e, UnexpectedCharacters):
+        msg = f"syntax error: unexpected character '{text.split(chr(10))[line - 1][col - 1]}'"
+        expected = _expected(e.allowed or ())
+    elif isinstance(e, UnexpectedEOF):
+        msg, expected = "syntax error: unexpected end of line", _expected(e.expected)
+    else:  # pragma: no cover - lark has no other kinds
+        msg, expected = f"syntax error: {e}", ""
+    span = ex.span(li + line - 1, col, end) if ex is not None else None
+    if span is None:
+        from ..errors import Span
+        span = Span(file, li + line, col, end, text.split("\n")[line - 1])
+    return SourceError(msg, span, hint=f"expected {expected}" if expected else None)
+
+
+_PRETTY = {"NAME": "a name", "INT": "an integer", "NUMBER": "a number", "TYPE": "a type (.f32, .u64, ...)",
+           "OPCODE": "an instruction", "COMMA": "','", "SEMICOLON": "';'", "RSQB": "']'", "LSQB": "'['",
+           "LBRACK": "'['", "RPAR": "')'", "LPAR": "'('", "LBRACE": "'{'", "RBRACE": "'}'", "MINUS": "'-'",
+           "PLUS": "'+'", "VBAR": "'|'", "STRING": "a string", "LABEL": "a label", "$END": "end of line"}
+
+
+def _expected(names) -> str:
+    shown = sorted({_PRETTY.get(n, n.lower()) for n in names if not n.startswith("__")})
+    if len(shown) > 6:
+        shown = shown[:6] + ["..."]
+    return ", ".join(shown)
+
+
+def is_instr(s: Stmt) -> bool:
+    return isinstance(s, SInstr)
+
+
+def is_dir(s: Stmt, kind: str) -> bool:
+    return isinstance(s, SDir) and s.kind == kind

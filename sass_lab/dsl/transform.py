@@ -1,0 +1,287 @@
+"""The inline Lark transformer: grammar rules → ``dsl.nodes`` (no parse tree is ever built)."""
+
+from __future__ import annotations
+
+import struct
+
+from lark import Token, Transformer, v_args
+
+from .nodes import MemRef, Name, Num, Pair, ParenList, PDecl, RName, SDir, SinkRef, SInstr, SLabel, VecRef
+
+
+def number(text: str) -> int | float:
+    """The value of a PTX numeric literal (``0f3F800000``, ``0x10``, ``017``, ``0b101``, ``1.5e3``, ``7U``)."""
+    neg = text.startswith("-")
+    t = text[1:] if neg else text
+    if len(t) > 1 and t[0] == "0" and t[1] in "fF" and len(t) == 10:
+        v: int | float = struct.unpack(">f", bytes.fromhex(t[2:]))[0]
+    elif len(t) > 1 and t[0] == "0" and t[1] in "dD" and len(t) == 18:
+        v = struct.unpack(">d", bytes.fromhex(t[2:]))[0]
+    else:
+        t = t.rstrip("Uu")
+        if t[:2] in ("0x", "0X"):
+            v = int(t[2:], 16)
+        elif t[:2] in ("0b", "0B"):
+            v = int(t[2:], 2)
+        elif "." in t or "e" in t or "E" in t:
+            v = float(t)
+        elif len(t) > 1 and t[0] == "0":
+            v = int(t, 8)
+        else:
+            v = int(t)
+    return -v if neg else v
+
+
+@v_args(inline=True)
+class ToNodes(Transformer):
+    """Callbacks for grammars/sasm.lark. ``base`` is the expanded-line index of the logical line."""
+
+    base = 0
+
+    def _loc(self, tok: Token) -> tuple[int, int, int]:
+        return self.base + tok.line - 1, tok.column, tok.end_column
+
+    def _span_of(self, *nodes) -> tuple[int, int, int]:
+        first = next(n for n in nodes if n is not None)
+        last = [n for n in nodes if n is not None][-1]
+        a = self._loc(first) if isinstance(first, Token) else (first.li, first.col, first.end)
+        b = self._loc(last) if isinstance(last, Token) else (last.li, last.col, last.end)
+        return a[0], a[1], b[2] if a[0] == b[0] else a[2]
+
+    def start(self, *parts):
+        return [p for p in parts if p is not None]
+
+    def empty(self):
+        return None
+
+    def open(self):
+        return SDir("open", {}, self.base, 1, 2)
+
+    def close(self):
+        return SDir("close", {}, self.base, 1, 2)
+
+    def schedule(self):
+        return SDir("schedule", {}, self.base, 1, 10)
+
+    def sched_end(self):
+        return SDir("end", {}, self.base, 1, 5)
+
+    def label(self, tok):
+        li, col, _ = self._loc(tok)
+        name = tok.rstrip(":").rstrip()
+        return SLabel(name, li, col, col + len(name))
+
+    # ----------------------------------------------------------------- operands
+
+    def ref(self, name, *rest):
+        part = None
+        idx = []
+        end_tok = name
+        for r in rest:
+            if isinstance(r, Token):  # PART
+                part = r[1:]
+                end_tok = r
+            else:
+                idx.append(r[0])
+                end_tok = r[1]
+        li, col, _ = self._loc(name)
+        end = end_tok[3] if isinstance(end_tok, tuple) else self._loc(end_tok)[2]
+        return Name(str(name), tuple(idx), part, li, col, end)
+
+    def index(self, tok):
+        v = int(tok.rstrip("U")) if tok.type == "INT" else str(tok)
+        li, col, end = self._loc(tok)
+        return (v, (li, col, end, end + 1))
+
+    def num(self, minus, tok):
+        text = ("-" if minus is not None else "") + tok
+        li, col, end = self._loc(minus if minus is not None else tok)
+        return Num(number(text), text, li, col, self._loc(tok)[2])
+
+    def mem_reg(self, lb, ref):
+        li, col, _ = self._loc(lb)
+        return MemRef(ref, 0, li, col, ref.end + 1)
+
+    def mem_reg_off(self, lb, ref, num):
+        li, col, _ = self._loc(lb)
+        return MemRef(ref, int(num.value), li, col, num.end + 1)
+
+    def mem_reg_neg(self, lb, ref, minus, tok):
+        li, col, _ = self._loc(lb)
+        return MemRef(ref, -int(number(str(tok))), li, col, self._loc(tok)[2] + 1)
+
+    def mem_abs(self, lb, num):
+        li, col, _ = self._loc(lb)
+        return MemRef(None, int(num.value), li, col, num.end + 1)
+
+    def vec(self, *items):
+        li, col, end = self._span_of(*items)
+        return VecRef(tuple(items), li, col - 1, end + 1)
+
+    def pair(self, a, b):
+        return Pair(a, b, a.li, a.col, b.end)
+
+    def sink(self, tok):
+        return SinkRef(*self._loc(tok))
+
+    def plist(self, *items):
+        items = tuple(i for i in items if i is not None)
+        if not items:
+            return ParenList((), self.base, 1, 2)
+        li, col, end = self._span_of(*items)
+        return ParenList(items, li, col - 1, end + 1)
+
+    def instr(self, *kids):
+        guard, neg = None, False
+        k = 0
+        if kids[0].type == "GUARD":
+            g = kids[0]
+            neg = g.startswith("@!")
+            li, col, end = self._loc(g)
+            text = g[2:] if neg else g[1:]
+            guard = Name(text, (), None, li, end - len(text), end)
+            k = 1
+        op = kids[k]
+        ops = tuple(o for o in kids[k + 1:] if o is not None)
+        opcode, *mods = op.split(".")
+        li, col, end = self._loc(op)
+        last = ops[-1].end if ops and ops[-1].li == li else end
+        if guard is not None:
+            col = guard.col - (2 if neg else 1)
+        return SInstr(guard, neg, opcode, tuple(mods), ops, li, col, last)
+
+    # ----------------------------------------------------------------- kernels
+
+    def linkage(self, tok):
+        return str(tok)
+
+    def entry(self, *kids):
+        links = [k for k in kids if isinstance(k, str) and not isinstance(k, Token)]
+        name = next(k for k in kids if isinstance(k, Token))
+        params = tuple(k for k in kids if isinstance(k, PDecl))
+        li, col, end = self._loc(name)
+        return SDir("entry", {"name": str(name), "params": params, "entry": True, "dsl": False,
+                              "visible": ".visible" in links, "linkage": tuple(links)}, li, col, end)
+
+    def kernel(self, name, *params):
+        li, col, end = self._loc(name)
+        return SDir("entry", {"name": str(name), "params": tuple(p for p in params if p is not None),
+                              "entry": True, "dsl": True, "visible": True, "linkage": (".visible",)},
+                    li, col, end)
+
+    def func(self, *kids):
+        links = [k for k in kids if isinstance(k, str) and not isinstance(k, Token)]
+        name = next(k for k in kids if isinstance(k, Token) and k.type == "NAME")
+        li, col, end = self._loc(name)
+        last = max([li] + [k.li for k in kids if isinstance(k, PDecl)])
+        return SDir("func", {"name": str(name), "linkage": tuple(links), "first_li": self.base,
+                             "last_li": last}, li, col, end)
+
+    def _pdecl(self, kids) -> PDecl:
+        align, typ, name, array = None, None, None, 0
+        for k in kids:
+            if isinstance(k, tuple) and k and k[0] == "align":
+                align = k[1]
+            elif isinstance(k, Token) and k.type == "TYPE":
+                typ = k[1:]
+            elif isinstance(k, Token) and k.type == "NAME":
+                name = k
+            elif isinstance(k, Token) and k.type == "INT":
+                array = int(k.rstrip("U"))
+        li, col, end = self._loc(name)
+        return PDecl(str(name), typ, align, array, li, col, end)
+
+    def pdecl(self, *kids):
+        return self._pdecl(kids)
+
+    def pdecl_reg(self, typ, name):
+        return self._pdecl((typ, name))
+
+    def palign(self, tok):
+        return ("align", int(tok.rstrip("U")))
+
+    def pother(self, *_):
+        return ("other", None)
+
+    def kparam(self, typ, name):
+        li, col, end = self._loc(name)
+        return PDecl(str(name), typ[1:], None, 0, li, col, end)
+
+    def body_param(self, *kids):
+        p = self._pdecl(kids)
+        return SDir("param", {"decl": p}, p.li, p.col, p.end)
+
+    # ----------------------------------------------------------------- declarations
+
+    def reg(self, *kids):
+        vec = 0
+        k = 0
+        if kids[0].type == "VEC":
+            vec = int(kids[0][2:])
+            k = 1
+        typ = kids[k]
+        names = tuple(kids[k + 1:])
+        li, col, _ = self._loc(typ)
+        return SDir("reg", {"type": typ[1:], "vec": vec, "names": names}, li, col, names[-1].end)
+
+    def reg_auto(self):
+        return SDir("auto", {}, self.base, 1, 10)
+
+    def rname_count(self, name, n):
+        li, col, _ = self._loc(name)
+        return RName(str(name), (), int(n.rstrip("U")), None, li, col, self._loc(n)[2] + 1)
+
+    def rname_dims(self, name, *dims):
+        li, col, end = self._loc(name)
+        return RName(str(name), tuple(d[1] for d in dims), 0, None, li, col, end + 3 * len(dims))
+
+    def dim(self, tok=None):
+        return ("dim", int(tok.rstrip("U")) if tok is not None else 0)
+
+    def var(self, *kids):
+        links = [k for k in kids if isinstance(k, str) and not isinstance(k, Token)]
+        space = next(k for k in kids if isinstance(k, Token) and k.type == "SPACE")
+        typ = next(k for k in kids if isinstance(k, Token) and k.type == "TYPE")
+        align = next((k[1] for k in kids if isinstance(k, tuple) and k[0] == "align"), None)
+        vec = next((k[1] for k in kids if isinstance(k, tuple) and k[0] == "vec"), 0)
+        names = tuple(k for k in kids if isinstance(k, RName))
+        li, col, _ = self._loc(space)
+        return SDir("var", {"space": space[1:].split("::")[0], "type": typ[1:], "vec": vec, "align": align,
+                            "extern": ".extern" in links, "linkage": tuple(links), "names": names},
+                    li, col, names[-1].end if names else col + len(space))
+
+    def valign(self, tok):
+        return ("align", int(tok.rstrip("U")))
+
+    def vvec(self, tok):
+        return ("vec", int(tok[2:]))
+
+    def vname(self, name, *rest):
+        dims = tuple(r[1] for r in rest if isinstance(r, tuple) and r and r[0] == "dim")
+        init = next((r for r in rest if not (isinstance(r, tuple) and r and r[0] == "dim")), None)
+        if isinstance(init, Num):
+            init = init.text
+        li, col, end = self._loc(name)
+        return RName(str(name), dims, 0, init, li, col, end)
+
+    def init_name(self, tok):
+        return str(tok)
+
+    def init_list(self, *items):
+        items = [i.text if isinstance(i, Num) else i for i in items if i is not None]
+        return "{" + ", ".join(items) + "}"
+
+    # ----------------------------------------------------------------- performance directives
+
+    def perf(self, name, *vals):
+        li, col, end = self._loc(name)
+        return SDir("perf", {"name": name[1:], "values": tuple(int(v.rstrip("U")) for v in vals)},
+                    li, col, self._loc(vals[-1])[2])
+
+    def perf_flag(self, name):
+        li, col, end = self._loc(name)
+        return SDir("perf", {"name": name[1:], "values": ()}, li, col, end)
+
+    def pragma(self, *strings):
+        li, col, end = self._loc(strings[0])
+        return SDir("pragma", {"values": tuple(str(s)[1:-1] for s in strings)}, li, col, end)
