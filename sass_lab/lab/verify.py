@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NoGPUError, SourceError, UsageError
+from ..errors import SourceError, UsageError
 from .spec import KernelSpec, load_spec, parse_size
 
 
@@ -145,16 +145,13 @@ def _size(spec: KernelSpec, size, emulate: bool) -> dict[str, int]:
     return spec.with_size(size)
 
 
-def _runner(emulate: bool):
+def _runner(emulate: bool) -> str:
+    """"emulator", or "gpu" after checking that one can be used (NoGPUError, one sentence, if not)."""
     if emulate:
         return "emulator"
-    try:
-        import sass_lab.runtime as rt
-    except ImportError:  # pragma: no cover - the runtime package ships with sass_lab
-        rt = None
-    if rt is None or not hasattr(rt, "launch"):
-        raise NoGPUError("the GPU runtime is not available in this build, so only --emulate can verify",
-                         hint="rerun with --emulate")
+    from .. import runtime
+
+    runtime.require_gpu()
     return "gpu"
 
 
