@@ -65,7 +65,12 @@ class _Builder:
             a, b = text.split("|")
             return ir.PredPair(self.reg(a.strip()), self.reg(b.strip()), span)
         if _NUM.match(text):
-            v = float(text) if "." in text else (0 if text[1:2] in "fFdD" else int(text, 0))
+            if "." in text:
+                v: int | float = float(text)
+            elif text.lstrip("-")[:2].lower() in ("0f", "0d"):
+                v = 0  # the interpreter works on ints; float bit patterns are not needed
+            else:
+                v = int(text, 0)
             return ir.Imm(v, text, span)
         r = self.reg(text)
         if r is not None:
@@ -143,10 +148,87 @@ def _op(o: ir.Operand) -> str:
     if isinstance(o, ir.Imm):
         return o.text
     if isinstance(o, ir.Mem):
-        base = "" if o.base is None else o.base.name
-        return f"[{base}+{o.offset}]" if o.offset else f"[{base}]"
+        if o.base is None:
+            return f"[{o.offset}]"
+        return f"[{o.base.name}+{o.offset}]" if o.offset else f"[{o.base.name}]"
     if isinstance(o, ir.Vec):
         return "{" + ", ".join(_op(i) for i in o.items) + "}"
     if isinstance(o, ir.PredPair):
         return f"{o.first.name}|{o.second.name}"
     return "_"
+
+
+# --------------------------------------------------------------------------- a tiny interpreter
+
+_MASK = (1 << 32) - 1
+
+
+def _val(o: ir.Operand, regs: dict[str, int]) -> int:
+    if isinstance(o, ir.Imm):
+        return int(o.value)
+    if isinstance(o, ir.Reg):
+        return regs.get(o.name, 0)
+    if isinstance(o, ir.Special):
+        return 7
+    raise TypeError(o)
+
+
+def _addr(o: ir.Mem, regs: dict[str, int]) -> int:
+    base = regs.get(o.base.name, 0) if isinstance(o.base, ir.Reg) else 0
+    return (base + o.offset) & _MASK
+
+
+def execute(k: ir.Kernel, regs: dict[str, int] | None = None, steps: int = 10_000) -> dict:
+    """Run a body of mov/add/sub/mul/xor/setp/selp/ld/st/bra/ret over ints; returns memory.
+
+    Memory is keyed by (space, address); a ``generic`` store writes both ``shared`` and ``global``
+    and a generic load reads their sum, so it conflicts with both, as the scheduler assumes.
+    """
+    regs = dict(regs or {})
+    mem: dict[tuple[str, int], int] = {}
+    labels = {s.name: i for i, s in enumerate(k.body) if isinstance(s, ir.LabelDef)}
+    pc = 0
+    while pc < len(k.body) and steps > 0:
+        steps -= 1
+        s = k.body[pc]
+        pc += 1
+        if not isinstance(s, ir.Instr):
+            continue
+        if s.guard is not None and bool(regs.get(s.guard.reg.name, 0)) == s.guard.negate:
+            continue
+        op, ops = s.opcode, s.operands
+        if op == "bra":
+            pc = labels[ops[0].name]
+        elif op in ("ret", "exit"):
+            break
+        elif op == "st":
+            space = next((m for m in s.mods if m in ("shared", "global")), "generic")
+            v = _val(ops[1], regs)
+            for sp in (("shared", "global") if space == "generic" else (space,)):
+                mem[(sp, _addr(ops[0], regs))] = v
+        elif op == "ld":
+            space = next((m for m in s.mods if m in ("shared", "global")), "generic")
+            a = _addr(ops[1], regs)
+            v = sum(mem.get((sp, a), a) for sp in (("shared", "global") if space == "generic" else (space,)))
+            regs[ops[0].name] = v & _MASK
+        else:
+            args = [_val(o, regs) for o in ops[1:]]
+            if op == "mov":
+                v = args[0]
+            elif op == "add":
+                v = args[0] + args[1]
+            elif op == "sub":
+                v = args[0] - args[1]
+            elif op == "mul":
+                v = args[0] * args[1]
+            elif op == "xor":
+                v = args[0] ^ args[1]
+            elif op == "selp":
+                v = args[0] if args[2] else args[1]
+            elif op == "setp":
+                cmp = {"lt": args[0] < args[1], "ge": args[0] >= args[1], "ne": args[0] != args[1]}
+                v = int(cmp[s.mods[0]])
+            else:
+                raise NotImplementedError(s.name)
+            regs[ops[0].name] = v & _MASK
+    return {"mem": mem, "steps": steps}
