@@ -1,0 +1,86 @@
+"""time_spec / bench_file end to end on the fake driver (host memory as device memory, 1 ms per launch)."""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import cuda.bindings
+import numpy as np
+import pytest
+
+import sass_lab.api
+from sass_lab import ir
+from sass_lab.lab.bench import BenchConfig, VerifyFailed, bench_file, time_spec
+from sass_lab.runtime import driver as drv_mod
+from sass_lab.toolchain.resources import Resources
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+from runtime_fakes import FakeDriver, f32_view  # noqa: E402
+
+SAXPY_FILE = Path(__file__).resolve().parents[2] / "kernels_asm" / "saxpy.sasm"
+PARAMS = (ir.Param("y", "u64"), ir.Param("x", "u64"), ir.Param("a", "f32"), ir.Param("n", "u32"))
+
+
+def saxpy(values, grid, block, shm):
+    y, x = struct.unpack("<Q", values[0])[0], struct.unpack("<Q", values[1])[0]
+    (a,), (n,) = struct.unpack("<f", values[2]), struct.unpack("<I", values[3])
+    f32_view(y, n)[:] = np.float32(a) * f32_view(x, n) + f32_view(y, n)
+
+
+def broken(values, grid, block, shm):
+    y = struct.unpack("<Q", values[0])[0]
+    (n,) = struct.unpack("<I", values[3])
+    f32_view(y, n)[n // 2] = 123.0
+
+
+class Mod(dict):
+    @property
+    def kernels(self):
+        return self
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch, tmp_path):
+    def setup(body):
+        d = FakeDriver({"saxpy": ((8, 8, 4, 4), body)})
+        monkeypatch.setattr(cuda.bindings, "driver", d, raising=False)
+        monkeypatch.setattr(drv_mod, "_CONTEXTS", {})
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        k = SimpleNamespace(name="saxpy", cubin=b"x", params=PARAMS, resources=Resources(registers=16))
+        monkeypatch.setattr(sass_lab.api, "assemble_file", lambda path, arch, **d: Mod(saxpy=k))
+        return d
+    return setup
+
+
+def test_time_spec_verifies_rotates_and_times(fake_gpu):
+    d = fake_gpu(saxpy)
+    r = time_spec(SAXPY_FILE, {"n": 1000}, cfg=BenchConfig(seed=1), peaks=False)
+    assert r.kernel == "saxpy" and r.device == "NVIDIA H200" and r.size == {"n": 1000}
+    assert r.max_rel_err is not None and r.max_rel_err < 1e-6
+    t = r.timing
+    assert t.sets == 8  # 8 KB of inputs against a 50 MB L2: rotate the most sets allowed
+    assert t.stats.median == pytest.approx(1.0) and t.reps == 100 and t.warmup == 25
+    flushes = [c[1] for c in d.calls if c[0] == "memset"]
+    assert len(flushes) == 5 + t.reps and min(flushes) >= 2 * (50 << 20)  # estimate + each timed run
+    assert r.figures is not None and r.figures.flops_vs_datasheet == pytest.approx(2000 / 1e-3 / 66.9e12)
+    assert r.figures.flops_vs_measured is None  # nothing cached, nothing measured
+    assert d.mem == {}  # inputs, flush buffer: all freed
+
+
+def test_bench_file_columns_for_the_tuner(fake_gpu):
+    fake_gpu(saxpy)
+    cols = bench_file(SAXPY_FILE, size={"n": 4096}, cfg=BenchConfig(rotate=2, flush_l2=False))
+    assert cols["verified"] == "pass" and cols["median_s"] == pytest.approx(1e-3)
+    assert cols["flop_s"] == pytest.approx(2 * 4096 / 1e-3) and cols["extra"]["input_sets"] == 2
+
+
+def test_wrong_kernel_is_not_timed(fake_gpu):
+    d = fake_gpu(broken)
+    with pytest.raises(VerifyFailed, match="output 'y'"):
+        time_spec(SAXPY_FILE, {"n": 1000}, peaks=False)
+    assert d.mem == {}
+    cols = bench_file(SAXPY_FILE, size={"n": 1000})
+    assert cols["verified"] == "fail" and cols["max_rel_err"] > 1e-3 and "not timed" in cols["error"]

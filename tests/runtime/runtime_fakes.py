@@ -1,0 +1,151 @@
+"""A stand-in for ``cuda.bindings.driver`` whose "device memory" is host memory.
+
+Device pointers are real host addresses of ctypes buffers, so a fake kernel (a Python function over
+numpy views of those addresses) can run when ``cuLaunchKernel`` is called: the launch path, argument
+pointer array, copies and error handling are all exercised without a GPU.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+from types import SimpleNamespace
+
+import numpy as np
+
+CUresult = enum.IntEnum("CUresult", {"CUDA_SUCCESS": 0, "CUDA_ERROR_INVALID_VALUE": 1,
+                                     "CUDA_ERROR_NO_DEVICE": 100, "CUDA_ERROR_NOT_FOUND": 500,
+                                     "CUDA_ERROR_ILLEGAL_ADDRESS": 700})
+OK = CUresult.CUDA_SUCCESS
+
+ATTRS = {
+    "CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR": 9, "CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR": 0,
+    "CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT": 132, "CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE": 50 << 20,
+    "CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK": 48 << 10,
+    "CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN": 227 << 10,
+    "CU_DEVICE_ATTRIBUTE_CLOCK_RATE": 1_980_000, "CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE": 2_619_000,
+    "CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH": 5120,
+}
+
+
+class FakeDriver:
+    """Implements the driver calls sass_lab.runtime makes; ``kernels`` maps names to callables."""
+
+    def __init__(self, kernels=None, count=1, init_error=OK):
+        self.kernels = kernels or {}  # name -> (param sizes, fn(params: list[bytes], grid, block, shm))
+        self.count, self.init_error = count, init_error
+        self.mem: dict[int, ctypes.Array] = {}
+        self.calls: list[tuple] = []
+        self.sticky = OK  # error reported by the next synchronize (a kernel fault)
+        self.CUdevice_attribute = SimpleNamespace(**{k: k for k in ATTRS})
+        self.CUfunction_attribute = SimpleNamespace(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES="maxdyn")
+        self.CUevent_flags = SimpleNamespace(CU_EVENT_DEFAULT=0)
+        self.clock = 0.0
+
+    # ---- init, device, context
+    def cuInit(self, flags):
+        return (self.init_error,)
+
+    def cuDeviceGetCount(self):
+        return (OK, self.count)
+
+    def cuDeviceGet(self, i):
+        return (OK, f"dev{i}")
+
+    def cuDevicePrimaryCtxRetain(self, dev):
+        return (OK, f"ctx-{dev}")
+
+    def cuCtxSetCurrent(self, ctx):
+        return (OK,)
+
+    def cuDeviceGetAttribute(self, attr, dev):
+        return (OK, ATTRS[attr])
+
+    def cuDeviceGetName(self, n, dev):
+        return (OK, b"NVIDIA H200" + b"\0" * (n - 11))
+
+    def cuDeviceTotalMem(self, dev):
+        return (OK, 141 << 30)
+
+    def cuDriverGetVersion(self):
+        return (OK, 13000)
+
+    def cuGetErrorString(self, err):
+        return (OK, {700: b"an illegal memory access was encountered"}.get(int(err), b"some error"))
+
+    # ---- modules
+    def cuModuleLoadData(self, image):
+        self.calls.append(("load", bytes(image)))
+        return (OK, "module")
+
+    def cuModuleGetFunction(self, mod, name):
+        if name.decode() not in self.kernels:
+            return (CUresult.CUDA_ERROR_NOT_FOUND, None)
+        return (OK, name.decode())
+
+    def cuFuncSetAttribute(self, fn, attr, value):
+        self.calls.append(("attr", fn, attr, value))
+        return (OK,)
+
+    # ---- memory
+    def cuMemAlloc(self, n):
+        buf = ctypes.create_string_buffer(n)
+        addr = ctypes.addressof(buf)
+        self.mem[addr] = buf
+        return (OK, addr)
+
+    def cuMemFree(self, ptr):
+        self.mem.pop(int(ptr))
+        return (OK,)
+
+    def cuMemcpyHtoD(self, dst, src, n):
+        ctypes.memmove(int(dst), int(src), n)
+        return (OK,)
+
+    def cuMemcpyDtoH(self, dst, src, n):
+        ctypes.memmove(int(dst), int(src), n)
+        return (OK,)
+
+    def cuMemsetD8Async(self, ptr, value, n, stream):
+        assert int(ptr) in self.mem and n <= len(self.mem[int(ptr)])
+        self.calls.append(("memset", n))
+        return (OK,)
+
+    # ---- launch and sync
+    def cuLaunchKernel(self, fn, gx, gy, gz, bx, by, bz, shm, stream, params, extra):
+        sizes, body = self.kernels[fn]
+        ptrs = (ctypes.c_uint64 * len(sizes)).from_address(params) if sizes else []
+        values = [ctypes.string_at(int(p), n) for p, n in zip(ptrs, sizes)]
+        self.calls.append(("launch", fn, (gx, gy, gz), (bx, by, bz), shm, stream))
+        err = body(values, (gx, gy, gz), (bx, by, bz), shm)
+        if err:
+            self.sticky = err
+        return (OK,)
+
+    def cuCtxSynchronize(self):
+        err, self.sticky = self.sticky, OK
+        return (err,)
+
+    def cuStreamSynchronize(self, stream):
+        return self.cuCtxSynchronize()
+
+    # ---- events (a clock that advances 1 ms per launch)
+    def cuEventCreate(self, flags):
+        return (OK, [None])
+
+    def cuEventRecord(self, ev, stream):
+        ev[0] = len([c for c in self.calls if c[0] == "launch"])
+        return (OK,)
+
+    def cuEventSynchronize(self, ev):
+        return (OK,)
+
+    def cuEventElapsedTime(self, a, b):
+        return (OK, float(b[0] - a[0]))
+
+    def cuEventDestroy(self, ev):
+        return (OK,)
+
+
+def f32_view(ptr: int, n: int) -> np.ndarray:
+    return np.ctypeslib.as_array((ctypes.c_float * n).from_address(ptr))
