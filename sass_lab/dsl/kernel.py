@@ -105,7 +105,11 @@ def _body(lw: Lowerer, names: Names, start: int, end: int):
         s = stmts[k]
         t = type(s)
         if t is SInstr:
-            body.append(lower_instr(lw, names, s))
+            ins = lower_instr(lw, names, s)
+            if type(ins) is tuple:
+                body.extend(ins)
+            else:
+                body.append(ins)
         elif t is SLabel:
             body.append(ir.LabelDef(s.name, lw.span(s)))
         else:
@@ -198,9 +202,33 @@ def _instr(lw: Lowerer, names: Names, s: SInstr) -> ir.Stmt:
         res.extend(operand(o) for o in ops[1:])
     else:
         res = [operand(o) for o in ops]
-    ins = ir.Instr(opcode, s.mods, tuple(res), guard, lw.span(s))
+    span = lw.span(s)
+    ins = ir.Instr(opcode, s.mods, tuple(res), guard, span)
     check(ins, ops, lw.err, s)
+    if opcode != "mov" and any(type(o) is ir.Special and o.name != "WARP_SZ" for o in res):
+        return _materialize_specials(names, ins, span)
     return ins
+
+
+_SR64 = frozenset({"%clock64", "%globaltimer", "%gridid", "%current_graph_exec"} | {f"%pm{i}_64" for i in range(8)})
+
+
+def _materialize_specials(names: Names, ins: ir.Instr, span) -> tuple[ir.Stmt, ...]:
+    """PTX reads special registers only with mov: ``add r, %tid.x, 1`` → ``mov`` to a register first."""
+    pre: list[ir.Stmt] = []
+    ops = []
+    for o in ins.operands:
+        if type(o) is ir.Special and o.name != "WARP_SZ":
+            typ = "u64" if o.name in _SR64 else "u32"
+            rname = "sr_" + o.name[1:].replace(".", "_")
+            if rname not in names.flat:
+                names.flat[rname] = span
+                names.decls.append(ir.RegDecl(rname, typ, 0, span))
+            reg = names.reg(rname, typ)
+            pre.append(ir.Instr("mov", (typ,), (reg, o), None, span))
+            o = reg
+        ops.append(o)
+    return (*pre, ir.Instr(ins.opcode, ins.mods, tuple(ops), ins.guard, span))
 
 
 def _label_hint(names: Names, text: str) -> str:
