@@ -120,15 +120,39 @@ def _rewrite_log(log: str, diags: Sequence[Diagnostic]) -> str:
     return re.sub(r"line (\d+);", sub, log)
 
 
+_HINTS = (
+    (re.compile(r"not supported on \.target '(sm_\d+)'"),
+     "needs a newer target; Hopper-only instructions (wgmma, setmaxnreg) need arch='sm_90a'"),
+    (re.compile(r"requires \.target (sm_\w+)"), "compile for that target or newer (arch=...)"),
+    (re.compile(r"cannot be compiled for architecture|higher than default SM version"),
+     "the PTX's .target is newer than the arch compiled for: pass the same arch to emit and compile"),
+    (re.compile(r"Unknown symbol"), "declare it: a .reg, a parameter, a variable or a label"),
+    (re.compile(r"Not a name of any known instruction"), "check the opcode spelling (PTX ISA 9.0)"),
+    (re.compile(r"Arguments mismatch"), "check the operand count and each operand's type against the opcode"),
+    (re.compile(r"Parsing error|syntax error"), "PTX syntax: check brackets, commas and the trailing ';'"),
+    (re.compile(r"[Ee]ntry function .* uses too much (shared|local)"),
+     "reduce the shared/local arrays or split the kernel"),
+)
+
+
+def hint_for(message: str) -> str | None:
+    """A what-to-do line for common ptxas messages."""
+    return next((h for pat, h in _HINTS if pat.search(message)), None)
+
+
 def _raise_errors(log: str, ptx: str, line_map, tool: str) -> None:
     ptx_lines = ptx.splitlines()
     raw = logparse.diagnostics(log)
     diags = [map_diagnostic(d, ptx_lines, line_map) for d in raw]
     bad = [d for d in diags if d.severity in ("error", "fatal") and "aborted due to errors" not in d.message]
-    errors = [d for d in bad if d.span is not None] + [d for d in bad if d.span is None]
+    # earliest line first; on one line an unknown name is the cause of an "arguments mismatch"
+    errors = sorted(bad, key=lambda d: (d.span is None, d.ptx_line or 0, "Unknown symbol" not in d.message))
     first = errors[0] if errors else None
     others = [str(d) for d in errors[1:]]
-    hint = ("also: " + "; ".join(others)) if others else "see the ptxas log below"
+    parts = [h] if first and (h := hint_for(first.message)) else []
+    if others:
+        parts.append("also: " + "; ".join(others))
+    hint = " | ".join(parts) or "see the ptxas log below"
     msg = f"ptxas: {first.message}" if first else f"{tool} failed"
     raise ToolchainError(msg, span=first.span if first else None, hint=hint,
                          log=_rewrite_log(log, diags))

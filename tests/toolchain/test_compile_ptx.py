@@ -48,7 +48,8 @@ def test_several_errors_listed_in_hint():
     em = emit(saxpy(body=body), "sm_90")
     with pytest.raises(ToolchainError) as e:
         compile_ptx(em.text, "sm_90", line_map=em.line_map)
-    lines = {e.value.span.line} | {int(x.split(":")[1]) for x in e.value.hint[6:].split("; ")}
+    also = e.value.hint.split("also: ")[1]
+    lines = {e.value.span.line} | {int(x.split(":")[1]) for x in also.split("; ")}
     assert lines == {6, 18}
 
 
@@ -146,3 +147,16 @@ def test_lineinfo_reaches_the_cubin(ptxas):
     without = compile_ptx(emit(saxpy(), "sm_90").text, "sm_90", ptxas=ptxas).cubin
     assert b".debug_line" in with_info and b"saxpy.sasm" in with_info
     assert b".debug_line" not in without and b"saxpy.sasm" not in without
+
+
+@pytest.mark.parametrize("line, needle", [
+    ("setmaxnreg.inc.sync.aligned.u32 232;", "sm_90a"),
+    ("fma.rn.f32 yv, a, xv, nosuch;", "declare"),
+    ("fmaa.rn.f32 yv, a, xv, yv;", "spelling"),
+    ("add.f32 yv, yv;", "operand"),
+])
+def test_error_hints(line, needle):
+    em = emit(saxpy(body=_body_with(17, line)), "sm_90")
+    with pytest.raises(ToolchainError) as e:
+        compile_ptx(em.text, "sm_90", line_map=em.line_map)
+    assert needle in e.value.hint and e.value.span.line == 18
