@@ -10,13 +10,13 @@ from __future__ import annotations
 from ..errors import CudaError, NoGPUError
 from .args import ArgPlan, HostArray, Slot, args_from_dict, device_pointer, encode_scalar, layout, plan_args
 from .driver import Context, DeviceInfo, context, probe, synchronize
-from .launch import Prepared, check_geometry, dim3, launch, prepare
+from .launch import Prepared, check_geometry, dim3, launch, max_active_blocks, prepare
 from .memory import DeviceBuffer, alloc, copy_out, to_device
 
 __all__ = [
     "ArgPlan", "Context", "CudaError", "DeviceBuffer", "DeviceInfo", "HostArray", "NoGPUError", "Prepared",
     "Slot", "alloc", "args_from_dict", "check_geometry", "context", "copy_out", "device_pointer", "dim3",
-    "encode_scalar", "launch", "layout", "plan_args", "prepare", "probe", "synchronize", "to_device",
+    "encode_scalar", "launch", "max_active_blocks", "layout", "plan_args", "prepare", "probe", "synchronize", "to_device",
     "available", "device_info", "require_gpu",
 ]
 

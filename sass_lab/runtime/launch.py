@@ -134,3 +134,13 @@ def launch(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int =
         prep.finish()
     finally:
         prep.free()
+
+
+def max_active_blocks(kernel: Any, block_threads: int, dynamic_shared: int = 0) -> int:
+    """cuOccupancyMaxActiveBlocksPerMultiprocessor for ``kernel`` (the occupancy model's judge)."""
+    ctx = context()
+    fn = ctx.function(kernel.cubin, kernel.name)
+    ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared))
+    n = check(driver().cuOccupancyMaxActiveBlocksPerMultiprocessor(fn, int(block_threads), int(dynamic_shared)),
+              f"occupancy of '{kernel.name}' at {block_threads} threads")
+    return int(n)

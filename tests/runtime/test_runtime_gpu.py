@@ -1,0 +1,152 @@
+"""On the GPU: shipped kernels correct, timing sane, occupancy model equal to the driver's (skipped without one)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sass_lab.paths import KERNELS
+
+pytestmark = pytest.mark.gpu
+
+CORRECT = ["saxpy.sasm", "reduce.sasm", "sgemm_tiled.sasm"]
+SHIPPED = sorted(p.name for p in KERNELS.glob("*.sasm"))
+BLOCKS = (32, 64, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024)
+
+
+def _sizes(name: str) -> list[dict]:
+    from sass_lab.lab.spec import load_spec
+
+    spec = load_spec(KERNELS / name)
+    return [dict(s) for s in spec.test_sizes] + [dict(spec.size)]
+
+
+@pytest.mark.parametrize("name, size", [(n, s) for n in CORRECT for s in _sizes(n)],
+                         ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()))
+def test_shipped_kernel_correct_on_gpu(name, size):
+    from sass_lab.lab.verify import verify
+
+    r = verify(KERNELS / name, size, emulate=False, seed=1234)
+    assert r.ok, [c.to_dict() for c in r.checks]
+
+
+@pytest.mark.parametrize("name", ["peak_ffma.sasm", "peak_copy.sasm"])
+def test_peak_kernels_correct_on_gpu(name):
+    from sass_lab.lab.verify import verify_sizes
+
+    assert all(r.ok for r in verify_sizes(KERNELS / name, emulate=False, seed=7))
+
+
+def test_launch_with_numpy_copies_back():
+    import sass_lab as sl
+
+    k = sl.assemble_file(KERNELS / "saxpy.sasm")["saxpy"]
+    n = 5000
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    y = np.ones(n, np.float32)
+    k.launch((-(-n // 1024), 1, 1), (256, 1, 1), y, x, np.float32(2.0), np.uint32(n))
+    np.testing.assert_allclose(y, 2 * x + 1, rtol=1e-6)
+
+
+def test_device_arrays_from_torch_or_cupy_pass_without_copy():
+    import sass_lab as sl
+
+    lib = next((m for m in ("torch", "cupy") if importlib.util.find_spec(m)), None)
+    if lib is None:
+        pytest.skip("neither torch nor cupy is installed")
+    k = sl.assemble_file(KERNELS / "saxpy.sasm")["saxpy"]
+    n = 4096
+    if lib == "torch":
+        import torch
+
+        x = torch.arange(n, dtype=torch.float32, device="cuda")
+        y = torch.ones(n, dtype=torch.float32, device="cuda")
+        k.launch((n // 1024, 1, 1), (256, 1, 1), y, x, 3.0, n)
+        got = y.cpu().numpy()
+    else:
+        import cupy
+
+        x = cupy.arange(n, dtype=cupy.float32)
+        y = cupy.ones(n, dtype=cupy.float32)
+        k.launch((n // 1024, 1, 1), (256, 1, 1), y, x, 3.0, n)
+        got = cupy.asnumpy(y)
+    np.testing.assert_allclose(got, 3 * np.arange(n) + 1)
+
+
+def test_twice_the_work_takes_about_twice_the_time():
+    from sass_lab.lab.bench import BenchConfig, time_spec
+
+    cfg = BenchConfig(rep_ms=200, verify=False)
+    t1 = time_spec(KERNELS / "saxpy.sasm", {"n": 1 << 25}, cfg=cfg, peaks=False).stats.median
+    t2 = time_spec(KERNELS / "saxpy.sasm", {"n": 1 << 26}, cfg=cfg, peaks=False).stats.median
+    assert 1.5 <= t2 / t1 <= 2.6, (t1, t2)
+
+
+def test_graph_replay_times_like_launches():
+    from sass_lab.lab.bench import BenchConfig, time_spec
+
+    base = BenchConfig(rep_ms=100)
+    eager = time_spec(KERNELS / "saxpy.sasm", {"n": 1 << 24}, cfg=base, peaks=False)
+    graph = time_spec(KERNELS / "saxpy.sasm", {"n": 1 << 24}, cfg=BenchConfig(rep_ms=100, graph=True),
+                      peaks=False)
+    assert graph.timing.graph and 0.5 <= graph.stats.median / eager.stats.median <= 2.0
+
+
+def test_sgemm_against_cublas_reports_a_ratio():
+    from sass_lab.lab.bench import BenchConfig, time_spec
+
+    if not (importlib.util.find_spec("torch") or importlib.util.find_spec("cupy")):
+        pytest.skip("no peer library")
+    r = time_spec(KERNELS / "sgemm_tiled.sasm", {"M": 1024, "N": 1024, "K": 1024}, cfg=BenchConfig(rep_ms=50),
+                  vs="cublas", peaks=False)
+    assert r.peer is not None and r.ratio is not None and 0.005 < r.ratio < 5
+
+
+def test_measured_peaks_are_plausible(tmp_path, monkeypatch):
+    import sass_lab.runtime as rt
+    from sass_lab.lab import peaks as pk
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    info = rt.context().info
+    p = pk.measured(info, refresh=True)
+    sheet = pk.datasheet_for(info)
+    assert 0.3 * sheet.fp32_flops < p.fp32_flops < 1.3 * sheet.fp32_flops, p
+    assert 0.3 * sheet.bandwidth < p.bandwidth < 1.1 * sheet.bandwidth, p
+    assert pk.load_cached(pk.device_key(info)) == p
+
+
+def _occupancy_cases() -> list[tuple[str, str, int]]:
+    import sass_lab as sl
+
+    cases = []
+    for name in SHIPPED:
+        mod = sl.assemble_file(KERNELS / name)
+        for k in mod:
+            res = k.resources
+            if res.reqntid:
+                blocks = [int(np.prod(res.reqntid))]
+            else:
+                blocks = [b for b in BLOCKS if b <= res.max_threads]
+            cases += [(name, k.name, b) for b in blocks]
+    return cases
+
+
+def test_occupancy_model_matches_driver():
+    """Kernel.occupancy(block) == cuOccupancyMaxActiveBlocksPerMultiprocessor, every shipped kernel."""
+    import sass_lab as sl
+    import sass_lab.runtime as rt
+
+    bad = []
+    mods: dict[str, object] = {}
+    for name, kname, block in _occupancy_cases():
+        mod = mods.setdefault(name, sl.assemble_file(KERNELS / name))
+        k = mod[kname]
+        model = k.occupancy(block).blocks_per_sm
+        driver = rt.max_active_blocks(k, block)
+        if model != driver:
+            bad.append(f"{Path(name).stem}:{kname} block={block} regs={k.resources.registers} "
+                       f"smem={k.resources.shared_static}: model {model}, driver {driver}")
+    assert not bad, "\n".join(bad)
