@@ -38,10 +38,15 @@ class ArchInfo:
     default_shared_per_block: int = 48 * KB  # without opt-in
     warp_size: int = 32
     sub_partitions: int = 4
+    fp32_lanes_per_sm: int = 128  # FFMA lanes per SM per clock (64 on sm_70/75/80)
 
     def __post_init__(self) -> None:
         if not self.max_threads_per_sm:
             object.__setattr__(self, "max_threads_per_sm", self.max_warps_per_sm * self.warp_size)
+
+    def peak_fp32_flops(self, sms: int, clock_hz: float) -> float:
+        """FP32 FLOP/s with every FFMA lane busy (2 FLOPs per FMA)."""
+        return 2.0 * self.fp32_lanes_per_sm * sms * clock_hz
 
     @property
     def carveouts(self) -> tuple[int, ...]:
@@ -53,15 +58,15 @@ ARCHS: dict[str, ArchInfo] = {
     "sm_70": ArchInfo("sm_70", (7, 0), max_warps_per_sm=64, max_blocks_per_sm=32, regs_per_sm=65536,
                       max_regs_per_block=65536, max_regs_per_thread=255, shared_per_sm=96 * KB,
                       carveouts_kb=(0, 8, 16, 32, 64, 96), max_shared_per_block=96 * KB,
-                      reserved_shared_per_block=0, shared_alloc_unit=256),
+                      reserved_shared_per_block=0, shared_alloc_unit=256, fp32_lanes_per_sm=64),
     "sm_75": ArchInfo("sm_75", (7, 5), max_warps_per_sm=32, max_blocks_per_sm=16, regs_per_sm=65536,
                       max_regs_per_block=65536, max_regs_per_thread=255, shared_per_sm=64 * KB,
                       carveouts_kb=(32, 64), max_shared_per_block=64 * KB,
-                      reserved_shared_per_block=0, shared_alloc_unit=256),
+                      reserved_shared_per_block=0, shared_alloc_unit=256, fp32_lanes_per_sm=64),
     "sm_80": ArchInfo("sm_80", (8, 0), max_warps_per_sm=64, max_blocks_per_sm=32, regs_per_sm=65536,
                       max_regs_per_block=65536, max_regs_per_thread=255, shared_per_sm=164 * KB,
                       carveouts_kb=(0, 8, 16, 32, 64, 100, 132, 164), max_shared_per_block=163 * KB,
-                      reserved_shared_per_block=1 * KB),
+                      reserved_shared_per_block=1 * KB, fp32_lanes_per_sm=64),
     "sm_86": ArchInfo("sm_86", (8, 6), max_warps_per_sm=48, max_blocks_per_sm=16, regs_per_sm=65536,
                       max_regs_per_block=65536, max_regs_per_thread=255, shared_per_sm=100 * KB,
                       carveouts_kb=(0, 8, 16, 32, 64, 100), max_shared_per_block=99 * KB,

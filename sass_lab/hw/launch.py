@@ -1,0 +1,80 @@
+"""Occupancy and launch checks for a compiled kernel (its Resources) at a given block size.
+
+``kernel_occupancy`` applies what the plain model cannot know: ``.reqntid`` fixes the block size,
+``.maxntid`` caps it, and the kernel's static shared memory adds to the dynamic request.
+``launch_problems`` lists, in words, why a launch would fail or need an opt-in, so the runtime and
+the console can say so before the driver does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .arch import arch_info
+from .occupancy import occupancy
+from .occupancy_types import Occupancy
+
+if TYPE_CHECKING:
+    from ..toolchain.resources import Resources
+
+
+def _prod(dims: tuple[int, ...]) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def default_threads(res: Resources) -> int:
+    """The block size a report should assume: ``.reqntid``, else ``.maxntid``/the hardware maximum."""
+    return _prod(res.reqntid) if res.reqntid else res.max_threads
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason a launch fails (``fatal``) or needs care (e.g. the shared-memory opt-in)."""
+
+    what: str
+    fatal: bool
+    hint: str = ""
+
+
+def launch_problems(arch: str, res: Resources, threads: int, dynamic_shared: int = 0) -> tuple[Problem, ...]:
+    """Everything wrong with launching ``res`` with ``threads`` per block and ``dynamic_shared`` bytes."""
+    info = arch_info(arch)
+    out = []
+    if res.reqntid and threads != _prod(res.reqntid):
+        out.append(Problem(f"block of {threads} threads but .reqntid {'x'.join(map(str, res.reqntid))}",
+                           True, "launch with exactly the .reqntid shape"))
+    if threads > min(res.max_threads, info.max_threads_per_block):
+        out.append(Problem(f"block of {threads} threads exceeds the kernel's limit of "
+                           f"{min(res.max_threads, info.max_threads_per_block)}", True,
+                           "use a smaller block or raise .maxntid"))
+    regs_block = res.registers * 32 * -(-threads // 32)
+    if regs_block > info.max_regs_per_block:
+        out.append(Problem(f"{res.registers} registers × {threads} threads = {regs_block} > "
+                           f"{info.max_regs_per_block} per block", True,
+                           "cap registers (maxrregcount / .maxnreg / .maxntid) or use a smaller block"))
+    shared = res.shared_static + dynamic_shared
+    if shared > info.max_shared_per_block:
+        out.append(Problem(f"{shared} bytes of shared memory > {info.max_shared_per_block} per block on "
+                           f"{arch}", True, "shrink the shared buffers"))
+    elif shared > info.default_shared_per_block:
+        out.append(Problem(f"{shared} bytes of shared memory > {info.default_shared_per_block} needs the "
+                           "opt-in", False, "cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)"))
+    if res.spill_stores or res.spill_loads:
+        out.append(Problem(f"spills: {res.spill_stores} B stored, {res.spill_loads} B loaded per thread",
+                           False, "fewer live values or a higher register cap"))
+    return tuple(out)
+
+
+def kernel_occupancy(arch: str, res: Resources, threads: int | None = None,
+                     dynamic_shared: int = 0) -> Occupancy:
+    """Occupancy of a compiled kernel; 0 blocks (limiter ``threads``) when the shape is illegal."""
+    t = default_threads(res) if threads is None else threads
+    occ = occupancy(arch, t, res.registers, res.shared_static + dynamic_shared)
+    bad_shape = (res.reqntid and t != _prod(res.reqntid)) or t > res.max_threads
+    if bad_shape:
+        return Occupancy(block=t, blocks_per_sm=0, warps_per_sm=0, percent=0.0, limiters=("threads",))
+    return occ
