@@ -49,6 +49,11 @@ class ArchInfo:
         return 2.0 * self.fp32_lanes_per_sm * sms * clock_hz
 
     @property
+    def max_shared_per_block_optin(self) -> int:
+        """Alias of ``max_shared_per_block`` (the opt-in maximum), the name lab.tune uses."""
+        return self.max_shared_per_block
+
+    @property
     def carveouts(self) -> tuple[int, ...]:
         """Carveout sizes in bytes."""
         return tuple(c * KB for c in self.carveouts_kb)
