@@ -2,6 +2,7 @@
 
     python tools/accuracy_table.py                      # the table in docs/ACCURACY.md
     python tools/accuracy_table.py --dist uniform --seeds 5
+    python tools/accuracy_table.py --seeds 10 --summary
 
 Prints a markdown table (max abs error, max abs / max |y|, mean abs error) for direct convolution,
 F(2x2,3x3) and F(4x4,3x3) with points 0,±1,±2 and 0,±5/8,±3/2, beside the paper's figures.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sass_lab.lab.accuracy import Setup, markdown, study
+from sass_lab.lab.accuracy import Setup, markdown, study, summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=32)
     ap.add_argument("--dist", default="normal", choices=["normal", "uniform", "positive"])
     ap.add_argument("--seeds", type=int, default=1, help="repeat with seeds 0..N-1 (one table each)")
+    ap.add_argument("--summary", action="store_true", help="one table: median and range over the seeds")
     a = ap.parse_args(argv)
+    if a.summary:
+        print(summary(Setup(n=a.n, c=a.c, h=a.hw, w=a.hw, k=a.k, dist=a.dist), a.seeds))
+        print()
+        a.seeds = 0
     for seed in range(a.seeds):
         st = Setup(n=a.n, c=a.c, h=a.hw, w=a.hw, k=a.k, dist=a.dist, seed=seed)
         print(markdown(study(st), st))

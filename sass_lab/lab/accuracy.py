@@ -166,3 +166,19 @@ def markdown(rows: list[Row], st: Setup) -> str:
         lines.append(f"| {r.name} | {r.max_abs:.1e} | {r.max_rel:.1e} | {r.mean_abs:.1e} | {paper} | "
                      f"{r.max_abs / base:.1f}× | {pr} |")
     return "\n".join(lines)
+
+
+def summary(st: Setup, seeds: int) -> str:
+    """Median and range of the max abs error (and median max rel error) over seeds 0..seeds-1."""
+    runs: dict[str, list[tuple[float, float]]] = {}
+    for seed in range(seeds):
+        for r in study(Setup(st.n, st.c, st.h, st.w, st.k, st.dist, seed)):
+            runs.setdefault(r.name, []).append((r.max_abs, r.max_rel))
+    lines = [f"FP32, N={st.n} C={st.c} H={st.h} W={st.w} K={st.k}, {st.dist}, seeds 0..{seeds - 1}.\n",
+             "| algorithm | max abs error, median (min–max) | max abs / max \\|y\\|, median | paper (max abs) |",
+             "|---|---|---|---|"]
+    for name, v in runs.items():
+        a = np.array(v)
+        lines.append(f"| {name} | {np.median(a[:, 0]):.1e} ({a[:, 0].min():.1e}–{a[:, 0].max():.1e}) | "
+                     f"{np.median(a[:, 1]):.1e} | {PAPER[name]:.1e} |")
+    return "\n".join(lines)

@@ -16,7 +16,7 @@ ALT = "0 ±5/8 ±3/2"
 COMBOS = {
     2: [dict(), dict(BKF=16, BT=16, TK=1, TT=1, CB=8), dict(BKF=16, BT=64, TK=2, TT=4, CB=4),
         dict(BKF=64, BT=16, TK=4, TT=1, CB=4)],
-    4: [dict(), dict(POINTS=ALT), dict(BKF=16, BT=16, TK=1, TT=1, CB=4), dict(BKF=32, BT=16, TK=2, TT=1, CB=2)],
+    4: [dict(), dict(POINTS=ALT), dict(BKF=16, BT=16, TK=1, TT=1, CB=4), dict(BKF=16, BT=32, TK=2, TT=2, CB=4)],
 }
 CASES = [(m, d) for m in (2, 4) for d in COMBOS[m]]
 

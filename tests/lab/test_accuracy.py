@@ -54,3 +54,10 @@ def test_markdown_lists_every_algorithm(rows):
     for name in rows:
         assert name in text
     assert "9.0e-07" in text and "1.1e-05" in text
+
+
+def test_summary_over_seeds():
+    from sass_lab.lab.accuracy import summary
+
+    text = summary(Setup(c=8, h=8, w=8, k=4), 2)
+    assert "seeds 0..1" in text and text.count("\n| ") == 5  # header + four algorithms
