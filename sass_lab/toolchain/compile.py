@@ -257,6 +257,8 @@ def build_resources(cubin: bytes, log: str, arch: str) -> dict[str, Resources]:
     from_log = logparse.resources(log)
     out = {}
     for name, k in read_cubin(cubin).items():
+        if not k.entry:
+            continue
         lg = from_log.get(name)
         reserved = info.reserved_shared_per_block
         # on sm_90 .nv.shared.<k> (when present) includes the reserved area; see cubin.py

@@ -86,6 +86,7 @@ class CubinKernel:
     param_bytes: int = 0
     params: tuple[KParam, ...] = ()
     text_bytes: int = 0
+    entry: bool = True  # False for a non-inlined device function (.func)
     attrs: tuple[NvAttr, ...] = ()
 
 
@@ -124,7 +125,8 @@ def _elf(cubin: bytes):
 
 
 def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
-    """Per-entry resources from the ELF (device functions are skipped)."""
+    """Per-function resources from the ELF; ``CubinKernel.entry`` tells kernels from device functions
+    (an entry has a ``.nv.constant0.<k>`` bank or a parameter bank)."""
     elf = _elf(cubin)
     symtab = elf.get_section_by_name(".symtab")
     syms = list(symtab.iter_symbols()) if symtab is not None else []
@@ -172,7 +174,8 @@ def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
             shared_section=shared["sh_size"] if shared is not None else 0, reserved_in_section=reserved,
             const0_bytes=const0["sh_size"] if const0 is not None else 0,
             params=tuple(sorted(params, key=lambda p: p.ordinal)),
-            text_bytes=text["sh_size"] if text is not None else 0, attrs=attrs, **fields)
+            text_bytes=text["sh_size"] if text is not None else 0,
+            entry=const0 is not None or "param_offset" in fields, attrs=attrs, **fields)
     return out
 
 

@@ -94,3 +94,21 @@ def test_parse_nv_info(data, expect):
 def test_not_a_cubin():
     with pytest.raises(ToolchainError):
         read_cubin(b"not an elf at all")
+
+
+def test_device_function_is_not_an_entry():
+    from sass_lab import ir
+    from sass_lab.backend.ptx import emit
+    from sass_lab.backend.samples import kernel_from_lines
+
+    f = kernel_from_lines("helper", [("x", "u64")], [("a", "u64"), ("v", "u32")],
+                          "ld.param.u64 a, [x];\nmov.u32 v, 7;\nst.global.u32 [a], v;\nret;")
+    f = ir.Kernel(f.name, f.params, f.regs, f.vars, f.directives, f.body, entry=False, visible=False)
+    k = kernel_from_lines("main", [], [("a", "u64")], "mov.u64 a, 0;\n{\n.param .u64 arg;\n"
+                          "st.param.u64 [arg], a;\ncall.uni helper, (arg);\n}\nret;", extra_syms=("arg",))
+    text = emit(ir.Module((f, k)), "sm_90").text
+    assert ".func helper(" in text and ".visible .entry main()" in text
+    res = compile_ptx(text, "sm_90")
+    assert set(res.resources) == {"main"}
+    funcs = read_cubin(res.cubin)
+    assert funcs["main"].entry and not funcs["helper"].entry
