@@ -63,12 +63,12 @@ def verify_table(r):
     status = "[green]PASS[/green]" if r.ok else "[red]FAIL[/red]"
     t = Table(title=f"{status} {r.kernel} [{r.device}] {size}  {defs}", title_justify="left",
               caption=r.tol_why or None, caption_justify="left")
-    for c in ("output", "shape", "max rel err", "tolerance", "NaN left", "worst at", "got", "want", ""):
-        t.add_column(c, justify="left" if c in ("output", "worst at", "") else "right")
+    for c in ("output", "shape", "max rel err", "tol", "NaN left", "worst", "got", "want", ""):
+        t.add_column(c, justify="left" if c in ("output", "worst", "") else "right", no_wrap=True)
     for c in r.checks:
-        t.add_row(c.name, "x".join(map(str, c.shape)), f"{c.max_rel_err:.3g}", f"{c.tol:.3g}",
+        t.add_row(c.name, "x".join(map(str, c.shape)), f"{c.max_rel_err:.2e}", f"{c.tol:.2e}",
                   f"[red]{c.nonfinite}[/red]" if c.nonfinite else "0",
                   "-" if c.worst is None else str(list(c.worst)),
-                  "-" if c.got is None else f"{c.got:.7g}", "-" if c.want is None else f"{c.want:.7g}",
+                  "-" if c.got is None else f"{c.got:.6g}", "-" if c.want is None else f"{c.want:.6g}",
                   "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
     return t

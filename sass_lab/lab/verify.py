@@ -125,16 +125,28 @@ def _check(name: str, got: np.ndarray, want: np.ndarray, tol: float, scale) -> O
     return OutputCheck(name, tuple(want.shape), mx, tol, nonfinite, worst, g, w)
 
 
+def param_key(ptx_name: str, args: dict[str, Any]) -> str | None:
+    """The ``inputs`` key of a kernel parameter: its own name, or its DSL name (``.kernel k(.u64 A)``
+    becomes the PTX parameter ``A_param``)."""
+    if ptx_name in args:
+        return ptx_name
+    if ptx_name.endswith("_param") and ptx_name[:-6] in args:
+        return ptx_name[:-6]
+    return None
+
+
 def order_args(kernel, args: dict[str, Any]) -> list[Any]:
     """The lab block's ``inputs`` dict in the kernel's parameter order (clear error on a mismatch)."""
     names = [p.name for p in kernel.params]
-    missing = [n for n in names if n not in args]
-    extra = [n for n in args if n not in names]
+    keys = [param_key(n, args) for n in names]
+    missing = [n.removesuffix("_param") for n, k in zip(names, keys) if k is None]
+    extra = [a for a in args if a not in keys]
     if missing or extra:
+        shown = ", ".join(n.removesuffix("_param") for n in names)
         raise SourceError(f"inputs() of the lab block does not match the parameters of '{kernel.name}'",
-                          hint=f"parameters: {', '.join(names)}; missing: {', '.join(missing) or '-'}; "
+                          hint=f"parameters: {shown}; missing: {', '.join(missing) or '-'}; "
                                f"unknown: {', '.join(extra) or '-'}")
-    return [args[n] for n in names]
+    return [args[k] for k in keys]
 
 
 def _size(spec: KernelSpec, size, emulate: bool) -> dict[str, int]:
