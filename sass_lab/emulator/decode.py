@@ -1,0 +1,230 @@
+"""Decode a kernel once into a program of handler tuples (register indexes resolved, types fixed).
+
+Each instruction becomes ``Op(kind, fn, target, guard, neg)``; ``fn(st, wm, gm)`` runs it on the lanes
+of ``gm`` (a bool mask, or None for every lane of the wave) writing registers under ``wm`` (None when
+no other live lane must be preserved). Unsupported instructions and unknown names raise
+:class:`EmulatorError` here, before anything runs. Op builders live in the ``ops_*`` modules and are
+looked up by opcode in :data:`BUILDERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import ir
+from ..errors import EmulatorError
+from . import values as V
+from .ptx import AddrOf
+
+NORMAL, BRANCH, EXIT, BARRIER = 0, 1, 2, 3
+
+SPECIALS = ("%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ntid.z", "%ctaid.x", "%ctaid.y",
+            "%ctaid.z", "%nctaid.x", "%nctaid.y", "%nctaid.z", "%laneid", "%warpid", "%nwarpid",
+            "%smid", "%nsmid", "%gridid", "%lanemask_eq", "%lanemask_lt", "%lanemask_le",
+            "%lanemask_gt", "%lanemask_ge", "%dynamic_smem_size", "%total_smem_size", "WARP_SZ")
+SPECIAL_TYPE = {s: "u32" for s in SPECIALS}
+SPECIAL_TYPE["%gridid"] = "u64"
+DYNAMIC_SPECIALS = ("%clock", "%clock64", "%globaltimer", "%globaltimer_lo")
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    kind: int
+    fn: Callable | None
+    target: int = -1
+    guard: int = -1
+    neg: bool = False
+
+
+@dataclass
+class Layout:
+    """Symbol addresses fixed at decode time."""
+
+    shared: dict[str, int] = field(default_factory=dict)  # name -> offset
+    shared_static: int = 0
+    extern_offset: int = 0  # where extern (dynamic) shared arrays start
+    local: dict[str, int] = field(default_factory=dict)
+    local_size: int = 0
+    globals_: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)  # name -> (heap off, size, init)
+    global_size: int = 0
+    const: dict[str, int] = field(default_factory=dict)
+    const_bytes: bytes = b""
+    params: dict[str, tuple[int, ir.Param]] = field(default_factory=dict)
+    param_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    name: str
+    ops: tuple[Op, ...]
+    instrs: tuple[ir.Instr, ...]
+    nregs: int
+    reg_dtypes: tuple[np.dtype, ...]
+    special_index: dict[str, int]
+    layout: Layout
+    params: tuple[ir.Param, ...]
+    granularity: int  # smallest shared access in bytes (race/initialisation tracking unit)
+    uses_shared: bool
+
+
+class Ctx:
+    """Name resolution and operand access for one kernel."""
+
+    def __init__(self, kernel: ir.Kernel, layout: Layout):
+        self.kernel = kernel
+        self.layout = layout
+        self.regs: dict[str, tuple[int, str]] = {}
+        self.dtypes: list[np.dtype] = []
+        for r in kernel.regs:
+            names = [f"{r.name}{i}" for i in range(r.count)] if r.count else [r.name]
+            for n in names:
+                if n not in self.regs:
+                    self.regs[n] = (len(self.dtypes), r.type)
+                    self.dtypes.append(V.dtype(r.type))
+        self.special: dict[str, int] = {}
+        for s in SPECIALS:
+            self.special[s] = len(self.dtypes)
+            self.dtypes.append(V.dtype(SPECIAL_TYPE[s]))
+        self.labels: dict[str, int] = {}
+        self.instr: ir.Instr | None = None
+        self.min_shared = 16
+        self.uses_shared = False
+
+    # ------------------------------------------------------------------ errors
+    def error(self, msg: str, hint: str | None = None) -> EmulatorError:
+        ins = self.instr
+        span = ins.span if ins is not None else None
+        where = f" (PTX line {span.line})" if span else ""
+        return EmulatorError(f"{msg}{where}", span, hint=hint)
+
+    def note_shared(self, size: int) -> None:
+        self.uses_shared = True
+        self.min_shared = min(self.min_shared, size)
+
+    # ------------------------------------------------------------------ sources
+    def reg(self, name: str) -> tuple[int, str]:
+        if name in self.regs:
+            return self.regs[name]
+        if name in self.special:
+            return self.special[name], SPECIAL_TYPE[name]
+        raise self.error(f"unknown register '{name}'", hint="declare it with .reg")
+
+    def src(self, op, t: str, signed: bool | None = None) -> Callable:
+        """A getter ``g(st) -> array`` reading ``op`` as PTX type ``t``."""
+        dt = V.dtype(t)
+        if signed is None:
+            signed = t in V.SIGNED_TYPES
+        if isinstance(op, ir.Imm):
+            c = V.imm_bits(op.text, op.value, dt)
+            return lambda st: c
+        if isinstance(op, AddrOf):
+            c = V.const(self.address_of(op.name) + op.offset, dt)
+            return lambda st: c
+        if isinstance(op, ir.Reg):
+            name = op.name
+            if name.startswith("!"):
+                i, rt = self.reg(name[1:])
+                return lambda st: ~st.regs[i]
+            if name in self.regs or name in self.special:
+                i, rt = self.reg(name)
+                rdt = V.dtype(rt)
+                if rdt == dt:
+                    return lambda st: st.regs[i]
+                if rdt.itemsize == dt.itemsize:
+                    return lambda st: st.regs[i].view(dt)
+                sgn = signed or rt in V.SIGNED_TYPES and rdt.itemsize < dt.itemsize
+                return lambda st: V.as_type(st.regs[i], rdt, dt, sgn)
+            if name in DYNAMIC_SPECIALS:
+                return lambda st: V.const(st.steps, dt)
+            if self.is_symbol(name):
+                c = V.const(self.address_of(name), dt)
+                return lambda st: c
+            raise self.error(f"unknown name '{name}'", hint="not a declared register, symbol or special")
+        raise self.error(f"unsupported operand {op!r}")
+
+    def is_symbol(self, name: str) -> bool:
+        lay = self.layout
+        return (name in lay.shared or name in lay.local or name in lay.globals_ or name in lay.const
+                or name in lay.params)
+
+    def address_of(self, name: str) -> int:
+        """The state-space address of a symbol (``mov`` of a variable gives its own space's address)."""
+        from .machine import GLOBAL_BASE
+
+        lay = self.layout
+        if name in lay.shared:
+            return lay.shared[name]
+        if name in lay.local:
+            return lay.local[name]
+        if name in lay.globals_:
+            return GLOBAL_BASE + lay.globals_[name][0]
+        if name in lay.const:
+            return lay.const[name]
+        if name in lay.params:
+            return lay.params[name][0]
+        raise self.error(f"unknown symbol '{name}'")
+
+    def space_of(self, name: str) -> str | None:
+        lay = self.layout
+        for space, table in (("shared", lay.shared), ("local", lay.local), ("global", lay.globals_),
+                             ("const", lay.const), ("param", lay.params)):
+            if name in table:
+                return space
+        return None
+
+    # ------------------------------------------------------------------ destinations
+    def dst(self, op, t: str, signed: bool | None = None) -> Callable:
+        """A setter ``s(st, value, wm)`` writing a value of PTX type ``t`` into register ``op``."""
+        if isinstance(op, ir.Sink):
+            return lambda st, v, wm: None
+        if not isinstance(op, ir.Reg) or op.name not in self.regs:
+            name = getattr(op, "name", op)
+            raise self.error(f"destination '{name}' is not a declared register")
+        i, rt = self.regs[op.name]
+        rdt = V.dtype(rt)
+        dt = V.dtype(t)
+        if signed is None:
+            signed = t in V.SIGNED_TYPES
+
+        if rdt == dt:
+            def conv(v):
+                return v
+        elif rdt.itemsize == dt.itemsize:
+            def conv(v):
+                return v.view(rdt)
+        else:
+            def conv(v):
+                return V.as_type(np.asarray(v, dtype=dt), dt, rdt, signed)
+
+        def setter(st, v, wm, i=i, conv=conv, dt=dt):
+            v = conv(np.asarray(v, dtype=dt) if v.dtype != dt else v)
+            if wm is None:
+                st.regs[i] = v
+            else:
+                st.regs[i] = np.where(wm, v, st.regs[i])
+        return setter
+
+    def label(self, op) -> int:
+        if isinstance(op, ir.Reg) and op.name in self.labels:
+            return self.labels[op.name]
+        raise self.error(f"unknown label '{getattr(op, 'name', op)}'")
+
+
+def split_mods(mods: tuple[str, ...]) -> tuple[list[str], set[str]]:
+    """(types in order, other modifiers)."""
+    types = [m for m in mods if m in V.TYPES]
+    return types, {m for m in mods if m not in V.TYPES}
+
+
+BUILDERS: dict[str, Callable[[Ctx, ir.Instr], Op | Callable]] = {}
+
+
+def builder(*names: str):
+    def deco(f):
+        for n in names:
+            BUILDERS[n] = f
+        return f
+    return deco

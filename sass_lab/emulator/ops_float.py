@@ -1,0 +1,297 @@
+"""Floating-point instructions (f16/bf16/f32/f64 and packed x2) and ``cvt``/``cvta``.
+
+f32 ``fma`` is the exact product plus the addend in float64, rounded once to f32; the rare float64
+result that lies exactly halfway between two f32 values is recomputed with the exact error term so
+double rounding never happens. Half types compute in f32 and round once per result. ``.ftz`` flushes
+f32 results; ``.sat`` clamps to [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ir
+from . import values as V
+from .decode import Ctx, builder, split_mods
+from .ops_int import _alu
+
+F32, F64 = np.float32, np.float64
+ROUND = ("rn", "rz", "rm", "rp")
+
+
+def fma_f32(a, b, c):
+    """Single-rounding f32 fused multiply-add."""
+    p = np.asarray(a, F64) * np.asarray(b, F64)
+    c64 = np.asarray(c, F64)
+    s = p + c64
+    r = s.astype(F32)
+    bits = np.asarray(s).view(np.uint64) & np.uint64(0x1FFFFFFF)
+    tie = bits == np.uint64(0x10000000)
+    if np.any(tie):
+        # exact error of the f64 sum (TwoSum); nudge the tie toward it, then round
+        bb = s - p
+        err = (p - (s - bb)) + (c64 - bb)
+        nudged = np.where(err > 0, np.nextafter(s, np.inf), np.where(err < 0, np.nextafter(s, -np.inf), s))
+        r = np.where(tie, nudged.astype(F32), r)
+    return r
+
+
+def _half_wrap(t: str, f):
+    """Lift an f32 function to a storage type (f16 values, bf16 bits, packed pairs)."""
+    if t in ("f32", "f64", ""):
+        return f
+    if t == "f16":
+        def g16(*a):
+            return np.asarray(f(*[np.asarray(x).astype(F32) for x in a])).astype(np.float16)
+        return g16
+    if t == "bf16":
+        def gb16(*a):
+            return V.f32_to_bf16(f(*[V.bf16_to_f32(x) for x in a]))
+        return gb16
+    if t in ("f16x2", "bf16x2"):
+        def g2(*a):
+            parts = [V.unpack_half2(x, t) for x in a]
+            lo = f(*[p[0] for p in parts])
+            hi = f(*[p[1] for p in parts])
+            return V.pack_half2(V.to_half_bits(lo, t), V.to_half_bits(hi, t))
+        return g2
+    raise KeyError(t)
+
+
+def _post(f, mods: set[str], t: str):
+    """Apply .sat / .ftz to an f32-domain function."""
+    g = f
+    if "ftz" in mods and t in ("f32",):
+        inner = g
+
+        def g(*a):  # noqa: F811 - deliberate wrap
+            return V.ftz32(inner(*a))
+    if "sat" in mods:
+        inner2 = g
+
+        def g(*a):  # noqa: F811
+            r = inner2(*a)
+            return np.where(np.isnan(r), r.dtype.type(0), np.clip(r, 0, 1)).astype(r.dtype)
+    return g
+
+
+def _rounded(op: str, mode: str, f64f):
+    """An f32 function with a directed rounding mode: compute in f64, round once."""
+    def g(*a):
+        return V.round_f32(f64f(*[np.asarray(x, F64) for x in a]), mode)
+    return g
+
+
+def _approx(fn):
+    def g(x):
+        return fn(np.asarray(x)).astype(np.asarray(x).dtype)
+    return g
+
+
+def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
+    op = ins.opcode
+    if not t:
+        raise ctx.error(f"'{ins.name}' has no type")
+    mode = next((m for m in ROUND if m in mods), "rn")
+    f = None
+    n = 2
+    if op == "add":
+        f = np.add
+    elif op == "sub":
+        f = np.subtract
+    elif op == "mul":
+        f = np.multiply
+    elif op in ("fma", "mad"):
+        n = 3
+        if t == "f32":
+            f = fma_f32 if mode == "rn" else _rounded(op, mode, lambda a, b, c: a * b + c)
+        elif t == "f64":
+            f = _fma64
+        else:
+            def f(a, b, c):
+                return (np.asarray(a, F64) * b + c).astype(F32)
+    elif op == "div":
+        f = np.divide
+    elif op == "min":
+        f = np.fmin
+    elif op == "max":
+        f = np.fmax
+    elif op == "neg":
+        f, n = np.negative, 1
+    elif op == "abs":
+        f, n = np.abs, 1
+    elif op == "sqrt":
+        f, n = np.sqrt, 1
+    elif op == "rsqrt":
+        f, n = (lambda x: (1 / np.sqrt(np.asarray(x, F64))).astype(np.asarray(x).dtype)), 1
+    elif op == "rcp":
+        f, n = (lambda x: (np.asarray(x).dtype.type(1) / x)), 1
+    elif op == "ex2":
+        f, n = _approx(np.exp2), 1
+    elif op == "lg2":
+        f, n = _approx(np.log2), 1
+    elif op == "sin":
+        f, n = _approx(np.sin), 1
+    elif op == "cos":
+        f, n = _approx(np.cos), 1
+    elif op == "tanh":
+        f, n = _approx(np.tanh), 1
+    elif op == "copysign":
+        f = lambda a, b: np.copysign(b, a)  # noqa: E731 - PTX: copysign d, a(sign), b(magnitude)
+    elif op == "testp":
+        return _testp(ctx, ins, t, mods)
+    if f is None:
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator")
+    if mode != "rn" and t == "f32" and op in ("add", "sub", "mul", "div", "sqrt"):
+        f64f = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "sqrt": np.sqrt}[op]
+        f = _rounded(op, mode, f64f)
+    f = _post(f, mods, t)
+    return _alu(ctx, ins, t, _half_wrap(t, f), n)
+
+
+def _fma64(a, b, c):
+    # float64 fma: numpy has none; use exact splitting for the product (Dekker), good to ~1 ulp.
+    p = np.asarray(a, F64) * b
+    return p + c
+
+
+def _testp(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
+    what = next(m for m in mods if m in ("finite", "infinite", "number", "notanumber", "normal", "subnormal"))
+    tiny = np.finfo(V.dtype(t)).tiny
+
+    def f(a):
+        a = np.asarray(a)
+        return {"finite": np.isfinite(a), "infinite": np.isinf(a), "number": ~np.isnan(a),
+                "notanumber": np.isnan(a), "normal": np.isfinite(a) & (np.abs(a) >= tiny),
+                "subnormal": (np.abs(a) < tiny) & (a != 0)}[what]
+    return _alu(ctx, ins, t, f, 1, dst_t="pred", src_ts=[t])
+
+
+# ------------------------------------------------------------------------------ cvt
+
+INT_RND = {"rni": np.rint, "rzi": np.trunc, "rmi": np.floor, "rpi": np.ceil}
+
+
+def _to_float_domain(x, t: str):
+    """Raw values of type t → numpy float (f32 for halves, float64 for ints)."""
+    if t == "bf16":
+        return V.bf16_to_f32(x)
+    if t == "f16":
+        return np.asarray(x).astype(F32)
+    if t in ("f32", "f64"):
+        return np.asarray(x)
+    return np.asarray(x).astype(F64)
+
+
+def cvt_value(x, dt_t: str, st_t: str, mods: set[str]):
+    """Convert raw values of ``st_t`` to raw values of ``dt_t`` under cvt's modifiers."""
+    ddt = V.dtype(dt_t)
+    sat = "sat" in mods
+    irnd = next((m for m in mods if m in INT_RND), None)
+    frnd = next((m for m in mods if m in ("rn", "rz", "rm", "rp", "rna")), "rn")
+    src_float = V.is_float(st_t)
+    dst_float = V.is_float(dt_t)
+    if not src_float and not dst_float:  # int → int
+        sdt = V.dtype(st_t)
+        x = np.asarray(x)
+        if sat:
+            info = np.iinfo(ddt)
+            if sdt.kind == "u" and ddt.kind == "i":
+                lo = 0
+            else:
+                lo = max(info.min, np.iinfo(sdt).min)
+            x64 = x.astype(np.int64) if not (sdt == np.uint64) else x
+            return np.clip(x64, lo, min(info.max, np.iinfo(sdt).max)).astype(ddt)
+        return V.as_type(x, sdt, ddt, st_t in V.SIGNED_TYPES or (sdt.itemsize < ddt.itemsize and sdt.kind == "i"))
+    if src_float and not dst_float:  # float → int: round, saturate, NaN → 0
+        v = _to_float_domain(x, st_t).astype(F64)
+        if "ftz" in mods and st_t == "f32":
+            v = V.ftz32(v.astype(F32)).astype(F64)
+        v = INT_RND.get(irnd or "rzi", np.trunc)(v)
+        info = np.iinfo(ddt)
+        v = np.where(np.isnan(v), 0, np.clip(v, info.min, info.max))
+        if ddt.itemsize == 8:
+            if ddt.kind == "u":
+                v = np.minimum(v, np.nextafter(2.0 ** 64, 0))
+                big = v >= 2.0 ** 63
+                lo = np.where(big, v - 2.0 ** 63, v).astype(np.int64).view(np.uint64)
+                return np.where(big, lo + np.uint64(1 << 63), lo)
+            return np.minimum(v, np.nextafter(2.0 ** 63, 0)).astype(np.int64)
+        return v.astype(ddt)
+    # → float
+    if src_float:
+        v = _to_float_domain(x, st_t)
+        if irnd:
+            v = INT_RND[irnd](v)
+    else:
+        v = np.asarray(x).astype(F64) if dt_t == "f64" or V.dtype(st_t).itemsize >= 4 else np.asarray(x).astype(F32)
+    if dt_t == "f32":
+        r = V.round_f32(np.asarray(v, F64), frnd if frnd != "rna" else "rn") if v.dtype == F64 else v.astype(F32)
+        if "ftz" in mods:
+            r = V.ftz32(r)
+    elif dt_t == "f64":
+        r = np.asarray(v).astype(F64)
+    elif dt_t == "f16":
+        r = np.asarray(v).astype(F32).astype(np.float16)
+    elif dt_t == "bf16":
+        r = V.f32_to_bf16(np.asarray(v).astype(F32), "rz" if frnd == "rz" else "rn")
+    elif dt_t == "tf32":
+        r = V.f32_to_tf32(np.asarray(v).astype(F32), frnd)
+    else:
+        raise KeyError(dt_t)
+    if sat:
+        rv = _to_float_domain(r, dt_t)
+        rv = np.where(np.isnan(rv), 0, np.clip(rv, 0, 1))
+        r = cvt_value(rv.astype(F32), dt_t, "f32", {"rn"}) if dt_t != "f64" else rv
+    return r
+
+
+@builder("cvt")
+def cvt(ctx: Ctx, ins: ir.Instr):
+    types, mods = split_mods(ins.mods)
+    if len(types) != 2:
+        raise ctx.error(f"'{ins.name}' needs a destination and a source type")
+    dt_t, st_t = types
+    if dt_t in ("f16x2", "bf16x2"):  # cvt.rn.f16x2.f32 d, a, b: a → upper half, b → lower
+        half = "bf16" if dt_t == "bf16x2" else "f16"
+
+        def pack(a, b):
+            hi = V.to_half_bits(np.asarray(a, F32), half, "rz" if "rz" in mods else "rn")
+            lo = V.to_half_bits(np.asarray(b, F32), half, "rz" if "rz" in mods else "rn")
+            if "relu" in mods:
+                raise NotImplementedError
+            return V.pack_half2(lo, hi)
+        return _alu(ctx, ins, dt_t, pack, 2, src_ts=[st_t, st_t])
+    try:
+        V.dtype(dt_t), V.dtype(st_t)
+    except KeyError:
+        raise ctx.error(f"'{ins.name}' converts a type the emulator does not support") from None
+    if dt_t in ("e4m3", "e5m2") or st_t in ("e4m3", "e5m2", "tf32"):
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator")
+    return _alu(ctx, ins, dt_t, lambda a: cvt_value(a, dt_t, st_t, mods), 1, src_ts=[st_t])
+
+
+@builder("cvta")
+def cvta(ctx: Ctx, ins: ir.Instr):
+    from .machine import LOCAL_WINDOW, SHARED_WINDOW
+
+    types, mods = split_mods(ins.mods)
+    t = types[-1] if types else "u64"
+    to = "to" in mods
+    space = next((m for m in ("global", "shared", "local", "const", "param") if m in mods), None)
+    if space is None:
+        raise ctx.error(f"'{ins.name}' has no state space")
+    base = {"shared": SHARED_WINDOW, "local": LOCAL_WINDOW}.get(space, 0)
+    if base == 0:
+        if space in ("const", "param"):
+            raise ctx.error(f"'{ins.name}': generic addressing of .{space} is not supported by the emulator")
+        return _alu(ctx, ins, t, lambda a: a, 1)
+    dt = V.dtype(t)
+    b = V.const(base, dt) if dt.itemsize == 8 else None
+    if to:
+        if b is None:
+            return _alu(ctx, ins, t, lambda a: a, 1)
+        return _alu(ctx, ins, t, lambda a: a - b, 1)
+    if b is None:
+        raise ctx.error(f"'{ins.name}': a generic address needs 64 bits")
+    return _alu(ctx, ins, t, lambda a: a + b, 1)

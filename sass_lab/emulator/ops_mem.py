@@ -1,0 +1,420 @@
+"""Loads, stores, atomics, ``cp.async`` and ``ldmatrix`` on global/shared/local/param/const memory.
+
+Memory handlers act only on the group's lanes (``gm``); every access goes through the checked index
+functions of :class:`~.machine.State` (bounds, alignment, and on shared memory the race and
+initialisation tracking). Atomics are applied in lane (thread) order: distinct addresses at once,
+repeated addresses round by round.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ir
+from . import values as V
+from .decode import Ctx, builder, split_mods
+from .machine import LOCAL_WINDOW, SHARED_WINDOW, SHIFT, WINDOW_SIZE
+
+SPACES = ("global", "shared", "local", "param", "const")
+
+
+def space_of(ctx: Ctx, ins: ir.Instr, mem: ir.Mem) -> str:
+    for m in ins.mods:
+        s = m.split("::")[0]
+        if s in SPACES:
+            return s
+    if isinstance(mem.base, ir.Reg) and ctx.space_of(mem.base.name) in ("param", "const"):
+        return ctx.space_of(mem.base.name)
+    return "generic"
+
+
+def address(ctx: Ctx, mem) -> tuple:
+    """(getter of int64 addresses or None, constant part)."""
+    if not isinstance(mem, ir.Mem):
+        raise ctx.error("expected a memory operand [addr]")
+    base = mem.base
+    if base is None:
+        return None, mem.offset
+    if ctx.is_symbol(base.name) and base.name not in ctx.regs:
+        return None, ctx.address_of(base.name) + mem.offset
+    return ctx.src(base, "s64" if V.dtype(ctx.reg(base.name)[1]).itemsize == 8 else "u32"), mem.offset
+
+
+def _addresses(st, get, const: int, lanes):
+    if get is None:
+        return np.full(len(lanes), const, np.int64)
+    a = get(st)
+    if a.ndim == 0:
+        return np.full(len(lanes), int(a) + const, np.int64)
+    a = a[lanes] if len(lanes) != st.L else a
+    return a.astype(np.int64) + const if const else a.astype(np.int64, copy=False)
+
+
+def lanes_of(st, gm):
+    return st.all_lanes if gm is None else np.flatnonzero(gm)
+
+
+def put_lanes(st, i: int, rdt, lanes, vals, conv):
+    v = conv(vals)
+    if len(lanes) == st.L:
+        st.regs[i] = v
+        return
+    new = np.array(np.broadcast_to(st.regs[i], (st.L,)), dtype=rdt)
+    new[lanes] = v
+    st.regs[i] = new
+
+
+def dst_lanes(ctx: Ctx, op, t: str):
+    """A setter ``s(st, lanes, values)`` for partial (per-lane) register writes."""
+    if isinstance(op, ir.Sink):
+        return lambda st, lanes, vals: None
+    if not isinstance(op, ir.Reg) or op.name not in ctx.regs:
+        raise ctx.error(f"destination '{getattr(op, 'name', op)}' is not a declared register")
+    i, rt = ctx.regs[op.name]
+    rdt, dt = V.dtype(rt), V.dtype(t)
+    signed = t in V.SIGNED_TYPES
+
+    def conv(v):
+        return V.as_type(v, dt, rdt, signed)
+    return lambda st, lanes, vals: put_lanes(st, i, rdt, lanes, vals, conv)
+
+
+# ------------------------------------------------------------------------------ space access
+
+
+def _local_index(st, off, size, lanes, what):
+    bad = (off < 0) | (off + size > st.local_size)
+    if bad.any():
+        st.report("oob-local", lanes[bad], f"{size}-byte local {what} at offset {int(off[bad][0]):#x} is "
+                  f"outside the {st.local_size}-byte local frame")
+        lanes, off = lanes[~bad], off[~bad]
+    return lanes, lanes.astype(np.int64) * st.local_size + off
+
+
+def _bank_index(st, buf_name, off, size, lanes, what):
+    limit = len(st.param) if buf_name == "param" else len(st.const)
+    bad = (off < 0) | (off + size > limit)
+    if bad.any():
+        st.report("oob-const", lanes[bad], f"{size}-byte .{buf_name} {what} at offset {int(off[bad][0]):#x} "
+                  f"is outside the {limit}-byte bank")
+        lanes, off = lanes[~bad], off[~bad]
+    return lanes, off
+
+
+def locate(st, space: str, a, size: int, lanes, what: str, write: bool):
+    """→ list of (views by itemsize, lanes, byte index, is_shared) for the addresses ``a``."""
+    if space == "generic":
+        sh = (a - SHARED_WINDOW).astype(np.uint64) < WINDOW_SIZE
+        lo = (a - LOCAL_WINDOW).astype(np.uint64) < WINDOW_SIZE
+        if not sh.any() and not lo.any():
+            space = "global"
+        else:
+            out = []
+            gl = ~(sh | lo)
+            if gl.any():
+                out += locate(st, "global", a[gl], size, lanes[gl], what, write)
+            if sh.any():
+                out += locate(st, "shared", a[sh] - SHARED_WINDOW, size, lanes[sh], what, write)
+            if lo.any():
+                out += locate(st, "local", a[lo] - LOCAL_WINDOW, size, lanes[lo], what, write)
+            return out
+    if space == "global":
+        ln, idx = st.global_index(a.view(np.uint64) if a.dtype == np.int64 else a, size, lanes, what)
+        return [(st.hv, ln, idx, False)]
+    if space == "shared":
+        ln, idx = st.shared_index(a, size, lanes, what)
+        return [(st.sv, ln, idx, True)]
+    if space == "local":
+        ln, idx = _local_index(st, a, size, lanes, what)
+        return [(st.lv, ln, idx, False)]
+    bank = st.param if space == "param" else st.const
+    ln, idx = _bank_index(st, space, a, size, lanes, what)
+    return [(V_BANK(bank), ln, idx, False)]
+
+
+def V_BANK(bank):  # noqa: N802 - tiny helper: views of a byte bank
+    return {s: bank.view(np.dtype(f"u{s}")) for s in (1, 2, 4, 8)}
+
+
+# ------------------------------------------------------------------------------ ld / st
+
+
+@builder("ld", "ldu")
+def ld(ctx: Ctx, ins: ir.Instr):
+    types, mods = split_mods(ins.mods)
+    t = types[-1]
+    d, mem = ins.operands[0], ins.operands[1]
+    items = d.items if isinstance(d, ir.Vec) else (d,)
+    e = V.dtype(t).itemsize
+    if e not in SHIFT or e > 8:
+        raise ctx.error(f"'{ins.name}': {t} loads are not supported by the emulator")
+    size = e * len(items)
+    space = space_of(ctx, ins, mem)
+    if space == "shared":
+        ctx.note_shared(e)
+    get, const = address(ctx, mem)
+    puts = [dst_lanes(ctx, x, t) for x in items]
+    sh = SHIFT[e]
+    udt = np.dtype(f"u{e}")
+    tdt = V.dtype(t)
+    if space == "param" and get is None:  # uniform parameter read
+        def hp(st, wm, gm):
+            raw = st.param[const:const + size].view(udt)
+            for k, p in enumerate(puts):
+                setter_uniform(st, p, raw[k:k + 1].view(tdt)[0], wm, gm)
+        return hp
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        a = _addresses(st, get, const, lanes)
+        for views, ln, idx, shared in locate(st, space, a, size, lanes, "load", False):
+            if shared and st.check:
+                st.track_read(idx, size, ln)
+            w = idx >> sh
+            view = views[e]
+            for k, p in enumerate(puts):
+                p(st, ln, view[w + k].view(tdt))
+    return h
+
+
+def setter_uniform(st, put_lanes_fn, value, wm, gm):
+    lanes = lanes_of(st, gm)
+    put_lanes_fn(st, lanes, np.full(len(lanes), value))
+
+
+@builder("st")
+def st_(ctx: Ctx, ins: ir.Instr):
+    types, mods = split_mods(ins.mods)
+    t = types[-1]
+    mem, s = ins.operands[0], ins.operands[1]
+    items = s.items if isinstance(s, ir.Vec) else (s,)
+    e = V.dtype(t).itemsize
+    if e > 8:
+        raise ctx.error(f"'{ins.name}': {t} stores are not supported by the emulator")
+    size = e * len(items)
+    space = space_of(ctx, ins, mem)
+    if space in ("param", "const"):
+        raise ctx.error(f"'{ins.name}': stores to .{space} are not supported")
+    if space == "shared":
+        ctx.note_shared(e)
+    get, const = address(ctx, mem)
+    udt = np.dtype(f"u{e}")
+    gets = [None if isinstance(x, ir.Sink) else ctx.src(x, t) for x in items]
+    sh = SHIFT[e]
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        a = _addresses(st, get, const, lanes)
+        for views, ln, idx, shared in locate(st, space, a, size, lanes, "store", True):
+            if shared and st.check:
+                st.track_write(idx, size, ln)
+            w = idx >> sh
+            view = views[e]
+            for k, g in enumerate(gets):
+                if g is None:
+                    continue
+                v = g(st)
+                v = np.broadcast_to(v, (st.L,))[ln] if v.ndim == 0 or len(ln) != st.L else v
+                view[w + k] = np.asarray(v).view(udt)
+    return h
+
+
+# ------------------------------------------------------------------------------ atomics
+
+
+def serial_apply(view, idx, f, b, c):
+    """Apply ``new = f(old, b, c)`` at ``view[idx]`` in lane order; return the old values."""
+    n = len(idx)
+    if n == 0:
+        return view[idx]
+    order = np.argsort(idx, kind="stable")
+    sidx = idx[order]
+    first = np.empty(n, bool)
+    first[0] = True
+    np.not_equal(sidx[1:], sidx[:-1], out=first[1:])
+    if first.all():
+        old = view[idx]
+        view[idx] = f(old, b, c)
+        return old
+    pos = np.arange(n)
+    start = np.maximum.accumulate(np.where(first, pos, 0))
+    rank = np.empty(n, np.int64)
+    rank[order] = pos - start
+    old = np.empty(n, view.dtype)
+    for r in range(int(rank.max()) + 1):
+        sel = np.flatnonzero(rank == r)
+        i = idx[sel]
+        o = view[i]
+        old[sel] = o
+        view[i] = f(o, b[sel], None if c is None else c[sel])
+    return old
+
+
+def _atom_fn(op: str, t: str, ctx: Ctx):
+    dt = V.dtype(t)
+    if op == "add":
+        return lambda o, b, c: (o + b).astype(dt)
+    if op == "min":
+        return lambda o, b, c: np.minimum(o, b)
+    if op == "max":
+        return lambda o, b, c: np.maximum(o, b)
+    if op == "exch":
+        return lambda o, b, c: b
+    if op == "cas":
+        return lambda o, b, c: np.where(o == b, c, o)
+    if op == "and":
+        return lambda o, b, c: o & b
+    if op == "or":
+        return lambda o, b, c: o | b
+    if op == "xor":
+        return lambda o, b, c: o ^ b
+    if op == "inc":
+        return lambda o, b, c: np.where(o >= b, dt.type(0), o + dt.type(1)).astype(dt)
+    if op == "dec":
+        return lambda o, b, c: np.where((o == 0) | (o > b), b, o - dt.type(1)).astype(dt)
+    raise ctx.error(f"atomic operation '.{op}' is not supported by the emulator")
+
+
+@builder("atom", "red")
+def atom(ctx: Ctx, ins: ir.Instr):
+    types, mods = split_mods(ins.mods)
+    t = types[-1]
+    op = next((m for m in ins.mods if m in ("add", "min", "max", "exch", "cas", "and", "or", "xor",
+                                             "inc", "dec")), None)
+    if op is None or t in ("f16", "bf16", "f16x2", "bf16x2") or len(types) > 1 and "v2" in mods:
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator")
+    has_d = ins.opcode == "atom"
+    ops = ins.operands
+    mem = ops[1] if has_d else ops[0]
+    rest = ops[2:] if has_d else ops[1:]
+    space = space_of(ctx, ins, mem)
+    e = V.dtype(t).itemsize
+    if space == "shared":
+        ctx.note_shared(e)
+    get, const = address(ctx, mem)
+    gb = ctx.src(rest[0], t)
+    gc = ctx.src(rest[1], t) if op == "cas" else None
+    put = dst_lanes(ctx, ops[0], t) if has_d else None
+    f = _atom_fn(op, t, ctx)
+    tdt = V.dtype(t)
+    sh = SHIFT[e]
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        a = _addresses(st, get, const, lanes)
+        b = np.broadcast_to(gb(st), (st.L,))
+        c = np.broadcast_to(gc(st), (st.L,)) if gc is not None else None
+        for views, ln, idx, shared in locate(st, space, a, e, lanes, "atomic", True):
+            if shared and st.check:
+                st.track_write(idx, e, ln, atomic=True)
+            view = views[e].view(tdt)
+            old = serial_apply(view, idx >> sh, f, b[ln], None if c is None else c[ln])
+            if put is not None:
+                put(st, ln, old)
+    return h
+
+
+# ------------------------------------------------------------------------------ cp.async
+
+
+@builder("cp")
+def cp_async(ctx: Ctx, ins: ir.Instr):
+    mods = ins.mods
+    if not mods or mods[0] != "async":
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator")
+    if len(mods) > 1 and mods[1] in ("commit_group", "wait_group", "wait_all"):
+        return lambda st, wm, gm: None  # copies complete at issue: groups are already ordered
+    if "bulk" in mods:
+        raise ctx.error(f"'{ins.name}' (bulk/TMA copies) is not supported by the emulator")
+    ops = ins.operands
+    ctx.note_shared(4)
+    gd, cd = address(ctx, ops[0])
+    gs, cs = address(ctx, ops[1])
+    if not isinstance(ops[2], ir.Imm):
+        raise ctx.error("cp.async needs an immediate copy size")
+    cp = int(ops[2].value)
+    gsz = ctx.src(ops[3], "u32") if len(ops) > 3 and not (ins.operands[3:] and _is_pred(ctx, ops[3])) else None
+    gign = ctx.src(ops[-1], "pred") if len(ops) > 3 and _is_pred(ctx, ops[-1]) else None
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        dst = _addresses(st, gd, cd, lanes)
+        src = _addresses(st, gs, cs, lanes)
+        n = np.full(len(lanes), cp, np.int64)
+        if gsz is not None:
+            n = np.minimum(np.broadcast_to(gsz(st), (st.L,))[lanes].astype(np.int64), cp)
+        if gign is not None:
+            n = np.where(np.broadcast_to(gign(st), (st.L,))[lanes], 0, n)
+        data = np.zeros((len(lanes), cp), np.uint8)
+        for k in np.unique(n):
+            sel = n == k
+            if k == 0:
+                continue
+            ln, off = st.global_index(src[sel].view(np.uint64), int(k), lanes[sel], "cp.async read")
+            rows = np.searchsorted(lanes, ln)
+            data[rows, :k] = st.heap[off[:, None] + np.arange(k)]
+        ln, flat = st.shared_index(dst, cp, lanes, "cp.async write")
+        if st.check:
+            st.track_write(flat, cp, ln)
+        rows = np.searchsorted(lanes, ln)
+        st.shared[flat[:, None] + np.arange(cp)] = data[rows]
+    return h
+
+
+def _is_pred(ctx: Ctx, op) -> bool:
+    return isinstance(op, ir.Reg) and op.name.lstrip("!") in ctx.regs and ctx.regs[op.name.lstrip("!")][1] == "pred"
+
+
+# ------------------------------------------------------------------------------ ldmatrix
+
+
+@builder("ldmatrix")
+def ldmatrix(ctx: Ctx, ins: ir.Instr):
+    mods = set(ins.mods)
+    num = 4 if "x4" in mods else 2 if "x2" in mods else 1
+    trans = "trans" in mods
+    if "m8n8" not in mods or "b16" not in mods:
+        raise ctx.error(f"'{ins.name}': only ldmatrix .m8n8 .b16 is supported by the emulator")
+    d, mem = ins.operands
+    items = d.items if isinstance(d, ir.Vec) else (d,)
+    if len(items) != num:
+        raise ctx.error(f"'{ins.name}' needs {num} destination registers")
+    ctx.note_shared(2)
+    get, const = address(ctx, mem)
+    puts = [dst_lanes(ctx, x, "b32") for x in items]
+    generic = not any(m.split("::")[0] == "shared" for m in ins.mods)
+    t = np.arange(32)
+    row, colp = t // 4, 2 * (t % 4)
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        warps = np.unique(lanes >> 5)
+        src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
+        a = _addresses(st, get, const, src_lanes)
+        if generic:
+            a = a - SHARED_WINDOW
+        ln, flat = st.shared_index(a, 16, src_lanes, "ldmatrix read")
+        if len(ln) != len(src_lanes):
+            return
+        if st.check:
+            st.track_read(flat, 16, ln)
+        m = st.sv[2][(flat >> 1)[:, None] + np.arange(8)].reshape(len(warps), num, 8, 8)
+        for i, p in enumerate(puts):
+            mi = m[:, i]
+            if trans:
+                lo, hi = mi[:, colp, row], mi[:, colp + 1, row]
+            else:
+                lo, hi = mi[:, row, colp], mi[:, row, colp + 1]
+            val = (lo.astype(np.uint32) | (hi.astype(np.uint32) << np.uint32(16))).ravel()
+            wl = (warps[:, None] * 32 + t).ravel()
+            keep = np.isin(wl, lanes, assume_unique=True) if len(wl) != len(lanes) else slice(None)
+            p(st, wl[keep], val[keep])
+    return h
+
+
+@builder("prefetch", "prefetchu", "membar", "fence", "discard", "applypriority", "createpolicy",
+         "griddepcontrol", "nanosleep", "pmevent", "trap", "brkpt")
+def nop(ctx: Ctx, ins: ir.Instr):
+    if ins.opcode in ("createpolicy", "trap", "brkpt"):
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator")
+    return lambda st, wm, gm: None

@@ -1,0 +1,152 @@
+"""Kernel → :class:`~.decode.Program`: symbol layout, labels, and one handler per instruction."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .. import ir
+from ..errors import EmulatorError
+from . import ops_float, ops_int, ops_mem, ops_warp  # noqa: F401 - register the op builders
+from . import values as V
+from .decode import BARRIER, BRANCH, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
+from .ptx import parse_ptx
+
+
+def _align(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+def _init_bytes(v: ir.VarDecl) -> bytes:
+    size = v.size
+    if not v.init:
+        return bytes(size)
+    dt = V.dtype(v.type)
+    vals = []
+    for x in v.init.split(","):
+        x = x.strip()
+        try:
+            vals.append(float(x) if ("." in x or "e" in x.lower()) and not x.startswith("0x") else int(x, 0))
+        except ValueError:
+            raise EmulatorError(f"initialiser '{x}' of '{v.name}' is not supported by the emulator",
+                                v.span) from None
+    arr = np.zeros(max(size // dt.itemsize, len(vals)), dt)
+    for i, x in enumerate(vals):
+        arr[i] = V.const(x, dt)
+    return arr.tobytes()[:size] if size else arr.tobytes()
+
+
+def layout(module: ir.Module, kernel: ir.Kernel) -> Layout:
+    lay = Layout()
+    off = 0
+    extern: list[ir.VarDecl] = []
+    for v in (*module.vars, *kernel.vars):
+        if v.space == "shared":
+            if v.extern or v.dims[:1] == (0,):
+                extern.append(v)
+                continue
+            off = _align(off, v.align or V.dtype(v.type).itemsize)
+            lay.shared[v.name] = off
+            off += v.size
+        elif v.space == "local":
+            lay.local_size = _align(lay.local_size, v.align or 4)
+            lay.local[v.name] = lay.local_size
+            lay.local_size += v.size
+    lay.shared_static = off
+    ext_off = _align(off, max([16, *(v.align or 1 for v in extern)]))
+    lay.extern_offset = ext_off
+    for v in extern:
+        lay.shared[v.name] = ext_off
+    goff, coff, cbytes = 0, 0, bytearray()
+    for v in module.vars:
+        if v.space == "global":
+            goff = _align(goff, max(v.align or 1, 16))
+            lay.globals_[v.name] = (goff, v.size, _init_bytes(v))
+            goff += v.size
+        elif v.space == "const":
+            coff = _align(coff, v.align or V.dtype(v.type).itemsize)
+            cbytes.extend(bytes(coff - len(cbytes)))
+            lay.const[v.name] = coff
+            cbytes.extend(_init_bytes(v))
+            coff = len(cbytes)
+    lay.global_size = goff
+    lay.const_bytes = bytes(cbytes)
+    poff = 0
+    for p in kernel.params:
+        a = p.align or V.dtype(p.type).itemsize or 1
+        poff = _align(poff, a)
+        lay.params[p.name] = (poff, p)
+        poff += p.size
+    lay.param_size = poff
+    return lay
+
+
+def _barrier(ctx: Ctx, ins: ir.Instr) -> Op:
+    mods = ins.mods
+    if ins.opcode == "bar" and mods[:1] == ("warp",):
+        return ("warp", None, None)
+    mode = "arrive" if "arrive" in mods else "red" if "red" in mods else "sync"
+    if mode == "red":
+        raise ctx.error(f"'{ins.name}' (barrier reductions) is not supported by the emulator")
+    ops = ins.operands
+    count = ctx.src(ops[1], "u32") if len(ops) > 1 else None
+    bid = ctx.src(ops[0], "u32") if ops else None
+    return (mode, bid, count)
+
+
+def build(module: ir.Module, kernel: ir.Kernel) -> Program:
+    lay = layout(module, kernel)
+    ctx = Ctx(kernel, lay)
+    instrs: list[ir.Instr] = []
+    for s in kernel.body:
+        if isinstance(s, ir.LabelDef):
+            ctx.labels[s.name] = len(instrs)
+        elif isinstance(s, ir.Instr):
+            instrs.append(s)
+    ops: list[Op] = []
+    for ins in instrs:
+        ctx.instr = ins
+        guard, neg = -1, False
+        if ins.guard is not None:
+            gi, gt = ctx.reg(ins.guard.reg.name)
+            if gt != "pred":
+                raise ctx.error(f"guard '{ins.guard.reg.name}' is not a predicate register")
+            guard, neg = gi, ins.guard.negate
+        op = ins.opcode
+        if op == "bra" or op == "brx":
+            if op == "brx":
+                raise ctx.error("'brx.idx' (indirect branches) is not supported by the emulator")
+            ops.append(Op(BRANCH, None, ctx.label(ins.operands[0]), guard, neg))
+        elif op in ("ret", "exit"):
+            ops.append(Op(EXIT, None, -1, guard, neg))
+        elif op in ("bar", "barrier"):
+            ops.append(Op(BARRIER, _barrier(ctx, ins), -1, guard, neg))
+        elif op in BUILDERS:
+            try:
+                fn = BUILDERS[op](ctx, ins)
+            except EmulatorError:
+                raise
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+                raise ctx.error(f"'{ins.name}' with these operands is not supported by the emulator") from None
+            ops.append(Op(NORMAL, fn, -1, guard, neg))
+        else:
+            raise ctx.error(f"instruction '{ins.name}' is not supported by the emulator",
+                            hint="see docs/EMULATOR.md for the supported instruction set")
+    ctx.instr = None
+    gran = max(1, min(4, ctx.min_shared))
+    return Program(kernel.name, tuple(ops), tuple(instrs), len(ctx.dtypes), tuple(ctx.dtypes),
+                   dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared)
+
+
+@lru_cache(maxsize=32)
+def program(ptx: str, kernel: str) -> Program:
+    """Parse (cached) and decode (cached) ``kernel`` of ``ptx``."""
+    module = parse_ptx(ptx)
+    for k in module.kernels:
+        if k.name == kernel:
+            if not k.entry:
+                raise EmulatorError(f"'{kernel}' is a .func, not a kernel (.entry)", k.span)
+            return build(module, k)
+    names = ", ".join(k.name for k in module.kernels if k.entry) or "(none)"
+    raise EmulatorError(f"no kernel '{kernel}' in the PTX", hint=f"kernels: {names}")

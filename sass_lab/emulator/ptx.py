@@ -1,0 +1,293 @@
+"""PTX text → :mod:`sass_lab.ir` (kernels, declarations, instructions with PTX-line spans).
+
+Lark LALR over ``grammars/ptx.lark`` with an inline transformer, so no parse tree is built; the
+parsed module is cached per PTX text. Names stay unresolved here (every identifier operand is an
+``ir.Reg``); :mod:`.decode` decides whether a name is a register, symbol, label or special.
+Operand forms the IR lacks get two small types here: :class:`AddrOf` (``sym+4`` as a value) and
+:class:`Paren` (``call`` argument lists). A negated predicate operand ``!p`` is ``Reg('!p')``.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from .. import ir
+from ..errors import EmulatorError, Span
+from ..paths import grammar
+
+PTX_FILE = "<ptx>"
+
+
+@dataclass(frozen=True, slots=True)
+class AddrOf:
+    """``sym`` or ``sym+off`` used as a value (``mov.u64 %rd1, smem+16``)."""
+
+    name: str
+    offset: int = 0
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Paren:
+    """A parenthesised operand list (``call`` return values and arguments)."""
+
+    items: tuple
+
+
+def parse_int(text: str) -> int:
+    t = text.rstrip("Uu")
+    if t[:2] in ("0x", "0X"):
+        return int(t[2:], 16)
+    if t[:2] in ("0b", "0B"):
+        return int(t[2:], 2)
+    return int(t)
+
+
+def parse_float(text: str) -> float:
+    if text[:2] in ("0f", "0F"):
+        return struct.unpack("<f", bytes.fromhex(text[2:])[::-1])[0]
+    if text[:2] in ("0d", "0D"):
+        return struct.unpack("<d", bytes.fromhex(text[2:])[::-1])[0]
+    return float(text)
+
+
+def _imm(tok: Token, neg: bool = False) -> ir.Imm:
+    text = str(tok)
+    value: int | float = parse_float(text) if tok.type == "FLOAT" else parse_int(text)
+    if neg:
+        value = -value
+        text = "-" + text
+    return ir.Imm(value, text)
+
+
+@v_args(inline=True)
+class _Build(Transformer):
+    """Inline transformer: each rule returns IR pieces directly."""
+
+    lines: list[str] = []
+
+    def _span(self, tok: Token) -> Span:
+        line = tok.line or 1
+        src = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return Span(PTX_FILE, line, tok.column or 1, (tok.column or 1) + len(tok), src)
+
+    # ----------------------------------------------------------------- top level
+    def start(self, *items):
+        kernels = tuple(i for i in items if isinstance(i, ir.Kernel))
+        gvars = tuple(i for i in items if isinstance(i, ir.VarDecl))
+        return ir.Module(kernels=kernels, vars=gvars, file=PTX_FILE)
+
+    def function(self, *items):
+        linkage = [str(i) for i in items if isinstance(i, Token) and i.type == "LINKAGE"]
+        kind = next(i for i in items if isinstance(i, Token) and i.type == "FUNC_KIND")
+        name = next(i for i in items if isinstance(i, Token) and i.type == "IDENT")
+        params: tuple = ()
+        directives = []
+        body = None
+        for i in items:
+            if isinstance(i, tuple) and i and i[0] == "params":
+                params = i[1]
+            elif isinstance(i, ir.Directive):
+                directives.append(i)
+            elif isinstance(i, list):
+                body = i
+        regs, vars_, stmts = [], [], []
+        for s in body or ():
+            if isinstance(s, ir.RegDecl):
+                regs.append(s)
+            elif isinstance(s, ir.VarDecl):
+                vars_.append(s)
+            else:
+                stmts.append(s)
+        return ir.Kernel(name=str(name), params=params, regs=tuple(regs), vars=tuple(vars_),
+                         directives=tuple(directives), body=tuple(stmts),
+                         entry=str(kind) == ".entry" and body is not None,
+                         visible=".visible" in linkage, span=self._span(name))
+
+    def ret_params(self, *ps):
+        return ("ret", ps)
+
+    def params(self, *ps):
+        return ("params", ps)
+
+    def param(self, *items):
+        align, typ, name, dims = None, "", "", None
+        for i in items:
+            if isinstance(i, int) and not isinstance(i, Token):
+                align = i
+            elif isinstance(i, Token) and i.type == "TYPE":
+                typ = str(i)[1:]
+            elif isinstance(i, Token) and i.type == "IDENT":
+                name = i
+            elif isinstance(i, tuple):
+                dims = i
+        array = dims[0] if dims else 0
+        return ir.Param(name=str(name), type=typ, align=align, array=array, span=self._span(name))
+
+    def perf(self, name, *values):
+        return ir.Directive(str(name)[1:], tuple(parse_int(v) for v in values), span=self._span(name))
+
+    def body(self, *stmts):
+        out: list = []
+        for s in stmts:
+            if isinstance(s, list):
+                out.extend(s)
+            elif s is not None and not isinstance(s, Token):
+                if isinstance(s, tuple):
+                    out.extend(s)
+                else:
+                    out.append(s)
+        return out
+
+    def reg_decl(self, *items):
+        typ = next(str(i)[1:] for i in items if isinstance(i, Token) and i.type == "TYPE")
+        return tuple(ir.RegDecl(name=n, type=typ, count=c, span=sp)
+                     for n, c, sp in (i for i in items if isinstance(i, tuple)))
+
+    def reg_name(self, name, count=None):
+        return (str(name), parse_int(count) if count is not None else 0, self._span(name))
+
+    def _var(self, items, module: bool):
+        space, typ, name, dims, align, init, extern = "", "", None, (), None, None, False
+        for i in items:
+            if isinstance(i, Token):
+                if i.type == "SPACE":
+                    space = str(i)[1:]
+                elif i.type == "TYPE":
+                    typ = str(i)[1:]
+                elif i.type == "IDENT":
+                    name = i
+                elif i.type == "LINKAGE" and str(i) == ".extern":
+                    extern = True
+            elif isinstance(i, int):
+                align = i
+            elif isinstance(i, tuple):
+                dims = i
+            elif isinstance(i, list):
+                init = ",".join(str(x) for x in i)
+        return ir.VarDecl(space=space, name=str(name), type=typ, dims=dims, align=align,
+                          extern=extern or dims[:1] == (0,), init=init, span=self._span(name))
+
+    def local_var(self, *items):
+        return self._var(items, False)
+
+    def module_var(self, *items):
+        return self._var(items, True)
+
+    def align(self, n):
+        return parse_int(n)
+
+    def dims(self, *ns):
+        return tuple(parse_int(n) for n in ns) if ns else (0,)
+
+    def init(self, *items):
+        flat: list = []
+        for i in items:
+            if isinstance(i, list):
+                flat.extend(i)
+            else:
+                flat.append(i.value if isinstance(i, ir.Imm) else str(i))
+        return flat
+
+    def label(self, tok):
+        return ir.LabelDef(str(tok)[:-1], span=self._span(tok))
+
+    # ----------------------------------------------------------------- instructions
+    def instr(self, *items):
+        guard = None
+        i = 0
+        if items[0].type == "GUARD":
+            g = str(items[0])[1:]
+            neg = g.startswith("!")
+            guard = ir.Guard(ir.Reg(g[1:] if neg else g), neg)
+            i = 1
+        op = items[i]
+        parts = str(op).split(".")
+        return ir.Instr(parts[0], tuple(parts[1:]), tuple(items[i + 1:]), guard, span=self._span(op))
+
+    def op_name(self, tok):
+        name = str(tok)
+        if name == "_":
+            return ir.Sink()
+        return ir.Reg(name, span=self._span(tok))
+
+    def op_pair(self, a, b):
+        return ir.PredPair(ir.Reg(str(a)), ir.Reg(str(b)))
+
+    def op_not(self, tok):
+        return ir.Reg("!" + str(tok), span=self._span(tok))
+
+    def op_symoff(self, name, off):
+        return AddrOf(str(name), parse_int(off), span=self._span(name))
+
+    def op_imm(self, imm):
+        return imm
+
+    def number(self, tok):
+        return _imm(tok)
+
+    def neg_number(self, tok):
+        return _imm(tok, neg=True)
+
+    def op_mem(self, m):
+        return m
+
+    def op_vec(self, *items):
+        return ir.Vec(tuple(items))
+
+    def op_paren(self, *items):
+        return Paren(tuple(items))
+
+    def addr_base(self, name):
+        return ir.Mem(ir.Reg(str(name)), 0, span=self._span(name))
+
+    def addr_plus(self, name, off):
+        return ir.Mem(ir.Reg(str(name)), parse_int(off), span=self._span(name))
+
+    def addr_minus(self, name, off):
+        return ir.Mem(ir.Reg(str(name)), -parse_int(off), span=self._span(name))
+
+    def addr_abs(self, off):
+        return ir.Mem(None, parse_int(off))
+
+
+_BUILD = _Build()
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(grammar("ptx.lark"), parser="lalr", lexer="contextual", maybe_placeholders=False,
+                transformer=_BUILD)
+
+
+def _error_span(lines: list[str], e: UnexpectedInput) -> Span:
+    line = getattr(e, "line", 1) or 1
+    col = getattr(e, "column", 1) or 1
+    src = lines[line - 1] if 0 < line <= len(lines) else ""
+    return Span(PTX_FILE, line, col, col + 1, src)
+
+
+@lru_cache(maxsize=32)
+def parse_ptx(text: str) -> ir.Module:
+    """Parse PTX text (cached by content). Syntax errors → :class:`EmulatorError` with the line."""
+    lines = text.splitlines()
+    parser = _parser()
+    try:
+        with _LOCK:
+            _BUILD.lines = lines
+            return parser.parse(text)
+    except UnexpectedToken as e:
+        raise EmulatorError(f"PTX syntax error: unexpected '{e.token}'", _error_span(lines, e),
+                            hint=f"expected one of: {', '.join(sorted(e.expected)[:8])}") from None
+    except UnexpectedCharacters as e:
+        raise EmulatorError("PTX syntax error: unexpected character", _error_span(lines, e),
+                            hint="the emulator's PTX grammar is grammars/ptx.lark") from None
+    except UnexpectedInput as e:
+        raise EmulatorError("PTX syntax error", _error_span(lines, e)) from None

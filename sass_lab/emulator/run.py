@@ -1,0 +1,388 @@
+"""``emulate()``: bind arguments, lay out memory, run the grid wave by wave, write buffers back.
+
+Scheduling is per-lane PC with min-PC selection: the lanes at the smallest PC form a group that runs
+with a scalar PC until it reaches the next-smallest PC of any other lane (then groups merge), a branch
+splits it, or it exits. Structured code therefore reconverges at the join point; a loop's early
+leavers wait below it. Barriers never block: under min-PC order, a barrier is reached only when no
+live lane of the wave can still arrive from below, so missing threads are divergence (reported).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import EmulatorError, Span
+from . import values as V
+from .decode import BRANCH, EXIT, NORMAL, Program
+from .machine import GLOBAL_BASE, State, views
+from .program import program
+from .report import Collector, EmulatorCheckError, Report, Stats
+
+EXIT_PC = 1 << 30
+DEFAULT_MAX_STEPS = 2_000_000
+DEFAULT_WAVE_LANES = 1 << 16
+GAP = 256
+
+
+def _dim3(v, what: str) -> tuple[int, int, int]:
+    if isinstance(v, (int, np.integer)):
+        v = (int(v),)
+    try:
+        t = tuple(int(x) for x in v)
+    except TypeError:
+        raise EmulatorError(f"{what} must be an int or a tuple of up to 3 ints, not {v!r}") from None
+    if not 1 <= len(t) <= 3 or any(x < 1 for x in t):
+        raise EmulatorError(f"{what} {v!r} must have 1-3 positive sizes")
+    return (t + (1, 1))[:3]
+
+
+# ---------------------------------------------------------------------------------- arguments
+
+
+def _param_error(i: int, p, got: str, hint: str | None = None) -> EmulatorError:
+    return EmulatorError(f"argument {i} ('{p.name}'): expected .{p.type}, got {got}", p.span,
+                         hint=hint or f"pass a numpy scalar such as np.{_suggest(p.type)}(...) or an array for a pointer")
+
+
+def _suggest(t: str) -> str:
+    d = V.dtype(t)
+    return {"f": "float", "i": "int", "u": "uint"}.get(d.kind, "uint") + str(d.itemsize * 8)
+
+
+def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int, np.ndarray, str]]]:
+    """→ (param bytes with pointers left to patch, [(param offset, array, name)])."""
+    params = prog.params
+    if isinstance(args, dict):
+        unknown = set(args) - {p.name for p in params}
+        if unknown:
+            raise EmulatorError(f"no parameter named {', '.join(sorted(unknown))} in '{prog.name}'",
+                                hint=f"parameters: {', '.join(p.name for p in params)}")
+        missing = [p.name for p in params if p.name not in args]
+        if missing:
+            raise EmulatorError(f"missing argument(s) for {', '.join(missing)}")
+        args = [args[p.name] for p in params]
+    args = list(args)
+    if len(args) != len(params):
+        raise EmulatorError(f"'{prog.name}' takes {len(params)} argument(s), got {len(args)}",
+                            hint=f"parameters: {', '.join(f'{p.name} .{p.type}' for p in params)}")
+    pb = bytearray(max(prog.layout.param_size, 1) + 16)
+    bufs = []
+    for i, (p, a) in enumerate(zip(params, args)):
+        off = prog.layout.params[p.name][0]
+        if p.array:
+            raw = a.tobytes() if isinstance(a, np.ndarray) else bytes(a) if isinstance(a, (bytes, bytearray)) else None
+            if raw is None or len(raw) != p.size:
+                raise _param_error(i, p, type(a).__name__, hint=f"pass {p.size} bytes (bytes or a numpy array)")
+            pb[off:off + p.size] = raw
+            continue
+        dt = V.dtype(p.type) if p.type != "pred" else np.dtype(np.uint8)
+        if isinstance(a, np.ndarray):
+            if dt.itemsize != 8 or dt.kind == "f":
+                raise _param_error(i, p, f"a numpy array ({a.dtype}, shape {a.shape})",
+                                   hint="arrays stand for global buffers: pass them to 64-bit pointer params")
+            bufs.append((off, a, p.name))
+            continue
+        if isinstance(a, np.generic):
+            ok = a.dtype.itemsize == dt.itemsize and (a.dtype.kind == "f") == (dt.kind == "f") and a.dtype.kind in "fiu"
+            if not ok:
+                raise _param_error(i, p, f"np.{a.dtype.name}")
+            val = np.asarray(a).view(V.UINT[dt.itemsize]) if dt.kind != "f" else np.asarray(a, dt)
+        elif isinstance(a, bool) or not isinstance(a, (int, float)):
+            raise _param_error(i, p, type(a).__name__)
+        elif isinstance(a, float):
+            if dt.kind != "f":
+                raise _param_error(i, p, "a Python float")
+            val = np.asarray(a, dt)
+        else:
+            if dt.kind == "f":
+                raise _param_error(i, p, "a Python int", hint=f"pass np.{_suggest(p.type)}({a})")
+            bits = dt.itemsize * 8
+            if not -(1 << (bits - 1)) <= a < (1 << bits):
+                raise _param_error(i, p, f"{a} (out of range for {bits} bits)")
+            val = V.const(a, dt)
+        pb[off:off + dt.itemsize] = np.asarray(val).tobytes()
+    return pb, bufs
+
+
+# ---------------------------------------------------------------------------------- memory
+
+
+def build_heap(prog: Program, bufs) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[int]]:
+    lay = prog.layout
+    starts, ends, names, offs = [], [], [], []
+    pos = 0
+    for gname, (off, size, _init) in lay.globals_.items():
+        starts.append(off)
+        ends.append(off + size)
+        names.append(gname)
+    pos = (lay.global_size + GAP + 255) // 256 * 256
+    for _poff, arr, name in bufs:
+        starts.append(pos)
+        ends.append(pos + arr.nbytes)
+        names.append(name)
+        offs.append(pos)
+        pos = (pos + arr.nbytes + GAP + 255) // 256 * 256
+    heap = np.zeros(pos + 64, np.uint8)
+    for _gname, (off, size, init) in lay.globals_.items():
+        heap[off:off + size] = np.frombuffer(init, np.uint8)[:size]
+    for (_poff, arr, _name), o in zip(bufs, offs):
+        heap[o:o + arr.nbytes] = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+    order = np.argsort(starts, kind="stable")
+    return (heap, np.asarray(starts, np.int64)[order], np.asarray(ends, np.int64)[order],
+            [names[i] for i in order], offs)
+
+
+# ---------------------------------------------------------------------------------- waves
+
+
+def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_shared: int) -> None:
+    tp = st.tp
+    L = nb * tp
+    st.L = L
+    st.first_block = first
+    lane = np.arange(L, dtype=np.int64)
+    st.all_lanes = lane
+    st.lane_blk = lane // tp
+    st.lane_tid = (lane % tp).astype(np.int32)
+    st.live = st.lane_tid < T
+    st.regs = [np.zeros((), dt) for dt in prog.reg_dtypes]
+    bx, by, bz = st.block
+    gx, gy, gz = st.grid
+    tid = st.lane_tid.astype(np.uint32)
+    b = (first + st.lane_blk).astype(np.uint32)
+    sp = prog.special_index
+
+    def put(name, v):
+        st.regs[sp[name]] = np.asarray(v, np.uint32) if np.ndim(v) else np.array(v, np.uint32)
+    put("%tid.x", tid % bx)
+    put("%tid.y", (tid // bx) % by)
+    put("%tid.z", tid // (bx * by))
+    put("%ctaid.x", b % gx)
+    put("%ctaid.y", (b // gx) % gy)
+    put("%ctaid.z", b // (gx * gy))
+    for n, v in (("%ntid.x", bx), ("%ntid.y", by), ("%ntid.z", bz), ("%nctaid.x", gx), ("%nctaid.y", gy),
+                 ("%nctaid.z", gz), ("%nwarpid", (T + 31) // 32), ("%nsmid", 132), ("WARP_SZ", 32),
+                 ("%dynamic_smem_size", dynamic_shared), ("%total_smem_size", st.sh_limit)):
+        put(n, v)
+    put("%laneid", tid & 31)
+    put("%warpid", tid >> 5)
+    put("%smid", b % 132)
+    ln = (tid & 31).astype(np.uint64)
+    one = np.uint64(1)
+    put("%lanemask_eq", (one << ln).astype(np.uint32))
+    put("%lanemask_lt", ((one << ln) - one).astype(np.uint32))
+    put("%lanemask_le", ((one << (ln + one)) - one).astype(np.uint32))
+    put("%lanemask_gt", (~((one << (ln + one)) - one) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    put("%lanemask_ge", (~((one << ln) - one) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    st.regs[sp["%gridid"]] = np.array(0, np.uint64)
+    S = st.sh_size
+    st.shared = np.zeros(nb * S + 16, np.uint8)
+    st.sv = views(st.shared)
+    st.local = np.zeros(L * st.local_size + 16, np.uint8)
+    st.lv = views(st.local)
+    st.epoch = np.zeros(nb, np.int32)
+    st.bar_arrived = np.zeros(nb, np.int64)
+    if st.check and prog.uses_shared:
+        units = (nb * S) // st.gran + 1
+        st.w_tid = np.full(units, -1, np.int32)
+        st.w_ep = np.full(units, -1, np.int32)
+        st.r_tid = np.full(units, -1, np.int32)
+        st.r_ep = np.full(units, -1, np.int32)
+        st.inited = np.zeros(units, bool)
+
+
+def _barrier(st: State, info, lanes: np.ndarray, T: int) -> None:
+    mode, gid, gcount = info
+    nb = st.nb
+    if mode == "warp":
+        if T <= 32:  # the warp is the whole block: a block-wide ordering point
+            st.epoch[np.unique(st.lane_blk[lanes])] += 1
+        return
+    arrived = np.bincount(st.lane_blk[lanes], minlength=nb)
+    if mode == "arrive":
+        st.bar_arrived += arrived
+        return
+    blocks = np.flatnonzero(arrived)
+    if gcount is not None:
+        need = int(np.max(gcount(st)))
+        short = blocks[(arrived[blocks] + st.bar_arrived[blocks]) < need]
+    else:
+        live = np.bincount(st.lane_blk[st.live], minlength=nb)
+        short = blocks[arrived[blocks] < T]
+        if len(short):
+            missing = np.isin(st.lane_blk, short) & (st.lane_tid < T)
+            missing[lanes] = False
+            away = missing & st.live
+            gone = missing & ~st.live
+            if away.any():
+                st.report("barrier-divergence", np.flatnonzero(away),
+                          lambda lane: f"threads of the block are at a different point of the kernel when others "
+                          f"reach this barrier (e.g. thread {st.lane_coords(lane)[1]})", key_extra="away")
+            if gone.any():
+                st.report("barrier-divergence", np.flatnonzero(gone),
+                          lambda lane: f"threads of the block exited before this barrier (e.g. thread "
+                          f"{st.lane_coords(lane)[1]}); the others would wait forever", key_extra="exited")
+        del live
+        short = ()
+    if gcount is not None and len(short):
+        lanes_short = np.flatnonzero(np.isin(st.lane_blk, short) & st.live)
+        st.report("barrier-divergence", lanes_short, f"barrier expects {need} threads, fewer arrive",
+                  key_extra="count")
+    st.bar_arrived[blocks] = 0
+    st.epoch[blocks] += 1
+
+
+def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
+    """Run the wave in ``st`` to completion; returns thread-instructions executed."""
+    ops = prog.ops
+    regs_ref = st
+    L = st.L
+    pcs = np.where(st.live, 0, EXIT_PC).astype(np.int64)
+    ti = 0
+    while True:
+        minpc = int(pcs.min())
+        if minpc >= EXIT_PC:
+            break
+        gmask = pcs == minpc
+        n_group = int(np.count_nonzero(gmask))
+        if n_group == L:
+            gm, other_min = None, EXIT_PC
+        else:
+            gm = gmask
+            other_min = int(pcs[~gmask].min())
+        nlive = int(np.count_nonzero(st.live))
+        wm = None if n_group == nlive else gm
+        pc = minpc
+        written = False
+        while pc < other_min:
+            op = ops[pc]
+            st.steps += 1
+            ti += n_group
+            if st.steps > max_steps:
+                st.pc = pc
+                ins = prog.instrs[pc]
+                raise EmulatorError(f"'{prog.name}' ran past max_steps={max_steps} (PTX line "
+                                    f"{ins.span.line if ins.span else '?'}: {ins.name})", ins.span,
+                                    hint="an endless loop? raise max_steps for long kernels")
+            g = op.guard
+            p = None
+            if g >= 0:
+                p = regs_ref.regs[g]
+                if op.neg:
+                    p = ~p
+                if p.ndim == 0:
+                    if not p:
+                        pc += 1
+                        continue
+                    p = None
+                    gwm, ggm = wm, gm
+                else:
+                    ggm = p if gm is None else gm & p
+                    gwm = p if wm is None else wm & p
+            else:
+                gwm, ggm = wm, gm
+            kind = op.kind
+            if kind == NORMAL:
+                st.pc = pc
+                op.fn(st, gwm, ggm)
+                pc += 1
+            elif kind == BRANCH:
+                if p is None:
+                    pc = op.target
+                    continue
+                taken = int(np.count_nonzero(ggm))
+                if taken == n_group:
+                    pc = op.target
+                elif taken == 0:
+                    pc += 1
+                else:
+                    if gm is None:
+                        pcs[:] = pc + 1
+                    else:
+                        pcs[gm] = pc + 1
+                    pcs[ggm] = op.target
+                    written = True
+                    break
+            elif kind == EXIT:
+                sel = (gm if gm is not None else np.ones(L, bool)) if p is None else ggm
+                st.live &= ~sel
+                if p is not None:
+                    if gm is None:
+                        pcs[:] = pc + 1
+                    else:
+                        pcs[gm] = pc + 1
+                pcs[sel] = EXIT_PC
+                written = True
+                break
+            else:  # BARRIER
+                st.pc = pc
+                lanes = st.all_lanes if ggm is None else np.flatnonzero(ggm)
+                _barrier(st, op.fn, lanes, T)
+                pc += 1
+        if not written:
+            if gm is None:
+                pcs[:] = pc
+            else:
+                pcs[gm] = pc
+    return ti
+
+
+# ---------------------------------------------------------------------------------- entry point
+
+
+def emulate(ptx: str, kernel: str, grid, block, args, dynamic_shared: int = 0, check: bool = True,
+            line_map: tuple[Span | None, ...] | None = None, max_steps: int = DEFAULT_MAX_STEPS,
+            wave_lanes: int = DEFAULT_WAVE_LANES) -> Report:
+    """Run ``kernel`` of ``ptx`` over ``grid`` × ``block`` threads on the CPU.
+
+    ``args``: list in parameter order or dict by name; numpy arrays are global buffers (copied in,
+    written back), numpy scalars must match the ``.param`` types. Returns a :class:`Report`; with
+    ``check=True`` findings raise :class:`EmulatorCheckError`. ``max_steps`` bounds the instructions
+    issued per wave.
+    """
+    t0 = time.perf_counter()
+    prog = program(ptx, kernel)
+    grid3, block3 = _dim3(grid, "grid"), _dim3(block, "block")
+    T = block3[0] * block3[1] * block3[2]
+    if T > 1024:
+        raise EmulatorError(f"block {block3} has {T} threads; at most 1024")
+    pb, bufs = bind_args(prog, args)
+    heap, starts, ends, names, offs = build_heap(prog, bufs)
+    for (poff, _a, _n), o in zip(bufs, offs):
+        pb[poff:poff + 8] = int(GLOBAL_BASE + o).to_bytes(8, "little")
+    lay = prog.layout
+    st = State()
+    st.kernel, st.grid, st.block, st.prog, st.check, st.line_map = prog.name, grid3, block3, prog, check, line_map
+    st.heap, st.hv = heap, views(heap)
+    st.buf_starts, st.buf_ends, st.buf_names = starts, ends, names
+    st.param = np.frombuffer(bytes(pb), np.uint8).copy()
+    st.const = np.frombuffer(lay.const_bytes + bytes(16), np.uint8).copy()
+    st.sh_limit = lay.extern_offset + dynamic_shared if dynamic_shared else lay.shared_static
+    st.sh_size = (st.sh_limit + 15) // 16 * 16 or 16
+    st.local_size = (lay.local_size + 15) // 16 * 16
+    st.gran = prog.granularity
+    st.findings = Collector(prog.name)
+    st.steps = 0
+    st.tp = (T + 31) // 32 * 32
+    nblocks = grid3[0] * grid3[1] * grid3[2]
+    per = max(1, wave_lanes // st.tp)
+    ti, waves = 0, 0
+    with np.errstate(all="ignore"):
+        for first in range(0, nblocks, per):
+            st.nb = min(per, nblocks - first)
+            _init_wave(st, prog, first, st.nb, T, dynamic_shared)
+            ti += run_wave(st, prog, T, max_steps * (waves + 1))
+            waves += 1
+    for (_poff, arr, _name), o in zip(bufs, offs):
+        if arr.flags.writeable and arr.nbytes:
+            arr[...] = heap[o:o + arr.nbytes].view(arr.dtype).reshape(arr.shape)
+    stats = Stats(st.steps, ti, waves, per * st.tp, time.perf_counter() - t0)
+    report = Report(prog.name, grid3, block3, st.findings.findings(), stats)
+    if check and report.findings:
+        n = len(report.findings)
+        raise EmulatorCheckError(f"'{prog.name}': the emulator's checks found {n} problem(s)",
+                                 report.findings[0].span, hint="see the findings below; check=False returns them "
+                                 "in the report instead", findings=report.findings, report=report)
+    return report

@@ -1,0 +1,41 @@
+"""Fixtures for the emulator tests: committed PTX, and the same kernels recompiled when nvcc exists."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+NVCC = shutil.which("nvcc")
+FAST_MATH = {"softmax"}
+
+
+def committed_ptx(name: str, arch: str = "sm_80") -> str:
+    return (DATA / f"{name}.{arch}.ptx").read_text()
+
+
+def compile_ptx(name: str, arch: str, tmp: Path) -> str:
+    out = tmp / f"{name}.{arch}.ptx"
+    cmd = [NVCC, "-ptx", f"-arch={arch}", str(DATA / f"{name}.cu"), "-o", str(out)]
+    if name in FAST_MATH:
+        cmd.insert(1, "-use_fast_math")
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    return out.read_text()
+
+
+SOURCES = ["committed-sm_80", "committed-sm_90", "nvcc-sm_80", "nvcc-sm_90"]
+
+
+@pytest.fixture(params=SOURCES)
+def ptx_source(request, tmp_path_factory):
+    """A function name → PTX text, from the committed files or a fresh nvcc compile."""
+    kind, arch = request.param.split("-")
+    if kind == "nvcc":
+        if NVCC is None:
+            pytest.skip("nvcc not installed")
+        tmp = tmp_path_factory.mktemp("ptx")
+        return lambda name: compile_ptx(name, arch, tmp)
+    return lambda name: committed_ptx(name, arch)
