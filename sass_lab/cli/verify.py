@@ -63,8 +63,8 @@ def verify_table(r):
     status = "[green]PASS[/green]" if r.ok else "[red]FAIL[/red]"
     t = Table(title=f"{status} {r.kernel} [{r.device}] {size}  {defs}", title_justify="left",
               caption=r.tol_why or None, caption_justify="left")
-    for c in ("output", "shape", "max rel err", "tol", "NaN left", "worst", "got", "want", ""):
-        t.add_column(c, justify="left" if c in ("output", "worst", "") else "right", no_wrap=True)
+    for c in ("output", "shape", "max err", "tol", "NaN", "worst", "got", "want", ""):
+        t.add_column(c, justify="left" if c in ("output", "worst", "") else "right")
     for c in r.checks:
         t.add_row(c.name, "x".join(map(str, c.shape)), f"{c.max_rel_err:.2e}", f"{c.tol:.2e}",
                   f"[red]{c.nonfinite}[/red]" if c.nonfinite else "0",
