@@ -34,7 +34,7 @@ PTX_NAME = "input.ptx"
 class Diagnostic:
     """A ptxas message mapped to the source: ``span`` is the .sasm span (or the PTX line's)."""
 
-    severity: str  # "error" | "warning" | "fatal"
+    severity: str  # "error" | "warning" | "fatal" | "advisory"
     message: str
     span: Span | None
     ptx_line: int | None = None
@@ -311,6 +311,6 @@ def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None =
     seconds = time.perf_counter() - t0
     ptx_lines = ptx.splitlines()
     warns = tuple(map_diagnostic(d, ptx_lines, line_map)
-                  for d in logparse.diagnostics(info) if d.severity == "warning")
+                  for d in logparse.diagnostics(info) if d.severity in ("warning", "advisory"))
     return Compiled(cubin=cubin, log=info, resources=build_resources(cubin, info, arch),
                     warnings=warns, arch=arch, tool=tool, seconds=seconds, options=tuple(options))

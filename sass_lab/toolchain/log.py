@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 _DIAG = re.compile(r"^ptxas\s+(?:(?P<src>[^,]*?),\s*line\s+(?P<line>\d+);\s*)?"
                    r"(?P<sev>error|warning|fatal|info)\s*:\s*(?P<msg>.*)$")
+_ADVISORY = re.compile(r"^ptxas\s+info\s*:\s*\((?P<code>C\d+)\)\s*(?P<msg>.*)$")
 _PROPS = re.compile(r"(?:ptxas\s+info\s*:\s*|^info\s*:\s*)Function properties for '?(?P<k>[^':\s]+)'?:?\s*$")
 _COMPILING = re.compile(r"Compiling entry function '(?P<k>[^']+)'")
 _STACK = re.compile(r"(?P<stack>\d+) bytes stack frame, (?P<ss>\d+) bytes spill stores, "
@@ -34,7 +35,7 @@ _ENTRY = re.compile(r"(?:entry|function)\s+'?([A-Za-z_$%][\w$]*)'?")
 class LogDiag:
     """One error/warning line: severity, message, PTX line (None when the tool gave none)."""
 
-    severity: str  # "error" | "warning" | "fatal"
+    severity: str  # "error" | "warning" | "fatal" | "advisory" (coded info, e.g. C7504)
     message: str
     line: int | None
     text: str  # the raw log line
@@ -64,9 +65,14 @@ class LogResources:
 
 
 def diagnostics(log: str) -> list[LogDiag]:
-    """Every error, warning and fatal line of ``log`` in order (info lines are skipped)."""
+    """Every error, warning and fatal line of ``log`` in order, plus coded advisories
+    (``ptxas info : (C7504) Potential Performance Loss: 'setmaxnreg' ignored ...``); other info lines
+    are skipped."""
     out = []
     for raw in log.splitlines():
+        if a := _ADVISORY.match(raw.strip()):
+            out.append(LogDiag("advisory", f"({a.group('code')}) {a.group('msg').strip()}", None, raw.strip()))
+            continue
         m = _DIAG.match(raw.strip())
         if m and m.group("sev") != "info":
             line = int(m.group("line")) if m.group("line") else None

@@ -59,3 +59,9 @@ def test_diagnostics(line, sev, ptx_line, kernel):
 
 def test_info_lines_are_not_diagnostics():
     assert [d.severity for d in diagnostics(NVJITLINK_LOG)] == ["warning", "warning"]
+
+
+def test_coded_advisory():
+    (d,) = diagnostics("ptxas info    : (C7504) Potential Performance Loss: 'setmaxnreg' ignored to "
+                       "maintain compatibility across compilation units.")
+    assert d.severity == "advisory" and d.message.startswith("(C7504)") and d.line is None
