@@ -52,10 +52,10 @@ def layers_from_results(db: str | None):
 
 
 def run(args) -> int:
-    from rich.console import Console
 
     from ..lab.analyze import fuse, load_network, waterline, with_times
     from ..ui.analysis import gap_plot, save_png, waterline_table
+    from ..ui.report import console
 
     if args.results:
         layers, title = layers_from_results(args.db), "stored results"
@@ -91,7 +91,7 @@ def run(args) -> int:
         print(json.dumps({"title": title, "peak_flops": peak, "bandwidth": bw, "base": dump(base),
                           "fusions": {s: dump(w) for s, w in whatifs}}, indent=2))
         return 0
-    con = Console()
+    con = console()
     con.print(f"[bold]{title}[/bold]  peak {args.peak_tflops:g} TFLOP/s, bandwidth "
               f"{args.bandwidth_tbs:g} TB/s (datasheet unless given)")
     con.print(waterline_table(base))

@@ -68,9 +68,9 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(records, indent=2))
     else:
-        from rich.console import Console
+        from ..ui.report import console
 
-        con = Console()
+        con = console()
         for mod in modules:
             con.print(assemble_table(mod))
         if args.out:

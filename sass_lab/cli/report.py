@@ -25,9 +25,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in rows], indent=2))
         return 0
-    from rich.console import Console
+    from ..ui.report import console, summary_table
 
-    from ..ui.report import summary_table
-
-    Console().print(summary_table(rows, args.arch))
+    console().print(summary_table(rows, args.arch))
     return 1 if any(r.error for r in rows) else 0

@@ -37,11 +37,11 @@ def run(args) -> int:
         for d in dicts:
             w.writerow({k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in d.items()})
         return 0
-    from rich.console import Console
 
+    from ..ui.report import console
     from ..ui.results import results_table
 
-    con = Console()
+    con = console()
     if not rows:
         con.print(f"no results stored in {where}")
         return 0

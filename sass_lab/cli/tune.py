@@ -21,14 +21,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..lab.spec import parse_size
     from ..lab.tune import describe, tune
+    from ..ui.report import console
     from ..ui.tune import tune_table
 
-    con = Console(stderr=args.json)
+    con = console(stderr=args.json)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=con, transient=args.json) as prog:
         tasks: dict[str, int] = {}

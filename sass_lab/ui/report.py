@@ -45,3 +45,13 @@ def summary_table(rows, arch: str) -> Table:
                   f(r.best_efficiency and r.best_efficiency * 100, "{:.1f} %"),
                   f(r.peer_ratio, "{:.2f}x"))
     return t
+
+
+def console(stderr: bool = False):
+    """A rich Console; when output is not a terminal, wide enough that tables are not truncated."""
+    import sys
+
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
