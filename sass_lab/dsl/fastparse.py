@@ -26,37 +26,55 @@ _MEM = re.compile(r"\[[ \t]*(?:([%$A-Za-z_][\w$]*(?:\[\d+\])*(?:\.[A-Za-z_]\w*)?
 _IDX = re.compile(r"\[(\d+)\]")
 
 
+_cache: dict[str, tuple | None] = {}
+_CACHE_MAX = 500_000
+
+
 def parse_line(line: str, li: int):
-    """An ``SInstr``, ``SLabel`` or scope ``SDir`` for a plain line, else None."""
+    """An ``SInstr``, ``SLabel`` or scope ``SDir`` for a plain line, else None (results cached by text)."""
+    try:
+        hit = _cache[line]
+    except KeyError:
+        if len(_cache) > _CACHE_MAX:
+            _cache.clear()
+        hit = _cache[line] = _parse(line)
+    if hit is None:
+        return None
+    kind = hit[0]
+    if kind == "I":
+        return SInstr(hit[1], hit[2], hit[3], hit[4], hit[5], li, hit[6], hit[7], li)
+    if kind == "L":
+        return SLabel(hit[1], li, hit[2], hit[3])
+    return SDir(hit[1], {}, li, hit[2], hit[2] + 1)
+
+
+def _parse(line: str) -> tuple | None:
     m = _INSTR.match(line)
     if m is None:
         m2 = _LABEL.match(line)
         if m2 is not None:
-            col = m2.start(1) + 1
-            return SLabel(m2.group(1), li, col, m2.end(1) + 1)
+            return ("L", m2.group(1), m2.start(1) + 1, m2.end(1) + 1)
         s = line.strip()
         if s == "{":
-            return SDir("open", {}, li, line.index("{") + 1, line.index("{") + 2)
+            return ("D", "open", line.index("{") + 1)
         if s == "}":
-            return SDir("close", {}, li, line.index("}") + 1, line.index("}") + 2)
+            return ("D", "close", line.index("}") + 1)
         return None
     neg, gname, opcode, mods, rest = m.groups()
     guard = None
     if gname is not None:
         gcol = m.start(2) + 1
-        guard = Name(gname, (), None, li, gcol, gcol + len(gname))
-    col = m.start(2) - 1 - len(neg) + 1 if gname is not None else m.start(3) + 1
+        guard = Name(gname, (), None, 0, gcol, gcol + len(gname))
+    col = m.start(2) - len(neg) if gname is not None else m.start(3) + 1
+    mods_t = tuple(mods[1:].split(".")) if mods else ()
     if rest is None:
-        return SInstr(guard, neg == "!", opcode, tuple(mods[1:].split(".")) if mods else (), (),
-                      li, col, m.end(4) + 1)
+        return ("I", guard, neg == "!", opcode, mods_t, (), col, m.end(4) + 1)
     if "(" in rest:
         return None
-    base = m.start(5)
-    ops = _operands(rest, base, li)
+    ops = _operands(rest, m.start(5))
     if ops is None:
         return None
-    return SInstr(guard, neg == "!", opcode, tuple(mods[1:].split(".")) if mods else (), ops,
-                  li, col, m.end(5) + 1)
+    return ("I", guard, neg == "!", opcode, mods_t, ops, col, m.end(5) + 1)
 
 
 def _split(rest: str) -> list[tuple[int, str]] | None:
@@ -82,7 +100,7 @@ def _split(rest: str) -> list[tuple[int, str]] | None:
     return out
 
 
-def _operands(rest: str, base: int, li: int):
+def _operands(rest: str, base: int):
     pieces = _split(rest)
     if pieces is None:
         return None
@@ -92,22 +110,24 @@ def _operands(rest: str, base: int, li: int):
         if not text:
             return None
         col = base + off + (len(piece) - len(piece.lstrip())) + 1
-        op = _operand(text, col, li)
+        op = _operand(text, col)
         if op is None:
             return None
         ops.append(op)
     return tuple(ops)
 
 
-def _name(text: str, col: int, li: int) -> Name | None:
+def _name(text: str, col: int) -> Name | None:
+    if text.isidentifier():
+        return Name(text, (), None, 0, col, col + len(text))
     m = _NAME.match(text)
     if m is None:
         return None
     idx = tuple(int(x) for x in _IDX.findall(m.group(2))) if m.group(2) else ()
-    return Name(m.group(1), idx, m.group(3), li, col, col + len(text))
+    return Name(m.group(1), idx, m.group(3), 0, col, col + len(text))
 
 
-def _operand(text: str, col: int, li: int):
+def _operand(text: str, col: int):
     c = text[0]
     end = col + len(text)
     if c == "[":
@@ -116,8 +136,8 @@ def _operand(text: str, col: int, li: int):
             return None
         bname, plus, minus, absolute = m.groups()
         if absolute is not None:
-            return MemRef(None, int(number(absolute.replace(" ", ""))), li, col, end)
-        b = _name(bname, col + text.index(bname), li)
+            return MemRef(None, int(number(absolute.replace(" ", ""))), 0, col, end)
+        b = _name(bname, col + text.index(bname))
         if b is None:
             return None
         off = 0
@@ -125,7 +145,7 @@ def _operand(text: str, col: int, li: int):
             off = int(number(plus.replace(" ", "")))
         elif minus is not None:
             off = -int(number(minus))
-        return MemRef(b, off, li, col, end)
+        return MemRef(b, off, 0, col, end)
     if c == "{":
         if text[-1] != "}":
             return None
@@ -137,32 +157,32 @@ def _operand(text: str, col: int, li: int):
             if not t:
                 return None
             icol = off + (len(piece) - len(piece.lstrip()))
-            item = _vitem(t, icol, li)
+            item = _vitem(t, icol)
             if item is None:
                 return None
             items.append(item)
             off += len(piece) + 1
-        return VecRef(tuple(items), li, col, end)
+        return VecRef(tuple(items), 0, col, end)
     if c.isdigit() or c == "-" or c == ".":
         if _NUM.match(text) is None:
             return None
-        return Num(number(text), text, li, col, end)
+        return Num(number(text), text, 0, col, end)
     if text == "_":
-        return SinkRef(li, col, end)
+        return SinkRef(0, col, end)
     if "|" in text:
         a, b = text.split("|", 1)
-        na = _name(a.strip(), col, li)
-        nb = _name(b.strip(), col + text.index(b.strip(), len(a)), li)
+        na = _name(a.strip(), col)
+        nb = _name(b.strip(), col + text.index(b.strip(), len(a)))
         if na is None or nb is None:
             return None
-        return Pair(na, nb, li, col, end)
-    return _name(text, col, li)
+        return Pair(na, nb, 0, col, end)
+    return _name(text, col)
 
 
-def _vitem(t: str, col: int, li: int):
+def _vitem(t: str, col: int):
     if t == "_":
-        return SinkRef(li, col, col + 1)
+        return SinkRef(0, col, col + 1)
     c = t[0]
     if c.isdigit() or c == "-":
-        return Num(number(t), t, li, col, col + len(t)) if _NUM.match(t) else None
-    return _name(t, col, li)
+        return Num(number(t), t, 0, col, col + len(t)) if _NUM.match(t) else None
+    return _name(t, col)

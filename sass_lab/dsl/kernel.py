@@ -121,13 +121,11 @@ def _body(lw: Lowerer, names: Names, start: int, end: int):
                 body.append(ir.Raw("{", lw.span(s)))
             elif kind == "close":
                 for name, prev in reversed(scopes.pop()):
-                    if prev is None:
-                        names.regs.pop(name, None)
-                    else:
-                        names.regs[name] = prev
+                    names.restore(name, prev)
                 body.append(ir.Raw("}", lw.span(s)))
             elif kind == "auto":
                 names.auto = True
+                names.version += 1
             elif kind == "var":
                 if s.data["space"] not in ("shared", "local", "param"):
                     raise lw.err(s, f".{s.data['space']} variables are declared at module scope",
@@ -175,7 +173,14 @@ def _regs(lw: Lowerer, names: Names, s: SDir, scopes) -> None:
             scopes[-1].append((n.name, prev))
 
 
-def _instr(lw: Lowerer, names: Names, s: SInstr) -> ir.Stmt:
+def _instr(lw: Lowerer, names: Names, s: SInstr):
+    """One instruction (or a tuple of them when special registers need a ``mov`` first)."""
+    lw.base = s.base
+    key = (lw.ex.lines[s.li], s.col)
+    hit = names.icache.get(key)
+    if hit is not None and hit[0] == names.version:
+        ins = ir.Instr(s.opcode, s.mods, hit[1], hit[2], lw.span(s))
+        return _materialize_specials(names, ins, ins.span) if hit[3] else ins
     opcode = s.opcode
     check_opcode(opcode, lw.err, s)
     ops = s.ops
@@ -205,9 +210,9 @@ def _instr(lw: Lowerer, names: Names, s: SInstr) -> ir.Stmt:
     span = lw.span(s)
     ins = ir.Instr(opcode, s.mods, tuple(res), guard, span)
     check(ins, ops, lw.err, s)
-    if opcode != "mov" and any(type(o) is ir.Special and o.name != "WARP_SZ" for o in res):
-        return _materialize_specials(names, ins, span)
-    return ins
+    special = opcode != "mov" and any(type(o) is ir.Special and o.name != "WARP_SZ" for o in res)
+    names.icache[key] = (names.version, ins.operands, guard, special)
+    return _materialize_specials(names, ins, span) if special else ins
 
 
 _SR64 = frozenset({"%clock64", "%globaltimer", "%gridid", "%current_graph_exec"} | {f"%pm{i}_64" for i in range(8)})

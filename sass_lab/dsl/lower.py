@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from .. import ir
 from ..errors import SourceError, Span
-from .expand import Expanded, _chain
-from .nodes import SDir, SInstr, Stmt
+from .expand import ChainCache, Expanded
+from .nodes import OPERANDS, SDir, SInstr, Stmt
 
 
 class Lowerer:
@@ -22,26 +22,20 @@ class Lowerer:
         self.stmts = stmts
         self.ex = ex
         self.file = file
-        self.chains: dict[tuple[int, int], tuple[str, ...]] = {}
+        self.chains = ChainCache(ex)
         self.symbols: set[str] = set()
         self.auto = False
+        self.base = 0  # expanded line of the instruction being lowered (operand nodes are relative)
 
     # ----------------------------------------------------------------- spans and errors
 
     def span(self, node) -> Span:
-        ex = self.ex
         li = node.li
-        oi = ex.origins[li]
-        lp = ex.loops[li]
-        src = ex.sources[oi]
-        if lp or src.chain:
-            key = (oi, id(lp))
-            ch = self.chains.get(key)
-            if ch is None:
-                ch = self.chains[key] = _chain(ex.sources, lp, src)
-        else:
-            ch = ()
-        return Span(src.file, src.line, node.col, node.end, ex.lines[li], ch)
+        if type(node) in OPERANDS:
+            li += self.base
+        ex = self.ex
+        src = ex.sources[ex.origins[li]]
+        return Span(src.file, src.line, node.col, node.end, ex.lines[li], self.chains(li))
 
     def err(self, node, message: str, hint: str | None = None) -> SourceError:
         return SourceError(message, self.span(node), hint=hint)

@@ -63,6 +63,8 @@ class Names:
     flat: dict[str, Span | None] = field(default_factory=dict)  # every PTX register name declared
     decls: list[ir.RegDecl] = field(default_factory=list)
     cache: dict[str, ir.Reg] = field(default_factory=dict)
+    version: int = 0  # bumped whenever a name is (un)declared; keys the lowering cache
+    icache: dict = field(default_factory=dict)  # (line text, col) -> (version, operands, guard, special)
 
     # ----------------------------------------------------------------- declarations
 
@@ -82,6 +84,7 @@ class Names:
             while base in self.flat or any(f.startswith(base + "_") for f in self.flat if dims or vec):
                 base = f"{name}_{k}"
                 k += 1
+        self.version += 1
         info = RegInfo(base, typ, dims, vec, span)
         for flat in _flatten(base, dims, vec):
             if flat in self.flat:
@@ -95,12 +98,17 @@ class Names:
     def declare_counted(self, node, prefix: str, typ: str, count: int, span: Span) -> None:
         if prefix in self.counted or prefix in self.regs:
             raise self.err(node, f"duplicate name '{prefix}<{count}>'")
+        self.version += 1
         self.counted[prefix] = (typ, count)
         self.decls.append(ir.RegDecl(prefix, typ, count, span))
 
-    def undeclare(self, names: list[str]) -> None:
-        for n in names:
-            self.regs.pop(n, None)
+    def restore(self, name: str, prev: RegInfo | None) -> None:
+        """Leave a scope: drop ``name`` or bring back the outer declaration it shadowed."""
+        self.version += 1
+        if prev is None:
+            self.regs.pop(name, None)
+        else:
+            self.regs[name] = prev
 
     def _first(self, name: str) -> str | None:
         info = self.regs.get(name)

@@ -1,8 +1,11 @@
 """Parse-level nodes: what ``dsl.parse`` produces and ``dsl.lower`` consumes.
 
 Names are not resolved yet (a ``Name`` may become a register, a parameter, a label or a symbol).
-Every node carries ``li`` (index of its expanded line), ``col`` and ``end`` (1-based, end exclusive).
-They are NamedTuples because the fast path builds tens of thousands of them.
+Every node carries ``li``, ``col`` and ``end`` (1-based columns, end exclusive). Statements and
+declarations (``SInstr``, ``SLabel``, ``SDir``, ``PDecl``, ``RName``) have ``li`` = index of their
+expanded line; operands (``OPERANDS``) have ``li`` relative to their instruction's ``base`` line, so
+identical lines share operand nodes (the fast path caches them by text). They are NamedTuples because
+the fast path builds tens of thousands of them.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ class SInstr(NamedTuple):
     li: int
     col: int
     end: int
+    base: int  # expanded line its operands' ``li`` count from
 
 
 class SLabel(NamedTuple):
@@ -125,3 +129,4 @@ class SDir(NamedTuple):
 
 
 Stmt = SInstr | SLabel | SDir
+OPERANDS = (Name, Num, MemRef, VecRef, Pair, SinkRef, ParenList)

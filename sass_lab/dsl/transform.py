@@ -41,11 +41,15 @@ class ToNodes(Transformer):
     def _loc(self, tok: Token) -> tuple[int, int, int]:
         return self.base + tok.line - 1, tok.column, tok.end_column
 
+    def _rloc(self, tok: Token) -> tuple[int, int, int]:
+        """Location of an operand token: line relative to the logical line."""
+        return tok.line - 1, tok.column, tok.end_column
+
     def _span_of(self, *nodes) -> tuple[int, int, int]:
         first = next(n for n in nodes if n is not None)
         last = [n for n in nodes if n is not None][-1]
-        a = self._loc(first) if isinstance(first, Token) else (first.li, first.col, first.end)
-        b = self._loc(last) if isinstance(last, Token) else (last.li, last.col, last.end)
+        a = self._rloc(first) if isinstance(first, Token) else (first.li, first.col, first.end)
+        b = self._rloc(last) if isinstance(last, Token) else (last.li, last.col, last.end)
         return a[0], a[1], b[2] if a[0] == b[0] else a[2]
 
     def start(self, *parts):
@@ -84,34 +88,34 @@ class ToNodes(Transformer):
             else:
                 idx.append(r[0])
                 end_tok = r[1]
-        li, col, _ = self._loc(name)
-        end = end_tok[3] if isinstance(end_tok, tuple) else self._loc(end_tok)[2]
+        li, col, _ = self._rloc(name)
+        end = end_tok[3] if isinstance(end_tok, tuple) else self._rloc(end_tok)[2]
         return Name(str(name), tuple(idx), part, li, col, end)
 
     def index(self, tok):
         v = int(tok.rstrip("U")) if tok.type == "INT" else str(tok)
-        li, col, end = self._loc(tok)
+        li, col, end = self._rloc(tok)
         return (v, (li, col, end, end + 1))
 
     def num(self, minus, tok):
         text = ("-" if minus is not None else "") + tok
-        li, col, end = self._loc(minus if minus is not None else tok)
-        return Num(number(text), text, li, col, self._loc(tok)[2])
+        li, col, end = self._rloc(minus if minus is not None else tok)
+        return Num(number(text), text, li, col, self._rloc(tok)[2])
 
     def mem_reg(self, lb, ref):
-        li, col, _ = self._loc(lb)
+        li, col, _ = self._rloc(lb)
         return MemRef(ref, 0, li, col, ref.end + 1)
 
     def mem_reg_off(self, lb, ref, num):
-        li, col, _ = self._loc(lb)
+        li, col, _ = self._rloc(lb)
         return MemRef(ref, int(num.value), li, col, num.end + 1)
 
     def mem_reg_neg(self, lb, ref, minus, tok):
-        li, col, _ = self._loc(lb)
-        return MemRef(ref, -int(number(str(tok))), li, col, self._loc(tok)[2] + 1)
+        li, col, _ = self._rloc(lb)
+        return MemRef(ref, -int(number(str(tok))), li, col, self._rloc(tok)[2] + 1)
 
     def mem_abs(self, lb, num):
-        li, col, _ = self._loc(lb)
+        li, col, _ = self._rloc(lb)
         return MemRef(None, int(num.value), li, col, num.end + 1)
 
     def vec(self, *items):
@@ -122,12 +126,12 @@ class ToNodes(Transformer):
         return Pair(a, b, a.li, a.col, b.end)
 
     def sink(self, tok):
-        return SinkRef(*self._loc(tok))
+        return SinkRef(*self._rloc(tok))
 
     def plist(self, *items):
         items = tuple(i for i in items if i is not None)
         if not items:
-            return ParenList((), self.base, 1, 2)
+            return ParenList((), 0, 1, 2)
         li, col, end = self._span_of(*items)
         return ParenList(items, li, col - 1, end + 1)
 
@@ -137,7 +141,7 @@ class ToNodes(Transformer):
         if kids[0].type == "GUARD":
             g = kids[0]
             neg = g.startswith("@!")
-            li, col, end = self._loc(g)
+            li, col, end = self._rloc(g)
             text = g[2:] if neg else g[1:]
             guard = Name(text, (), None, li, end - len(text), end)
             k = 1
@@ -145,10 +149,10 @@ class ToNodes(Transformer):
         ops = tuple(o for o in kids[k + 1:] if o is not None)
         opcode, *mods = op.split(".")
         li, col, end = self._loc(op)
-        last = ops[-1].end if ops and ops[-1].li == li else end
+        last = ops[-1].end if ops and ops[-1].li == op.line - 1 else end
         if guard is not None:
             col = guard.col - (2 if neg else 1)
-        return SInstr(guard, neg, opcode, tuple(mods), ops, li, col, last)
+        return SInstr(guard, neg, opcode, tuple(mods), ops, li, col, last, self.base)
 
     # ----------------------------------------------------------------- kernels
 
