@@ -314,3 +314,11 @@ def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None =
                   for d in logparse.diagnostics(info) if d.severity in ("warning", "advisory"))
     return Compiled(cubin=cubin, log=info, resources=build_resources(cubin, info, arch),
                     warnings=warns, arch=arch, tool=tool, seconds=seconds, options=tuple(options))
+
+
+def compile_module(module, arch: str, *, lineinfo: bool = False, **kw):
+    """``emit`` + ``compile_ptx`` for an ``ir.Module``: returns ``(Emitted, Compiled)``."""
+    from ..backend.ptx import emit
+
+    em = emit(module, arch, lineinfo=lineinfo)
+    return em, compile_ptx(em.text, arch, line_map=em.line_map, lineinfo=lineinfo, **kw)

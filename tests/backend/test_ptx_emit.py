@@ -163,3 +163,15 @@ def test_lineinfo_loc_once_per_source_line():
     text = emit(ir.Module((k2,)), "sm_90", lineinfo=True).text
     assert text.count(".loc 1 5 1") == 1 and '.file 1 "a.sasm"' in text
     compile_ptx(text, "sm_90")
+
+
+def test_lines_of_and_version():
+    em = emit(saxpy(), "sm_90")
+    (fma,) = em.lines_of("saxpy.sasm", 20)
+    assert "fma.rn.f32" in em.text.splitlines()[fma - 1]
+    assert em.lines_of("other.sasm", 19) == ()
+    old = emit(saxpy(), "sm_70", version="8.0").text
+    assert ".version 8.0" in old
+    compile_ptx(old, "sm_75")
+    with pytest.raises(UsageError):
+        emit(saxpy(), "sm_90", version="nine")

@@ -160,3 +160,11 @@ def test_error_hints(line, needle):
     with pytest.raises(ToolchainError) as e:
         compile_ptx(em.text, "sm_90", line_map=em.line_map)
     assert needle in e.value.hint and e.value.span.line == 18
+
+
+def test_compile_module():
+    from sass_lab.toolchain.compile import compile_module
+
+    em, res = compile_module(saxpy(), "sm_89", lineinfo=True, maxrregcount=32)
+    assert ".loc" in em.text and res.arch == "sm_89" and "-lineinfo" in res.options
+    assert res.resources["saxpy"].maxnreg == 32
