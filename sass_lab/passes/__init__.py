@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ..ir import Kernel
 from .budget import budget_warnings, register_budget
+from .defuse import DefUse
 from .latency import DEFAULT_LATENCIES, classify
 from .liveness import Pressure, flow, liveness, pressure_of
 from .regalloc import Sharing
@@ -32,15 +33,16 @@ class PassReport:
 def run_passes(kernel: Kernel, schedule: bool = True, share_registers: bool = True,
                latencies: Mapping[str, int] | None = None) -> tuple[Kernel, PassReport]:
     """Schedule regions, share registers, and report pressure of the kernel that comes out."""
+    du = DefUse()
     if schedule:
-        kernel, srep = schedule_regions(kernel, latencies)
+        kernel, srep = schedule_regions(kernel, latencies, du)
     else:
         srep = ScheduleReport((), ())
-    fl = flow(kernel)
+    fl = flow(kernel, du)
     if share_registers:
-        kernel, sharing = share_named_registers(kernel, fl)
+        kernel, sharing = share_named_registers(kernel, fl, du)
         if sharing.merged:
-            fl = flow(kernel)
+            fl = flow(kernel, du)
     else:
         sharing = Sharing(0, (), 0)
     pressure = pressure_of(kernel, fl)

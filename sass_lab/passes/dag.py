@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..ir import Instr
-from ..isa import defs_uses, state_space
+from ..isa import state_space
+from .defuse import DefUse
 
 _LOADS = frozenset({"ld", "ldu", "ldmatrix", "prefetch", "prefetchu", "tex", "tld4", "suld", "txq", "suq"})
 _MEMORY = frozenset({"st", "red", "atom", "cp", "stmatrix", "mbarrier", "sust", "sured"}) | _LOADS
@@ -61,8 +62,9 @@ def memory_kind(ins: Instr) -> tuple[str, bool] | None:
     return space, True
 
 
-def build_dag(instrs: Sequence[Instr], latency: Sequence[int]) -> Dag:
+def build_dag(instrs: Sequence[Instr], latency: Sequence[int], du: DefUse | None = None) -> Dag:
     """Dependencies among ``instrs`` (in program order) under the given per-instruction latencies."""
+    du = du or DefUse()
     n = len(instrs)
     preds: list[dict[int, int]] = [{} for _ in range(n)]
     writer: dict[str, int] = {}
@@ -75,7 +77,7 @@ def build_dag(instrs: Sequence[Instr], latency: Sequence[int]) -> Dag:
             preds[j][i] = d
 
     for j, ins in enumerate(instrs):
-        defs, uses = defs_uses(ins)
+        defs, uses = du(ins)
         for r in uses:
             w = writer.get(r.name)
             if w is not None:

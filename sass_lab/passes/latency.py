@@ -4,8 +4,10 @@ The figures are planning numbers, not a timing model: dependent-issue latencies 
 microbenchmarks of Volta…Hopper (see docs/PASSES.md for the sources and reasoning). Override any of
 them per call: ``schedule(kernel, latencies={"ld.global": 250, "fma.rn.f32": 5})``. A key may be a
 class name below, an opcode (``"fma"``) or a full dotted name (``"fma.rn.f32"``); the most specific
-key wins. If ``sass_lab.isa`` grows a ``latency_class(instr)`` its answer is used when it names a
-class in the table.
+key wins. The coarser class names of ``sass_lab.isa.table.LATENCY_CLASSES`` (``mem_global``,
+``fp64``, ``tensor``, ...) are accepted as override keys and set every class they cover (``ALIASES``);
+the scheduler classifies with :func:`classify`, which splits loads from stores, ``div`` from ``mufu``
+and ``shfl`` from shared loads, because those differ by an order of magnitude.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ DEFAULT_LATENCIES: dict[str, int] = {
     "tex": 400,  # tex/tld4/suld
     "control": 1,  # branches, barriers and anything else the scheduler never moves
 }
+
+# sass_lab.isa.table.LATENCY_CLASSES → the classes here that each one covers.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "fp64": ("f64",), "conv": ("cvt",), "mem_global": ("ld.global", "ld.local", "atom", "tex"),
+    "mem_shared": ("ld.shared", "shfl"), "mem_const": ("ld.const",), "branch": ("control",),
+    "barrier": ("control",), "tensor": ("mma", "wgmma"),
+}  # alu, fma and mufu are names here too, with the narrower meaning of this module
 
 _ALU = frozenset({
     "add", "sub", "min", "max", "and", "or", "xor", "not", "cnot", "shl", "shr", "shf", "mov", "setp",
@@ -102,13 +111,15 @@ def classify(ins: Instr) -> str:
 def check_table(latencies: Mapping[str, int] | None) -> dict[str, int]:
     """The default table updated with ``latencies``; bad keys or values raise :class:`UsageError`."""
     table = dict(DEFAULT_LATENCIES)
-    for k, v in (latencies or {}).items():
+    items = sorted((latencies or {}).items(), key=lambda kv: (str(kv[0]) not in ALIASES, str(kv[0])))
+    for k, v in items:  # aliases first, so an exact class key given alongside wins
         if not isinstance(k, str) or not _KEY.match(k):
             raise UsageError(f"bad latency key {k!r}",
                              hint=f"use a class ({', '.join(DEFAULT_LATENCIES)}), an opcode or 'fma.rn.f32'")
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise UsageError(f"latency for '{k}' must be a non-negative integer, not {v!r}")
-        table[k] = v
+        for c in ALIASES.get(k, (k,)):
+            table[c] = v
     return table
 
 
@@ -119,13 +130,4 @@ def latency(ins: Instr, table: Mapping[str, int]) -> int:
         return table[name]
     if ins.opcode in table:
         return table[ins.opcode]
-    cls = None
-    ext = getattr(isa, "latency_class", None)
-    if ext is not None:
-        try:
-            cls = ext(ins)
-        except Exception:  # noqa: BLE001 - an incomplete ISA table must not break scheduling
-            cls = None
-    if cls not in table:
-        cls = classify(ins)
-    return table[cls]
+    return table[classify(ins)]

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from ..errors import Span
 from ..ir import Instr, Kernel, type_bytes
-from ..isa import defs_uses
 from .cfg import Block, build_cfg
+from .defuse import DefUse
 
 _RANGE_NAME = re.compile(r"^(.*?)(\d+)$")
 
@@ -106,7 +106,7 @@ def _type_of(name: str, hint: str, named: dict[str, str], ranges: dict[str, str]
     return hint or "b32"
 
 
-def _number(kernel: Kernel) -> tuple[RegTable, list[int], list[int], list[int]]:
+def _number(kernel: Kernel, du: DefUse) -> tuple[RegTable, list[int], list[int], list[int]]:
     named, ranges = _declared_types(kernel)
     index: dict[str, int] = {}
     names: list[str] = []
@@ -118,7 +118,7 @@ def _number(kernel: Kernel) -> tuple[RegTable, list[int], list[int], list[int]]:
             uses.append(0)
             kills.append(0)
             continue
-        ds, us = defs_uses(st)
+        ds, us = du(st)
         masks = []
         for group in (ds, us):
             m = 0
@@ -193,11 +193,11 @@ def _solve(blocks, defs, uses, kills) -> tuple[list[int], list[int], list[int]]:
     return live_in, live_out, def_in
 
 
-def flow(kernel: Kernel) -> Flow:
+def flow(kernel: Kernel, du: DefUse | None = None) -> Flow:
     """Number registers, build the CFG and solve liveness and maybe-defined to a fixpoint."""
     body = kernel.body
     blocks = build_cfg(body)
-    table, defs, uses, kills = _number(kernel)
+    table, defs, uses, kills = _number(kernel, du or DefUse())
     live_in, live_out, def_in = _solve(blocks, defs, uses, kills)
     occupied = [0] * len(body)
     for b, blk in enumerate(blocks):

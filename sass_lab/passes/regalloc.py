@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ..ir import Guard, Instr, Kernel, Mem, Operand, PredPair, Raw, Reg, Vec
+from .defuse import DefUse
 from .liveness import Flow, flow
 
 _WORD = re.compile(r"%?[A-Za-z_$][\w$]*")
@@ -95,29 +96,31 @@ def _rename_op(op: Operand, mapping: dict[str, str]) -> Operand:
     return op
 
 
-def rename(kernel: Kernel, mapping: dict[str, str]) -> Kernel:
+def rename(kernel: Kernel, mapping: dict[str, str], du: DefUse | None = None) -> Kernel:
     """Rename registers in every instruction and drop the declarations of renamed names."""
     if not mapping:
         return kernel
+    du = du or DefUse()
     body = []
     for st in kernel.body:
-        if isinstance(st, Instr):
+        if isinstance(st, Instr) and any(r.name in mapping for part in du(st) for r in part):
             ops = tuple(_rename_op(o, mapping) for o in st.operands)
             g = st.guard
             if g is not None and g.reg.name in mapping:
                 g = Guard(_rename_reg(g.reg, mapping), g.negate)
-            if ops != st.operands or g is not st.guard:
-                st = Instr(st.opcode, st.mods, ops, g, st.span)
+            st = Instr(st.opcode, st.mods, ops, g, st.span)
         body.append(st)
     regs = tuple(d for d in kernel.regs if d.count or d.name not in mapping)
     return Kernel(kernel.name, kernel.params, regs, kernel.vars, kernel.directives, tuple(body),
                   kernel.entry, kernel.visible, kernel.span)
 
 
-def share_registers(kernel: Kernel, fl: Flow | None = None) -> tuple[Kernel, Sharing]:
+def share_registers(kernel: Kernel, fl: Flow | None = None,
+                    du: DefUse | None = None) -> tuple[Kernel, Sharing]:
     """Merge non-interfering named registers of the same type; returns the new kernel and a report."""
-    fl = fl if fl is not None else flow(kernel)
+    du = du or DefUse()
+    fl = fl if fl is not None else flow(kernel, du)
     groups, considered = _groups(kernel, fl)
     shared = tuple(tuple(g) for g in groups if len(g) > 1)
     report = Sharing(merged=sum(len(g) - 1 for g in shared), groups=shared, candidates=considered)
-    return rename(kernel, report.renames), report
+    return rename(kernel, report.renames, du), report

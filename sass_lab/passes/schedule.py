@@ -21,6 +21,7 @@ from ..errors import SourceError, Span
 from ..ir import Instr, Kernel, ScheduleBegin, ScheduleEnd, Special, Stmt
 from ..isa import is_barrier, is_branch
 from .dag import Dag, build_dag
+from .defuse import DefUse
 from .latency import check_table, latency
 
 _CLOCKS = frozenset({"%clock", "%clock64", "%clock_hi", "%globaltimer", "%globaltimer_lo",
@@ -91,10 +92,10 @@ def simulate(dag: Dag, order: Sequence[int]) -> int:
     return end
 
 
-def list_schedule(dag: Dag) -> list[int]:
+def list_schedule(dag: Dag, height: Sequence[int] | None = None) -> list[int]:
     """A deterministic topological order of ``dag`` (critical path first, then original order)."""
     n = len(dag)
-    height = dag.heights()
+    height = dag.heights() if height is None else height
     missing = [len(p) for p in dag.preds]
     earliest = [0] * n
     ready: list[tuple[int, int]] = []  # (-height, index)
@@ -145,20 +146,24 @@ def _regions(body: Sequence[Stmt]) -> list[tuple[int, int]]:
     return out
 
 
-def _schedule_run(run: list[Instr], table: Mapping[str, int]) -> tuple[list[Instr], int, int, int, bool]:
-    dag = build_dag(run, [latency(x, table) for x in run])
+def _schedule_run(run: list[Instr], table: Mapping[str, int],
+                  du: DefUse) -> tuple[list[Instr], int, int, int, bool]:
+    dag = build_dag(run, [latency(x, table) for x in run], du)
     before = simulate(dag, range(len(run)))
-    order = list_schedule(dag)
+    height = dag.heights()
+    order = list_schedule(dag, height)
     after = simulate(dag, order)
-    crit = max(dag.heights(), default=0)
+    crit = max(height, default=0)
     if after >= before:
         return run, before, before, crit, after > before
     return [run[j] for j in order], before, after, crit, False
 
 
-def schedule(kernel: Kernel, latencies: Mapping[str, int] | None = None) -> tuple[Kernel, ScheduleReport]:
+def schedule(kernel: Kernel, latencies: Mapping[str, int] | None = None,
+             du: DefUse | None = None) -> tuple[Kernel, ScheduleReport]:
     """Reorder the instructions of every ``.schedule`` region; the markers stay in the body."""
     table = check_table(latencies)
+    du = du or DefUse()
     body = list(kernel.body)
     reports = []
     for begin, end in _regions(body):
@@ -173,7 +178,7 @@ def schedule(kernel: Kernel, latencies: Mapping[str, int] | None = None) -> tupl
                 run.append(st)
                 continue
             if run:
-                new, b, a, c, k = _schedule_run(run, table)
+                new, b, a, c, k = _schedule_run(run, table, du)
                 moved += sum(x is not y for x, y in zip(new, run))
                 before, after, crit, kept = before + b, after + a, crit + c, kept + k
                 subs += 1

@@ -156,7 +156,7 @@ def programs(draw) -> str:
     return "\n".join(lines)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(programs())
 def test_sharing_preserves_stores(body):
     k = kernel(".reg .u32 a, b, c, d, e, f, g, h\n.reg .pred p\n" + body)

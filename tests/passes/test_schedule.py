@@ -250,3 +250,13 @@ def test_list_schedule_respects_every_edge(ops, table):
     assert all(pos[i] < pos[j] for i, j in dag.edges())
     assert order == list_schedule(dag)
     assert simulate(dag, order) >= max(dag.heights())
+
+
+@pytest.mark.parametrize("alias, covered", [
+    ("mem_global", ("ld.global", "ld.local", "atom", "tex")), ("fp64", ("f64",)), ("conv", ("cvt",)),
+    ("tensor", ("mma", "wgmma")), ("mem_shared", ("ld.shared", "shfl")),
+])
+def test_isa_class_names_are_accepted_as_aliases(alias, covered):
+    t = check_table({alias: 123})
+    assert all(t[c] == 123 for c in covered) and alias not in t
+    assert check_table({alias: 123, covered[0]: 5})[covered[0]] == 5  # the exact class wins
