@@ -45,7 +45,7 @@ def test_grid_stride_loop(block, grid_max, n):
     ("% for k in (16, 8, 4, 2, 1):", "% for k in (8, 4, 2, 1):"),     # half of each warp is lost
     ("    add.u32         base, base, stride", "    add.u32         base, base, stride\n"
      "    add.u32         base, base, stride"),                          # passes skip elements
-])
+], ids=["half-warp", "skipped-passes"])
 def test_reduce_mutants_go_red(tmp_path, old, new):
     pipeline()
     from sass_lab.lab.verify import verify

@@ -62,7 +62,7 @@ def red(path, size, defines=None) -> bool:
     # beta is ignored
     ('emit(f"    fma.rn.f32      o[{e}], ci[{e}], beta, o[{e}]")',
      'emit(f"    add.f32         o[{e}], ci[{e}], o[{e}]")', dict(M=8, N=8, K=8)),
-])
+], ids=["no-zero-fill", "no-row-bound", "beta-ignored"])
 def test_sgemm_mutants_go_red(tmp_path, old, new, size):
     pipeline()
     src = open(PATH).read()
