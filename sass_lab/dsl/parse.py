@@ -156,6 +156,9 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
     if isinstance(e, UnexpectedToken):
         tok: Token = e.token
         what = f"'{tok}'" if tok.type != "$END" else "end of line"
+        if tok.type == "$END":
+            phys = text.split("\n")
+            line, col = len(phys), len(phys[-1].rstrip()) + 1
         end = col + max(1, len(str(tok)))
         expected = _expected(e.accepts or e.expected)
         msg = f"syntax error: unexpected {what}"

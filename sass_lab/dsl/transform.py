@@ -53,7 +53,16 @@ class ToNodes(Transformer):
         return a[0], a[1], b[2] if a[0] == b[0] else a[2]
 
     def start(self, *parts):
-        return [p for p in parts if p is not None]
+        out = []
+        for p in parts:
+            if type(p) is list:
+                out.extend(p)
+            elif p is not None:
+                out.append(p)
+        return out
+
+    def stmt_close(self, stmt):
+        return [stmt, SDir("close", {}, self.base, 1, 2)]
 
     def empty(self):
         return None
