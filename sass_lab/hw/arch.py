@@ -39,6 +39,8 @@ class ArchInfo:
     warp_size: int = 32
     sub_partitions: int = 4
     fp32_lanes_per_sm: int = 128  # FFMA lanes per SM per clock (64 on sm_70/75/80)
+    reg_alloc_max_per_thread: int = 256  # the occupancy calculator's allocation bound (ISA: 255)
+    barriers_per_block_slot: int = 2  # sm_90: named barriers per SM = 2 × block cap (cuda_occupancy.h)
 
     def __post_init__(self) -> None:
         if not self.max_threads_per_sm:

@@ -73,7 +73,7 @@ def kernel_occupancy(arch: str, res: Resources, threads: int | None = None,
                      dynamic_shared: int = 0) -> Occupancy:
     """Occupancy of a compiled kernel; 0 blocks (limiter ``threads``) when the shape is illegal."""
     t = default_threads(res) if threads is None else threads
-    occ = occupancy(arch, t, res.registers, res.shared_static + dynamic_shared)
+    occ = occupancy(arch, t, res.registers, res.shared_static + dynamic_shared, barriers=res.barriers)
     bad_shape = (res.reqntid and t != _prod(res.reqntid)) or t > res.max_threads
     if bad_shape:
         return Occupancy(block=t, blocks_per_sm=0, warps_per_sm=0, percent=0.0, limiters=("threads",))

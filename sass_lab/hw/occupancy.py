@@ -6,12 +6,16 @@ Mirrors ``cuOccupancyMaxActiveBlocksPerMultiprocessor`` / the CUDA Occupancy Cal
 - registers: per warp ``ceil(regs × 32 / 256) × 256``; warps that fit the register file are rounded
   down to the warp allocation granularity (4, one per sub-partition), then divided by warps/block;
 - shared: per block ``ceil((static + dynamic + reserved) / unit) × unit`` against the *largest*
-  carveout. Assumption: the driver's default (no preferred carveout) lets it pick the configuration
-  that maximises occupancy, so the model uses the maximum shared memory per SM. Pass ``carveout``
-  (bytes) to evaluate one configuration instead.
+  carveout: with no preferred carveout (the default) the driver uses the maximum shared memory per
+  SM (``cuda_occupancy.h``: ``SHAREDMEM_CARVEOUT_DEFAULT`` → ``sharedMemPerMultiprocessor``). Pass
+  ``carveout`` (bytes) to evaluate a preference instead; like the driver, a preference smaller than
+  one block is raised to the next carveout that fits it;
+- barriers (sm_90+ only): a block using ``b`` named barriers allows ``2 × block cap // b`` blocks;
+- the block must fit the per-block limits: ≤ 1024 threads, ``regs_per_warp × round_up(warps, 4)``
+  ≤ 64 K registers, registers ≤ 256, shared ≤ the opt-in maximum (or ≤ 48 KB with ``opt_in=False``,
+  i.e. without ``CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES``).
 
-A block that cannot run at all (threads > 1024, registers > 255 or beyond the file, shared beyond the
-opt-in maximum) yields 0 blocks with the offending factor as the limiter.
+A block that cannot run at all yields 0 blocks with the offending factor as the limiter.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from ..errors import UsageError
 from .arch import ArchInfo, arch_info
 from .occupancy_types import Occupancy
 
-FACTORS = ("warps", "blocks", "registers", "shared", "threads")
+FACTORS = ("warps", "blocks", "registers", "shared", "threads", "barriers")
 
 
 def _ceil(a: int, b: int) -> int:
@@ -42,12 +46,18 @@ def regs_per_warp(info: ArchInfo, registers: int) -> int:
     return _round_up(registers * info.warp_size, info.reg_alloc_unit)
 
 
-def limits(arch: str, threads: int, registers: int, shared_bytes: int,
-           carveout: int | None = None) -> dict[str, int]:
+def _aligned_carveout(info: ArchInfo, size: int) -> int:
+    """The smallest carveout ≥ ``size`` (the driver rounds a preference up to a real configuration)."""
+    return next((c for c in info.carveouts if c >= size), info.shared_per_sm)
+
+
+def limits(arch: str, threads: int, registers: int, shared_bytes: int, carveout: int | None = None,
+           barriers: int = 0, opt_in: bool = True) -> dict[str, int]:
     """Blocks per SM allowed by each factor separately (``FACTORS`` keys)."""
-    if threads <= 0 or registers < 0 or shared_bytes < 0:
+    if threads <= 0 or registers < 0 or shared_bytes < 0 or barriers < 0:
         raise UsageError(f"bad occupancy query: threads={threads}, registers={registers}, "
-                         f"shared={shared_bytes}", hint="threads > 0, registers and shared >= 0")
+                         f"shared={shared_bytes}, barriers={barriers}",
+                         hint="threads > 0; registers, shared and barriers >= 0")
     info = arch_info(arch)
     big = 1 << 30
     warps_per_block = _ceil(threads, info.warp_size)
@@ -56,33 +66,39 @@ def limits(arch: str, threads: int, registers: int, shared_bytes: int,
         "warps": info.max_warps_per_sm // warps_per_block,
         "blocks": info.max_blocks_per_sm,
     }
+    per_warp = regs_per_warp(info, registers)
+    hw_block = per_warp * _round_up(warps_per_block, info.sub_partitions)  # the launch check's rounding
     if registers == 0:
         out["registers"] = big
-    elif registers > info.max_regs_per_thread:
+    elif (registers > info.reg_alloc_max_per_thread or hw_block > info.max_regs_per_block
+          or per_warp * warps_per_block > info.max_regs_per_block):
         out["registers"] = 0
     else:
-        per_warp = regs_per_warp(info, registers)
-        if per_warp * warps_per_block > info.max_regs_per_block:
-            out["registers"] = 0
-        else:
-            warps = info.regs_per_sm // per_warp
-            warps -= warps % info.warp_alloc_granularity
-            out["registers"] = warps // warps_per_block
-    sm_shared = info.shared_per_sm if carveout is None else carveout
-    if shared_bytes > info.max_shared_per_block:
+        warps = (info.regs_per_sm // info.sub_partitions // per_warp) * info.sub_partitions
+        out["registers"] = warps // warps_per_block
+    per_block = shared_per_block(info, shared_bytes)
+    limit = (info.max_shared_per_block if opt_in else info.default_shared_per_block)
+    if per_block > limit + info.reserved_shared_per_block:
         out["shared"] = 0
-    elif shared_bytes == 0 and info.reserved_shared_per_block == 0:
+    elif per_block == 0:
         out["shared"] = big
     else:
-        out["shared"] = sm_shared // shared_per_block(info, shared_bytes)
+        sm_shared = info.shared_per_sm if carveout is None else carveout
+        if sm_shared < per_block:
+            sm_shared = _aligned_carveout(info, per_block)
+        out["shared"] = sm_shared // per_block
+    if info.capability >= (9, 0) and barriers:
+        out["barriers"] = info.max_blocks_per_sm * info.barriers_per_block_slot // barriers
+    else:
+        out["barriers"] = big
     return out
 
 
-def occupancy(arch: str, threads: int, registers: int, shared_bytes: int,
-              carveout: int | None = None) -> Occupancy:
+def occupancy(arch: str, threads: int, registers: int, shared_bytes: int, carveout: int | None = None,
+              barriers: int = 0, opt_in: bool = True) -> Occupancy:
     """Resident blocks/warps per SM, % of max warps, and every factor that sets the minimum."""
     info = arch_info(arch)
-    lim = limits(arch, threads, registers, shared_bytes, carveout)
+    lim = limits(arch, threads, registers, shared_bytes, carveout, barriers, opt_in)
     blocks = min(lim.values())
     limiters = tuple(f for f in FACTORS if lim[f] == blocks)
     warps = blocks * _ceil(threads, info.warp_size)

@@ -24,7 +24,11 @@ KB = 1024
     ("sm_90", 1024, 32, 0, 2, 100.0, ("warps", "registers")),
     ("sm_90", 256, 32, 0, 8, 100.0, ("warps", "registers")),
     # too many regs / too much shared / too many threads → nothing runs
-    ("sm_90", 256, 256, 0, 0, 0.0, ("registers",)),
+    ("sm_90", 256, 257, 0, 0, 0.0, ("registers",)),
+    # cuda_occupancy.h allocates up to 256 registers/thread: 8192/warp × 8 warps = the whole file
+    ("sm_90", 256, 256, 0, 1, 12.5, ("registers",)),
+    # 255 regs × 288 threads: 9 warps round up to 12 for the per-block check → 98304 > 65536
+    ("sm_90", 288, 255, 0, 0, 0.0, ("registers",)),
     ("sm_90", 1024, 128, 0, 0, 0.0, ("registers",)),
     ("sm_90", 256, 32, 228 * KB, 0, 0.0, ("shared",)),
     ("sm_90", 2048, 16, 0, 0, 0.0, ("threads",)),
@@ -98,3 +102,24 @@ def test_arch_table_consistency(arch):
     assert a.shared_per_sm == a.carveouts[-1]
     assert a.max_shared_per_block + a.reserved_shared_per_block <= a.shared_per_sm
     assert a.reserved_shared_per_block == (0 if a.capability < (8, 0) else KB)
+
+
+@pytest.mark.parametrize("arch, barriers, blocks, limiters", [
+    ("sm_90", 0, 32, ("blocks",)),
+    ("sm_90", 2, 32, ("blocks", "barriers")),  # 64 // 2 = 32
+    ("sm_90", 4, 16, ("barriers",)),
+    ("sm_90", 16, 4, ("barriers",)),
+    ("sm_80", 16, 32, ("blocks",)),  # the barrier limit applies from Hopper on
+])
+def test_barrier_limit(arch, barriers, blocks, limiters):
+    occ = occupancy(arch, 32, 16, 0, barriers=barriers)
+    assert (occ.blocks_per_sm, occ.limiters) == (blocks, limiters)
+
+
+def test_opt_in_and_carveout_alignment():
+    assert occupancy("sm_90", 128, 32, 60 * KB).blocks_per_sm == 3
+    no = occupancy("sm_90", 128, 32, 60 * KB, opt_in=False)
+    assert no.blocks_per_sm == 0 and no.limiters == ("shared",)
+    assert occupancy("sm_90", 128, 32, 47 * KB, opt_in=False).blocks_per_sm == 4
+    # a 8 KB preference cannot hold one 61 KB block: the driver moves to the 64 KB carveout
+    assert occupancy("sm_90", 128, 32, 60 * KB, carveout=8 * KB).blocks_per_sm == 1

@@ -12,13 +12,14 @@ pytestmark = pytest.mark.gpu
 KB = 1024
 
 
-def _kernel(live: int, static_shared: int) -> str:
+def _kernel(live: int, static_shared: int, bars: int = 0) -> str:
     """``live`` values kept alive by volatile accesses (register pressure) + static shared memory."""
     regs = ", ".join(f"v{i}" for i in range(live))
     ld = "\n".join(f"\tld.volatile.global.f32 v{i}, [a+{4 * i}];" for i in range(live))
     st = "\n".join(f"\tst.volatile.global.f32 [a+{4 * i}], v{live - 1 - i};" for i in range(live))
     smem = (f"\t.shared .align 4 .b8 buf[{static_shared}];\n\tst.shared.f32 [buf], v0;\n"
             if static_shared else "")
+    smem += "".join(f"\tbar.sync {b};\n" for b in range(bars))
     return f""".version 9.0
 .target ARCH
 .address_size 64
@@ -59,13 +60,14 @@ def _load(d, ok, cubin: bytes):
     return mod, ok(d.cuModuleGetFunction(mod, b"occ"))
 
 
-@pytest.mark.parametrize("live, cap, static", [
-    (8, None, 0), (40, 40, 0), (64, 64, 0), (100, 96, 0), (200, 128, 0), (250, 255, 0),
-    (16, None, 4 * KB), (16, None, 20 * KB), (32, 48, 40 * KB),
+@pytest.mark.parametrize("live, cap, static, bars", [
+    (8, None, 0, 0), (40, 40, 0, 0), (64, 64, 0, 0), (100, 96, 0, 0), (200, 128, 0, 0), (250, 255, 0, 0),
+    (16, None, 4 * KB, 0), (16, None, 20 * KB, 0), (32, 48, 40 * KB, 0),
+    (8, None, 0, 4), (8, None, 0, 16), (8, None, 2 * KB, 3),
 ])
-def test_model_matches_driver(device, live, cap, static):
+def test_model_matches_driver(device, live, cap, static, bars):
     d, ok, arch = device
-    res = compile_ptx(_kernel(live, static).replace("ARCH", arch), arch, maxrregcount=cap)
+    res = compile_ptx(_kernel(live, static, bars).replace("ARCH", arch), arch, maxrregcount=cap)
     r = res.resources["occ"]
     mod, fn = _load(d, ok, res.cubin)
     try:
@@ -81,7 +83,7 @@ def test_model_matches_driver(device, live, cap, static):
                 if static + dyn > optin:
                     continue
                 got = ok(d.cuOccupancyMaxActiveBlocksPerMultiprocessor(fn, threads, dyn))
-                want = occupancy(arch, threads, r.registers, static + dyn).blocks_per_sm
+                want = occupancy(arch, threads, r.registers, static + dyn, barriers=r.barriers).blocks_per_sm
                 if got != want:
                     mismatches.append((threads, dyn, got, want))
         assert not mismatches, f"regs={r.registers} static={static}: (threads, dyn, driver, model) {mismatches}"
