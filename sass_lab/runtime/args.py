@@ -80,7 +80,7 @@ class ArgPlan:
         for i, (slot, val) in enumerate(zip(self.slots, self.values)):
             if val is None:
                 if i not in device_ptrs:
-                    raise UsageError(f"no device pointer for parameter '{slot.param.name}' of {self.kernel}")
+                    raise UsageError(f"no device pointer for parameter '{pname(slot.param)}' of {self.kernel}")
                 val = struct.pack("<Q", device_ptrs[i])
             buf[slot.offset:slot.offset + slot.size] = val
         return bytes(buf)
@@ -91,10 +91,10 @@ def layout(params: Sequence[ir.Param], kernel: str = "kernel") -> tuple[tuple[Sl
     slots, off = [], 0
     for p in params:
         if p.type == "pred" or not ir.is_type(p.type):
-            raise UsageError(f"parameter '{p.name}' of {kernel} has type .{p.type}, which cannot be passed")
+            raise UsageError(f"parameter '{pname(p)}' of {kernel} has type .{p.type}, which cannot be passed")
         align = p.align or ir.type_bytes(p.type)
         if align <= 0 or align & (align - 1):
-            raise UsageError(f"parameter '{p.name}' of {kernel} has alignment {align}, not a power of two")
+            raise UsageError(f"parameter '{pname(p)}' of {kernel} has alignment {align}, not a power of two")
         off = -(-off // align) * align
         slots.append(Slot(p, off, p.size, align))
         off += p.size
@@ -106,7 +106,7 @@ def layout(params: Sequence[ir.Param], kernel: str = "kernel") -> tuple[tuple[Sl
 def plan_args(params: Sequence[ir.Param], args: Sequence[Any], kernel: str = "kernel") -> ArgPlan:
     """Check and convert ``args`` against ``params``; raise UsageError naming the bad parameter."""
     if len(args) != len(params):
-        names = ", ".join(p.name for p in params) or "none"
+        names = ", ".join(pname(p) for p in params) or "none"
         raise UsageError(f"{kernel} takes {len(params)} argument(s) ({names}) but got {len(args)}")
     slots, size = layout(params, kernel)
     values: list[bytes | None] = []
@@ -128,16 +128,24 @@ def plan_args(params: Sequence[ir.Param], args: Sequence[Any], kernel: str = "ke
 
 
 def args_from_dict(params: Sequence[ir.Param], named: Mapping[str, Any], kernel: str = "kernel") -> tuple:
-    """Positional arguments from a ``{param name: value}`` dict (the lab block's ``inputs``)."""
-    names = [p.name for p in params]
-    missing = [n for n in names if n not in named]
-    extra = [n for n in named if n not in names]
+    """Positional arguments from a ``{param name: value}`` dict (the lab block's ``inputs``).
+
+    A DSL parameter ``A`` is the PTX parameter ``A_param``; either name finds it.
+    """
+    keys = [p.name if p.name in named else pname(p) for p in params]
+    missing = [pname(p) for p, k in zip(params, keys) if k not in named]
+    extra = [n for n in named if n not in keys]
     if missing or extra:
         parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
                 ([f"unknown {', '.join(extra)}"] if extra else [])
         raise UsageError(f"arguments for {kernel} do not match its parameters: {'; '.join(parts)}",
-                         hint=f"parameters: {', '.join(names)}")
-    return tuple(named[n] for n in names)
+                         hint=f"parameters: {', '.join(pname(p) for p in params)}")
+    return tuple(named[k] for k in keys)
+
+
+def pname(p: ir.Param) -> str:
+    """The name a user wrote: the DSL's ``A`` for the PTX parameter ``A_param``."""
+    return p.name.removesuffix("_param")
 
 
 # --------------------------------------------------------------------------- scalars
@@ -147,7 +155,7 @@ def encode_scalar(p: ir.Param, value: Any, kernel: str = "kernel") -> bytes:
     """Little-endian bytes of ``value`` as PTX type ``p.type`` (range-checked)."""
     t, n = p.type, ir.type_bytes(p.type)
     kind = ir.type_kind(t)
-    where = f"parameter '{p.name}' (.{t}) of {kernel}"
+    where = f"parameter '{pname(p)}' (.{t}) of {kernel}"
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, np.ndarray):
@@ -194,7 +202,7 @@ def _bf16_bits(v: float) -> int:
 
 def _pointer_like(p: ir.Param, arg: Any, kernel: str) -> np.ndarray | int | None:
     """A numpy array to copy, a device address, or None when ``arg`` is a plain scalar."""
-    where = f"parameter '{p.name}' (.{p.type}) of {kernel}"
+    where = f"parameter '{pname(p)}' (.{p.type}) of {kernel}"
     is_ptr_param = p.type in ("u64", "s64", "b64")
     if isinstance(arg, np.ndarray) and arg.ndim > 0:
         if not is_ptr_param:
@@ -262,7 +270,7 @@ def dlpack_data_pointer(capsule: Any) -> int:
 
 
 def _byte_array(p: ir.Param, arg: Any, kernel: str) -> bytes:
-    where = f"parameter '{p.name}' (.{p.type}[{p.array}], {p.size} bytes) of {kernel}"
+    where = f"parameter '{pname(p)}' (.{p.type}[{p.array}], {p.size} bytes) of {kernel}"
     if callable(getattr(arg, "getPtr", None)):  # a cuda.bindings struct such as CUtensorMap
         data = ctypes.string_at(int(arg.getPtr()), p.size)
     elif isinstance(arg, ctypes.Structure | ctypes.Array):

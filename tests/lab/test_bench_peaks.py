@@ -79,5 +79,22 @@ def test_rates_from():
     assert flops == pytest.approx(50e12) and bw == pytest.approx(4e12)
 
 
-def test_peak_kernels_are_shipped():
-    assert pk.PEAK_FFMA.name == "peak_ffma.sasm" and pk.PEAK_COPY.name == "peak_copy.sasm"
+
+@pytest.mark.parametrize("path", [pk.PEAK_FFMA, pk.PEAK_COPY], ids=lambda p: p.stem)
+def test_peak_kernels_pass_on_the_emulator(path):
+    from sass_lab.lab.verify import verify_sizes
+
+    results = verify_sizes(path, emulate=True, seed=11)
+    assert results and all(r.ok for r in results), [c.to_dict() for r in results for c in r.checks]
+
+
+def test_peak_kernel_counts():
+    from sass_lab.lab.spec import load_spec
+
+    ffma = load_spec(pk.PEAK_FFMA)
+    s = ffma.size
+    threads = s["blocks"] * ffma.defines["BLOCK"]
+    assert ffma.flops(s) == 2.0 * threads * s["iters"] * ffma.defines["UNROLL"] * ffma.defines["CHAINS"]
+    copy = load_spec(pk.PEAK_COPY)
+    assert copy.nbytes(copy.size) == 8.0 * copy.size["n"] and copy.flops(copy.size) == 0.0
+    assert copy.nbytes(copy.size) > 8 * (60 << 20)  # far past the H200's 60 MB L2

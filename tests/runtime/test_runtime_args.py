@@ -18,6 +18,7 @@ from sass_lab.runtime.args import (
     encode_scalar,
     layout,
     plan_args,
+    pname,
 )
 
 P = ir.Param
@@ -212,7 +213,42 @@ def test_byte_array_size_errors(arg, match):
     assert "'tmap'" in e.value.message
 
 
+def test_args_from_dict_accepts_dsl_names():
+    ps = (P("A_param", "u64"), P("n_param", "u32"))
+    assert args_from_dict(ps, {"n": 3, "A": 7}) == (7, 3)
+    assert args_from_dict(ps, {"n_param": 3, "A_param": 7}) == (7, 3)
+    with pytest.raises(UsageError, match="missing n") as e:
+        args_from_dict(ps, {"A": 1})
+    assert "parameters: A, n" in e.value.hint
+    with pytest.raises(UsageError, match="parameter 'n' "):
+        plan_args(ps, [0, -1], "k")
+
+
 def test_args_from_dict_orders_and_reports():
     assert args_from_dict(SAXPY, {"n": 4, "a": 1.0, "x": 1, "y": 2}) == (2, 1, 1.0, 4)
     with pytest.raises(UsageError, match="missing n; unknown m"):
         args_from_dict(SAXPY, {"y": 0, "x": 0, "a": 0, "m": 1}, "saxpy")
+
+
+def _shipped():
+    from sass_lab.paths import KERNELS
+
+    return sorted(KERNELS.glob("*.sasm"))
+
+
+@pytest.mark.parametrize("path", _shipped(), ids=lambda p: p.stem)
+def test_every_shipped_lab_block_packs_against_its_kernel(path):
+    """The lab block's inputs convert to the assembled kernel's parameter list (no GPU time wasted)."""
+    import sass_lab as sl
+    from sass_lab.lab.spec import load_spec
+
+    spec = load_spec(path)
+    mod = sl.assemble_file(path)
+    k = mod[spec.kernel_name(list(mod.kernels))]
+    size = spec.test_sizes[0] if spec.test_sizes else spec.size
+    inputs = spec.inputs(size, np.random.default_rng(0))
+    plan = plan_args(k.params, args_from_dict(k.params, inputs, k.name), k.name)
+    assert {h.index for h in plan.host} == {i for i, p in enumerate(k.params)
+                                            if isinstance(inputs[pname(p)], np.ndarray) and inputs[pname(p)].ndim}
+    assert set(spec.outputs) <= {pname(k.params[h.index]) for h in plan.copy_backs}
+    assert len(plan.encode({h.index: 0x1000 * (h.index + 1) for h in plan.host})) == plan.size
