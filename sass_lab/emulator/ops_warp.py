@@ -38,14 +38,30 @@ def shfl(ctx: Ctx, ins: ir.Instr):
     ga, gb, gc = (ctx.src(o, t) for o, t in zip(ins.operands[1:4], ("b32", "u32", "u32")))
 
     def h(st, wm, gm):
-        lane = st.lane_tid & 31
-        b = _full(st, gb(st)) & np.uint32(31)
-        c = _full(st, gc(st))
-        cval = (c & np.uint32(31)).astype(np.int64)
-        seg = ((c >> np.uint32(8)) & np.uint32(31)).astype(np.int64)
-        b = b.astype(np.int64)
-        max_lane = (lane & seg) | (cval & ~seg)
-        min_lane = lane & seg
+        lane = st.all_lanes & 31
+        b, c = gb(st), gc(st)
+        if b.ndim == 0 and c.ndim == 0:  # uniform lane offset and clamp: scalar bounds
+            bi, ci = int(b) & 31, int(c)
+            cval, seg = ci & 31, (ci >> 8) & 31
+            if seg == 0:
+                j = {"up": lane - bi, "down": lane + bi, "bfly": lane ^ bi}.get(mode)
+                ok = (j >= cval) if mode == "up" else (j <= cval) if j is not None else None
+                if j is None:  # idx
+                    j = np.full(st.L, bi if bi <= cval else 0, np.int64)
+                    ok = np.full(st.L, bi <= cval)
+                    j = np.where(ok, j, lane)
+                else:
+                    j = np.where(ok, j, lane)
+                return _finish(st, j, ok, wm)
+            b = np.int64(bi)
+            cv, sg = np.int64(cval), np.int64(seg)
+        else:
+            b = (_full(st, b) & np.uint32(31)).astype(np.int64)
+            c = _full(st, c)
+            cv = (c & np.uint32(31)).astype(np.int64)
+            sg = ((c >> np.uint32(8)) & np.uint32(31)).astype(np.int64)
+        max_lane = (lane & sg) | (cv & ~sg)
+        min_lane = lane & sg
         if mode == "up":
             j = lane - b
             ok = j >= max_lane
@@ -56,12 +72,14 @@ def shfl(ctx: Ctx, ins: ir.Instr):
             j = lane ^ b
             ok = j <= max_lane
         else:
-            j = min_lane | (b & ~seg)
+            j = min_lane | (b & ~sg)
             ok = j <= max_lane
-        j = np.where(ok, j, lane)
-        src = (np.arange(st.L) & ~31) + j
-        a = _full(st, ga(st))
-        put(st, a[src], wm)
+        _finish(st, np.where(ok, j, lane), ok, wm)
+
+    def _finish(st, j, ok, wm):
+        src = (st.all_lanes & ~31) + j
+        a = ga(st)
+        put(st, a if a.ndim == 0 else a[src], wm)
         if putp is not None:
             putp(st, ok, wm)
     return h

@@ -184,13 +184,12 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.lv = views(st.local)
     st.epoch = np.zeros(nb, np.int32)
     st.bar_arrived = np.zeros(nb, np.int64)
+    st.rlog, st.rlog_len = [], 0
     if st.check and prog.uses_shared:
         units = (nb * S) // st.gran + 1
-        st.w_tid = np.full(units, -1, np.int32)
-        st.w_ep = np.full(units, -1, np.int32)
-        st.r_tid = np.full(units, -1, np.int32)
-        st.r_ep = np.full(units, -1, np.int32)
-        st.inited = np.zeros(units, bool)
+        st.wr = np.full(units, -1, np.int32)
+        st.rd = np.full(units, -1, np.int32)
+        st.bump_epoch([])
 
 
 def _barrier(st: State, info, lanes: np.ndarray, T: int) -> None:
@@ -198,7 +197,7 @@ def _barrier(st: State, info, lanes: np.ndarray, T: int) -> None:
     nb = st.nb
     if mode == "warp":
         if T <= 32:  # the warp is the whole block: a block-wide ordering point
-            st.epoch[np.unique(st.lane_blk[lanes])] += 1
+            st.bump_epoch(np.unique(st.lane_blk[lanes]))
         return
     arrived = np.bincount(st.lane_blk[lanes], minlength=nb)
     if mode == "arrive":
@@ -231,7 +230,7 @@ def _barrier(st: State, info, lanes: np.ndarray, T: int) -> None:
         st.report("barrier-divergence", lanes_short, f"barrier expects {need} threads, fewer arrive",
                   key_extra="count")
     st.bar_arrived[blocks] = 0
-    st.epoch[blocks] += 1
+    st.bump_epoch(blocks)
 
 
 def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
