@@ -1,0 +1,112 @@
+"""The occupancy model against the CUDA toolkit's own calculator header (no GPU needed).
+
+A tiny C++ program includes ``cuda_occupancy.h`` (host-only, shipped with the toolkit), fills its
+device properties from ``hw.arch`` and prints ``cudaOccMaxActiveBlocksPerMultiprocessor`` for a grid
+of queries; the header's internal tables (block caps, allocation units, sub-partitions, barrier
+rule) then check the model's arithmetic independently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sass_lab.hw.arch import ARCHS, arch_info
+from sass_lab.hw.occupancy import limits, occupancy
+
+HEADER_DIRS = [Path("/usr/local/cuda/include"), Path("/usr/local/cuda-13.0/include")]
+HEADER = next((d for d in HEADER_DIRS if (d / "cuda_occupancy.h").exists()), None)
+CXX = shutil.which("g++") or shutil.which("c++")
+
+pytestmark = pytest.mark.skipif(HEADER is None or CXX is None,
+                                reason="needs cuda_occupancy.h and a C++ compiler")
+
+ORACLE = r"""
+#include <cstdio>
+#include <cuda_occupancy.h>
+int main() {
+    int major, minor, maxThreadsSM, threads, regs, barriers, optin;
+    long smemSM, smemOptin, reserved, smem;
+    while (scanf("%d %d %d %ld %ld %ld %d %d %ld %d %d", &major, &minor, &maxThreadsSM, &smemSM,
+                 &smemOptin, &reserved, &threads, &regs, &smem, &barriers, &optin) == 11) {
+        cudaOccDeviceProp p;
+        p.computeMajor = major; p.computeMinor = minor; p.maxThreadsPerBlock = 1024;
+        p.maxThreadsPerMultiprocessor = maxThreadsSM; p.regsPerBlock = 65536;
+        p.regsPerMultiprocessor = 65536; p.warpSize = 32; p.sharedMemPerBlock = 48 * 1024;
+        p.sharedMemPerMultiprocessor = smemSM; p.numSms = 1;
+        p.sharedMemPerBlockOptin = smemOptin; p.reservedSharedMemPerBlock = reserved;
+        cudaOccFuncAttributes a;
+        a.maxThreadsPerBlock = 1024; a.numRegs = regs; a.sharedSizeBytes = 0;
+        a.shmemLimitConfig = optin ? FUNC_SHMEM_LIMIT_OPTIN : FUNC_SHMEM_LIMIT_DEFAULT;
+        a.maxDynamicSharedSizeBytes = optin ? smemOptin : 48 * 1024;
+        a.numBlockBarriers = barriers;
+        cudaOccDeviceState s;
+        cudaOccResult r;
+        cudaOccError e = cudaOccMaxActiveBlocksPerMultiprocessor(&r, &p, &a, &s, threads, smem);
+        printf("%d %d %u\n", (int)e, r.activeBlocksPerMultiprocessor, r.limitingFactors);
+    }
+    return 0;
+}
+"""
+
+BITS = {"warps": 1, "registers": 2, "shared": 4, "blocks": 8, "barriers": 16}
+
+
+@pytest.fixture(scope="module")
+def oracle(tmp_path_factory):
+    d = tmp_path_factory.mktemp("occ")
+    (d / "oracle.cpp").write_text(ORACLE)
+    exe = d / "oracle"
+    proc = subprocess.run([CXX, "-O1", "-w", f"-I{HEADER}", str(d / "oracle.cpp"), "-o", str(exe)],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        pytest.skip(f"cannot build the oracle: {proc.stderr[-300:]}")
+
+    def run(queries):
+        lines = []
+        for arch, threads, regs, smem, bars, optin in queries:
+            a = arch_info(arch)
+            lines.append(f"{a.capability[0]} {a.capability[1]} {a.max_threads_per_sm} {a.shared_per_sm} "
+                         f"{a.max_shared_per_block} {a.reserved_shared_per_block} {threads} {regs} {smem} "
+                         f"{bars} {int(optin)}")
+        out = subprocess.run([str(exe)], input="\n".join(lines) + "\n", capture_output=True, text=True,
+                             check=True).stdout.split("\n")
+        return [tuple(int(x) for x in ln.split()) for ln in out if ln.strip()]
+
+    return run
+
+
+THREADS = (32, 64, 96, 128, 160, 256, 288, 384, 512, 640, 768, 1024)
+REGS = (1, 16, 24, 32, 40, 48, 64, 72, 96, 128, 168, 200, 232, 255)
+SMEM = (0, 1, 1000, 8 * 1024, 20 * 1024, 47 * 1024, 60 * 1024, 99 * 1024, 160 * 1024, 227 * 1024)
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_matches_cuda_occupancy_header(oracle, arch):
+    queries = [(arch, t, r, s, b, True)
+               for t, r, s, b in itertools.product(THREADS, REGS, SMEM, (0, 1, 5))]
+    queries += [(arch, t, 32, s, 0, False) for t, s in itertools.product((64, 256), SMEM)]
+    results = oracle(queries)
+    bad = []
+    for q, (err, blocks, factors) in zip(queries, results, strict=True):
+        _, t, r, s, b, optin = q
+        occ = occupancy(arch, t, r, s, barriers=b, opt_in=optin)
+        if err:  # the header refuses the query: the model must say "cannot run"
+            if occ.blocks_per_sm:
+                bad.append((q, "header error", err))
+            continue
+        if occ.blocks_per_sm != blocks:
+            bad.append((q, occ.blocks_per_sm, blocks))
+        elif blocks:
+            mine = sum(BITS[f] for f in occ.limiters if f in BITS)
+            if factors & BITS["barriers"]:
+                # the header keeps the factors of the pre-barrier minimum and ORs in "barriers";
+                # the model names only the factors that reach the final minimum
+                factors = mine if "barriers" in occ.limiters else -1
+            if mine != factors & 0x1F:
+                bad.append((q, occ.limiters, factors, limits(arch, t, r, s, barriers=b, opt_in=optin)))
+    assert not bad, f"{len(bad)} of {len(queries)} differ, e.g. {bad[:5]}"
