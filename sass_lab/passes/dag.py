@@ -7,8 +7,9 @@ Edges ``i → j`` (``i`` before ``j``) carry a delay: the cycles ``j`` must issu
 * WAR and memory order: 1 (an issue slot; in-order issue pays it anyway).
 
 Memory: loads and stores keep their order within a state space; ``generic`` conflicts with every
-space; two loads may swap. Atomics, reductions, ``mbarrier`` and volatile/acquire/release/relaxed
-accesses act as stores to ``generic``, so they keep their place among all memory operations.
+space; two loads may swap. Atomics, reductions, ``mbarrier``, ``cp.async`` (it reads one space and
+writes another) and volatile/acquire/release/relaxed accesses act as stores to ``generic``, so they
+keep their place among all memory operations.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def memory_kind(ins: Instr) -> tuple[str, bool] | None:
     space = state_space(ins) or "generic"
     if ins.opcode in _LOADS and not _ORDERED_MODS.intersection(ins.mods):
         return space, False
-    if ins.opcode in ("atom", "red", "mbarrier") or _ORDERED_MODS.intersection(ins.mods):
+    if ins.opcode in ("atom", "red", "mbarrier", "cp") or _ORDERED_MODS.intersection(ins.mods):
         return "generic", True
     return space, True
 

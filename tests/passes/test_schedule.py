@@ -44,6 +44,7 @@ REGS = ".reg .f32 a, b, c, d, e\n.reg .u64 q\n.reg .pred p\n"
     ("ld.global.f32 b, [q]\nst.f32 [q], a", {(0, 1)}),
     ("atom.shared.add.u32 a, [q], 1\nld.global.f32 b, [q]", {(0, 1)}),  # atomics order all memory
     ("ld.volatile.global.f32 a, [q]\nld.global.f32 b, [q]", {(0, 1)}),
+    ("st.global.f32 [q], a\ncp.async.ca.shared.global [q], [q], 16", {(0, 1)}),  # cp.async reads global
     ("fma.rn.f32 a, b, c, a\nfma.rn.f32 a, d, e, a", {(0, 1)}),
     ("mov.u64 q, 0\nst.shared.f32 [q], a", {(0, 1)}),  # address register
 ])
