@@ -100,7 +100,7 @@ def _expected(rule: str, ins: ir.Instr, t: str):
             return None
         return lambda i: (ts[0], "relaxed") if i == 0 else (ts[1], "relaxed")
     if rule == "mem":
-        return lambda i: None if isinstance(ins.operands[i], ir.Mem) else (t, "relaxed")
+        return lambda i: ("u64", "addr") if isinstance(ins.operands[i], ir.Mem) else (t, "relaxed")
     if rule in ("mov", "cvta"):
         return lambda i: (t, "size")
     return None

@@ -1,0 +1,213 @@
+"""Lowering: DSL kernels, registers, arrays, vectors, params, auto, scopes, .schedule, directives."""
+
+from __future__ import annotations
+
+from sass_lab import ir
+from sass_lab.dsl import frontend
+
+SAXPY = """\
+.kernel saxpy(.u64 y, .u64 x, .f32 a, .u32 n, .u64 unused)
+.reg .u32  i
+.reg .f32  xv, yv
+.reg .u64  px, py
+.reg .pred past_end
+    mad.lo.u32      i, %ctaid.x, %ntid.x, %tid.x
+    setp.ge.u32     past_end, i, n
+@past_end bra       done
+    mad.wide.u32    px, i, 4, x
+    mad.wide.u32    py, i, 4, y
+    ld.global.f32   xv, [px]
+    ld.global.f32   yv, [py]
+    fma.rn.f32      yv, a, xv, yv
+    st.global.f32   [py], yv
+done:
+    ret
+"""
+
+
+def kernel(text: str, **defines) -> ir.Kernel:
+    mod = frontend(text, "t.sasm", defines).module
+    assert len(mod.kernels) == 1
+    return mod.kernels[0]
+
+
+def instrs(k: ir.Kernel) -> list[ir.Instr]:
+    return [s for s in k.body if isinstance(s, ir.Instr)]
+
+
+def test_dsl_params_are_loaded_once_only_when_used():
+    k = kernel(SAXPY)
+    assert [(p.name, p.type) for p in k.params] == [
+        ("y_param", "u64"), ("x_param", "u64"), ("a_param", "f32"), ("n_param", "u32"), ("unused_param", "u64")]
+    head = [i.name for i in instrs(k)[:7]]
+    assert head == ["ld.param.u64", "cvta.to.global.u64", "ld.param.u64", "cvta.to.global.u64",
+                    "ld.param.f32", "ld.param.u32", "mov.u32"]
+    first = instrs(k)[0]
+    assert first.operands == (ir.Reg("y", "u64"), ir.Mem(ir.Sym("y_param")))
+    assert first.span.line == 1
+    assert "unused" not in {d.name for d in k.regs}
+    assert {"y", "x", "a", "n", "i", "px"} <= {d.name for d in k.regs}
+
+
+def test_special_registers_are_moved_to_registers_outside_mov():
+    ins = instrs(kernel(SAXPY))
+    mad = next(i for i in ins if i.opcode == "mad" and "lo" in i.mods)
+    assert mad.operands[1:] == (ir.Reg("sr_ctaid_x", "u32"), ir.Reg("sr_ntid_x", "u32"), ir.Reg("sr_tid_x", "u32"))
+    movs = [i for i in ins if i.opcode == "mov"][:3]
+    assert [m.operands[1] for m in movs] == [ir.Special("%ctaid.x"), ir.Special("%ntid.x"), ir.Special("%tid.x")]
+
+
+def test_guards_labels_and_types():
+    k = kernel(SAXPY)
+    bra = next(i for i in instrs(k) if i.opcode == "bra")
+    assert bra.guard == ir.Guard(ir.Reg("past_end", "pred"), False)
+    assert bra.operands == (ir.Label("done"),)
+    assert any(isinstance(s, ir.LabelDef) and s.name == "done" for s in k.body)
+    fma = next(i for i in instrs(k) if i.opcode == "fma")
+    assert [o.type for o in fma.operands] == ["f32"] * 4
+    assert (fma.span.line, fma.span.col, fma.span.source.strip()) == (13, 5, "fma.rn.f32      yv, a, xv, yv")
+
+
+ARRAYS = """\
+.define TM = 2
+.kernel k(.u64 p)
+.reg .f32 acc[${TM}][3]
+.reg .v4 .f32 q, w[2]
+.reg .b32 %r<4>
+.reg .u64 a
+    ld.global.v4.f32 q, [p]
+    ld.global.v4.f32 w[1], [p+16]
+    add.f32 acc[1][2], q.x, q[3]
+    add.f32 acc[0][0], w[1].y, w[1][2]
+    mov.b32 %r3, acc[1][2]
+    st.global.v4.f32 [p], {acc[0][0], _, q.z, w[0].w}
+    ret
+"""
+
+
+def test_arrays_vectors_and_counted_registers_flatten():
+    k = kernel(ARRAYS)
+    names = {d.name: d for d in k.regs}
+    assert {"acc_0_0", "acc_1_2", "q_x", "q_w", "w_0_x", "w_1_w"} <= set(names)
+    assert "acc_2_0" not in names
+    assert names["%r"].count == 4 and names["%r"].type == "b32"
+    ld, ld2, add1, add2, mov, st = instrs(k)[2:-1]
+    assert ld.operands[0] == ir.Vec(tuple(ir.Reg(f"q_{c}", "f32") for c in "xyzw"))
+    assert ld2.operands[0].items[0] == ir.Reg("w_1_x", "f32")
+    assert ld2.operands[1] == ir.Mem(ir.Reg("p", "u64"), 16)
+    assert add1.operands == (ir.Reg("acc_1_2", "f32"), ir.Reg("q_x", "f32"), ir.Reg("q_w", "f32"))
+    assert add2.operands[1:] == (ir.Reg("w_1_y", "f32"), ir.Reg("w_1_z", "f32"))
+    assert mov.operands == (ir.Reg("%r3", "b32"), ir.Reg("acc_1_2", "f32"))
+    assert st.operands[1] == ir.Vec((ir.Reg("acc_0_0", "f32"), ir.Sink(), ir.Reg("q_z", "f32"),
+                                     ir.Reg("w_0_w", "f32")))
+
+
+def test_reg_auto_takes_the_type_of_the_first_writer():
+    k = kernel(""".kernel k(.u64 p)
+.reg auto
+    mov.u32 i, %tid.x
+    mul.wide.u32 off, i, 4
+    add.u64 q, p, off
+    ld.global.f32 v, [q]
+    setp.gt.f32 big|small, v, 0f00000000
+    cvt.rn.f16.f32 h, v
+    ret
+""")
+    types = {d.name: d.type for d in k.regs}
+    assert types == {"p": "u64", "i": "u32", "off": "u64", "q": "u64", "v": "f32", "big": "pred",
+                     "small": "pred", "h": "f16"}
+
+
+def test_schedule_markers_scopes_and_directives():
+    k = kernel(""".kernel k(.u64 p)
+.maxntid 256
+.minnctapersm 2
+.reg .f32 x
+.shared .align 16 .f32 tile[2][64]
+    .pragma "nounroll";
+.schedule
+    mov.f32 x, 0f3F800000
+    {
+    .reg .f32 x
+    add.f32 x, x, x
+    }
+    mov.f32 x, x
+.end
+    ret
+""")
+    kinds = [type(s).__name__ for s in k.body]
+    assert kinds == ["Raw", "ScheduleBegin", "Instr", "Raw", "Instr", "Raw", "Instr", "ScheduleEnd", "Instr"]
+    inner = k.body[4]
+    assert inner.operands[0].name == "x_1"          # the nested scope's x is renamed
+    assert k.body[6].operands == (ir.Reg("x", "f32"), ir.Reg("x", "f32"))
+    assert [(d.name, d.values) for d in k.directives] == [("maxntid", (256,)), ("minnctapersm", (2,))]
+    assert k.vars == (ir.VarDecl("shared", "tile", "f32", (2, 64), 16),)
+    assert k.body[0].text == '.pragma "nounroll";'
+
+
+def test_module_vars_funcs_and_entry_params():
+    mod = frontend(""".version 9.0
+.target sm_90
+.address_size 64
+.global .align 4 .u32 counter;
+.const .align 4 .b8 table[8] = {0, 0, 128, 63, 0, 0, 0, 64};
+.extern .shared .align 16 .b8 smem[];
+.func (.param .b32 r) inc(.param .b32 a)
+{
+    .reg .b32 %t;
+    ld.param.b32 %t, [a];
+    add.s32 %t, %t, 1;
+    st.param.b32 [r], %t;
+    ret;
+}
+.visible .entry e(.param .u64 e_param_0, .param .align 8 .b8 e_param_1[16])
+.maxntid 128, 1, 1
+{
+    .reg .b64 %rd<3>;
+    .reg .b32 %r<3>;
+    ld.param.u64 %rd1, [e_param_0];
+    mov.u64 %rd2, counter;
+    { // callseq 0, 0
+    .param .b32 param0;
+    st.param.b32 [param0], %r1;
+    .param .b32 retval0;
+    call.uni (retval0), inc, (param0);
+    ld.param.b32 %r2, [retval0];
+    }
+    ret;
+}
+""", "m.ptx", {}).module
+    assert [v.name for v in mod.vars] == ["counter", "table", "smem"]
+    assert mod.vars[1].init == "{0, 0, 128, 63, 0, 0, 0, 64}" and mod.vars[2].extern and mod.vars[2].dims == (0,)
+    assert len(mod.raw) == 1 and mod.raw[0].text.startswith(".func (.param .b32 r) inc(")
+    assert mod.raw[0].text.rstrip().endswith("}")
+    (k,) = mod.kernels
+    assert [(p.name, p.type, p.align, p.array) for p in k.params] == [
+        ("e_param_0", "u64", None, 0), ("e_param_1", "b8", 8, 16)]
+    assert k.directives[0].values == (128, 1, 1)
+    body = k.body
+    assert body[1].operands[1] == ir.Sym("counter")
+    raws = [s.text for s in body if isinstance(s, ir.Raw)]
+    assert raws == ["{", ".param .b32 param0;", ".param .b32 retval0;",
+                    "call.uni (retval0), inc, (param0);", "}"]
+    st = next(s for s in body if isinstance(s, ir.Instr) and s.opcode == "st")
+    assert st.operands[0] == ir.Mem(ir.Sym("param0"))
+
+
+def test_two_kernels_without_braces_and_with_braces():
+    mod = frontend(".kernel a()\n    ret\n.kernel b()\n{\n    exit\n}\n", "t.sasm", {}).module
+    assert [(k.name, [s.opcode for s in k.body]) for k in mod.kernels] == [("a", ["ret"]), ("b", ["exit"])]
+
+
+def test_front_result_carries_defines_and_expansion():
+    res = frontend(".define BM = 64\n.kernel k_${BM}()\n    ret\n", "t.sasm", {"BM": 32})
+    assert res.defines == {"BM": 32}
+    assert res.module.kernels[0].name == "k_32"
+    assert res.expanded.lines[0] == ".kernel k_32()"
+
+
+def test_every_instruction_carries_its_span_and_chain():
+    k = kernel(".kernel k()\n.reg .f32 a[4]\n% for i in range(4):\n    mov.f32 a[${i}], 0f00000000\n% end\n")
+    spans = [i.span for i in instrs(k)]
+    assert [(s.line, s.chain) for s in spans] == [(4, (f"in loop i={i} at t.sasm:3",)) for i in range(4)]
+    assert spans[2].source.strip() == "mov.f32 a[2], 0f00000000"
