@@ -132,15 +132,16 @@ class Curves:
 
 
 def occupancy_curves(arch: str, threads: int, registers: int, shared: int,
-                     shared_step: int | None = None) -> Curves:
+                     shared_step: int | None = None, barriers: int = 0) -> Curves:
     """Series for the console: registers 1..255, shared 0..max per block, block size 32..1024."""
     info = arch_info(arch)
     step = shared_step or max(info.shared_alloc_unit, info.max_shared_per_block // 256)
-    regs = tuple((r, occupancy(arch, threads, r, shared).blocks_per_sm)
-                 for r in range(1, info.max_regs_per_thread + 1))
-    smem = tuple((s, occupancy(arch, threads, registers, s).blocks_per_sm)
-                 for s in range(0, info.max_shared_per_block + 1, step))
-    block = tuple((t, occupancy(arch, t, registers, shared).blocks_per_sm)
-                  for t in range(32, info.max_threads_per_block + 1, 32))
+
+    def blocks(t: int, r: int, s: int) -> int:
+        return min(limits(arch, t, r, s, barriers=barriers).values())
+
+    regs = tuple((r, blocks(threads, r, shared)) for r in range(1, info.max_regs_per_thread + 1))
+    smem = tuple((s, blocks(threads, registers, s)) for s in range(0, info.max_shared_per_block + 1, step))
+    block = tuple((t, blocks(t, registers, shared)) for t in range(32, info.max_threads_per_block + 1, 32))
     return Curves(arch, threads, registers, shared, regs, smem, block,
                   info.max_blocks_per_sm, info.max_warps_per_sm)

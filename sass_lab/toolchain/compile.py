@@ -278,7 +278,7 @@ def build_resources(cubin: bytes, log: str, arch: str) -> dict[str, Resources]:
             spill_loads=(lg.spill_loads or 0) if lg else 0, const_bytes=consts, barriers=k.barriers,
             max_threads=prod if threads else info.max_threads_per_block, reqntid=tuple(k.reqntid),
             reserved_shared=reserved, maxnreg=k.maxreg_count, param_bytes=k.param_bytes,
-            code_bytes=k.text_bytes)
+            code_bytes=k.text_bytes, cluster=tuple(k.cluster))
     return out
 
 

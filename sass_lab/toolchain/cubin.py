@@ -5,7 +5,8 @@ Sources, per kernel ``k`` (layout checked on cubins from nvJitLink/ptxas 13.0):
 - ``.nv.info`` (module-wide): ``EIATTR_REGCOUNT`` / ``FRAME_SIZE`` / ``MIN_STACK_SIZE`` /
   ``MAX_STACK_SIZE`` as ``[symbol index u32][value u32]``;
 - ``.nv.info.k``: ``MAX_THREADS`` / ``REQNTID`` (3 × u32), ``MAXREG_COUNT`` (u16),
-  ``NUM_BARRIERS`` (0x4c, byte), ``PARAM_CBANK`` (``[sym u32][offset u16][size u16]``),
+  ``NUM_BARRIERS`` (0x4c, byte), ``CTA_PER_CLUSTER`` (3 × u32), ``EXPLICIT_CLUSTER``,
+  ``MAX_CLUSTER_RANK``, ``PARAM_CBANK`` (``[sym u32][offset u16][size u16]``),
   ``CBANK_PARAM_SIZE``, ``KPARAM_INFO`` (one per parameter), ``EXIT_INSTR_OFFSETS``;
 - ``.nv.shared.k`` (present only with static shared memory): on sm_90 its size is the static shared
   memory *plus* the 1 KB the driver reserves per block, and the ELF then defines the symbol
@@ -86,6 +87,9 @@ class CubinKernel:
     param_bytes: int = 0
     params: tuple[KParam, ...] = ()
     text_bytes: int = 0
+    cluster: tuple[int, ...] = ()  # .reqnctapercluster (EIATTR_CTA_PER_CLUSTER)
+    explicit_cluster: bool = False  # .explicitcluster
+    max_cluster_rank: int = 0  # .maxclusterrank
     entry: bool = True  # False for a non-inlined device function (.func)
     attrs: tuple[NvAttr, ...] = ()
 
@@ -156,6 +160,12 @@ def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
         for a in attrs:
             if a.name in ("MAX_THREADS", "REQNTID"):
                 fields[a.name.lower()] = a.words()[:3]
+            elif a.name == "CTA_PER_CLUSTER":
+                fields["cluster"] = a.words()[:3]
+            elif a.name == "EXPLICIT_CLUSTER":
+                fields["explicit_cluster"] = True
+            elif a.name == "MAX_CLUSTER_RANK":
+                fields["max_cluster_rank"] = a.value
             elif a.name == "MAXREG_COUNT":
                 fields["maxreg_count"] = a.value
             elif a.name == "NUM_BARRIERS":

@@ -24,6 +24,7 @@ class Resources:
     maxnreg: int = 0  # register cap ptxas honoured (EIATTR_MAXREG_COUNT; 255 = none)
     param_bytes: int = 0  # kernel parameter block size in constant bank 0
     code_bytes: int = 0  # size of the kernel's SASS (.text.<kernel>)
+    cluster: tuple[int, ...] = ()  # .reqnctapercluster dims (sm_90), () when not fixed
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -123,3 +123,8 @@ def test_opt_in_and_carveout_alignment():
     assert occupancy("sm_90", 128, 32, 47 * KB, opt_in=False).blocks_per_sm == 4
     # a 8 KB preference cannot hold one 61 KB block: the driver moves to the 64 KB carveout
     assert occupancy("sm_90", 128, 32, 60 * KB, carveout=8 * KB).blocks_per_sm == 1
+
+
+def test_curves_with_barriers():
+    c = occupancy_curves("sm_90", 32, 16, 0, barriers=8)
+    assert dict(c.vs_registers)[16] == 8  # 64 // 8 barrier-limited

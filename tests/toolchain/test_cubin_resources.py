@@ -112,3 +112,16 @@ def test_device_function_is_not_an_entry():
     assert set(res.resources) == {"main"}
     funcs = read_cubin(res.cubin)
     assert funcs["main"].entry and not funcs["helper"].entry
+
+
+@pytest.mark.parametrize("directive, check", [
+    (".reqntid 128\n.reqnctapercluster 2, 1, 1", lambda k: k.cluster == (2, 1, 1)),
+    (".maxntid 128\n.explicitcluster", lambda k: k.explicit_cluster and k.cluster == ()),
+    (".reqntid 64\n.maxclusterrank 8", lambda k: k.max_cluster_rank == 8),
+    (".maxntid 128\n.maxnreg 40", lambda k: k.maxreg_count == 40),
+])
+def test_cluster_and_register_directives(directive, check):
+    res = compile_ptx(ntid(directive).replace("ARCH", "sm_90"), "sm_90")
+    assert check(read_cubin(res.cubin)["ntid"])
+    if "reqnctapercluster" in directive:
+        assert res.resources["ntid"].cluster == (2, 1, 1)
