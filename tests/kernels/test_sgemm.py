@@ -54,15 +54,15 @@ def red(path, size, defines=None) -> bool:
 
 
 @pytest.mark.parametrize("old, new, size", [
-    # the ragged K-slice no longer zero-fills: stale values from the previous slice leak in
-    ('                     f"    mov.f32         {r}[{e}], 0f00000000",\n', "", dict(M=67, N=45, K=33)),
+    # the ragged first K-slice reads four k < 0 (the previous row of A, or before A) instead of zeros
+    ("setp.ge.and.s32 pe, t1, 0,", "setp.ge.and.s32 pe, t1, -4,", dict(M=67, N=45, K=33)),
     # the epilogue forgets the row bound: stores past the last row of C
     ('emit(f"    and.pred        pv, pt, cv[{hj}]")', 'emit(f"    mov.pred        pv, cv[{hj}]")',
      dict(M=67, N=64, K=16)),
     # beta is ignored
     ('emit(f"    fma.rn.f32      o[{e}], ci[{e}], beta, o[{e}]")',
      'emit(f"    add.f32         o[{e}], ci[{e}], o[{e}]")', dict(M=8, N=8, K=8)),
-], ids=["no-zero-fill", "no-row-bound", "beta-ignored"])
+], ids=["negative-k", "no-row-bound", "beta-ignored"])
 def test_sgemm_mutants_go_red(tmp_path, old, new, size):
     pipeline()
     src = open(PATH).read()
