@@ -56,3 +56,12 @@ def test_reduce_mutants_go_red(tmp_path, old, new):
     bad.write_text(src.replace(old, new))
     r = verify(bad, size={"n": 3000}, defines={"GRID_MAX": 1, "BLOCK": 64}, seed=4)
     assert not r.ok
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n", [1, 5000, 1 << 24])
+@pytest.mark.parametrize("defines", COMBOS, ids=lambda d: "-".join(f"{k}{v}" for k, v in d.items()))
+def test_reduce_on_the_gpu(defines, n):
+    from sass_lab.lab.verify import verify
+
+    assert not failures([verify(PATH, size={"n": n}, emulate=False, defines=defines, seed=3)])

@@ -41,3 +41,11 @@ def test_saxpy_mutant_goes_red(tmp_path):
     bad.write_text(open(PATH).read().replace("% for j in range(ITEMS):", "% for j in range(ITEMS - 1):"))
     r = verify(bad, size={"n": 1000}, seed=1)
     assert not r.ok
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n", [1, 1000, 1 << 24])
+def test_saxpy_on_the_gpu(n):
+    from sass_lab.lab.verify import verify
+
+    assert not failures([verify(PATH, size={"n": n}, emulate=False, seed=2)])

@@ -71,3 +71,20 @@ def test_sgemm_mutants_go_red(tmp_path, old, new, size):
     bad.write_text(src.replace(old, new))
     assert red(bad, dict(size, beta=1), {"BM": 64, "BN": 64})
     assert not red(PATH, dict(size, beta=1), {"BM": 64, "BN": 64})
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("defines", COMBOS, ids=ident)
+def test_sgemm_on_the_gpu(defines):
+    from sass_lab.lab.verify import verify_sizes
+
+    assert not failures(verify_sizes(PATH, emulate=False, defines=defines, seed=8))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("size", [dict(M=4096, N=4096, K=4096, beta=1), dict(M=1000, N=1003, K=997, beta=0)])
+def test_sgemm_large_on_the_gpu(size):
+    from sass_lab.lab.verify import verify
+
+    r = verify(PATH, size=size, emulate=False, seed=9)
+    assert r.ok, failures([r])

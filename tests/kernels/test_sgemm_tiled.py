@@ -55,3 +55,12 @@ def test_sgemm_tiled_mutant_goes_red(tmp_path):
         assert not verify(bad, size=dict(M=67, N=45, K=33), seed=5).ok
     except EmulatorError:
         pass  # the emulator caught the read past the end of A
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("defines", PICK, ids=lambda d: "-".join(f"{k}{v}" for k, v in d.items()))
+def test_sgemm_tiled_on_the_gpu(defines):
+    from sass_lab.lab.verify import verify, verify_sizes
+
+    assert not failures(verify_sizes(PATH, emulate=False, defines=defines, seed=6))
+    assert not failures([verify(PATH, size=dict(M=1000, N=999, K=1001), emulate=False, defines=defines)])
