@@ -83,12 +83,22 @@ def _directive_line(ptx_lines: Sequence[str], line: int, message: str) -> int:
     return line
 
 
+def _symbol_line(ptx_lines: Sequence[str], name: str) -> int | None:
+    """The first call of ``name``, else the first line that mentions it (a declaration)."""
+    word = re.compile(rf"(?<![\w$%]){re.escape(name)}(?![\w$])")
+    hits = [i + 1 for i, t in enumerate(ptx_lines) if word.search(t) and not t.lstrip().startswith("//")]
+    calls = [i for i in hits if re.match(r"\s*(@!?\w+\s+)?call\b", ptx_lines[i - 1])]
+    return (calls or hits or [None])[0]
+
+
 def map_diagnostic(d: logparse.LogDiag, ptx_lines: Sequence[str],
                    line_map: Sequence[Span | None] | None) -> Diagnostic:
     """Attach the best span: the .sasm span of the PTX line, else the PTX line itself."""
     line = d.line
     if line is None and d.kernel:
         line = _kernel_line(ptx_lines, d.kernel)
+    elif line is None and d.symbol:
+        line = _symbol_line(ptx_lines, d.symbol)
     elif line is not None:
         line = _directive_line(ptx_lines, line, d.message)
     span = None
@@ -127,6 +137,7 @@ _HINTS = (
     (re.compile(r"cannot be compiled for architecture|higher than default SM version"),
      "the PTX's .target is newer than the arch compiled for: pass the same arch to emit and compile"),
     (re.compile(r"Unknown symbol"), "declare it: a .reg, a parameter, a variable or a label"),
+    (re.compile(r"Undefined reference"), "define the function in this module (an .extern needs a body)"),
     (re.compile(r"Not a name of any known instruction"), "check the opcode spelling (PTX ISA 9.0)"),
     (re.compile(r"Arguments mismatch"), "check the operand count and each operand's type against the opcode"),
     (re.compile(r"Parsing error|syntax error"), "PTX syntax: check brackets, commas and the trailing ';'"),

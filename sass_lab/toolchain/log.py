@@ -28,6 +28,8 @@ _SMEM = re.compile(r"(\d+) bytes smem")
 _CMEM = re.compile(r"(\d+) bytes cmem\[(\d+)\]")
 _LMEM = re.compile(r"(\d+) bytes lmem")
 _STACK_SHORT = re.compile(r"(\d+) stack\b")
+_LINKER = re.compile(r"^(?P<sev>error|warning)\s*:\s*(?P<msg>.*)$")
+_QUOTED = re.compile(r"'([A-Za-z_$%][\w$]*)'")
 _ENTRY = re.compile(r"(?:entry|function)\s+'?([A-Za-z_$%][\w$]*)'?")
 
 
@@ -44,6 +46,12 @@ class LogDiag:
     def kernel(self) -> str | None:
         """The entry named in a line-less message (``For entry w adjusting ...``), if any."""
         m = _ENTRY.search(self.message)
+        return m.group(1) if m else None
+
+    @property
+    def symbol(self) -> str | None:
+        """The first quoted name in the message (``Undefined reference to 'foo'``)."""
+        m = _QUOTED.search(self.message)
         return m.group(1) if m else None
 
 
@@ -72,6 +80,9 @@ def diagnostics(log: str) -> list[LogDiag]:
     for raw in log.splitlines():
         if a := _ADVISORY.match(raw.strip()):
             out.append(LogDiag("advisory", f"({a.group('code')}) {a.group('msg').strip()}", None, raw.strip()))
+            continue
+        if lk := _LINKER.match(raw.strip()):  # nvJitLink's own link step
+            out.append(LogDiag(lk.group("sev"), lk.group("msg").strip(), None, raw.strip()))
             continue
         m = _DIAG.match(raw.strip())
         if m and m.group("sev") != "info":

@@ -168,3 +168,20 @@ def test_compile_module():
     em, res = compile_module(saxpy(), "sm_89", lineinfo=True, maxrregcount=32)
     assert ".loc" in em.text and res.arch == "sm_89" and "-lineinfo" in res.options
     assert res.resources["saxpy"].maxnreg == 32
+
+
+def test_link_error_maps_to_the_call():
+    k = kernel_from_lines("k", [("A", "u64")], [("a", "u64")], """\
+ld.param.u64 a, [A];
+{
+.param .u64 p;
+st.param.u64 [p], a;
+call.uni foo, (p);
+}
+ret;""", file="l.sasm", first_line=10)
+    raw = ir.Raw(".extern .func foo(.param .u64 x);", Span("l.sasm", 2))
+    em = emit(ir.Module((k,), raw=(raw,), file="l.sasm"), "sm_90")
+    with pytest.raises(ToolchainError) as e:
+        compile_ptx(em.text, "sm_90", line_map=em.line_map)
+    assert "Undefined reference to 'foo'" in e.value.message
+    assert (e.value.span.file, e.value.span.line) == ("l.sasm", 14) and "define" in e.value.hint
