@@ -61,7 +61,7 @@ class State:
             line = ins.span.line if ins.span else 0
             if self.line_map is not None and 0 < line <= len(self.line_map):
                 span = self.line_map[line - 1]
-            text = ins.span.source.strip() if ins.span else ins.name
+            text = instr_text(ins)
             msg = message(first) if callable(message) else message
             return Finding(kind, self.kernel, msg, blk, thr, text, line, span, buffer, address)
 
@@ -219,3 +219,17 @@ class State:
                else f"thread {self.lane_coords(other)[1]}")
         self.report("race-shared", lanes, lambda _: f"{what}: shared offset {o:#x} also accessed by {who} "
                     "with no barrier in between", address=o, key_extra=what)
+
+
+def instr_text(ins) -> str:
+    """The instruction's own text (one statement, even when a PTX line holds several)."""
+    sp = ins.span
+    if sp is None or not sp.source:
+        return ins.name
+    src = sp.source
+    start = sp.col - 1
+    g = src.rfind("@", 0, start)
+    if g >= 0 and src[g:start].strip().split()[0:1] and ";" not in src[g:start]:
+        start = g
+    end = src.find(";", start)
+    return src[start:end + 1 if end >= 0 else len(src)].strip()

@@ -7,14 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ptxkit import DATA, committed_ptx
 
-DATA = Path(__file__).parent / "data"
 NVCC = shutil.which("nvcc")
 FAST_MATH = {"softmax"}
-
-
-def committed_ptx(name: str, arch: str = "sm_80") -> str:
-    return (DATA / f"{name}.{arch}.ptx").read_text()
 
 
 def compile_ptx(name: str, arch: str, tmp: Path) -> str:

@@ -1,0 +1,45 @@
+"""Build small hand-written PTX kernels for the emulator tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+
+
+def committed_ptx(name: str, arch: str = "sm_80") -> str:
+    return (DATA / f"{name}.{arch}.ptx").read_text()
+
+HEAD = """.version 8.0
+.target sm_80
+.address_size 64
+.visible .entry k(
+    .param .u64 out_param,
+    .param .u64 in_param,
+    .param .u32 n_param
+)
+{
+    .reg .pred %p<8>;
+    .reg .b16 %h<8>;
+    .reg .b32 %r<40>;
+    .reg .b64 %rd<20>;
+    .reg .f32 %f<20>;
+    .reg .f64 %fd<8>;
+    .shared .align 16 .b8 sA[256];
+    mov.u32 %r0, %tid.x;
+    ld.param.u64 %rd0, [out_param];
+    ld.param.u64 %rd1, [in_param];
+    ld.param.u32 %r1, [n_param];
+    mul.wide.u32 %rd2, %r0, 4;
+    add.s64 %rd3, %rd0, %rd2;
+    add.s64 %rd4, %rd1, %rd2;
+    mov.u32 %r2, sA;
+    shl.b32 %r3, %r0, 2;
+    add.s32 %r4, %r2, %r3;
+"""
+
+
+def kernel(body: str) -> str:
+    """A kernel ``k(out, in, n)``; the prologue sets %r0 = tid.x, %rd3 = &out[tid], %rd4 = &in[tid],
+    %r1 = n, %r4 = shared address of sA[tid] (4-byte elements)."""
+    return HEAD + body + "\n    ret;\n}\n"
