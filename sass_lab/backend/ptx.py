@@ -11,6 +11,7 @@ Extern (dynamic) shared arrays are hoisted to module scope: ptxas rejects ``.ext
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -70,6 +71,16 @@ def check_name(name: str, span: Span | None, what: str = "name") -> str:
     return name
 
 
+def _imm(op: ir.Imm) -> str:
+    """The original literal; without one, ints in decimal and floats as PTX ``0fXXXXXXXX`` (f32)."""
+    if op.text:
+        return op.text
+    if isinstance(op.value, float):
+        bits = struct.unpack("<I", struct.pack("<f", op.value))[0]
+        return f"0f{bits:08X}"
+    return str(op.value)
+
+
 def _mem(op: ir.Mem) -> str:
     if op.base is None:
         return f"[{op.offset}]"
@@ -81,7 +92,7 @@ _OPERAND = {
     ir.Special: lambda op: op.name,
     ir.Sym: lambda op: op.name,
     ir.Label: lambda op: op.name,
-    ir.Imm: lambda op: op.text,
+    ir.Imm: _imm,
     ir.Mem: _mem,
     ir.Vec: lambda op: "{" + ", ".join(operand(i) for i in op.items) + "}",
     ir.PredPair: lambda op: f"{op.first.name}|{op.second.name}",

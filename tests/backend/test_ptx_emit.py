@@ -27,6 +27,8 @@ R = ir.Reg
     (ir.Vec((R("a"), ir.Sink(), R("c"))), "{a, _, c}"),
     (ir.PredPair(R("p"), R("q")), "p|q"),
     (ir.Label("LOOP"), "LOOP"),
+    (ir.Imm(1.0, ""), "0f3F800000"),
+    (ir.Imm(-3, ""), "-3"),
 ])
 def test_operand_text(op, text):
     assert operand(op) == text
