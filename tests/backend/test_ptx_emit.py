@@ -110,7 +110,7 @@ def test_conflicting_externs_rejected():
     assert e.value.span.line == 9
 
 
-@pytest.mark.parametrize("bad", ["acc[3]", "1x", "a-b"])
+@pytest.mark.parametrize("bad", ["acc[3]", "1x", "a-b", "WARP_SZ", "%tid", "%clock64", "%lanemask_lt"])
 def test_invalid_register_name(bad):
     sp = Span("n.sasm", 4)
     k = ir.Kernel("k", (), (ir.RegDecl(bad, "f32", span=sp),), (), (), ())
