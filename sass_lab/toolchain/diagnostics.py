@@ -27,6 +27,7 @@ class Diagnostic:
     def __str__(self) -> str:
         return f"{self.span or '<ptx>'}: {self.severity}: {self.message}"
 
+
 def _kernel_line(ptx_lines: Sequence[str], kernel: str) -> int | None:
     pat = re.compile(rf"\.(?:entry|func)\s+{re.escape(kernel)}\s*\(")
     return next((i + 1 for i, t in enumerate(ptx_lines) if pat.search(t)), None)
@@ -118,7 +119,8 @@ def hint_for(message: str) -> str | None:
     return next((h for pat, h in _HINTS if pat.search(message)), None)
 
 
-def raise_errors(log: str, ptx: str, line_map, tool: str) -> None:
+def raise_errors(log: str, ptx: str, line_map: Sequence[Span | None] | None, tool: str) -> None:
+    """Raise the first error of ``log`` as ToolchainError at its .sasm span (never returns)."""
     ptx_lines = ptx.splitlines()
     raw = logparse.diagnostics(log)
     diags = [map_diagnostic(d, ptx_lines, line_map) for d in raw]
