@@ -73,6 +73,8 @@ class _ToOperands(Transformer):
         return Operand(kind="group", text="{" + ", ".join(o.text for o in ops) + "}", parts=ops)
 
     def prefixed(self, *items):
+        if len(items) == 1:  # the common case: a bare operand
+            return items[0]
         prefixes = [str(i) for i in items if isinstance(i, Token) and i.type == "PREFIX"]
         op = next(i for i in items if isinstance(i, Operand))
         sufs = tuple(i for i in items if isinstance(i, str) and not isinstance(i, Token))

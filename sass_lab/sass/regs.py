@@ -30,13 +30,18 @@ DOUBLE = frozenset({"DFMA", "DADD", "DMUL", "DSETP", "DMNMX", "DSET"})
 CONVERT = frozenset({"F2F", "F2I", "I2F", "I2I", "FRND"})
 WIDE_TYPES = frozenset({"F64", "S64", "U64"})
 _GMMA = re.compile(r"(\d+)x(\d+)x(\d+)$")
+# Source k -> reuse slot (0 = A, 1 = B, 2 = C) where it is not simply k. FADD's second source is
+# read through slot C: its .reuse marker comes with bit 124 (checked on sm_80 and sm_90 listings).
+SLOT_ORDER = {"FADD": (0, 2)}
+_NOT_SLOT = ("pred", "upred", "label", "name", "reloc", "mem", "group")
 
 
 @dataclass(frozen=True, slots=True)
 class Access:
     """R registers written (``defs``) and read (``uses``); ``conditional`` when a guard may skip it.
     ``slots`` are the R registers of source slots A, B, C (an empty tuple for RZ, a non-register
-    or a missing slot), in encoding order."""
+    or an unused slot). Source operands (after the destinations, skipping predicates, memory
+    operands and names) fill A, B, C in order, except for the ops in ``SLOT_ORDER``."""
 
     defs: frozenset[int]
     uses: frozenset[int]
@@ -125,26 +130,31 @@ def access(ins: SassInstr) -> Access:
         defs.update(_span(o, dw))
         for p in o.parts:
             uses.update(r for q in p.registers() for r in _span(q, 1))
-    slots: list[tuple[int, ...]] = []
+    slots: list[tuple[int, ...]] = [(), (), ()]
+    order = SLOT_ORDER.get(ins.opcode, (0, 1, 2))
+    k = 0
     for o, w in zip(ins.operands[nd:], sw):
         if o.kind in ("mem", "const", "group"):
             for q in o.registers():
                 uses.update(_span(q, 1))
-        if o.kind in ("pred", "upred", "label", "name", "reloc", "mem", "group"):
+        if o.kind in _NOT_SLOT:
             continue
         regs = _span(o, w)
         uses.update(regs)
-        slots.append(regs)
-    return Access(frozenset(defs), frozenset(uses), ins.guard not in (None, "@PT"), tuple(slots[:3]))
+        if k < len(order):
+            slots[order[k]] = regs
+        k += 1
+    return Access(frozenset(defs), frozenset(uses), ins.guard not in (None, "@PT"), tuple(slots))
 
 
 def marked_reuse(ins: SassInstr) -> int:
     """The reuse mask implied by the ``.reuse`` markers in the text (bit 0 = slot A)."""
     mask, k = 0, 0
+    order = SLOT_ORDER.get(ins.opcode, (0, 1, 2))
     for o in ins.operands[n_dests(ins):]:
-        if o.kind in ("pred", "upred", "label", "name", "reloc", "mem", "group"):
+        if o.kind in _NOT_SLOT:
             continue
-        if o.reuse and k < 3:
-            mask |= 1 << k
+        if o.reuse and k < len(order):
+            mask |= 1 << order[k]
         k += 1
     return mask

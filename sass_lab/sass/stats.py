@@ -6,7 +6,8 @@ at most ``ports`` registers of a bank in one cycle, so ``k`` distinct registers 
 ``ceil(k / ports) - 1`` extra cycles. Only source slots A, B, C holding single 32-bit R registers
 count (RZ, constants, immediates, uniform registers, 64-bit pairs and vectors are not scored); a
 register repeated in several slots is read once. Reuse cache: each slot remembers the register
-read there by the last instruction that had that slot's reuse bit set; a later read of the same
+read there by the last instruction that had that slot's reuse bit set (and did not yield: a
+yielding instruction's reuse bits have no effect); a later read of the same
 register in the same slot is served from the cache and costs no bank read. A read of a slot
 without the reuse bit empties that slot's cache, and so does every branch target (the cache is
 not assumed across control flow).
@@ -61,6 +62,12 @@ def op_class(ins: SassInstr) -> str:
     return "other"
 
 
+def effective_reuse(ins: SassInstr) -> int:
+    """Reuse bits that take effect: none on a yielding instruction (nvdisasm then prints no
+    ``.reuse`` markers either, though the bits stay set)."""
+    return 0 if ins.yield_ else ins.reuse
+
+
 def bank_conflicts(instrs: list[SassInstr], model: BankModel = BANK_MODELS["volta"]) -> list[int]:
     """Extra register-read cycles of each instruction under ``model`` (see the module docstring)."""
     targets = {ins.target for ins in instrs if ins.target is not None}
@@ -80,7 +87,7 @@ def bank_conflicts(instrs: list[SassInstr], model: BankModel = BANK_MODELS["volt
             r = regs[0]
             if cache[k] != r:
                 reads.add(r)
-            cache[k] = r if (ins.reuse >> k) & 1 else None
+            cache[k] = r if (effective_reuse(ins) >> k) & 1 else None
         cost = 0
         if scored and len(reads) > 1:
             per_bank = Counter(r % model.banks for r in reads)
@@ -96,7 +103,7 @@ def _slot_reads(instrs: list[SassInstr]) -> tuple[int, int]:
         for k, regs in enumerate(access(ins).slots):
             if regs:
                 reads += 1
-                flagged += (ins.reuse >> k) & 1
+                flagged += (effective_reuse(ins) >> k) & 1
     return reads, flagged
 
 

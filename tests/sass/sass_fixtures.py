@@ -65,3 +65,26 @@ def all_cubins() -> list[tuple[str, str, bytes]]:
 @pytest.fixture(scope="session")
 def sgemm90() -> bytes:
     return compile_fixture("sgemm", "sm_90")
+
+
+def make_instrs(lines: list[str], **ctrl) -> list:
+    """Synthetic SassInstr from listing-like lines: ``"LABEL:"`` lines label the next instruction;
+    an instruction line may end with ``|stall,yield,reuse`` (e.g. ``|1,0,2``) to set those fields."""
+    from sass_lab.sass.control import Control, encode
+    from sass_lab.sass.disasm import RawInstr, build
+
+    raws, labels, addr = [], [], 0
+    for line in lines:
+        if line.endswith(":"):
+            labels.append(line[:-1])
+            continue
+        text, _, extra = line.partition("|")
+        stall, yld, reuse = (int(x) for x in extra.split(",")) if extra else (1, 0, 0)
+        c = Control(stall=stall, yield_=bool(yld), write_barrier=None, read_barrier=None, wait_mask=0,
+                    reuse=reuse)
+        word = encode(c, 0)
+        text = text.strip() if text.strip().endswith(";") else text.strip() + " ;"
+        raws.append(RawInstr(addr, text, word & ((1 << 64) - 1), word >> 64, tuple(labels)))
+        labels = []
+        addr += 16
+    return build("synthetic", raws)
