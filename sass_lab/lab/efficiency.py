@@ -4,8 +4,9 @@ A GEMM-like kernel can issue at most one instruction per cycle per scheduler, so
 among the instructions of its hot loop is a ceiling on its FP32 efficiency. maxas' SGEMM reached
 98.8 % (:data:`MAXAS_ANCHOR`). The count comes from the SASS listing when ``sass_lab.sass.stats`` can
 give it (labelled ``"SASS"``), and otherwise from the emitted PTX (labelled ``"PTX"``): the main loop
-is the backward-branch region (``L: ... bra L``) holding the most ``fma.f32`` instructions, or the
-whole kernel when it has no loop.
+is the loop holding the most FFMAs (PTX: the backward-branch region ``L: ... bra L`` with the most
+``fma.f32``), the tightest such loop when several tie (a kernel with a fast path for interior blocks
+has one loop per path), or the whole kernel when it has no loop.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def ptx_loop_share(lines: list[str]) -> tuple[int, int]:
 
 def _from_sass(kernel) -> StaticEff | None:
     try:
-        from ..sass.flow import hottest_loop
+        from ..sass.flow import loops
         from ..sass.stats import hot_loop_ffma_share  # noqa: F401 - the SASS view's own figure
     except ImportError:
         return None
@@ -117,10 +118,13 @@ def _from_sass(kernel) -> StaticEff | None:
         return None
     if not instrs:
         return None
-    lp = hottest_loop(instrs)
-    body = instrs[lp.start:lp.end + 1] if lp else instrs
-    ffma = sum(1 for ins in body if ins.opcode == "FFMA")
-    return StaticEff(ffma / len(body), "SASS", len(body), ffma)
+    best = None
+    for lp in loops(instrs) or [None]:
+        body = instrs[lp.start:lp.end + 1] if lp else instrs
+        ffma = sum(1 for ins in body if ins.opcode == "FFMA")
+        if best is None or (ffma, -len(body)) > (best[1], -best[0]):
+            best = (len(body), ffma)
+    return StaticEff(best[1] / best[0], "SASS", best[0], best[1])
 
 
 def static_efficiency(kernel, prefer_sass: bool = True) -> StaticEff:
