@@ -3,7 +3,9 @@
 A peer is a :class:`PeerRun` whose ``run(stream)`` enqueues one library call on the default stream
 (PyTorch's and CuPy's default is the legacy stream 0, the one the harness records its events on).
 FP32 peers run with TF32 off (``torch.backends.cuda.matmul.allow_tf32 = False``,
-``torch.backends.cudnn.allow_tf32 = False``; CuPy's matmul is plain SGEMM unless ``CUPY_TF32`` is set),
+``torch.backends.cudnn.allow_tf32 = False``, or on PyTorch >= 2.9, which warns about those and refuses a
+mix of old and new switches, ``fp32_precision = "ieee"`` for matmul and cuDNN convolution; CuPy's matmul
+is plain SGEMM unless ``CUPY_TF32`` is set),
 so they do the arithmetic our FFMA kernels do. A kernel's lab block may define ``peer(a, s, lib)``;
 otherwise GEMM sizes (M, N, K) map to cuBLAS and convolution sizes (N, C, H, W, K, R, S) to cuDNN.
 """
@@ -50,9 +52,14 @@ def fp32_strict(lib: Any) -> None:
     """Turn TF32 off so FP32 peers do full FP32 arithmetic (PyTorch; CuPy needs nothing)."""
     if lib_name(lib) != "torch":
         return
-    lib.backends.cuda.matmul.allow_tf32 = False
-    lib.backends.cudnn.allow_tf32 = False
-    lib.backends.cudnn.benchmark = True  # let cuDNN pick its fastest algorithm during warm-up
+    b = lib.backends
+    if hasattr(b.cuda.matmul, "fp32_precision"):  # PyTorch >= 2.9: the new switches, not mixed with the old
+        b.cuda.matmul.fp32_precision = "ieee"
+        b.cudnn.conv.fp32_precision = "ieee"
+    else:
+        b.cuda.matmul.allow_tf32 = False
+        b.cudnn.allow_tf32 = False
+    b.cudnn.benchmark = True  # let cuDNN pick its fastest algorithm during warm-up
 
 
 def to_lib(lib: Any, v: Any) -> Any:

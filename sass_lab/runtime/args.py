@@ -230,7 +230,12 @@ def _host_array(index: int, arr: np.ndarray) -> HostArray:
 
 def device_pointer(obj: Any) -> int | None:
     """The device address of a CUDA array (CuPy, PyTorch, Numba, ...), or None if it is not one."""
-    cai = getattr(obj, "__cuda_array_interface__", None)
+    try:
+        cai = getattr(obj, "__cuda_array_interface__", None)
+    except Exception:  # noqa: BLE001 - e.g. a torch tensor that requires grad refuses the interface
+        cai = None
+        if getattr(obj, "is_cuda", False) and callable(getattr(obj, "data_ptr", None)):
+            return int(obj.data_ptr())
     if isinstance(cai, Mapping) and "data" in cai:
         return int(cai["data"][0] or 0)
     dev = getattr(obj, "__dlpack_device__", None)

@@ -93,3 +93,14 @@ def test_find_lib_reports_missing(monkeypatch):
     with pytest.raises(UsageError, match="no peer library"):
         peers.find_lib(("surely_not_a_module_xyz",))
     assert peers.find_lib(("surely_not_a_module_xyz", "numpy")) is np
+
+
+def test_new_torch_precision_switches_are_used_alone():
+    torch, _ = fake_torch()
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+    torch.backends.cudnn.conv = SimpleNamespace(fp32_precision="tf32")
+    peers.fp32_strict(torch)
+    assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+    assert torch.backends.cudnn.conv.fp32_precision == "ieee"
+    assert torch.backends.cuda.matmul.allow_tf32 is True  # the legacy switch left alone: no mixing
+    assert torch.backends.cudnn.benchmark is True

@@ -151,6 +151,23 @@ def test_device_arrays_pass_without_copy():
         plan_args(SAXPY, [0, 0, FakeCupy(1), 4])
 
 
+class GradTensor:
+    """Like a CUDA torch tensor with requires_grad: the interface raises, data_ptr() works."""
+
+    is_cuda = True
+
+    @property
+    def __cuda_array_interface__(self):
+        raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad")
+
+    def data_ptr(self):
+        return 0x1234_0000
+
+
+def test_tensor_refusing_the_interface_falls_back_to_data_ptr():
+    assert device_pointer(GradTensor()) == 0x1234_0000
+
+
 def test_dlpack_pointer_matches_numpy_address():
     a = np.arange(10, dtype=np.float32)[3:]
     assert dlpack_data_pointer(a.__dlpack__()) == a.ctypes.data
