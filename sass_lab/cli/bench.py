@@ -36,13 +36,15 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--arch", default=None, choices=ARCHS, help="target (default: the GPU's own)")
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
+    p.add_argument("--db", metavar="PATH", help="results database (default: the lab's store)")
+    p.add_argument("--no-save", action="store_true", help="do not record the results in the store")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from .. import runtime as rt
     from ..errors import UsageError
-    from ..lab.bench import BenchConfig, time_spec
+    from ..lab.bench import BenchConfig, save, time_spec
     from ..lab.spec import load_spec, parse_size
     from .run import device_arch
 
@@ -60,6 +62,8 @@ def run(args) -> int:
     arch = args.arch or device_arch(rt.context().info.cc)
     results = [time_spec(args.file, s, defines, args.kernel, cfg, None, arch, vs, peaks=not args.no_peaks)
                for s in sizes]
+    if not args.no_save:
+        save(results, arch, str(rt.context().info.driver_version), args.db)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:

@@ -355,6 +355,11 @@ def bench_file(path: str | Path, arch: str | None = None, size: dict | None = No
         r = time_spec(path, size, defines, kernel, cfg or BenchConfig(), None, arch, vs, peaks=False)
     except VerifyFailed as e:
         return {"verified": "fail", "max_rel_err": e.max_rel_err, "error": e.message}
+    return columns(r)
+
+
+def columns(r: BenchResult) -> dict:
+    """The results store's columns for one result (``extra``: the whole JSON record)."""
     st, f = r.stats, r.figures
     return {"median_s": st.median * 1e-3, "p20_s": st.p20 * 1e-3, "p80_s": st.p80 * 1e-3,
             "min_s": st.min * 1e-3, "flops": r.flops, "flop_s": f.flop_rate if f else None,
@@ -362,3 +367,18 @@ def bench_file(path: str | Path, arch: str | None = None, size: dict | None = No
             "efficiency": f.flops_vs_datasheet if f else None,
             "verified": "pass" if r.max_rel_err is not None else "skipped", "max_rel_err": r.max_rel_err,
             "extra": r.to_dict()}
+
+
+def save(results: Sequence[BenchResult], arch: str, driver: str, db: str | Path | None = None) -> list[int]:
+    """Store each result as an ``ok`` bench row (the key the tuner uses); returns the row ids."""
+    from .store import Key, Result, Store, package_versions
+    from .tune import source_hash
+
+    versions = package_versions()
+    ids = []
+    with Store(db) as st:
+        for r in results:
+            key = Key(r.kernel, r.file, source_hash(r.file), dict(r.to_dict()["defines"]), arch, r.device,
+                      str(driver), versions, dict(r.size), "bench")
+            ids.append(st.put(Result(key, "ok", columns(r))))
+    return ids

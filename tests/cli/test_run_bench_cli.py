@@ -92,14 +92,16 @@ def test_rows_for_a_copy_kernel_use_bandwidth_efficiency():
 
 @pytest.fixture
 def fake_gpu(monkeypatch):
-    info = SimpleNamespace(name="Fake GPU", cc=(9, 0))
+    info = SimpleNamespace(name="Fake GPU", cc=(9, 0), driver_version=13000)
     monkeypatch.setattr(rt, "require_gpu", lambda: None)
     monkeypatch.setattr(rt, "context", lambda ordinal=0: SimpleNamespace(info=info))
     calls = []
 
     def fake_time_spec(path, size, defines, kernel, cfg, timer, arch, vs, peaks=True):
         calls.append(dict(size=size, defines=defines, cfg=cfg, arch=arch, vs=vs, peaks=peaks))
-        return fake_result(size)
+        r = fake_result(size)
+        r.file = str(path)
+        return r
 
     monkeypatch.setattr(lab_bench, "time_spec", fake_time_spec)
     return calls
@@ -107,7 +109,7 @@ def fake_gpu(monkeypatch):
 
 def test_bench_cli_table_and_options(fake_gpu, capsys):
     assert main(["bench", SAXPY, "--size", "n=4096", "--vs", "auto", "--graph", "--no-flush", "--rep-ms", "50",
-                 "-D", "BLOCK=128", "--no-peaks"]) == 0
+                 "-D", "BLOCK=128", "--no-peaks", "--no-save"]) == 0
     out = capsys.readouterr().out
     assert "sgemm" in out and "1.50x" in out and "Fake GPU" in out
     c = fake_gpu[0]
@@ -117,12 +119,19 @@ def test_bench_cli_table_and_options(fake_gpu, capsys):
     assert c["peaks"] is False
 
 
-def test_bench_cli_all_sizes_json(fake_gpu, capsys):
-    assert main(["bench", SAXPY, "--all-sizes", "--json", "--vs", "cublas"]) == 0
+def test_bench_cli_all_sizes_json_and_store(fake_gpu, capsys, tmp_path):
+    from sass_lab.lab.store import Store
+
+    db = tmp_path / "r.db"
+    assert main(["bench", SAXPY, "--all-sizes", "--json", "--vs", "cublas", "--db", str(db)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [d["size"] for d in data] == [{"n": 1 << p} for p in (20, 22, 24, 26)]
     assert all(d["ratio_vs_peer"] == pytest.approx(1.5) for d in data)
     assert fake_gpu[0]["vs"] == "cublas"
+    with Store(db) as st:
+        rows = st.rows(kind="bench")
+    assert len(rows) == 4 and {r.device for r in rows} == {"Fake GPU"} and rows[0].driver == "13000"
+    assert all(r.values["median_s"] == pytest.approx(2e-4) and r.values["verified"] == "pass" for r in rows)
     assert main(["bench", SAXPY, "--all-sizes", "--size", "n=1"]) == 1
 
 
