@@ -253,6 +253,9 @@ class _Build(Transformer):
     def addr_minus(self, name, off):
         return ir.Mem(ir.Reg(str(name)), -parse_int(off), span=self._span(name))
 
+    def addr_list(self, name, *items):
+        return Paren((ir.Reg(str(name)), *items))
+
     def addr_abs(self, off):
         return ir.Mem(None, parse_int(off))
 

@@ -1,0 +1,157 @@
+"""emulate()'s contract: argument binding and type checks, decode-time errors, reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ptxkit import HEAD, committed_ptx, kernel
+
+from sass_lab.emulator import EmulatorCheckError, Report, emulate
+from sass_lab.errors import EmulatorError, SasmError
+
+VECADD = committed_ptx("vecadd")
+BODY_LINE = HEAD.count("\n") + 1  # the PTX line of a kernel() body
+
+
+def _bufs(n=8):
+    return [np.ones(n, np.float32), np.ones(n, np.float32), np.zeros(n, np.float32)]
+
+
+@pytest.mark.parametrize("bad,expect", [
+    (np.float32(3), "expected .u32, got np.float32"),
+    (np.int64(3), "expected .u32, got np.int64"),
+    (3.0, "expected .u32, got a Python float"),
+    ("3", "expected .u32, got str"),
+    (np.zeros(3, np.int32), "got a numpy array"),
+    (2**40, "out of range"),
+])
+def test_scalar_type_mismatch_names_param(bad, expect):
+    with pytest.raises(EmulatorError) as ei:
+        emulate(VECADD, "vecadd", 1, 8, [*_bufs(), bad])
+    msg = str(ei.value)
+    assert "vecadd_param_3" in msg and expect in msg and not isinstance(ei.value, EmulatorCheckError)
+
+
+@pytest.mark.parametrize("good", [np.int32(8), np.uint32(8), 8])
+def test_scalar_types_accepted(good):
+    a, b, c = _bufs()
+    emulate(VECADD, "vecadd", 1, 8, [a, b, c, good])
+    assert (c == 2).all()
+
+
+def test_pointer_param_rejects_scalar_float():
+    with pytest.raises(EmulatorError, match="vecadd_param_0"):
+        emulate(VECADD, "vecadd", 1, 8, [np.float64(1.0), *_bufs()[1:], np.int32(8)])
+
+
+def test_args_by_name_and_count_errors():
+    a, b, c = _bufs()
+    names = {f"vecadd_param_{i}": v for i, v in enumerate([a, b, c, np.int32(8)])}
+    emulate(VECADD, "vecadd", 1, 8, names)
+    assert (c == 2).all()
+    with pytest.raises(EmulatorError, match="takes 4 argument"):
+        emulate(VECADD, "vecadd", 1, 8, [a, b])
+    with pytest.raises(EmulatorError, match="no parameter named nope"):
+        emulate(VECADD, "vecadd", 1, 8, {**names, "nope": 1})
+
+
+def test_unknown_kernel_and_bad_launch():
+    with pytest.raises(EmulatorError, match="kernels: vecadd"):
+        emulate(VECADD, "nope", 1, 8, [])
+    with pytest.raises(EmulatorError, match="at most 1024"):
+        emulate(VECADD, "vecadd", 1, (64, 32), [*_bufs(), np.int32(8)])
+    with pytest.raises(EmulatorError, match="positive"):
+        emulate(VECADD, "vecadd", 0, 8, [*_bufs(), np.int32(8)])
+
+
+@pytest.mark.parametrize("instr,name", [
+    ("tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [tex0, {%f1, %f1}];", "tex.2d.v4.f32.f32"),
+    ("wgmma.fence.sync.aligned;", "wgmma.fence.sync.aligned"),
+    ("add.cc.u32 %r6, %r5, 1;", "add.cc.u32"),
+    ("call.uni foo, (%r5);", "call.uni"),
+])
+def test_unsupported_instruction_is_a_decode_error(instr, name):
+    ptx = kernel("ld.global.u32 %r5, [%rd4];" + instr)
+    with pytest.raises(EmulatorError) as ei:
+        # the kernel would never reach it at runtime (n = 0 skips nothing): decode rejects it up front
+        emulate(ptx, "k", 1, 1, [np.zeros(1, np.uint32), np.zeros(1, np.uint32), np.uint32(0)], max_steps=1)
+    err = ei.value
+    assert name in err.message and f"PTX line {BODY_LINE}" in err.message
+    assert err.span is not None and err.span.line == BODY_LINE
+    assert "max_steps" not in err.message
+
+
+def test_syntax_error_has_line_and_caret():
+    with pytest.raises(EmulatorError) as ei:
+        emulate(kernel("add.u32 %r6, , 1;"), "k", 1, 1, [])
+    assert ei.value.span.line == BODY_LINE and "syntax" in ei.value.message
+    assert "^" in ei.value.render()
+
+
+def test_unknown_register_and_label():
+    with pytest.raises(EmulatorError, match="unknown name 'nope'"):
+        emulate(kernel("add.u32 %r6, nope, 1;"), "k", 1, 1, [])
+    with pytest.raises(EmulatorError, match="unknown label 'NOWHERE'"):
+        emulate(kernel("bra NOWHERE;"), "k", 1, 1, [])
+
+
+def test_report_stats_and_render():
+    a, b, c = _bufs(100)
+    rep = emulate(VECADD, "vecadd", (2, 1, 1), (64,), [a, b, c, np.int32(100)])
+    assert isinstance(rep, Report) and rep.ok and rep.grid == (2, 1, 1) and rep.block == (64, 1, 1)
+    assert rep.stats.steps > 10 and rep.stats.thread_instructions > 100 * 10 and rep.stats.waves == 1
+    assert "vecadd" in rep.render()
+    rep = emulate(VECADD, "vecadd", 4, 64, [*_bufs(256), np.int32(256)], wave_lanes=64)
+    assert rep.stats.waves == 4
+
+
+def test_errors_are_sasm_errors():
+    assert issubclass(EmulatorCheckError, EmulatorError) and issubclass(EmulatorError, SasmError)
+
+
+ASSEMBLER_STYLE = """//
+.version 9.0
+.target sm_90
+.address_size 64
+
+.visible .entry scale(
+    .param .u64 X_param,
+    .param .u64 Y_param,
+    .param .f32 alpha_param,
+    .param .u32 n_param
+)
+.maxntid 128, 1, 1
+{
+    .reg .pred p_tail;
+    .reg .b32 tid, n; .reg .b32 idx;
+    .reg .f32 acc_0_0, acc_0_1;
+    .reg .f32 alpha;
+    .reg .b64 x_ptr, y_ptr, off;
+    mov.u32 tid, %tid.x;
+    mov.u32 idx, %ctaid.x;
+    mad.lo.s32 idx, idx, 128, tid;
+    ld.param.u32 n, [n_param];
+    setp.ge.u32 p_tail, idx, n;
+    @p_tail bra done;
+    ld.param.u64 x_ptr, [X_param];
+    ld.param.u64 y_ptr, [Y_param];
+    ld.param.f32 alpha, [alpha_param];
+    mul.wide.u32 off, idx, 4;
+    add.s64 x_ptr, x_ptr, off;
+    add.s64 y_ptr, y_ptr, off;
+    ld.global.f32 acc_0_0, [x_ptr];
+    mul.f32 acc_0_1, acc_0_0, alpha;
+    st.global.f32 [y_ptr], acc_0_1;
+done:
+    ret;
+}
+"""
+
+
+def test_assembler_style_ptx_with_readable_names():
+    x = np.arange(300, dtype=np.float32)
+    y = np.full(300, np.nan, np.float32)
+    emulate(ASSEMBLER_STYLE, "scale", 3, 128, [x, y, np.float32(0.5), np.uint32(300)])
+    np.testing.assert_array_equal(y, x * 0.5)
+    with pytest.raises(EmulatorError, match="alpha_param.*expected .f32, got np.float64"):
+        emulate(ASSEMBLER_STYLE, "scale", 3, 128, [x, y, np.float64(0.5), np.uint32(300)])
