@@ -37,31 +37,11 @@ def shfl(ctx: Ctx, ins: ir.Instr):
     putp = ctx.dst(d.second, "pred") if pair else None
     ga, gb, gc = (ctx.src(o, t) for o, t in zip(ins.operands[1:4], ("b32", "u32", "u32")))
 
-    def h(st, wm, gm):
-        lane = st.all_lanes & 31
-        b, c = gb(st), gc(st)
-        if b.ndim == 0 and c.ndim == 0:  # uniform lane offset and clamp: scalar bounds
-            bi, ci = int(b) & 31, int(c)
-            cval, seg = ci & 31, (ci >> 8) & 31
-            if seg == 0:
-                j = {"up": lane - bi, "down": lane + bi, "bfly": lane ^ bi}.get(mode)
-                ok = (j >= cval) if mode == "up" else (j <= cval) if j is not None else None
-                if j is None:  # idx
-                    j = np.full(st.L, bi if bi <= cval else 0, np.int64)
-                    ok = np.full(st.L, bi <= cval)
-                    j = np.where(ok, j, lane)
-                else:
-                    j = np.where(ok, j, lane)
-                return _finish(st, j, ok, wm)
-            b = np.int64(bi)
-            cv, sg = np.int64(cval), np.int64(seg)
-        else:
-            b = (_full(st, b) & np.uint32(31)).astype(np.int64)
-            c = _full(st, c)
-            cv = (c & np.uint32(31)).astype(np.int64)
-            sg = ((c >> np.uint32(8)) & np.uint32(31)).astype(np.int64)
-        max_lane = (lane & sg) | (cv & ~sg)
-        min_lane = lane & sg
+    def route(lane, b, c):
+        """Source lane and validity (PTX shfl rules) for lanes ``lane`` with operands b, c."""
+        b = b & 31
+        cval, seg = c & 31, (c >> 8) & 31
+        max_lane = (lane & seg) | (cval & ~seg)
         if mode == "up":
             j = lane - b
             ok = j >= max_lane
@@ -72,14 +52,29 @@ def shfl(ctx: Ctx, ins: ir.Instr):
             j = lane ^ b
             ok = j <= max_lane
         else:
-            j = min_lane | (b & ~sg)
+            j = (lane & seg) | (b & ~seg)
             ok = j <= max_lane
-        _finish(st, np.where(ok, j, lane), ok, wm)
+        return np.where(ok, j, lane), ok
 
-    def _finish(st, j, ok, wm):
-        src = (st.all_lanes & ~31) + j
+    cache: dict = {}
+
+    def h(st, wm, gm):
+        b, c = gb(st), gc(st)
         a = ga(st)
-        put(st, a if a.ndim == 0 else a[src], wm)
+        if b.ndim == 0 and c.ndim == 0:  # uniform operands: one 32-lane routing for every warp
+            key = (int(b), int(c))
+            if key not in cache:
+                cache[key] = route(LANE, key[0], key[1])
+            col, ok = cache[key]
+            if a.ndim:
+                a = a.reshape(-1, 32)[:, col].reshape(-1)
+            put(st, a, wm)
+            if putp is not None:
+                putp(st, np.tile(ok, st.L // 32), wm)
+            return
+        lane = st.all_lanes & 31
+        j, ok = route(lane, _full(st, b).astype(np.int64), _full(st, c).astype(np.int64))
+        put(st, a if a.ndim == 0 else a[(st.all_lanes & ~31) + j], wm)
         if putp is not None:
             putp(st, ok, wm)
     return h
