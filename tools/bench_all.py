@@ -129,13 +129,21 @@ def result_rows(r: dict) -> list[list[str]]:
     return out
 
 
+def write(out: Path, meta: dict, entries: list[dict]) -> str:
+    (out / "bench.json").write_text(json.dumps({**meta, "entries": entries}, indent=2))
+    md = markdown(meta, entries)
+    (out / "bench.md").write_text(md)
+    return md
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "out"), help="folder for bench.md and bench.json")
     ap.add_argument("--only", default="", help="substring of the kernel files to run")
     ap.add_argument("--rep-ms", type=float, default=100.0)
-    ap.add_argument("--timeout", type=float, default=240.0, help="seconds per kernel")
-    ap.add_argument("--budget-s", type=float, default=420.0, help="start no kernel after this many seconds")
+    ap.add_argument("--timeout", type=float, default=150.0, help="seconds per kernel")
+    ap.add_argument("--budget-s", type=float, default=300.0,
+                    help="total seconds; no kernel runs past it (each gets at most what is left)")
     ap.add_argument("--child-peaks", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child_peaks:
@@ -156,19 +164,19 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     peaks = json.loads(po) if rc == 0 else {"error": f"exit {rc}: {pe.strip()[-1000:]}"}
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "versions": versions(), "peaks": peaks}
-    entries = []
+    entries: list[dict] = []
+    write(out, meta, entries)
     for path in sorted((ROOT / "kernels_asm").glob("*.sasm")):
         if args.only and args.only not in path.name:
             continue
-        if time.time() - t0 > args.budget_s:
+        left = args.budget_s - (time.time() - t0)
+        if left < 20:
             entries.append({"file": path.name, "error": "skipped: time budget spent"})
             continue
         print(f"bench {path.name} ...", file=sys.stderr, flush=True)
-        entries.append(bench_one(path, args.rep_ms, args.timeout))
-    (out / "bench.json").write_text(json.dumps({**meta, "entries": entries}, indent=2))
-    md = markdown(meta, entries)
-    (out / "bench.md").write_text(md)
-    print(md)
+        entries.append(bench_one(path, args.rep_ms, min(args.timeout, left)))
+        write(out, meta, entries)  # after each kernel, so a run cut short still reports
+    print(write(out, meta, entries))
     return 0 if all("error" not in e for e in entries) else 1
 
 

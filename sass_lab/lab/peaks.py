@@ -114,12 +114,19 @@ def rates_from(flops: float, flop_ms: float, nbytes: float, copy_ms: float) -> t
     return flops / (flop_ms * 1e-3), nbytes / (copy_ms * 1e-3)
 
 
+def ffma_size(sm_count: int, waves: int = 4, blocks_per_sm: int = 8) -> dict[str, int]:
+    """Whole waves of peak_ffma blocks (256 threads: 8 resident per SM), so no SM idles at the tail."""
+    return {"blocks": max(1, sm_count) * blocks_per_sm * waves, "iters": 256}
+
+
 def measure(timer: Any = None, rep_ms: float = 200.0) -> Peaks:
     """Time the two peak kernels on the current device (needs a GPU)."""
+    from .. import runtime as rt
     from .bench import BenchConfig, time_spec
 
     cfg = BenchConfig(warmup_ms=50.0, rep_ms=rep_ms, flush_l2=False, verify=False)
-    ffma = time_spec(PEAK_FFMA, cfg=cfg, timer=timer, peaks=False)
+    size = ffma_size(rt.context().info.sm_count)
+    ffma = time_spec(PEAK_FFMA, size, cfg=cfg, timer=timer, peaks=False)
     copy = time_spec(PEAK_COPY, cfg=BenchConfig(warmup_ms=50.0, rep_ms=rep_ms), timer=timer, peaks=False)
     flops, bw = rates_from(ffma.flops, ffma.stats.median, copy.nbytes, copy.stats.median)
     return Peaks(flops, bw, "measured", ffma.device, when=time.strftime("%Y-%m-%d", time.gmtime()))

@@ -98,3 +98,8 @@ def test_peak_kernel_counts():
     copy = load_spec(pk.PEAK_COPY)
     assert copy.nbytes(copy.size) == 8.0 * copy.size["n"] and copy.flops(copy.size) == 0.0
     assert copy.nbytes(copy.size) > 8 * (60 << 20)  # far past the H200's 60 MB L2
+
+
+@pytest.mark.parametrize("sms, blocks", [(132, 4224), (108, 3456), (0, 32)])
+def test_ffma_size_fills_whole_waves(sms, blocks):
+    assert pk.ffma_size(sms) == {"blocks": blocks, "iters": 256}
