@@ -29,8 +29,14 @@ def dim3(v: int | tuple[int, ...] | list[int], what: str) -> tuple[int, int, int
     return (t + (1, 1, 1))[:3]  # type: ignore[return-value]
 
 
+def block_registers(registers: int, threads: int) -> int:
+    """Registers a block takes: per warp, ``registers × 32`` rounded up to the 256-register unit."""
+    per_warp = -(-registers * 32 // 256) * 256
+    return per_warp * -(-threads // 32)
+
+
 def check_geometry(name: str, grid: tuple[int, int, int], block: tuple[int, int, int], dynamic_shared: int,
-                   *, max_threads: int = 1024, shared_static: int = 0,
+                   *, max_threads: int = 1024, shared_static: int = 0, registers: int = 0,
                    info: DeviceInfo | None = None) -> None:
     """Reject a launch the driver would refuse, with the limit it breaks (pure: no GPU needed)."""
     for what, dims, lim in (("grid", grid, MAX_GRID), ("block", block, MAX_BLOCK)):
@@ -41,6 +47,12 @@ def check_geometry(name: str, grid: tuple[int, int, int], block: tuple[int, int,
     if threads > min(max_threads, 1024):
         raise ResourceError(f"{name}: a block of {threads} threads is over the kernel's limit of "
                             f"{min(max_threads, 1024)}", hint="use a smaller block or raise .maxntid")
+    need = block_registers(registers, threads)
+    if need > 65536:
+        raise ResourceError(f"{name}: a block of {threads} threads at {registers} registers each needs {need} "
+                            "registers, over the 65536 of an SM",
+                            hint=f"use at most {65536 // max(1, -(-registers * 32 // 256) * 256) * 32} threads "
+                                 "per block, or cap registers (.maxnreg / maxrregcount)")
     if dynamic_shared < 0:
         raise UsageError(f"{name}: dynamic shared memory cannot be negative ({dynamic_shared})")
     if info is not None:
@@ -107,7 +119,7 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
     res = kernel.resources
     ctx = context()
     check_geometry(kernel.name, g, b, int(dynamic_shared), max_threads=res.max_threads,
-                   shared_static=res.shared_static, info=ctx.info)
+                   shared_static=res.shared_static, registers=res.registers, info=ctx.info)
     fn = ctx.function(kernel.cubin, kernel.name)
     ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared))
     prep = Prepared(kernel.name, fn, g, b, int(dynamic_shared), stream, plan)

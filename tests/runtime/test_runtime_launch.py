@@ -14,7 +14,7 @@ import sass_lab.runtime as rt
 from sass_lab import ir
 from sass_lab.errors import CudaError, NoGPUError, ResourceError, UsageError
 from sass_lab.runtime import driver as drv_mod
-from sass_lab.runtime.launch import check_geometry, dim3
+from sass_lab.runtime.launch import block_registers, check_geometry, dim3
 from sass_lab.toolchain.resources import Resources
 
 SAXPY = (ir.Param("y", "u64"), ir.Param("x", "u64"), ir.Param("a", "f32"), ir.Param("n", "u32"))
@@ -148,6 +148,19 @@ def test_real_driver_without_libcuda_is_one_sentence():
 def test_check_geometry(grid, block, kw, err, match):
     with pytest.raises(err, match=match):
         check_geometry("k", grid, block, 0, **kw)
+
+
+@pytest.mark.parametrize("regs, threads, need", [(32, 1024, 32768), (64, 1024, 65536), (40, 96, 3840),
+                                                (255, 256, 65536), (1, 1, 256)])
+def test_block_registers(regs, threads, need):
+    assert block_registers(regs, threads) == need
+
+
+def test_check_geometry_register_limit():
+    check_geometry("k", (1, 1, 1), (1024, 1, 1), 0, registers=64)
+    with pytest.raises(ResourceError, match="needs 131072 registers") as e:
+        check_geometry("k", (1, 1, 1), (1024, 1, 1), 0, registers=128)
+    assert "at most 512 threads" in e.value.hint
 
 
 def test_check_geometry_shared_limit(fake):
