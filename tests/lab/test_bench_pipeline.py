@@ -84,3 +84,15 @@ def test_wrong_kernel_is_not_timed(fake_gpu):
     assert d.mem == {}
     cols = bench_file(SAXPY_FILE, size={"n": 1000})
     assert cols["verified"] == "fail" and cols["max_rel_err"] > 1e-3 and "not timed" in cols["error"]
+
+
+def test_graph_replay_path(fake_gpu):
+    d = fake_gpu(saxpy)
+    r = time_spec(SAXPY_FILE, {"n": 512}, cfg=BenchConfig(graph=True, rotate=3, flush_l2=False), peaks=False)
+    graphs = [c for c in d.calls if c[0] == "graph"]
+    launches = [c for c in d.calls if c[0] == "launch"]
+    assert r.timing.graph and r.timing.sets == 3
+    assert len(graphs) == 1 + 5 + r.timing.warmup + r.timing.reps  # every run after verify is a replay
+    assert len(launches) == 1 + len(graphs)  # the verify launch, then one kernel per replay
+    assert r.stats.median == pytest.approx(1.0)
+    assert d.graphs_alive == 0 and d.mem == {}

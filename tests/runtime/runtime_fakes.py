@@ -40,7 +40,10 @@ class FakeDriver:
         self.CUdevice_attribute = SimpleNamespace(**{k: k for k in ATTRS})
         self.CUfunction_attribute = SimpleNamespace(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES="maxdyn")
         self.CUevent_flags = SimpleNamespace(CU_EVENT_DEFAULT=0)
-        self.clock = 0.0
+        self.CUstream_flags = SimpleNamespace(CU_STREAM_NON_BLOCKING=1)
+        self.CUstreamCaptureMode = SimpleNamespace(CU_STREAM_CAPTURE_MODE_THREAD_LOCAL=1)
+        self.capturing: dict[str, list] = {}  # stream -> launches recorded while capturing
+        self.graphs_alive = 0
 
     # ---- init, device, context
     def cuInit(self, flags):
@@ -115,11 +118,48 @@ class FakeDriver:
     def cuLaunchKernel(self, fn, gx, gy, gz, bx, by, bz, shm, stream, params, extra):
         sizes, body = self.kernels[fn]
         ptrs = (ctypes.c_uint64 * len(sizes)).from_address(params) if sizes else []
-        values = [ctypes.string_at(int(p), n) for p, n in zip(ptrs, sizes)]
-        self.calls.append(("launch", fn, (gx, gy, gz), (bx, by, bz), shm, stream))
-        err = body(values, (gx, gy, gz), (bx, by, bz), shm)
+        values = [ctypes.string_at(int(p), n) for p, n in zip(ptrs, sizes)]  # copied now, as the driver does
+        if stream in self.capturing:
+            self.capturing[stream].append((fn, values, (gx, gy, gz), (bx, by, bz), shm))
+            return (OK,)
+        self._run(fn, values, (gx, gy, gz), (bx, by, bz), shm, stream)
+        return (OK,)
+
+    def _run(self, fn, values, grid, block, shm, stream):
+        self.calls.append(("launch", fn, grid, block, shm, stream))
+        err = self.kernels[fn][1](values, grid, block, shm)
         if err:
             self.sticky = err
+
+    # ---- streams and graphs
+    def cuStreamCreate(self, flags):
+        return (OK, f"stream{len(self.calls)}")
+
+    def cuStreamDestroy(self, s):
+        return (OK,)
+
+    def cuStreamBeginCapture(self, s, mode):
+        self.capturing[s] = []
+        return (OK,)
+
+    def cuStreamEndCapture(self, s):
+        return (OK, self.capturing.pop(s))
+
+    def cuGraphInstantiate(self, graph, flags):
+        self.graphs_alive += 1
+        return (OK, list(graph))
+
+    def cuGraphLaunch(self, exe, stream):
+        self.calls.append(("graph", len(exe)))
+        for fn, values, grid, block, shm in exe:
+            self._run(fn, values, grid, block, shm, stream)
+        return (OK,)
+
+    def cuGraphExecDestroy(self, exe):
+        self.graphs_alive -= 1
+        return (OK,)
+
+    def cuGraphDestroy(self, graph):
         return (OK,)
 
     def cuCtxSynchronize(self):
