@@ -105,6 +105,18 @@ class Prepared:
         self.buffers.clear()
 
 
+def _hw_problems(kernel: Any, threads: int, dynamic_shared: int) -> None:
+    """The hardware tables' launch checks (``.reqntid`` shape and the like) as a ResourceError."""
+    arch = getattr(kernel, "arch", None)
+    if not arch:
+        return
+    from ..hw.launch import launch_problems
+
+    fatal = [p for p in launch_problems(arch, kernel.resources, threads, dynamic_shared) if p.fatal]
+    if fatal:
+        raise ResourceError(f"{kernel.name}: {fatal[0].what}", hint=fatal[0].hint or None)
+
+
 def pointer_array(blob: np.ndarray, plan: ArgPlan) -> np.ndarray:
     """The ``void*[]`` cuLaunchKernel reads: the address of each parameter inside ``blob``."""
     base = int(blob.ctypes.data) if blob.size else 0
@@ -120,6 +132,7 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
     ctx = context()
     check_geometry(kernel.name, g, b, int(dynamic_shared), max_threads=res.max_threads,
                    shared_static=res.shared_static, registers=res.registers, info=ctx.info)
+    _hw_problems(kernel, b[0] * b[1] * b[2], int(dynamic_shared))
     fn = ctx.function(kernel.cubin, kernel.name)
     ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared))
     prep = Prepared(kernel.name, fn, g, b, int(dynamic_shared), stream, plan)

@@ -114,6 +114,14 @@ def test_missing_kernel_in_cubin(fake):
         rt.launch(kernel("nope", ()), 1, 1)
 
 
+def test_reqntid_shape_checked_before_launch(fake):
+    k = kernel(reqntid=(128,), max_threads=128)
+    k.arch = "sm_90"
+    with pytest.raises(ResourceError, match="reqntid"):
+        rt.launch(k, 1, 64, np.zeros(1, np.float32), np.zeros(1, np.float32), 1.0, 1)
+    rt.launch(k, 1, 128, np.zeros(1, np.float32), np.zeros(1, np.float32), 1.0, 1)
+
+
 def test_argument_errors_come_before_any_allocation(fake):
     with pytest.raises(UsageError, match="'n'"):
         rt.launch(kernel(), 1, 32, np.zeros(1, np.float32), np.zeros(1, np.float32), 1.0, -1)
