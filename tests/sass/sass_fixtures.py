@@ -43,8 +43,8 @@ FIXTURE_IDS = [(n, a) for n, archs in FIXTURES.items() for a in archs]
 
 
 @functools.lru_cache(maxsize=1)
-def shipped_cubins() -> tuple[tuple[str, str, bytes], ...]:
-    """(file, arch, cubin) for every kernels_asm/*.sasm that assembles, for sm_80 and sm_90."""
+def shipped_modules() -> tuple:
+    """(file, arch, sass_lab Module) for every kernels_asm/*.sasm that assembles, sm_80 and sm_90."""
     out = []
     for path in sorted((ROOT / "kernels_asm").glob("*.sasm")):
         for arch in ARCHS:
@@ -54,8 +54,13 @@ def shipped_cubins() -> tuple[tuple[str, str, bytes], ...]:
                 mod = sass_lab.assemble_file(path, arch)
             except Exception:  # noqa: BLE001 - not assembling yet (another issue's work)
                 continue
-            out.append((path.name, arch, mod.cubin))
+            out.append((path.name, arch, mod))
     return tuple(out)
+
+
+def shipped_cubins() -> tuple[tuple[str, str, bytes], ...]:
+    """(file, arch, cubin) for every shipped kernel that assembles."""
+    return tuple((f, a, m.cubin) for f, a, m in shipped_modules())
 
 
 def all_cubins() -> list[tuple[str, str, bytes]]:

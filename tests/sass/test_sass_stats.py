@@ -159,3 +159,19 @@ def test_tensor_share_counts_hgmma():
     instrs = disassemble(compile_fixture("wgmma", "sm_90a"))["wgmma_loop"]
     assert hot_loop_ffma_share(instrs) > 0
     assert kernel_stats(instrs).mix.get("HGMMA", 0) > 0
+
+
+@pytest.mark.slow
+def test_shipped_liveness_fits_allocation():
+    from sass_fixtures import shipped_modules
+
+    mods = shipped_modules()
+    if not mods:
+        pytest.skip("no kernels_asm/*.sasm assembles yet")
+    for file, arch, mod in mods:
+        for k in mod:
+            st = kernel_stats(k.sass)
+            regs = {r for i in k.sass for o in i.operands for q in o.registers() if (r := q.reg) is not None}
+            assert st.live_peak <= k.resources.registers, (file, arch, k.name)
+            assert max(regs, default=0) < k.resources.registers, (file, arch, k.name)
+            assert 0 <= st.hot_loop_math_share <= 1
