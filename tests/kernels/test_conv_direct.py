@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv_helpers import KERNELS, module, needs_pipeline, pick
+from test_conv_helpers import KERNELS, covering, module, needs_pipeline, pick
 
 from sass_lab.lab.accuracy import direct32
 from sass_lab.lab.spec import load_spec
@@ -61,3 +61,13 @@ def test_matches_fp32_model(rs):
     np.testing.assert_allclose(y, model, rtol=0, atol=1e-6 * np.abs(ref).max())
     np.testing.assert_allclose(y, conv2d_direct(a["x"], a["w"], 1, rs // 2), rtol=0,
                                atol=spec.tolerance(size) * np.abs(ref).max() * 10)
+
+
+@needs_pipeline
+@pytest.mark.parametrize("defines", covering(SPEC), ids=lambda d: "-".join(f"{k}{v}" for k, v in d.items()))
+def test_tuning_space_pairwise(defines):
+    """Every pair of define values in the tuning space, at one ragged strided size."""
+    from sass_lab.lab.verify import verify
+
+    res = verify(PATH, dict(N=1, C=5, H=5, W=6, K=7, stride=2, pad=1), emulate=True, defines=defines, seed=4)
+    assert res.ok, res.to_dict()

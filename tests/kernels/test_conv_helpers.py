@@ -43,3 +43,32 @@ def pick(spec, wanted: list[dict]) -> list[dict]:
         if spec.valid(d):
             out.append(w)
     return out
+
+
+def covering(spec) -> list[dict]:
+    """Define combinations of the kernel's TUNE space covering every valid pair of define values.
+
+    Pairwise coverage: for any two defines, every pair of values that some valid combination has
+    occurs in a chosen one. The defaults come first; then, greedily, the combination adding most.
+    With SASS_LAB_FULL_SWEEP=1 in the environment: every valid combination instead.
+    """
+    import os
+
+    combos = spec.combinations()
+    if os.environ.get("SASS_LAB_FULL_SWEEP"):
+        return combos
+    import itertools
+
+    def pairs(c):
+        items = sorted((k, repr(v)) for k, v in c.items())
+        return set(itertools.combinations(items, 2)) | {(i,) for i in items}
+
+    default = {k: spec.defines[k] for k in spec.tune}
+    chosen = [default] if spec.valid(dict(spec.defines)) else []
+    seen = set().union(*(pairs(c) for c in chosen)) if chosen else set()
+    want = set().union(*(pairs(c) for c in combos))
+    while not want <= seen:
+        best = max(combos, key=lambda c: len(pairs(c) - seen))
+        chosen.append(best)
+        seen |= pairs(best)
+    return chosen

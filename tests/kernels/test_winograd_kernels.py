@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv_helpers import KERNELS, module, needs_pipeline, pick
+from test_conv_helpers import KERNELS, covering, module, needs_pipeline, pick
 
 from sass_lab.lab.accuracy import filter_transform32, winograd32
 from sass_lab.lab.spec import load_spec
@@ -105,3 +105,14 @@ def test_filter_then_main_kernel(m, points):
     assert np.abs(y - ref).max() <= spec.tolerance(s) * np.abs(ref).max()
     model = winograd32(x, g, wg)  # the FP32 model of docs/ACCURACY.md: same operations, same order
     np.testing.assert_allclose(y, model, rtol=0, atol=1e-6 * np.abs(ref).max())
+
+
+@needs_pipeline
+@pytest.mark.parametrize("case", [(m, d) for m in (2, 4) for d in covering(SPECS[m])], ids=_ids)
+def test_tuning_space_pairwise(case):
+    """Every pair of define values in the tuning space (POINTS included), at one ragged size."""
+    from sass_lab.lab.verify import verify
+
+    m, d = case
+    res = verify(KERNELS / FILES[m], dict(N=1, C=5, H=5, W=7, K=6), emulate=True, defines=d, seed=4)
+    assert res.ok, res.to_dict()
