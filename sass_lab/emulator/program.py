@@ -82,6 +82,31 @@ def layout(module: ir.Module, kernel: ir.Kernel) -> Layout:
     return lay
 
 
+KNOWN_MODS = frozenset("""
+rn rz rm rp rna rni rzi rmi rpi ftz sat approx full lo hi wide uni to
+global shared local param const generic cta cluster gpu sys
+v2 v4 volatile relaxed acquire release weak sc mmio ca cg cs lu cv nc wb wt
+sync aligned up down bfly idx all any ballot add min max exch cas and or xor inc dec
+eq ne lt le gt ge lo ls hi hs equ neu ltu leu gtu geu num nan
+m8n8 x1 x2 x4 trans row col m16n8k4 m16n8k8 m16n8k16 async commit_group wait_group wait_all
+warp arrive red popc f4e b4e rc8 ecl ecr rc16 shiftamt finite infinite number notanumber normal
+subnormal sys
+""".split())
+
+
+def _check_mods(ctx: Ctx, ins: ir.Instr) -> None:
+    """Reject modifiers the emulator does not model, so they never change a result silently."""
+    for m in ins.mods:
+        base = m.split("::")[0]
+        if m in V.TYPES or base in KNOWN_MODS or base in ("L1", "L2") or m.startswith("level"):
+            continue
+        if ins.opcode in ("membar", "fence", "prefetch", "prefetchu", "discard", "applypriority", "nanosleep",
+                          "griddepcontrol", "pmevent"):
+            continue
+        raise ctx.error(f"modifier '.{m}' of '{ins.name}' is not supported by the emulator",
+                        hint="the emulator refuses what it cannot model rather than guess")
+
+
 def _barrier(ctx: Ctx, ins: ir.Instr) -> Op:
     mods = ins.mods
     if ins.opcode == "bar" and mods[:1] == ("warp",):
@@ -114,6 +139,8 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
                 raise ctx.error(f"guard '{ins.guard.reg.name}' is not a predicate register")
             guard, neg = gi, ins.guard.negate
         op = ins.opcode
+        if op in BUILDERS or op in ("bra", "ret", "exit", "bar", "barrier"):
+            _check_mods(ctx, ins)
         if op == "bra" or op == "brx":
             if op == "brx":
                 raise ctx.error("'brx.idx' (indirect branches) is not supported by the emulator")

@@ -69,6 +69,9 @@ def test_unknown_kernel_and_bad_launch():
     ("wgmma.fence.sync.aligned;", "wgmma.fence.sync.aligned"),
     ("add.cc.u32 %r6, %r5, 1;", "add.cc.u32"),
     ("call.uni foo, (%r5);", "call.uni"),
+    ("max.NaN.f32 %f1, %f2, %f3;", ".NaN"),
+    ("cvt.rn.relu.f16x2.f32 %r6, %f1, %f2;", ".relu"),
+    ("mbarrier.init.shared.b64 [sA], 1;", "mbarrier.init.shared.b64"),
 ])
 def test_unsupported_instruction_is_a_decode_error(instr, name):
     ptx = kernel("ld.global.u32 %r5, [%rd4];" + instr)
