@@ -51,7 +51,7 @@ EOF
 status=0
 if [[ "$MODE" != "--bench-only" ]]; then
   log "pytest -m gpu"
-  args=(-m gpu -q -rfEs -p no:cacheprovider --junitxml="$OUT/gpu_tests.xml" tests)
+  args=(-m gpu -q -rfEs -p no:cacheprovider --continue-on-collection-errors --junitxml="$OUT/gpu_tests.xml" tests)
   "$PY" -c "import pytest_timeout" 2>/dev/null && args+=(--timeout "${TEST_TIMEOUT_S:-240}")
   [[ -n "$K_EXPR" ]] && args+=(-k "$K_EXPR")
   "$PY" -m pytest "${args[@]}" 2>&1 | tee "$OUT/gpu_tests.log"
