@@ -158,8 +158,17 @@ def read_info(ordinal: int, dev: Any) -> DeviceInfo:
     drv = driver()
     a = drv.CUdevice_attribute
 
-    def attr(name: str) -> int:
-        return int(check(drv.cuDeviceGetAttribute(getattr(a, name), dev), f"reading {name}"))
+    def attr(name: str, optional: bool = False) -> int:
+        """An attribute; ``optional`` ones (clocks, bus width: deprecated in newer CUDA) read 0 if refused."""
+        enum = getattr(a, name, None)
+        if enum is None and optional:
+            return 0
+        try:
+            return int(check(drv.cuDeviceGetAttribute(enum, dev), f"reading {name}"))
+        except CudaError:
+            if optional:
+                return 0
+            raise
 
     raw = check(drv.cuDeviceGetName(256, dev), "cuDeviceGetName")
     name = (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)).split("\0")[0].strip()
@@ -171,9 +180,9 @@ def read_info(ordinal: int, dev: Any) -> DeviceInfo:
         l2_bytes=attr("CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE"),
         shared_per_block=attr("CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK"),
         shared_per_block_optin=attr("CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN"),
-        clock_khz=attr("CU_DEVICE_ATTRIBUTE_CLOCK_RATE"),
-        mem_clock_khz=attr("CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE"),
-        bus_width=attr("CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH"),
+        clock_khz=attr("CU_DEVICE_ATTRIBUTE_CLOCK_RATE", True),
+        mem_clock_khz=attr("CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE", True),
+        bus_width=attr("CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH", True),
         total_mem=int(check(drv.cuDeviceTotalMem(dev), "cuDeviceTotalMem")),
         driver_version=int(check(drv.cuDriverGetVersion(), "cuDriverGetVersion")))
 

@@ -128,6 +128,17 @@ def test_argument_errors_come_before_any_allocation(fake):
     assert fake.mem == {}
 
 
+def test_refused_optional_attributes_read_zero(fake, monkeypatch):
+    real = fake.cuDeviceGetAttribute
+
+    def refusing(attr, dev):
+        return (CUresult.CUDA_ERROR_INVALID_VALUE, 0) if attr.endswith("CLOCK_RATE") else real(attr, dev)
+
+    monkeypatch.setattr(fake, "cuDeviceGetAttribute", refusing)
+    info = rt.context().info
+    assert info.clock_khz == 0 and info.mem_clock_khz == 0 and info.sm_count == 132
+
+
 @pytest.mark.parametrize("init, count, match", [(CUresult.CUDA_ERROR_NO_DEVICE, 1, "cuInit failed"),
                                                 (CUresult.CUDA_SUCCESS, 0, "reports no device")])
 def test_probe_failures_are_no_gpu_errors(monkeypatch, init, count, match):
