@@ -150,3 +150,25 @@ def test_occupancy_model_matches_driver():
             bad.append(f"{Path(name).stem}:{kname} block={block} regs={k.resources.registers} "
                        f"smem={k.resources.shared_static}: model {model}, driver {driver}")
     assert not bad, "\n".join(bad)
+
+
+def test_fp32_peers_do_full_fp32_arithmetic():
+    """With the harness's switches, cuBLAS/cuDNN FP32 errors are FP32-sized (TF32 would be ~1e-3)."""
+    torch = pytest.importorskip("torch")
+    from sass_lab.lab.peers import fp32_strict
+
+    fp32_strict(torch)
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((512, 1024)).astype(np.float32)
+    b = rng.standard_normal((1024, 384)).astype(np.float32)
+    got = torch.matmul(torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()).cpu().numpy()
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    scale = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+    assert np.max(np.abs(got - ref) / scale) < 1e-5
+    x = rng.standard_normal((2, 64, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((32, 64, 3, 3)).astype(np.float32)
+    f = torch.nn.functional.conv2d
+    got = f(torch.from_numpy(x).cuda(), torch.from_numpy(w).cuda(), padding=1).cpu().numpy()
+    ref = f(torch.from_numpy(x).double(), torch.from_numpy(w).double(), padding=1).numpy()
+    sc = f(torch.from_numpy(np.abs(x)).double(), torch.from_numpy(np.abs(w)).double(), padding=1).numpy()
+    assert np.max(np.abs(got - ref) / sc) < 1e-5
