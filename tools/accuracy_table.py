@@ -3,6 +3,7 @@
     python tools/accuracy_table.py                      # the table in docs/ACCURACY.md
     python tools/accuracy_table.py --dist uniform --seeds 5
     python tools/accuracy_table.py --seeds 10 --summary
+    python tools/accuracy_table.py --kernels            # the DSL kernels on the emulator too
 
 Prints a markdown table (max abs error, max abs / max |y|, mean abs error) for direct convolution,
 F(2x2,3x3) and F(4x4,3x3) with points 0,±1,±2 and 0,±5/8,±3/2, beside the paper's figures.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sass_lab.lab.accuracy import Setup, markdown, study, summary
+from sass_lab.lab.accuracy import Setup, kernel_markdown, kernel_study, markdown, study, summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dist", default="normal", choices=["normal", "uniform", "positive"])
     ap.add_argument("--seeds", type=int, default=1, help="repeat with seeds 0..N-1 (one table each)")
     ap.add_argument("--summary", action="store_true", help="one table: median and range over the seeds")
+    ap.add_argument("--kernels", action="store_true",
+                    help="also run the DSL kernels on the emulator with the same inputs (seed 0; slow)")
     a = ap.parse_args(argv)
+    if a.kernels:
+        st = Setup(n=a.n, c=a.c, h=a.hw, w=a.hw, k=a.k, dist=a.dist)
+        print(kernel_markdown(kernel_study(st), st))
+        print()
     if a.summary:
         print(summary(Setup(n=a.n, c=a.c, h=a.hw, w=a.hw, k=a.k, dist=a.dist), a.seeds))
         print()

@@ -182,3 +182,67 @@ def summary(st: Setup, seeds: int) -> str:
         lines.append(f"| {name} | {np.median(a[:, 0]):.1e} ({a[:, 0].min():.1e}–{a[:, 0].max():.1e}) | "
                      f"{np.median(a[:, 1]):.1e} | {PAPER[name]:.1e} |")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the DSL kernels
+
+
+KERNEL_FILES = {"direct": ("conv_direct.sasm", {}), "F(2x2,3x3)": ("winograd_2x2_3x3.sasm", {}),
+                "F(4x4,3x3) 0,±1,±2": ("winograd_4x4_3x3.sasm", {"POINTS": "0 1 -1 2 -2"}),
+                "F(4x4,3x3) 0,±5/8,±3/2": ("winograd_4x4_3x3.sasm", {"POINTS": "0 ±5/8 ±3/2"})}
+
+
+def run_kernel(name: str, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The DSL kernel of one row on the emulator (Winograd: filter kernel, then main kernel)."""
+    from ..api import assemble_file
+    from ..paths import KERNELS
+    from .spec import load_spec
+
+    file, defines = KERNEL_FILES[name]
+    path = KERNELS / file
+    spec, mod = load_spec(path, **defines), assemble_file(path, **defines)
+    n, c, h, wd = x.shape
+    k = w.shape[0]
+    s = dict(N=n, C=c, H=h, W=wd, K=k, stride=1, pad=1)
+    y = np.full((n, k, h, wd), np.nan, np.float32)
+    dims = [np.uint32(v) for v in (n, c, h, wd, k)]
+    if name == "direct":
+        mod["conv_direct"].emulate(spec.grid(s), spec.block(s), x, w, y, *dims, np.uint32(h), np.uint32(wd),
+                                   np.uint32(1), np.uint32(1))
+        return y
+    m = spec.defines["M"]
+    u = np.full(((m + 2) ** 2, c, k), np.nan, np.float32)
+    main = spec.kernel
+    mod[f"{main}_filter"].emulate(spec.ns["filter_grid"](s, spec.defines), spec.ns["filter_block"](s, spec.defines),
+                                  np.asarray(w, np.float32), u, np.uint32(k), np.uint32(c))
+    th, tw = -(-h // m), -(-wd // m)
+    mod[main].emulate(spec.grid(s), spec.block(s), x, u, y, *dims, np.uint32(th), np.uint32(tw))
+    return y
+
+
+def kernel_study(st: Setup = Setup()) -> list[Row]:
+    """``study`` with the DSL kernels on the emulator; ``extra`` holds the numpy model's max abs error
+    and the largest difference between kernel and model."""
+    x, w = make_inputs(st)
+    ref = conv2d_direct(x, w, 1, 1)
+    rows = []
+    for name, _, _ in ALGORITHMS:
+        got = run_kernel(name, x, w)
+        model = run_algorithm(name, x, w)
+        mx, rel, mean = errors(got, ref)
+        rows.append(Row(name, mx, rel, mean, PAPER.get(name),
+                        {"model_max_abs": errors(model, ref)[0],
+                         "kernel_vs_model": float(np.abs(got.astype(np.float64) - model).max())}))
+    return rows
+
+
+def kernel_markdown(rows: list[Row], st: Setup) -> str:
+    """The kernels' errors beside the numpy model's."""
+    lines = [f"DSL kernels on the emulator, FP32, N={st.n} C={st.c} H={st.h} W={st.w} K={st.k}, {st.dist}, "
+             f"seed {st.seed}.\n",
+             "| algorithm | kernel max abs error | model max abs error | max \\|kernel − model\\| | paper |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.name} | {r.max_abs:.1e} | {r.extra['model_max_abs']:.1e} | "
+                     f"{r.extra['kernel_vs_model']:.1e} | {r.paper:.1e} |")
+    return "\n".join(lines)

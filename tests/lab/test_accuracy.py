@@ -61,3 +61,17 @@ def test_summary_over_seeds():
 
     text = summary(Setup(c=8, h=8, w=8, k=4), 2)
     assert "seeds 0..1" in text and text.count("\n| ") == 5  # header + four algorithms
+
+
+@pytest.mark.skipif(not __import__("importlib").util.find_spec("sass_lab.emulator.run"),
+                    reason="emulator not landed yet")
+def test_dsl_kernels_reproduce_the_model():
+    """The four DSL kernels on the emulator compute exactly what the numpy FP32 model computes."""
+    from sass_lab.lab.accuracy import kernel_markdown, kernel_study
+
+    st = Setup(c=6, h=6, w=7, k=3, seed=1)
+    rows = kernel_study(st)
+    for r in rows:
+        assert r.extra["kernel_vs_model"] <= 1e-6 * r.max_abs / r.max_rel  # i.e. 1e-6 of max |y|
+        assert r.max_abs == pytest.approx(r.extra["model_max_abs"], rel=1e-3)
+    assert "kernel max abs error" in kernel_markdown(rows, st)
