@@ -19,6 +19,8 @@ from .. import ir
 from ..errors import SourceError, Span, UsageError
 
 PTX_VERSION = "9.0"
+# CUDA 13 dropped Volta: only a CUDA 12 ptxas (PTX ISA <= 8.8) can still build sm_70, and 8.0 is enough
+VERSION_FOR = {"sm_70": "8.0"}
 TARGETS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
 
 _IDENT = re.compile(r"(?:[A-Za-z][A-Za-z0-9_$]*|[_$%][A-Za-z0-9_$]+)\Z")
@@ -245,13 +247,15 @@ def _emit_kernel(out: _Out, k: ir.Kernel, files: dict[str, int] | None = None) -
     return (k.name, first, len(out.lines))
 
 
-def emit(module: ir.Module, arch: str, *, lineinfo: bool = False, version: str = PTX_VERSION) -> Emitted:
+def emit(module: ir.Module, arch: str, *, lineinfo: bool = False, version: str | None = None) -> Emitted:
     """Print ``module`` as PTX for ``arch`` (sm_70 … sm_90a).
 
     ``lineinfo=True`` adds ``.file``/``.loc`` directives naming the .sasm lines, so a cubin compiled
     with ``-lineinfo`` lets nvdisasm (``--print-line-info``) attribute each SASS instruction.
-    ``version`` overrides ``.version`` (e.g. ``"8.0"`` for a CUDA 12 ptxas, the last with sm_70).
+    ``version`` overrides ``.version``; the default is 9.0, except 8.0 for sm_70 (only a CUDA 12
+    ptxas, which reads PTX ISA 8.x, still compiles Volta).
     """
+    version = version or VERSION_FOR.get(arch, PTX_VERSION)
     if not re.fullmatch(r"\d\.\d", version):
         raise UsageError(f"bad PTX version '{version}'", hint="e.g. '9.0' or '8.0'")
     if arch not in TARGETS:

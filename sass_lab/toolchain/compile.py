@@ -80,8 +80,8 @@ def _run_nvjitlink(ptx: str, arch: str, options: list[str]) -> tuple[bytes | Non
     try:
         h = nj.create(len(opts), opts)
     except nj.nvJitLinkError as e:
-        hint = ("CUDA 13 dropped sm_70 (Volta); compile with a CUDA 12 ptxas: ptxas=True and "
-                "SASS_LAB_PTXAS=/path/to/ptxas" if arch == "sm_70" else "check the arch and options")
+        hint = ("CUDA 13 dropped sm_70 (Volta): set SASS_LAB_PTXAS=/path/to/a CUDA 12 ptxas and sm_70 "
+                "compiles through it" if arch == "sm_70" else "check the arch and options")
         raise ToolchainError(f"nvJitLink rejected {' '.join(opts)}: {e}", hint=hint) from None
     try:
         data = ptx.encode()
@@ -191,6 +191,8 @@ def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None =
         options.append("-lineinfo")
     if warn_spills:
         options.append("-Xptxas=-warn-spills")
+    if arch == "sm_70" and not ptxas and os.environ.get("SASS_LAB_PTXAS"):
+        ptxas = True  # nvJitLink 13 has no Volta back end; a CUDA 12 ptxas does
     t0 = time.perf_counter()
     run = _run_ptxas if ptxas else _run_nvjitlink
     cubin, info, err = run(ptx, arch, options)

@@ -51,7 +51,8 @@ def test_instr_without_operands():
 @pytest.mark.parametrize("arch", TARGETS)
 def test_header(arch):
     lines = emit(saxpy(), arch).text.splitlines()
-    assert ".version 9.0" in lines and f".target {arch}" in lines and ".address_size 64" in lines
+    version = "8.0" if arch == "sm_70" else "9.0"  # CUDA 12 ptxas (the last with Volta) reads PTX 8.x
+    assert f".version {version}" in lines and f".target {arch}" in lines and ".address_size 64" in lines
 
 
 def test_unknown_arch():
@@ -172,8 +173,9 @@ def test_lines_of_and_version():
     (fma,) = em.lines_of("saxpy.sasm", 20)
     assert "fma.rn.f32" in em.text.splitlines()[fma - 1]
     assert em.lines_of("other.sasm", 19) == ()
-    old = emit(saxpy(), "sm_70", version="8.0").text
+    old = emit(saxpy(), "sm_90", version="8.0").text
     assert ".version 8.0" in old
-    compile_ptx(old, "sm_75")
+    assert ".version 9.0" in emit(saxpy(), "sm_70", version="9.0").text
+    compile_ptx(old, "sm_90")
     with pytest.raises(UsageError):
         emit(saxpy(), "sm_90", version="nine")

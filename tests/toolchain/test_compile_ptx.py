@@ -94,11 +94,23 @@ def test_sm90a_only_with_sm90a():
         compile_ptx(em.text, "sm_90")
 
 
-def test_sm70_is_reported_not_crashed():
+def test_sm70_is_reported_not_crashed(monkeypatch):
+    monkeypatch.delenv("SASS_LAB_PTXAS", raising=False)
     em = emit(saxpy(), "sm_70")
     with pytest.raises(ToolchainError) as e:
         compile_ptx(em.text, "sm_70")
-    assert "sm_70" in e.value.hint
+    assert "SASS_LAB_PTXAS" in e.value.hint
+
+
+def test_sm70_goes_to_the_configured_ptxas(monkeypatch, tmp_path):
+    # a stand-in "CUDA 12 ptxas" that records its arguments and fails: proves the routing
+    fake = tmp_path / "ptxas"
+    fake.write_text("#!/bin/sh\necho \"$@\" > " + str(tmp_path / "args") + "\necho 'ptxas fatal : fake' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("SASS_LAB_PTXAS", str(fake))
+    with pytest.raises(ToolchainError):
+        compile_ptx(emit(saxpy(), "sm_70").text, "sm_70")
+    assert "-arch=sm_70" in (tmp_path / "args").read_text()
 
 
 @pytest.mark.parametrize("arch, n", [("sm_61", None), ("sm_90", 8), ("sm_90", 300)])
