@@ -86,6 +86,10 @@ class FakeDriver:
             return (CUresult.CUDA_ERROR_NOT_FOUND, None)
         return (OK, name.decode())
 
+    def cuOccupancyMaxActiveBlocksPerMultiprocessor(self, fn, threads, dynamic_shared):
+        self.calls.append(("occupancy", fn, threads, dynamic_shared))
+        return (OK, max(0, min(32, 2048 // threads)))
+
     def cuFuncSetAttribute(self, fn, attr, value):
         self.calls.append(("attr", fn, attr, value))
         return (OK,)

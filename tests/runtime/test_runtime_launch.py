@@ -103,6 +103,13 @@ def test_dynamic_shared_opt_in(fake, dyn, expect_attr):
         assert attrs[0][2:] == ("maxdyn", 100 << 10)
 
 
+@pytest.mark.parametrize("threads, dyn, blocks", [(256, 0, 8), (1024, 0, 2), (32, 100 << 10, 32)])
+def test_max_active_blocks_asks_the_driver(fake, threads, dyn, blocks):
+    assert rt.max_active_blocks(kernel(), threads, dyn) == blocks
+    assert ("occupancy", "saxpy", threads, dyn) in fake.calls
+    assert any(c[0] == "attr" for c in fake.calls) == (dyn > 48 << 10)
+
+
 def test_kernel_fault_raises_cuda_error_with_driver_name(fake):
     with pytest.raises(CudaError, match="CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access") as e:
         rt.launch(kernel("bad", ()), 1, 1)
