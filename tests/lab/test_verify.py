@@ -72,6 +72,15 @@ def test_verify_saxpy_on_the_emulator():
     rs = verify_sizes("kernels_asm/saxpy.sasm", defines={"BLOCK": 128, "ITEMS": 2}, seed=0)
     assert len(rs) == 4 and all(x.ok for x in rs)
     assert rs[-1].size == {"n": 3 * 128 * 2 - 5} and rs[-1].grid == (3, 1, 1)
+    assert rs[0].times["assemble_s"] > 0 and rs[1].times["assemble_s"] == 0
+
+
+def test_partial_size_overrides_the_first_test_size_on_the_emulator():
+    pipeline()
+    from sass_lab.lab.verify import verify
+
+    r = verify("kernels_asm/sgemm.sasm", size="beta=0", defines={"BM": 64, "BN": 64}, seed=1)
+    assert r.size == {"M": 67, "N": 45, "K": 33, "beta": 0} and r.ok
 
 
 def test_verify_detects_a_broken_kernel(tmp_path):
