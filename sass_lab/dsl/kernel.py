@@ -176,7 +176,8 @@ def _regs(lw: Lowerer, names: Names, s: SDir, scopes) -> None:
 def _instr(lw: Lowerer, names: Names, s: SInstr):
     """One instruction (or a tuple of them when special registers need a ``mov`` first)."""
     lw.base = s.base
-    key = (lw.ex.lines[s.li], s.col)
+    # identical fast-path lines share their ops/guard objects; Lark results are fresh objects
+    key = (id(s.ops), id(s.guard), s.opcode, s.mods)
     hit = names.icache.get(key)
     if hit is not None and hit[0] == names.version:
         ins = ir.Instr(s.opcode, s.mods, hit[1], hit[2], lw.span(s))

@@ -61,6 +61,9 @@ class ToNodes(Transformer):
                 out.append(p)
         return out
 
+    def stmt_open(self, stmt):
+        return [stmt, SDir("open", {}, self.base, 1, 2)]
+
     def stmt_close(self, stmt):
         return [stmt, SDir("close", {}, self.base, 1, 2)]
 

@@ -211,3 +211,26 @@ def test_every_instruction_carries_its_span_and_chain():
     spans = [i.span for i in instrs(k)]
     assert [(s.line, s.chain) for s in spans] == [(4, (f"in loop i={i} at t.sasm:3",)) for i in range(4)]
     assert spans[2].source.strip() == "mov.f32 a[2], 0f00000000"
+
+
+def test_header_brace_on_the_same_line_and_ptr_params():
+    mod = frontend(".visible .entry k(.param .u64 .ptr .global .align 16 k_p) {\n    ret;\n}\n"
+                   ".kernel d() {\n    exit\n}\n", "t.ptx", {}).module
+    assert [(k.name, [s.opcode for s in k.body]) for k in mod.kernels] == [("k", ["ret"]), ("d", ["exit"])]
+    assert mod.kernels[0].params[0] == ir.Param("k_p", "u64", 16)
+
+
+def test_module_level_auto_and_func_prototype():
+    mod = frontend(".reg auto\n.extern .func (.param .b32 r) f(.param .b32 a);\n"
+                   ".kernel k()\n    mov.u32 t, %laneid\n    ret\n", "t.sasm", {}).module
+    assert mod.raw[0].text == ".extern .func (.param .b32 r) f(.param .b32 a);"
+    assert {d.name: d.type for d in mod.kernels[0].regs} == {"t": "u32"}
+
+
+def test_multi_line_statements_with_the_same_first_line_are_not_confused():
+    k = kernel(".kernel k()\n.reg .f32 a, b, c\n"
+               "    mov.b64 {a,\n      b}, 0\n"
+               "    mov.b64 {a,\n      c}, 0\n"
+               "    ret\n")
+    first, second = instrs(k)[:2]
+    assert first.operands[0].items[1].name == "b" and second.operands[0].items[1].name == "c"
