@@ -224,7 +224,10 @@ def cvt_value(x, dt_t: str, st_t: str, mods: set[str]):
         if irnd:
             v = INT_RND[irnd](v)
     else:
-        v = np.asarray(x).astype(F64) if dt_t == "f64" or V.dtype(st_t).itemsize >= 4 else np.asarray(x).astype(F32)
+        if dt_t == "f32" and frnd == "rn":  # one correctly rounded conversion (also for 64-bit ints)
+            v = np.asarray(x).astype(F32)
+        else:
+            v = np.asarray(x).astype(F64) if dt_t == "f64" or V.dtype(st_t).itemsize >= 4 else np.asarray(x).astype(F32)
     if dt_t == "f32":
         r = V.round_f32(np.asarray(v, F64), frnd if frnd != "rna" else "rn") if v.dtype == F64 else v.astype(F32)
         if "ftz" in mods:

@@ -215,16 +215,16 @@ class _Build(Transformer):
         name = str(tok)
         if name == "_":
             return ir.Sink()
-        return ir.Reg(name, span=self._span(tok))
+        return ir.Reg(name)
 
     def op_pair(self, a, b):
         return ir.PredPair(ir.Reg(str(a)), ir.Reg(str(b)))
 
     def op_not(self, tok):
-        return ir.Reg("!" + str(tok), span=self._span(tok))
+        return ir.Reg("!" + str(tok))
 
     def op_symoff(self, name, off):
-        return AddrOf(str(name), parse_int(off), span=self._span(name))
+        return AddrOf(str(name), parse_int(off))
 
     def op_imm(self, imm):
         return imm
@@ -245,13 +245,13 @@ class _Build(Transformer):
         return Paren(tuple(items))
 
     def addr_base(self, name):
-        return ir.Mem(ir.Reg(str(name)), 0, span=self._span(name))
+        return ir.Mem(ir.Reg(str(name)), 0)
 
     def addr_plus(self, name, off):
-        return ir.Mem(ir.Reg(str(name)), parse_int(off), span=self._span(name))
+        return ir.Mem(ir.Reg(str(name)), parse_int(off))
 
     def addr_minus(self, name, off):
-        return ir.Mem(ir.Reg(str(name)), -parse_int(off), span=self._span(name))
+        return ir.Mem(ir.Reg(str(name)), -parse_int(off))
 
     def addr_list(self, name, *items):
         return Paren((ir.Reg(str(name)), *items))

@@ -256,3 +256,11 @@ def test_literals_and_specials():
     t = np.arange(64)
     np.testing.assert_array_equal(got, (t % 32) | ((t // 32) << 8) | (64 << 16))
     assert struct.pack("<f", 1.0).hex() == "0000803f"
+
+
+def test_cvt_s64_to_f32_rounds_once():
+    # 2^62 + 2^38 + 1: rounding through float64 first would land on the tie and round to even
+    body = ("mov.b64 %rd5, 4611686293305294849; cvt.rn.f32.s64 %f2, %rd5;" + STOREF)
+    got = run(body, F, n=1).view(np.float32)[0]
+    assert got == np.array([2**62 + 2**38 + 1], np.int64).astype(np.float32)[0]
+    assert got != np.float32(np.float64(2**62 + 2**38 + 1))
