@@ -90,12 +90,9 @@ def markdown(meta: dict, entries: list[dict]) -> str:
                          f"memory {p['bandwidth'] / 1e9:.0f} GB/s")
     if peaks.get("error"):
         lines.append(f"- measured peaks failed: {peaks['error']}")
-    lines += ["", "| kernel | size | median µs | p20–p80 µs | min µs | TFLOP/s | GB/s | eff. measured / datasheet "
-              "| vs peer |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for e in entries:
-        for r in e.get("results", []):
-            for row in result_rows(r):
-                lines.append("| " + " | ".join(row) + " |")
+    from sass_lab.cli.bench import markdown_table
+
+    lines += ["", markdown_table([r for e in entries for r in e.get("results", [])])]
     bad = [e for e in entries if "error" in e or "peer_error" in e]
     if bad:
         lines += ["", "Failures:", ""]
@@ -103,30 +100,6 @@ def markdown(meta: dict, entries: list[dict]) -> str:
             msg = e.get("error") or f"peer: {e['peer_error']}"
             lines.append(f"- {e['file']}: {msg.splitlines()[-1] if msg else '?'}")
     return "\n".join(lines) + "\n"
-
-
-def _pct(x):
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
-def result_rows(r: dict) -> list[list[str]]:
-    size = ",".join(f"{k}={v}" for k, v in r["size"].items())
-    out = []
-    entries = [(r["kernel"], r["time_ms"], r.get("figures"), r.get("ratio_vs_peer"))]
-    if r.get("peer"):
-        entries.append((r["peer"]["name"], r["peer"]["time_ms"], r["peer"].get("figures"), None))
-    for name, t, f, ratio in entries:
-        eff = "-"
-        if f:
-            m, d = (("flops_vs_measured", "flops_vs_datasheet") if r["flops"] else
-                    ("bytes_vs_measured", "bytes_vs_datasheet"))
-            eff = f"{_pct(f[m])} / {_pct(f[d])}"
-        out.append([name, size, f"{t['median'] * 1e3:.1f}", f"{t['p20'] * 1e3:.1f}–{t['p80'] * 1e3:.1f}",
-                    f"{t['min'] * 1e3:.1f}",
-                    f"{f['flop_rate'] / 1e12:.2f}" if f and r["flops"] else "-",
-                    f"{f['byte_rate'] / 1e9:.0f}" if f and r["bytes"] else "-", eff,
-                    "-" if ratio is None else f"{ratio:.2f}x"])
-    return out
 
 
 def write(out: Path, meta: dict, entries: list[dict]) -> str:

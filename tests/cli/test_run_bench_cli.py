@@ -75,19 +75,26 @@ def fake_result(size=None, peer=True) -> BenchResult:
 
 
 def test_rows_format_times_rates_and_ratio():
-    rows = cli_bench.rows([fake_result()])
-    assert rows[0][:5] == ["sgemm", "M=64", "200.00", "140.00-260.00", "100.00"]
-    assert rows[0][5] == "10.00" and rows[0][6] == "500" and rows[0][7] == "20.0% / 10.0%"
-    assert rows[0][8] == "1.50x"
-    assert rows[1][0] == "cuBLAS SGEMM (torch)" and rows[1][8] == "-"
+    rows = cli_bench.rows([fake_result().to_dict()])
+    assert rows[0] == ["sgemm", "M=64", "200.0", "140.0–260.0", "100.0", "10.00", "500", "20.0% / 10.0%",
+                       "25.0% / 12.5%", "1.50x"]
+    assert rows[1][0] == "cuBLAS SGEMM (torch)" and rows[1][2] == "300.0" and rows[1][-1] == "-"
 
 
-def test_rows_for_a_copy_kernel_use_bandwidth_efficiency():
+def test_rows_for_a_copy_kernel_and_without_figures():
     r = fake_result(peer=False)
     r.flops = 0.0
     r.figures = figures(0.2, 0.0, 1e8, Peaks(1, 4e12, "datasheet"), None)
-    row = cli_bench.rows([r])[0]
-    assert row[5] == "-" and row[7] == "- / 12.5%"
+    row = cli_bench.rows([r.to_dict()])[0]
+    assert row[5] == "-" and row[7] == "-" and row[8] == "- / 12.5%"
+    r.figures = None
+    assert cli_bench.rows([r.to_dict()])[0][5:] == ["-", "-", "-", "-", "-"]
+
+
+def test_markdown_table_shape():
+    md = cli_bench.markdown_table([fake_result().to_dict()]).splitlines()
+    assert len(md) == 4 and md[0].startswith("| kernel | size |") and md[1].count("|") == len(cli_bench.COLUMNS) + 1
+    assert md[2].endswith("| 1.50x |")
 
 
 @pytest.fixture

@@ -45,9 +45,9 @@ def test_markdown_header_rows_and_failures(tool):
     md = tool.markdown(meta, entries)
     assert "## 2026-11-24 06:00 UTC — NVIDIA H200" in md and "CUDA 13000" in md and "torch 2.11.0" in md
     assert "measured peaks: FP32 60.0 TFLOP/s, memory 4300 GB/s" in md
-    assert "| k | M=8 | 200.0 | 140.0–260.0 | 100.0 | 10.00 | 500 | 20.0% / 10.0% | 2.00x |" in md
+    assert "| k | M=8 | 200.0 | 140.0–260.0 | 100.0 | 10.00 | 500 | 20.0% / 10.0% | 25.0% / 12.5% | 2.00x |" in md
     assert "| cuBLAS SGEMM (torch) | M=8 | 400.0 |" in md
-    assert "| k | M=8 | 200.0 | 140.0–260.0 | 100.0 | - | 500 | 25.0% / 12.5% | - |" in md  # bytes-bound
+    assert "| k | M=8 | 200.0 | 140.0–260.0 | 100.0 | - | 500 | - | 25.0% / 12.5% | - |" in md  # a copy
     assert "- bad.sasm: exit 1: error: boom" in md and "- p.sasm: peer: no torch" in md
 
 
