@@ -57,6 +57,8 @@ class _Out:
         self.spans: list[Span | None] = []
 
     def add(self, text: str, span: Span | None = None) -> None:
+        if not text.isascii():
+            text = _ascii(text, span)
         if "\n" not in text:
             self.lines.append(text)
             self.spans.append(span)
@@ -64,6 +66,19 @@ class _Out:
         for part in text.split("\n"):
             self.lines.append(part)
             self.spans.append(span)
+
+
+def _ascii(text: str, span: Span | None) -> str:
+    """ptxas rejects any non-ASCII byte: mask it inside ``//`` comments, refuse it elsewhere."""
+    out = []
+    for line in text.split("\n"):
+        code, sep, comment = line.partition("//")
+        if not code.isascii():
+            bad = next(c for c in code if not c.isascii())
+            raise SourceError(f"non-ASCII character {bad!r} in PTX text", span=span,
+                              hint="PTX is ASCII only: keep non-ASCII characters in comments")
+        out.append(code + sep + "".join(c if c.isascii() else "?" for c in comment))
+    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- names and operands
@@ -146,6 +161,10 @@ def param_decl(p: ir.Param) -> str:
     align = f".align {p.align} " if p.align else ""
     arr = f"[{p.array}]" if p.array else ""
     return f".param {align}.{p.type} {p.name}{arr}"
+
+
+def _ascii_name(text: str) -> str:
+    return "".join(c if c.isascii() else "?" for c in text)
 
 
 def _quote(text: str) -> str:
@@ -265,7 +284,7 @@ def emit(module: ir.Module, arch: str, *, lineinfo: bool = False, version: str |
     out.add(f".version {version}\n.target {arch}\n.address_size 64\n")
     files = _files(module) if lineinfo else {}
     for name, num in files.items():
-        out.add(f'.file {num} "{_quote(name)}"', None)
+        out.add(f'.file {num} "{_quote(_ascii_name(name))}"', None)
     if files:
         out.add("", None)
     externs: dict[str, ir.VarDecl] = {}

@@ -28,6 +28,7 @@ _SMEM = re.compile(r"(\d+) bytes smem")
 _CMEM = re.compile(r"(\d+) bytes cmem\[(\d+)\]")
 _LMEM = re.compile(r"(\d+) bytes lmem")
 _STACK_SHORT = re.compile(r"(\d+) stack\b")
+_ON_LINE = re.compile(r"\bon line (\d+)")
 _LINKER = re.compile(r"^(?P<sev>error|warning)\s*:\s*(?P<msg>.*)$")
 _QUOTED = re.compile(r"'([A-Za-z_$%][\w$]*)'")
 _ENTRY = re.compile(r"(?:entry|function)\s+'?([A-Za-z_$%][\w$]*)'?")
@@ -87,6 +88,8 @@ def diagnostics(log: str) -> list[LogDiag]:
         m = _DIAG.match(raw.strip())
         if m and m.group("sev") != "info":
             line = int(m.group("line")) if m.group("line") else None
+            if line is None and (ol := _ON_LINE.search(m.group("msg"))):
+                line = int(ol.group(1))  # "Unexpected non-ASCII character encountered on line 2"
             out.append(LogDiag(m.group("sev"), m.group("msg").strip(), line, raw.strip()))
     return out
 

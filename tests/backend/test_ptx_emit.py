@@ -179,3 +179,19 @@ def test_lines_of_and_version():
     compile_ptx(old, "sm_90")
     with pytest.raises(UsageError):
         emit(saxpy(), "sm_90", version="nine")
+
+
+def test_non_ascii_masked_in_comments_and_file_names():
+    em = emit(saxpy(file="kérnels/sä×py.sasm"), "sm_90", lineinfo=True)
+    assert em.text.isascii() and '.file 1 "k?rnels/s??py.sasm"' in em.text
+    compile_ptx(em.text, "sm_90")
+    body = (ir.Raw("// π ≈ 3.14", Span("u.sasm", 3)), ir.Instr("ret", (), ()))
+    text = emit(ir.Module((ir.Kernel("k", (), (), (), (), body),)), "sm_90").text
+    assert "// ? ? 3.14" in text
+
+
+def test_non_ascii_code_is_a_source_error():
+    body = (ir.Raw("mov.u32 é, 1;", Span("u.sasm", 7)),)
+    with pytest.raises(SourceError) as e:
+        emit(ir.Module((ir.Kernel("k", (), (), (), (), body),)), "sm_90")
+    assert e.value.span.line == 7 and "ASCII" in e.value.hint

@@ -65,3 +65,8 @@ def test_coded_advisory():
     (d,) = diagnostics("ptxas info    : (C7504) Potential Performance Loss: 'setmaxnreg' ignored to "
                        "maintain compatibility across compilation units.")
     assert d.severity == "advisory" and d.message.startswith("(C7504)") and d.line is None
+
+
+def test_on_line_form():
+    (d,) = diagnostics("ptxas fatal   : Unexpected non-ASCII character encountered on line 2")
+    assert (d.severity, d.line) == ("fatal", 2)
