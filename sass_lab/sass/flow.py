@@ -58,12 +58,18 @@ def hottest_loop(instrs: list[SassInstr]) -> Loop | None:
     return max(inner, key=lambda lp: (lp.size, -lp.start))
 
 
+def _conditional(ins: SassInstr) -> bool:
+    """A branch with its own condition operand (``BRA P1, …``, ``BRA.DIV UR4, …``) may fall through."""
+    return ins.opcode in BRANCHES and any(
+        o.kind in ("pred", "upred", "reg", "ureg") and o.base not in ("PT", "UPT") for o in ins.operands)
+
+
 def successors(instrs: list[SassInstr]) -> list[tuple[int, ...]]:
     """Successor instruction indices of each instruction (indirect branches: none known)."""
     index = {ins.address: i for i, ins in enumerate(instrs)}
     out = []
     for i, ins in enumerate(instrs):
-        guarded = ins.guard not in (None, "@PT")
+        guarded = ins.guard not in (None, "@PT") or _conditional(ins)
         nxt = (i + 1,) if i + 1 < len(instrs) else ()
         if ins.opcode in BRANCHES:
             tgt = (index[ins.target],) if ins.target in index else ()

@@ -10,8 +10,8 @@ import pytest
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[2]
 ARCHS = ("sm_80", "sm_90")
-# PTX file -> archs it is compiled for (wgmma needs sm_90a).
-FIXTURES = {"sgemm": ARCHS, "misc": ARCHS, "mma": ARCHS, "wgmma": ("sm_90a",)}
+# PTX file -> archs it is compiled for (wgmma and the TMA/mbarrier fixture need sm_90a).
+FIXTURES = {"sgemm": ARCHS, "misc": ARCHS, "mma": ARCHS, "wgmma": ("sm_90a",), "hopper": ("sm_90a",)}
 
 
 def _nvjitlink(ptx: str, arch: str) -> bytes:

@@ -175,3 +175,15 @@ def test_shipped_liveness_fits_allocation():
             assert st.live_peak <= k.resources.registers, (file, arch, k.name)
             assert max(regs, default=0) < k.resources.registers, (file, arch, k.name)
             assert 0 <= st.hot_loop_math_share <= 1
+
+
+@pytest.mark.parametrize("branch,falls_through", [("BRA `(.L_x_0) ;", False), ("@P0 BRA `(.L_x_0) ;", True),
+                                                  ("BRA P1, `(.L_x_0) ;", True),
+                                                  ("BRA.DIV UR4, `(.L_x_0) ;", True),
+                                                  ("@PT BRA `(.L_x_0) ;", False)])
+def test_branch_successors(branch, falls_through):
+    from sass_lab.sass.flow import successors
+
+    instrs = make_instrs([".L_x_0:", "MOV R0, R1 ;", branch, "EXIT ;"])
+    assert (2 in successors(instrs)[1]) == falls_through
+    assert 0 in successors(instrs)[1]
