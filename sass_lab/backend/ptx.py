@@ -48,6 +48,14 @@ class Emitted:
         return tuple(i + 1 for i, s in enumerate(self.line_map)
                      if s is not None and s.line == line and s.file == file)
 
+    def by_source(self) -> dict[tuple[str, int], tuple[int, ...]]:
+        """``(file, line)`` → PTX lines, for every source line at once (one pass)."""
+        out: dict[tuple[str, int], list[int]] = {}
+        for i, s in enumerate(self.line_map):
+            if s is not None:
+                out.setdefault((s.file, s.line), []).append(i + 1)
+        return {k: tuple(v) for k, v in out.items()}
+
 
 class _Out:
     """Accumulates lines and their spans."""

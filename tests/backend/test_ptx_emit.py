@@ -173,6 +173,9 @@ def test_lines_of_and_version():
     (fma,) = em.lines_of("saxpy.sasm", 20)
     assert "fma.rn.f32" in em.text.splitlines()[fma - 1]
     assert em.lines_of("other.sasm", 19) == ()
+    idx = em.by_source()
+    assert idx[("saxpy.sasm", 20)] == (fma,) and all(em.span_of(n).line == ln for (_, ln), ns in idx.items()
+                                                     for n in ns)
     old = emit(saxpy(), "sm_90", version="8.0").text
     assert ".version 8.0" in old
     assert ".version 9.0" in emit(saxpy(), "sm_70", version="9.0").text
