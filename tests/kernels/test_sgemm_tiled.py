@@ -42,6 +42,15 @@ def test_sgemm_tiled_verifies(defines):
     assert not failures(results)
 
 
+@pytest.mark.parametrize("defines", SPEC.combinations(), ids=lambda d: "-".join(f"{k}{v}" for k, v in d.items()))
+def test_every_tile_shape_at_the_ragged_size(defines):
+    """All valid tile shapes of the tuning space, at the ragged M=67 N=45 K=33."""
+    pipeline()
+    from sass_lab.lab.verify import verify
+
+    assert not failures([verify(PATH, size=dict(M=67, N=45, K=33), defines=defines, seed=3)])
+
+
 def test_sgemm_tiled_mutant_goes_red(tmp_path):
     pipeline()
     from sass_lab.lab.verify import verify
