@@ -56,6 +56,8 @@ def check(ins: ir.Instr, nodes: tuple, err: Callable, stmt) -> None:
         want = str(spec.min_ops) if spec.min_ops == spec.max_ops else f"{spec.min_ops} to {spec.max_ops}"
         raise err(stmt, f"'{ins.name}' takes {want} operand{'s' if spec.max_ops != 1 else ''}, got {n}",
                   hint=None)
+    if spec.kinds:
+        _check_kinds(ins, spec.kinds, nodes, err)
     rule = spec.rule
     if rule == "none":
         return
@@ -70,6 +72,35 @@ def check(ins: ir.Instr, nodes: tuple, err: Callable, stmt) -> None:
         if w is None:
             continue
         _check_operand(ins, op, node, w, rule, err)
+
+
+_KIND_OK = {
+    "d": (ir.Reg, ir.Vec, ir.PredPair, ir.Sink),
+    "s": (ir.Reg, ir.Imm, ir.Special, ir.Sym, ir.Vec),
+    "m": (ir.Mem,),
+    "l": (ir.Label,),
+}
+_KIND_NAME = {"d": "a destination register", "s": "a register, immediate or symbol",
+              "m": "a memory operand [...]", "l": "a label"}
+
+
+def _check_kinds(ins: ir.Instr, kinds: str, nodes: tuple, err: Callable) -> None:
+    for i, (op, node) in enumerate(zip(ins.operands, nodes)):
+        k = kinds[i] if i < len(kinds) else kinds[-1]
+        ok = _KIND_OK.get(k)
+        if ok is None or isinstance(op, ok):
+            continue
+        what = {ir.Imm: "an immediate", ir.Mem: "a memory operand", ir.Special: "a special register",
+                ir.Sym: "a symbol", ir.Label: "a label", ir.Sink: "'_'", ir.Reg: "a register",
+                ir.Vec: "a brace list", ir.PredPair: "a predicate pair"}.get(type(op), "this operand")
+        hint = None
+        if k == "m" and isinstance(op, ir.Reg | ir.Sym):
+            hint = f"write [{op.name}]"
+        elif k == "d" and isinstance(op, ir.Special):
+            hint = "special registers are read-only"
+        elif k == "s" and isinstance(op, ir.Mem):
+            hint = "only ld/st/atom/red and friends address memory: load the value first"
+        raise err(node, f"operand {i + 1} of '{ins.name}' must be {_KIND_NAME[k]}, not {what}", hint=hint)
 
 
 def _expected(rule: str, ins: ir.Instr, t: str):

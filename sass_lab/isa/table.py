@@ -25,7 +25,7 @@ else (including transcendentals and integer ops) is 0.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..ir import Instr, is_type, type_bytes, type_kind
 
@@ -35,7 +35,10 @@ LATENCY_CLASSES = ("alu", "fma", "fp64", "mufu", "conv", "mem_global", "mem_shar
 
 @dataclass(frozen=True, slots=True)
 class OpSpec:
-    """One opcode: operand count range, type rule (see ``dsl.checks``), base latency class, FLOPs."""
+    """One opcode: operand count range, type rule (see ``dsl.checks``), base latency class, FLOPs,
+    and operand kinds: one letter per position (the last repeats) — ``d`` destination (register,
+    brace list, ``p|q`` or ``_``), ``s`` source (register, immediate, special register, symbol, brace
+    list), ``m`` memory ``[...]``, ``l`` label, ``a`` anything; ``""`` leaves operands unchecked."""
 
     opcode: str
     min_ops: int
@@ -43,6 +46,7 @@ class OpSpec:
     rule: str = "none"
     latency: str = "alu"
     flops: int = 0
+    kinds: str = ""
 
 
 def _rows() -> dict[str, OpSpec]:
@@ -101,8 +105,23 @@ def _rows() -> dict[str, OpSpec]:
     out = {}
     for r in rows:
         spec = OpSpec(*r)
-        out[spec.opcode] = spec
+        out[spec.opcode] = replace(spec, kinds=_KINDS.get(spec.opcode, ""))
     return out
+
+
+_KINDS = {
+    **dict.fromkeys(("add", "sub", "mul", "div", "rem", "min", "max", "and", "or", "xor", "shl", "shr",
+                     "copysign", "mul24", "szext", "bmsk", "set", "mapa", "vote", "redux"), "dss"),
+    **dict.fromkeys(("mad", "fma", "mad24", "sad", "bfe", "selp", "slct", "prmt", "dp4a", "dp2a", "shf", "fns",
+                     "setp"), "dsss"),
+    **dict.fromkeys(("abs", "neg", "not", "cnot", "popc", "clz", "bfind", "brev", "rcp", "sqrt", "rsqrt", "sin",
+                     "cos", "lg2", "ex2", "tanh", "cvta", "mov", "testp", "isspacep", "getctarank", "istypep",
+                     "movmatrix"), "ds"),
+    "cvt": "dsss", "bfi": "dssss", "shfl": "dssss", "match": "dsss", "activemask": "d",
+    "ld": "dma", "ldu": "dm", "st": "msa", "atom": "dmsss", "red": "msa", "prefetch": "m", "prefetchu": "m",
+    "ldmatrix": "dm", "stmatrix": "ms", "mma": "dsss", "wmma": "a",
+    "bra": "l", "ret": "", "exit": "",
+}
 
 
 OPS: dict[str, OpSpec] = _rows()
