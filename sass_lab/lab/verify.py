@@ -177,6 +177,8 @@ def verify(path: str | Path, size: dict | str | None = None, emulate: bool = Tru
 
     defines = dict(defines or {})
     device = _runner(emulate)
+    if seed is None:  # pick one and report it, so that any failure can be replayed with --seed
+        seed = int(np.random.SeedSequence().entropy % (1 << 31))
     spec = spec or load_spec(path, **defines)
     s = _size(spec, size, emulate)
     t0 = time.perf_counter()
@@ -214,6 +216,8 @@ def verify_sizes(path: str | Path, sizes: list[dict] | None = None, emulate: boo
 
     defines = dict(defines or {})
     _runner(emulate)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (1 << 31))
     spec = load_spec(path, **defines)
     sizes = sizes if sizes is not None else (spec.test_sizes or [spec.size])
     t0 = time.perf_counter()
