@@ -37,7 +37,7 @@ class LabConsole(App):
 
     TITLE = "sass_lab console"
     CSS = """
-    #kernels { width: 30; border-right: solid $accent; }
+    #kernels { width: 34; border-right: solid $accent; }
     TextArea { height: 1fr; }
     #gpu { color: $warning; }
     .row { height: auto; }

@@ -20,7 +20,8 @@ class KernelRef:
 
     @property
     def label(self) -> str:
-        return f"{Path(self.file).stem}:{self.name}"
+        stem = Path(self.file).stem
+        return self.name if self.name.startswith(stem) else f"{stem}:{self.name}"
 
 
 @dataclass
@@ -113,7 +114,8 @@ class ConsoleModel:
                 for x in range(0, 228 * 1024 + 1, 4096)]
         block = [(x, occupancy(self.arch, x, r.registers, r.shared_static).blocks_per_sm)
                  for x in range(32, 1025, 32)]
-        return {"registers": regs, "shared": smem, "block": block}
+        return {f"registers (now {r.registers})": regs, f"shared bytes (now {r.shared_static})": smem,
+                f"block size (now {threads})": block}
 
     def verify(self, ref: KernelRef) -> str:
         """Emulator verification at the lab block's first test size."""
