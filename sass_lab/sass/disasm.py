@@ -160,6 +160,13 @@ def listing(cubin: bytes) -> str:
     return run_nvdisasm(cubin, "-c", "-hex", "-ndf")
 
 
+def target(cubin: bytes) -> str:
+    """The ``.target`` nvdisasm reports (``sm_90a`` for arch-specific cubins, which the ELF header
+    does not tell apart from ``sm_90``)."""
+    m = re.search(r"^\s*\.target\s+(sm_\w+)", listing(bytes(cubin)), re.M)
+    return m.group(1) if m else cubin_arch(cubin)
+
+
 def entries(cubin: bytes) -> list[str]:
     """Names of the kernels (entry functions, not device functions), in listing order."""
     return [m.group(1) for line in listing(bytes(cubin)).splitlines() if (m := _ENTRY.match(line))]

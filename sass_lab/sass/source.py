@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
-from .disasm import cubin_arch
+from .disasm import cubin_arch, target
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ def load(path: str | Path, arch: str | None = None, defines: dict | None = None)
         found = cubin_arch(cubin)
         if arch and arch.rstrip("a") != found:
             raise UsageError(f"{path} is a {found} cubin, not {arch}", hint="drop --arch for .cubin files")
-        return Loaded(cubin, arch or found, str(path))
+        return Loaded(cubin, arch or target(cubin), str(path))
     if path.suffix not in (".sasm", ".ptx"):
         raise UsageError(f"don't know how to read '{path}'", hint="give a .sasm, .ptx or .cubin file")
     from ..api import DEFAULT_ARCH, assemble_file

@@ -143,3 +143,10 @@ def test_json_record_shape():
                          "wait_mask", "reuse"]
     assert len(rec["word"]) == 32 and int(rec["word"], 16) == ins.word
     assert rec["word"][:16] == f"{ins.hi:016x}"  # high word first
+
+
+def test_target_tells_sm_90a():
+    from sass_lab.sass.disasm import target
+
+    assert target(compile_fixture("wgmma", "sm_90a")) == "sm_90a"
+    assert target(compile_fixture("misc", "sm_90")) == "sm_90"
