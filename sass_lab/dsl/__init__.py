@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import ir
-from .expand import Expanded, expand
-from .lower import lower
-from .parse import parse
+from . import expand, lower, parse  # the submodules stay reachable as sass_lab.dsl.expand, ...
+from .expand import Expanded
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +24,8 @@ class FrontResult:
 
 def frontend(text: str, file: str = "<string>", defines: dict[str, Any] | None = None) -> FrontResult:
     """Expand, parse and lower ``text`` (DSL or PTX); raises ``SourceError`` on bad input."""
-    ex, resolved = expand(text, file, defines or {})
-    module = lower(parse(ex), ex, file)
+    ex, resolved = expand.expand(text, file, defines or {})
+    module = lower.lower(parse.parse(ex), ex, file)
     return FrontResult(module, resolved, ex)
 
 
