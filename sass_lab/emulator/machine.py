@@ -17,11 +17,6 @@ GLOBAL_BASE = 0x7F00_0000_0000
 SHARED_WINDOW = 0x1000_0000_0000
 LOCAL_WINDOW = 0x2000_0000_0000
 WINDOW_SIZE = 1 << 32
-ATOMIC = -3  # writer id recorded for atomic updates
-MULTI = 6  # reader id "several threads" (-2) + TID_BIAS
-TID_BITS, TID_BIAS, TID_MASK = 11, 8, (1 << 11) - 1
-EPOCH_MASK = (1 << 20) - 1
-RLOG_LIMIT = 1 << 22  # logged shared reads before they are folded
 SHIFT = {1: 0, 2: 1, 4: 2, 8: 3, 16: 4}
 UVIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -35,8 +30,8 @@ class State:
 
     __slots__ = ("L", "tp", "nb", "regs", "heap", "hv", "buf_starts", "buf_ends", "buf_names",
                  "shared", "sv", "sh_size", "sh_limit", "local", "lv", "local_size", "param", "const",
-                 "lane_blk", "lane_tid", "epoch", "check", "gran", "wr", "rd", "stamp", "rlog", "rlog_len", "findings", "pc", "prog", "kernel", "grid", "block", "first_block",
-                 "steps", "live", "line_map", "bar_arrived", "all_lanes")
+                 "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
+                 "block", "first_block", "steps", "live", "line_map", "bar_arrived", "all_lanes")
 
     # ------------------------------------------------------------------ findings
     def lane_coords(self, lane: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -122,103 +117,6 @@ class State:
             lanes, off = lanes[~mis], off[~mis]
         blk = self.lane_blk if len(lanes) == self.L else self.lane_blk[lanes]
         return lanes, blk * self.sh_size + off
-
-    def _units(self, flat: np.ndarray, size: int, lanes: np.ndarray):
-        g = self.gran
-        u = flat >> SHIFT[g]
-        n = size // g if size > g else 1
-        if n > 1:
-            u = (u[:, None] + np.arange(n)).ravel()
-            lanes = np.repeat(lanes, n)
-        me = self.stamp if len(lanes) == self.L else self.stamp[lanes]
-        return u, lanes, me
-
-    def bump_epoch(self, blocks) -> None:
-        """A barrier completed in ``blocks``: new epoch, new per-lane stamps."""
-        if self.rlog:
-            if len(blocks) == self.nb:
-                self.rlog.clear()
-                self.rlog_len = 0
-            else:
-                self.fold_reads()
-        self.epoch[blocks] += 1
-        if self.check:
-            self.stamp = ((self.epoch[self.lane_blk] & EPOCH_MASK) << TID_BITS) | (self.lane_tid + TID_BIAS)
-
-    def track_read(self, flat: np.ndarray, size: int, lanes: np.ndarray) -> None:
-        """Race and initialisation checks for a shared read (``check=True`` only).
-
-        Per tracking unit, ``wr``/``rd`` hold a stamp ``epoch << 11 | (tid + 8)`` of the last writer and
-        reader (-1: none; reader tid -2 = several threads; writer tid -3 = an atomic).
-        """
-        u, ln, me = self._units(flat, size, lanes)
-        w = self.wr[u]
-        if (w < 0).any():
-            i = np.flatnonzero(w < 0)
-            o = int(u[i[0]] * self.gran % self.sh_size)
-            self.report("uninit-shared", ln[i], f"shared offset {o:#x} is read but was never written",
-                        address=o)
-        ep = me >> TID_BITS
-        race = ((w >> TID_BITS) == ep) & (w != me)
-        if race.any():
-            i = np.flatnonzero(race)
-            self._race(ln[i], u[i[0]], int(w[i[0]] & TID_MASK) - TID_BIAS, "read after write")
-        self.rlog.append((u, me))
-        self.rlog_len += len(u)
-        if self.rlog_len > RLOG_LIMIT:
-            self.fold_reads()
-
-    def fold_reads(self) -> None:
-        """Fold the logged reads of the current epochs into the per-unit reader stamps.
-
-        Reads are only needed to catch a later write in the same epoch (write after read), so they are
-        logged and folded lazily: a barrier that starts a new epoch in every block just drops the log.
-        """
-        if not self.rlog:
-            return
-        u = np.concatenate([x[0] for x in self.rlog])
-        me = np.concatenate([x[1] for x in self.rlog])
-        self.rlog.clear()
-        self.rlog_len = 0
-        ep = me >> TID_BITS
-        r = self.rd[u]
-        multi = (ep << TID_BITS) | MULTI
-        new = np.where(((r >> TID_BITS) == ep) & (r != me), multi, me)
-        self.rd[u] = new
-        dup = self.rd[u] != new
-        if dup.any():
-            self.rd[u[dup]] = multi[dup]
-
-    def track_write(self, flat: np.ndarray, size: int, lanes: np.ndarray, atomic: bool = False) -> None:
-        """Race checks for a shared write or atomic; marks the units written."""
-        self.fold_reads()
-        u, ln, me = self._units(flat, size, lanes)
-        ep = me >> TID_BITS
-        w = self.wr[u]
-        r = self.rd[u]
-        wsame = (w >> TID_BITS) == ep
-        mark = (ep << TID_BITS) | (ATOMIC + TID_BIAS) if atomic else me
-        waw = wsame & (w != me) & (w != mark) if atomic else wsame & (w != me)
-        war = ((r >> TID_BITS) == ep) & (r != me)
-        if waw.any():
-            i = np.flatnonzero(waw)
-            self._race(ln[i], u[i[0]], int(w[i[0]] & TID_MASK) - TID_BIAS, "write after write")
-        if war.any():
-            i = np.flatnonzero(war)
-            self._race(ln[i], u[i[0]], int(r[i[0]] & TID_MASK) - TID_BIAS, "write after read")
-        self.wr[u] = mark
-        if not atomic:
-            dup = self.wr[u] != me
-            if dup.any():
-                i = np.flatnonzero(dup)
-                self._race(ln[i], u[i[0]], int(self.wr[u[i[0]]] & TID_MASK) - TID_BIAS, "two threads write")
-
-    def _race(self, lanes, unit, other: int, what: str) -> None:
-        o = int(unit) * self.gran % self.sh_size
-        who = ("an atomic" if other == ATOMIC else "several threads" if other == -2
-               else f"thread {self.lane_coords(other)[1]}")
-        self.report("race-shared", lanes, lambda _: f"{what}: shared offset {o:#x} also accessed by {who} "
-                    "with no barrier in between", address=o, key_extra=what)
 
 
 def instr_text(ins) -> str:

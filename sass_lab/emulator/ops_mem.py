@@ -168,8 +168,8 @@ def ld(ctx: Ctx, ins: ir.Instr):
         lanes = lanes_of(st, gm)
         a = _addresses(st, get, const, lanes)
         for views, ln, idx, shared in locate(st, space, a, size, lanes, "load", False):
-            if shared and st.check:
-                st.track_read(idx, size, ln)
+            if shared and st.races is not None:
+                st.races.read(idx, size, ln)
             w = idx >> sh
             view = views[e]
             for k, p in enumerate(puts):
@@ -206,8 +206,8 @@ def st_(ctx: Ctx, ins: ir.Instr):
         lanes = lanes_of(st, gm)
         a = _addresses(st, get, const, lanes)
         for views, ln, idx, shared in locate(st, space, a, size, lanes, "store", True):
-            if shared and st.check:
-                st.track_write(idx, size, ln)
+            if shared and st.races is not None:
+                st.races.write(idx, size, ln)
             w = idx >> sh
             view = views[e]
             for k, g in enumerate(gets):
@@ -305,8 +305,8 @@ def atom(ctx: Ctx, ins: ir.Instr):
         b = np.broadcast_to(gb(st), (st.L,))
         c = np.broadcast_to(gc(st), (st.L,)) if gc is not None else None
         for views, ln, idx, shared in locate(st, space, a, e, lanes, "atomic", True):
-            if shared and st.check:
-                st.track_write(idx, e, ln, atomic=True)
+            if shared and st.races is not None:
+                st.races.write(idx, e, ln, atomic=True)
             view = views[e].view(tdt)
             old = serial_apply(view, idx >> sh, f, b[ln], None if c is None else c[ln])
             if put is not None:
@@ -354,8 +354,8 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
             rows = np.searchsorted(lanes, ln)
             data[rows, :k] = st.heap[off[:, None] + np.arange(k)]
         ln, flat = st.shared_index(dst, cp, lanes, "cp.async write")
-        if st.check:
-            st.track_write(flat, cp, ln)
+        if st.races is not None:
+            st.races.write(flat, cp, ln)
         rows = np.searchsorted(lanes, ln)
         st.shared[flat[:, None] + np.arange(cp)] = data[rows]
     return h
@@ -396,8 +396,8 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
         ln, flat = st.shared_index(a, 16, src_lanes, "ldmatrix read")
         if len(ln) != len(src_lanes):
             return
-        if st.check:
-            st.track_read(flat, 16, ln)
+        if st.races is not None:
+            st.races.read(flat, 16, ln)
         m = st.sv[2][(flat >> 1)[:, None] + np.arange(8)].reshape(len(warps), num, 8, 8)
         for i, p in enumerate(puts):
             mi = m[:, i]

@@ -18,6 +18,7 @@ from . import values as V
 from .decode import BRANCH, EXIT, NORMAL, Program
 from .machine import GLOBAL_BASE, State, views
 from .program import program
+from .races import RaceTracker
 from .report import Collector, EmulatorCheckError, Report, Stats
 
 EXIT_PC = 1 << 30
@@ -182,22 +183,16 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.sv = views(st.shared)
     st.local = np.zeros(L * st.local_size + 16, np.uint8)
     st.lv = views(st.local)
-    st.epoch = np.zeros(nb, np.int32)
     st.bar_arrived = np.zeros(nb, np.int64)
-    st.rlog, st.rlog_len = [], 0
-    if st.check and prog.uses_shared:
-        units = (nb * S) // st.gran + 1
-        st.wr = np.full(units, -1, np.int32)
-        st.rd = np.full(units, -1, np.int32)
-        st.bump_epoch([])
+    st.races = RaceTracker(st, (nb * S) // st.gran + 1) if st.check and prog.uses_shared else None
 
 
 def _barrier(st: State, info, lanes: np.ndarray, T: int) -> None:
     mode, gid, gcount = info
     nb = st.nb
     if mode == "warp":
-        if T <= 32:  # the warp is the whole block: a block-wide ordering point
-            st.bump_epoch(np.unique(st.lane_blk[lanes]))
+        if st.races is not None:
+            st.races.warp_sync(np.unique(lanes >> 5))
         return
     arrived = np.bincount(st.lane_blk[lanes], minlength=nb)
     if mode == "arrive":
@@ -230,7 +225,8 @@ def _barrier(st: State, info, lanes: np.ndarray, T: int) -> None:
         st.report("barrier-divergence", lanes_short, f"barrier expects {need} threads, fewer arrive",
                   key_extra="count")
     st.bar_arrived[blocks] = 0
-    st.bump_epoch(blocks)
+    if st.races is not None:
+        st.races.block_barrier(blocks)
 
 
 def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:

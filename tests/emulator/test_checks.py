@@ -29,7 +29,13 @@ BUGS = {
     "oob-global": ("add.s32 %r5, %r0, 1; mul.wide.u32 %rd5, %r5, 4; add.s64 %rd6, %rd1, %rd5;"
                    "ld.global.u32 %r6, [%rd6]; st.global.u32 [%rd3], %r6;", 64),
 }
-KIND = {"race-war": "race-shared", "race-waw": "race-shared", "barrier-exit": "barrier-divergence"}
+WARP_REDUCE = ("st.shared.u32 [%r4], %r0; bar.sync 0; setp.ge.u32 %p1, %r0, 32; @%p1 bra DONE; mov.u32 %r10, 32;"
+               "LOOP: shl.b32 %r11, %r10, 2; add.s32 %r12, %r4, %r11; ld.shared.u32 %r13, [%r4];"
+               "ld.shared.u32 %r14, [%r12]; add.u32 %r13, %r13, %r14; SYNC st.shared.u32 [%r4], %r13; SYNC"
+               "shr.u32 %r10, %r10, 1; setp.ne.u32 %p2, %r10, 0; @%p2 bra LOOP;"
+               "setp.eq.u32 %p3, %r0, 0; @%p3 st.global.u32 [%rd0], %r13; DONE:")
+BUGS["race-no-syncwarp"] = (WARP_REDUCE.replace("SYNC", ""), 64)
+KIND = {"race-no-syncwarp": "race-shared", "race-war": "race-shared", "race-waw": "race-shared", "barrier-exit": "barrier-divergence"}
 
 
 @pytest.mark.parametrize("bug", sorted(BUGS))
@@ -103,6 +109,8 @@ CLEAN = {
                     "add.s32 %r10, %r10, 1; SKIP: bar.sync 0; ld.shared.u32 %r11, [%r4]; add.s32 %r11, %r11, %r10;"
                     "bar.sync 0; st.shared.u32 [%r4], %r11; add.s32 %r1, %r1, -1; setp.ne.u32 %p3, %r1, 0;"
                     "@%p3 bra LOOP; st.global.u32 [%rd3], %r11;",
+    # warp-synchronous tail of a reduction in a two-warp block, ordered by __syncwarp
+    "syncwarp-reduce": WARP_REDUCE.replace("SYNC", "bar.warp.sync -1;"),
 }
 
 
@@ -114,6 +122,8 @@ def test_no_false_reports(name):
     assert rep.findings == ()
     if name == "atomics":
         assert (out == threads).all()
+    if name == "syncwarp-reduce":
+        assert out[0] == sum(range(threads))
     if name == "loop-barrier":
         t = np.arange(threads)
         np.testing.assert_array_equal(out, np.where(t < 7, 0, 1 + 2 + 3))

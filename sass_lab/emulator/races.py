@@ -1,0 +1,186 @@
+"""Shared-memory race and initialisation tracking for one wave (``check=True``).
+
+Each tracking unit of shared memory (4 bytes, or the kernel's smallest shared access) keeps a stamp
+of its last writer and of its readers in the current epoch, packed in an int64::
+
+    block epoch << 31 | warp epoch << 11 | (code + 8)
+
+``code`` is a thread id (0..1023), ``1024 + w`` for "several threads of warp w", ``-2`` for several
+warps, ``-3`` for an atomic; ``-1`` (the whole stamp) means never accessed. A block barrier starts a
+new block epoch; ``bar.warp.sync`` a new warp epoch of that warp. Two accesses of one unit conflict
+when they are in the same block epoch, by different threads, at least one a write, and not ordered by
+a warp sync (same warp, different warp epoch). Reads only matter to a later write of the same epoch,
+so they are logged and folded into the reader stamps lazily; a barrier of every block drops the log.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TID_BITS, BIAS, CODE_MASK = 11, 8, (1 << 11) - 1
+WEP_SHIFT, BEP_SHIFT, EP_MASK = 11, 31, (1 << 20) - 1
+SEVERAL_WARPS, ATOMIC, WARP_GROUP = -2, -3, 1024
+LOG_LIMIT = 1 << 22
+
+
+def code(x):
+    return (x & CODE_MASK) - BIAS
+
+
+def warp_of(c):
+    return np.where(c >= WARP_GROUP, c - WARP_GROUP, np.where(c >= 0, c >> 5, -1))
+
+
+def wep(x):
+    return (x >> WEP_SHIFT) & EP_MASK
+
+
+def conflict(prev, me):
+    """Per element: does the access stamped ``me`` race with the earlier access ``prev``?"""
+    same = (prev >> BEP_SHIFT) == (me >> BEP_SHIFT)
+    if not same.any():
+        return same
+    pc, mc = code(prev), code(me)
+    ordered = (warp_of(pc) == (mc >> 5)) & (wep(prev) != wep(me))
+    return same & (pc != mc) & ~ordered
+
+
+class RaceTracker:
+    """Stamps, epochs and the read log of one wave."""
+
+    def __init__(self, st, units: int):
+        self.st = st
+        self.wr = np.full(units, -1, np.int64)
+        self.rd = np.full(units, -1, np.int64)
+        self.bep = np.zeros(st.nb, np.int64)
+        self.wep = np.zeros(st.L // 32, np.int64)
+        self.log: list[tuple[np.ndarray, np.ndarray]] = []
+        self.log_len = 0
+        self.stamp = np.zeros(st.L, np.int64)
+        self.restamp()
+
+    def restamp(self) -> None:
+        st = self.st
+        self.stamp = (((self.bep[st.lane_blk] & EP_MASK) << BEP_SHIFT)
+                      | ((self.wep[st.all_lanes >> 5] & EP_MASK) << WEP_SHIFT)
+                      | (st.lane_tid.astype(np.int64) + BIAS))
+
+    def block_barrier(self, blocks) -> None:
+        if self.log:
+            if len(blocks) == self.st.nb:
+                self.log.clear()
+                self.log_len = 0
+            else:
+                self.fold()
+        self.bep[blocks] += 1
+        self.restamp()
+
+    def warp_sync(self, warps) -> None:
+        self.fold()
+        self.wep[warps] += 1
+        self.restamp()
+
+    def _units(self, flat, size, lanes):
+        g = self.st.gran
+        u = flat >> {1: 0, 2: 1, 4: 2}[g]
+        n = size // g if size > g else 1
+        if n > 1:
+            u = (u[:, None] + np.arange(n)).ravel()
+            lanes = np.repeat(lanes, n)
+        me = self.stamp if len(lanes) == self.st.L else self.stamp[lanes]
+        return u, lanes, me
+
+    # ------------------------------------------------------------------ accesses
+    def read(self, flat, size, lanes) -> None:
+        u, ln, me = self._units(flat, size, lanes)
+        w = self.wr[u]
+        never = w < 0
+        if never.any():
+            i = np.flatnonzero(never)
+            o = self._offset(u[i[0]])
+            self.st.report("uninit-shared", ln[i], f"shared offset {o:#x} is read but was never written",
+                           address=o)
+        race = conflict(w, me)
+        if race.any():
+            i = np.flatnonzero(race)
+            self._race(ln[i], u[i[0]], int(code(w[i[0]])), "read after write")
+        self.log.append((u, me))
+        self.log_len += len(u)
+        if self.log_len > LOG_LIMIT:
+            self.fold()
+
+    def write(self, flat, size, lanes, atomic: bool = False) -> None:
+        self.fold()
+        u, ln, me = self._units(flat, size, lanes)
+        w, r = self.wr[u], self.rd[u]
+        waw = conflict(w, me)
+        if atomic and waw.any():
+            waw &= code(w) != ATOMIC
+        war = conflict(r, me)
+        if waw.any():
+            i = np.flatnonzero(waw)
+            self._race(ln[i], u[i[0]], int(code(w[i[0]])), "write after write")
+        if war.any():
+            i = np.flatnonzero(war)
+            self._race(ln[i], u[i[0]], int(code(r[i[0]])), "write after read")
+        mark = (me & ~CODE_MASK) | (ATOMIC + BIAS) if atomic else me
+        self.wr[u] = mark
+        if not atomic:
+            back = self.wr[u]
+            dup = back != me
+            if dup.any():
+                i = np.flatnonzero(dup)
+                self._race(ln[i], u[i[0]], int(code(back[i[0]])), "two threads write")
+
+    def fold(self) -> None:
+        """Merge the logged reads (in program order) into the reader stamps."""
+        if not self.log:
+            return
+        u = np.concatenate([x[0] for x in self.log])
+        me = np.concatenate([x[1] for x in self.log])
+        self.log.clear()
+        self.log_len = 0
+        new = _merge(self.rd[u], me)
+        self.rd[u] = new
+        back = self.rd[u]
+        dup = np.flatnonzero(back != new)
+        if len(dup):
+            b, n = back[dup], new[dup]
+            bc, nc = code(b), code(n)
+            same_w = (warp_of(bc) == warp_of(nc)) & (warp_of(nc) >= 0)
+            base = n & ~CODE_MASK
+            fix_w = same_w & (wep(b) == wep(n))
+            other = ~same_w
+            sel = dup[fix_w]
+            self.rd[u[sel]] = base[fix_w] | (WARP_GROUP + warp_of(nc[fix_w]) + BIAS)
+            sel = dup[other]
+            self.rd[u[sel]] = base[other] | (SEVERAL_WARPS + BIAS)
+
+    # ------------------------------------------------------------------ reporting
+    def _offset(self, unit) -> int:
+        return int(unit) * self.st.gran % self.st.sh_size
+
+    def _race(self, lanes, unit, other: int, what: str) -> None:
+        o = self._offset(unit)
+        if other == ATOMIC:
+            who = "an atomic"
+        elif other == SEVERAL_WARPS:
+            who = "threads of several warps"
+        elif other >= WARP_GROUP:
+            who = f"several threads of warp {other - WARP_GROUP}"
+        else:
+            who = f"thread {self.st.lane_coords(other)[1]}"
+        self.st.report("race-shared", lanes, f"{what}: shared offset {o:#x} also accessed by {who} with no "
+                       "barrier in between", address=o, key_extra=what)
+
+
+def _merge(r, me):
+    """Reader stamp after the read ``me`` given the earlier reader stamp ``r`` (elementwise)."""
+    same_b = (r >> BEP_SHIFT) == (me >> BEP_SHIFT)
+    pc, mc = code(r), code(me)
+    pw, mw = warp_of(pc), mc >> 5
+    keep_me = ~same_b | (pc == mc) | ((pw == mw) & (wep(r) != wep(me)))
+    in_warp = (pw == mw)
+    base = me & ~CODE_MASK
+    several = np.where(in_warp, base | (WARP_GROUP + mw + BIAS), base | (SEVERAL_WARPS + BIAS))
+    return np.where(keep_me, me, several)
