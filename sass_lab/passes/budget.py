@@ -14,12 +14,48 @@ from .liveness import Pressure
 
 REGS_PER_SM = 65536
 MAX_PER_THREAD = 255
+MAX_WARPS_PER_SM = 64
+MAX_BLOCKS_PER_SM = 32
 HW_PREDICATES = 7  # P0..P6 (PT is constant true)
 
 
 def _ints(values) -> list[int] | None:
     out = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
     return out if out and len(out) == len(values) else None
+
+
+def threads_per_block(kernel: Kernel) -> int | None:
+    """Threads per block from ``.reqntid`` or ``.maxntid`` (None when neither is given)."""
+    for name in ("reqntid", "maxntid"):
+        for x in kernel.directives:
+            dims = _ints(x.values) if x.name == name else None
+            if dims:
+                n = 1
+                for v in dims:
+                    n *= max(1, v)
+                return n
+    return None
+
+
+def schedule_limit(kernel: Kernel, peak: int) -> int:
+    """Live 32-bit registers the scheduler may use without costing occupancy.
+
+    Registers are allocated per warp in units of 256, i.e. per thread in steps of 8, so rounding
+    ``peak`` up to 8 is free. With a known block size, any count that keeps the same number of
+    blocks per SM (registers, warps and the 32-block limit) is free too. A directive budget caps
+    that, but never below ``peak``.
+    """
+    limit = min(MAX_PER_THREAD, -(-max(peak, 1) // 8) * 8)
+    threads = threads_per_block(kernel)
+    if threads:
+        warps = -(-threads // 32)
+        blocks = min(MAX_BLOCKS_PER_SM, MAX_WARPS_PER_SM // warps, REGS_PER_SM // (warps * 32 * limit))
+        if blocks >= 1:
+            limit = max(limit, min(MAX_PER_THREAD, REGS_PER_SM // (blocks * warps * 32)) // 8 * 8)
+    budget = register_budget(kernel)
+    if budget is not None:
+        limit = min(limit, budget[0])
+    return max(peak, limit)
 
 
 def register_budget(kernel: Kernel) -> tuple[int, str] | None:

@@ -69,6 +69,8 @@ class Flow:
     defs: tuple[int, ...]  # per statement
     uses: tuple[int, ...]
     occupied: tuple[int, ...]  # per statement: (live after | written) & maybe-defined
+    live_after: tuple[int, ...]  # per statement: live after & maybe-defined
+    referenced: int  # every register the body reads or writes
     live_in: tuple[int, ...]  # per block
     live_out: tuple[int, ...]
 
@@ -107,32 +109,19 @@ def _type_of(name: str, hint: str, named: dict[str, str], ranges: dict[str, str]
 
 
 def _number(kernel: Kernel, du: DefUse) -> tuple[RegTable, list[int], list[int], list[int]]:
-    named, ranges = _declared_types(kernel)
-    index: dict[str, int] = {}
-    names: list[str] = []
-    types: list[str] = []
     defs, uses, kills = [], [], []
     for st in kernel.body:
-        if not isinstance(st, Instr):
+        if isinstance(st, Instr):
+            d, u = du.masks(st)
+            defs.append(d)
+            uses.append(u)
+            kills.append(0 if st.guard is not None else d)
+        else:
             defs.append(0)
             uses.append(0)
             kills.append(0)
-            continue
-        ds, us = du(st)
-        masks = []
-        for group in (ds, us):
-            m = 0
-            for r in group:
-                i = index.get(r.name)
-                if i is None:
-                    i = index[r.name] = len(names)
-                    names.append(r.name)
-                    types.append(_type_of(r.name, r.type, named, ranges))
-                m |= 1 << i
-            masks.append(m)
-        defs.append(masks[0])
-        uses.append(masks[1])
-        kills.append(0 if st.guard is not None else masks[0])
+    named, ranges = _declared_types(kernel)
+    types = [_type_of(n, h, named, ranges) for n, h in zip(du.names, du.hints)]
     by_units: dict[int, int] = {}
     pred = 0
     for i, t in enumerate(types):
@@ -141,7 +130,7 @@ def _number(kernel: Kernel, du: DefUse) -> tuple[RegTable, list[int], list[int],
             pred |= 1 << i
         else:
             by_units[u] = by_units.get(u, 0) | (1 << i)
-    table = RegTable(tuple(names), index, tuple(types), tuple(sorted(by_units.items())), pred)
+    table = RegTable(tuple(du.names), dict(du.index), tuple(types), tuple(sorted(by_units.items())), pred)
     return table, defs, uses, kills
 
 
@@ -200,17 +189,22 @@ def flow(kernel: Kernel, du: DefUse | None = None) -> Flow:
     table, defs, uses, kills = _number(kernel, du or DefUse())
     live_in, live_out, def_in = _solve(blocks, defs, uses, kills)
     occupied = [0] * len(body)
+    after = [0] * len(body)
     for b, blk in enumerate(blocks):
         live = live_out[b]
         for i in range(blk.end - 1, blk.start - 1, -1):
-            occupied[i] = live | defs[i]
+            after[i] = live
             live = (live & ~kills[i]) | uses[i]
         d = def_in[b]
         for i in range(blk.start, blk.end):
             d |= defs[i]
-            occupied[i] &= d
-    return Flow(table, blocks, tuple(defs), tuple(uses), tuple(occupied), tuple(live_in),
-                tuple(live_out))
+            after[i] &= d
+            occupied[i] = after[i] | defs[i]
+    referenced = 0
+    for d, u in zip(defs, uses):
+        referenced |= d | u
+    return Flow(table, blocks, tuple(defs), tuple(uses), tuple(occupied), tuple(after), referenced,
+                tuple(live_in), tuple(live_out))
 
 
 def pressure_of(kernel: Kernel, fl: Flow) -> Pressure:
@@ -232,7 +226,7 @@ def pressure_of(kernel: Kernel, fl: Flow) -> Pressure:
         pred_peak=max(preds, default=0), pred_profile=tuple(preds),
         peak_live=regs.decode(fl.occupied[idx] & ~pm) if idx >= 0 else frozenset(),
         blocks=fl.blocks, live_in=tuple(regs.decode(x) for x in fl.live_in),
-        live_out=tuple(regs.decode(x) for x in fl.live_out), registers=len(regs.names))
+        live_out=tuple(regs.decode(x) for x in fl.live_out), registers=fl.referenced.bit_count())
 
 
 def liveness(kernel: Kernel) -> Pressure:

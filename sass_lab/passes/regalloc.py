@@ -55,7 +55,8 @@ def _groups(kernel: Kernel, fl: Flow) -> tuple[list[list[str]], int]:
         if isinstance(st, Raw):
             raw_words.update(_WORD.findall(st.text))
     index = fl.regs.index
-    order = [d for d in kernel.regs if d.count == 0 and d.name in index and d.name not in raw_words]
+    order = [d for d in kernel.regs if d.count == 0 and d.name in index and d.name not in raw_words
+             and (fl.referenced >> index[d.name]) & 1]
     cand = 0
     for d in order:
         cand |= 1 << index[d.name]

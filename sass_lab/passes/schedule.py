@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from ..errors import SourceError, Span
 from ..ir import Instr, Kernel, ScheduleBegin, ScheduleEnd, Special, Stmt
 from ..isa import is_barrier, is_branch
+from .budget import schedule_limit
 from .dag import Dag, build_dag
 from .defuse import DefUse
 from .latency import check_table, latency
+from .liveness import Flow, flow, pressure_of
+from .runpressure import RunPressure, run_pressure
 
 _CLOCKS = frozenset({"%clock", "%clock64", "%clock_hi", "%globaltimer", "%globaltimer_lo",
                      "%globaltimer_hi"})
@@ -41,7 +44,9 @@ class RegionReport:
     cycles_after: int
     critical_path: int  # sum over sub-regions of the DAG's longest path (a lower bound)
     subregions: int
-    kept: int  # sub-regions left in original order because the new one was not faster
+    kept: int  # sub-regions left in original order: the new one was slower or over the pressure limit
+    peak_before: int = 0  # highest live 32-bit registers inside the region, original order
+    peak_after: int = 0  # ... in the emitted order (0 when scheduling was not pressure-aware)
 
     @property
     def speedup(self) -> float:
@@ -52,6 +57,7 @@ class RegionReport:
 class ScheduleReport:
     regions: tuple[RegionReport, ...]
     latencies: tuple[tuple[str, int], ...]  # the table used (defaults plus overrides)
+    pressure_limit: int | None = None  # 32-bit registers no region was allowed to exceed
 
     @property
     def moved(self) -> int:
@@ -92,28 +98,69 @@ def simulate(dag: Dag, order: Sequence[int]) -> int:
     return end
 
 
-def list_schedule(dag: Dag, height: Sequence[int] | None = None) -> list[int]:
-    """A deterministic topological order of ``dag`` (critical path first, then original order)."""
+def list_schedule(dag: Dag, height: Sequence[int] | None = None, pressure: RunPressure | None = None,
+                  limit: int | None = None) -> list[int]:
+    """A deterministic topological order of ``dag``: critical path first, then original order.
+
+    With a ``pressure`` model and a ``limit`` (32-bit registers), an instruction that would take the
+    live count past the limit is passed over for one that does not add to it (ready ones first,
+    then the highest, then the earliest), or failing that for the one that adds the least.
+    """
     n = len(dag)
     height = dag.heights() if height is None else height
     missing = [len(p) for p in dag.preds]
     earliest = [0] * n
+    done = [False] * n
     ready: list[tuple[int, int]] = []  # (-height, index)
     waiting: list[tuple[int, int, int]] = []  # (earliest, -height, index)
+    watch = pressure is not None and limit is not None
+    remaining = pressure.start() if pressure is not None else []
+    delta = [pressure.delta(j, remaining) for j in range(n)] if pressure is not None else [0] * n
+    live = pressure.base if pressure is not None else 0
+    cap = limit if limit is not None else 0
+    calm: set[int] = set()  # available nodes that add no live registers
     for j in range(n):
         if not missing[j]:
             heapq.heappush(ready, (-height[j], j))
+            if watch and delta[j] <= 0:
+                calm.add(j)
     order: list[int] = []
     t = 0
-    while ready or waiting:
-        while waiting and waiting[0][0] <= t:
+    while len(order) < n:
+        while waiting and (done[waiting[0][2]] or waiting[0][0] <= t):
             _, h, j = heapq.heappop(waiting)
-            heapq.heappush(ready, (h, j))
-        if not ready:
+            if not done[j]:
+                heapq.heappush(ready, (h, j))
+        while ready and done[ready[0][1]]:
+            heapq.heappop(ready)
+        j = -1
+        if ready:
+            if not watch or live + delta[ready[0][1]] <= cap:
+                j = heapq.heappop(ready)[1]
+        elif not watch or live + delta[waiting[0][2]] <= cap:
             t = waiting[0][0]
             continue
-        _, j = heapq.heappop(ready)
+        if j < 0:  # over the limit
+            pool = calm or {e[-1] for e in ready if not done[e[-1]]} | {e[-1] for e in waiting if not done[e[-1]]}
+            best = None
+            for c in pool:
+                k = (0 if calm else delta[c], earliest[c] > t, -height[c], c)
+                if best is None or k < best:
+                    best = k
+            j = best[-1]
+            t = max(t, earliest[j])
+        done[j] = True
+        calm.discard(j)
         order.append(j)
+        if pressure is not None:
+            live += delta[j]
+            for v in pressure.uses[j]:
+                remaining[v] -= 1
+                if remaining[v] == 1 and not pressure.live_out[v]:
+                    r = next(r for r in pressure.reader_nodes[v] if not done[r])
+                    delta[r] -= pressure.units[v]
+                    if watch and delta[r] <= 0 and not missing[r]:
+                        calm.add(r)
         for s, d in dag.succs[j]:
             earliest[s] = max(earliest[s], t + d)
             missing[s] -= 1
@@ -122,6 +169,8 @@ def list_schedule(dag: Dag, height: Sequence[int] | None = None) -> list[int]:
                     heapq.heappush(ready, (-height[s], s))
                 else:
                     heapq.heappush(waiting, (earliest[s], -height[s], s))
+                if watch and delta[s] <= 0:
+                    calm.add(s)
         t += 1
     return order
 
@@ -146,28 +195,59 @@ def _regions(body: Sequence[Stmt]) -> list[tuple[int, int]]:
     return out
 
 
-def _schedule_run(run: list[Instr], table: Mapping[str, int],
-                  du: DefUse) -> tuple[list[Instr], int, int, int, bool]:
+@dataclass(frozen=True, slots=True)
+class _Run:
+    order: list[Instr]
+    before: int
+    after: int
+    critical: int
+    kept: bool
+    peak_before: int
+    peak_after: int
+
+
+def _schedule_run(run: list[Instr], table: Mapping[str, int], du: DefUse,
+                  model: RunPressure | None, limit: int | None) -> _Run:
     dag = build_dag(run, [latency(x, table) for x in run], du)
-    before = simulate(dag, range(len(run)))
+    same = range(len(run))
+    before = simulate(dag, same)
     height = dag.heights()
-    order = list_schedule(dag, height)
+    order = list_schedule(dag, height, model, limit)
     after = simulate(dag, order)
     crit = max(height, default=0)
-    if after >= before:
-        return run, before, before, crit, after > before
-    return [run[j] for j in order], before, after, crit, False
+    p0 = model.peak(same) if model is not None else 0
+    p1 = model.peak(order) if model is not None else 0
+    worse_pressure = limit is not None and p1 > max(limit, p0)
+    if after >= before or worse_pressure:
+        return _Run(run, before, before, crit, after > before or worse_pressure, p0, p0)
+    return _Run([run[j] for j in order], before, after, crit, False, p0, p1)
 
 
-def schedule(kernel: Kernel, latencies: Mapping[str, int] | None = None,
-             du: DefUse | None = None) -> tuple[Kernel, ScheduleReport]:
-    """Reorder the instructions of every ``.schedule`` region; the markers stay in the body."""
+def _context(kernel: Kernel, du: DefUse, max_pressure: int | None) -> tuple[Flow, dict[str, str], int]:
+    fl = flow(kernel, du)
+    types = dict(zip(fl.regs.names, fl.regs.types))
+    limit = schedule_limit(kernel, pressure_of(kernel, fl).peak) if max_pressure is None else max_pressure
+    return fl, types, limit
+
+
+def schedule(kernel: Kernel, latencies: Mapping[str, int] | None = None, du: DefUse | None = None,
+             max_pressure: int | None = None, pressure_aware: bool = True) -> tuple[Kernel, ScheduleReport]:
+    """Reorder the instructions of every ``.schedule`` region; the markers stay in the body.
+
+    With ``pressure_aware`` (the default) no region may take live registers past ``max_pressure``
+    32-bit registers; the default (:func:`.budget.schedule_limit`) is the most the kernel can use
+    without losing occupancy relative to its peak before scheduling, within any directive budget.
+    """
     table = check_table(latencies)
     du = du or DefUse()
     body = list(kernel.body)
+    regions = _regions(body)
+    fl = types = limit = None
+    if regions and pressure_aware:
+        fl, types, limit = _context(kernel, du, max_pressure)
     reports = []
-    for begin, end in _regions(body):
-        moved = before = after = crit = subs = kept = count = 0
+    for begin, end in regions:
+        moved = before = after = crit = subs = kept = count = pb = pa = 0
         run: list[Instr] = []
         start = begin + 1
         for i in range(begin + 1, end + 1):
@@ -178,16 +258,21 @@ def schedule(kernel: Kernel, latencies: Mapping[str, int] | None = None,
                 run.append(st)
                 continue
             if run:
-                new, b, a, c, k = _schedule_run(run, table, du)
-                moved += sum(x is not y for x, y in zip(new, run))
-                before, after, crit, kept = before + b, after + a, crit + c, kept + k
-                subs += 1
-                count += len(run)
-                body[start:start + len(run)] = new
+                model = None
+                if fl is not None:
+                    into = fl.regs.decode(fl.live_after[start - 1])
+                    out = fl.regs.decode(fl.live_after[start + len(run) - 1])
+                    model = run_pressure(run, du, into, out, types)
+                r = _schedule_run(run, table, du, model, limit)
+                moved += sum(x is not y for x, y in zip(r.order, run))
+                before, after, crit = before + r.before, after + r.after, crit + r.critical
+                kept, subs, count = kept + r.kept, subs + 1, count + len(run)
+                pb, pa = max(pb, r.peak_before), max(pa, r.peak_after)
+                body[start:start + len(run)] = r.order
                 run = []
             if i < end and isinstance(st, Instr):
                 count += 1
-        reports.append(RegionReport(body[begin].span, count, moved, before, after, crit, subs, kept))
+        reports.append(RegionReport(body[begin].span, count, moved, before, after, crit, subs, kept, pb, pa))
     new_kernel = Kernel(kernel.name, kernel.params, kernel.regs, kernel.vars, kernel.directives,
                         tuple(body), kernel.entry, kernel.visible, kernel.span)
-    return new_kernel, ScheduleReport(tuple(reports), tuple(sorted(table.items())))
+    return new_kernel, ScheduleReport(tuple(reports), tuple(sorted(table.items())), limit)
