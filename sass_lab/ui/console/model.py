@@ -6,6 +6,7 @@ plain data or text, and turns errors into text the screen shows (never a traceba
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,10 +125,15 @@ class ConsoleModel:
         if not lab_source(Path(ref.file).read_text()):
             return "this file has no %% lab block, so it cannot verify itself"
         try:
+            from rich.console import Console
+
+            from ...cli.verify import verify_table
             from ...lab.verify import verify
 
             res = verify(ref.file, emulate=True, defines=self.defines.get(ref.file) or None)
-            return res.render() if hasattr(res, "render") else str(res)
+            con = Console(width=110, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+            con.print(verify_table(res))
+            return con.export_text()
         except SasmError as e:
             return e.render()
 
