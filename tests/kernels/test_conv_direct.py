@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv_helpers import KERNELS, covering, module, needs_pipeline, pick
+from test_conv_helpers import KERNELS, covering, module, needs_pipeline, pick, red
 
 from sass_lab.lab.accuracy import direct32
 from sass_lab.lab.spec import load_spec
@@ -71,3 +71,34 @@ def test_tuning_space_pairwise(defines):
 
     res = verify(PATH, dict(N=1, C=5, H=5, W=6, K=7, stride=2, pad=1), emulate=True, defines=defines, seed=4)
     assert res.ok, res.to_dict()
+
+
+@needs_pipeline
+@pytest.mark.parametrize("old,new,size", [
+    ("    setp.lt.and.u32 colok, ww, win, colok\n", "", dict(N=1, C=3, H=5, W=4, K=2, stride=1, pad=1)),
+    ("    mul.lo.s32      hb, cc, stride\n", "    mul.lo.s32      hb, cc, 1\n",
+     dict(N=1, C=3, H=7, W=7, K=2, stride=2, pad=1)),
+    ("    add.u32         c0, c0, ${BK}\n", "    add.u32         c0, c0, ${2 * BK}\n",
+     dict(N=1, C=20, H=4, W=4, K=3, stride=1, pad=1)),
+], ids=["no-column-padding-check", "stride-ignored", "channels-skipped"])
+def test_mutants_go_red(tmp_path, old, new, size):
+    """Plausible bugs must fail verification (and the shipped kernel must pass the same size)."""
+    from sass_lab.lab.verify import verify
+
+    src = PATH.read_text()
+    assert old in src
+    bad = tmp_path / "conv_direct.sasm"
+    bad.write_text(src.replace(old, new))
+    assert red(bad, size, 6)
+    assert verify(PATH, size, emulate=True, seed=6).ok
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("defines", [dict(), dict(R=1, S=1), dict(BM=128, BN=128, TM=8, TN=8)],
+                         ids=lambda d: "-".join(f"{k}{v}" for k, v in d.items()) or "default")
+def test_on_the_gpu(defines):
+    from sass_lab.lab.verify import verify, verify_sizes
+
+    assert all(r.ok for r in verify_sizes(PATH, emulate=False, defines=defines, seed=8))
+    big = dict(N=8, C=128, H=56, W=56, K=128, stride=1, pad=1)
+    assert verify(PATH, big, emulate=False, defines=defines, seed=8).ok

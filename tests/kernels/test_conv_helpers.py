@@ -72,3 +72,15 @@ def covering(spec) -> list[dict]:
         chosen.append(best)
         seen |= pairs(best)
     return chosen
+
+
+def red(path, size: dict, seed: int, defines: dict | None = None) -> bool:
+    """Whether verification fails: wrong numbers, or a memory/barrier finding of the emulator (a mutant
+    that does not assemble raises instead, so it cannot pass for red)."""
+    from sass_lab.errors import EmulatorError
+    from sass_lab.lab.verify import verify
+
+    try:
+        return not verify(path, size, emulate=True, defines=defines, seed=seed).ok
+    except EmulatorError:
+        return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_conv_helpers import KERNELS, covering, module, needs_pipeline, pick
+from test_conv_helpers import KERNELS, covering, module, needs_pipeline, pick, red
 
 from sass_lab.lab.accuracy import filter_transform32, winograd32
 from sass_lab.lab.spec import load_spec
@@ -116,3 +116,40 @@ def test_tuning_space_pairwise(case):
     m, d = case
     res = verify(KERNELS / FILES[m], dict(N=1, C=5, H=5, W=7, K=6), emulate=True, defines=d, seed=4)
     assert res.ok, res.to_dict()
+
+
+def _mutant(tmp_path, m, old, new):
+    src = (KERNELS / "include" / "winograd.sasm").read_text()
+    assert old in src
+    (tmp_path / "include").mkdir()
+    (tmp_path / "include" / "winograd.sasm").write_text(src.replace(old, new))
+    top = tmp_path / FILES[m]
+    top.write_text((KERNELS / FILES[m]).read_text())
+    return top
+
+
+@needs_pipeline
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("old,new", [
+    ("    mad.lo.s32      w0, tmp, ${M}, -1\n", "    mad.lo.s32      w0, tmp, ${M}, 0\n"),
+    ("sandwich_lines(WG.bt,", "sandwich_lines(toom_cook(M, 3, '0 2 -2' if M == 2 else '0 1 -1 3 -3').bt,"),
+    ("@pe st.global.f32   [yp+${4 * b}]", "@pe st.global.f32   [yp+${4 * (b // 2)}]"),
+    ("    add.u32         c0, c0, ${CB}\n", "    add.u32         c0, c0, ${2 * CB}\n"),
+], ids=["tile-shifted", "data-transform-other-points", "columns-overwritten", "channels-skipped"])
+def test_mutants_go_red(tmp_path, m, old, new):
+    """Plausible bugs in the shared template fail verification; the shipped kernel passes."""
+    from sass_lab.lab.verify import verify
+
+    size = dict(N=1, C=11, H=6, W=7, K=4)
+    assert red(_mutant(tmp_path, m, old, new), size, 7)
+    assert verify(KERNELS / FILES[m], size, emulate=True, seed=7, module=module(FILES[m], {})).ok
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_on_the_gpu(case):
+    from sass_lab.lab.verify import verify, verify_sizes
+
+    m, d = case
+    assert all(r.ok for r in verify_sizes(KERNELS / FILES[m], emulate=False, defines=d, seed=8))
+    assert verify(KERNELS / FILES[m], dict(N=8, C=256, H=28, W=28, K=256), emulate=False, defines=d, seed=8).ok
