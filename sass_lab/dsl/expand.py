@@ -173,17 +173,17 @@ def _include(m, file, n, line, chain, stack, out) -> None:
 # --------------------------------------------------------------------------- code generation
 
 
-def _splices(text: str, span_of) -> list[str] | None:
-    """Python expression pieces for a line with ``${...}``: alternating literal reprs and calls."""
+def _splices(text: str, span_of) -> list[tuple] | None:
+    """The pieces of a line with ``${...}``: ``("lit", text)`` and ``("expr", source, col, end_col)``."""
     if "${" not in text:
         return None
     parts, i = [], 0
     while True:
         j = text.find("${", i)
         if j < 0:
-            parts.append(repr(text[i:]))
+            parts.append(("lit", text[i:]))
             return parts
-        parts.append(repr(text[i:j]))
+        parts.append(("lit", text[i:j]))
         k, depth, quote = j + 2, 1, ""
         while k < len(text):
             c = text[k]
@@ -204,8 +204,28 @@ def _splices(text: str, span_of) -> list[str] | None:
         expr = text[j + 2:k].strip()
         if not expr:
             raise SourceError("empty '${}'", span_of(j + 1, k + 2), hint="put a Python expression inside")
-        parts.append(f"_s(({expr}))")
+        parts.append(("expr", expr, j + 1, k + 2))
         i = k + 1
+
+
+def _put_spliced(pieces: list[tuple], i: int, level: int, put) -> None:
+    """``_e(i, text)`` with the splices evaluated; several splices get one program line each so a
+    Python error points at the right ``${...}``."""
+    exprs = [p for p in pieces if p[0] == "expr"]
+    if len(exprs) == 1:
+        _, src, col, end = exprs[0]
+        body = ", ".join(repr(p[1]) if p[0] == "lit" else f"_s(({src}))" for p in pieces)
+        put(f"_e({i}, ''.join(({body},)))", i, level, col, end)
+        return
+    out, k = [], 0
+    for p in pieces:
+        if p[0] == "lit":
+            out.append(repr(p[1]))
+        else:
+            put(f"_t{k} = ({p[1]})", i, level, p[2], p[3])
+            out.append(f"_s(_t{k})")
+            k += 1
+    put(f"_e({i}, ''.join(({', '.join(out)},)))", i, level)
 
 
 def _opens_block(stmt: str) -> bool:
@@ -230,17 +250,19 @@ class _Frame:
     src: int
 
 
-def generate(sources: list[SrcLine]) -> tuple[str, list[int], list[str]]:
-    """(Python program, source index per program line, define names in order)."""
+def generate(sources: list[SrcLine]) -> tuple[str, list[int], list[str], list[tuple[int, int | None]]]:
+    """(Python program, source index per program line, define names, (col, end_col) per program line)."""
     code: list[str] = []
     gmap: list[int] = []
+    gcols: list[tuple[int, int | None]] = []
     frames: list[_Frame] = []
     names: list[str] = []
     level = 0
 
-    def put(text: str, idx: int, lvl: int) -> None:
+    def put(text: str, idx: int, lvl: int, col: int = 1, end: int | None = None) -> None:
         code.append("    " * lvl + text)
         gmap.append(idx)
+        gcols.append((col, end))
 
     def span(idx, col=1, end=None):
         s = sources[idx]
@@ -266,13 +288,16 @@ def generate(sources: list[SrcLine]) -> tuple[str, list[int], list[str]]:
             _define(_DEFINE_RE.match(text).group(1), i, level, put, span, names, text)
         else:
             pieces = _splices(text, lambda a, b, i=i: span(i, a, b))
-            put(f"_e({i})" if pieces is None else f"_e({i}, ''.join(({', '.join(pieces)},)))", i, level)
+            if pieces is None:
+                put(f"_e({i})", i, level)
+            else:
+                _put_spliced(pieces, i, level, put)
         i += 1
     if frames:
         f = frames[-1]
         raise SourceError(f"'%{sources[f.src].text.lstrip()[1:].strip()}' is not closed", span(f.src),
                           hint="close the block with '%end'")
-    return "\n".join(code) + "\n", gmap, names
+    return "\n".join(code) + "\n", gmap, names, gcols
 
 
 def _paste_block(sources, body, level, put) -> None:
@@ -407,7 +432,7 @@ def coerce_define(v: Any) -> Any:
 def expand(text: str, file: str = "<string>", defines: dict | None = None) -> tuple[Expanded, dict]:
     """Expand ``text``; returns the expanded lines with their source map and the resolved defines."""
     sources = load_sources(text, file)
-    code, gmap, names = generate(sources)
+    code, gmap, names, gcols = generate(sources)
     overrides = {k: coerce_define(v) for k, v in (defines or {}).items()}
     unknown = [k for k in overrides if k not in names]
     if unknown:
@@ -448,29 +473,30 @@ def expand(text: str, file: str = "<string>", defines: dict | None = None) -> tu
     try:
         prog = compile(code, GEN, "exec")
     except SyntaxError as e:
-        idx = gmap[(e.lineno or 1) - 1]
-        s = sources[idx]
-        raise SourceError(f"Python syntax error: {e.msg}", Span(s.file, s.line, 1, None, s.text, s.chain),
-                          hint="lines starting with '%' and '%%' blocks are Python") from None
+        g = (e.lineno or 1) - 1
+        s = sources[gmap[g]]
+        col, end = gcols[g]
+        raise SourceError(f"Python syntax error: {e.msg}", Span(s.file, s.line, col, end, s.text, s.chain),
+                          hint="lines starting with '%', '%%' blocks and ${...} are Python") from None
     try:
         exec(prog, ns)
     except SasmError:
         raise
     except Exception as e:  # noqa: BLE001 - user Python: report at its .sasm line
-        raise _python_error(e, gmap, sources, rt) from None
+        raise _python_error(e, gmap, gcols, sources, rt) from None
     return Expanded(tuple(lines), tuple(origins), tuple(loops), tuple(sources)), resolved
 
 
-def _python_error(e: Exception, gmap, sources, rt) -> SourceError:
+def _python_error(e: Exception, gmap, gcols, sources, rt) -> SourceError:
     tb, lineno = e.__traceback__, None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == GEN:
             lineno = tb.tb_lineno
         tb = tb.tb_next
     idx = gmap[lineno - 1] if lineno else 0
+    col, end = gcols[lineno - 1] if lineno else (1, None)
     s = sources[idx]
-    col = s.text.find("${") + 1 if "${" in s.text else 1
     loops = rt.failed if rt.failed is not None else rt.cur
-    span = Span(s.file, s.line, max(col, 1), None, s.text, _chain(sources, loops, s))
+    span = Span(s.file, s.line, col, end, s.text, _chain(sources, loops, s))
     hint = "undefined name: is it a .define or set in a '%' line?" if isinstance(e, NameError) else None
     return SourceError(f"Python error: {type(e).__name__}: {e}", span, hint=hint)
