@@ -72,6 +72,16 @@ def mul_hi(a, b, t: str):
     return hi.view(V.dtype(t))
 
 
+def mul24(a, b, signed: bool, hi: bool):
+    """24×24-bit product of the low 24 bits (sign-extended for s32): bits 31..0, or 47..16 with .hi."""
+    def low24(x):
+        x = np.asarray(x).astype(np.int64) & 0xFFFFFF
+        return np.where(x & 0x800000, x - (1 << 24), x) if signed else x
+    p = low24(a) * low24(b)
+    r = (p >> 16) if hi else p
+    return (r & 0xFFFFFFFF).astype(np.uint32).view(np.int32 if signed else np.uint32)
+
+
 def _sat32(x64):
     return np.clip(x64, -(2**31), 2**31 - 1).astype(np.int32)
 
@@ -119,7 +129,14 @@ def arith(ctx: Ctx, ins: ir.Instr):
         if "sat" in mods:
             return _alu(ctx, ins, t, lambda a, b: _sat32(a.astype(I64) - b), 2)
         return _alu(ctx, ins, t, np.subtract, 2)
-    if op in ("mul", "mul24"):
+    if op in ("mul24", "mad24"):
+        if t not in ("u32", "s32") or "sat" in mods:
+            raise ctx.error(f"'{ins.name}' is not supported by the emulator")
+        hi = "hi" in mods
+        if op == "mul24":
+            return _alu(ctx, ins, t, lambda a, b: mul24(a, b, signed, hi), 2)
+        return _alu(ctx, ins, t, lambda a, b, c: mul24(a, b, signed, hi) + c, 3)
+    if op == "mul":
         if "wide" in mods:
             w = _wide(t)
             wd = V.dtype(w)
@@ -127,7 +144,7 @@ def arith(ctx: Ctx, ins: ir.Instr):
         if "hi" in mods:
             return _alu(ctx, ins, t, lambda a, b: mul_hi(a, b, t), 2)
         return _alu(ctx, ins, t, np.multiply, 2)
-    if op in ("mad", "mad24"):
+    if op == "mad":
         if "wide" in mods:
             w = _wide(t)
             wd = V.dtype(w)

@@ -41,7 +41,11 @@ INT_CASES = {
     "mul.hi.u32 %r6, %r5, %r5;": lambda u: ((u.astype(np.uint64) ** 2) >> 32).astype(np.uint32),
     "mul.hi.s32 %r6, %r5, 1000003;": lambda u: ((s32(u).astype(np.int64) * 1000003) >> 32).astype(np.int32).view(np.uint32),
     "mad.lo.u32 %r6, %r5, 5, %r5;": lambda u: u * np.uint32(5) + u,
-    "mul24.lo.u32 %r6, %r5, 3;": lambda u: u * np.uint32(3),
+    "mul24.lo.u32 %r6, %r5, 3;": lambda u: (u & np.uint32(0xFFFFFF)) * np.uint32(3),
+    "mul24.hi.s32 %r6, %r5, %r5;": lambda u: np.array(
+        [((((int(x) & 0xFFFFFF) ^ 0x800000) - 0x800000) ** 2 >> 16) & 0xFFFFFFFF for x in u], np.uint32),
+    "mad24.lo.s32 %r6, %r5, -2, 7;": lambda u: np.array(
+        [(((((int(x) & 0xFFFFFF) ^ 0x800000) - 0x800000) * -2) + 7) & 0xFFFFFFFF for x in u], np.uint32),
     "div.u32 %r6, %r5, 7;": lambda u: u // np.uint32(7),
     "div.s32 %r6, %r5, -7;": lambda u: np.trunc(s32(u) / -7.0).astype(np.int32).view(np.uint32),
     "rem.s32 %r6, %r5, 10;": lambda u: np.fmod(s32(u).astype(np.int64), 10).astype(np.int32).view(np.uint32),

@@ -260,3 +260,46 @@ def test_shared_address_of_symbol_and_uniform_loads():
     assert (got == 0).all()
     got = run("ld.param.u32 %r6, [n_param];" + STORE, T)
     assert (got == N).all()
+
+
+MMA_K8_PTX = HEAD.replace("sA[256]", "sA[1024]") + """
+    .reg .b32 %a<2>; .reg .b32 %b<1>; .reg .f32 %d<4>;
+    // A (16x8 f16 row-major, 128 halves) then B (8x8, K x N row-major, 64 halves) into shared
+    mov.u32 %r11, 0;
+COPY:
+    add.u32 %r12, %r0, %r11;
+    cvt.u64.u32 %rd7, %r12; shl.b64 %rd7, %rd7, 1; add.s64 %rd8, %rd1, %rd7;
+    ld.global.u16 %h1, [%rd8];
+    shl.b32 %r13, %r12, 1; add.u32 %r14, %r2, %r13;
+    st.shared.u16 [%r14], %h1;
+    add.u32 %r11, %r11, 32;
+    setp.lt.u32 %p3, %r11, 192;
+    @%p3 bra COPY;
+    bar.sync 0;
+    // ldmatrix.x2 for A: lane l (< 16) -> &A[l][0] (16-byte rows); x1.trans for B: lane l (< 8) -> &B[l][0]
+    and.b32 %r15, %r0, 15; shl.b32 %r16, %r15, 4; add.u32 %r16, %r16, %r2;
+    ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%a0, %a1}, [%r16];
+    and.b32 %r17, %r0, 7; shl.b32 %r18, %r17, 4; add.u32 %r18, %r18, 256; add.u32 %r18, %r18, %r2;
+    ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%b0}, [%r18];
+    mov.f32 %d0, 0f00000000; mov.f32 %d1, 0f00000000; mov.f32 %d2, 0f00000000; mov.f32 %d3, 0f00000000;
+    mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%d0, %d1, %d2, %d3}, {%a0, %a1}, {%b0}, {%d0, %d1, %d2, %d3};
+    shr.u32 %r21, %r0, 2; and.b32 %r22, %r0, 3; shl.b32 %r22, %r22, 1; shl.b32 %r23, %r21, 3; add.u32 %r23, %r23, %r22;
+    cvt.u64.u32 %rd9, %r23; shl.b64 %rd9, %rd9, 2; add.s64 %rd10, %rd0, %rd9;
+    st.global.v2.f32 [%rd10], {%d0, %d1}; st.global.v2.f32 [%rd10+256], {%d2, %d3};
+    ret;
+}
+"""
+
+
+def test_ldmatrix_x2_x1_and_mma_m16n8k8():
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((16, 8)).astype(np.float16)
+    B = rng.standard_normal((8, 8)).astype(np.float16)
+    out = np.full((16, 8), np.nan, np.float32)
+    emulate(MMA_K8_PTX, "k", 1, 32, [out, np.concatenate([A.ravel(), B.ravel()]).view(np.uint16), np.uint32(0)])
+    np.testing.assert_allclose(out, A.astype(np.float64) @ B.astype(np.float64), rtol=1e-5, atol=1e-5)
+
+
+def test_clock_counts_steps():
+    got = run("mov.u64 %rd5, %clock64; mov.u32 %r6, %clock; cvt.u32.u64 %r7, %rd5; sub.u32 %r6, %r6, %r7;" + STORE, T)
+    assert (got == 1).all()
