@@ -166,8 +166,12 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
         expected = _expected(e.accepts or e.expected)
         msg = f"syntax error: unexpected {what}"
     elif isinstance(e, UnexpectedCharacters):
-        msg = f"syntax error: unexpected character '{text.split(chr(10))[line - 1][col - 1]}'"
+        ch = text.split("\n")[line - 1][col - 1]
+        msg = f"syntax error: unexpected character '{ch}'"
         expected = _expected(e.allowed or ())
+        if ch == "!":
+            expected = ""
+            msg += " (negated predicate operands are not supported)"
     elif isinstance(e, UnexpectedEOF):
         msg, expected = "syntax error: unexpected end of line", _expected(e.expected)
     else:  # pragma: no cover - lark has no other kinds
@@ -176,7 +180,10 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
     if span is None:
         from ..errors import Span
         span = Span(file, li + line, col, end, text.split("\n")[line - 1])
-    return SourceError(msg, span, hint=f"expected {expected}" if expected else None)
+    hint = f"expected {expected}" if expected else None
+    if "negated predicate" in msg:
+        hint = "negate it first: not.pred q, p; then use q"
+    return SourceError(msg, span, hint=hint)
 
 
 _PRETTY = {"NAME": "a name", "INT": "an integer", "NUMBER": "a number", "TYPE": "a type (.f32, .u64, ...)",

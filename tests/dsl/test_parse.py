@@ -177,13 +177,22 @@ def test_comments_keep_columns():
     assert ins.ops[0].col == 17
 
 
-@pytest.mark.parametrize("text, line, col, msg", [
+_SYNTAX = [
     ("add.f32 x, y z", 1, 14, "unexpected 'z'"),
     ("ret\n.reg .f32", 2, 10, "unexpected end of line"),
     ("ld.global.f32 x, [p+]", 1, 21, "unexpected ']'"),
     ("mov.u32 r, #3", 1, 12, "unexpected character '#'"),
     (".entry k(\n.param .u64 a\n.param .u64 b)\n{\n}", 3, 1, "unexpected '.param'"),
-])
+]
+
+
+def test_negated_predicate_operand_has_a_hint():
+    with pytest.raises(SourceError) as e:
+        stmts("vote.sync.any.pred p, !q, 0xffffffff")
+    assert (e.value.span.col, e.value.hint) == (23, "negate it first: not.pred q, p; then use q")
+
+
+@pytest.mark.parametrize("text, line, col, msg", _SYNTAX)
 def test_syntax_errors_have_exact_locations(text, line, col, msg):
     with pytest.raises(SourceError) as e:
         stmts(text)
