@@ -179,7 +179,7 @@ def _addr(o: ir.Mem, regs: dict[str, int]) -> int:
 
 
 def execute(k: ir.Kernel, regs: dict[str, int] | None = None, steps: int = 10_000) -> dict:
-    """Run a body of mov/add/sub/mul/xor/setp/selp/ld/st/bra/ret over ints; returns memory.
+    """Run a body of mov/add/sub/mul/fma/xor/setp/selp/ld/st/bra/ret over ints; returns memory.
 
     Memory is keyed by (space, address); a ``generic`` store writes both ``shared`` and ``global``
     and a generic load reads their sum, so it conflicts with both, as the scheduler assumes.
@@ -221,6 +221,8 @@ def execute(k: ir.Kernel, regs: dict[str, int] | None = None, steps: int = 10_00
                 v = args[0] - args[1]
             elif op == "mul":
                 v = args[0] * args[1]
+            elif op == "fma":
+                v = args[0] * args[1] + args[2]
             elif op == "xor":
                 v = args[0] ^ args[1]
             elif op == "selp":
