@@ -129,7 +129,7 @@ class ChainCache:
 def load_sources(text: str, file: str) -> list[SrcLine]:
     """Split ``text`` into lines, inline ``.include`` files and drop ``%% lab`` blocks."""
     out: list[SrcLine] = []
-    _load(text, file, (), (os.path.abspath(file),), out)
+    _load(text.replace("\r\n", "\n"), file, (), (os.path.abspath(file),), out)
     return out
 
 
@@ -163,7 +163,7 @@ def _include(m, file, n, line, chain, stack, out) -> None:
         raise SourceError(f"include cycle: {cycle}", span, hint="remove one of the .include lines")
     try:
         with open(path) as f:
-            body = f.read()
+            body = f.read().replace("\r\n", "\n")
     except OSError as e:
         raise SourceError(f"cannot include '{m.group(1)}': {e.strerror}", span,
                           hint=f"paths are relative to the including file ({path})") from None
@@ -351,8 +351,21 @@ def _py_line(stmt: str, i, level, frames, put, span) -> int:
     return level + 1
 
 
+def _strip_comment(s: str) -> str:
+    """``s`` without a trailing ``//`` comment (``//`` inside quotes is kept)."""
+    quote = ""
+    for k, ch in enumerate(s):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "/" and s.startswith("//", k):
+            return s[:k]
+    return s
+
+
 def _define(body: str, i, level, put, span, names, text) -> None:
-    body = body.split("//")[0]
+    body = _strip_comment(body)
     for part in _split_top(body):
         if "=" not in part:
             col = text.find(part.strip()) + 1

@@ -161,3 +161,9 @@ def test_errors_pickle_with_span_and_chain():
     back = pickle.loads(pickle.dumps(e.value))
     assert type(back) is SourceError
     assert back.span == e.value.span and back.render() == e.value.render()
+
+
+def test_define_strings_keep_slashes_and_crlf_is_accepted():
+    ex, d = expand('.define URL = "a//b"  // comment\r\n% for i in range(2):\r\n  x ${i}\r\n% end\r\n', "t.sasm", {})
+    assert d == {"URL": "a//b"}
+    assert list(ex.lines) == ["  x 0", "  x 1"]
