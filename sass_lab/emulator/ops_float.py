@@ -149,10 +149,25 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
     return _alu(ctx, ins, t, _half_wrap(t, f), n)
 
 
+def _split(x):
+    """Veltkamp split of float64 values into two 26-bit halves."""
+    c = 134217729.0 * x
+    hi = c - (c - x)
+    return hi, x - hi
+
+
 def _fma64(a, b, c):
-    # float64 fma: numpy has none; use exact splitting for the product (Dekker), good to ~1 ulp.
-    p = np.asarray(a, F64) * b
-    return p + c
+    """float64 fma: exact product (Dekker) and sum (TwoSum) errors folded in before the last rounding."""
+    a, b, c = np.asarray(a, F64), np.asarray(b, F64), np.asarray(c, F64)
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    s = p + c
+    bb = s - p
+    es = (p - (s - bb)) + (c - bb)
+    r = s + (e + es)
+    return np.where(np.isfinite(r) & np.isfinite(p), r, p + c)
 
 
 def _testp(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
@@ -261,8 +276,6 @@ def cvt(ctx: Ctx, ins: ir.Instr):
         def pack(a, b):
             hi = V.to_half_bits(np.asarray(a, F32), half, "rz" if "rz" in mods else "rn")
             lo = V.to_half_bits(np.asarray(b, F32), half, "rz" if "rz" in mods else "rn")
-            if "relu" in mods:
-                raise NotImplementedError
             return V.pack_half2(lo, hi)
         return _alu(ctx, ins, dt_t, pack, 2, src_ts=[st_t, st_t])
     try:

@@ -493,6 +493,4 @@ def mov(ctx: Ctx, ins: ir.Instr):
             for j, p in enumerate(puts):
                 p(st, ((v >> w.type(8 * part.itemsize * j)) & w.type((1 << (8 * part.itemsize)) - 1)).astype(part), wm)
         return unpack
-    if isinstance(a, ir.Reg) and ctx.space_of(a.name) is not None:
-        return _alu(ctx, ins, t, lambda x: x, 1)
-    return _alu(ctx, ins, t, lambda x: x, 1)
+    return _alu(ctx, ins, t, lambda x: x, 1)  # registers, immediates, specials, symbol addresses

@@ -268,3 +268,12 @@ def test_cvt_s64_to_f32_rounds_once():
     got = run(body, F, n=1).view(np.float32)[0]
     assert got == np.array([2**62 + 2**38 + 1], np.int64).astype(np.float32)[0]
     assert got != np.float32(np.float64(2**62 + 2**38 + 1))
+
+
+def test_fma_f64_is_fused():
+    # (1 + 2^-30)^2 - (1 + 2^-29) = 2^-60 exactly; an unfused multiply-add gives 0
+    body = ("mov.f64 %fd1, 0d3FF0000000400000; mov.f64 %fd2, 0dBFF0000000800000;"
+            "fma.rn.f64 %fd3, %fd1, %fd1, %fd2; mov.b64 %rd5, %fd3; cvt.u32.u64 %r6, %rd5; shr.u64 %rd5, %rd5, 32;"
+            "cvt.u32.u64 %r7, %rd5; st.global.u32 [%rd3], %r7;")
+    got = run(body, F, n=1)
+    assert got[0] == np.array([2.0 ** -60]).view(np.uint64)[0] >> 32
