@@ -80,3 +80,14 @@ def test_sass_spans_reach_the_sasm():
 def test_no_line_info_without_the_option():
     cubin = compile_ptx(emit(saxpy(), "sm_90").text, "sm_90").cubin
     assert line_table(cubin) == {} and line_table(cubin, ".debug_line") == {}
+
+
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_lineinfo_does_not_change_the_code(arch):
+    from sass_lab.toolchain.cubin import _elf
+
+    ptx = spill(40).replace("ARCH", arch)
+    plain = compile_ptx(ptx, arch, maxrregcount=24).cubin
+    annotated = compile_ptx(ptx, arch, maxrregcount=24, lineinfo=True).cubin
+    assert _elf(plain).get_section_by_name(".text.spill").data() == \
+        _elf(annotated).get_section_by_name(".text.spill").data()
