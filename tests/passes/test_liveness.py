@@ -174,19 +174,25 @@ def test_unguarded_ret_ends_a_block_without_successors():
 
 
 def big_kernel(n_instr: int, n_regs: int = 256) -> ir.Kernel:
-    """An unrolled loop body: n_regs accumulators, loads and fmas, with a back edge."""
-    lines = [f".reg .f32 acc<{n_regs}>", ".reg .f32 %f<64>", ".reg .u64 %rd<4>", ".reg .pred %p<2>",
-             "  mov.u64 %rd1, 0"]
-    lines += [f"  mov.f32 acc{i}, 0.0" for i in range(n_regs)]
-    lines.append("TOP:")
+    """An unrolled loop body (built directly as IR): n_regs accumulators, loads and fmas, a back edge."""
+    acc = [ir.Reg(f"acc{i}", "f32") for i in range(n_regs)]
+    f = [ir.Reg(f"%f{i}", "f32") for i in range(64)]
+    rd, p = ir.Reg("%rd1", "b64"), ir.Reg("%p1", "pred")
+    regs = (ir.RegDecl("acc", "f32", n_regs), ir.RegDecl("%f", "f32", 64), ir.RegDecl("%rd", "b64", 4),
+            ir.RegDecl("%p", "pred", 2))
+    zero = ir.Imm(0.0, "0f00000000")
+    body: list[ir.Stmt] = [ir.Instr("mov", ("u64",), (rd, ir.Imm(0, "0")))]
+    body += [ir.Instr("mov", ("f32",), (a, zero)) for a in acc]
+    body.append(ir.LabelDef("TOP"))
     i = 0
-    while len(lines) < n_instr:
-        lines.append(f"  ld.shared.f32 %f{i % 64}, [%rd1+{4 * (i % 512)}]")
-        lines.append(f"  fma.rn.f32 acc{i % n_regs}, %f{i % 64}, %f{(i + 1) % 64}, acc{i % n_regs}")
+    while len(body) < n_instr:
+        body.append(ir.Instr("ld", ("shared", "f32"), (f[i % 64], ir.Mem(rd, 4 * (i % 512)))))
+        body.append(ir.Instr("fma", ("rn", "f32"), (acc[i % n_regs], f[i % 64], f[(i + 1) % 64], acc[i % n_regs])))
         i += 1
-    lines += ["  setp.lt.u64 %p1, %rd1, 100", "@%p1 bra TOP"]
-    lines += [f"  st.global.f32 [%rd1+{4 * i}], acc{i}" for i in range(n_regs)]
-    return kernel("\n".join(lines))
+    body.append(ir.Instr("setp", ("lt", "u64"), (p, rd, ir.Imm(100, "100"))))
+    body.append(ir.Instr("bra", (), (ir.Label("TOP"),), ir.Guard(p)))
+    body += [ir.Instr("st", ("global", "f32"), (ir.Mem(rd, 4 * j), a)) for j, a in enumerate(acc)]
+    return ir.Kernel("big", (), regs, (), (), tuple(body))
 
 
 def test_twenty_thousand_instructions_fast():
