@@ -52,9 +52,11 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([kernel_record(n, funcs[n], stats[n], n in ents, src.arch) for n in names], indent=1))
         return 0
+    import sys
+
     from rich.console import Console
 
-    con = Console(highlight=False)
+    con = Console(highlight=False, width=None if sys.stdout.isatty() else 200)  # no cropped lines in pipes
     for n in names:
         con.print(render(n, funcs[n], stats[n], src.arch, n in ents, show_listing=not args.summary))
     return 0

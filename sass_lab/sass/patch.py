@@ -181,7 +181,7 @@ def patch_cubin(cubin: bytes, edits: Iterable[Edit], arch: str | None = None, ve
 
 
 def _norm(text: str) -> str:
-    return " ".join(text.replace(".reuse", "").split())
+    return " ".join(text.replace(".reuse", "").rstrip(" ;").split())  # nvdisasm prints "NOP;" or "NOP ;"
 
 
 def verify_patch(original: bytes, patched: bytes, changes: Iterable[Change], arch: str | None = None) -> None:
@@ -195,7 +195,13 @@ def verify_patch(original: bytes, patched: bytes, changes: Iterable[Change], arc
         bad = [i for i, (a, b) in enumerate(zip(patched, expect)) if a != b][:10]
         raise PatchError("patched cubin differs from the intended edits",
                          log=f"length {len(patched)} vs {len(original)}; first bad offsets {bad}")
-    before, after = disassemble(original, arch), disassemble(patched, arch)
+    before = disassemble(original, arch)
+    try:
+        after = disassemble(patched, arch)
+    except ToolchainError as e:
+        raise PatchError("nvdisasm cannot decode the patched cubin: a control value is not valid for that "
+                         "instruction (e.g. reuse bits on one without register source slots, like LDC or NOP)",
+                         log=e.log) from None
     problems = []
     if list(before) != list(after):
         problems.append(f"functions changed: {list(before)} -> {list(after)}")

@@ -191,3 +191,40 @@ def test_patched_cubin_loads(fraction, sgemm90):
     err, fn = cu.cuModuleGetFunction(mod, b"sgemm")
     assert err == cu.CUresult.CUDA_SUCCESS
     cu.cuModuleUnload(mod)
+
+
+def test_random_edits_change_exactly_their_bits():
+    import random
+
+    cubin = compile_fixture("misc", "sm_90")
+    funcs = disassemble(cubin)
+    rng = random.Random(7)
+    # reuse is left out: nvdisasm rejects reuse bits on instructions without register slots
+    edits, limits = [], {"stall": 16, "wait_mask": 64, "write_barrier": 6, "read_barrier": 6}
+    for _ in range(25):
+        name = rng.choice(sorted(funcs))
+        ins = rng.choice(funcs[name])
+        field = rng.choice([*limits, "yield"])
+        value = rng.random() < 0.5 if field == "yield" else rng.randrange(limits[field])
+        edits.append(Edit(name, ins.address, field, value))
+    p = patch_cubin(cubin, edits)
+    sections = text_sections(cubin)
+    inside = {o for off, size in sections.values() for o in range(off, off + size)}
+    assert all(d in inside for d in _diff_offsets(cubin, p.cubin))
+    after = disassemble(p.cubin)
+    final = {}
+    for e in edits:
+        final[(e.kernel, e.address, e.field)] = e.value
+    for (name, addr, field), value in final.items():
+        ins = {i.address: i for i in after[name]}[addr]
+        got = ins.yield_ if field == "yield" else getattr(ins, field)
+        assert got == value, (name, addr, field)
+
+
+@pytest.mark.parametrize("opcode", ["NOP", "LDC"])
+def test_undecodable_value_is_caught(opcode):
+    cubin = compile_fixture("misc", "sm_90")
+    ins = next(i for i in disassemble(cubin)["saxpy"] if i.opcode == opcode)
+    with pytest.raises(PatchError) as e:
+        patch_cubin(cubin, [Edit("saxpy", ins.address, "reuse", 7)])
+    assert "not valid" in e.value.message and "nvdisasm" in e.value.log
