@@ -118,7 +118,8 @@ def parse_nv_info(data: bytes) -> list[NvAttr]:
     return out
 
 
-def _elf(cubin: bytes):
+def elf_file(cubin: bytes):
+    """The cubin as a pyelftools ELFFile (ToolchainError if it is not an ELF)."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -131,7 +132,7 @@ def _elf(cubin: bytes):
 def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
     """Per-function resources from the ELF; ``CubinKernel.entry`` tells kernels from device functions
     (an entry has a ``.nv.constant0.<k>`` bank or a parameter bank)."""
-    elf = _elf(cubin)
+    elf = elf_file(cubin)
     symtab = elf.get_section_by_name(".symtab")
     syms = list(symtab.iter_symbols()) if symtab is not None else []
     per_sym: dict[int, dict[str, int]] = {}
@@ -191,6 +192,6 @@ def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
 
 def elf_arch(cubin: bytes) -> str:
     """``sm_XY`` from the ELF header flags (low byte of ``e_flags`` … best effort)."""
-    flags = _elf(cubin).header["e_flags"]
+    flags = elf_file(cubin).header["e_flags"]
     sm = (flags >> 8) & 0xFF
     return f"sm_{sm}" if sm else "unknown"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import Span
-from .cubin import _elf
+from .cubin import elf_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +149,7 @@ def decode_line_program(data: bytes, address_owner: dict[int, tuple[str, int | N
 
 def line_table(cubin: bytes, section: str = ".nv_debug_line_sass") -> dict[str, tuple[LineRow, ...]]:
     """Per kernel, the rows of ``section`` sorted by offset (empty without line info)."""
-    elf = _elf(cubin)
+    elf = elf_file(cubin)
     sec = elf.get_section_by_name(section)
     if sec is None:
         return {}

@@ -84,10 +84,10 @@ def test_no_line_info_without_the_option():
 
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_lineinfo_does_not_change_the_code(arch):
-    from sass_lab.toolchain.cubin import _elf
+    from sass_lab.toolchain.cubin import elf_file
 
     ptx = spill(40).replace("ARCH", arch)
     plain = compile_ptx(ptx, arch, maxrregcount=24).cubin
     annotated = compile_ptx(ptx, arch, maxrregcount=24, lineinfo=True).cubin
-    assert _elf(plain).get_section_by_name(".text.spill").data() == \
-        _elf(annotated).get_section_by_name(".text.spill").data()
+    assert elf_file(plain).get_section_by_name(".text.spill").data() == \
+        elf_file(annotated).get_section_by_name(".text.spill").data()
