@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from .. import ir
 from ..errors import SourceError, Span
-from .expand import ChainCache, Expanded
 from .nodes import OPERANDS, SDir, SInstr, Stmt
+from .sourcemap import ChainCache, Expanded
 
 
 class Lowerer:

@@ -17,8 +17,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from .. import paths
 from ..errors import SourceError
 from . import fastparse
-from .expand import Expanded
 from .nodes import SDir, SInstr, Stmt
+from .sourcemap import Expanded
 from .transform import ToNodes
 
 _IGNORED = re.compile(r"^\s*\.(version|target|address_size|loc|file|section|globl|weak_ref)\b")
