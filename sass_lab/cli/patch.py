@@ -59,9 +59,11 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([c.to_dict() for c in patched.changes], indent=1))
     else:
+        import sys
+
         from rich.console import Console
 
-        con = Console(highlight=False)
+        con = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
         for c in patched.changes:
             d = c.to_dict()
             con.print(f"{c.kernel}+{c.address:04x}  {d['before_ctrl']} -> {d['after_ctrl']}  {d['text']}")
