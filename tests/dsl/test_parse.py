@@ -199,3 +199,9 @@ def test_syntax_errors_have_exact_locations(text, line, col, msg):
     assert msg in e.value.message
     assert (e.value.span.line, e.value.span.col) == (line, col)
     assert e.value.hint.startswith("expected")
+
+
+def test_label_and_instruction_on_one_line():
+    out = stmts("L1: add.f32 x, y, z\n$L__BB0_2:  @p bra L1;")
+    assert [type(s).__name__ for s in out] == ["SLabel", "SInstr", "SLabel", "SInstr"]
+    assert (out[1].col, out[3].col, out[3].guard.text) == (5, 13, "p")
