@@ -20,6 +20,7 @@ A block that cannot run at all yields 0 blocks with the offending factor as the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import UsageError
@@ -145,3 +146,37 @@ def occupancy_curves(arch: str, threads: int, registers: int, shared: int,
     block = tuple((t, blocks(t, registers, shared)) for t in range(32, info.max_threads_per_block + 1, 32))
     return Curves(arch, threads, registers, shared, regs, smem, block,
                   info.max_blocks_per_sm, info.max_warps_per_sm)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSuggestion:
+    """The block size with the most resident threads (``cudaOccMaxPotentialOccupancyBlockSize``)."""
+
+    block: int
+    blocks_per_sm: int
+    min_grid: int  # blocks for one full wave on ``sms`` SMs
+    occupancy: Occupancy
+
+
+def max_potential_block_size(arch: str, registers: int, shared_static: int = 0,
+                             dynamic_shared: int | Callable[[int], int] = 0, max_threads: int = 1024,
+                             barriers: int = 0, sms: int = 1) -> BlockSuggestion:
+    """Try block sizes from the largest down in warp steps; keep the first with the most threads/SM.
+
+    ``dynamic_shared`` may be a function of the block size (per-thread staging buffers).
+    """
+    info = arch_info(arch)
+    limit = min(info.max_threads_per_block, max_threads)
+    best: Occupancy | None = None
+    for aligned in range(_round_up(limit, info.warp_size), 0, -info.warp_size):
+        t = min(limit, aligned)
+        dyn = dynamic_shared(t) if callable(dynamic_shared) else dynamic_shared
+        occ = occupancy(arch, t, registers, shared_static + dyn, barriers=barriers)
+        if best is None or occ.blocks_per_sm * t > best.blocks_per_sm * best.block:
+            best = occ
+        if best.blocks_per_sm * best.block == info.max_threads_per_sm:
+            break
+    assert best is not None
+    if best.blocks_per_sm == 0:
+        return BlockSuggestion(0, 0, 0, best)
+    return BlockSuggestion(best.block, best.blocks_per_sm, best.blocks_per_sm * sms, best)

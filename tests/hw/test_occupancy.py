@@ -128,3 +128,15 @@ def test_opt_in_and_carveout_alignment():
 def test_curves_with_barriers():
     c = occupancy_curves("sm_90", 32, 16, 0, barriers=8)
     assert dict(c.vs_registers)[16] == 8  # 64 // 8 barrier-limited
+
+
+def test_max_potential_block_size():
+    from sass_lab.hw.occupancy import max_potential_block_size
+
+    # 40 regs: 1280/warp → 48 warps/SM; 768 threads × 2 blocks = 1536 threads, the first (largest) best
+    s = max_potential_block_size("sm_90", 40, sms=132)
+    assert (s.block, s.blocks_per_sm, s.min_grid, s.occupancy.percent) == (768, 2, 264, 75.0)
+    # per-thread dynamic shared memory: 256 B/thread → 1024 threads need 256 KB: too big
+    per_thread = max_potential_block_size("sm_90", 32, dynamic_shared=lambda t: 256 * t)
+    assert per_thread.block * 256 <= 227 * KB and per_thread.blocks_per_sm >= 1
+    assert max_potential_block_size("sm_90", 300).block == 0  # nothing fits

@@ -53,18 +53,49 @@ int main() {
 }
 """
 
+BLOCK_ORACLE = r"""
+#include <cstdio>
+#include <cuda_occupancy.h>
+int main() {
+    int major, minor, maxThreadsSM, regs, barriers, maxThreads;
+    long smemSM, smemOptin, reserved, staticSmem, dyn;
+    while (scanf("%d %d %d %ld %ld %ld %d %ld %ld %d %d", &major, &minor, &maxThreadsSM, &smemSM,
+                 &smemOptin, &reserved, &regs, &staticSmem, &dyn, &barriers, &maxThreads) == 11) {
+        cudaOccDeviceProp p;
+        p.computeMajor = major; p.computeMinor = minor; p.maxThreadsPerBlock = 1024;
+        p.maxThreadsPerMultiprocessor = maxThreadsSM; p.regsPerBlock = 65536;
+        p.regsPerMultiprocessor = 65536; p.warpSize = 32; p.sharedMemPerBlock = 48 * 1024;
+        p.sharedMemPerMultiprocessor = smemSM; p.numSms = 1;
+        p.sharedMemPerBlockOptin = smemOptin; p.reservedSharedMemPerBlock = reserved;
+        cudaOccFuncAttributes a;
+        a.maxThreadsPerBlock = maxThreads; a.numRegs = regs; a.sharedSizeBytes = staticSmem;
+        a.shmemLimitConfig = FUNC_SHMEM_LIMIT_OPTIN; a.maxDynamicSharedSizeBytes = smemOptin;
+        a.numBlockBarriers = barriers;
+        cudaOccDeviceState s;
+        int grid = 0, block = 0;
+        cudaOccError e = cudaOccMaxPotentialOccupancyBlockSize(&grid, &block, &p, &a, &s, 0, dyn);
+        printf("%d %d %d\n", (int)e, grid, block);
+    }
+    return 0;
+}
+"""
+
 BITS = {"warps": 1, "registers": 2, "shared": 4, "blocks": 8, "barriers": 16}
+
+
+def _build(d: Path, source: str, name: str) -> Path:
+    (d / f"{name}.cpp").write_text(source)
+    exe = d / name
+    proc = subprocess.run([CXX, "-O1", "-w", f"-I{HEADER}", str(d / f"{name}.cpp"), "-o", str(exe)],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        pytest.skip(f"cannot build the oracle: {proc.stderr[-300:]}")
+    return exe
 
 
 @pytest.fixture(scope="module")
 def oracle(tmp_path_factory):
-    d = tmp_path_factory.mktemp("occ")
-    (d / "oracle.cpp").write_text(ORACLE)
-    exe = d / "oracle"
-    proc = subprocess.run([CXX, "-O1", "-w", f"-I{HEADER}", str(d / "oracle.cpp"), "-o", str(exe)],
-                          capture_output=True, text=True)
-    if proc.returncode:
-        pytest.skip(f"cannot build the oracle: {proc.stderr[-300:]}")
+    exe = _build(tmp_path_factory.mktemp("occ"), ORACLE, "oracle")
 
     def run(queries):
         lines = []
@@ -110,3 +141,37 @@ def test_matches_cuda_occupancy_header(oracle, arch):
             if mine != factors & 0x1F:
                 bad.append((q, occ.limiters, factors, limits(arch, t, r, s, barriers=b, opt_in=optin)))
     assert not bad, f"{len(bad)} of {len(queries)} differ, e.g. {bad[:5]}"
+
+
+@pytest.fixture(scope="module")
+def block_oracle(tmp_path_factory):
+    exe = _build(tmp_path_factory.mktemp("occbs"), BLOCK_ORACLE, "block_oracle")
+
+    def run(queries):
+        lines = []
+        for arch, regs, static, dyn, bars, max_threads in queries:
+            a = arch_info(arch)
+            lines.append(f"{a.capability[0]} {a.capability[1]} {a.max_threads_per_sm} {a.shared_per_sm} "
+                         f"{a.max_shared_per_block} {a.reserved_shared_per_block} {regs} {static} {dyn} "
+                         f"{bars} {max_threads}")
+        out = subprocess.run([str(exe)], input="\n".join(lines) + "\n", capture_output=True, text=True,
+                             check=True).stdout.split("\n")
+        return [tuple(int(x) for x in ln.split()) for ln in out if ln.strip()]
+
+    return run
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_block_size_suggestion_matches_header(block_oracle, arch):
+    from sass_lab.hw.occupancy import max_potential_block_size
+
+    queries = [(arch, r, st, dy, b, mt)
+               for r, st, dy, b, mt in itertools.product((16, 32, 40, 64, 96, 128, 200, 255), (0, 8192),
+                                                         (0, 20 * 1024), (0, 3), (1024, 200))]
+    bad = []
+    for q, (err, grid, block) in zip(queries, block_oracle(queries), strict=True):
+        _, r, st, dy, b, mt = q
+        got = max_potential_block_size(arch, r, st, dy, max_threads=mt, barriers=b)
+        if err == 0 and (got.block, got.min_grid) != (block, grid):
+            bad.append((q, (got.block, got.min_grid), (block, grid)))
+    assert not bad, bad[:5]
