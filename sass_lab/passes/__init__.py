@@ -16,7 +16,7 @@ from .latency import DEFAULT_LATENCIES, classify
 from .liveness import Pressure, flow, liveness, pressure_of
 from .regalloc import Sharing
 from .regalloc import share_registers as share_named_registers
-from .schedule import RegionReport, ScheduleReport
+from .schedule import RegionReport, ScheduleReport, schedule_with_flow
 from .schedule import schedule as schedule_regions
 
 
@@ -31,14 +31,21 @@ class PassReport:
 
 
 def run_passes(kernel: Kernel, schedule: bool = True, share_registers: bool = True,
-               latencies: Mapping[str, int] | None = None) -> tuple[Kernel, PassReport]:
-    """Schedule regions, share registers, and report pressure of the kernel that comes out."""
+               latencies: Mapping[str, int] | None = None, max_pressure: int | None = None,
+               pressure_aware: bool = True) -> tuple[Kernel, PassReport]:
+    """Schedule regions, share registers, and report pressure of the kernel that comes out.
+
+    ``latencies`` overrides the latency table; ``max_pressure`` (32-bit registers) replaces the
+    scheduler's occupancy-neutral limit; ``pressure_aware=False`` lets it use any number.
+    """
     du = DefUse()
+    fl = None
     if schedule:
-        kernel, srep = schedule_regions(kernel, latencies, du)
+        kernel, srep, fl = schedule_with_flow(kernel, latencies, du, max_pressure, pressure_aware)
     else:
         srep = ScheduleReport((), ())
-    fl = flow(kernel, du)
+    if fl is None:
+        fl = flow(kernel, du)
     if share_registers:
         kernel, sharing = share_named_registers(kernel, fl, du)
         if sharing.merged:

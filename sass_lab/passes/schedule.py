@@ -232,6 +232,14 @@ def _context(kernel: Kernel, du: DefUse, max_pressure: int | None) -> tuple[Flow
 
 def schedule(kernel: Kernel, latencies: Mapping[str, int] | None = None, du: DefUse | None = None,
              max_pressure: int | None = None, pressure_aware: bool = True) -> tuple[Kernel, ScheduleReport]:
+    """Reorder the instructions of every ``.schedule`` region (see :func:`schedule_with_flow`)."""
+    k, rep, _ = schedule_with_flow(kernel, latencies, du, max_pressure, pressure_aware)
+    return k, rep
+
+
+def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = None, du: DefUse | None = None,
+                       max_pressure: int | None = None,
+                       pressure_aware: bool = True) -> tuple[Kernel, ScheduleReport, Flow | None]:
     """Reorder the instructions of every ``.schedule`` region; the markers stay in the body.
 
     With ``pressure_aware`` (the default) no region may take live registers past ``max_pressure``
@@ -273,6 +281,9 @@ def schedule(kernel: Kernel, latencies: Mapping[str, int] | None = None, du: Def
             if i < end and isinstance(st, Instr):
                 count += 1
         reports.append(RegionReport(body[begin].span, count, moved, before, after, crit, subs, kept, pb, pa))
+    report = ScheduleReport(tuple(reports), tuple(sorted(table.items())), limit)
+    if not report.moved:
+        return kernel, report, fl
     new_kernel = Kernel(kernel.name, kernel.params, kernel.regs, kernel.vars, kernel.directives,
                         tuple(body), kernel.entry, kernel.visible, kernel.span)
-    return new_kernel, ScheduleReport(tuple(reports), tuple(sorted(table.items())), limit)
+    return new_kernel, report, None

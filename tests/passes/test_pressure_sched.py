@@ -148,3 +148,11 @@ def test_twenty_thousand_instructions_through_run_passes():
     assert rep.pressure.peak <= 80 and rep.sharing.merged > 300
     assert rep.schedule.cycles_after * 10 < rep.schedule.cycles_before
     assert dt < 10, f"run_passes took {dt:.2f}s"  # measured ~1 s on 2 busy cores; catches blow-ups
+
+
+@pytest.mark.parametrize("kw, limit", [({}, 32), ({"max_pressure": 20}, 20), ({"pressure_aware": False}, None)])
+def test_run_passes_forwards_pressure_options(kw, limit):
+    k = loads_then_fmas(32, 32, ".maxntid 256")
+    k2, rep = run_passes(k, **kw)
+    assert rep.schedule.pressure_limit == limit
+    assert rep.pressure.peak <= (limit or 99) and rep.pressure == liveness(k2)
