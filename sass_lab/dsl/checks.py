@@ -194,8 +194,19 @@ def _check_operand(ins: ir.Instr, op, node, want, rule: str, err: Callable) -> N
                 hint = "mov needs a register of the instruction's size"
             else:
                 msg = f"type mismatch: '{r.name}' is .{r.type}, '{ins.name}' expects .{typ} here"
-                hint = TYPE_HINT
+                hint = _type_hint(r.type, typ)
             raise err(nd, msg, hint=hint)
+
+
+def _type_hint(have: str, want: str) -> str:
+    """What to do about a register of type ``have`` where ``want`` is needed."""
+    if have != "pred" and want != "pred" and type_kind(have) != type_kind(want) and "f" in (
+            type_kind(have), type_kind(want)) and type_bytes(have) == type_bytes(want):
+        return (f"convert with cvt (cvt.rn.{want}.{have}), or reinterpret the bits with "
+                f"mov.b{8 * type_bytes(want)}; {TYPE_HINT}")
+    if have != "pred" and want != "pred" and type_bytes(have) != type_bytes(want):
+        return f"sizes differ ({_bits(have)} vs {_bits(want)} bits): convert with cvt; {TYPE_HINT}"
+    return TYPE_HINT
 
 
 def _bits(t: str) -> int:
