@@ -1,7 +1,7 @@
 """Which R registers an instruction reads and writes, and which source slots (A, B, C) hold them.
 
 Widths: an operand suffix ``.64`` is a pair; loads/stores/atomics take their data width from the
-opcode's ``.64``/``.128`` modifier (``LDSM …​.2/.4`` from the count); D* ops (DFMA, DADD, DMUL,
+opcode's ``.64``/``.128`` modifier (``LDSM``/``STSM`` from their ``.1/.2/.4`` count); D* ops (DFMA, DADD, DMUL,
 DSETP, DMNMX) use pairs for every R operand; ``IMAD.WIDE`` writes a pair and reads a pair in
 slot C; ``CS2R`` writes a pair; conversions (F2F, F2I, I2F, I2I, FRND) take widths from their type
 modifiers (F64/S64/U64 = pair; the first type is the destination's); HMMA and HGMMA fragment sizes
@@ -76,7 +76,7 @@ def _widths(ins: SassInstr, n_dest: int) -> tuple[int, list[int]]:
         return 2, [2] * n_src
     if op in LOADS or op in STORES:
         dest = _mem_width(mods)
-        if op == "LDSM":
+        if op in ("LDSM", "STSM"):
             dest = next((int(m) for m in reversed(mods) if m in ("1", "2", "4")), 1)
         return dest, [dest if o.kind == "reg" else 1 for o in ins.operands[n_dest:]]
     if op in ("IMAD", "IMAD_WIDE") and "WIDE" in mods:

@@ -122,6 +122,7 @@ def test_liveness_loop_and_guarded_def():
     ("I2F.F32.S64 R2, R4 ;", {2}, {4, 5}),
     ("LDSM.16.M88.4 R8, [R3] ;", {8, 9, 10, 11}, {3}),
     ("STS.128 [R3+0x10], R8 ;", set(), {3, 8, 9, 10, 11}),
+    ("STSM.16.M88.2 [R0], R8 ;", set(), {0, 8, 9}),
     ("HGMMA.64x16x16.F32.BF16 R24, gdesc[UR8], R24, gsb0 ;", set(range(24, 32)), set(range(24, 32))),
 ])
 def test_register_access(line, defs, uses):
