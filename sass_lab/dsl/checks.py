@@ -202,7 +202,8 @@ def _type_hint(have: str, want: str) -> str:
     """What to do about a register of type ``have`` where ``want`` is needed."""
     if have != "pred" and want != "pred" and type_kind(have) != type_kind(want) and "f" in (
             type_kind(have), type_kind(want)) and type_bytes(have) == type_bytes(want):
-        return (f"convert with cvt (cvt.rn.{want}.{have}), or reinterpret the bits with "
+        rnd = "rn" if type_kind(want) == "f" else "rzi"
+        return (f"convert with cvt (cvt.{rnd}.{want}.{have}), or reinterpret the bits with "
                 f"mov.b{8 * type_bytes(want)}; {TYPE_HINT}")
     if have != "pred" and want != "pred" and type_bytes(have) != type_bytes(want):
         return f"sizes differ ({_bits(have)} vs {_bits(want)} bits): convert with cvt; {TYPE_HINT}"
