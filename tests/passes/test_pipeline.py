@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from passes_ir import instrs, kernel
@@ -101,3 +103,20 @@ def test_pipeline_compiles_and_computes_the_same(sched, share):
     expect[1:60:2] = 1 + c
     np.testing.assert_array_equal(results[0], expect)
     np.testing.assert_array_equal(results[1], expect)
+
+
+NVCC = sorted(Path(__file__).resolve().parents[1].glob("dsl/data/*.ptx"))
+
+
+@pytest.mark.parametrize("path", NVCC, ids=lambda p: p.name)
+def test_nvcc_ptx_pressure_is_a_lower_bound_on_ptxas(path):
+    from sass_lab.toolchain.compile import compile_ptx
+
+    text = path.read_text()
+    module = dsl.frontend(text, str(path), {}).module
+    used = compile_ptx(text, "sm_90").resources
+    for k in module.kernels:
+        k2, rep = run_passes(k)
+        assert k2 == k and rep.sharing.candidates == 0  # %r<N> ranges are never renamed
+        assert 0 < rep.pressure.peak <= used[k.name].registers
+        assert len(rep.pressure.blocks) >= 1 and rep.pressure.peak_span.file == str(path)
