@@ -120,3 +120,15 @@ def test_nvcc_ptx_pressure_is_a_lower_bound_on_ptxas(path):
         assert k2 == k and rep.sharing.candidates == 0  # %r<N> ranges are never renamed
         assert 0 < rep.pressure.peak <= used[k.name].registers
         assert len(rep.pressure.blocks) >= 1 and rep.pressure.peak_span.file == str(path)
+
+
+SHIPPED = sorted(Path(__file__).resolve().parents[2].glob("kernels_asm/*.sasm"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_kernels_pressure_is_a_lower_bound_on_ptxas(path):
+    from sass_lab.api import assemble_file
+
+    for k in assemble_file(path):
+        assert 0 < k.pressure.peak <= k.resources.registers
+        assert all(r.cycles_after <= r.cycles_before for r in k.schedule.regions)
