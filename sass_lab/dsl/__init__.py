@@ -11,6 +11,7 @@ from typing import Any
 from .. import ir
 from . import expand, lower, parse  # the submodules stay reachable as sass_lab.dsl.expand, ...
 from .expand import Expanded
+from .spans import guard_span, operand_span
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,4 +30,4 @@ def frontend(text: str, file: str = "<string>", defines: dict[str, Any] | None =
     return FrontResult(module, resolved, ex)
 
 
-__all__ = ["Expanded", "FrontResult", "frontend"]
+__all__ = ["Expanded", "FrontResult", "frontend", "guard_span", "operand_span"]

@@ -234,3 +234,19 @@ def test_multi_line_statements_with_the_same_first_line_are_not_confused():
                "    ret\n")
     first, second = instrs(k)[:2]
     assert first.operands[0].items[1].name == "b" and second.operands[0].items[1].name == "c"
+
+
+def test_operand_and_guard_spans_on_demand():
+    from sass_lab.dsl import guard_span, operand_span
+
+    k = kernel(SAXPY)
+    fma = next(i for i in instrs(k) if i.opcode == "fma")
+    sp = operand_span(fma, 2)
+    assert (sp.line, sp.col, sp.end_col) == (13, 28, 30) and sp.source[sp.col - 1:sp.end_col - 1] == "xv"
+    bra = next(i for i in instrs(k) if i.opcode == "bra")
+    g = guard_span(bra)
+    assert (g.line, g.col, g.end_col) == (8, 2, 10)
+    first = instrs(k)[0]  # an inserted parameter load: the parameter's span
+    assert operand_span(first, 0) == first.span
+    mad = next(i for i in instrs(k) if i.opcode == "mad" and "lo" in i.mods)
+    assert operand_span(mad, 3).source[operand_span(mad, 3).col - 1:].startswith("%tid.x")
