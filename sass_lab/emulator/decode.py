@@ -84,6 +84,8 @@ class Ctx:
                 if n not in self.regs:
                     self.regs[n] = (len(self.dtypes), r.type)
                     self.dtypes.append(V.dtype(r.type))
+        self.regs["%cc"] = (len(self.dtypes), "u32")  # the carry flag of add.cc/addc/...
+        self.dtypes.append(V.dtype("u32"))
         self.special: dict[str, int] = {}
         for s in SPECIALS:
             self.special[s] = len(self.dtypes)

@@ -119,11 +119,11 @@ def arith(ctx: Ctx, ins: ir.Instr):
     op = ins.opcode
     signed = t[0] == "s"
     dt = V.dtype(t)
+    if "cc" in mods:
+        return carry(ctx, ins)
     if op == "add":
         if "sat" in mods:
             return _alu(ctx, ins, t, lambda a, b: _sat32(a.astype(I64) + b), 2)
-        if "cc" in mods or "addc" in mods:
-            raise ctx.error(f"'{ins.name}' (carry chains) is not supported by the emulator")
         return _alu(ctx, ins, t, np.add, 2)
     if op == "sub":
         if "sat" in mods:
@@ -170,6 +170,71 @@ def arith(ctx: Ctx, ins: ir.Instr):
     if op == "sad":
         return _alu(ctx, ins, t, lambda a, b, c: np.where(a > b, a - b, b - a).astype(dt) + c, 3)
     raise ctx.error(f"'{ins.name}' is not supported for integer type {t}")
+
+
+# ------------------------------------------------------------------------------ carry chains
+
+
+def _add_carry(a, b, cin, n: int):
+    """(a + b + cin) mod 2^n and the carry out, on unsigned bit patterns."""
+    if n == 32:
+        s = a.astype(U64) + b.astype(U64) + cin.astype(U64)
+        return (s & U64(0xFFFFFFFF)).astype(np.uint32), (s >> U64(32)).astype(np.uint32)
+    s1 = a + b
+    s2 = s1 + cin.astype(U64)
+    return s2, ((s1 < a) | (s2 < s1)).astype(np.uint32)
+
+
+@builder("addc", "subc", "madc")
+def carry(ctx: Ctx, ins: ir.Instr):
+    """add.cc/addc, sub.cc/subc, mad.lo|hi.cc/madc.lo|hi: the carry flag is a hidden u32 register."""
+    types, mods = split_mods(ins.mods)
+    t = types[-1]
+    n = _bits(t)
+    if n not in (32, 64):
+        raise ctx.error(f"'{ins.name}' needs a 32- or 64-bit type")
+    ut = "u32" if n == 32 else "u64"
+    udt = V.dtype(ut)
+    op = ins.opcode
+    use_cin = op in ("addc", "subc", "madc")
+    set_cout = "cc" in mods
+    kind = op.rstrip("c") if use_cin else op
+    nsrc = 3 if kind == "mad" else 2
+    gets = [ctx.src(o, ut) for o in ins.operands[1:nsrc + 1]]
+    put = ctx.dst(ins.operands[0], ut)
+    cc = ctx.dst(ir.Reg("%cc"), "u32")
+    gcc = ctx.src(ir.Reg("%cc"), "u32")
+    hi = "hi" in mods
+
+    def h(st, wm, gm):
+        vals = [np.asarray(g(st)) for g in gets]
+        cin = np.asarray(gcc(st)) if use_cin else np.zeros((), np.uint32)
+        if kind == "sub":  # a - b - cin = a + ~b + (1 - cin); borrow = not carry
+            r, c = _add_carry(vals[0], ~vals[1], (np.uint32(1) - cin), n)
+            c = np.uint32(1) - c
+        elif kind == "add":
+            r, c = _add_carry(vals[0], vals[1], cin, n)
+        else:
+            p = mul_hi(vals[0], vals[1], ut) if hi else (vals[0] * vals[1]).astype(udt)
+            r, c = _add_carry(p, vals[2], cin, n)
+        put(st, np.asarray(r, udt), wm)
+        if set_cout:
+            cc(st, np.asarray(c, np.uint32), wm)
+    return h
+
+
+@builder("shf")
+def shf(ctx: Ctx, ins: ir.Instr):
+    mods = set(ins.mods)
+    left, wrap = "l" in mods, "wrap" in mods
+
+    def f(a, b, c):
+        x = (np.asarray(b).astype(U64) << U64(32)) | np.asarray(a).astype(U64)
+        c = np.asarray(c).astype(U64)
+        k = c & U64(31) if wrap else np.minimum(c, U64(32))
+        r = (x << k) >> U64(32) if left else x >> k
+        return (r & U64(0xFFFFFFFF)).astype(np.uint32)
+    return _alu(ctx, ins, "b32", f, 3, src_ts=["b32", "b32", "u32"])
 
 
 # ------------------------------------------------------------------------------ bitwise

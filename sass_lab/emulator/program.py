@@ -90,7 +90,7 @@ sync aligned up down bfly idx all any ballot add min max exch cas and or xor inc
 eq ne lt le gt ge lo ls hi hs equ neu ltu leu gtu geu num nan
 m8n8 x1 x2 x4 trans row col m16n8k4 m16n8k8 m16n8k16 async commit_group wait_group wait_all
 warp arrive red popc f4e b4e rc8 ecl ecr rc16 shiftamt finite infinite number notanumber normal
-subnormal sys
+subnormal sys cc l r wrap clamp
 """.split())
 
 
