@@ -188,3 +188,15 @@ def test_branch_successors(branch, falls_through):
     instrs = make_instrs([".L_x_0:", "MOV R0, R1 ;", branch, "EXIT ;"])
     assert (2 in successors(instrs)[1]) == falls_through
     assert 0 in successors(instrs)[1]
+
+
+def test_listing_text():
+    from sass_lab.sass.render import listing_text
+
+    instrs = disassemble(compile_fixture("sgemm", "sm_90"))["sgemm"]
+    text = listing_text(instrs)
+    lines = text.splitlines()
+    assert lines[1].startswith("0000  --:-:0:-:1")
+    assert sum(" | FFMA" in ln for ln in lines) == 512  # every hot-loop FFMA carries the loop bar
+    assert "hot-loop math share: 76.5 %" in text
+    assert "[" not in lines[0]  # plain text, no markup
