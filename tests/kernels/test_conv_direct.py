@@ -75,12 +75,14 @@ def test_tuning_space_pairwise(defines):
 
 @needs_pipeline
 @pytest.mark.parametrize("old,new,size", [
-    ("    setp.lt.and.u32 colok, ww, win, colok\n", "", dict(N=1, C=3, H=5, W=4, K=2, stride=1, pad=1)),
+    ('"setp.lt.and.u32 colok, ww, win, colok",', "", dict(N=1, C=3, H=5, W=4, K=2, stride=1, pad=1)),
     ("    mul.lo.s32      hb, cc, stride\n", "    mul.lo.s32      hb, cc, 1\n",
      dict(N=1, C=3, H=7, W=7, K=2, stride=2, pad=1)),
-    ("    add.u32         c0, c0, ${BK}\n", "    add.u32         c0, c0, ${2 * BK}\n",
+    ('f"add.u32 c0, c0, {BK}"', 'f"add.u32 c0, c0, {2 * BK}"',
      dict(N=1, C=20, H=4, W=4, K=3, stride=1, pad=1)),
-], ids=["no-column-padding-check", "stride-ignored", "channels-skipped"])
+    ("    bar.sync        0\n    mov.u32         cura, oa\n", "    mov.u32         cura, oa\n",
+     dict(N=2, C=20, H=6, W=6, K=5, stride=1, pad=1)),
+], ids=["no-column-padding-check", "stride-ignored", "channels-skipped", "no-barrier-between-buffers"])
 def test_mutants_go_red(tmp_path, old, new, size):
     """Plausible bugs must fail verification (and the shipped kernel must pass the same size)."""
     from sass_lab.lab.verify import verify
