@@ -6,9 +6,12 @@ and reads of the clocks (``%clock``, ``%clock64``, ``%globaltimer``). Within a s
 instructions are reordered by a deterministic list scheduler over the dependency DAG
 (:mod:`.dag`): at each issue cycle take, among the instructions whose operands are ready, the one
 with the longest latency-weighted path to the end (ties: original order); when none is ready, take
-the one that becomes ready first. Cost model: in-order, single issue, one instruction per cycle,
-an instruction issues once every predecessor's delay has elapsed; ``cycles`` is when the last
-result is ready. A sub-region whose new order would cost more than the original keeps its order.
+the one that becomes ready first. While doing so it counts live registers (:mod:`.runpressure`)
+and, near the limit, prefers instructions that add none. Cost model: in-order, single issue, one
+instruction per cycle, an instruction issues once every predecessor's delay has elapsed;
+``cycles`` is when the last result is ready. A sub-region keeps its order when the new one is not
+cheaper or goes over the pressure limit where the original did not; when the original is already
+over the limit, an order with a lower peak is taken even if it costs cycles.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class RegionReport:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleReport:
+    """Every region's report, the latency table used and the pressure limit applied."""
+
     regions: tuple[RegionReport, ...]
     latencies: tuple[tuple[str, int], ...]  # the table used (defaults plus overrides)
     pressure_limit: int | None = None  # 32-bit registers no region was allowed to exceed
@@ -217,9 +222,14 @@ def _schedule_run(run: list[Instr], table: Mapping[str, int], du: DefUse,
     crit = max(height, default=0)
     p0 = model.peak(same) if model is not None else 0
     p1 = model.peak(order) if model is not None else 0
-    worse_pressure = limit is not None and p1 > max(limit, p0)
-    if after >= before or worse_pressure:
-        return _Run(run, before, before, crit, after > before or worse_pressure, p0, p0)
+    if limit is not None and p0 > limit and p1 < p0:
+        take = True  # over the limit already: relief comes first, even at some cost in cycles
+    elif limit is not None and p1 > max(limit, p0):
+        take = False  # would go over the limit where the original did not
+    else:
+        take = after < before
+    if not take:
+        return _Run(run, before, before, crit, after != before or p1 > p0, p0, p0)
     return _Run([run[j] for j in order], before, after, crit, False, p0, p1)
 
 
