@@ -18,7 +18,8 @@ def register(sub) -> None:
     p.add_argument("--kernel", "-k", action="append", metavar="K", help="only this function (repeatable)")
     p.add_argument("--arch", choices=ARCHS, help="target for .sasm/.ptx (default sm_90); checked for .cubin")
     p.add_argument("--json", action="store_true", help="print a JSON list of kernel records")
-    p.add_argument("--banks", default="volta", choices=("volta", "maxwell"), help="register bank model")
+    p.add_argument("--banks", default="volta", metavar="MODEL",
+                   help="register bank model: volta (2 banks, 2 ports), maxwell (4, 1) or BANKS:PORTS")
     p.add_argument("--summary", action="store_true", help="statistics only, no listing")
     p.add_argument("--all", action="store_true", help="include device functions (default: kernels only)")
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
@@ -37,6 +38,21 @@ def select(funcs: dict, entries: list[str], kernels: list[str] | None, include_a
     return names
 
 
+def bank_model(text: str):
+    """``volta``/``maxwell`` or ``BANKS:PORTS`` → a :class:`BankModel`."""
+    from ..sass.stats import BANK_MODELS, BankModel
+
+    if text in BANK_MODELS:
+        return BANK_MODELS[text]
+    try:
+        banks, ports = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise UsageError(f"bad bank model '{text}'", hint="volta, maxwell or BANKS:PORTS, e.g. 4:1") from None
+    if banks < 1 or ports < 1:
+        raise UsageError(f"bad bank model '{text}'", hint="banks and ports are at least 1")
+    return BankModel(f"{banks}:{ports}", banks, ports)
+
+
 def run(args) -> int:
     from ..sass import disassemble, kernel_stats
     from ..sass.disasm import entries
@@ -48,7 +64,8 @@ def run(args) -> int:
     funcs = disassemble(src.cubin, src.arch)
     ents = entries(src.cubin)
     names = select(funcs, ents, args.kernel, args.all)
-    stats = {n: kernel_stats(funcs[n], args.banks) for n in names}
+    model = bank_model(args.banks)
+    stats = {n: kernel_stats(funcs[n], model) for n in names}
     if args.json:
         print(json.dumps([kernel_record(n, funcs[n], stats[n], n in ents, src.arch) for n in names], indent=1))
         return 0

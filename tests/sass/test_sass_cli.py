@@ -62,6 +62,8 @@ def test_sass_listing(cubins, capsys):
     ["sass", "README.md"],
     ["sass", "{misc}", "--kernel", "nope"],
     ["sass", "{misc}", "--arch", "sm_80"],
+    ["sass", "{misc}", "--banks", "amd"],
+    ["sass", "{misc}", "--banks", "0:1"],
     ["patch", "{misc}", "-o", "{out}"],
     ["patch", "{misc}", "-o", "{out}", "--set", "0x10:stall=3"],
     ["patch", "{misc}", "-o", "{out}", "--kernel", "saxpy", "--set", "0x10:stall=99"],
@@ -105,3 +107,12 @@ def test_sass_on_sasm(capsys):
     assert main(["sass", str(path), "--arch", "sm_80", "--json"]) == 0
     recs = json.loads(capsys.readouterr().out)
     assert recs and all(r["arch"] == "sm_80" for r in recs)
+
+
+def test_custom_bank_model(cubins, capsys):
+    assert main(["sass", str(cubins["sgemm"]), "--json", "--banks", "4:1"]) == 0
+    custom = json.loads(capsys.readouterr().out)[0]["stats"]
+    assert main(["sass", str(cubins["sgemm"]), "--json", "--banks", "maxwell"]) == 0
+    maxwell = json.loads(capsys.readouterr().out)[0]["stats"]
+    assert custom["bank_model"] == {"name": "4:1", "banks": 4, "ports": 1}
+    assert custom["bank_conflicts"] == maxwell["bank_conflicts"] > 0
