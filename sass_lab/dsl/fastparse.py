@@ -13,7 +13,7 @@ from .nodes import MemRef, Name, Num, Pair, SDir, SinkRef, SInstr, SLabel, VecRe
 from .transform import number
 
 _INSTR = re.compile(
-    r"[ \t]*(?:@(!?)([%$A-Za-z_][\w$]*)[ \t]+)?"
+    r"[ \t]*(?:@[ \t]*(!?)[ \t]*([%$A-Za-z_][\w$]*(?:\[\d+\])*(?:\.[A-Za-z_]\w*)?)[ \t]+)?"
     r"([a-z][a-z0-9_]*)((?:\.[A-Za-z0-9_]+(?:::[A-Za-z0-9_]+)*)*)"
     r"(?:[ \t]+([^;]*?))?[ \t]*;?[ \t]*$")
 _LABEL = re.compile(r"[ \t]*([$%A-Za-z_][\w$]*)[ \t]*:[ \t]*$")
@@ -63,9 +63,8 @@ def _parse(line: str) -> tuple | None:
     neg, gname, opcode, mods, rest = m.groups()
     guard = None
     if gname is not None:
-        gcol = m.start(2) + 1
-        guard = Name(gname, (), None, 0, gcol, gcol + len(gname))
-    col = m.start(2) - len(neg) if gname is not None else m.start(3) + 1
+        guard = _name(gname, m.start(2) + 1)
+    col = len(line) - len(line.lstrip()) + 1 if gname is not None else m.start(3) + 1
     mods_t = tuple(mods[1:].split(".")) if mods else ()
     if rest is None:
         return ("I", guard, neg == "!", opcode, mods_t, (), col, m.end(4) + 1)

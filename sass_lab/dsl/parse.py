@@ -165,6 +165,8 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
         end = col + max(1, len(str(tok)))
         expected = _expected(e.accepts or e.expected)
         msg = f"syntax error: unexpected {what}"
+        if tok == "!":
+            msg += " (negated predicate operands are not supported)"
     elif isinstance(e, UnexpectedCharacters):
         ch = text.split("\n")[line - 1][col - 1]
         msg = f"syntax error: unexpected character '{ch}'"

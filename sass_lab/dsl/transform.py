@@ -147,23 +147,17 @@ class ToNodes(Transformer):
         li, col, end = self._span_of(*items)
         return ParenList(items, li, col - 1, end + 1)
 
-    def instr(self, *kids):
-        guard, neg = None, False
-        k = 0
-        if kids[0].type == "GUARD":
-            g = kids[0]
-            neg = g.startswith("@!")
-            li, col, end = self._rloc(g)
-            text = g[2:] if neg else g[1:]
-            guard = Name(text, (), None, li, end - len(text), end)
-            k = 1
-        op = kids[k]
-        ops = tuple(o for o in kids[k + 1:] if o is not None)
+    def guard(self, at, bang, ref):
+        return ref, bang is not None, self._rloc(at)[1]
+
+    def instr(self, g, op, *operands):
+        guard, neg = (g[0], g[1]) if g is not None else (None, False)
+        ops = tuple(o for o in operands if o is not None)
         opcode, *mods = op.split(".")
         li, col, end = self._loc(op)
         last = ops[-1].end if ops and ops[-1].li == op.line - 1 else end
-        if guard is not None:
-            col = guard.col - (2 if neg else 1)
+        if g is not None:
+            col = g[2]
         return SInstr(guard, neg, opcode, tuple(mods), ops, li, col, last, self.base)
 
     # ----------------------------------------------------------------- kernels

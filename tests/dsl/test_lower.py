@@ -250,3 +250,11 @@ def test_operand_and_guard_spans_on_demand():
     assert operand_span(first, 0) == first.span
     mad = next(i for i in instrs(k) if i.opcode == "mad" and "lo" in i.mods)
     assert operand_span(mad, 3).source[operand_span(mad, 3).col - 1:].startswith("%tid.x")
+
+
+def test_array_and_vector_elements_as_guards():
+    k = kernel(".kernel k()\n.reg .pred ok[2]\n.reg .v2 .pred v\n"
+               "@ok[1] bra done\n@!v.y bra done\ndone:\n    ret\n")
+    a, b = instrs(k)[:2]
+    assert a.guard == ir.Guard(ir.Reg("ok_1", "pred"), False)
+    assert b.guard == ir.Guard(ir.Reg("v_y", "pred"), True)
