@@ -13,7 +13,7 @@ from ..ir import Kernel
 from .budget import budget_warnings, register_budget
 from .defuse import DefUse
 from .latency import DEFAULT_LATENCIES, classify
-from .liveness import Pressure, flow, liveness, pressure_of
+from .liveness import Pressure, flow, line_profile, liveness, pressure_of
 from .regalloc import Sharing
 from .regalloc import share_registers as share_named_registers
 from .schedule import RegionReport, ScheduleReport, schedule_with_flow
@@ -58,6 +58,6 @@ def run_passes(kernel: Kernel, schedule: bool = True, share_registers: bool = Tr
 
 __all__ = [
     "DEFAULT_LATENCIES", "PassReport", "Pressure", "RegionReport", "ScheduleReport", "Sharing",
-    "budget_warnings", "classify", "flow", "liveness", "register_budget", "run_passes",
+    "budget_warnings", "classify", "flow", "line_profile", "liveness", "register_budget", "run_passes",
     "schedule_regions", "share_named_registers",
 ]

@@ -232,3 +232,18 @@ def pressure_of(kernel: Kernel, fl: Flow) -> Pressure:
 def liveness(kernel: Kernel) -> Pressure:
     """Liveness and register pressure of ``kernel`` (see the module docstring for the units)."""
     return pressure_of(kernel, flow(kernel))
+
+
+def line_profile(kernel: Kernel, pressure: Pressure) -> dict[tuple[str, int], int]:
+    """Highest pressure per source line ``(file, line)``, for annotating a listing.
+
+    Lines that expand to many statements (``%for`` bodies, includes) keep their maximum.
+    """
+    out: dict[tuple[str, int], int] = {}
+    for st, p in zip(kernel.body, pressure.profile):
+        span = getattr(st, "span", None)
+        if span is not None:
+            key = (span.file, span.line)
+            if p > out.get(key, -1):
+                out[key] = p
+    return out

@@ -203,3 +203,15 @@ def test_twenty_thousand_instructions_fast():
     dt = time.perf_counter() - t0
     assert p.peak == 256 + 64 + 2
     assert dt < 1.0, f"liveness took {dt:.3f}s"  # measured ~0.1 s; the bound leaves CI headroom
+
+
+def test_line_profile_keeps_the_maximum_per_line():
+    from sass_lab.passes import line_profile
+
+    k = kernel(STRAIGHT)
+    spans = [s.span for s in k.body]
+    same = ir.Kernel("k", (), k.regs, (), (), tuple(
+        ir.Instr(s.opcode, s.mods, s.operands, s.guard, spans[0]) if i < 2 else s for i, s in enumerate(k.body)))
+    assert line_profile(k, liveness(k)) == {("t.sasm", 3): 1, ("t.sasm", 4): 2, ("t.sasm", 5): 1,
+                                            ("t.sasm", 6): 1, ("t.sasm", 7): 0}
+    assert line_profile(same, liveness(same))[("t.sasm", 3)] == 2
