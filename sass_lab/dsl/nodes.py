@@ -116,9 +116,9 @@ class RName(NamedTuple):
 class SDir(NamedTuple):
     """A directive statement. ``kind`` picks the meaning of ``data`` (a dict).
 
-    kinds: entry (name, params, entry, visible, dsl, rets, body), reg (type, vec, names), auto,
-    var (space, type, vec, align, extern, names), perf (name, values), pragma (text), open, close,
-    schedule, end, param (a body-scope .param: text), ignore.
+    kinds: entry (name, params, entry, visible, dsl, linkage), func (name, linkage, first_li, last_li),
+    reg (type, vec, names), auto, var (space, type, vec, align, extern, linkage, names),
+    perf (name, values), pragma (values), open, close, schedule, end, param (decl: a body-scope .param).
     """
 
     kind: str
