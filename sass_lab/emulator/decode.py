@@ -230,3 +230,35 @@ def builder(*names: str):
             BUILDERS[n] = f
         return f
     return deco
+
+
+def alu(ctx: Ctx, ins: ir.Instr, t: str, f, nsrc: int, dst_t: str | None = None, src_ts=None):
+    """Generic ``d = f(a, b, …)`` handler: sources read as ``src_ts`` (default ``t``), result as ``dst_t``."""
+    ops = ins.operands
+    if len(ops) < nsrc + 1:
+        raise ctx.error(f"'{ins.name}' needs {nsrc + 1} operands")
+    src_ts = src_ts or [t] * nsrc
+    gets = [ctx.src(o, st_) for o, st_ in zip(ops[1:nsrc + 1], src_ts)]
+    put = ctx.dst(ops[0], dst_t or t)
+    if nsrc == 1:
+        (g0,) = gets
+
+        def h1(st, wm, gm):
+            put(st, f(g0(st)), wm)
+        return h1
+    if nsrc == 2:
+        g0, g1 = gets
+
+        def h2(st, wm, gm):
+            put(st, f(g0(st), g1(st)), wm)
+        return h2
+    if nsrc == 3:
+        g0, g1, g2 = gets
+
+        def h3(st, wm, gm):
+            put(st, f(g0(st), g1(st), g2(st)), wm)
+        return h3
+
+    def hn(st, wm, gm):
+        put(st, f(*[g(st) for g in gets]), wm)
+    return hn

@@ -12,8 +12,7 @@ import numpy as np
 
 from .. import ir
 from . import values as V
-from .decode import Ctx, builder, split_mods
-from .ops_int import _alu
+from .decode import Ctx, alu, builder, split_mods
 
 F32, F64 = np.float32, np.float64
 ROUND = ("rn", "rz", "rm", "rp")
@@ -146,7 +145,7 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
         f64f = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "sqrt": np.sqrt}[op]
         f = _rounded(op, mode, f64f)
     f = _post(f, mods, t)
-    return _alu(ctx, ins, t, _half_wrap(t, f), n)
+    return alu(ctx, ins, t, _half_wrap(t, f), n)
 
 
 def _split(x):
@@ -179,7 +178,7 @@ def _testp(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
         return {"finite": np.isfinite(a), "infinite": np.isinf(a), "number": ~np.isnan(a),
                 "notanumber": np.isnan(a), "normal": np.isfinite(a) & (np.abs(a) >= tiny),
                 "subnormal": (np.abs(a) < tiny) & (a != 0)}[what]
-    return _alu(ctx, ins, t, f, 1, dst_t="pred", src_ts=[t])
+    return alu(ctx, ins, t, f, 1, dst_t="pred", src_ts=[t])
 
 
 # ------------------------------------------------------------------------------ cvt
@@ -277,14 +276,14 @@ def cvt(ctx: Ctx, ins: ir.Instr):
             hi = V.to_half_bits(np.asarray(a, F32), half, "rz" if "rz" in mods else "rn")
             lo = V.to_half_bits(np.asarray(b, F32), half, "rz" if "rz" in mods else "rn")
             return V.pack_half2(lo, hi)
-        return _alu(ctx, ins, dt_t, pack, 2, src_ts=[st_t, st_t])
+        return alu(ctx, ins, dt_t, pack, 2, src_ts=[st_t, st_t])
     try:
         V.dtype(dt_t), V.dtype(st_t)
     except KeyError:
         raise ctx.error(f"'{ins.name}' converts a type the emulator does not support") from None
     if dt_t in ("e4m3", "e5m2") or st_t in ("e4m3", "e5m2", "tf32"):
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
-    return _alu(ctx, ins, dt_t, lambda a: cvt_value(a, dt_t, st_t, mods), 1, src_ts=[st_t])
+    return alu(ctx, ins, dt_t, lambda a: cvt_value(a, dt_t, st_t, mods), 1, src_ts=[st_t])
 
 
 @builder("cvta")
@@ -301,13 +300,13 @@ def cvta(ctx: Ctx, ins: ir.Instr):
     if base == 0:
         if space in ("const", "param"):
             raise ctx.error(f"'{ins.name}': generic addressing of .{space} is not supported by the emulator")
-        return _alu(ctx, ins, t, lambda a: a, 1)
+        return alu(ctx, ins, t, lambda a: a, 1)
     dt = V.dtype(t)
     b = V.const(base, dt) if dt.itemsize == 8 else None
     if to:
         if b is None:
-            return _alu(ctx, ins, t, lambda a: a, 1)
-        return _alu(ctx, ins, t, lambda a: a - b, 1)
+            return alu(ctx, ins, t, lambda a: a, 1)
+        return alu(ctx, ins, t, lambda a: a - b, 1)
     if b is None:
         raise ctx.error(f"'{ins.name}': a generic address needs 64 bits")
-    return _alu(ctx, ins, t, lambda a: a + b, 1)
+    return alu(ctx, ins, t, lambda a: a + b, 1)

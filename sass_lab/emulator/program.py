@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import EmulatorError
-from . import ops_float, ops_int, ops_mem, ops_warp  # noqa: F401 - register the op builders
+from . import ops_bits, ops_cmp, ops_float, ops_int, ops_mem, ops_warp  # noqa: F401 - register op builders
 from . import values as V
 from .decode import BARRIER, BRANCH, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
 from .ptx import parse_ptx
