@@ -91,6 +91,11 @@ class Pressure:
     live_out: tuple[frozenset[str], ...]
     registers: int  # distinct registers referenced by the body
 
+    def describe(self) -> str:
+        """One line: ``peak 125 live 32-bit registers at sgemm.sasm:287 (16 predicates)``."""
+        where = f" at {self.peak_span.file}:{self.peak_span.line}" if self.peak_span is not None else ""
+        return f"peak {self.peak} live 32-bit registers{where} ({self.pred_peak} predicates)"
+
 
 def _declared_types(kernel: Kernel) -> tuple[dict[str, str], dict[str, str]]:
     named, ranges = {}, {}

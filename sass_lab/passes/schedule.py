@@ -55,6 +55,17 @@ class RegionReport:
     def speedup(self) -> float:
         return self.cycles_before / self.cycles_after if self.cycles_after else 1.0
 
+    def describe(self) -> str:
+        """One line: ``file:line: .schedule: 9 instructions, 2 moved, 1218 -> 818 cycles ...``."""
+        where = f"{self.span.file}:{self.span.line}: " if self.span is not None else ""
+        text = (f"{where}.schedule: {self.instructions} instructions, {self.moved} moved, "
+                f"{self.cycles_before} -> {self.cycles_after} cycles (critical path {self.critical_path})")
+        if self.peak_before or self.peak_after:
+            text += f", live registers {self.peak_before} -> {self.peak_after}"
+        if self.kept:
+            text += f", {self.kept} of {self.subregions} sub-regions kept"
+        return text
+
 
 @dataclass(frozen=True, slots=True)
 class ScheduleReport:
@@ -75,6 +86,13 @@ class ScheduleReport:
     @property
     def cycles_after(self) -> int:
         return sum(r.cycles_after for r in self.regions)
+
+    def lines(self) -> list[str]:
+        """One line per region (see :meth:`RegionReport.describe`), then the limit if any."""
+        out = [r.describe() for r in self.regions]
+        if self.regions and self.pressure_limit is not None:
+            out.append(f"register limit while scheduling: {self.pressure_limit}")
+        return out
 
 
 def is_boundary(st: Stmt) -> bool:

@@ -215,3 +215,7 @@ def test_line_profile_keeps_the_maximum_per_line():
     assert line_profile(k, liveness(k)) == {("t.sasm", 3): 1, ("t.sasm", 4): 2, ("t.sasm", 5): 1,
                                             ("t.sasm", 6): 1, ("t.sasm", 7): 0}
     assert line_profile(same, liveness(same))[("t.sasm", 3)] == 2
+
+
+def test_describe():
+    assert liveness(kernel(STRAIGHT)).describe() == "peak 2 live 32-bit registers at t.sasm:4 (0 predicates)"

@@ -261,3 +261,12 @@ def test_isa_class_names_are_accepted_as_aliases(alias, covered):
     t = check_table({alias: 123})
     assert all(t[c] == 123 for c in covered) and alias not in t
     assert check_table({alias: 123, covered[0]: 5})[covered[0]] == 5  # the exact class wins
+
+
+def test_report_lines():
+    k = kernel(REGS + "mov.u64 q, 0\n.schedule\nld.global.f32 a, [q]\nadd.f32 b, a, a\n"
+                      "ld.global.f32 c, [q+4]\nadd.f32 d, c, c\n.end\nst.global.f32 [q], b\nst.global.f32 [q], d")
+    _, rep = schedule(k)
+    (line, limit) = rep.lines()
+    assert line.startswith("t.sasm:5: .schedule: 4 instructions, 2 moved, 805 -> 405 cycles (critical path 404)")
+    assert "live registers" in line and limit.endswith(str(rep.pressure_limit))
