@@ -1,8 +1,8 @@
 """Register sharing: named registers whose live ranges never overlap share one PTX register.
 
 Only named registers (``RegDecl.count == 0``) take part, and only with others of exactly the same
-type; PTX ranges (``%r<N>``, nvcc's numbering) and names that appear in raw pass-through text are left
-alone. Two registers interfere when one is written (guarded or not) while the other occupies space
+type; PTX ranges (``%r<N>``, nvcc's numbering), names that appear in raw pass-through text and the
+operands of ``wgmma`` (asynchronous: it uses them after it issues) are left alone. Two registers interfere when one is written (guarded or not) while the other occupies space
 (see :mod:`.liveness`: live and maybe defined). Registers are coloured greedily in declaration order,
 each joining the first earlier group it does not interfere with; the group keeps the name of its
 first member, so the PTX stays readable. Renamed operands keep their own spans.
@@ -14,10 +14,14 @@ import re
 from dataclasses import dataclass
 
 from ..ir import Guard, Instr, Kernel, Mem, Operand, PredPair, Raw, Reg, Vec
+from ..isa import defs_uses
 from .defuse import DefUse
 from .liveness import Flow, flow
 
 _WORD = re.compile(r"%?[A-Za-z_$][\w$]*")
+# Opcodes that keep reading or writing their registers after they issue (wgmma.mma_async until the
+# matching wgmma.wait_group): their registers are never shared, since liveness cannot see that.
+ASYNC_OPERANDS = frozenset({"wgmma"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,8 @@ def _groups(kernel: Kernel, fl: Flow) -> tuple[list[list[str]], int]:
     for st in kernel.body:
         if isinstance(st, Raw):
             raw_words.update(_WORD.findall(st.text))
+        elif isinstance(st, Instr) and st.opcode in ASYNC_OPERANDS:
+            raw_words.update(r.name for part in defs_uses(st) for r in part)
     index = fl.regs.index
     order = [d for d in kernel.regs if d.count == 0 and d.name in index and d.name not in raw_words
              and (fl.referenced >> index[d.name]) & 1]

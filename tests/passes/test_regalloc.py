@@ -164,3 +164,24 @@ def test_sharing_preserves_stores(body):
     assert execute(k2)["mem"] == execute(k)["mem"]
     assert len(k2.regs) == len(k.regs) - rep.merged
     assert liveness(k2).peak == liveness(k).peak
+
+
+def test_wgmma_operands_are_never_shared():
+    # The fragment `fa` is dead after the mma_async as far as liveness can tell, but the tensor core
+    # reads it until wait_group: `t` must not take its register.
+    k = kernel(""".reg .f32 acc0, acc1, fa, t
+.reg .u64 db
+    mov.f32 fa, 1.0
+    mov.u64 db, 0
+    mov.f32 acc0, 0.0
+    mov.f32 acc1, 0.0
+    wgmma.mma_async.sync.aligned.m64n8k8.f32.tf32.tf32 {acc0, acc1}, {fa}, db, 1, 1, 1
+    mov.f32 t, 2.0
+    st.global.f32 [0], t
+    wgmma.wait_group.sync.aligned 0
+    st.global.f32 [4], acc0
+    st.global.f32 [8], acc1
+""")
+    groups = share_registers(k)[1].groups
+    assert all(not {"fa", "t"} <= set(g) for g in groups)
+    assert all(not {"acc0", "acc1", "fa", "db"} & set(g) for g in groups)
