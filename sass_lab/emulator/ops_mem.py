@@ -22,6 +22,8 @@ def space_of(ctx: Ctx, ins: ir.Instr, mem: ir.Mem) -> str:
     for m in ins.mods:
         s = m.split("::")[0]
         if s in SPACES:
+            if s == "param" and isinstance(mem.base, ir.Reg) and mem.base.name in ctx.layout.local:
+                return "local"  # call arguments and results: .param variables of a function body
             return s
     if isinstance(mem.base, ir.Reg) and ctx.space_of(mem.base.name) in ("param", "const"):
         return ctx.space_of(mem.base.name)

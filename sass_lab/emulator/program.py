@@ -11,6 +11,7 @@ from ..errors import EmulatorError
 from . import ops_bits, ops_cmp, ops_float, ops_int, ops_mem, ops_warp  # noqa: F401 - register op builders
 from . import values as V
 from .decode import BARRIER, BRANCH, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
+from .inline import inline_calls
 from .ptx import parse_ptx
 
 
@@ -121,6 +122,7 @@ def _barrier(ctx: Ctx, ins: ir.Instr) -> Op:
 
 
 def build(module: ir.Module, kernel: ir.Kernel) -> Program:
+    kernel = inline_calls(module, kernel)
     lay = layout(module, kernel)
     ctx = Ctx(kernel, lay)
     instrs: list[ir.Instr] = []

@@ -66,11 +66,36 @@ def _imm(tok: Token, neg: bool = False) -> ir.Imm:
     return ir.Imm(value, text)
 
 
+class _Block(list):
+    """The statements of one ``{ … }`` body (told apart from Lark's plain child lists)."""
+
+
+def rename(op, names: dict[str, str]):
+    """``op`` with register/symbol names replaced through ``names`` (``!p`` keeps its negation)."""
+    if isinstance(op, ir.Reg):
+        n = op.name
+        neg = n.startswith("!")
+        base = n[1:] if neg else n
+        return ir.Reg(("!" if neg else "") + names[base], op.type) if base in names else op
+    if isinstance(op, ir.Mem):
+        return ir.Mem(rename(op.base, names) if op.base is not None else None, op.offset)
+    if isinstance(op, ir.Vec):
+        return ir.Vec(tuple(rename(x, names) for x in op.items))
+    if isinstance(op, ir.PredPair):
+        return ir.PredPair(rename(op.first, names), rename(op.second, names))
+    if isinstance(op, AddrOf):
+        return AddrOf(names.get(op.name, op.name), op.offset)
+    if isinstance(op, Paren):
+        return Paren(tuple(rename(x, names) for x in op.items))
+    return op
+
+
 @v_args(inline=True)
 class _Build(Transformer):
     """Inline transformer: each rule returns IR pieces directly."""
 
     lines: list[str] = []
+    scope_id = 0
 
     def _span(self, tok: Token) -> Span:
         line = tok.line or 1
@@ -88,11 +113,14 @@ class _Build(Transformer):
         kind = next(i for i in items if isinstance(i, Token) and i.type == "FUNC_KIND")
         name = next(i for i in items if isinstance(i, Token) and i.type == "IDENT")
         params: tuple = ()
+        rets: tuple = ()
         directives = []
         body = None
         for i in items:
             if isinstance(i, tuple) and i and i[0] == "params":
                 params = i[1]
+            elif isinstance(i, tuple) and i and i[0] == "ret":
+                rets = i[1]
             elif isinstance(i, ir.Directive):
                 directives.append(i)
             elif isinstance(i, list):
@@ -105,6 +133,9 @@ class _Build(Transformer):
                 vars_.append(s)
             else:
                 stmts.append(s)
+        if rets:  # a .func's return parameters come first, counted by a "__ret__" directive
+            params = (*rets, *params)
+            directives.append(ir.Directive("__ret__", (len(rets),)))
         return ir.Kernel(name=str(name), params=params, regs=tuple(regs), vars=tuple(vars_),
                          directives=tuple(directives), body=tuple(stmts),
                          entry=str(kind) == ".entry" and body is not None,
@@ -134,16 +165,44 @@ class _Build(Transformer):
         return ir.Directive(str(name)[1:], tuple(parse_int(v) for v in values), span=self._span(name))
 
     def body(self, *stmts):
-        out: list = []
-        for s in stmts:
-            if isinstance(s, list):
-                out.extend(s)
-            elif s is not None and not isinstance(s, Token):
-                if isinstance(s, tuple):
-                    out.extend(s)
-                else:
-                    out.append(s)
+        items: list = []
+
+        def walk(xs):
+            for x in xs:
+                if isinstance(x, _Block):
+                    items.append(x)
+                elif isinstance(x, list):
+                    walk(x)
+                elif isinstance(x, tuple):
+                    items.extend(x)
+                elif x is not None and not isinstance(x, Token):
+                    items.append(x)
+        walk(stmts)
+        out = _Block()
+        for x in items:
+            out.extend(self._scoped(x) if isinstance(x, _Block) else (x,))
         return out
+
+    def _scoped(self, block: _Block) -> list:
+        """A nested ``{ … }`` block: its registers shadow outer ones, so give them unique names."""
+        self.scope_id += 1
+        names: dict[str, str] = {}
+        decls = []
+        for x in block:
+            if isinstance(x, ir.RegDecl):
+                for n in ([f"{x.name}{i}" for i in range(x.count)] if x.count else [x.name]):
+                    names[n] = f"{n}${self.scope_id}"
+                    decls.append(ir.RegDecl(names[n], x.type, 0, x.span))
+        if not names:
+            return list(block)
+        out = []
+        for x in block:
+            if isinstance(x, ir.Instr):
+                g = x.guard and ir.Guard(rename(x.guard.reg, names), x.guard.negate)
+                out.append(ir.Instr(x.opcode, x.mods, tuple(rename(o, names) for o in x.operands), g, x.span))
+            elif not isinstance(x, ir.RegDecl):
+                out.append(x)
+        return decls + out
 
     def reg_decl(self, *items):
         typ = next(str(i)[1:] for i in items if isinstance(i, Token) and i.type == "TYPE")
@@ -285,6 +344,7 @@ def parse_ptx(text: str) -> ir.Module:
     try:
         with _LOCK:
             _BUILD.lines = lines
+            _BUILD.scope_id = 0
             return parser.parse(text)
     except UnexpectedToken as e:
         raise EmulatorError(f"PTX syntax error: unexpected '{e.token}'", _error_span(lines, e),

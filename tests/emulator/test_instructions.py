@@ -277,3 +277,10 @@ def test_fma_f64_is_fused():
             "cvt.u32.u64 %r7, %rd5; st.global.u32 [%rd3], %r7;")
     got = run(body, F, n=1)
     assert got[0] == np.array([2.0 ** -60]).view(np.uint64)[0] >> 32
+
+
+def test_nested_scope_registers_shadow_outer_ones():
+    # the inner block's %r5 and %r6 are new registers: the outer %r5 keeps the loaded value
+    body = (LOAD + "{ .reg .b32 %r5, %r6; mov.u32 %r5, 1000; mov.u32 %r6, %r5; mov.u32 %r7, %r6; }"
+            "add.u32 %r6, %r5, %r7;" + STORE)
+    np.testing.assert_array_equal(run(body, U), U + np.uint32(1000))

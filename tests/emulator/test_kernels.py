@@ -88,3 +88,17 @@ def test_mma_gemm(ptx_source):
     emulate(ptx_source("mma_gemm"), "mma_gemm", (N // 8, M // 16), 32,
             [A, B, C, np.int32(M), np.int32(N), np.int32(K)])
     np.testing.assert_allclose(C, A.astype(np.float64) @ B.T.astype(np.float64), rtol=1e-4, atol=1e-4)
+
+
+def test_calls_are_inlined(ptx_source):
+    ptx = ptx_source("calls")
+    n = 300
+    x = RNG.random(n, np.float32)
+    y = _poison(n)
+    emulate(ptx, "noinl", 3, 128, [x, y, np.int32(n)])
+    np.testing.assert_allclose(y, (x * 2 + np.arange(n)) + np.float32(4), rtol=1e-6)
+    xd = RNG.standard_normal(n) * 1e6
+    xd[:4] = [1e300, 3.0, -1e22, 0.0]  # huge arguments take the Payne-Hanek .func (local memory, carries)
+    yd = np.full(n, np.nan)
+    emulate(ptx, "dsin", 3, 128, [xd, yd, np.int32(n)])
+    np.testing.assert_allclose(yd, np.sin(xd) + np.cos(xd * 0.5), rtol=1e-15, atol=1e-15)
