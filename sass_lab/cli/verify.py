@@ -1,4 +1,4 @@
-"""``sass_lab verify FILE [--emulate] [--size N=...] [-D K=V]... [--all-sizes] [--json]``.
+"""``sass_lab verify FILE [--emulate] [--size N=...] [-D K=V]... [--all-sizes] [--all-defines] [--json]``.
 
 Checks a kernel against the float64 reference of its ``%% lab`` block. Without ``--emulate`` it runs on
 the GPU (exit 3 when there is none). Exit 1 when any output fails its tolerance.
@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
                    help="override a .define (repeatable)")
     p.add_argument("--all-sizes", action="store_true", help="verify every TEST_SIZES entry")
+    p.add_argument("--all-defines", action="store_true",
+                   help="repeat for every define combination of the lab block's TUNE space")
     p.add_argument("--seed", type=int, default=None, help="random seed for the inputs")
     p.add_argument("--kernel", help="kernel name (default: the lab block's KERNEL)")
     p.add_argument("--arch", default=DEFAULT_ARCH, choices=ARCHS)
@@ -32,14 +34,21 @@ def run(args) -> int:
     from ..lab.spec import parse_size
     from ..lab.verify import verify, verify_sizes
 
-    defines = parse_defines(args.defines)
+    base = parse_defines(args.defines)
     if args.all_sizes and args.size:
         raise UsageError("--all-sizes and --size exclude each other")
-    if args.all_sizes:
-        results = verify_sizes(args.file, None, args.emulate, defines, args.seed, args.kernel, args.arch)
-    else:
-        results = [verify(args.file, parse_size(args.size) or None, args.emulate, defines, args.seed,
-                          args.kernel, args.arch)]
+    combos = [base]
+    if args.all_defines:
+        from ..lab.spec import load_spec
+
+        combos = [{**base, **c} for c in load_spec(args.file, **base).combinations()] or [base]
+    results = []
+    for defines in combos:
+        if args.all_sizes:
+            results += verify_sizes(args.file, None, args.emulate, defines, args.seed, args.kernel, args.arch)
+        else:
+            results.append(verify(args.file, parse_size(args.size) or None, args.emulate, defines, args.seed,
+                                  args.kernel, args.arch))
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:

@@ -83,3 +83,14 @@ def test_unknown_define_exits_1(capsys):
     pipeline()
     assert main(["verify", "kernels_asm/saxpy.sasm", "--emulate", "-D", "NOPE=1"]) == 1
     assert "NOPE" in capsys.readouterr().err
+
+
+def test_all_defines_sweeps_the_tuning_space(capsys):
+    pipeline()
+    argv = ["verify", "kernels_asm/saxpy.sasm", "--emulate", "--all-defines", "--size", "n=700", "--json",
+            "-D", "ITEMS=2"]
+    assert main(argv) == 0
+    rs = json.loads(capsys.readouterr().out)
+    assert len(rs) == 9 and all(r["ok"] for r in rs)
+    assert {(r["defines"]["BLOCK"], r["defines"]["ITEMS"]) for r in rs} == {
+        (b, i) for b in (128, 256, 512) for i in (1, 2, 4)}
