@@ -108,17 +108,23 @@ def _check_mods(ctx: Ctx, ins: ir.Instr) -> None:
                         hint="the emulator refuses what it cannot model rather than guess")
 
 
-def _barrier(ctx: Ctx, ins: ir.Instr) -> Op:
+def _barrier(ctx: Ctx, ins: ir.Instr) -> tuple:
+    """(mode, barrier-id getter, thread-count getter, reduction or None) for the run loop."""
     mods = ins.mods
     if ins.opcode == "bar" and mods[:1] == ("warp",):
-        return ("warp", None, None)
-    mode = "arrive" if "arrive" in mods else "red" if "red" in mods else "sync"
-    if mode == "red":
-        raise ctx.error(f"'{ins.name}' (barrier reductions) is not supported by the emulator")
-    ops = ins.operands
+        return ("warp", None, None, None)
+    mode = "arrive" if "arrive" in mods else "sync"
+    ops = list(ins.operands)
+    red = None
+    if "red" in mods:  # bar.red.popc.u32 d, a{, b}, {!}c  /  bar.red.{and,or}.pred p, a{, b}, {!}c
+        op = next((m for m in mods if m in ("popc", "and", "or")), None)
+        if op is None or len(ops) < 3:
+            raise ctx.error(f"'{ins.name}' needs .popc/.and/.or and d, a, c operands")
+        red = (op, ctx.dst(ops[0], "u32" if op == "popc" else "pred"), ctx.src(ops[-1], "pred"))
+        ops = ops[1:-1]
     count = ctx.src(ops[1], "u32") if len(ops) > 1 else None
     bid = ctx.src(ops[0], "u32") if ops else None
-    return (mode, bid, count)
+    return (mode, bid, count, red)
 
 
 def build(module: ir.Module, kernel: ir.Kernel) -> Program:
@@ -145,7 +151,7 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
             _check_mods(ctx, ins)
         if op == "bra" or op == "brx":
             if op == "brx":
-                raise ctx.error("'brx.idx' (indirect branches) is not supported by the emulator")
+                raise ctx.error(f"'{ins.name}' (indirect branches) is not supported by the emulator")
             ops.append(Op(BRANCH, None, ctx.label(ins.operands[0]), guard, neg))
         elif op in ("ret", "exit"):
             ops.append(Op(EXIT, None, -1, guard, neg))

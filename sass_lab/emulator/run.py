@@ -187,8 +187,8 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.races = RaceTracker(st, (nb * S) // st.gran + 1) if st.check and prog.uses_shared else None
 
 
-def _barrier(st: State, info, lanes: np.ndarray, T: int) -> None:
-    mode, gid, gcount = info
+def _barrier(st: State, info, lanes: np.ndarray, T: int, wm) -> None:
+    mode, gid, gcount, red = info
     nb = st.nb
     if mode == "warp":
         if st.races is not None:
@@ -227,6 +227,15 @@ def _barrier(st: State, info, lanes: np.ndarray, T: int) -> None:
     st.bar_arrived[blocks] = 0
     if st.races is not None:
         st.races.block_barrier(blocks)
+    if red is not None:
+        op, put, gc = red
+        c = np.broadcast_to(gc(st), (st.L,))
+        votes = np.bincount(st.lane_blk[lanes], weights=c[lanes], minlength=nb).astype(np.int64)
+        per = votes[st.lane_blk]
+        if op == "popc":
+            put(st, per.astype(np.uint32), wm)
+        else:
+            put(st, per == arrived[st.lane_blk] if op == "and" else per > 0, wm)
 
 
 def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
@@ -314,7 +323,7 @@ def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
             else:  # BARRIER
                 st.pc = pc
                 lanes = st.all_lanes if ggm is None else np.flatnonzero(ggm)
-                _barrier(st, op.fn, lanes, T)
+                _barrier(st, op.fn, lanes, T, gwm)
                 pc += 1
         if not written:
             if gm is None:

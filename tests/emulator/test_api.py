@@ -67,7 +67,7 @@ def test_unknown_kernel_and_bad_launch():
 @pytest.mark.parametrize("instr,name", [
     ("tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [tex0, {%f1, %f1}];", "tex.2d.v4.f32.f32"),
     ("wgmma.fence.sync.aligned;", "wgmma.fence.sync.aligned"),
-    ("bar.red.popc.u32 %r6, 0, %p1;", "bar.red.popc.u32"),
+    ("brx.idx.uni %r5, tbl;", "brx.idx.uni"),
     ("call.uni foo, (%r5);", "call.uni"),
     ("max.NaN.f32 %f1, %f2, %f3;", ".NaN"),
     ("cvt.rn.relu.f16x2.f32 %r6, %f1, %f2;", ".relu"),

@@ -112,3 +112,16 @@ def test_divergent_loop_reconverges():
 
 def test_kernel_text_roundtrip():
     assert "shfl" in kernel("shfl.sync.up.b32 %r6, %r5, 1, 0, -1;")
+
+
+@pytest.mark.parametrize("op", ["popc", "and", "or"])
+def test_bar_red(op):
+    # __syncthreads_count/_and/_or over a 64-thread block: predicate = value is odd
+    cond = "and.b32 %r7, %r5, 1; setp.ne.u32 %p2, %r7, 0;"
+    red = ("bar.red.popc.u32 %r6, 0, %p2;" if op == "popc" else
+           f"bar.red.{op}.pred %p3, 0, %p2; selp.u32 %r6, 1, 0, %p3;")
+    vals = VALS.copy() if op != "and" else (VALS | 1)
+    got = run(LOAD + cond + red + STORE, vals)
+    odd = vals & 1
+    want = {"popc": odd.sum(), "and": int(odd.all()), "or": int(odd.any())}[op]
+    assert (got == want).all()
