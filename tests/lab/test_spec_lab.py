@@ -144,3 +144,16 @@ def test_default_defines():
     # '//' starts a comment on a .define line (as in the expander), so halve with '>> 1'
     assert default_defines(".define BM = 128, BN = BM >> 1  // c\n.define T = 'x'\n") == {
         "BM": 128, "BN": 64, "T": "x"}
+
+
+@pytest.mark.parametrize("ta, tb", [(0, 0), (1, 1)])
+def test_sgemm_peer_computes_the_same_gemm(ta, tb):
+    """The peer's CuPy branch, with numpy standing in for cupy (same array API)."""
+    import types
+
+    spec = load_spec("kernels_asm/sgemm.sasm", TRANS_A=ta, TRANS_B=tb)
+    s = spec.with_size(dict(M=6, N=5, K=7, beta=1))
+    a = spec.inputs(s, np.random.default_rng(2))
+    want = spec.reference(a, s)["C"]
+    spec.peer()(a, s, types.SimpleNamespace(__name__="cupy", matmul=np.matmul))
+    np.testing.assert_allclose(a["C"], want, rtol=1e-5, atol=1e-5)
