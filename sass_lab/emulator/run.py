@@ -119,7 +119,18 @@ def build_heap(prog: Program, bufs) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         ends.append(off + size)
         names.append(gname)
     pos = (lay.global_size + GAP + 255) // 256 * 256
+    seen: list[tuple[np.ndarray, int, int]] = []  # (array, offset, index into names)
     for _poff, arr, name in bufs:
+        same = next(((o, k) for a, o, k in seen if a is arr), None)
+        if same is not None:  # one array passed for several pointers: one region, both names
+            offs.append(same[0])
+            names[same[1]] += "/" + name
+            continue
+        for a, _o, k in seen:
+            if arr.nbytes and a.nbytes and np.shares_memory(a, arr):
+                raise EmulatorError(f"arguments '{names[k]}' and '{name}' are different arrays over the same "
+                                    "memory", hint="pass the same array object for aliased pointers, or copies")
+        seen.append((arr, pos, len(names)))
         starts.append(pos)
         ends.append(pos + arr.nbytes)
         names.append(name)

@@ -158,3 +158,14 @@ def test_assembler_style_ptx_with_readable_names():
     np.testing.assert_array_equal(y, x * 0.5)
     with pytest.raises(EmulatorError, match="alpha_param.*expected .f32, got np.float64"):
         emulate(ASSEMBLER_STYLE, "scale", 3, 128, [x, y, np.float64(0.5), np.uint32(300)])
+
+
+def test_aliased_buffers_share_memory():
+    # c = a + b with c passed as the same array as a: an in-place add
+    a = np.arange(8, dtype=np.float32)
+    b = np.ones(8, np.float32)
+    emulate(VECADD, "vecadd", 1, 8, [a, b, a, np.int32(8)])
+    np.testing.assert_array_equal(a, np.arange(8) + 1)
+    base = np.zeros(16, np.float32)
+    with pytest.raises(EmulatorError, match="same memory"):
+        emulate(VECADD, "vecadd", 1, 8, [base[:8], b, base[4:12], np.int32(8)])
