@@ -31,7 +31,7 @@ class State:
     __slots__ = ("L", "tp", "nb", "regs", "heap", "hv", "buf_starts", "buf_ends", "buf_names",
                  "shared", "sv", "sh_size", "sh_limit", "local", "lv", "local_size", "param", "const",
                  "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
-                 "block", "first_block", "steps", "live", "line_map", "bar_arrived", "all_lanes")
+                 "block", "first_block", "steps", "live", "line_map", "bar_arrived", "all_lanes", "sh_base")
 
     # ------------------------------------------------------------------ findings
     def lane_coords(self, lane: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -115,8 +115,8 @@ class State:
             self.report("misaligned", lanes[mis], f"{size}-byte shared {what} at offset "
                         f"{int(off[mis][0]):#x} is not {size}-byte aligned")
             lanes, off = lanes[~mis], off[~mis]
-        blk = self.lane_blk if len(lanes) == self.L else self.lane_blk[lanes]
-        return lanes, blk * self.sh_size + off
+        base = self.sh_base if len(lanes) == self.L else self.sh_base[lanes]
+        return lanes, base + off
 
 
 def instr_text(ins) -> str:

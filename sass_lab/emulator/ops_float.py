@@ -20,14 +20,14 @@ ROUND = ("rn", "rz", "rm", "rp")
 
 def fma_f32(a, b, c):
     """Single-rounding f32 fused multiply-add."""
-    p = np.asarray(a, F64) * np.asarray(b, F64)
-    c64 = np.asarray(c, F64)
-    s = p + c64
+    s = np.multiply(a, b, dtype=F64)
+    s = np.add(s, c, dtype=F64, out=s if s.ndim else None)
     r = s.astype(F32)
-    bits = np.asarray(s).view(np.uint64) & np.uint64(0x1FFFFFFF)
-    tie = bits == np.uint64(0x10000000)
-    if np.any(tie):
+    tie = np.equal(np.bitwise_and(s.view(np.uint64), np.uint64(0x1FFFFFFF)), np.uint64(0x10000000))
+    if tie.any():
         # exact error of the f64 sum (TwoSum); nudge the tie toward it, then round
+        p = np.multiply(a, b, dtype=F64)
+        c64 = np.asarray(c, F64)
         bb = s - p
         err = (p - (s - bb)) + (c64 - bb)
         nudged = np.where(err > 0, np.nextafter(s, np.inf), np.where(err < 0, np.nextafter(s, -np.inf), s))

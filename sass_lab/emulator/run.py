@@ -190,6 +190,7 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     put("%lanemask_ge", (~((one << ln) - one) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
     st.regs[sp["%gridid"]] = np.array(0, np.uint64)
     S = st.sh_size
+    st.sh_base = st.lane_blk * S
     st.shared = np.zeros(nb * S + 16, np.uint8)
     st.sv = views(st.shared)
     st.local = np.zeros(L * st.local_size + 16, np.uint8)
