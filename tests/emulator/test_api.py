@@ -169,3 +169,19 @@ def test_aliased_buffers_share_memory():
     base = np.zeros(16, np.float32)
     with pytest.raises(EmulatorError, match="same memory"):
         emulate(VECADD, "vecadd", 1, 8, [base[:8], b, base[4:12], np.int32(8)])
+
+
+def test_3d_grid_and_block_coordinates():
+    body = ("mov.u32 %r10, %tid.y; mov.u32 %r11, %tid.z; mov.u32 %r12, %ntid.x; mov.u32 %r13, %ntid.y;"
+            "mad.lo.u32 %r14, %r11, %r13, %r10; mad.lo.u32 %r14, %r14, %r12, %r0;"  # linear tid
+            "mov.u32 %r15, %ctaid.x; mov.u32 %r16, %ctaid.y; mov.u32 %r17, %ctaid.z; mov.u32 %r18, %nctaid.x;"
+            "mov.u32 %r19, %nctaid.y; mad.lo.u32 %r20, %r17, %r19, %r16; mad.lo.u32 %r20, %r20, %r18, %r15;"
+            "mul.lo.u32 %r21, %r12, %r13; mov.u32 %r22, %ntid.z; mul.lo.u32 %r21, %r21, %r22;"  # threads/block
+            "mad.lo.u32 %r23, %r20, %r21, %r14; mul.wide.u32 %rd10, %r23, 4; add.s64 %rd11, %rd0, %rd10;"
+            "shl.b32 %r24, %r20, 16; or.b32 %r24, %r24, %r14; st.global.u32 [%rd11], %r24;")
+    grid, block = (3, 2, 2), (4, 2, 3)
+    n = 12 * 24
+    out = np.zeros(n, np.uint32)
+    emulate(kernel(body), "k", grid, block, [out, np.zeros(1, np.uint32), np.uint32(0)])
+    ids = np.arange(n)
+    np.testing.assert_array_equal(out, ((ids // 24) << 16) | (ids % 24))
