@@ -9,14 +9,6 @@ import pytest
 from sass_lab.cli.main import main
 
 
-def pipeline():
-    try:
-        from sass_lab.dsl import frontend  # noqa: F401
-        from sass_lab.emulator import emulate  # noqa: F401
-    except ImportError as e:
-        pytest.skip(f"pipeline stage not landed yet: {e}")
-
-
 def no_gpu():
     from tests.conftest import gpu_available
 
@@ -57,7 +49,6 @@ def test_no_gpu_exits_3(capsys):
 
 
 def test_json_and_table(capsys):
-    pipeline()
     assert main(["verify", "kernels_asm/saxpy.sasm", "--emulate", "--json", "--size", "n=100"]) == 0
     (r,) = json.loads(capsys.readouterr().out)
     assert r["ok"] and r["size"] == {"n": 100} and r["device"] == "emulator"
@@ -68,7 +59,6 @@ def test_json_and_table(capsys):
 
 
 def test_failed_check_exits_1_with_a_table(tmp_path, capsys):
-    pipeline()
     bad = tmp_path / "saxpy.sasm"
     bad.write_text(open("kernels_asm/saxpy.sasm").read().replace("fma.rn.f32      yv, a, xv, yv",
                                                                  "fma.rn.f32      yv, a, yv, yv"))
@@ -80,13 +70,11 @@ def test_failed_check_exits_1_with_a_table(tmp_path, capsys):
 
 
 def test_unknown_define_exits_1(capsys):
-    pipeline()
     assert main(["verify", "kernels_asm/saxpy.sasm", "--emulate", "-D", "NOPE=1"]) == 1
     assert "NOPE" in capsys.readouterr().err
 
 
 def test_all_defines_sweeps_the_tuning_space(capsys):
-    pipeline()
     argv = ["verify", "kernels_asm/saxpy.sasm", "--emulate", "--all-defines", "--size", "n=700", "--json",
             "-D", "ITEMS=2"]
     assert main(argv) == 0

@@ -10,14 +10,6 @@ PATH = "kernels_asm/reduce.sasm"
 COMBOS = load_spec(PATH).combinations()
 
 
-def pipeline():
-    try:
-        from sass_lab.dsl import frontend  # noqa: F401
-        from sass_lab.emulator import emulate  # noqa: F401
-    except ImportError as e:
-        pytest.skip(f"pipeline stage not landed yet: {e}")
-
-
 def failures(results):
     return [(r.size, [(c.name, c.max_rel_err, c.tol, c.nonfinite) for c in r.checks])
             for r in results if not r.ok]
@@ -25,7 +17,6 @@ def failures(results):
 
 @pytest.mark.parametrize("defines", COMBOS, ids=lambda d: "-".join(f"{k}{v}" for k, v in d.items()))
 def test_reduce_verifies(defines):
-    pipeline()
     from sass_lab.lab.verify import verify_sizes
 
     assert not failures(verify_sizes(PATH, defines=defines, seed=2))
@@ -34,7 +25,6 @@ def test_reduce_verifies(defines):
 @pytest.mark.parametrize("block, grid_max, n", [(64, 2, 1000), (32, 1, 77), (128, 3, 2000)])
 def test_grid_stride_loop(block, grid_max, n):
     """GRID_MAX caps the grid, so each thread makes several passes."""
-    pipeline()
     from sass_lab.lab.verify import verify
 
     r = verify(PATH, size={"n": n}, defines={"BLOCK": block, "ITEMS": 2, "GRID_MAX": grid_max}, seed=4)
@@ -47,7 +37,6 @@ def test_grid_stride_loop(block, grid_max, n):
      "    add.u32         base, base, stride"),                          # passes skip elements
 ], ids=["half-warp", "skipped-passes"])
 def test_reduce_mutants_go_red(tmp_path, old, new):
-    pipeline()
     from sass_lab.lab.verify import verify
 
     src = open(PATH).read()

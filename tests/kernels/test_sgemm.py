@@ -12,14 +12,6 @@ PATH = "kernels_asm/sgemm.sasm"
 COMBOS = load_spec(PATH).combinations()
 
 
-def pipeline():
-    try:
-        from sass_lab.dsl import frontend  # noqa: F401
-        from sass_lab.emulator import emulate  # noqa: F401
-    except ImportError as e:
-        pytest.skip(f"pipeline stage not landed yet: {e}")
-
-
 def failures(results):
     return [(r.size, [(c.name, c.max_rel_err, c.tol, c.nonfinite, c.worst) for c in r.checks])
             for r in results if not r.ok]
@@ -36,7 +28,6 @@ def test_tuning_space_is_complete():
 
 @pytest.mark.parametrize("defines", COMBOS, ids=ident)
 def test_sgemm_verifies(defines):
-    pipeline()
     from sass_lab.lab.verify import verify_sizes
 
     results = verify_sizes(PATH, defines=defines, seed=7)
@@ -64,7 +55,6 @@ def red(path, size, defines=None) -> bool:
      'emit(f"    add.f32         o[{e}], ci[{e}], o[{e}]")', dict(M=8, N=8, K=8)),
 ], ids=["negative-k", "no-row-bound", "beta-ignored"])
 def test_sgemm_mutants_go_red(tmp_path, old, new, size):
-    pipeline()
     src = open(PATH).read()
     assert old in src
     bad = tmp_path / "sgemm.sasm"

@@ -11,15 +11,6 @@ from sass_lab.errors import SourceError
 from sass_lab.lab.verify import OutputCheck, VerifyResult, compare
 
 
-def pipeline():
-    """verify() needs the front end and the emulator (skip only until those stages land)."""
-    try:
-        from sass_lab.dsl import frontend  # noqa: F401
-        from sass_lab.emulator import emulate  # noqa: F401
-    except ImportError as e:
-        pytest.skip(f"pipeline stage not landed yet: {e}")
-
-
 def test_exact_and_within_tolerance():
     ref = {"y": np.array([1.0, -2.0, 4.0])}
     (c,) = compare({"y": np.array([1.0, -2.0, 4.0], np.float32)}, ref, 1e-6)
@@ -63,7 +54,6 @@ def test_result_json_roundtrip():
 
 
 def test_verify_saxpy_on_the_emulator():
-    pipeline()
     from sass_lab.lab.verify import verify, verify_sizes
 
     r = verify("kernels_asm/saxpy.sasm", seed=3)
@@ -76,7 +66,6 @@ def test_verify_saxpy_on_the_emulator():
 
 
 def test_partial_size_overrides_the_first_test_size_on_the_emulator():
-    pipeline()
     from sass_lab.lab.verify import verify
 
     r = verify("kernels_asm/sgemm.sasm", size="beta=0", defines={"BM": 64, "BN": 64}, seed=1)
@@ -84,7 +73,6 @@ def test_partial_size_overrides_the_first_test_size_on_the_emulator():
 
 
 def test_verify_detects_a_broken_kernel(tmp_path):
-    pipeline()
     from sass_lab.lab.verify import verify
 
     src = open("kernels_asm/saxpy.sasm").read()
@@ -95,7 +83,6 @@ def test_verify_detects_a_broken_kernel(tmp_path):
 
 
 def test_unknown_size_name_is_reported():
-    pipeline()
     from sass_lab.lab.verify import verify
 
     with pytest.raises(SourceError, match="unknown size name"):
