@@ -87,3 +87,31 @@ def test_unknown_size_name_is_reported():
 
     with pytest.raises(SourceError, match="unknown size name"):
         verify("kernels_asm/saxpy.sasm", size={"m": 3})
+
+
+def test_gpu_path_with_a_stand_in_device(monkeypatch):
+    """Without --emulate verify checks for a GPU, then calls Kernel.launch (here: the emulator)."""
+    import sass_lab.runtime as rt
+    from sass_lab.api import Kernel
+    from sass_lab.lab.verify import verify
+
+    calls = []
+
+    def launch(self, grid, block, *args, dynamic_shared=0, **kw):
+        calls.append((self.name, grid, block, len(args)))
+        return self.emulate(grid, block, *args, dynamic_shared=dynamic_shared)
+
+    monkeypatch.setattr(rt, "require_gpu", lambda: None)
+    monkeypatch.setattr(Kernel, "launch", launch)
+    r = verify("kernels_asm/saxpy.sasm", size={"n": 3000}, emulate=False, seed=1)
+    assert r.ok and r.device == "gpu" and calls == [("saxpy", (3, 1, 1), (256, 1, 1), 4)]
+
+
+def test_default_sizes():
+    from sass_lab.lab.spec import load_spec
+    from sass_lab.lab.verify import _size
+
+    spec = load_spec("kernels_asm/sgemm.sasm")
+    assert _size(spec, None, True) == dict(M=67, N=45, K=33, beta=1)
+    assert _size(spec, None, False) == dict(M=4096, N=4096, K=4096, beta=1)
+    assert _size(spec, "K=8", True) == dict(M=67, N=45, K=8, beta=1)
