@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import EmulatorError, Span
 from . import values as V
+from .barrier import barrier
 from .decode import BRANCH, EXIT, NORMAL, Program
 from .machine import GLOBAL_BASE, State, views
 from .program import program
@@ -199,61 +200,9 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.races = RaceTracker(st, (nb * S) // st.gran + 1) if st.check and prog.uses_shared else None
 
 
-def _barrier(st: State, info, lanes: np.ndarray, T: int, wm) -> None:
-    mode, gid, gcount, red = info
-    nb = st.nb
-    if mode == "warp":
-        if st.races is not None:
-            st.races.warp_sync(np.unique(lanes >> 5))
-        return
-    arrived = np.bincount(st.lane_blk[lanes], minlength=nb)
-    if mode == "arrive":
-        st.bar_arrived += arrived
-        return
-    blocks = np.flatnonzero(arrived)
-    if gcount is not None:
-        need = int(np.max(gcount(st)))
-        short = blocks[(arrived[blocks] + st.bar_arrived[blocks]) < need]
-    else:
-        live = np.bincount(st.lane_blk[st.live], minlength=nb)
-        short = blocks[arrived[blocks] < T]
-        if len(short):
-            missing = np.isin(st.lane_blk, short) & (st.lane_tid < T)
-            missing[lanes] = False
-            away = missing & st.live
-            gone = missing & ~st.live
-            if away.any():
-                st.report("barrier-divergence", np.flatnonzero(away),
-                          lambda lane: f"threads of the block are at a different point of the kernel when others "
-                          f"reach this barrier (e.g. thread {st.lane_coords(lane)[1]})", key_extra="away")
-            if gone.any():
-                st.report("barrier-divergence", np.flatnonzero(gone),
-                          lambda lane: f"threads of the block exited before this barrier (e.g. thread "
-                          f"{st.lane_coords(lane)[1]}); the others would wait forever", key_extra="exited")
-        del live
-        short = ()
-    if gcount is not None and len(short):
-        lanes_short = np.flatnonzero(np.isin(st.lane_blk, short) & st.live)
-        st.report("barrier-divergence", lanes_short, f"barrier expects {need} threads, fewer arrive",
-                  key_extra="count")
-    st.bar_arrived[blocks] = 0
-    if st.races is not None:
-        st.races.block_barrier(blocks)
-    if red is not None:
-        op, put, gc = red
-        c = np.broadcast_to(gc(st), (st.L,))
-        votes = np.bincount(st.lane_blk[lanes], weights=c[lanes], minlength=nb).astype(np.int64)
-        per = votes[st.lane_blk]
-        if op == "popc":
-            put(st, per.astype(np.uint32), wm)
-        else:
-            put(st, per == arrived[st.lane_blk] if op == "and" else per > 0, wm)
-
-
 def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
     """Run the wave in ``st`` to completion; returns thread-instructions executed."""
     ops = prog.ops
-    regs_ref = st
     L = st.L
     pcs = np.where(st.live, 0, EXIT_PC).astype(np.int64)
     ti = 0
@@ -285,7 +234,7 @@ def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
             g = op.guard
             p = None
             if g >= 0:
-                p = regs_ref.regs[g]
+                p = st.regs[g]
                 if op.neg:
                     p = ~p
                 if p.ndim == 0:
@@ -335,7 +284,7 @@ def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
             else:  # BARRIER
                 st.pc = pc
                 lanes = st.all_lanes if ggm is None else np.flatnonzero(ggm)
-                _barrier(st, op.fn, lanes, T, gwm)
+                barrier(st, op.fn, lanes, T, gwm)
                 pc += 1
         if not written:
             if gm is None:
