@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sass_lab.errors import SourceError
 from sass_lab.lab.verify import OutputCheck, VerifyResult, compare
@@ -115,3 +117,17 @@ def test_default_sizes():
     assert _size(spec, None, True) == dict(M=67, N=45, K=33, beta=1)
     assert _size(spec, None, False) == dict(M=4096, N=4096, K=4096, beta=1)
     assert _size(spec, "K=8", True) == dict(M=67, N=45, K=8, beta=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=40),
+       st.floats(0, 1e-3), st.data())
+def test_compare_reports_the_planted_error(values, delta, data):
+    want = np.array(values)
+    scale = np.abs(want) + 1.0
+    i = data.draw(st.integers(0, len(values) - 1))
+    got = want.copy()
+    got[i] += delta * scale[i]
+    (c,) = compare({"y": got}, {"y": want}, 1e-4, {"y": scale})
+    assert c.max_rel_err == pytest.approx(delta, rel=1e-6, abs=1e-12)
+    assert c.ok == (c.max_rel_err <= 1e-4) and c.nonfinite == 0
