@@ -415,8 +415,41 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
 
 
 @builder("prefetch", "prefetchu", "membar", "fence", "discard", "applypriority", "createpolicy",
-         "griddepcontrol", "nanosleep", "pmevent", "trap", "brkpt")
+         "griddepcontrol", "nanosleep", "pmevent", "setmaxnreg")
 def nop(ctx: Ctx, ins: ir.Instr):
-    if ins.opcode in ("createpolicy", "trap", "brkpt"):
+    if ins.opcode == "createpolicy":
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
     return lambda st, wm, gm: None
+
+
+@builder("trap", "brkpt")
+def trap(ctx: Ctx, ins: ir.Instr):
+    """A thread that executes ``trap`` (a failed device assert) stops the run with an error."""
+    from ..errors import EmulatorError
+
+    span = ins.span
+    line = span.line if span else "?"
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        if len(lanes):
+            blk, thr = st.lane_coords(int(lanes[0]))
+            raise EmulatorError(f"'{st.kernel}': {ins.name} executed by block {blk} thread {thr} "
+                                f"(PTX line {line})", span, hint="a device-side assert failed or the kernel trapped")
+    return h
+
+
+@builder("isspacep")
+def isspacep(ctx: Ctx, ins: ir.Instr):
+    space = next((m for m in ins.mods if m in ("global", "shared", "local", "const", "param")), None)
+    if space is None:
+        raise ctx.error(f"'{ins.name}' needs a state space")
+    ga = ctx.src(ins.operands[1], "u64")
+    put = ctx.dst(ins.operands[0], "pred")
+
+    def h(st, wm, gm):
+        a = ga(st).view(np.int64)
+        sh = (a - SHARED_WINDOW).astype(np.uint64) < WINDOW_SIZE
+        lo = (a - LOCAL_WINDOW).astype(np.uint64) < WINDOW_SIZE
+        put(st, {"shared": sh, "local": lo, "global": ~(sh | lo)}.get(space, np.zeros_like(sh)), wm)
+    return h

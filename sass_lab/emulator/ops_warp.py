@@ -158,6 +158,25 @@ def match(ctx: Ctx, ins: ir.Instr):
     return h
 
 
+@builder("elect")
+def elect(ctx: Ctx, ins: ir.Instr):
+    """elect.sync d|p, membermask: the lowest active member lane is the leader of its warp."""
+    d = ins.operands[0]
+    pair = isinstance(d, ir.PredPair)
+    put = ctx.dst(d.first if pair else d, "u32")
+    putp = ctx.dst(d.second, "pred") if pair else None
+    gmask = ctx.src(ins.operands[1], "u32")
+
+    def h(st, wm, gm):
+        act = _active(st, gm) & ((_full(st, gmask(st)) >> (st.lane_tid & 31).astype(np.uint32)) & np.uint32(1)).astype(bool)
+        aw = act.reshape(-1, 32)
+        leader = np.repeat(np.where(aw.any(axis=1), aw.argmax(axis=1), 0), 32).astype(np.uint32)
+        put(st, leader, wm)
+        if putp is not None:
+            putp(st, (st.all_lanes & 31) == leader, wm)
+    return h
+
+
 @builder("redux")
 def redux(ctx: Ctx, ins: ir.Instr):
     types, mods = split_mods(ins.mods)

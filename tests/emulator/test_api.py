@@ -185,3 +185,19 @@ def test_3d_grid_and_block_coordinates():
     emulate(kernel(body), "k", grid, block, [out, np.zeros(1, np.uint32), np.uint32(0)])
     ids = np.arange(n)
     np.testing.assert_array_equal(out, ((ids // 24) << 16) | (ids % 24))
+
+
+def test_trap_is_a_runtime_error_naming_the_thread():
+    ptx = kernel("setp.eq.u32 %p1, %r0, 5; @%p1 trap;")
+    with pytest.raises(EmulatorError, match=r"trap executed by block \(0, 0, 0\) thread \(5, 0, 0\)"):
+        emulate(ptx, "k", 1, 32, [np.zeros(32, np.uint32), np.zeros(32, np.uint32), np.uint32(0)])
+    emulate(ptx, "k", 1, 4, [np.zeros(4, np.uint32), np.zeros(4, np.uint32), np.uint32(0)])  # no thread 5
+
+
+def test_isspacep():
+    body = ("cvt.u64.u32 %rd10, %r4; cvta.shared.u64 %rd11, %rd10; isspacep.shared %p1, %rd11; isspacep.global %p2, %rd3;"
+            "isspacep.shared %p3, %rd3; selp.u32 %r6, 1, 0, %p1; selp.u32 %r7, 2, 0, %p2; selp.u32 %r8, 4, 0, %p3;"
+            "or.b32 %r6, %r6, %r7; or.b32 %r6, %r6, %r8; st.global.u32 [%rd3], %r6;")
+    out = np.zeros(8, np.uint32)
+    emulate(kernel(body), "k", 1, 8, [out, np.zeros(8, np.uint32), np.uint32(0)])
+    assert (out == 3).all()

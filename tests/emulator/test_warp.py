@@ -125,3 +125,11 @@ def test_bar_red(op):
     odd = vals & 1
     want = {"popc": odd.sum(), "and": int(odd.all()), "or": int(odd.any())}[op]
     assert (got == want).all()
+
+
+def test_elect_sync_after_divergence():
+    body = "mov.u32 %r6, 99;" + DIVERGE + "elect.sync %r6|%p4, -1; selp.u32 %r7, 256, 0, %p4; or.b32 %r6, %r6, %r7; SKIP: " + STORE
+    got = run(body, VALS)
+    lanes = np.arange(N)
+    want = np.where(lanes % 2 == 0, np.where(lanes % 32 == 0, 256, 0), 99)
+    np.testing.assert_array_equal(got, want)
