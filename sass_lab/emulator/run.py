@@ -26,6 +26,7 @@ EXIT_PC = 1 << 30
 DEFAULT_MAX_STEPS = 2_000_000
 DEFAULT_WAVE_LANES = 1 << 16
 GAP = 256
+MEMORY_BUDGET = 1 << 28  # bytes of local or shared memory per wave
 
 
 def _dim3(v, what: str) -> tuple[int, int, int]:
@@ -332,7 +333,9 @@ def emulate(ptx: str, kernel: str, grid, block, args, dynamic_shared: int = 0, c
     st.steps = 0
     st.tp = (T + 31) // 32 * 32
     nblocks = grid3[0] * grid3[1] * grid3[2]
-    per = max(1, wave_lanes // st.tp)
+    # lanes per wave: as asked, but keep local frames and shared windows within a memory budget
+    lanes = min(wave_lanes, MEMORY_BUDGET // max(1, st.local_size), MEMORY_BUDGET // st.sh_size * st.tp)
+    per = max(1, lanes // st.tp)
     ti, waves = 0, 0
     with np.errstate(all="ignore"):
         for first in range(0, nblocks, per):
