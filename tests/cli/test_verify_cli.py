@@ -60,8 +60,9 @@ def test_json_and_table(capsys):
 
 def test_failed_check_exits_1_with_a_table(tmp_path, capsys):
     bad = tmp_path / "saxpy.sasm"
-    bad.write_text(open("kernels_asm/saxpy.sasm").read().replace("fma.rn.f32      yv, a, xv, yv",
-                                                                 "fma.rn.f32      yv, a, yv, yv"))
+    src = open("kernels_asm/saxpy.sasm").read()
+    assert "fma.rn.f32      yv[0], a, xv[0], yv[0]" in src
+    bad.write_text(src.replace("fma.rn.f32      yv[0], a, xv[0], yv[0]", "fma.rn.f32      yv[0], a, yv[0], yv[0]"))
     assert main(["verify", str(bad), "--emulate", "--size", "n=64"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "max err" in out
@@ -79,6 +80,6 @@ def test_all_defines_sweeps_the_tuning_space(capsys):
             "-D", "ITEMS=2"]
     assert main(argv) == 0
     rs = json.loads(capsys.readouterr().out)
-    assert len(rs) == 9 and all(r["ok"] for r in rs)
-    assert {(r["defines"]["BLOCK"], r["defines"]["ITEMS"]) for r in rs} == {
-        (b, i) for b in (128, 256, 512) for i in (1, 2, 4)}
+    assert len(rs) == 18 and all(r["ok"] for r in rs)
+    assert {(r["defines"]["BLOCK"], r["defines"]["ITEMS"], r["defines"]["VEC"]) for r in rs} == {
+        (b, i, v) for b in (128, 256, 512) for i in (1, 2, 4) for v in (1, 4)}

@@ -20,22 +20,33 @@ def test_saxpy_verifies(defines):
     from sass_lab.lab.verify import verify_sizes
 
     results = verify_sizes(PATH, defines=defines, seed=1)
-    assert len(results) == 4
+    assert len(results) == 4 and any(r.size["n"] % 4 for r in results)
     assert not failures(results)
 
 
-def test_saxpy_mutant_goes_red(tmp_path):
+@pytest.mark.parametrize("old, new, vec", [
+    ("% for j in range(ITEMS):", "% for j in range(ITEMS - 1):", 1),   # each thread's last group unwritten
+    ("    setp.lt.u32     full, e, n", "    setp.le.u32     full, e, n", 4),  # 128-bit past the end
+    ("@p  st.global.f32   [py+${4 * v}]", "    st.global.f32   [py+${4 * v}]", 4),  # tail writes past n
+], ids=["lost-group", "quad-past-end", "tail-unguarded"])
+def test_saxpy_mutants_go_red(tmp_path, old, new, vec):
+    from sass_lab.errors import EmulatorError
     from sass_lab.lab.verify import verify
 
-    bad = tmp_path / "saxpy.sasm"  # the last element of each thread's group is never written
-    bad.write_text(open(PATH).read().replace("% for j in range(ITEMS):", "% for j in range(ITEMS - 1):"))
-    r = verify(bad, size={"n": 1000}, seed=1)
-    assert not r.ok
+    src = open(PATH).read()
+    assert old in src
+    bad = tmp_path / "saxpy.sasm"
+    bad.write_text(src.replace(old, new))
+    try:
+        assert not verify(bad, size={"n": 1003}, defines={"VEC": vec}, seed=1).ok
+    except EmulatorError:
+        pass  # the emulator caught the access past the end
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("n", [1, 1000, 1 << 24])
-def test_saxpy_on_the_gpu(n):
+@pytest.mark.parametrize("vec", [1, 4])
+@pytest.mark.parametrize("n", [1, 1003, 1 << 24])
+def test_saxpy_on_the_gpu(n, vec):
     from sass_lab.lab.verify import verify
 
-    assert not failures([verify(PATH, size={"n": n}, emulate=False, seed=2)])
+    assert not failures([verify(PATH, size={"n": n}, emulate=False, defines={"VEC": vec}, seed=2)])

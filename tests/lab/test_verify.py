@@ -79,7 +79,9 @@ def test_verify_detects_a_broken_kernel(tmp_path):
 
     src = open("kernels_asm/saxpy.sasm").read()
     bad = tmp_path / "saxpy_bad.sasm"
-    bad.write_text(src.replace("fma.rn.f32      yv, a, xv, yv", "fma.rn.f32      yv, a, xv, xv"))
+    old = "fma.rn.f32      yv[0], a, xv[0], yv[0]"
+    assert old in src
+    bad.write_text(src.replace(old, "fma.rn.f32      yv[0], a, xv[0], xv[0]"))
     r = verify(bad, size="n=300", seed=0)
     assert not r.ok and r.checks[0].max_rel_err > 1e-3
 
