@@ -121,7 +121,8 @@ def expand(text: str, file: str = "<string>", defines: dict | None = None) -> tu
     unknown = [k for k in overrides if k not in names]
     if unknown:
         first = next((j for j, s in enumerate(sources) if DEFINE_RE.match(s.text)), None)
-        span = (Span(sources[first].file, sources[first].line, 1, None, sources[first].text, sources[first].chain)
+        span = (Span(sources[first].file, sources[first].line, 1, len(sources[first].text.rstrip()) + 1,
+                      sources[first].text, sources[first].chain)
                 if first is not None else Span(file, 1, 1, None, sources[0].text if sources else ""))
         known = ", ".join(dict.fromkeys(names)) or "(none)"
         raise SourceError(f"unknown define{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}",
