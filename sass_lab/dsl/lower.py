@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..errors import SourceError, Span
+from .kernel import lower_kernel
 from .nodes import OPERANDS, SDir, SInstr, Stmt
 from .sourcemap import ChainCache, Expanded
 
@@ -138,8 +139,6 @@ class Lowerer:
     # ----------------------------------------------------------------- kernels
 
     def kernel(self, i: int) -> tuple[ir.Kernel, int]:
-        from .kernel import lower_kernel
-
         return lower_kernel(self, i)
 
 
