@@ -10,6 +10,7 @@ from ..isa.table import dest_type
 from .checks import check, check_opcode
 from .names import Names
 from .nodes import MemRef, Name, ParenList, SDir, SInstr, SLabel
+from .parse import strip_comments
 
 if TYPE_CHECKING:
     from .lower import Lowerer
@@ -186,7 +187,7 @@ def _instr(lw: Lowerer, names: Names, s: SInstr):
     check_opcode(opcode, lw.err, s)
     ops = s.ops
     if any(type(o) is ParenList for o in ops):
-        return ir.Raw(lw.ex.lines[s.li].strip().rstrip(";") + ";", lw.span(s))
+        return ir.Raw(_call_text(lw.ex.lines, s.li), lw.span(s))
     guard = None
     if s.guard is not None:
         g = names.name(s.guard, None, False)
@@ -235,6 +236,20 @@ def _materialize_specials(names: Names, ins: ir.Instr, span) -> tuple[ir.Stmt, .
             o = reg
         ops.append(o)
     return (*pre, ir.Instr(ins.opcode, ins.mods, tuple(ops), ins.guard, span))
+
+
+def _call_text(lines, li: int) -> str:
+    """The whole ``call`` statement starting at expanded line ``li`` (nvcc spreads it over lines)."""
+    parts, depth, seen = [], 0, False
+    for line in strip_comments(lines[li:li + 64]):
+        text = line.strip()
+        depth += text.count("(") - text.count(")")
+        seen = seen or "(" in text
+        if text:
+            parts.append(text)
+        if seen and depth <= 0 and (text.endswith(";") or text.endswith(")")):
+            break
+    return " ".join(parts).split(";")[0].rstrip() + ";"
 
 
 def _label_hint(names: Names, text: str) -> str:

@@ -46,8 +46,11 @@ def show_instr(ins: ir.Instr) -> str:
 
 def instruction_lines(ptx: str) -> list[str]:
     """The instruction lines of the .entry bodies, whitespace removed."""
-    out, in_func = [], False
+    out, in_func, in_call = [], False, False
     for line in strip_comments(ptx.split("\n")):
+        if in_call or line.lstrip().startswith("call"):  # nvcc spreads call over several lines
+            in_call = ";" not in line
+            continue
         if line.lstrip().startswith(".func"):
             in_func = True
         elif line.lstrip().startswith(".visible .entry") or line.lstrip().startswith(".entry"):
@@ -55,7 +58,7 @@ def instruction_lines(ptx: str) -> list[str]:
         line = line.strip().lstrip("{").rstrip("}")  # inline asm: '{  cvt.rn.f16.f32 %rs1, %f1;}'
         if in_func or _SKIP.match(line):
             continue
-        text = re.sub(r"\s+", "", line)
+        text = re.sub(r"\s+", "", line).replace("+0]", "]")
         out.append(text if text.endswith(";") else text + ";")
     return out
 
