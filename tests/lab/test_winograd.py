@@ -88,3 +88,46 @@ def test_direct_reference_against_loops(stride, pad):
             for q in range(y.shape[3]):
                 win = xp[0, :, p * stride:p * stride + 3, q * stride:q * stride + 2]
                 assert y[0, k, p, q] == pytest.approx(float((win * f[k]).sum()), abs=1e-12)
+
+
+def test_lab_helpers_shapes_and_poison():
+    from sass_lab.lab.winograd import conv_nbytes, vgg_sizes, wino_inputs, wino_reference
+
+    s = dict(N=2, C=3, H=5, W=7, K=4)
+    a = wino_inputs(s, 4, "0 ±5/8 ±3/2", np.random.default_rng(0))
+    assert a["u"].shape == (36, 3, 4) and a["u"].dtype == np.float32 and np.isnan(a["y"]).all()
+    assert (int(a["tilesh"]), int(a["tilesw"])) == (2, 2)
+    assert wino_reference(a, s, 4, "0 ±5/8 ±3/2")["y"].shape == (2, 4, 5, 7)
+    assert conv_nbytes(s) == 4 * (2 * 3 * 5 * 7 + 4 * 3 * 9 + 2 * 4 * 5 * 7)
+    sizes = vgg_sizes((1, 64))
+    assert len(sizes) == 18 and dict(N=64, C=512, H=14, W=14, K=512) in sizes
+
+
+def test_torch_peer_calls_conv2d_with_the_layer():
+    from sass_lab.lab.winograd import torch_conv_peer
+
+    calls = []
+
+    class X:
+        def view(self, *shape):
+            calls.append(("view", shape))
+            return "x"
+
+    class Lib:
+        float32 = "f32"
+
+        @staticmethod
+        def randn(shape, device, dtype):
+            calls.append(("randn", shape, device, dtype))
+            return "w"
+
+        class nn:  # noqa: N801 - mirrors torch.nn.functional
+            class functional:  # noqa: N801
+                @staticmethod
+                def conv2d(x, w, stride, padding):
+                    calls.append(("conv2d", x, w, stride, padding))
+
+    s = dict(N=2, C=3, H=9, W=8, K=5)
+    torch_conv_peer({"x": X()}, s, Lib, stride=2, pad=0, r=1, sw=1, _cache={})
+    assert ("view", (2, 3, 9, 8)) in calls and ("randn", (5, 3, 1, 1), "cuda", "f32") in calls
+    assert calls[-1] == ("conv2d", "x", "w", 2, 0)
