@@ -112,5 +112,4 @@ def build_dag(instrs: Sequence[Instr], latency: Sequence[int], du: DefUse | None
     for j, ps in enumerate(preds):
         for i, d in ps.items():
             succs[i].append((j, d))
-    return Dag(tuple(latency), tuple(tuple(sorted(p.items())) for p in preds),
-               tuple(tuple(sorted(s)) for s in succs))
+    return Dag(tuple(latency), tuple(tuple(p.items()) for p in preds), tuple(map(tuple, succs)))

@@ -33,6 +33,13 @@ class DefUse:
         self._memo[id(ins)] = (d, u, ins)
         return d, u
 
+    def derive(self, old: Instr, new: Instr, mapping: dict[str, str]) -> None:
+        """Record ``new`` (``old`` with registers renamed by ``mapping``) without re-deriving it."""
+        d, u = self(old)
+        d2 = tuple(Reg(mapping[r.name], r.type, r.span) if r.name in mapping else r for r in d)
+        u2 = tuple(Reg(mapping[r.name], r.type, r.span) if r.name in mapping else r for r in u)
+        self._memo[id(new)] = (d2, u2, new)
+
     def _bit(self, r: Reg) -> int:
         i = self.index.get(r.name)
         if i is None:

@@ -15,6 +15,7 @@ occupies registers just after it plus what it writes (a dead result still needs 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from .defuse import DefUse
 _RANGE_NAME = re.compile(r"^(.*?)(\d+)$")
 
 
+@functools.cache
 def reg_units(t: str) -> int:
     """32-bit register units a register of PTX type ``t`` occupies (0 for ``pred``)."""
     if t == "pred":

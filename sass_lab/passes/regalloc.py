@@ -108,14 +108,25 @@ def rename(kernel: Kernel, mapping: dict[str, str], du: DefUse | None = None) ->
     if not mapping:
         return kernel
     du = du or DefUse()
+    for st in kernel.body:  # number every register before building the mask of renamed ones
+        if isinstance(st, Instr):
+            du.masks(st)
+    renamed = 0
+    for name in mapping:
+        if name in du.index:
+            renamed |= 1 << du.index[name]
     body = []
     for st in kernel.body:
-        if isinstance(st, Instr) and any(r.name in mapping for part in du(st) for r in part):
-            ops = tuple(_rename_op(o, mapping) for o in st.operands)
-            g = st.guard
-            if g is not None and g.reg.name in mapping:
-                g = Guard(_rename_reg(g.reg, mapping), g.negate)
-            st = Instr(st.opcode, st.mods, ops, g, st.span)
+        if isinstance(st, Instr):
+            dm, um = du.masks(st)
+            if (dm | um) & renamed:
+                ops = tuple(_rename_op(o, mapping) for o in st.operands)
+                g = st.guard
+                if g is not None and g.reg.name in mapping:
+                    g = Guard(_rename_reg(g.reg, mapping), g.negate)
+                new = Instr(st.opcode, st.mods, ops, g, st.span)
+                du.derive(st, new, mapping)
+                st = new
         body.append(st)
     regs = tuple(d for d in kernel.regs if d.count or d.name not in mapping)
     return Kernel(kernel.name, kernel.params, regs, kernel.vars, kernel.directives, tuple(body),
