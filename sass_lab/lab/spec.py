@@ -167,6 +167,15 @@ def default_defines(text: str) -> dict[str, Any]:
     return out
 
 
+def resolved_defines(text: str, file: str, defines: dict[str, Any]) -> dict[str, Any]:
+    """Every ``.define`` as the expander resolves it (includes, ``%`` Python, -D overrides coerced
+    like the command line's); an unknown override is the expander's error."""
+    from ..dsl.expand import expand
+
+    _, resolved = expand(text, file, defines)
+    return dict(resolved)
+
+
 def _split_top(s: str) -> list[str]:
     parts, depth, cur = [], 0, ""
     for ch in s:
@@ -193,8 +202,7 @@ def load_spec(path: str | Path, **defines: Any) -> KernelSpec:
                           span=Span(str(path), 1, 1),
                           hint="add a %% lab ... %% block (see docs/LAB.md)")
     body, first_line = found
-    d = default_defines(text)
-    d.update(defines)
+    d = resolved_defines(text, str(path), defines)
     ns: dict[str, Any] = {"np": np, "__name__": f"lab:{path.name}"}
     ns.update(d)
     try:

@@ -7,7 +7,7 @@ import pytest
 from sass_lab.lab.spec import load_spec
 
 PATH = "kernels_asm/saxpy.sasm"
-COMBOS = load_spec(PATH).combinations()
+COMBOS = [dict(c, VEC=v) for c in load_spec(PATH).combinations() for v in (1, 4)]
 
 
 def failures(results):
