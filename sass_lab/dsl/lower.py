@@ -105,6 +105,8 @@ class Lowerer:
             last = self.stmts[end].li
             j = end + 1
         text = "\n".join(self.ex.lines[first:last + 1])
+        if j == i + 1 and not text.rstrip().endswith(";"):
+            text = text.rstrip() + ";"  # a prototype whose ';' stood on a line of its own
         return ir.Raw(text, self.span(s)), j
 
     def _match(self, j: int) -> int:

@@ -127,11 +127,15 @@ def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
         start = i
         parts = [text]
         depth = text.count("(") - text.count(")")
-        while _continues(parts[-1], depth) and i + 1 < n:
+        while i + 1 < n and (_continues(parts[-1], depth) or lines[i + 1].lstrip().startswith("(")):
             i += 1
             parts.append(lines[i])
             depth += lines[i].count("(") - lines[i].count(")")
-        out.extend(parse_logical("\n".join(parts), start, ex))
+        got = parse_logical("\n".join(parts), start, ex)
+        for st in got:
+            if type(st) is SDir and st.kind == "func":
+                st.data["last_li"] = i  # the whole header, up to its ')'
+        out.extend(got)
         i += 1
     return out
 
@@ -183,6 +187,10 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
         from ..errors import Span
         span = Span(file, li + line, col, end, text.split("\n")[line - 1])
     hint = f"expected {expected}" if expected else None
+    first = text.split("\n")[line - 1].lstrip().split(".")[0]
+    if first in ("tex", "tld4", "txq", "suld", "sust", "sured", "suq"):
+        msg = f"texture and surface instructions ('{first}') are not supported"
+        hint = "their [object, {coordinates}] operands have no IR form; load through global memory instead"
     if "negated predicate" in msg:
         hint = "negate it first: not.pred q, p; then use q"
     return SourceError(msg, span, hint=hint)

@@ -51,7 +51,7 @@ def instruction_lines(ptx: str) -> list[str]:
         if in_call or line.lstrip().startswith("call"):  # nvcc spreads call over several lines
             in_call = ";" not in line
             continue
-        if line.lstrip().startswith(".func"):
+        if ".func" in line.split("(")[0]:
             in_func = True
         elif line.lstrip().startswith(".visible .entry") or line.lstrip().startswith(".entry"):
             in_func = False

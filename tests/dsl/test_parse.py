@@ -164,7 +164,7 @@ def test_func_and_call_lines():
     src = (".func (.param .b32 func_retval0) add1(\n.param .b32 add1_param_0\n)\n{\nret;\n}\n"
            "call.uni (retval0), add1, (param0);\n")
     f, o, r, c, call = stmts(src)
-    assert f.kind == "func" and f.data["name"] == "add1" and (f.data["first_li"], f.data["last_li"]) == (0, 1)
+    assert f.kind == "func" and f.data["name"] == "add1" and (f.data["first_li"], f.data["last_li"]) == (0, 2)
     assert call.opcode == "call" and isinstance(call.ops[0], ParenList)
 
 
@@ -208,3 +208,9 @@ def test_label_and_instruction_on_one_line():
     out = stmts("L1: add.f32 x, y, z\n$L__BB0_2:  @p bra L1;")
     assert [type(s).__name__ for s in out] == ["SLabel", "SInstr", "SLabel", "SInstr"]
     assert (out[1].col, out[3].col, out[3].guard.text) == (5, 13, "p")
+
+
+def test_texture_instructions_are_reported_as_unsupported():
+    with pytest.raises(SourceError) as e:
+        stmts("tex.1d.v4.f32.s32 {a, b, c, d}, [t, {x}];")
+    assert "texture and surface instructions ('tex') are not supported" in e.value.message
