@@ -132,3 +132,12 @@ def test_shipped_kernels_pressure_is_a_lower_bound_on_ptxas(path):
     for k in assemble_file(path):
         assert 0 < k.pressure.peak <= k.resources.registers
         assert all(r.cycles_after <= r.cycles_before for r in k.schedule.regions)
+
+
+def test_reports_pickle_for_tuning_workers():
+    import pickle
+
+    k2, rep = run_passes(_front(POLY))
+    back = pickle.loads(pickle.dumps(rep))
+    assert back == rep and back.schedule.regions[0].describe() == rep.schedule.regions[0].describe()
+    assert pickle.loads(pickle.dumps(k2)) == k2
