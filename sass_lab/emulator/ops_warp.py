@@ -35,6 +35,8 @@ def shfl(ctx: Ctx, ins: ir.Instr):
     pair = isinstance(d, ir.PredPair)
     put = ctx.dst(d.first if pair else d, "b32")
     putp = ctx.dst(d.second, "pred") if pair else None
+    put_l = dst_lanes(ctx, d.first if pair else d, "b32")
+    putp_l = dst_lanes(ctx, d.second, "pred") if pair else None
     ga, gb, gc = (ctx.src(o, t) for o, t in zip(ins.operands[1:4], ("b32", "u32", "u32")))
 
     def route(lane, b, c):
@@ -72,11 +74,13 @@ def shfl(ctx: Ctx, ins: ir.Instr):
             if putp is not None:
                 putp(st, np.tile(ok, st.L // 32), wm)
             return
-        lane = st.all_lanes & 31
-        j, ok = route(lane, _full(st, b).astype(np.int64), _full(st, c).astype(np.int64))
-        put(st, a if a.ndim == 0 else a[(st.all_lanes & ~31) + j], wm)
-        if putp is not None:
-            putp(st, ok, wm)
+        lanes = lanes_of(st, gm)  # per-lane operands: route only the active lanes
+        b = b[lanes] if b.ndim else b
+        c = c[lanes] if c.ndim else c
+        j, ok = route(lanes & 31, np.asarray(b).astype(np.int64), np.asarray(c).astype(np.int64))
+        put_l(st, lanes, a if a.ndim == 0 else a[(lanes & ~31) + j])
+        if putp_l is not None:
+            putp_l(st, lanes, ok)
     return h
 
 
