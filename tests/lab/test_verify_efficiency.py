@@ -85,3 +85,16 @@ def test_tiled_sgemm_is_less_efficient_than_the_maxas_one():
     tiled = static_efficiency(next(iter(shipped("kernels_asm/sgemm_tiled.sasm"))), prefer_sass=False)
     big = static_efficiency(next(iter(shipped("kernels_asm/sgemm.sasm"))), prefer_sass=False)
     assert 0.3 < tiled.share < big.share
+
+
+def test_falls_back_to_ptx_without_a_sass_view(monkeypatch):
+    from sass_lab.api import Kernel
+
+    (k,) = list(shipped("kernels_asm/sgemm_tiled.sasm"))
+
+    def no_nvdisasm(self):
+        raise RuntimeError("nvdisasm not found")
+
+    monkeypatch.setattr(Kernel, "sass", property(no_nvdisasm))
+    eff = static_efficiency(k)
+    assert eff.source == "PTX" and eff == static_efficiency(k, prefer_sass=False)
