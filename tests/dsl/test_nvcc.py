@@ -41,7 +41,7 @@ def show(op: ir.Operand) -> str:
 
 def show_instr(ins: ir.Instr) -> str:
     guard = f"@{'!' if ins.guard.negate else ''}{ins.guard.reg.name}" if ins.guard else ""
-    return f"{guard}{ins.name}{','.join(show(o) for o in ins.operands)};"
+    return f"{guard} {ins.name} {', '.join(show(o) for o in ins.operands)};"
 
 
 def instruction_lines(ptx: str) -> list[str]:
@@ -66,7 +66,8 @@ def instruction_lines(ptx: str) -> list[str]:
 def unrename(text: str, ptx: str) -> str:
     """Registers re-declared in nested scopes get a suffix (q → q_1): undo it for the comparison."""
     words = set(re.findall(r"[%\w$]+", ptx))
-    return re.sub(r"([%\w$]+)_\d+\b", lambda m: m.group(1) if m.group(0) not in words else m.group(0), text)
+    text = re.sub(r"([%\w$]+)_\d+\b", lambda m: m.group(1) if m.group(0) not in words else m.group(0), text)
+    return re.sub(r"\s+", "", text)
 
 
 @pytest.mark.parametrize("path", PTX_FILES, ids=[p.stem for p in PTX_FILES])
