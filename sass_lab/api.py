@@ -32,6 +32,7 @@ class Kernel:
     resources: Resources
     pressure: Any = field(default=None, repr=False)  # passes.liveness.Pressure
     schedule: Any = field(default=None, repr=False)  # passes.schedule.ScheduleReport
+    warnings: tuple[str, ...] = ()  # from the passes, e.g. pressure over a .maxnreg budget
 
     @property
     def ptx(self) -> str:
@@ -46,12 +47,15 @@ class Kernel:
         return self.ir.params
 
     def occupancy(self, block: int | tuple[int, ...] | None = None, dynamic_shared: int = 0) -> Occupancy:
-        """Blocks/SM, warps/SM, % and limiters for ``block`` threads (default: the kernel's max)."""
-        from .hw.occupancy import occupancy
+        """Blocks/SM, warps/SM, % and limiters for ``block`` threads (default: the kernel's max).
+
+        Registers, static + dynamic shared memory and named barriers all count; a block shape the
+        kernel's ``.reqntid``/``.maxntid`` forbids gives 0 blocks (limiter ``threads``).
+        """
+        from .hw.launch import kernel_occupancy
 
         threads = _threads(block) if block is not None else default_block(self.resources)
-        return occupancy(self.arch, threads, self.resources.registers,
-                         self.resources.shared_static + dynamic_shared)
+        return kernel_occupancy(self.arch, self.resources, threads, dynamic_shared)
 
     def emulate(self, grid, block, *args, dynamic_shared: int = 0, check: bool = True, **kw):
         """Run on the CPU emulator; numpy arrays are written back in place."""
@@ -86,6 +90,7 @@ class Module:
     line_map: tuple[Span | None, ...]  # PTX line (index + 1) -> .sasm span
     log: str
     ir: ir.Module = field(repr=False)
+    warnings: tuple = ()  # ptxas warnings mapped to .sasm spans (toolchain.compile.Compiled.warnings)
     kernels: dict[str, Kernel] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Kernel:
@@ -140,14 +145,16 @@ def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>", s
     compiled = compile_ptx(emitted.text, arch, line_map=emitted.line_map, ptxas=ptxas,
                            maxrregcount=maxrregcount)
     mod = Module(file=file, arch=arch, defines=dict(front.defines), ptx=emitted.text,
-                 cubin=compiled.cubin, line_map=tuple(emitted.line_map), log=compiled.log, ir=mod_ir)
+                 cubin=compiled.cubin, line_map=tuple(emitted.line_map), log=compiled.log, ir=mod_ir,
+                 warnings=tuple(compiled.warnings))
     for k in kernels:
         if not k.entry:
             continue
         rep = reports[k.name]
         mod.kernels[k.name] = Kernel(name=k.name, arch=arch, module=mod, ir=k,
                                      resources=compiled.resources[k.name],
-                                     pressure=rep.pressure, schedule=rep.schedule)
+                                     pressure=rep.pressure, schedule=rep.schedule,
+                                     warnings=tuple(rep.warnings))
     return mod
 
 

@@ -73,6 +73,13 @@ def run(args) -> int:
         con = console()
         for mod in modules:
             con.print(assemble_table(mod))
+            for w in mod.warnings:
+                con.print(f"[yellow]{w}[/yellow]", highlight=False)
+                if w.span is not None and w.span.caret():
+                    con.print(w.span.caret(), highlight=False, markup=False)
+            for k in mod:
+                for msg in k.warnings:
+                    con.print(f"[yellow]{k.name}: warning: {msg}[/yellow]", highlight=False)
         if args.out:
             con.print(f"[dim]wrote .ptx and .cubin files to {args.out}[/dim]")
     return 0

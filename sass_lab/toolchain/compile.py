@@ -80,8 +80,8 @@ def _run_nvjitlink(ptx: str, arch: str, options: list[str]) -> tuple[bytes | Non
     try:
         h = nj.create(len(opts), opts)
     except nj.nvJitLinkError as e:
-        hint = ("CUDA 13 dropped sm_70 (Volta): set SASS_LAB_PTXAS=/path/to/a CUDA 12 ptxas and sm_70 "
-                "compiles through it" if arch == "sm_70" else "check the arch and options")
+        hint = ("CUDA 13 dropped sm_70 (Volta): install nvidia-cuda-nvcc-cu12 (a dependency of sass-lab) "
+                "or set SASS_LAB_PTXAS=/path/to/a CUDA 12 ptxas" if arch == "sm_70" else "check the arch and options")
         raise ToolchainError(f"nvJitLink rejected {' '.join(opts)}: {e}", hint=hint) from None
     try:
         data = ptx.encode()
@@ -101,8 +101,26 @@ def _run_nvjitlink(ptx: str, arch: str, options: list[str]) -> tuple[bytes | Non
         nj.destroy(h)
 
 
-def find_ptxas() -> str | None:
-    """``$SASS_LAB_PTXAS``, else ptxas on PATH, else one cuda.pathfinder knows."""
+def volta_ptxas() -> str | None:
+    """A CUDA 12 ptxas for sm_70: ``$SASS_LAB_PTXAS``, else the ``nvidia-cuda-nvcc-cu12`` wheel's."""
+    env = os.environ.get("SASS_LAB_PTXAS")
+    if env:
+        return env if Path(env).exists() else None
+    try:
+        import nvidia
+    except ImportError:
+        return None
+    for base in getattr(nvidia, "__path__", ()):
+        exe = Path(base, "cuda_nvcc", "bin", "ptxas")
+        if exe.exists():
+            return str(exe)
+    return None
+
+
+def find_ptxas(arch: str | None = None) -> str | None:
+    """``$SASS_LAB_PTXAS``, else ptxas on PATH, else one cuda.pathfinder knows (sm_70: a CUDA 12 one)."""
+    if arch == "sm_70":
+        return volta_ptxas()
     env = os.environ.get("SASS_LAB_PTXAS")
     if env:
         return env if Path(env).exists() else None
@@ -118,7 +136,7 @@ def find_ptxas() -> str | None:
 
 
 def _run_ptxas(ptx: str, arch: str, options: list[str]) -> tuple[bytes | None, str, str]:
-    exe = find_ptxas()
+    exe = find_ptxas(arch)
     if exe is None:
         raise ToolchainError("ptxas not found", hint="put CUDA's ptxas on PATH, set SASS_LAB_PTXAS, "
                              "or compile with nvJitLink (ptxas=False)")
@@ -191,7 +209,7 @@ def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None =
         options.append("-lineinfo")
     if warn_spills:
         options.append("-Xptxas=-warn-spills")
-    if arch == "sm_70" and not ptxas and os.environ.get("SASS_LAB_PTXAS"):
+    if arch == "sm_70" and not ptxas and volta_ptxas():
         ptxas = True  # nvJitLink 13 has no Volta back end; a CUDA 12 ptxas does
     t0 = time.perf_counter()
     run = _run_ptxas if ptxas else _run_nvjitlink

@@ -95,11 +95,27 @@ def test_sm90a_only_with_sm90a():
 
 
 def test_sm70_is_reported_not_crashed(monkeypatch):
+    import sass_lab.toolchain.compile as C
+
     monkeypatch.delenv("SASS_LAB_PTXAS", raising=False)
+    monkeypatch.setattr(C, "volta_ptxas", lambda: None)  # as if the CUDA 12 ptxas wheel were absent
     em = emit(saxpy(), "sm_70")
     with pytest.raises(ToolchainError) as e:
         compile_ptx(em.text, "sm_70")
     assert "SASS_LAB_PTXAS" in e.value.hint
+
+
+def test_sm70_compiles_with_the_cuda12_ptxas_wheel(monkeypatch):
+    from elftools.elf.elffile import ELFFile
+
+    import sass_lab.toolchain.compile as C
+
+    monkeypatch.delenv("SASS_LAB_PTXAS", raising=False)
+    assert C.volta_ptxas(), "nvidia-cuda-nvcc-cu12 is a dependency: its ptxas must be found"
+    res = compile_ptx(emit(saxpy(), "sm_70").text, "sm_70")
+    import io
+
+    assert res.tool == "ptxas" and ELFFile(io.BytesIO(res.cubin))["e_flags"] & 0xFF == 70
 
 
 def test_sm70_goes_to_the_configured_ptxas(monkeypatch, tmp_path):
