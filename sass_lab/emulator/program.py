@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import EmulatorError
-from . import ops_bits, ops_cmp, ops_float, ops_int, ops_mem, ops_warp  # noqa: F401 - register op builders
+from . import ops_bits, ops_cmp, ops_float, ops_int, ops_mem, ops_warp, ops_wmma  # noqa: F401 - register ops
 from . import values as V
 from .decode import BARRIER, BRANCH, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
 from .inline import inline_calls
@@ -91,7 +91,7 @@ sync aligned up down bfly idx all any ballot add min max exch cas and or xor inc
 eq ne lt le gt ge lo ls hi hs equ neu ltu leu gtu geu num nan
 m8n8 x1 x2 x4 trans row col m16n8k4 m16n8k8 m16n8k16 async commit_group wait_group wait_all
 warp arrive red popc f4e b4e rc8 ecl ecr rc16 shiftamt finite infinite number notanumber normal
-subnormal sys cc l r wrap clamp
+subnormal sys cc l r wrap clamp load store mma a b c d m16n16k16 m32n8k16 m8n32k16 m16n16k8
 """.split())
 
 

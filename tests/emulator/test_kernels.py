@@ -102,3 +102,27 @@ def test_calls_are_inlined(ptx_source):
     yd = np.full(n, np.nan)
     emulate(ptx, "dsin", 3, 128, [xd, yd, np.int32(n)])
     np.testing.assert_allclose(yd, np.sin(xd) + np.cos(xd * 0.5), rtol=1e-15, atol=1e-15)
+
+
+def test_wmma_gemm(ptx_source):
+    M, N, K = 32, 48, 64
+    A = RNG.standard_normal((M, K)).astype(np.float16)
+    B = RNG.standard_normal((N, K)).astype(np.float16)
+    C0 = RNG.standard_normal((M, N)).astype(np.float32)
+    C = C0.copy()
+    emulate(ptx_source("wmma"), "wmma_gemm", (N // 16, M // 16), 32,
+            [A, B, C, np.int32(M), np.int32(N), np.int32(K), np.float32(0.5)])
+    want = C0 + 0.5 * (A.astype(np.float64) @ B.T.astype(np.float64))
+    np.testing.assert_allclose(C, want, rtol=1e-4, atol=1e-4)
+
+
+def test_wmma_bf16_through_shared(ptx_source):
+    def bf16(x):
+        return (x.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    A, B = RNG.standard_normal((16, 16)), RNG.standard_normal((16, 16))
+    a, b = bf16(A), bf16(B)
+    C = _poison(256)
+    emulate(ptx_source("wmma"), "wmma_bf16_shared", 1, 32, [a, b, C])
+    Aq = (a.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    Bq = (b.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    np.testing.assert_allclose(C.reshape(16, 16).T, Aq @ Bq + 1.0, rtol=1e-5, atol=1e-5)  # stored col-major
