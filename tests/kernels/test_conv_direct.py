@@ -12,7 +12,7 @@ from sass_lab.lab.winograd import conv2d_direct
 
 PATH = KERNELS / "conv_direct.sasm"
 SPEC = load_spec(PATH)
-TILINGS = [dict(), dict(BM=32, BN=64, TM=4, TN=8), dict(BM=64, BN=32, TM=8, TN=4), dict(BM=32, BN=32, TM=4, TN=4)]
+TILINGS = [dict(), dict(BM=64, BN=64, TM=4, TN=4), dict(BM=32, BN=64, TM=4, TN=8), dict(BM=64, BN=32, TM=8, TN=4)]
 FILTERS = [dict(R=3, S=3), dict(R=1, S=1)]
 COMBOS = [dict(**t, **f) for t in TILINGS for f in FILTERS]
 
