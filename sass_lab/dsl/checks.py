@@ -75,12 +75,15 @@ def check(ins: ir.Instr, nodes: tuple, err: Callable, stmt) -> None:
 
 
 _KIND_OK = {
-    "d": (ir.Reg, ir.Vec, ir.PredPair, ir.Sink),
-    "s": (ir.Reg, ir.Imm, ir.Special, ir.Sym, ir.Vec),
+    "d": (ir.Reg, ir.PredPair, ir.Sink),
+    "D": (ir.Reg, ir.Vec, ir.PredPair, ir.Sink),
+    "s": (ir.Reg, ir.Imm, ir.Special, ir.Sym),
+    "S": (ir.Reg, ir.Imm, ir.Special, ir.Sym, ir.Vec),
     "m": (ir.Mem,),
     "l": (ir.Label,),
 }
-_KIND_NAME = {"d": "a destination register", "s": "a register, immediate or symbol",
+_KIND_NAME = {"d": "a destination register", "D": "a destination register or brace list",
+              "s": "a scalar register, immediate or symbol", "S": "a register, immediate, symbol or brace list",
               "m": "a memory operand [...]", "l": "a label"}
 
 
@@ -98,7 +101,9 @@ def _check_kinds(ins: ir.Instr, kinds: str, nodes: tuple, err: Callable) -> None
             hint = f"write [{op.name}]"
         elif k == "d" and isinstance(op, ir.Special):
             hint = "special registers are read-only"
-        elif k == "s" and isinstance(op, ir.Mem):
+        elif k in "dDsS" and isinstance(op, ir.Vec):
+            hint = "a vector register stands for all its parts here: name one part (q.x) or use a .v2/.v4 ld/st/mov"
+        elif k in "sS" and isinstance(op, ir.Mem):
             hint = "only ld/st/atom/red and friends address memory: load the value first"
         raise err(node, f"operand {i + 1} of '{ins.name}' must be {_KIND_NAME[k]}, not {what}", hint=hint)
 

@@ -37,8 +37,9 @@ LATENCY_CLASSES = ("alu", "fma", "fp64", "mufu", "conv", "mem_global", "mem_shar
 class OpSpec:
     """One opcode: operand count range, type rule (see ``dsl.checks``), base latency class, FLOPs,
     and operand kinds: one letter per position (the last repeats) — ``d`` destination (register,
-    brace list, ``p|q`` or ``_``), ``s`` source (register, immediate, special register, symbol, brace
-    list), ``m`` memory ``[...]``, ``l`` label, ``a`` anything; ``""`` leaves operands unchecked."""
+    ``p|q`` or ``_``), ``D`` the same or a brace list, ``s`` source (register, immediate, special
+    register, symbol), ``S`` the same or a brace list, ``m`` memory ``[...]``, ``l`` label, ``a``
+    anything; ``""`` leaves operands unchecked."""
 
     opcode: str
     min_ops: int
@@ -115,11 +116,11 @@ _KINDS = {
     **dict.fromkeys(("mad", "fma", "mad24", "sad", "bfe", "selp", "slct", "prmt", "dp4a", "dp2a", "shf", "fns",
                      "setp"), "dsss"),
     **dict.fromkeys(("abs", "neg", "not", "cnot", "popc", "clz", "bfind", "brev", "rcp", "sqrt", "rsqrt", "sin",
-                     "cos", "lg2", "ex2", "tanh", "cvta", "mov", "testp", "isspacep", "getctarank", "istypep",
+                     "cos", "lg2", "ex2", "tanh", "cvta", "testp", "isspacep", "getctarank", "istypep",
                      "movmatrix"), "ds"),
     "cvt": "dsss", "bfi": "dssss", "shfl": "dssss", "match": "dsss", "activemask": "d",
-    "ld": "dma", "ldu": "dm", "st": "msa", "atom": "dmsss", "red": "msa", "prefetch": "m", "prefetchu": "m",
-    "ldmatrix": "dm", "stmatrix": "ms", "mma": "dsss", "wmma": "a",
+    "mov": "DS", "ld": "Dma", "ldu": "Dm", "st": "mSa", "atom": "DmSSS", "red": "mSa", "prefetch": "m",
+    "prefetchu": "m", "ldmatrix": "Dm", "stmatrix": "mS", "mma": "DSSSSS", "wmma": "a",
     "bra": "l", "ret": "", "exit": "",
 }
 

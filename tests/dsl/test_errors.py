@@ -65,12 +65,14 @@ def fail(body: str) -> SourceError:
     ("    mov.f32 x, acc[i][0]\n", "index 'i' of 'acc' is not a constant", 16, 25),
     ("    ld.global.f32 x, p\n", "operand 2 of 'ld.global.f32' must be a memory operand [...], not a register",
      22, 23),
-    ("    add.u32 i, [p], 1\n", "operand 2 of 'add.u32' must be a register, immediate or symbol, not a memory",
+    ("    add.u32 i, [p], 1\n", "operand 2 of 'add.u32' must be a scalar register, immediate or symbol, not a memory",
      16, 19),
-    ("    mov.u32 %tid.x, i\n", "operand 1 of 'mov.u32' must be a destination register, not a special", 13, 19),
+    ("    mov.u32 %tid.x, i\n", "operand 1 of 'mov.u32' must be a destination register or brace list, not a special", 13, 19),
     ("    add.u32 1, i, i\n", "operand 1 of 'add.u32' must be a destination register, not an immediate",
      13, 14),
     ("    st.global.f32 x, [p]\n", "operand 1 of 'st.global.f32' must be a memory operand", 19, 20),
+    ("    add.f32 x, q, y\n", "operand 2 of 'add.f32' must be a scalar register, immediate or symbol, not a brace",
+     16, 17),
 ])
 def test_check_reports_exact_location(body, msg, col, end):
     err = fail(body)

@@ -90,7 +90,7 @@ def test_table_rows_are_consistent():
         assert row.opcode == name
         assert 0 <= row.min_ops <= row.max_ops <= 9
         assert row.latency in LATENCY_CLASSES
-        assert set(row.kinds) <= set("dsmla")
+        assert set(row.kinds) <= set("dDsSmla")
         assert row.rule in {"none", "same", "count", "shift", "bfe", "bfi", "setp", "selp", "testp", "cvt", "mem",
                             "mov", "cvta"}
     assert spec("fma").min_ops == 4 and spec("nosuch") is None
