@@ -50,6 +50,8 @@ class RegionReport:
     kept: int  # sub-regions left in original order: the new one was slower or over the pressure limit
     peak_before: int = 0  # highest live 32-bit registers inside the region, original order
     peak_after: int = 0  # ... in the emitted order (0 when scheduling was not pressure-aware)
+    free_cycles: int = 0  # cycles reachable without the pressure limit (== cycles_after if it never bound)
+    free_peak: int = 0  # live registers that would take
 
     @property
     def speedup(self) -> float:
@@ -64,6 +66,9 @@ class RegionReport:
             text += f", live registers {self.peak_before} -> {self.peak_after}"
         if self.kept:
             text += f", {self.kept} of {self.subregions} sub-regions kept"
+        if self.free_cycles < self.cycles_after:
+            text += (f"; held back by the register limit: {self.free_cycles} cycles possible with "
+                     f"{self.free_peak} live registers")
         return text
 
 
@@ -123,11 +128,18 @@ def simulate(dag: Dag, order: Sequence[int]) -> int:
 
 def list_schedule(dag: Dag, height: Sequence[int] | None = None, pressure: RunPressure | None = None,
                   limit: int | None = None) -> list[int]:
+    """A deterministic topological order of ``dag`` (see :func:`list_schedule_bound`)."""
+    return list_schedule_bound(dag, height, pressure, limit)[0]
+
+
+def list_schedule_bound(dag: Dag, height: Sequence[int] | None = None, pressure: RunPressure | None = None,
+                        limit: int | None = None) -> tuple[list[int], bool]:
     """A deterministic topological order of ``dag``: critical path first, then original order.
 
     With a ``pressure`` model and a ``limit`` (32-bit registers), an instruction that would take the
     live count past the limit is passed over for one that does not add to it (ready ones first,
-    then the highest, then the earliest), or failing that for the one that adds the least.
+    then the highest, then the earliest), or failing that for the one that adds the least. The
+    flag says whether that ever happened (the limit bound the schedule).
     """
     n = len(dag)
     height = dag.heights() if height is None else height
@@ -148,6 +160,7 @@ def list_schedule(dag: Dag, height: Sequence[int] | None = None, pressure: RunPr
             if watch and delta[j] <= 0:
                 calm.add(j)
     order: list[int] = []
+    bound = False
     t = 0
     while len(order) < n:
         while waiting and (done[waiting[0][2]] or waiting[0][0] <= t):
@@ -164,6 +177,7 @@ def list_schedule(dag: Dag, height: Sequence[int] | None = None, pressure: RunPr
             t = waiting[0][0]
             continue
         if j < 0:  # over the limit
+            bound = True
             pool = calm or {e[-1] for e in ready if not done[e[-1]]} | {e[-1] for e in waiting if not done[e[-1]]}
             best = None
             for c in pool:
@@ -195,7 +209,7 @@ def list_schedule(dag: Dag, height: Sequence[int] | None = None, pressure: RunPr
                 if watch and delta[s] <= 0:
                     calm.add(s)
         t += 1
-    return order
+    return order, bound
 
 
 def _regions(body: Sequence[Stmt]) -> list[tuple[int, int]]:
@@ -227,6 +241,8 @@ class _Run:
     kept: bool
     peak_before: int
     peak_after: int
+    free_cycles: int  # cycles without the pressure limit when that is fewer, else ``after``
+    free_peak: int  # live registers at that
 
 
 def _schedule_run(run: list[Instr], table: Mapping[str, int], du: DefUse,
@@ -235,7 +251,7 @@ def _schedule_run(run: list[Instr], table: Mapping[str, int], du: DefUse,
     same = range(len(run))
     before = simulate(dag, same)
     height = dag.heights()
-    order = list_schedule(dag, height, model, limit)
+    order, bound = list_schedule_bound(dag, height, model, limit)
     after = simulate(dag, order)
     crit = max(height, default=0)
     p0 = model.peak(same) if model is not None else 0
@@ -246,9 +262,14 @@ def _schedule_run(run: list[Instr], table: Mapping[str, int], du: DefUse,
         take = False  # would go over the limit where the original did not
     else:
         take = after < before
-    if not take:
-        return _Run(run, before, before, crit, after != before or p1 > p0, p0, p0)
-    return _Run([run[j] for j in order], before, after, crit, False, p0, p1)
+    out, cycles, peak = ([run[j] for j in order], after, p1) if take else (run, before, p0)
+    free_cycles, free_peak = cycles, peak
+    if bound and model is not None:  # what the limit cost: the same DAG scheduled without it
+        free = list_schedule(dag, height)
+        if simulate(dag, free) < cycles:
+            free_cycles, free_peak = simulate(dag, free), model.peak(free)
+    kept = not take and (after != before or p1 > p0)
+    return _Run(out, before, cycles, crit, kept, p0, peak, free_cycles, free_peak)
 
 
 def _context(kernel: Kernel, du: DefUse, max_pressure: int | None) -> tuple[Flow, dict[str, str], int]:
@@ -283,7 +304,7 @@ def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = Non
         fl, types, limit = _context(kernel, du, max_pressure)
     reports = []
     for begin, end in regions:
-        moved = before = after = crit = subs = kept = count = pb = pa = 0
+        moved = before = after = crit = subs = kept = count = pb = pa = fc = fp = 0
         run: list[Instr] = []
         start = begin + 1
         for i in range(begin + 1, end + 1):
@@ -304,11 +325,13 @@ def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = Non
                 before, after, crit = before + r.before, after + r.after, crit + r.critical
                 kept, subs, count = kept + r.kept, subs + 1, count + len(run)
                 pb, pa = max(pb, r.peak_before), max(pa, r.peak_after)
+                fc, fp = fc + r.free_cycles, max(fp, r.free_peak)
                 body[start:start + len(run)] = r.order
                 run = []
             if i < end and isinstance(st, Instr):
                 count += 1
-        reports.append(RegionReport(body[begin].span, count, moved, before, after, crit, subs, kept, pb, pa))
+        reports.append(RegionReport(body[begin].span, count, moved, before, after, crit, subs, kept, pb, pa,
+                                    fc, fp))
     report = ScheduleReport(tuple(reports), tuple(sorted(table.items())), limit)
     if not report.moved:
         return kernel, report, fl

@@ -171,3 +171,15 @@ def test_limit_below_the_peak_asks_for_relief():
     assert r.peak_before == 34 and r.peak_after <= 12 and _live_peak(k2) <= 12
     assert r.moved > 0 and execute(k2)["mem"] == execute(k)["mem"]
     assert schedule(k)[0].body == k.body  # the default limit never asks for relief
+
+
+def test_report_says_what_the_limit_cost():
+    k = loads_then_fmas(64, 64)
+    _, rep = schedule(k)
+    r = rep.regions[0]
+    free = schedule(k, pressure_aware=False)[1].regions[0]
+    assert r.free_cycles == free.cycles_after < r.cycles_after and r.free_peak > rep.pressure_limit
+    assert "held back by the register limit" in r.describe()
+    _, roomy = schedule(k, max_pressure=200)
+    assert roomy.regions[0].free_cycles == roomy.regions[0].cycles_after
+    assert "held back" not in roomy.regions[0].describe()
