@@ -9,6 +9,7 @@ parse tree). Structure (kernels, scopes) is left to ``dsl.lower``.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 
 from lark import Lark, Token
@@ -26,6 +27,7 @@ _COMMENT = re.compile(r'"[^"\n]*"|//[^\n]*|/\*|\*/')
 
 _parser: Lark | None = None
 _transformer = ToNodes()
+_lock = threading.Lock()
 
 
 def parser() -> Lark:
@@ -143,9 +145,10 @@ def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
 def parse_logical(text: str, li: int, ex: Expanded | None = None, file: str = "<string>") -> list[Stmt]:
     """Parse one logical line starting at expanded line ``li`` with Lark."""
     p = parser()
-    _transformer.base = li
     try:
-        tree = p.parse(text)
+        with _lock:  # the transformer carries the line offset: one parse at a time per process
+            _transformer.base = li
+            tree = p.parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, text, li, ex, file) from None
     except SourceError:
