@@ -30,3 +30,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cubin_cache(tmp_path_factory):
+    """Tests share one cubin cache of their own (cold at the start of each run, never ~/.cache)."""
+    import os
+
+    old = os.environ.get("SASS_LAB_CACHE")
+    os.environ["SASS_LAB_CACHE"] = str(tmp_path_factory.mktemp("cubins"))
+    yield
+    if old is None:
+        os.environ.pop("SASS_LAB_CACHE", None)
+    else:
+        os.environ["SASS_LAB_CACHE"] = old

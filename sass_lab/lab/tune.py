@@ -102,7 +102,9 @@ def compile_one(path: str, arch: str, defines: dict, size: dict) -> Static:
         try:
             from .efficiency import static_efficiency
 
-            share = static_efficiency(k).share
+            # PTX counts: the SASS view costs an nvdisasm run and a parse per candidate (~1 s for a
+            # 128x128 SGEMM), more than the compile; `sass_lab report` shows the SASS figure.
+            share = static_efficiency(k, prefer_sass=False).share
         except Exception:  # noqa: BLE001 - the score degrades gracefully without it
             share = None
         return Static(defines=defines, kernel=k.name, registers=r.registers,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import Span, ToolchainError, UsageError
 from ..hw.arch import arch_info
+from . import cache
 from . import log as logparse
 from .cubin import read_cubin
 from .diagnostics import Diagnostic, hint_for, map_diagnostic, raise_errors
@@ -212,9 +213,16 @@ def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None =
     if arch == "sm_70" and not ptxas and volta_ptxas():
         ptxas = True  # nvJitLink 13 has no Volta back end; a CUDA 12 ptxas does
     t0 = time.perf_counter()
-    run = _run_ptxas if ptxas else _run_nvjitlink
-    cubin, info, err = run(ptx, arch, options)
     tool = "ptxas" if ptxas else "nvjitlink"
+    ckey = cache.key(ptx, arch, f"{tool}:{find_ptxas(arch) if ptxas else ''}", tuple(options))
+    hit = cache.load(ckey)
+    if hit is not None:
+        (cubin, info), err = hit, ""
+    else:
+        run = _run_ptxas if ptxas else _run_nvjitlink
+        cubin, info, err = run(ptx, arch, options)
+        if cubin is not None:
+            cache.store(ckey, cubin, info)
     if cubin is None:
         raise_errors("\n".join(x for x in (err, info) if x), ptx, line_map, tool)
     seconds = time.perf_counter() - t0
