@@ -258,3 +258,18 @@ def test_array_and_vector_elements_as_guards():
     a, b = instrs(k)[:2]
     assert a.guard == ir.Guard(ir.Reg("ok_1", "pred"), False)
     assert b.guard == ir.Guard(ir.Reg("v_y", "pred"), True)
+
+
+def test_front_end_is_thread_safe():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sass_lab.dsl import fastparse
+
+    srcs = [SAXPY, ARRAYS] * 6
+    want = [frontend(s, "t.sasm", {}).module for s in srcs]
+    fastparse._cache.clear()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda s: frontend(s, "t.sasm", {}).module, srcs))
+    assert got == want
+    assert [[i.span for i in k.body] for m in got for k in m.kernels] == \
+        [[i.span for i in k.body] for m in want for k in m.kernels]
