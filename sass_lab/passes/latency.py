@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from .. import isa
 from ..errors import UsageError
-from ..ir import Instr
+from ..ir import Instr, Special
 
 DEFAULT_LATENCIES: dict[str, int] = {
     "alu": 4,  # integer add/logic/shift/compare/select/move (IADD3, LOP3, ISETP, SEL, MOV)
@@ -28,6 +28,7 @@ DEFAULT_LATENCIES: dict[str, int] = {
     "mufu": 16,  # special-function unit: ex2, lg2, sin, cos, rsqrt, rcp/sqrt .approx, tanh
     "div": 40,  # IEEE div/rcp/sqrt and integer div/rem: multi-instruction sequences
     "shfl": 24,  # shfl, vote, match, redux (crossbar round trip)
+    "s2r": 20,  # reading a special register (%tid, %ctaid, %laneid, ...): S2R is variable-latency
     "ld.shared": 30,  # ld.shared / ldmatrix
     "ld.global": 400,  # a global load that misses L1 (L2 ~250, HBM ~450-500)
     "ld.local": 40,  # spills and local arrays: usually L1 hits
@@ -93,6 +94,8 @@ def classify(ins: Instr) -> str:
         return "mufu"
     if op in ("div", "rem", "rcp", "sqrt"):
         return "div"
+    if op in ("mov", "cvt") and any(isinstance(o, Special) for o in ins.operands[1:]):
+        return "s2r"
     if op == "cvt":
         return "cvt"
     if t == "f64" and op in _FLOAT_ARITH:

@@ -70,6 +70,7 @@ def test_dag_delays():
     ("st.shared.f32 [q], a", "store"), ("shfl.sync.bfly.b32 a, b, 1, 31, -1", "shfl"),
     ("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {a, b}, {c}, {d}, {a, b}", "mma"),
     ("bra L", "control"), ("setp.lt.f32 p, a, b", "alu"), ("selp.f32 a, b, c, p", "alu"),
+    ("mov.u32 a, %tid.x", "s2r"), ("mov.u32 a, b", "alu"),
 ])
 def test_classify(text, cls):
     assert classify(_body(kernel(REGS + text))[0]) == cls
