@@ -214,7 +214,7 @@ def test_every_instruction_carries_its_span_and_chain():
 
 
 def test_header_brace_on_the_same_line_and_ptr_params():
-    mod = frontend(".visible .entry k(.param .u64 .ptr .global .align 16 k_p) {\n    ret;\n}\n"
+    mod = frontend(".visible .entry k(.param .u64 .ptr .global .align 16 k_p) .maxntid 64 {\n    ret;\n}\n"
                    ".kernel d() {\n    exit\n}\n", "t.ptx", {}).module
     assert [(k.name, [s.opcode for s in k.body]) for k in mod.kernels] == [("k", ["ret"]), ("d", ["exit"])]
     assert mod.kernels[0].params[0] == ir.Param("k_p", "u64", 16)
