@@ -54,3 +54,14 @@ def test_reduce_on_the_gpu(defines, n):
     from sass_lab.lab.verify import verify
 
     assert not failures([verify(PATH, size={"n": n}, emulate=False, defines=defines, seed=3)])
+
+
+@pytest.mark.parametrize("defines", [{}, dict(BLOCK=32, ITEMS=1, GRID_MAX=3), dict(BLOCK=512, ITEMS=8, GRID_MAX=2)],
+                         ids=["default", "b32-grid3", "b512-grid2"])
+def test_reduce_random_sizes(defines):
+    import numpy as np
+
+    from sass_lab.lab.verify import verify_sizes
+
+    sizes = [dict(n=int(n)) for n in np.random.default_rng(5).integers(1, 20000, 8)]
+    assert not failures(verify_sizes(PATH, sizes=sizes, defines=defines, seed=2))

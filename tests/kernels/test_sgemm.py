@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sass_lab.errors import EmulatorError
@@ -78,3 +79,20 @@ def test_sgemm_large_on_the_gpu(size):
 
     r = verify(PATH, size=size, emulate=False, seed=9)
     assert r.ok, failures([r])
+
+
+def random_sizes(seed, count=8):
+    rng = np.random.default_rng(seed)
+    return [dict(M=int(rng.integers(1, 150)), N=int(rng.integers(1, 150)), K=int(rng.integers(0, 40)),
+                 beta=int(rng.integers(0, 2))) for _ in range(count)] + [dict(M=1, N=1, K=0, beta=1)]
+
+
+@pytest.mark.parametrize("defines", [dict(BM=64, BN=64, TRANS_A=0, TRANS_B=0), dict(BM=128, BN=64, TRANS_A=1, TRANS_B=0),
+                                     dict(BM=64, BN=128, TRANS_A=0, TRANS_B=1),
+                                     dict(BM=128, BN=128, TRANS_A=1, TRANS_B=1)], ids=ident)
+def test_sgemm_random_sizes(defines):
+    """Fixed-seed random shapes, K = 0 included (C = beta*C)."""
+    from sass_lab.lab.verify import verify_sizes
+
+    assert not failures(verify_sizes(PATH, sizes=random_sizes(defines["BM"] + defines["TRANS_A"]),
+                                     defines=defines, seed=10))

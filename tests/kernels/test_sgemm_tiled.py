@@ -62,3 +62,15 @@ def test_sgemm_tiled_on_the_gpu(defines):
 
     assert not failures(verify_sizes(PATH, emulate=False, defines=defines, seed=6))
     assert not failures([verify(PATH, size=dict(M=1000, N=999, K=1001), emulate=False, defines=defines)])
+
+
+def test_sgemm_tiled_random_sizes():
+    """Fixed-seed random shapes, K = 0 included (C = 0)."""
+    import numpy as np
+
+    from sass_lab.lab.verify import verify_sizes
+
+    rng = np.random.default_rng(4)
+    sizes = [dict(M=int(rng.integers(1, 200)), N=int(rng.integers(1, 200)), K=int(rng.integers(1, 50)))
+             for _ in range(8)] + [dict(M=3, N=5, K=0)]
+    assert not failures(verify_sizes(PATH, sizes=sizes, seed=2))
