@@ -62,10 +62,13 @@ class ToNodes(Transformer):
         return out
 
     def stmt_open(self, stmt):
-        return [stmt, SDir("open", {}, self.base, 1, 2)]
+        return [*(stmt if type(stmt) is list else [stmt]), SDir("open", {}, self.base, 1, 2)]
 
     def stmt_close(self, stmt):
-        return [stmt, SDir("close", {}, self.base, 1, 2)]
+        return [*(stmt if type(stmt) is list else [stmt]), SDir("close", {}, self.base, 1, 2)]
+
+    def entry_perf(self, entry, *perfs):
+        return [entry, *perfs]
 
     def empty(self):
         return None
