@@ -19,6 +19,7 @@ from .barrier import barrier
 from .decode import BRANCH, EXIT, NORMAL, Program
 from .machine import GLOBAL_BASE, State, views
 from .program import program
+from .ptx import PTX_FILE
 from .races import RaceTracker
 from .report import Collector, EmulatorCheckError, Report, Stats
 
@@ -306,8 +307,29 @@ def emulate(ptx: str, kernel: str, grid, block, args, dynamic_shared: int = 0, c
     ``args``: list in parameter order or dict by name; numpy arrays are global buffers (copied in,
     written back), numpy scalars must match the ``.param`` types. Returns a :class:`Report`; with
     ``check=True`` findings raise :class:`EmulatorCheckError`. ``max_steps`` bounds the instructions
-    issued per wave.
+    issued per wave. Errors located on a PTX line point at the ``.sasm`` span when ``line_map`` has one.
     """
+    try:
+        return _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes)
+    except EmulatorCheckError:
+        raise
+    except EmulatorError as e:
+        raise _at_source(e, line_map) from None
+
+
+def _at_source(e: EmulatorError, line_map) -> EmulatorError:
+    """``e`` re-pointed from its PTX line to the .sasm span of that line (the PTX line goes in the hint)."""
+    sp = e.span
+    if not line_map or sp is None or sp.file != PTX_FILE or not 0 < sp.line <= len(line_map):
+        return e
+    src = line_map[sp.line - 1]
+    if src is None:
+        return e
+    ptx_hint = f"PTX line {sp.line}: {sp.source.strip()}"
+    return type(e)(e.message, src, hint=f"{e.hint}; {ptx_hint}" if e.hint else ptx_hint, log=e.log)
+
+
+def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes) -> Report:
     t0 = time.perf_counter()
     prog = program(ptx, kernel)
     grid3, block3 = _dim3(grid, "grid"), _dim3(block, "block")

@@ -38,3 +38,17 @@ def test_oob_finding_names_sasm_line():
     assert f.span is not None and f.span.file == "buggy.sasm" and f.span.line == 10
     assert "buggy.sasm:10" in ei.value.render()
     assert (y[:40] == 2).all()
+
+
+def test_runtime_error_points_at_sasm_line():
+    from sass_lab.api import assemble
+    from sass_lab.errors import EmulatorError
+
+    spin = BUGGY.replace("    ret\n", "spin:\n    bra             spin\n    ret\n")
+    k = assemble(spin, file="spin.sasm")["scale"]
+    with pytest.raises(EmulatorError) as ei:
+        k.emulate(1, 32, np.zeros(32, np.float32), np.ones(32, np.float32), np.float32(2), np.uint32(32),
+                  max_steps=200)
+    assert "max_steps" in ei.value.message
+    assert ei.value.span.file == "spin.sasm" and ei.value.span.line == 14  # the bra
+    assert "PTX line" in ei.value.hint
