@@ -19,7 +19,7 @@ from ..errors import EmulatorError
 from . import values as V
 from .ptx import AddrOf
 
-NORMAL, BRANCH, EXIT, BARRIER = 0, 1, 2, 3
+NORMAL, BRANCH, EXIT, BARRIER, BRX = 0, 1, 2, 3, 4
 
 SPECIALS = ("%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ntid.z", "%ctaid.x", "%ctaid.y",
             "%ctaid.z", "%nctaid.x", "%nctaid.y", "%nctaid.z", "%laneid", "%warpid", "%nwarpid",

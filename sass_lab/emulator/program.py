@@ -10,9 +10,9 @@ from .. import ir
 from ..errors import EmulatorError
 from . import ops_bits, ops_cmp, ops_float, ops_int, ops_mem, ops_warp, ops_wmma  # noqa: F401 - register ops
 from . import values as V
-from .decode import BARRIER, BRANCH, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
+from .decode import BARRIER, BRANCH, BRX, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
 from .inline import inline_calls
-from .ptx import parse_ptx
+from .ptx import BranchTargets, parse_ptx
 
 
 def _align(n: int, a: int) -> int:
@@ -91,7 +91,7 @@ sync aligned up down bfly idx all any ballot add min max exch cas and or xor inc
 eq ne lt le gt ge lo ls hi hs equ neu ltu leu gtu geu num nan
 m8n8 x1 x2 x4 trans row col m16n8k4 m16n8k8 m16n8k16 async commit_group wait_group wait_all
 warp arrive red popc f4e b4e rc8 ecl ecr rc16 shiftamt finite infinite number notanumber normal
-subnormal sys cc l r wrap clamp load store mma a b c d m16n16k16 m32n8k16 m8n32k16 m16n16k8
+subnormal sys cc l r wrap clamp idx load store mma a b c d m16n16k16 m32n8k16 m8n32k16 m16n16k8
 """.split())
 
 
@@ -132,9 +132,14 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
     lay = layout(module, kernel)
     ctx = Ctx(kernel, lay)
     instrs: list[ir.Instr] = []
+    tables: dict[str, tuple[str, ...]] = {}
+    last_label = None
     for s in kernel.body:
         if isinstance(s, ir.LabelDef):
             ctx.labels[s.name] = len(instrs)
+            last_label = s.name
+        elif isinstance(s, BranchTargets) and last_label is not None:
+            tables[last_label] = s.targets
         elif isinstance(s, ir.Instr):
             instrs.append(s)
     ops: list[Op] = []
@@ -149,9 +154,13 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
         op = ins.opcode
         if op in BUILDERS or op in ("bra", "ret", "exit", "bar", "barrier"):
             _check_mods(ctx, ins)
-        if op == "bra" or op == "brx":
-            if op == "brx":
-                raise ctx.error(f"'{ins.name}' (indirect branches) is not supported by the emulator")
+        if op == "brx":
+            tab = ins.operands[1] if len(ins.operands) == 2 else None
+            if not isinstance(tab, ir.Reg) or tab.name not in tables:
+                raise ctx.error(f"'{ins.name}' needs a .branchtargets table label")
+            pcs = tuple(ctx.label(ir.Reg(t)) for t in tables[tab.name])
+            ops.append(Op(BRX, (ctx.src(ins.operands[0], "u32"), np.array(pcs, np.int64)), -1, guard, neg))
+        elif op == "bra":
             ops.append(Op(BRANCH, None, ctx.label(ins.operands[0]), guard, neg))
         elif op in ("ret", "exit"):
             ops.append(Op(EXIT, None, -1, guard, neg))

@@ -34,6 +34,14 @@ class AddrOf:
 
 
 @dataclass(frozen=True, slots=True)
+class BranchTargets:
+    """``.branchtargets L1, L2, …`` (the table of a ``brx.idx``), named by the label before it."""
+
+    targets: tuple[str, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Paren:
     """A parenthesised operand list (``call`` return values and arguments)."""
 
@@ -253,6 +261,9 @@ class _Build(Transformer):
             else:
                 flat.append(i.value if isinstance(i, ir.Imm) else str(i))
         return flat
+
+    def branchtargets(self, *names):
+        return BranchTargets(tuple(str(n) for n in names), span=self._span(names[0]))
 
     def label(self, tok):
         return ir.LabelDef(str(tok)[:-1], span=self._span(tok))

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import EmulatorError, Span
 from . import values as V
 from .barrier import barrier
-from .decode import BRANCH, EXIT, NORMAL, Program
+from .decode import BRANCH, BRX, EXIT, NORMAL, Program
 from .machine import GLOBAL_BASE, State, views
 from .program import program
 from .ptx import PTX_FILE
@@ -281,6 +281,29 @@ def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
                     else:
                         pcs[gm] = pc + 1
                 pcs[sel] = EXIT_PC
+                written = True
+                break
+            elif kind == BRX:
+                gidx, table = op.fn
+                idx = gidx(st)
+                lanes = st.all_lanes if ggm is None else np.flatnonzero(ggm)
+                sel = idx if idx.ndim == 0 else idx[lanes]
+                if np.any(sel >= len(table)):
+                    st.pc = pc
+                    raise EmulatorError(f"'{prog.name}': brx.idx index out of range of its {len(table)} targets "
+                                        f"(PTX line {prog.instrs[pc].span.line})", prog.instrs[pc].span)
+                tgt = table[sel]
+                if len(lanes) == 0:
+                    pc += 1
+                    continue
+                if len(lanes) == n_group and (tgt.ndim == 0 or (tgt == tgt[0]).all()):
+                    pc = int(tgt if tgt.ndim == 0 else tgt[0])
+                    continue
+                if gm is None:
+                    pcs[:] = pc + 1
+                else:
+                    pcs[gm] = pc + 1
+                pcs[lanes] = tgt
                 written = True
                 break
             else:  # BARRIER

@@ -284,3 +284,16 @@ def test_nested_scope_registers_shadow_outer_ones():
     body = (LOAD + "{ .reg .b32 %r5, %r6; mov.u32 %r5, 1000; mov.u32 %r6, %r5; mov.u32 %r7, %r6; }"
             "add.u32 %r6, %r5, %r7;" + STORE)
     np.testing.assert_array_equal(run(body, U), U + np.uint32(1000))
+
+
+def test_brx_idx_jump_table_diverges_and_reconverges():
+    body = (LOAD + "and.b32 %r7, %r0, 3; mov.u32 %r6, 0;"
+            "$L_brx: .branchtargets C0, C1, C2, C3; brx.idx %r7, $L_brx;"
+            "C0: add.u32 %r6, %r6, 1; bra.uni J; C1: add.u32 %r6, %r6, 10; bra.uni J;"
+            "C2: add.u32 %r6, %r6, 100; C3: add.u32 %r6, %r6, 1000;"
+            "J: shfl.sync.bfly.b32 %r8, %r6, 1, 0x1f, -1; add.u32 %r6, %r6, %r8;" + STORE)
+    got = run(body, U)
+    own = np.array([1, 10, 1100, 1000])[np.arange(N) % 4]
+    np.testing.assert_array_equal(got, own + own[np.arange(N) ^ 1])
+    uniform = LOAD + "mov.u32 %r7, 2;" + body[len(LOAD) + len("and.b32 %r7, %r0, 3;"):]
+    np.testing.assert_array_equal(run(uniform, U), np.full(N, 2200))
