@@ -27,7 +27,7 @@ _IDX = re.compile(r"\[(\d+)\]")
 
 
 _cache: dict[str, tuple | None] = {}
-_CACHE_MAX = 500_000
+_CACHE_MAX = 50_000  # about 1.3 KB per line: at most ~65 MB
 
 
 def parse_line(line: str, li: int):
