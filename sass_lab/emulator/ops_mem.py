@@ -152,7 +152,7 @@ def ld(ctx: Ctx, ins: ir.Instr):
         raise ctx.error(f"'{ins.name}': {t} loads are not supported by the emulator")
     size = e * len(items)
     space = space_of(ctx, ins, mem)
-    if space == "shared":
+    if space in ("shared", "generic"):  # a generic access may land in shared memory
         ctx.note_shared(e)
     get, const = address(ctx, mem)
     puts = [dst_lanes(ctx, x, t) for x in items]
@@ -197,7 +197,7 @@ def st_(ctx: Ctx, ins: ir.Instr):
     space = space_of(ctx, ins, mem)
     if space in ("param", "const"):
         raise ctx.error(f"'{ins.name}': stores to .{space} are not supported")
-    if space == "shared":
+    if space in ("shared", "generic"):  # a generic access may land in shared memory
         ctx.note_shared(e)
     get, const = address(ctx, mem)
     udt = np.dtype(f"u{e}")
@@ -291,7 +291,7 @@ def atom(ctx: Ctx, ins: ir.Instr):
     rest = ops[2:] if has_d else ops[1:]
     space = space_of(ctx, ins, mem)
     e = V.dtype(t).itemsize
-    if space == "shared":
+    if space in ("shared", "generic"):  # a generic access may land in shared memory
         ctx.note_shared(e)
     get, const = address(ctx, mem)
     gb = ctx.src(rest[0], t)

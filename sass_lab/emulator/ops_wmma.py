@@ -85,7 +85,7 @@ def _load_store(ctx: Ctx, ins: ir.Instr, load: bool):
         raise ctx.error(f"'{ins.name}': {len(regs)} registers cannot hold a {rows}x{cols} tile")
     esize = 2 if t in HALVES else 4
     space = space_of(ctx, ins, mem)
-    if space == "shared":
+    if space in ("shared", "generic"):
         ctx.note_shared(esize)
     get, const = address(ctx, mem)
     gstride = ctx.src(ins.operands[2], "u32") if len(ins.operands) > 2 else None

@@ -133,3 +133,16 @@ def test_step_limit_stops_endless_loop():
     with pytest.raises(EmulatorError, match="max_steps"):
         emulate(kernel("SPIN: bra SPIN;"), "k", 1, 32, [np.zeros(32, np.uint32), np.zeros(32, np.uint32),
                                                         np.uint32(0)], max_steps=500)
+
+
+def test_generic_shared_accesses_are_race_checked():
+    # sA[t] through a generic pointer, then the neighbour's byte with no barrier
+    body = ("cvt.u64.u32 %rd10, %r2; cvta.shared.u64 %rd11, %rd10; cvt.u64.u32 %rd12, %r0; add.s64 %rd13, %rd11, %rd12;"
+            "cvt.u16.u32 %h1, %r0; st.u8 [%rd13], %h1; xor.b32 %r5, %r0, 1; cvt.u64.u32 %rd14, %r5;"
+            "add.s64 %rd15, %rd11, %rd14; ld.u8 %h2, [%rd15];")
+    with pytest.raises(EmulatorCheckError) as ei:
+        emulate(kernel(body), "k", 1, 64, [np.zeros(64, np.uint32), np.zeros(64, np.uint32), np.uint32(0)])
+    assert {f.kind for f in ei.value.findings} == {"race-shared"}
+    clean = body.replace("ld.u8 %h2, [%rd15];", "bar.sync 0; ld.u8 %h2, [%rd15];")
+    assert emulate(kernel(clean), "k", 1, 64, [np.zeros(64, np.uint32), np.zeros(64, np.uint32),
+                                                np.uint32(0)]).findings == ()
