@@ -59,7 +59,10 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int, np.ndarra
     """→ (param bytes with pointers left to patch, [(param offset, array, name)])."""
     params = prog.params
     if isinstance(args, dict):
-        unknown = set(args) - {p.name for p in params}
+        names = {p.name for p in params}
+        # the assembler names parameters <name>_param: accept the short name too
+        args = {k if k in names or f"{k}_param" not in names else f"{k}_param": v for k, v in args.items()}
+        unknown = set(args) - names
         if unknown:
             raise EmulatorError(f"no parameter named {', '.join(sorted(unknown))} in '{prog.name}'",
                                 hint=f"parameters: {', '.join(p.name for p in params)}")

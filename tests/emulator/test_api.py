@@ -201,3 +201,10 @@ def test_isspacep():
     out = np.zeros(8, np.uint32)
     emulate(kernel(body), "k", 1, 8, [out, np.zeros(8, np.uint32), np.uint32(0)])
     assert (out == 3).all()
+
+
+def test_short_param_names_for_assembler_kernels():
+    x = np.arange(10, dtype=np.float32)
+    y = np.zeros(10, np.float32)
+    emulate(ASSEMBLER_STYLE, "scale", 1, 128, {"X": x, "Y": y, "alpha": np.float32(2), "n": np.uint32(10)})
+    np.testing.assert_array_equal(y, 2 * x)
