@@ -198,11 +198,11 @@ def big_kernel(n_instr: int, n_regs: int = 256) -> ir.Kernel:
 def test_twenty_thousand_instructions_fast():
     k = big_kernel(20_000)
     assert sum(isinstance(s, ir.Instr) for s in k.body) >= 20_000
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     p = liveness(k)
-    dt = time.perf_counter() - t0
+    dt = time.process_time() - t0
     assert p.peak == 256 + 64 + 2
-    assert dt < 1.0, f"liveness took {dt:.3f}s"  # measured ~0.1 s; the bound leaves CI headroom
+    assert dt < 2.0, f"liveness took {dt:.3f}s of CPU"  # ~0.1 s measured; headroom for busy CI
 
 
 def test_line_profile_keeps_the_maximum_per_line():

@@ -141,13 +141,13 @@ def test_twenty_thousand_instructions_through_run_passes():
     import time
 
     k = regions_kernel(20_000)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     k2, rep = run_passes(k)
-    dt = time.perf_counter() - t0
+    dt = time.process_time() - t0
     assert len(rep.schedule.regions) == 10 and rep.schedule.pressure_limit == 80
     assert rep.pressure.peak <= 80 and rep.sharing.merged > 300
     assert rep.schedule.cycles_after * 10 < rep.schedule.cycles_before
-    assert dt < 10, f"run_passes took {dt:.2f}s"  # measured ~1 s on 2 busy cores; catches blow-ups
+    assert dt < 10, f"run_passes took {dt:.2f}s of CPU"  # ~0.75 s measured; catches blow-ups
 
 
 @pytest.mark.parametrize("kw, limit", [({}, 32), ({"max_pressure": 20}, 20), ({"pressure_aware": False}, None)])
