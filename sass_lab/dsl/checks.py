@@ -48,8 +48,37 @@ def check_opcode(opcode: str, err: Callable, node) -> None:
                   hint=f"did you mean '{close[0]}'?" if close else "see the PTX ISA for instruction names")
 
 
+def _sig(op) -> object:
+    """What the checks look at in one operand: its class and register types."""
+    t = type(op)
+    if t is ir.Reg:
+        return op.type
+    if t is ir.Imm:
+        return "F" if isinstance(op.value, float) else "I"
+    if t is ir.Mem:
+        return ("M", op.base.type if type(op.base) is ir.Reg else None)
+    if t is ir.Vec:
+        return tuple(_sig(i) for i in op.items)
+    if t is ir.PredPair:
+        return ("P", op.first.type, op.second.type)
+    return t.__name__
+
+
+_passed: set = set()  # signatures (opcode, mods, operand sigs) that passed every check
+
+
 def check(ins: ir.Instr, nodes: tuple, err: Callable, stmt) -> None:
-    """Raise ``err(node, message, hint)`` for a bad operand count or operand type."""
+    """Raise ``err(node, message, hint)`` for a bad operand count, kind or type."""
+    key = (ins.opcode, ins.mods, tuple(_sig(o) for o in ins.operands))
+    if key in _passed:
+        return
+    _check(ins, nodes, err, stmt)
+    if len(_passed) > 100_000:
+        _passed.clear()
+    _passed.add(key)
+
+
+def _check(ins: ir.Instr, nodes: tuple, err: Callable, stmt) -> None:
     spec = OPS[ins.opcode]
     n = len(ins.operands)
     if not spec.min_ops <= n <= spec.max_ops:

@@ -109,21 +109,37 @@ def _operands(rest: str, base: int):
         if not text:
             return None
         col = base + off + (len(piece) - len(piece.lstrip())) + 1
-        op = _operand(text, col)
+        key = (text, col)
+        op = _op_cache.get(key)
         if op is None:
-            return None
+            op = _operand(text, col)
+            if op is None:
+                return None
+            if len(_op_cache) > _CACHE_MAX:
+                _op_cache.clear()
+            _op_cache[key] = op
         ops.append(op)
     return tuple(ops)
+
+
+_op_cache: dict[tuple[str, int], object] = {}  # (operand text, column) -> node (nodes are immutable)
+_name_cache: dict[str, tuple | None] = {}
 
 
 def _name(text: str, col: int) -> Name | None:
     if text.isidentifier():
         return Name(text, (), None, 0, col, col + len(text))
-    m = _NAME.match(text)
-    if m is None:
-        return None
-    idx = tuple(int(x) for x in _IDX.findall(m.group(2))) if m.group(2) else ()
-    return Name(m.group(1), idx, m.group(3), 0, col, col + len(text))
+    parts = _name_cache.get(text)
+    if parts is None:
+        m = _NAME.match(text)
+        if m is None:
+            return None
+        idx = tuple(int(x) for x in _IDX.findall(m.group(2))) if m.group(2) else ()
+        parts = (m.group(1), idx, m.group(3))
+        if len(_name_cache) > _CACHE_MAX:
+            _name_cache.clear()
+        _name_cache[text] = parts
+    return Name(parts[0], parts[1], parts[2], 0, col, col + len(text))
 
 
 def _operand(text: str, col: int):

@@ -186,7 +186,7 @@ def _instr(lw: Lowerer, names: Names, s: SInstr):
     opcode = s.opcode
     check_opcode(opcode, lw.err, s)
     ops = s.ops
-    if any(type(o) is ParenList for o in ops):
+    if opcode == "call" and any(type(o) is ParenList for o in ops):
         return ir.Raw(_call_text(lw.ex.lines, s.li), lw.span(s))
     guard = None
     if s.guard is not None:
@@ -204,11 +204,18 @@ def _instr(lw: Lowerer, names: Names, s: SInstr):
                 and not last.text.startswith("%"):
             raise lw.err(last, f"undefined label '{last.text}'", hint=_label_hint(names, last.text))
     operand = names.operand
-    if dt is not None:
-        res = [operand(ops[0], dt)]
-        res.extend(operand(o) for o in ops[1:])
-    else:
-        res = [operand(o) for o in ops]
+    ocache = names.ocache
+    version = names.version
+    res = []
+    for k, o in enumerate(ops):
+        hit = ocache.get(id(o))  # fast-path operand nodes are shared between lines
+        if hit is not None and hit[0] == version:
+            res.append(hit[1])
+            continue
+        r = operand(o, dt) if (k == 0 and dt is not None) else operand(o)
+        version = names.version
+        ocache[id(o)] = (version, r, o)  # keep o alive: its id must not be reused
+        res.append(r)
     span = lw.span(s)
     ins = ir.Instr(opcode, s.mods, tuple(res), guard, span)
     check(ins, ops, lw.err, s)

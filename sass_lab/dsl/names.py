@@ -64,6 +64,7 @@ class Names:
     decls: list[ir.RegDecl] = field(default_factory=list)
     cache: dict[str, ir.Reg] = field(default_factory=dict)
     version: int = 0  # bumped whenever a name is (un)declared; keys the lowering cache
+    ocache: dict = field(default_factory=dict)  # id(operand node) -> (version, operand, node)
     icache: dict = field(default_factory=dict)  # (id ops, id guard, opcode, mods) -> (version, ...)
 
     # ----------------------------------------------------------------- declarations
