@@ -201,6 +201,8 @@ def execute(k: ir.Kernel, regs: dict[str, int] | None = None, steps: int = 10_00
             pc = labels[ops[0].name]
         elif op in ("ret", "exit"):
             break
+        elif op in ("bar", "membar"):
+            continue
         elif op == "st":
             space = next((m for m in s.mods if m in ("shared", "global")), "generic")
             v = _val(ops[1], regs)

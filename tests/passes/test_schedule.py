@@ -271,3 +271,28 @@ def test_report_lines():
     (line, limit) = rep.lines()
     assert line.startswith("t.sasm:5: .schedule: 4 instructions, 2 moved, 805 -> 405 cycles (critical path 404)")
     assert "live registers" in line and limit.endswith(str(rep.pressure_limit))
+
+
+_bounded = st.lists(st.one_of(_op, _op, _op, st.sampled_from(["bar.sync 0", "membar.gl", "B{n}:"])),
+                    min_size=1, max_size=40)
+
+
+@settings(max_examples=120, deadline=None)
+@given(_bounded, _tables)
+def test_boundaries_never_move_and_nothing_crosses_them(ops, table):
+    ops = [o.replace("{n}", str(i)) for i, o in enumerate(ops)]
+    k = kernel(_program(ops))
+    k2, _ = schedule(k, table)
+    assert execute(k2)["mem"] == execute(k)["mem"]
+
+    def segments(body):
+        out, cur = [], []
+        for s in body:
+            if is_boundary(s):
+                out.append((render(s), sorted(map(id, cur))))
+                cur = []
+            else:
+                cur.append(s)
+        return out + [("", sorted(map(id, cur)))]
+
+    assert segments(k2.body) == segments(k.body)
