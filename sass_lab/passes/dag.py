@@ -6,10 +6,10 @@ Edges ``i → j`` (``i`` before ``j``) carry a delay: the cycles ``j`` must issu
 * WAW: ``max(1, lat(i) - lat(j) + 1)`` so the later write also lands later;
 * WAR and memory order: 1 (an issue slot; in-order issue pays it anyway).
 
-Memory: loads and stores keep their order within a state space; ``generic`` conflicts with every
-space; two loads may swap. Atomics, reductions, ``mbarrier``, ``cp.async`` (it reads one space and
-writes another) and volatile/acquire/release/relaxed accesses act as stores to ``generic``, so they
-keep their place among all memory operations.
+Memory: loads and stores (``wmma.load``/``wmma.store`` included) keep their order within a state
+space; ``generic`` conflicts with every space; two loads may swap. Atomics, reductions, ``multimem``,
+``mbarrier``, ``cp.async`` (it reads one space and writes another) and volatile/acquire/release/
+relaxed accesses act as stores to ``generic``, so they keep their place among all memory operations.
 """
 
 from __future__ import annotations
@@ -51,8 +51,22 @@ class Dag:
         return h
 
 
+def _space_of(mods: tuple[str, ...]) -> str:
+    for m in mods:
+        base = m.split("::")[0]
+        if base in ("global", "shared", "local", "param", "const", "generic"):
+            return base
+    return "generic"
+
+
 def memory_kind(ins: Instr) -> tuple[str, bool] | None:
     """(state space, is-a-write) for a memory operation, or None."""
+    if ins.opcode == "wmma":  # wmma.load / wmma.store touch memory; wmma.mma does not
+        if "load" in ins.mods or "store" in ins.mods:
+            return _space_of(ins.mods), "store" in ins.mods
+        return None
+    if ins.opcode == "multimem":  # ld_reduce / st / red across a multicast object
+        return "generic", True
     if ins.opcode not in _MEMORY:
         return None
     space = state_space(ins) or "generic"

@@ -71,6 +71,10 @@ def _elem_type(ins: Instr) -> str:
 def classify(ins: Instr) -> str:
     """The latency class of ``ins`` (a key of :data:`DEFAULT_LATENCIES`)."""
     op, t = ins.opcode, _elem_type(ins)
+    if op == "wmma" and ("load" in ins.mods or "store" in ins.mods):
+        if "store" in ins.mods:
+            return "store"
+        return "ld.shared" if any(m.startswith("shared") for m in ins.mods) else "ld.global"
     if op in ("ld", "ldu", "ldmatrix"):
         space = isa.state_space(ins)
         if op == "ldmatrix" or space == "shared":

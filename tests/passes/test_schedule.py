@@ -47,6 +47,10 @@ REGS = ".reg .f32 a, b, c, d, e\n.reg .u64 q\n.reg .pred p\n"
     ("st.global.f32 [q], a\ncp.async.ca.shared.global [q], [q], 16", {(0, 1)}),  # cp.async reads global
     ("fma.rn.f32 a, b, c, a\nfma.rn.f32 a, d, e, a", {(0, 1)}),
     ("mov.u64 q, 0\nst.shared.f32 [q], a", {(0, 1)}),  # address register
+    ("st.shared.f32 [q], a\nwmma.load.a.sync.aligned.row.m16n16k16.shared.f16 {b}, [q], 16", {(0, 1)}),
+    ("wmma.store.d.sync.aligned.row.m16n16k16.global.f32 [q], {a}, 16\nld.global.f32 b, [q]", {(0, 1)}),
+    ("wmma.store.d.sync.aligned.row.m16n16k16.global.f32 [q], {a}, 16\nld.shared.f32 b, [q]", set()),
+    ("multimem.st.global.f32 [q], a\nld.shared.f32 b, [q]", {(0, 1)}),
 ])
 def test_dag_edges(text, edges):
     assert _dag(REGS + text).edges() == edges
@@ -71,6 +75,9 @@ def test_dag_delays():
     ("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {a, b}, {c}, {d}, {a, b}", "mma"),
     ("bra L", "control"), ("setp.lt.f32 p, a, b", "alu"), ("selp.f32 a, b, c, p", "alu"),
     ("mov.u32 a, %tid.x", "s2r"), ("mov.u32 a, b", "alu"),
+    ("wmma.load.a.sync.aligned.row.m16n16k16.shared.f16 {b}, [q], 16", "ld.shared"),
+    ("wmma.store.d.sync.aligned.row.m16n16k16.global.f32 [q], {a}, 16", "store"),
+    ("wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32 {a}, {b}, {c}, {d}", "mma"),
 ])
 def test_classify(text, cls):
     assert classify(_body(kernel(REGS + text))[0]) == cls
