@@ -4,13 +4,16 @@
 
 Runs on the largest shipped kernel (by instruction count) and on a generated kernel of about
 ``--n`` instructions (an unrolled FFMA/shared-load body written with %-loops, so expansion is
-exercised too). Prints median seconds per stage and the ratio (front end + passes + emission) /
-nvJitLink; the target is <= 0.25. The fast path's line cache is cleared before every run.
+exercised too); ``--unique`` adds a worst case for the front end's caches, a kernel whose every line
+is different. Prints median seconds per stage and the ratio (front end + passes + emission) /
+nvJitLink; the target is <= 0.25. The front end's caches are cleared before every run and the
+cubin cache is off (``SASS_LAB_CACHE=off``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -20,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sass_lab import ir, paths  # noqa: E402
-from sass_lab.dsl import fastparse, frontend  # noqa: E402
+from sass_lab.dsl import checks, fastparse, frontend  # noqa: E402
 
 GENERATED = """\
 .define N = {n}, TM = 8, TN = 8
@@ -64,12 +67,44 @@ GENERATED = """\
 """
 
 
+UNIQUE = """\
+.kernel unique(.u64 out)
+.reg .f32 acc[64][8], a[64]
+.reg .u32 sa, t
+.reg .u64 p
+.shared .align 16 .f32 buf[8192]
+    mov.u32 sa, buf
+    mov.u64 p, out
+    mov.u32 t, %tid.x
+    shl.b32 t, t, 2
+    add.u32 sa, sa, t
+% for i in range(64):
+%   for j in range(8):
+    mov.f32 acc[${{i}}][${{j}}], 0f00000000
+%   end
+% end
+% for k in range(({n} - 1024) // 8):
+    ld.shared.f32 a[${{k % 64}}], [sa+${{(k * 4) % 32768}}]
+%   for j in range(7):
+    fma.rn.f32 acc[${{k % 64}}][${{j}}], a[${{k % 64}}], 0f${{"%08X" % (0x3F800000 + k * 8 + j)}}, acc[${{(k * 7 + j) % 64}}][${{(k + j) % 8}}]
+%   end
+% end
+% for i in range(64):
+%   for j in range(8):
+    st.global.f32 [p+${{4 * (8 * i + j)}}], acc[${{i}}][${{j}}]
+%   end
+% end
+    ret
+"""
+
+
 def _stages(text: str, file: str, arch: str):
     from sass_lab.backend.ptx import emit
     from sass_lab.passes import run_passes
     from sass_lab.toolchain.compile import compile_ptx
 
-    fastparse._cache.clear()
+    for cache in (fastparse._cache, fastparse._op_cache, fastparse._name_cache, checks._passed):
+        cache.clear()
     t0 = time.perf_counter()
     front = frontend(text, file, {})
     t1 = time.perf_counter()
@@ -119,11 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=20000, help="instructions in the generated kernel")
     ap.add_argument("--file", help="a .sasm file instead of the largest shipped kernel")
     ap.add_argument("--arch", default="sm_90")
+    ap.add_argument("--unique", action="store_true", help="also a kernel whose every line is distinct")
     args = ap.parse_args(argv)
+    os.environ["SASS_LAB_CACHE"] = "off"  # time real compiles, not the cubin cache
     path = Path(args.file) if args.file else largest_shipped()
     if path is not None:
         bench(path.name, path.read_text(), str(path), args.arch, args.repeat)
     bench(f"generated ({args.n})", GENERATED.format(n=args.n), "generated.sasm", args.arch, args.repeat)
+    if args.unique:
+        bench(f"every line unique ({args.n})", UNIQUE.format(n=args.n), "unique.sasm", args.arch, args.repeat)
     return 0
 
 
