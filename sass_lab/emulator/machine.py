@@ -94,9 +94,8 @@ class State:
             else:
                 buf = self.buf_names[name]
                 start, end = int(self.buf_starts[name]), int(self.buf_ends[name])
-                past = o + size - end
-                msg = (f"{size}-byte {what} at {o + GLOBAL_BASE:#x} is {past} byte(s) past the end of "
-                       f"'{buf}' ({end - start} bytes)")
+                msg = (f"{size}-byte {what} at {o + GLOBAL_BASE:#x} is past the end of '{buf}': byte offset "
+                       f"{o - start} of a {end - start}-byte buffer")
             self.report("oob-global", lanes[sel], msg, buffer=buf, address=o + GLOBAL_BASE)
 
     # ------------------------------------------------------------------ shared memory
@@ -130,4 +129,4 @@ def instr_text(ins) -> str:
     if g >= 0 and src[g:start].strip().split()[0:1] and ";" not in src[g:start]:
         start = g
     end = src.find(";", start)
-    return src[start:end + 1 if end >= 0 else len(src)].strip()
+    return " ".join(src[start:end + 1 if end >= 0 else len(src)].split())

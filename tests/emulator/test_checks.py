@@ -65,7 +65,7 @@ def test_oob_global_names_buffer_and_address():
                                                   np.uint32(0)], check=False)
     (f,) = rep.findings
     assert f.buffer == "in_param" and f.count == 1 and f.thread == (63, 0, 0)
-    assert "past the end of 'in_param' (256 bytes)" in f.message
+    assert "past the end of 'in_param': byte offset 256 of a 256-byte buffer" in f.message
 
 
 def test_nvcc_vecadd_oob_names_param():
