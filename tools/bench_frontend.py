@@ -156,13 +156,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--unique", action="store_true", help="also a kernel whose every line is distinct")
     args = ap.parse_args(argv)
+    saved = os.environ.get("SASS_LAB_CACHE")
     os.environ["SASS_LAB_CACHE"] = "off"  # time real compiles, not the cubin cache
-    path = Path(args.file) if args.file else largest_shipped()
-    if path is not None:
-        bench(path.name, path.read_text(), str(path), args.arch, args.repeat)
-    bench(f"generated ({args.n})", GENERATED.format(n=args.n), "generated.sasm", args.arch, args.repeat)
-    if args.unique:
-        bench(f"every line unique ({args.n})", UNIQUE.format(n=args.n), "unique.sasm", args.arch, args.repeat)
+    try:
+        path = Path(args.file) if args.file else largest_shipped()
+        if path is not None:
+            bench(path.name, path.read_text(), str(path), args.arch, args.repeat)
+        bench(f"generated ({args.n})", GENERATED.format(n=args.n), "generated.sasm", args.arch, args.repeat)
+        if args.unique:
+            bench(f"every line unique ({args.n})", UNIQUE.format(n=args.n), "unique.sasm", args.arch,
+                  args.repeat)
+    finally:
+        if saved is None:
+            os.environ.pop("SASS_LAB_CACHE", None)
+        else:
+            os.environ["SASS_LAB_CACHE"] = saved
     return 0
 
 
