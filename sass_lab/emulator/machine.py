@@ -86,16 +86,23 @@ class State:
         return lanes, off
 
     def _oob_global(self, off, bi, lanes, size, what):
-        for name in np.unique(bi):
-            sel = bi == name
+        """Report bad global accesses, each against the buffer it is nearest to."""
+        n = len(self.buf_starts)
+        if n == 0:
+            self.report("oob-global", lanes, f"{size}-byte {what} at {int(off[0]) + GLOBAL_BASE:#x}: the kernel "
+                        "has no global buffers", address=int(off[0]) + GLOBAL_BASE)
+            return
+        nxt = np.minimum(bi + 1, n - 1)
+        before_next = (bi + 1 < n) & (self.buf_starts[nxt] - (off + size) < off - self.buf_ends[np.maximum(bi, 0)])
+        near = np.where((bi < 0) | before_next, np.minimum(bi + 1, n - 1), bi)
+        for b in np.unique(near):
+            sel = near == b
             o = int(off[sel][0])
-            if name < 0:
-                buf, msg = None, f"{size}-byte {what} at {o + GLOBAL_BASE:#x} is below every buffer"
-            else:
-                buf = self.buf_names[name]
-                start, end = int(self.buf_starts[name]), int(self.buf_ends[name])
-                msg = (f"{size}-byte {what} at {o + GLOBAL_BASE:#x} is past the end of '{buf}': byte offset "
-                       f"{o - start} of a {end - start}-byte buffer")
+            buf = self.buf_names[b]
+            start, end = int(self.buf_starts[b]), int(self.buf_ends[b])
+            where = "before the start" if o < start else "past the end"
+            msg = (f"{size}-byte {what} at {o + GLOBAL_BASE:#x} is {where} of '{buf}': byte offset "
+                   f"{o - start} of a {end - start}-byte buffer")
             self.report("oob-global", lanes[sel], msg, buffer=buf, address=o + GLOBAL_BASE)
 
     # ------------------------------------------------------------------ shared memory

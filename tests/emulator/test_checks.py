@@ -146,3 +146,20 @@ def test_generic_shared_accesses_are_race_checked():
     clean = body.replace("ld.u8 %h2, [%rd15];", "bar.sync 0; ld.u8 %h2, [%rd15];")
     assert emulate(kernel(clean), "k", 1, 64, [np.zeros(64, np.uint32), np.zeros(64, np.uint32),
                                                 np.uint32(0)]).findings == ()
+
+
+def test_oob_before_a_buffer_names_that_buffer():
+    # in[t - 1]: thread 0 reads 4 bytes before the start of in_param
+    body = ("add.s64 %rd6, %rd4, -4; ld.global.u32 %r6, [%rd6]; st.global.u32 [%rd3], %r6;")
+    rep = emulate(kernel(body), "k", 1, 8, [np.zeros(8, np.uint32), np.zeros(8, np.uint32), np.uint32(0)],
+                  check=False)
+    (f,) = rep.findings
+    assert f.buffer == "in_param" and "before the start of 'in_param': byte offset -4" in f.message
+    assert f.thread == (0, 0, 0) and f.count == 1
+
+
+def test_raw_pointer_without_buffers():
+    ptx = kernel("").replace(".param .u64 out_param,", ".param .u64 out_param,", 1)
+    body = "mov.u64 %rd9, 4096; ld.global.u32 %r6, [%rd9];"
+    rep = emulate(kernel(body), "k", 1, 4, [np.uint64(0), np.uint64(0), np.uint32(0)], check=False)
+    assert [f.kind for f in rep.findings] == ["oob-global"] and ptx
