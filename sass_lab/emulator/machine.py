@@ -74,7 +74,7 @@ class State:
         if not (b >= 0 and hi + size <= ends[b]):
             bi = np.searchsorted(starts, off, side="right") - 1
             bic = np.maximum(bi, 0)
-            ok = (bi >= 0) & (off + size <= ends[bic])
+            ok = (bi >= 0) & (off + size <= ends[bic]) if len(starts) else np.zeros(len(off), bool)
             bad = np.flatnonzero(~ok)
             self._oob_global(off[bad], bi[bad], lanes[bad], size, what)
             lanes, off = lanes[ok], off[ok]

@@ -159,7 +159,6 @@ def test_oob_before_a_buffer_names_that_buffer():
 
 
 def test_raw_pointer_without_buffers():
-    ptx = kernel("").replace(".param .u64 out_param,", ".param .u64 out_param,", 1)
     body = "mov.u64 %rd9, 4096; ld.global.u32 %r6, [%rd9];"
     rep = emulate(kernel(body), "k", 1, 4, [np.uint64(0), np.uint64(0), np.uint32(0)], check=False)
-    assert [f.kind for f in rep.findings] == ["oob-global"] and ptx
+    assert [f.kind for f in rep.findings] == ["oob-global"] and "no global buffers" in rep.findings[0].message
