@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from passes_ir import execute, kernel
-from test_schedule import _op, _program, _tables
+from passes_strategies import OPS, TABLES, program
 
 from sass_lab import ir
 from sass_lab.passes import run_passes
@@ -101,9 +101,9 @@ def test_run_passes_uses_the_occupancy_neutral_limit():
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.lists(_op, min_size=1, max_size=30), _tables, st.integers(0, 12))
+@given(st.lists(OPS, min_size=1, max_size=30), TABLES, st.integers(0, 12))
 def test_pressure_aware_schedules_stay_under_the_limit(ops, table, extra):
-    k = kernel(_program(ops))
+    k = kernel(program(ops))
     base = _live_peak(k)
     k2, rep = schedule(k, table, max_pressure=base + extra)
     assert _live_peak(k2) <= base + extra

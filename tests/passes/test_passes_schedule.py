@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from passes_ir import execute, instrs, kernel, render
+from passes_strategies import OPS, TABLES, program
 
 from sass_lab import ir
 from sass_lab.errors import SourceError, UsageError
@@ -203,36 +204,10 @@ def test_memory_kind():
 
 # --------------------------------------------------------------------------- properties
 
-R = ["a", "b", "c", "d", "e"]
-_reg = st.sampled_from(R)
-_op = st.one_of(
-    st.tuples(st.sampled_from(["add", "sub", "mul", "xor"]), _reg, _reg, _reg).map(
-        lambda t: f"{t[0]}.u32 {t[1]}, {t[2]}, {t[3]}"),
-    st.tuples(_reg, st.integers(0, 9)).map(lambda t: f"mov.u32 {t[0]}, {t[1]}"),
-    st.tuples(st.sampled_from(["shared", "global", "generic"]), _reg, st.integers(0, 3)).map(
-        lambda t: f"ld{'' if t[0] == 'generic' else '.' + t[0]}.u32 {t[1]}, [{4 * t[2]}]"),
-    st.tuples(st.sampled_from(["shared", "global", "generic"]), _reg, st.integers(0, 3)).map(
-        lambda t: f"st{'' if t[0] == 'generic' else '.' + t[0]}.u32 [{4 * t[2]}], {t[1]}"),
-    st.tuples(_reg, _reg).map(lambda t: f"setp.lt.u32 p, {t[0]}, {t[1]}"),
-    st.tuples(_reg, _reg, _reg).map(lambda t: f"@p add.u32 {t[0]}, {t[1]}, {t[2]}"),
-    st.tuples(_reg, _reg, _reg).map(lambda t: f"selp.u32 {t[0]}, {t[1]}, {t[2]}, p"),
-    st.tuples(_reg, _reg).map(lambda t: f"ex2.approx.u32 {t[0]}, {t[1]}"),  # interpreter: unused
-)
-_tables = st.dictionaries(st.sampled_from(sorted(DEFAULT_LATENCIES)), st.integers(0, 500), max_size=6)
-
-
-def _program(ops: list[str]) -> str:
-    init = [f"mov.u32 {r}, {i + 3}" for i, r in enumerate(R)] + ["setp.lt.u32 p, a, b"]
-    body = [o for o in ops if not o.startswith("ex2")]
-    dump = [f"st.global.u32 [{100 + 4 * i}], {r}" for i, r in enumerate(R)]
-    return ".reg .u32 a, b, c, d, e\n.reg .pred p\n" + "\n".join(
-        init + [".schedule"] + body + [".end"] + dump)
-
-
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_op, min_size=1, max_size=30), _tables)
+@given(st.lists(OPS, min_size=1, max_size=30), TABLES)
 def test_schedule_is_a_topological_order_and_preserves_semantics(ops, table):
-    k = kernel(_program(ops))
+    k = kernel(program(ops))
     k2, rep = schedule(k, table)
     assert execute(k2)["mem"] == execute(k)["mem"]
     region = [s for s in k.body if isinstance(s, ir.Instr)][6:-5]
@@ -248,7 +223,7 @@ def test_schedule_is_a_topological_order_and_preserves_semantics(ops, table):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(_op, min_size=1, max_size=40), _tables)
+@given(st.lists(OPS, min_size=1, max_size=40), TABLES)
 def test_list_schedule_respects_every_edge(ops, table):
     ins = _body(kernel(".reg .u32 a, b, c, d, e\n.reg .pred p\n" + "\n".join(ops)))
     t = check_table(table)
@@ -280,15 +255,15 @@ def test_report_lines():
     assert "live registers" in line and limit.endswith(str(rep.pressure_limit))
 
 
-_bounded = st.lists(st.one_of(_op, _op, _op, st.sampled_from(["bar.sync 0", "membar.gl", "B{n}:"])),
+_bounded = st.lists(st.one_of(OPS, OPS, OPS, st.sampled_from(["bar.sync 0", "membar.gl", "B{n}:"])),
                     min_size=1, max_size=40)
 
 
 @settings(max_examples=120, deadline=None)
-@given(_bounded, _tables)
+@given(_bounded, TABLES)
 def test_boundaries_never_move_and_nothing_crosses_them(ops, table):
     ops = [o.replace("{n}", str(i)) for i, o in enumerate(ops)]
-    k = kernel(_program(ops))
+    k = kernel(program(ops))
     k2, _ = schedule(k, table)
     assert execute(k2)["mem"] == execute(k)["mem"]
 
