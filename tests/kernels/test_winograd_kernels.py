@@ -13,10 +13,9 @@ from sass_lab.lab.winograd import conv2d_direct, filter_transform, tiles, toom_c
 FILES = {2: "winograd_2x2_3x3.sasm", 4: "winograd_4x4_3x3.sasm"}
 SPECS = {m: load_spec(KERNELS / f) for m, f in FILES.items()}
 ALT = "0 ±5/8 ±3/2"
-COMBOS = {
-    2: [dict(), dict(BKF=16, BT=16, TK=1, TT=1, CB=8), dict(BKF=16, BT=64, TK=2, TT=4, CB=4),
-        dict(BKF=64, BT=16, TK=4, TT=1, CB=4)],
-    4: [dict(), dict(POINTS=ALT), dict(BKF=16, BT=16, TK=1, TT=1, CB=4), dict(BKF=16, BT=32, TK=2, TT=2, CB=4)],
+COMBOS = {  # the default ("blocked" products), the "pairs" variant, ragged thread/tile slot counts
+    2: [dict(), dict(GEMM="pairs", BKF=32, BT=32, TK=2, TT=2, CB=8), dict(BKF=16, BT=64, TK=4, TT=8, CB=2)],
+    4: [dict(), dict(POINTS=ALT), dict(GEMM="pairs", BKF=32, BT=16, TK=2, TT=1, CB=2)],
 }
 CASES = [(m, d) for m in (2, 4) for d in COMBOS[m]]
 
@@ -133,7 +132,7 @@ def _mutant(tmp_path, m, old, new):
 @pytest.mark.parametrize("old,new", [
     ("    mad.lo.s32      w0, tmp, ${M}, -1\n", "    mad.lo.s32      w0, tmp, ${M}, 0\n"),
     ("sandwich_lines(WG.bt,", "sandwich_lines(toom_cook(M, 3, '0 2 -2' if M == 2 else '0 1 -1 3 -3').bt,"),
-    ("@pe st.global.f32   [yp+${4 * b}]", "@pe st.global.f32   [yp+${4 * (b // 2)}]"),
+    ('f"@pe st.global.f32 [yp+{4 * b}]', 'f"@pe st.global.f32 [yp+{4 * (b // 2)}]'),
     ("    add.u32         c0, c0, ${CB}\n", "    add.u32         c0, c0, ${2 * CB}\n"),
 ], ids=["tile-shifted", "data-transform-other-points", "columns-overwritten", "channels-skipped"])
 def test_mutants_go_red(tmp_path, m, old, new):
