@@ -9,7 +9,7 @@ from ..isa.roles import NO_DEST
 from ..isa.table import dest_type
 from .checks import check, check_opcode
 from .names import Names
-from .nodes import MemRef, Name, ParenList, SDir, SInstr, SLabel
+from .nodes import MemRef, Name, Num, ParenList, SDir, SInstr, SLabel
 from .parse import strip_comments
 
 if TYPE_CHECKING:
@@ -208,6 +208,9 @@ def _instr(lw: Lowerer, names: Names, s: SInstr):
     version = names.version
     res = []
     for k, o in enumerate(ops):
+        if type(o) is Num:  # immediates need no lookup (and are often unique)
+            res.append(ir.Imm(o.value, o.text))
+            continue
         hit = ocache.get(id(o))  # fast-path operand nodes are shared between lines
         if hit is not None and hit[0] == version:
             res.append(hit[1])
