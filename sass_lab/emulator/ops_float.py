@@ -224,13 +224,17 @@ def cvt_value(x, dt_t: str, st_t: str, mods: set[str]):
         v = INT_RND.get(irnd or "rzi", np.trunc)(v)
         info = np.iinfo(ddt)
         v = np.where(np.isnan(v), 0, np.clip(v, info.min, info.max))
-        if ddt.itemsize == 8:
+        if ddt.itemsize == 8:  # float64 cannot hold the 64-bit limits: saturate explicitly
             if ddt.kind == "u":
-                v = np.minimum(v, np.nextafter(2.0 ** 64, 0))
+                over = v >= 2.0 ** 64
+                v = np.where(over, 0.0, v)
                 big = v >= 2.0 ** 63
                 lo = np.where(big, v - 2.0 ** 63, v).astype(np.int64).view(np.uint64)
-                return np.where(big, lo + np.uint64(1 << 63), lo)
-            return np.minimum(v, np.nextafter(2.0 ** 63, 0)).astype(np.int64)
+                r = np.where(big, lo + np.uint64(1 << 63), lo)
+                return np.where(over, np.uint64(0xFFFFFFFFFFFFFFFF), r)
+            over = v >= 2.0 ** 63
+            r = np.where(over, 0.0, v).astype(np.int64)
+            return np.where(over, np.int64(2**63 - 1), r)
         return v.astype(ddt)
     # → float
     if src_float:

@@ -61,9 +61,13 @@ def idiv(a, b, signed: bool):
     bb = np.where(zero, 1, b).astype(b.dtype)
     if not signed:
         return np.where(zero, ~np.zeros_like(a), a // bb)
-    q = np.abs(a.astype(I64)) // np.abs(bb.astype(I64))
-    q = np.where((a < 0) != (bb < 0), -q, q)
-    return np.where(zero, -1, q).astype(a.dtype)
+    udt = V.UINT[a.dtype.itemsize]
+    ua, ub = a.view(udt), bb.view(udt)
+    mag_a = np.where(a < 0, ~ua + udt.type(1), ua)  # |INT_MIN| fits the unsigned width
+    mag_b = np.where(bb < 0, ~ub + udt.type(1), ub)
+    q = (mag_a // mag_b).astype(udt)
+    q = np.where((a < 0) != (bb < 0), ~q + udt.type(1), q).astype(udt).view(a.dtype)
+    return np.where(zero, a.dtype.type(-1), q).astype(a.dtype)
 
 
 def irem(a, b, signed: bool):

@@ -1,0 +1,162 @@
+"""Every integer width and every cvt type pair: no crashes, and values as Python integers/floats say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ptxkit import HEAD
+
+from sass_lab.emulator import emulate
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+INTS = ["u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64"]
+FLOATS = ["f16", "bf16", "f32", "f64"]
+REG = {1: "b16", 2: "b16", 4: "b32", 8: "b64"}  # PTX has no 8-bit registers: bytes live in 16-bit ones
+N = 64
+RNG = np.random.default_rng(17)
+
+
+def _bits(t):
+    return {"8": 8, "16": 16, "32": 32, "64": 64}[t[1:] if t[0] != "b" else t[2:]]
+
+
+def _kernel(body: str, dregs: str, sregs: str) -> str:
+    decl = f".reg .{dregs} %d<3>;\n    .reg .{sregs} %s<3>;\n"
+    return HEAD.replace("    mov.u32 %r0, %tid.x;", decl + "    mov.u32 %r0, %tid.x;") + body + "\n    ret;\n}\n"
+
+
+def _run(body, dt_bytes, st_bytes, src: np.ndarray) -> np.ndarray:
+    out = np.zeros(N, np.dtype(f"u{max(dt_bytes, 2)}"))
+    ptx = _kernel(body, REG[dt_bytes], REG[st_bytes])
+    emulate(ptx, "k", 1, N, [out, src, np.uint32(N)])
+    return out
+
+
+def _int_values(t):
+    bits = _bits(t)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if t[0] == "s" else (0, (1 << bits) - 1)
+    vals = [lo, hi, 0, 1, -1 if t[0] == "s" else 2, hi // 3]
+    vals += [int(v) for v in RNG.integers(lo, hi, N - len(vals), dtype=np.int64 if bits < 64 else np.int64)
+             ] if bits < 64 else [int(RNG.integers(0, 1 << 62)) * (1 if t[0] == "u" else -1) for _ in range(N - len(vals))]
+    return vals
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul.lo", "mul.hi", "min", "max", "div", "rem"])
+@pytest.mark.parametrize("t", ["u16", "u32", "u64", "s16", "s32", "s64"])
+def test_integer_ops_every_width(op, t):
+    bits = _bits(t)
+    a = _int_values(t)
+    b = list(reversed(a))
+    b = [x if x != 0 else 3 for x in b]
+    size = bits // 8
+    src = np.zeros(2 * N, np.dtype(f"u{size}"))
+    mask = (1 << bits) - 1
+    src[:N] = [x & mask for x in a]
+    src[N:] = [x & mask for x in b]
+    body = (f"mul.wide.u32 %rd5, %r0, {size}; add.s64 %rd6, %rd1, %rd5; add.s64 %rd7, %rd0, %rd5;"
+            f"ld.global.{t} %s0, [%rd6]; ld.global.{t} %s1, [%rd6+{N * size}];"
+            f"{op}.{t} %d0, %s0, %s1; st.global.{t} [%rd7], %d0;")
+    out = np.zeros(N, np.dtype(f"u{size}"))
+    emulate(_kernel(body, REG[size], REG[size]), "k", 1, N, [out, src, np.uint32(N)])
+
+    def ref(x, y):
+        if op == "add":
+            r = x + y
+        elif op == "sub":
+            r = x - y
+        elif op == "mul.lo":
+            r = x * y
+        elif op == "mul.hi":
+            r = (x * y) >> bits
+        elif op == "min":
+            r = min(x, y)
+        elif op == "max":
+            r = max(x, y)
+        elif op == "div":
+            r = abs(x) // abs(y) * (1 if (x < 0) == (y < 0) else -1)
+        else:
+            r = x - (abs(x) // abs(y) * (1 if (x < 0) == (y < 0) else -1)) * y
+        return r & mask
+    want = [ref(x, y) for x, y in zip(a, b)]
+    assert [int(v) for v in out] == want
+
+
+def _convert_ref(v, dt: str, st: str):
+    if dt in INTS:
+        bits = _bits(dt)
+        if st in FLOATS:
+            if np.isnan(v):
+                return 0
+            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if dt[0] == "s" else (0, (1 << bits) - 1)
+            return int(min(max(np.trunc(float(v)), lo), hi)) & ((1 << bits) - 1)
+        return int(v) & ((1 << bits) - 1)
+    return None  # float targets compared numerically below
+
+
+@pytest.mark.parametrize("st", INTS + FLOATS)
+@pytest.mark.parametrize("dt", INTS + FLOATS)
+def test_cvt_every_pair(dt, st):
+    if dt == st:
+        pytest.skip("same type")
+    ssize = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8}.get(st) or max(_bits(st) // 8, 1)
+    dsize = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8}.get(dt) or max(_bits(dt) // 8, 1)
+    if st in FLOATS:
+        vals = np.array([0.0, -0.0, 1.5, -2.5, 3.75, -1e4, 1e30, -1e30, np.nan, np.inf, 65504.0, 0.333]
+                        + list(RNG.standard_normal(N - 12) * 300), np.float64)
+        if st == "bf16":
+            raw = (vals.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+            vals = (raw.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+        else:
+            raw = vals.astype({"f16": np.float16, "f32": np.float32, "f64": np.float64}[st])
+            vals = raw.astype(np.float64)
+        src = np.ascontiguousarray(raw).view(np.dtype(f"u{ssize}"))
+    else:
+        ints = _int_values(st)
+        src = np.array([x & ((1 << _bits(st)) - 1) for x in ints], np.dtype(f"u{max(ssize, 1)}"))
+        vals = ints
+    mod = ""
+    if st in FLOATS and dt in INTS:
+        mod = ".rzi"
+    elif dt in FLOATS and (st in INTS or FLOATS.index(dt) < FLOATS.index(st) or {dt, st} == {"f16", "bf16"}):
+        mod = ".rn"
+    lt = st if st in FLOATS else ("b" + str(_bits(st)) if _bits(st) > 8 else "u8")
+    ldt = {"f16": "b16", "bf16": "b16"}.get(lt, lt)
+    stt = {"f16": "b16", "bf16": "b16"}.get(dt, dt if dt in FLOATS else "b" + str(max(_bits(dt), 8)))
+    body = (f"mul.wide.u32 %rd5, %r0, {ssize}; add.s64 %rd6, %rd1, %rd5; mul.wide.u32 %rd8, %r0, {max(dsize, 2)};"
+            f"add.s64 %rd7, %rd0, %rd8; ld.global.{ldt} %s0, [%rd6];"
+            f"cvt{mod}.{dt}.{st} %d0, %s0; st.global.{stt if stt != 'b8' else 'b16'} [%rd7], %d0;")
+    out = _run(body, dsize, ssize, src)
+    if dt in INTS:
+        want = [_convert_ref(v, dt, st) for v in vals]
+        mask = (1 << max(_bits(dt), 16)) - 1 if _bits(dt) == 8 else (1 << _bits(dt)) - 1
+        got = [int(x) & ((1 << _bits(dt)) - 1) & mask for x in out]
+        assert got == want
+    else:
+        if dt == "bf16":
+            g = (out.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+        else:
+            g = out.view({"f16": np.float16, "f32": np.float32, "f64": np.float64}[dt]).astype(np.float64)
+        w = np.array(vals, np.float64)
+        rel = {"f16": 1e-3, "bf16": 8e-3, "f32": 1e-7, "f64": 1e-15}[dt]
+        big = np.abs(w) > {"f16": 65520.0, "bf16": 3.4e38, "f32": 3.4e38, "f64": np.inf}[dt]
+        np.testing.assert_allclose(g[~big], w[~big], rtol=rel, equal_nan=True)
+        assert np.all(np.isinf(g[big]))
+
+
+@pytest.mark.parametrize("st", INTS)
+@pytest.mark.parametrize("dt", INTS)
+def test_cvt_sat_integers(dt, st):
+    if dt == st:
+        pytest.skip("same type")
+    ssize, dsize = _bits(st) // 8, _bits(dt) // 8
+    ints = _int_values(st)
+    src = np.array([x & ((1 << _bits(st)) - 1) for x in ints], np.dtype(f"u{ssize}"))
+    ldt = "b" + str(_bits(st)) if _bits(st) > 8 else "u8"
+    body = (f"mul.wide.u32 %rd5, %r0, {ssize}; add.s64 %rd6, %rd1, %rd5; mul.wide.u32 %rd8, %r0, {max(dsize, 2)};"
+            f"add.s64 %rd7, %rd0, %rd8; ld.global.{ldt} %s0, [%rd6];"
+            f"cvt.sat.{dt}.{st} %d0, %s0; st.global.b{max(_bits(dt), 16)} [%rd7], %d0;")
+    out = _run(body, dsize, ssize, src)
+    bits = _bits(dt)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if dt[0] == "s" else (0, (1 << bits) - 1)
+    want = [min(max(v, lo), hi) & ((1 << bits) - 1) for v in ints]
+    assert [int(x) & ((1 << bits) - 1) for x in out] == want
