@@ -160,3 +160,89 @@ def test_cvt_sat_integers(dt, st):
     lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if dt[0] == "s" else (0, (1 << bits) - 1)
     want = [min(max(v, lo), hi) & ((1 << bits) - 1) for v in ints]
     assert [int(x) & ((1 << bits) - 1) for x in out] == want
+
+
+def _round_to(x64: np.ndarray, t: str) -> np.ndarray:
+    """float64 values rounded once (to nearest even) to type t, returned as float64."""
+    if t == "bf16":
+        f = x64.astype(np.float32)
+        b = f.view(np.uint32).astype(np.uint64)
+        r = (((b + 0x7FFF + ((b >> 16) & 1)) >> 16) << 16).astype(np.uint32).view(np.float32)
+        return np.where(np.isnan(f), np.nan, r).astype(np.float64)
+    return x64.astype({"f16": np.float16, "f32": np.float32, "f64": np.float64}[t]).astype(np.float64)
+
+
+def _exact_fma(a, b, c):
+    from fractions import Fraction
+
+    out = []
+    for x, y, z in zip(a, b, c):
+        if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(z)):
+            out.append(float(x) * float(y) + float(z))
+        else:
+            out.append(Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z)))
+    return out
+
+
+def _fraction_round(vals, t):
+    """Correctly rounded Fractions (or floats) → type t (float64 result)."""
+    from fractions import Fraction
+
+    res = []
+    for v in vals:
+        if not isinstance(v, Fraction):
+            res.append(_round_to(np.array([v]), t)[0])
+            continue
+        guess = _round_to(np.array([float(v)]), t)[0]
+        cands = [guess]
+        for d in (-1, 1):
+            nb = _round_to(np.array([np.nextafter(guess, d * np.inf)]), t)[0]
+            step = nb
+            for _ in range(3):  # the neighbour in type t
+                if step != guess:
+                    break
+                step = _round_to(np.array([np.nextafter(step, d * np.inf) * (1 + d * 1e-3)]), t)[0]
+            cands.append(step)
+        finite = [x for x in cands if np.isfinite(x)]
+        res.append(min(finite, key=lambda x: abs(Fraction(float(x)) - v)) if finite else guess)
+    return np.array(res, np.float64)
+
+
+FOPS = ["add", "sub", "mul", "min", "max", "div", "fma", "neg", "abs", "sqrt"]
+
+
+@pytest.mark.parametrize("op", FOPS)
+@pytest.mark.parametrize("t", FLOATS)
+def test_float_ops_every_type(op, t):
+    if op in ("div", "sqrt") and t in ("f16", "bf16"):
+        pytest.skip("PTX has no f16/bf16 div/sqrt")
+    size = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8}[t]
+    base = np.concatenate([[0.0, -0.0, 1.0, -1.5, np.inf, -np.inf, np.nan, 3.0, 0.1, 1e-3],
+                           RNG.standard_normal(N - 10) * 50])
+    a, b, c = (_round_to(np.roll(base, k) * s, t) for k, s in ((0, 1.0), (7, 0.7), (13, 1.3)))
+
+    def raw(x):
+        if t == "bf16":
+            return (x.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+        return x.astype({"f16": np.float16, "f32": np.float32, "f64": np.float64}[t])
+    src = np.concatenate([raw(a), raw(b), raw(c)]).view(np.dtype(f"u{size}"))
+    rt = "b16" if size == 2 else t
+    nargs = {"neg": 1, "abs": 1, "sqrt": 1, "fma": 3}.get(op, 2)
+    rnd = ".rn" if op in ("add", "sub", "mul", "div", "fma", "sqrt") else ""
+    args = ", ".join(f"%s{i}" for i in range(nargs))
+    body = (f"mul.wide.u32 %rd5, %r0, {size}; add.s64 %rd6, %rd1, %rd5; add.s64 %rd7, %rd0, %rd5;"
+            f"ld.global.{rt} %s0, [%rd6]; ld.global.{rt} %s1, [%rd6+{N * size}]; ld.global.{rt} %s2, [%rd6+{2 * N * size}];"
+            f"{op}{rnd}.{t} %d0, {args}; st.global.{rt} [%rd7], %d0;")
+    out = np.zeros(N, np.dtype(f"u{size}"))
+    ptx = _kernel(body, REG[size], REG[size]).replace(".reg .b16 %s<3>", ".reg .b16 %s<3>")
+    emulate(ptx, "k", 1, N, [out, src, np.uint32(N)])
+    got = (out.astype(np.uint32) << 16).view(np.float32).astype(np.float64) if t == "bf16" else \
+        out.view({"f16": np.float16, "f32": np.float32, "f64": np.float64}[t]).astype(np.float64)
+    with np.errstate(all="ignore"):
+        if op == "fma":
+            want = _fraction_round(_exact_fma(a, b, c), t)
+        else:
+            exact = {"add": a + b, "sub": a - b, "mul": a * b, "min": np.fmin(a, b), "max": np.fmax(a, b),
+                     "div": a / b, "neg": -a, "abs": np.abs(a), "sqrt": np.sqrt(a)}[op]
+            want = _round_to(exact, t) if t != "f64" or op not in ("div", "sqrt") else exact
+    np.testing.assert_array_equal(got, want)
