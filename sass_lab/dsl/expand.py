@@ -76,12 +76,18 @@ def _include(m, file, n, line, chain, stack, out) -> None:
 
 
 class _Runtime:
-    """Loop bookkeeping shared with the generated program."""
+    """Loop bookkeeping shared with the generated program.
 
-    __slots__ = ("stack", "cur", "failed")
+    ``cur`` is the loop stack as a linked list ``((source index, names, values), parent)``, innermost
+    first, ``()`` outside loops: every line of one iteration shares it, and inner iterations share
+    their parent, so the source map stays small and chains are formatted once per iteration.
+    """
+
+    __slots__ = ("parents", "counts", "cur", "failed")
 
     def __init__(self) -> None:
-        self.stack: list[tuple] = []
+        self.parents: list[tuple] = []
+        self.counts: list[int] = []
         self.cur: tuple = ()
         self.failed: tuple | None = None
 
@@ -90,17 +96,18 @@ class _Runtime:
             self.failed = self.cur
 
     def enter(self) -> None:
-        self.stack.append((0, None, 0))
+        self.parents.append(self.cur)
+        self.counts.append(0)
 
     def it(self, idx: int, names: str | None, values: tuple | None) -> None:
         if names is None:
-            values = self.stack[-1][2] + 1 if self.stack[-1][0] == idx else 1
-        self.stack[-1] = (idx, names, values)
-        self.cur = tuple(self.stack)
+            self.counts[-1] += 1
+            values = self.counts[-1]
+        self.cur = ((idx, names, values), self.parents[-1])
 
     def leave(self) -> None:
-        self.stack.pop()
-        self.cur = tuple(self.stack)
+        self.counts.pop()
+        self.cur = self.parents.pop()
 
 
 def coerce_define(v: Any) -> Any:

@@ -23,7 +23,8 @@ class Expanded:
     """The expanded lines and their source map.
 
     ``lines[i]`` came from ``sources[origins[i]]``; ``loops[i]`` is the stack of loop iterations
-    (outermost first) active when it was emitted, each ``(source index, names, values)``.
+    active when it was emitted, as a linked list ``(entry, parent)`` (innermost first, ``()`` for
+    none) with entries ``(source index, names, values)``; ``iter_loops`` walks it.
     """
 
     lines: tuple[str, ...]
@@ -56,18 +57,25 @@ def loop_text(sources, entry: tuple) -> str:
     return f"in loop {names}={shown!r} at {at}"
 
 
+def iter_loops(lp: tuple):
+    """The entries of a linked loop stack, innermost first."""
+    while lp:
+        entry, lp = lp
+        yield entry
+
+
 def _chain(sources, loops, src: SrcLine) -> tuple[str, ...]:
-    return (*(loop_text(sources, e) for e in reversed(loops)), *src.chain)
+    return (*(loop_text(sources, e) for e in iter_loops(loops)), *src.chain)
 
 
 class ChainCache:
-    """Builds span chains fast: each loop entry is formatted once (entries are shared by lines)."""
+    """Builds span chains fast: each loop iteration is formatted once and shared by its lines."""
 
-    __slots__ = ("ex", "by_entry", "heads", "last")
+    __slots__ = ("ex", "by_lp", "heads", "last")
 
     def __init__(self, ex: Expanded):
         self.ex = ex
-        self.by_entry: dict[int, str] = {}
+        self.by_lp: dict[int, tuple[str, ...]] = {}
         self.heads: dict[tuple[int, str | None], tuple[str, str]] = {}
         self.last: tuple = (None, -1, ())
 
@@ -81,6 +89,13 @@ class ChainCache:
             head = self.heads[(sidx, names)] = (f"in loop {names}=", f" at {os.path.basename(s.file)}:{s.line}")
         return head[0] + repr(values[0]) + head[1]
 
+    def _loops(self, lp: tuple) -> tuple[str, ...]:
+        got = self.by_lp.get(id(lp))  # ids are stable: ex.loops keeps every stack alive
+        if got is None:
+            entry, parent = lp
+            got = self.by_lp[id(lp)] = (self._entry(entry), *(self._loops(parent) if parent else ()))
+        return got
+
     def __call__(self, li: int) -> tuple[str, ...]:
         ex = self.ex
         lp = ex.loops[li]
@@ -90,13 +105,9 @@ class ChainCache:
         last = self.last
         if last[0] is lp and last[1] == oi:
             return last[2]
-        parts = []
-        by_entry = self.by_entry
-        for e in reversed(lp):
-            t = by_entry.get(id(e))
-            if t is None:
-                t = by_entry[id(e)] = self._entry(e)
-            parts.append(t)
-        ch = (*parts, *ex.sources[oi].chain)
+        inc = ex.sources[oi].chain
+        ch = self._loops(lp)
+        if inc:
+            ch = (*ch, *inc)
         self.last = (lp, oi, ch)
         return ch
