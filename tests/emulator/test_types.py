@@ -17,7 +17,7 @@ RNG = np.random.default_rng(17)
 
 
 def _bits(t):
-    return {"8": 8, "16": 16, "32": 32, "64": 64}[t[1:] if t[0] != "b" else t[2:]]
+    return int("".join(ch for ch in t if ch.isdigit()))
 
 
 def _kernel(body: str, dregs: str, sregs: str) -> str:
@@ -246,3 +246,88 @@ def test_float_ops_every_type(op, t):
                      "div": a / b, "neg": -a, "abs": np.abs(a), "sqrt": np.sqrt(a)}[op]
             want = _round_to(exact, t) if t != "f64" or op not in ("div", "sqrt") else exact
     np.testing.assert_array_equal(got, want)
+
+
+def _bitref(op, t, x, y):
+    bits = _bits(t)
+    m = (1 << bits) - 1
+    sx = x - (1 << bits) if t[0] == "s" and x >> (bits - 1) else x
+    sh = y  # PTX clamps the whole unsigned amount (no masking)
+    if op == "shl":
+        return (x << sh) & m if sh < bits else 0
+    if op == "shr":
+        if t[0] == "s":
+            return (sx >> min(sh, bits - 1)) & m
+        return x >> sh if sh < bits else 0
+    if op == "and":
+        return x & y
+    if op == "or":
+        return x | y
+    if op == "xor":
+        return x ^ y
+    if op == "not":
+        return ~x & m
+    if op == "popc":
+        return bin(x).count("1")
+    if op == "clz":
+        return bits - x.bit_length()
+    if op == "brev":
+        return int(f"{x:0{bits}b}"[::-1], 2)
+    if op == "bfe":
+        pos, ln = y & 0xFF, (y >> 8) & 0xFF
+        out = 0
+        sbit = (x >> min(pos + ln - 1, bits - 1)) & 1 if t[0] == "s" and ln else 0
+        for i in range(bits):
+            out |= ((x >> (pos + i)) & 1 if i < ln and pos + i < bits else sbit) << i
+        return out
+    raise KeyError(op)
+
+
+BITOPS = ["shl", "shr", "and", "or", "xor", "not", "popc", "clz", "brev", "bfe"]
+
+
+@pytest.mark.parametrize("op", BITOPS)
+@pytest.mark.parametrize("t", ["b16", "b32", "b64", "u32", "s32", "u64", "s64", "s16"])
+def test_bit_ops_every_width(op, t):
+    if op in ("shl", "and", "or", "xor", "not", "popc", "clz", "brev") and t[0] != "b":
+        pytest.skip("PTX: bit ops take .b types")
+    if op == "shr" and t[0] == "b":
+        t = "u" + t[1:]
+    if op == "bfe" and (t[0] == "b" or _bits(t) < 32):
+        pytest.skip("bfe: u32/s32/u64/s64")
+    if op in ("popc", "clz", "brev") and _bits(t) < 32:
+        pytest.skip("32/64-bit only")
+    bits = _bits(t)
+    size = bits // 8
+    xs = [int(v) for v in RNG.integers(0, 1 << 62, N, dtype=np.int64)]
+    xs = [(v * 0x9E3779B97F4A7C15) & ((1 << bits) - 1) for v in xs]
+    xs[:4] = [0, (1 << bits) - 1, 1 << (bits - 1), 1]
+    ys = [int(v) for v in RNG.integers(0, 1 << 16, N)]
+    ys[:6] = [0, bits - 1, bits, bits + 5, 255, 3]
+    if op in ("and", "or", "xor"):
+        ys = list(reversed(xs))
+    if op == "bfe":
+        ys = [(p % (bits + 8)) | ((ln % (bits + 8)) << 8) for p, ln in zip(ys, reversed(ys))]
+    src = np.array(xs, np.dtype(f"u{size}"))
+    yv = np.array([y & ((1 << bits) - 1) for y in ys], np.dtype(f"u{size}"))
+    unary = op in ("not", "popc", "clz", "brev")
+    dst_t = "b32" if op in ("popc", "clz") else t
+    if op in ("shl", "shr"):
+        expr = f"ld.global.u32 %r9, [%rd9]; {op}.{t} %d0, %s0, %r9;"
+    elif op == "bfe":
+        expr = f"ld.global.u32 %r9, [%rd9]; and.b32 %r10, %r9, 255; shr.u32 %r11, %r9, 8; bfe.{t} %d0, %s0, %r10, %r11;"
+    elif unary:
+        expr = f"{op}.{t} %d0, %s0;" if op not in ("popc", "clz") else f"{op}.{t} %r12, %s0; cvt.u{bits}.u32 %d0, %r12;"
+    else:
+        expr = f"ld.global.{t} %s1, [%rd6+{N * size}]; {op}.{t} %d0, %s0, %s1;"
+    del dst_t
+    ys32 = np.array([y & 0xFFFFFFFF for y in ys], np.uint32)
+    data = np.concatenate([src.view(np.uint8), yv.view(np.uint8), ys32.view(np.uint8)])
+    body = (f"mul.wide.u32 %rd5, %r0, {size}; add.s64 %rd6, %rd1, %rd5; add.s64 %rd7, %rd0, %rd5;"
+            f"mul.wide.u32 %rd8, %r0, 4; add.s64 %rd9, %rd1, %rd8; add.s64 %rd9, %rd9, {2 * N * size};"
+            f"ld.global.{'b' + str(bits)} %s0, [%rd6]; {expr} st.global.b{bits} [%rd7], %d0;")
+    out = np.zeros(N, np.dtype(f"u{size}"))
+    ptx = _kernel(body, REG[size], REG[size])
+    emulate(ptx, "k", 1, N, [out, data, np.uint32(N)])
+    want = [_bitref(op, t, x, y) for x, y in zip(xs, ys)]
+    assert [int(v) for v in out] == want
