@@ -15,7 +15,7 @@ from .transform import number
 _INSTR = re.compile(
     r"[ \t]*(?:@[ \t]*(!?)[ \t]*([%$A-Za-z_][\w$]*(?:\[\d+\])*(?:\.[A-Za-z_]\w*)?)[ \t]+)?"
     r"([a-z][a-z0-9_]*)((?:\.[A-Za-z0-9_]+(?:::[A-Za-z0-9_]+)*)*)"
-    r"(?:[ \t]+([^;]*?))?[ \t]*;?[ \t]*$")
+    r"(?:[ \t]+([^;]*))?;?[ \t]*$")  # greedy: a lazy operand group backtracks at every character
 _LABEL = re.compile(r"[ \t]*([$%A-Za-z_][\w$]*)[ \t]*:[ \t]*$")
 _NAME = re.compile(r"([%$A-Za-z_][\w$]*)((?:\[\d+\])*)(?:\.([A-Za-z_]\w*))?$")
 _NUM = re.compile(r"-?(?:0[fF][0-9a-fA-F]{8}|0[dD][0-9a-fA-F]{16}|0[xX][0-9a-fA-F]+U?|0[bB][01]+U?"
@@ -66,14 +66,16 @@ def _parse(line: str) -> tuple | None:
         guard = _name(gname, m.start(2) + 1)
     col = len(line) - len(line.lstrip()) + 1 if gname is not None else m.start(3) + 1
     mods_t = tuple(mods[1:].split(".")) if mods else ()
-    if rest is None:
+    if rest is not None:
+        rest = rest.rstrip()
+    if not rest:
         return ("I", guard, neg == "!", opcode, mods_t, (), col, m.end(4) + 1)
     if "(" in rest:
         return None
     ops = _operands(rest, m.start(5))
     if ops is None:
         return None
-    return ("I", guard, neg == "!", opcode, mods_t, ops, col, m.end(5) + 1)
+    return ("I", guard, neg == "!", opcode, mods_t, ops, col, m.start(5) + len(rest) + 1)
 
 
 def _split(rest: str) -> list[tuple[int, str]] | None:
