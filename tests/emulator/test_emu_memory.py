@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ptxkit import HEAD, kernel
-from test_instructions import LOAD, STORE, run
+from test_emu_instructions import LOAD, STORE, run
 
 from sass_lab.emulator import emulate
 

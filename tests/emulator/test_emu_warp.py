@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ptxkit import kernel
-from test_instructions import LOAD, STORE, run
+from test_emu_instructions import LOAD, STORE, run
 
 N = 64
 LANES = np.arange(N)
