@@ -132,8 +132,8 @@ def prmt(a, b, c, mode: str):
             "f4e": [(c0 + k) & 7 for k in range(4)],
             "b4e": [(c0 - k) & 7 for k in range(4)],
             "rc8": [c0] * 4,
-            "ecl": [np.minimum(c0, k) for k in range(4)],
-            "ecr": [np.maximum(c0, k) for k in range(4)],
+            "ecl": [np.maximum(c0, k) for k in range(4)],  # edge clamp left: bytes below c repeat byte c
+            "ecr": [np.minimum(c0, k) for k in range(4)],  # edge clamp right: bytes above c repeat byte c
             "rc16": [(c & 1) * 2, (c & 1) * 2 + 1, (c & 1) * 2, (c & 1) * 2 + 1],
         }[mode]
         out = np.zeros(np.broadcast(x, c).shape, np.uint32)

@@ -297,3 +297,18 @@ def test_brx_idx_jump_table_diverges_and_reconverges():
     np.testing.assert_array_equal(got, own + own[np.arange(N) ^ 1])
     uniform = LOAD + "mov.u32 %r7, 2;" + body[len(LOAD) + len("and.b32 %r7, %r0, 3;"):]
     np.testing.assert_array_equal(run(uniform, U), np.full(N, 2200))
+
+
+PRMT_MODES = {  # d.b3 d.b2 d.b1 d.b0 per selector c[1:0] = 0..3 (PTX ISA prmt table)
+    "f4e": ["3210", "4321", "5432", "6543"], "b4e": ["5670", "6701", "7012", "0123"],
+    "rc8": ["0000", "1111", "2222", "3333"], "ecl": ["3210", "3211", "3222", "3333"],
+    "ecr": ["0000", "1110", "2210", "3210"], "rc16": ["1010", "3232", "1010", "3232"],
+}
+
+
+@pytest.mark.parametrize("mode", sorted(PRMT_MODES))
+def test_prmt_modes(mode):
+    body = f"and.b32 %r7, %r0, 3; prmt.b32.{mode} %r6, 0x33221100, 0x77665544, %r7;" + STORE
+    got = run(body, U, n=4)
+    want = [int("".join(f"{int(ch) * 0x11:02x}" for ch in sel), 16) for sel in PRMT_MODES[mode]]
+    assert [int(v) for v in got] == want
