@@ -62,6 +62,16 @@ class State:
 
         self.findings.add((kind, pc, buffer, key_extra), make, len(lanes))
 
+    def shared_var(self, offset: int) -> tuple[str | None, str]:
+        """(variable name, "name+0x10") of the shared variable holding byte ``offset``."""
+        best = None
+        for name, start in self.prog.layout.shared.items():
+            if start <= offset and (best is None or start > best[1]):
+                best = (name, start)
+        if best is None:
+            return None, f"offset {offset:#x}"
+        return best[0], f"'{best[0]}'+{offset - best[1]:#x}"
+
     # ------------------------------------------------------------------ global memory
     def global_index(self, addr: np.ndarray, size: int, lanes: np.ndarray, what: str):
         """Heap byte offsets of ``addr`` (u64, one per lane in ``lanes``); drops bad lanes."""

@@ -98,8 +98,9 @@ class RaceTracker:
         if never.any():
             i = np.flatnonzero(never)
             o = self._offset(u[i[0]])
-            self.st.report("uninit-shared", ln[i], f"shared offset {o:#x} is read but was never written",
-                           address=o)
+            var, where = self.st.shared_var(o)
+            self.st.report("uninit-shared", ln[i], f"shared {where} (offset {o:#x}) is read but was never written",
+                           buffer=var, address=o)
         race = conflict(w, me)
         if race.any():
             i = np.flatnonzero(race)
@@ -170,8 +171,9 @@ class RaceTracker:
             who = f"several threads of warp {other - WARP_GROUP}"
         else:
             who = f"thread {self.st.lane_coords(other)[1]}"
-        self.st.report("race-shared", lanes, f"{what}: shared offset {o:#x} also accessed by {who} with no "
-                       "barrier in between", address=o, key_extra=what)
+        var, where = self.st.shared_var(o)
+        self.st.report("race-shared", lanes, f"{what}: shared {where} (offset {o:#x}) also accessed by {who} with "
+                       "no barrier in between", buffer=var, address=o, key_extra=what)
 
 
 def _merge(r, me):

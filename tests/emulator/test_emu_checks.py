@@ -51,6 +51,8 @@ def test_planted_bug_is_caught(bug):
     f = next(f for f in err.findings if f.kind == KIND.get(bug, bug))
     assert f.kernel == "k" and f.ptx_line > 20 and f.instruction
     assert f.block == (0, 0, 0) and 0 <= f.thread[0] < threads
+    if f.kind in ("race-shared", "uninit-shared"):
+        assert f.buffer == "sA" and "'sA'+0x" in f.message  # named by its shared variable
     text = err.render()
     assert "PTX line" in text and f.instruction in text
     # check=False does not raise; bounds and barrier findings stay in the report, the shared-memory
