@@ -414,6 +414,52 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
     return h
 
 
+@builder("stmatrix")
+def stmatrix(ctx: Ctx, ins: ir.Instr):
+    """stmatrix.sync.aligned.m8n8.x1/x2/x4{.trans}.shared.b16 [p], {r…}: the inverse of ldmatrix."""
+    mods = set(ins.mods)
+    num = 4 if "x4" in mods else 2 if "x2" in mods else 1
+    trans = "trans" in mods
+    if "m8n8" not in mods or "b16" not in mods:
+        raise ctx.error(f"'{ins.name}': only stmatrix .m8n8 .b16 is supported by the emulator")
+    mem, s = ins.operands
+    items = s.items if isinstance(s, ir.Vec) else (s,)
+    if len(items) != num:
+        raise ctx.error(f"'{ins.name}' needs {num} source registers")
+    ctx.note_shared(2)
+    get, const = address(ctx, mem)
+    gets = [ctx.src(x, "b32") for x in items]
+    generic = not any(m.split("::")[0] == "shared" for m in ins.mods)
+    t = np.arange(32)
+    row, colp = t // 4, 2 * (t % 4)
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        warps = np.unique(lanes >> 5)
+        nw = len(warps)
+        wl = (warps[:, None] * 32 + t).ravel()
+        m = np.zeros((nw, num, 8, 8), np.uint16)
+        for i, g in enumerate(gets):
+            v = np.broadcast_to(np.asarray(g(st)).view(np.uint32), (st.L,))[wl].reshape(nw, 32)
+            lo, hi = (v & np.uint32(0xFFFF)).astype(np.uint16), (v >> np.uint32(16)).astype(np.uint16)
+            w = np.arange(nw)[:, None]
+            if trans:
+                m[w, i, colp, row], m[w, i, colp + 1, row] = lo, hi
+            else:
+                m[w, i, row, colp], m[w, i, row, colp + 1] = lo, hi
+        src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
+        a = _addresses(st, get, const, src_lanes)
+        if generic:
+            a = a - SHARED_WINDOW
+        ln, flat = st.shared_index(a, 16, src_lanes, "stmatrix write")
+        if len(ln) != len(src_lanes):
+            return
+        if st.races is not None:
+            st.races.write(flat, 16, ln)
+        st.sv[2][(flat >> 1)[:, None] + np.arange(8)] = m.reshape(-1, 8)
+    return h
+
+
 @builder("prefetch", "prefetchu", "membar", "fence", "discard", "applypriority", "createpolicy",
          "griddepcontrol", "nanosleep", "pmevent", "setmaxnreg")
 def nop(ctx: Ctx, ins: ir.Instr):

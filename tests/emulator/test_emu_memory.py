@@ -303,3 +303,23 @@ def test_ldmatrix_x2_x1_and_mma_m16n8k8():
 def test_clock_counts_steps():
     got = run("mov.u64 %rd5, %clock64; mov.u32 %r6, %clock; cvt.u32.u64 %r7, %rd5; sub.u32 %r6, %r6, %r7;" + STORE, T)
     assert (got == 1).all()
+
+
+@pytest.mark.parametrize("trans", ["", ".trans"])
+def test_stmatrix_inverts_ldmatrix(trans):
+    # ldmatrix.x4 a 16x16 tile, stmatrix.x4 it to a second tile: the copy equals the original
+    body = ("mov.u32 %r10, %r0; COPY: shl.b32 %r13, %r10, 1; add.u32 %r14, %r2, %r13;"
+            "cvt.u64.u32 %rd7, %r13; add.s64 %rd8, %rd1, %rd7; ld.global.u16 %h1, [%rd8]; st.shared.u16 [%r14], %h1;"
+            "add.u32 %r10, %r10, 32; setp.lt.u32 %p3, %r10, 256; @%p3 bra COPY; bar.sync 0;"
+            "and.b32 %r15, %r0, 15; shr.u32 %r16, %r0, 4; shl.b32 %r17, %r15, 5; shl.b32 %r18, %r16, 4;"
+            "add.u32 %r19, %r17, %r18; add.u32 %r20, %r19, %r2; add.u32 %r21, %r20, 512;"
+            f"ldmatrix.sync.aligned.m8n8.x4{trans}.shared.b16 {{%r22, %r23, %r24, %r25}}, [%r20];"
+            f"stmatrix.sync.aligned.m8n8.x4{trans}.shared.b16 [%r21], {{%r22, %r23, %r24, %r25}}; bar.sync 0;"
+            "mov.u32 %r10, %r0; OUT: shl.b32 %r13, %r10, 1; add.u32 %r14, %r2, %r13; ld.shared.u16 %h2, [%r14+512];"
+            "cvt.u64.u32 %rd9, %r13; add.s64 %rd10, %rd0, %rd9; st.global.u16 [%rd10], %h2;"
+            "add.u32 %r10, %r10, 32; setp.lt.u32 %p4, %r10, 256; @%p4 bra OUT;")
+    ptx = kernel(body).replace("sA[256]", "sA[1024]")
+    src = np.arange(256, dtype=np.uint16) * 7 + 1
+    out = np.zeros(256, np.uint16)
+    emulate(ptx, "k", 1, 32, [out, src, np.uint32(0)])
+    np.testing.assert_array_equal(out, src)
