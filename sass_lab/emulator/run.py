@@ -34,8 +34,10 @@ def _dim3(v, what: str) -> tuple[int, int, int]:
     if isinstance(v, (int, np.integer)):
         v = (int(v),)
     try:
+        if isinstance(v, str):
+            raise TypeError
         t = tuple(int(x) for x in v)
-    except TypeError:
+    except (TypeError, ValueError):
         raise EmulatorError(f"{what} must be an int or a tuple of up to 3 ints, not {v!r}") from None
     if not 1 <= len(t) <= 3 or any(x < 1 for x in t):
         raise EmulatorError(f"{what} {v!r} must have 1-3 positive sizes")
@@ -86,6 +88,8 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int, np.ndarra
             continue
         dt = V.dtype(p.type) if p.type != "pred" else np.dtype(np.uint8)
         if isinstance(a, np.ndarray):
+            if a.dtype.hasobject or a.dtype.fields is not None:
+                raise _param_error(i, p, f"a numpy array of {a.dtype}", hint="buffers must hold plain numbers")
             if dt.itemsize != 8 or dt.kind == "f":
                 raise _param_error(i, p, f"a numpy array ({a.dtype}, shape {a.shape})",
                                    hint="arrays stand for global buffers: pass them to 64-bit pointer params")
@@ -357,6 +361,10 @@ def _at_source(e: EmulatorError, line_map) -> EmulatorError:
 
 def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes) -> Report:
     t0 = time.perf_counter()
+    if not isinstance(ptx, str) or not isinstance(kernel, str):
+        raise EmulatorError("emulate() takes the PTX text and the kernel name as strings")
+    if not isinstance(dynamic_shared, (int, np.integer)) or dynamic_shared < 0:
+        raise EmulatorError(f"dynamic_shared must be a byte count >= 0, not {dynamic_shared!r}")
     prog = program(ptx, kernel)
     grid3, block3 = _dim3(grid, "grid"), _dim3(block, "block")
     T = block3[0] * block3[1] * block3[2]

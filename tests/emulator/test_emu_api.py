@@ -208,3 +208,15 @@ def test_short_param_names_for_assembler_kernels():
     y = np.zeros(10, np.float32)
     emulate(ASSEMBLER_STYLE, "scale", 1, 128, {"X": x, "Y": y, "alpha": np.float32(2), "n": np.uint32(10)})
     np.testing.assert_array_equal(y, 2 * x)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: emulate(b"ptx", "vecadd", 1, 8, []),
+    lambda: emulate(VECADD, "vecadd", 1, 8, [*_bufs(), np.int32(8)], dynamic_shared=-1),
+    lambda: emulate(VECADD, "vecadd", 1, 8, [np.array([object()] * 8), *_bufs()[1:], np.int32(8)]),
+    lambda: emulate(VECADD, "vecadd", 1, 8, [[1.0] * 8, *_bufs()[1:], np.int32(8)]),
+    lambda: emulate(VECADD, "vecadd", "x", 8, [*_bufs(), np.int32(8)]),
+])
+def test_bad_calls_are_emulator_errors(call):
+    with pytest.raises(EmulatorError):
+        call()
