@@ -211,6 +211,19 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
 
 def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
     """Run the wave in ``st`` to completion; returns thread-instructions executed."""
+    try:
+        return _run_wave(st, prog, T, max_steps)
+    except EmulatorError:
+        raise
+    except Exception as e:  # an emulator bug: still say where, as an EmulatorError
+        ins = prog.instrs[st.pc] if 0 <= st.pc < len(prog.instrs) else None
+        where = f"'{ins.name}' (PTX line {ins.span.line})" if ins is not None and ins.span else "an instruction"
+        raise EmulatorError(f"internal emulator error in {where}: {type(e).__name__}: {e}",
+                            ins.span if ins is not None else None,
+                            hint="the instruction decoded but failed on these operands; please report it") from e
+
+
+def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
     ops = prog.ops
     L = st.L
     pcs = np.where(st.live, 0, EXIT_PC).astype(np.int64)
@@ -386,7 +399,7 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     st.local_size = (lay.local_size + 15) // 16 * 16
     st.gran = prog.granularity
     st.findings = Collector(prog.name)
-    st.steps = 0
+    st.steps, st.pc = 0, -1
     st.tp = (T + 31) // 32 * 32
     nblocks = grid3[0] * grid3[1] * grid3[2]
     # lanes per wave: as asked, but keep local frames and shared windows within a memory budget
