@@ -126,3 +126,23 @@ def test_wmma_bf16_through_shared(ptx_source):
     Aq = (a.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
     Bq = (b.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
     np.testing.assert_allclose(C.reshape(16, 16).T, Aq @ Bq + 1.0, rtol=1e-5, atol=1e-5)  # stored col-major
+
+
+def test_cooperative_groups(ptx_source):
+    n = 200
+    x = RNG.random(n, np.float32)
+    out = np.zeros(1, np.float32)
+    u = RNG.integers(0, 1000, n).astype(np.uint32)
+    uo = np.zeros(n, np.uint32)
+    h = RNG.random(2 * n).astype(np.float16)
+    ho = np.zeros(2 * n, np.float16)
+    emulate(ptx_source("coop"), "cgred", (n + 63) // 64, 64,
+            [x, out, u, uo, h.view(np.uint32), ho.view(np.uint32), np.int32(n)])
+    warps = [slice(k, min(k + 32, n)) for k in range(0, n, 32)]
+    np.testing.assert_allclose(out[0], sum(len(x[w]) * x[w].astype(np.float64).sum() for w in warps), rtol=1e-5)
+    np.testing.assert_array_equal(uo, np.concatenate([np.full(len(u[w]), u[w].max() + u[w].sum()) for w in warps]))
+    i = np.arange(n)
+    q = np.where(i % 4 < 3, np.append(x[1:], 0), x)  # a 4-thread tile's shfl_down(v, 1)
+    addend = np.stack([q.astype(np.float16), np.ones(n, np.float16)], 1).ravel()
+    want = (h.astype(np.float64) * h + addend.astype(np.float64)).astype(np.float16)
+    np.testing.assert_array_equal(ho, want)
