@@ -7,7 +7,8 @@ class name below, an opcode (``"fma"``) or a full dotted name (``"fma.rn.f32"``)
 key wins. The coarser class names of ``sass_lab.isa.table.LATENCY_CLASSES`` (``mem_global``,
 ``fp64``, ``tensor``, ...) are accepted as override keys and set every class they cover (``ALIASES``);
 the scheduler classifies with :func:`classify`, which splits loads from stores, ``div`` from ``mufu``
-and ``shfl`` from shared loads, because those differ by an order of magnitude.
+and ``shfl`` from shared loads, because those differ by an order of magnitude; opcodes it does not
+name fall back to ``isa.latency_class`` mapped through ``ALIASES``.
 """
 
 from __future__ import annotations
@@ -112,7 +113,21 @@ def classify(ins: Instr) -> str:
         return "alu"
     if isa.is_branch(ins) or isa.is_barrier(ins):
         return "control"
-    return "alu"
+    return _from_isa(ins)
+
+
+def _from_isa(ins: Instr) -> str:
+    """For opcodes not named above, the ISA table's coarser class, mapped onto ours (else ``alu``)."""
+    ext = getattr(isa, "latency_class", None)
+    try:
+        cls = ext(ins) if ext is not None else "alu"
+    except Exception:  # noqa: BLE001 - a gap in the ISA table must not break scheduling
+        return "alu"
+    if cls in DEFAULT_LATENCIES:
+        return cls
+    if cls.startswith("mem") and not isa.writes_register(ins):
+        return "store"  # no register result: only memory order follows it
+    return ALIASES.get(cls, ("alu",))[0]
 
 
 def check_table(latencies: Mapping[str, int] | None) -> dict[str, int]:

@@ -79,6 +79,8 @@ def test_dag_delays():
     ("wmma.load.a.sync.aligned.row.m16n16k16.shared.f16 {b}, [q], 16", "ld.shared"),
     ("wmma.store.d.sync.aligned.row.m16n16k16.global.f32 [q], {a}, 16", "store"),
     ("wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32 {a}, {b}, {c}, {d}", "mma"),
+    ("szext.clamp.u32 a, b, 8", "alu"), ("frobnicate.u32 a, b", "alu"),  # unknown to us: the ISA says
+    ("discard.global.L2 [q], 128", "store"),
 ])
 def test_classify(text, cls):
     assert classify(_body(kernel(REGS + text))[0]) == cls
