@@ -10,10 +10,11 @@ types are equal, or the sizes are equal and either side is a ``.b`` type, or bot
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 
 from .. import ir
-from ..ir import type_bytes, type_kind
+from ..ir import is_type, type_bytes, type_kind
 from ..isa.table import OPS, instr_type, types_of
 
 _WIDE = {"u16": "u32", "s16": "s32", "u32": "u64", "s32": "s64", "b32": "b64", "b16": "b32"}
@@ -41,11 +42,23 @@ def relaxed(reg: str, want: str) -> bool:
             and type_bytes(reg) > type_bytes(want))
 
 
-def check_opcode(opcode: str, err: Callable, node) -> None:
+_TYPE_LIKE = re.compile(r"[bfsu]\d+")
+_SUB_BYTE = frozenset({"b1", "s4", "u4", "s2", "u2"})  # mma/wmma operand types
+_TYPE_NAMES = ("pred b8 b16 b32 b64 b128 u8 u16 u32 u64 s8 s16 s32 s64 f16 f16x2 bf16 bf16x2 f32 f64 tf32"
+               .split())
+
+
+def check_opcode(opcode: str, err: Callable, node, mods: tuple[str, ...] = ()) -> None:
+    """Unknown opcodes, and type modifiers that are not PTX types (``.f23``)."""
     if opcode not in OPS:
         close = difflib.get_close_matches(opcode, list(OPS), n=1)
         raise err(node, f"unknown instruction '{opcode}'",
                   hint=f"did you mean '{close[0]}'?" if close else "see the PTX ISA for instruction names")
+    for m in mods:
+        if _TYPE_LIKE.fullmatch(m) and not is_type(m) and m not in _SUB_BYTE:
+            close = difflib.get_close_matches(m, _TYPE_NAMES, n=1)
+            raise err(node, f"unknown type '.{m}' in '{opcode}.{'.'.join(mods)}'",
+                      hint=f"did you mean '.{close[0]}'?" if close else "PTX types: .b32, .u32, .s32, .f32, ...")
 
 
 def _sig(op) -> object:

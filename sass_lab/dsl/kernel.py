@@ -184,7 +184,7 @@ def _instr(lw: Lowerer, names: Names, s: SInstr):
         ins = ir.Instr(s.opcode, s.mods, hit[1], hit[2], lw.span(s))
         return _materialize_specials(names, ins, ins.span) if hit[3] else ins
     opcode = s.opcode
-    check_opcode(opcode, lw.err, s)
+    check_opcode(opcode, lw.err, s, s.mods)
     ops = s.ops
     if opcode == "call" and any(type(o) is ParenList for o in ops):
         return ir.Raw(_call_text(lw.ex.lines, s.li), lw.span(s))
