@@ -45,6 +45,18 @@ class Expanded:
         src = self.sources[self.origins[i]]
         return f"{src.file}:{src.line}"
 
+    def text(self, annotate: bool = False) -> str:
+        """The expanded source; ``annotate`` appends ``// file:line`` (and the loop chain) to each line."""
+        if not annotate:
+            return "\n".join(self.lines) + "\n"
+        out = []
+        for i, line in enumerate(self.lines):
+            src = self.sources[self.origins[i]]
+            chain = "; ".join(self.chain(i))
+            note = f"{os.path.basename(src.file)}:{src.line}" + (f" ({chain})" if chain else "")
+            out.append(f"{line.rstrip():<60}  // {note}")
+        return "\n".join(out) + "\n"
+
 
 def loop_text(sources, entry: tuple) -> str:
     """``in loop k=3 at sgemm.sasm:40`` for one loop-stack entry."""

@@ -167,3 +167,10 @@ def test_define_strings_keep_slashes_and_crlf_is_accepted():
     ex, d = expand('.define URL = "a//b"  // comment\r\n% for i in range(2):\r\n  x ${i}\r\n% end\r\n', "t.sasm", {})
     assert d == {"URL": "a//b"}
     assert list(ex.lines) == ["  x 0", "  x 1"]
+
+
+def test_expanded_text_with_annotations():
+    ex, _ = expand("% for i in range(2):\n  add ${i}\n% end\nret\n", "dir/t.sasm", {})
+    assert ex.text() == "  add 0\n  add 1\nret\n"
+    lines = ex.text(annotate=True).splitlines()
+    assert lines[1].endswith("// t.sasm:2 (in loop i=1 at t.sasm:1)") and lines[2].endswith("// t.sasm:4")
