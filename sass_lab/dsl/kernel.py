@@ -169,6 +169,8 @@ def _regs(lw: Lowerer, names: Names, s: SDir, scopes) -> None:
             names.declare_counted(n, n.name, d["type"], n.count, span)
             continue
         prev = names.regs.get(n.name) if scoped else None
+        if scoped and any(name == n.name for name, _ in scopes[-1]):
+            raise lw.err(n, f"duplicate name '{n.name}' in this scope")
         names.declare(n, n.name, d["type"], tuple(n.dims), d["vec"], span, scoped=scoped)
         if scoped:
             scopes[-1].append((n.name, prev))

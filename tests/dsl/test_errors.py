@@ -88,6 +88,7 @@ def test_check_reports_exact_location(body, msg, col, end):
     (".schedule\n    ret\n", "'.schedule' region is not closed", N),
     (".schedule\n.schedule\n.end\n.end\n", "'.schedule' inside a '.schedule' region", N + 1),
     ("    ret\n}\n", "unmatched '}'", N + 1),
+    ("{\n.reg .f32 t\n.reg .f32 t\n}\n", "duplicate name 't' in this scope", N + 2),
     ("    ret\n.kernel k()\n    ret\n", "duplicate kernel 'k'", N + 1),
 ])
 def test_structure_errors(body, msg, line):
