@@ -78,6 +78,11 @@ def run(args) -> int:
                 if w.span is not None and w.span.caret():
                     con.print(w.span.caret(), highlight=False, markup=False)
             for k in mod:
+                if k.pressure is not None:
+                    con.print(f"[dim]{k.name}: pressure {k.pressure.describe()}[/dim]", highlight=False)
+                if k.schedule is not None:
+                    for line in dict.fromkeys(k.schedule.lines()):  # unrolled regions repeat
+                        con.print(f"[dim]{k.name}: {line}[/dim]", highlight=False)
                 for msg in k.warnings:
                     con.print(f"[yellow]{k.name}: warning: {msg}[/yellow]", highlight=False)
         if args.out:
