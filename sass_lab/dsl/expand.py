@@ -12,6 +12,7 @@ import ast
 import math
 import os
 import re
+import struct
 import sys
 from typing import Any
 
@@ -19,7 +20,8 @@ from ..errors import SasmError, SourceError, Span
 from .codegen import DEFINE_RE, PY_END, generate
 from .sourcemap import ChainCache, Expanded, SrcLine, _chain, loop_text
 
-__all__ = ["ChainCache", "Expanded", "SrcLine", "coerce_define", "expand", "load_sources", "loop_text"]
+__all__ = ["ChainCache", "Expanded", "SrcLine", "coerce_define", "expand", "f32", "f64", "load_sources",
+           "loop_text"]
 
 GEN = "<sasm-expand>"
 _INCLUDE_RE = re.compile(r'^[ \t]*\.include[ \t]+"([^"]*)"[ \t]*;?[ \t]*(//.*)?$')
@@ -110,6 +112,16 @@ class _Runtime:
         self.cur = self.parents.pop()
 
 
+def f32(x: float) -> str:
+    """The exact PTX literal of ``x`` rounded to float32: ``f32(0.5)`` → ``0f3F000000``."""
+    return f"0f{struct.unpack('>I', struct.pack('>f', float(x)))[0]:08X}"
+
+
+def f64(x: float) -> str:
+    """The exact PTX literal of a float64: ``f64(0.5)`` → ``0d3FE0000000000000``."""
+    return f"0d{struct.unpack('>Q', struct.pack('>d', float(x)))[0]:016X}"
+
+
 def coerce_define(v: Any) -> Any:
     """-D values arrive as strings from the command line: read numbers and literals as Python."""
     if isinstance(v, str):
@@ -161,7 +173,7 @@ def expand(text: str, file: str = "<string>", defines: dict | None = None) -> tu
             _e(idx, str(t))
 
     ns: dict[str, Any] = {"_e": _e, "_s": str, "_R": rt, "_O": overrides, "_D": resolved, "emit": emit,
-                          "math": math, "__name__": "__sasm__"}
+                          "math": math, "f32": f32, "f64": f64, "__name__": "__sasm__"}
     try:
         prog = compile(code, GEN, "exec")
     except SyntaxError as e:

@@ -174,3 +174,9 @@ def test_expanded_text_with_annotations():
     assert ex.text() == "  add 0\n  add 1\nret\n"
     lines = ex.text(annotate=True).splitlines()
     assert lines[1].endswith("// t.sasm:2 (in loop i=1 at t.sasm:1)") and lines[2].endswith("// t.sasm:4")
+
+
+@pytest.mark.parametrize("expr, text", [("f32(1.0)", "0f3F800000"), ("f32(-2)", "0fC0000000"),
+                                        ("f32(1/3)", "0f3EAAAAAB"), ("f64(0.5)", "0d3FE0000000000000")])
+def test_float_literal_helpers(expr, text):
+    assert lines(f"mov.f32 x, ${{{expr}}}") == [f"mov.f32 x, {text}"]
