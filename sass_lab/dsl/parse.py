@@ -190,6 +190,8 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
         from ..errors import Span
         span = Span(file, li + line, col, end, text.split("\n")[line - 1])
     hint = f"expected {expected}" if expected else None
+    if "${" in text:
+        hint = "a ${...} survived expansion: lines written by emit() are not expanded again (use an f-string)"
     first = text.split("\n")[line - 1].lstrip().split(".")[0]
     if first in ("tex", "tld4", "txq", "suld", "sust", "sured", "suq"):
         msg = f"texture and surface instructions ('{first}') are not supported"

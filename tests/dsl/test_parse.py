@@ -214,3 +214,9 @@ def test_texture_instructions_are_reported_as_unsupported():
     with pytest.raises(SourceError) as e:
         stmts("tex.1d.v4.f32.s32 {a, b, c, d}, [t, {x}];")
     assert "texture and surface instructions ('tex') are not supported" in e.value.message
+
+
+def test_unexpanded_splice_from_emit_has_a_hint():
+    with pytest.raises(SourceError) as e:
+        stmts('% emit("mov.f32 acc[${i}], 0f00000000")')
+    assert "emit()" in e.value.hint
