@@ -31,7 +31,8 @@ class State:
     __slots__ = ("L", "tp", "nb", "regs", "heap", "hv", "buf_starts", "buf_ends", "buf_names",
                  "shared", "sv", "sh_size", "sh_limit", "local", "lv", "local_size", "param", "const",
                  "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
-                 "block", "first_block", "steps", "live", "line_map", "bar_arrived", "all_lanes", "sh_base")
+                 "block", "first_block", "steps", "live", "line_map", "all_lanes", "sh_base", "pcs", "bar_count",
+                 "wait_bar", "wait_next")
 
     # ------------------------------------------------------------------ findings
     def lane_coords(self, lane: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:

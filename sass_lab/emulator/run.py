@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import EmulatorError, Span
 from . import values as V
-from .barrier import barrier
+from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
 from .decode import BRANCH, BRX, EXIT, NORMAL, Program
 from .machine import GLOBAL_BASE, State, views
 from .program import program
@@ -205,7 +205,9 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.sv = views(st.shared)
     st.local = np.zeros(L * st.local_size + 16, np.uint8)
     st.lv = views(st.local)
-    st.bar_arrived = np.zeros(nb, np.int64)
+    st.bar_count = np.zeros((nb, NBARRIERS), np.int64)
+    st.wait_bar = np.full(L, -1, np.int64)
+    st.wait_next = np.zeros(L, np.int64)
     st.races = RaceTracker(st, (nb * S) // st.gran + 1) if st.check and prog.uses_shared else None
 
 
@@ -226,12 +228,15 @@ def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
 def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
     ops = prog.ops
     L = st.L
-    pcs = np.where(st.live, 0, EXIT_PC).astype(np.int64)
+    pcs = st.pcs = np.where(st.live, 0, EXIT_PC).astype(np.int64)
     ti = 0
     while True:
         minpc = int(pcs.min())
         if minpc >= EXIT_PC:
             break
+        if minpc == WAIT_PC:  # every live lane waits at a counted barrier: it can never complete
+            release_deadlock(st)
+            continue
         gmask = pcs == minpc
         n_group = int(np.count_nonzero(gmask))
         if n_group == L:
@@ -329,7 +334,15 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
             else:  # BARRIER
                 st.pc = pc
                 lanes = st.all_lanes if ggm is None else np.flatnonzero(ggm)
-                barrier(st, op.fn, lanes, T, gwm)
+                park, released = barrier(st, op.fn, lanes, T, gwm, pc)
+                if len(park) or released:  # lanes park here, or parked lanes rejoin: re-form the groups
+                    if gm is None:
+                        pcs[:] = pc + 1
+                    else:
+                        pcs[gm] = pc + 1
+                    pcs[park] = WAIT_PC
+                    written = True
+                    break
                 pc += 1
         if not written:
             if gm is None:

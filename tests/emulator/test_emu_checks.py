@@ -164,3 +164,27 @@ def test_raw_pointer_without_buffers():
     body = "mov.u64 %rd9, 4096; ld.global.u32 %r6, [%rd9];"
     rep = emulate(kernel(body), "k", 1, 4, [np.uint64(0), np.uint64(0), np.uint32(0)], check=False)
     assert [f.kind for f in rep.findings] == ["oob-global"] and "no global buffers" in rep.findings[0].message
+
+
+PRODUCER_CONSUMER = ("setp.ge.u32 %p1, %r0, 32; @%p1 bra PRODUCER;"
+                     "bar.sync 1, 64; ld.shared.u32 %r6, [%r4]; st.global.u32 [%rd3], %r6; bra.uni DONE;"
+                     "PRODUCER: sub.u32 %r7, %r4, 128; mul.lo.u32 %r8, %r0, 3; st.shared.u32 [%r7], %r8;"
+                     "bar.arrive 1, 64; DONE:")
+
+
+def test_named_barrier_producer_consumer_waits():
+    # the consumer warp reaches bar.sync first (lower PC) and must wait for the producer's bar.arrive
+    out = np.zeros(64, np.uint32)
+    rep = emulate(kernel(PRODUCER_CONSUMER), "k", 2, 64, [out, np.zeros(64, np.uint32), np.uint32(0)])
+    assert rep.findings == ()
+    np.testing.assert_array_equal(out[:32], 3 * (np.arange(32) + 32))
+
+
+def test_named_barrier_that_never_completes_is_reported_not_hung():
+    body = PRODUCER_CONSUMER.replace("bar.arrive 1, 64;", "")
+    rep = emulate(kernel(body), "k", 1, 64, [np.zeros(64, np.uint32), np.zeros(64, np.uint32), np.uint32(0)],
+                  check=False, max_steps=10_000)
+    kinds = [f.kind for f in rep.findings]
+    assert "barrier-divergence" in kinds
+    f = next(f for f in rep.findings if f.kind == "barrier-divergence")
+    assert "named barrier 1" in f.message and f.instruction.startswith("bar.sync 1, 64")
