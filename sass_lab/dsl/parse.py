@@ -119,6 +119,13 @@ def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
             continue
         if text.lstrip().startswith(".") and _IGNORED.match(text):
             skip_depth = max(0, text.count("{") - text.count("}"))
+            if ".section" in text and "{" not in text:  # DWARF sections: '{' on the next line
+                j = i + 1
+                while j < n and not lines[j].strip():
+                    j += 1
+                if j < n and lines[j].lstrip().startswith("{"):
+                    skip_depth = max(1, lines[j].count("{") - lines[j].count("}"))
+                    i = j
             i += 1
             continue
         res = fast(text, i)
