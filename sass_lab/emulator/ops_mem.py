@@ -131,10 +131,10 @@ def locate(st, space: str, a, size: int, lanes, what: str, write: bool):
         return [(st.lv, ln, idx, False)]
     bank = st.param if space == "param" else st.const
     ln, idx = _bank_index(st, space, a, size, lanes, what)
-    return [(V_BANK(bank), ln, idx, False)]
+    return [(bank_views(bank), ln, idx, False)]
 
 
-def V_BANK(bank):  # noqa: N802 - tiny helper: views of a byte bank
+def bank_views(bank):  # noqa: N802 - tiny helper: views of a byte bank
     return {s: bank.view(np.dtype(f"u{s}")) for s in (1, 2, 4, 8)}
 
 
@@ -162,8 +162,9 @@ def ld(ctx: Ctx, ins: ir.Instr):
     if space == "param" and get is None:  # uniform parameter read
         def hp(st, wm, gm):
             raw = st.param[const:const + size].view(udt)
+            lanes = lanes_of(st, gm)
             for k, p in enumerate(puts):
-                setter_uniform(st, p, raw[k:k + 1].view(tdt)[0], wm, gm)
+                p(st, lanes, np.full(len(lanes), raw[k:k + 1].view(tdt)[0]))
         return hp
 
     def h(st, wm, gm):
@@ -177,11 +178,6 @@ def ld(ctx: Ctx, ins: ir.Instr):
             for k, p in enumerate(puts):
                 p(st, ln, view[w + k].view(tdt))
     return h
-
-
-def setter_uniform(st, put_lanes_fn, value, wm, gm):
-    lanes = lanes_of(st, gm)
-    put_lanes_fn(st, lanes, np.full(len(lanes), value))
 
 
 @builder("st")
@@ -365,99 +361,6 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
 
 def _is_pred(ctx: Ctx, op) -> bool:
     return isinstance(op, ir.Reg) and op.name.lstrip("!") in ctx.regs and ctx.regs[op.name.lstrip("!")][1] == "pred"
-
-
-# ------------------------------------------------------------------------------ ldmatrix
-
-
-@builder("ldmatrix")
-def ldmatrix(ctx: Ctx, ins: ir.Instr):
-    mods = set(ins.mods)
-    num = 4 if "x4" in mods else 2 if "x2" in mods else 1
-    trans = "trans" in mods
-    if "m8n8" not in mods or "b16" not in mods:
-        raise ctx.error(f"'{ins.name}': only ldmatrix .m8n8 .b16 is supported by the emulator")
-    d, mem = ins.operands
-    items = d.items if isinstance(d, ir.Vec) else (d,)
-    if len(items) != num:
-        raise ctx.error(f"'{ins.name}' needs {num} destination registers")
-    ctx.note_shared(2)
-    get, const = address(ctx, mem)
-    puts = [dst_lanes(ctx, x, "b32") for x in items]
-    generic = not any(m.split("::")[0] == "shared" for m in ins.mods)
-    t = np.arange(32)
-    row, colp = t // 4, 2 * (t % 4)
-
-    def h(st, wm, gm):
-        lanes = lanes_of(st, gm)
-        warps = np.unique(lanes >> 5)
-        src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
-        a = _addresses(st, get, const, src_lanes)
-        if generic:
-            a = a - SHARED_WINDOW
-        ln, flat = st.shared_index(a, 16, src_lanes, "ldmatrix read")
-        if len(ln) != len(src_lanes):
-            return
-        if st.races is not None:
-            st.races.read(flat, 16, ln)
-        m = st.sv[2][(flat >> 1)[:, None] + np.arange(8)].reshape(len(warps), num, 8, 8)
-        for i, p in enumerate(puts):
-            mi = m[:, i]
-            if trans:
-                lo, hi = mi[:, colp, row], mi[:, colp + 1, row]
-            else:
-                lo, hi = mi[:, row, colp], mi[:, row, colp + 1]
-            val = (lo.astype(np.uint32) | (hi.astype(np.uint32) << np.uint32(16))).ravel()
-            wl = (warps[:, None] * 32 + t).ravel()
-            keep = np.isin(wl, lanes, assume_unique=True) if len(wl) != len(lanes) else slice(None)
-            p(st, wl[keep], val[keep])
-    return h
-
-
-@builder("stmatrix")
-def stmatrix(ctx: Ctx, ins: ir.Instr):
-    """stmatrix.sync.aligned.m8n8.x1/x2/x4{.trans}.shared.b16 [p], {r…}: the inverse of ldmatrix."""
-    mods = set(ins.mods)
-    num = 4 if "x4" in mods else 2 if "x2" in mods else 1
-    trans = "trans" in mods
-    if "m8n8" not in mods or "b16" not in mods:
-        raise ctx.error(f"'{ins.name}': only stmatrix .m8n8 .b16 is supported by the emulator")
-    mem, s = ins.operands
-    items = s.items if isinstance(s, ir.Vec) else (s,)
-    if len(items) != num:
-        raise ctx.error(f"'{ins.name}' needs {num} source registers")
-    ctx.note_shared(2)
-    get, const = address(ctx, mem)
-    gets = [ctx.src(x, "b32") for x in items]
-    generic = not any(m.split("::")[0] == "shared" for m in ins.mods)
-    t = np.arange(32)
-    row, colp = t // 4, 2 * (t % 4)
-
-    def h(st, wm, gm):
-        lanes = lanes_of(st, gm)
-        warps = np.unique(lanes >> 5)
-        nw = len(warps)
-        wl = (warps[:, None] * 32 + t).ravel()
-        m = np.zeros((nw, num, 8, 8), np.uint16)
-        for i, g in enumerate(gets):
-            v = np.broadcast_to(np.asarray(g(st)).view(np.uint32), (st.L,))[wl].reshape(nw, 32)
-            lo, hi = (v & np.uint32(0xFFFF)).astype(np.uint16), (v >> np.uint32(16)).astype(np.uint16)
-            w = np.arange(nw)[:, None]
-            if trans:
-                m[w, i, colp, row], m[w, i, colp + 1, row] = lo, hi
-            else:
-                m[w, i, row, colp], m[w, i, row, colp + 1] = lo, hi
-        src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
-        a = _addresses(st, get, const, src_lanes)
-        if generic:
-            a = a - SHARED_WINDOW
-        ln, flat = st.shared_index(a, 16, src_lanes, "stmatrix write")
-        if len(ln) != len(src_lanes):
-            return
-        if st.races is not None:
-            st.races.write(flat, 16, ln)
-        st.sv[2][(flat >> 1)[:, None] + np.arange(8)] = m.reshape(-1, 8)
-    return h
 
 
 @builder("prefetch", "prefetchu", "membar", "fence", "discard", "applypriority", "createpolicy",

@@ -1,8 +1,7 @@
-"""Warp-collective instructions: shfl, vote, activemask, match, redux, and mma.sync.
+"""Warp-collective instructions: shfl, vote, activemask, match, elect, redux (mma: ops_matrix).
 
 Warps are 32 consecutive lanes, so per-warp work is a reshape to ``(warps, 32)``. Only the group's
-active lanes (``gm``) take part; ``membermask`` further restricts vote/match/shfl sources.
-mma fragments follow the PTX ISA layouts (groupID = lane >> 2, threadID_in_group = lane % 4).
+active lanes (``gm``) take part; ``membermask`` further restricts vote/match sources.
 """
 
 from __future__ import annotations
@@ -199,93 +198,4 @@ def redux(ctx: Ctx, ins: ir.Instr):
         act = _active(st, gm)
         v = np.where(act, _full(st, ga(st)), V.const(ident, dt)).reshape(-1, 32)
         put(st, np.repeat(red.reduce(v, axis=1).astype(dt), 32), wm)
-    return h
-
-
-# ------------------------------------------------------------------------------ mma.sync
-
-G, T4 = LANE >> 2, LANE & 3
-
-
-def _layouts(shape: str, kind: str):
-    """(A coords [reg][half] → (row, k), B coords → (k, col), elements per reg) for one shape."""
-    if kind in ("f16", "bf16"):
-        if shape == "m16n8k16":
-            a = [(G, 2 * T4), (G, 2 * T4 + 1), (G + 8, 2 * T4), (G + 8, 2 * T4 + 1),
-                 (G, 2 * T4 + 8), (G, 2 * T4 + 9), (G + 8, 2 * T4 + 8), (G + 8, 2 * T4 + 9)]
-            b = [(2 * T4, G), (2 * T4 + 1, G), (2 * T4 + 8, G), (2 * T4 + 9, G)]
-            return a, b, 16
-        if shape == "m16n8k8":
-            a = [(G, 2 * T4), (G, 2 * T4 + 1), (G + 8, 2 * T4), (G + 8, 2 * T4 + 1)]
-            b = [(2 * T4, G), (2 * T4 + 1, G)]
-            return a, b, 8
-    if kind == "tf32":
-        if shape == "m16n8k8":
-            return [(G, T4), (G + 8, T4), (G, T4 + 4), (G + 8, T4 + 4)], [(T4, G), (T4 + 4, G)], 8
-        if shape == "m16n8k4":
-            return [(G, T4), (G + 8, T4)], [(T4, G)], 4
-    return None
-
-
-C_LAYOUT = [(G, 2 * T4), (G, 2 * T4 + 1), (G + 8, 2 * T4), (G + 8, 2 * T4 + 1)]
-
-
-def _elems(words: list, kind: str) -> list:
-    """Fragment registers (u32 per lane) → element arrays (f64) in layout order."""
-    out = []
-    for w in words:
-        if kind == "tf32":
-            out.append((w & np.uint32(0xFFFFE000)).view(np.float32).astype(np.float64))
-        else:
-            lo, hi = V.unpack_half2(w, "bf16x2" if kind == "bf16" else "f16x2")
-            out += [lo.astype(np.float64), hi.astype(np.float64)]
-    return out
-
-
-@builder("mma")
-def mma(ctx: Ctx, ins: ir.Instr):
-    mods = ins.mods
-    shape = next((m for m in mods if m.startswith("m") and "n" in m and "k" in m), "")
-    types, _ = split_mods(mods)
-    if len(types) != 4 or types[0] != "f32" or types[3] != "f32" or "row" not in mods or "col" not in mods:
-        raise ctx.error(f"'{ins.name}' is not supported by the emulator",
-                        hint="supported: mma.sync.aligned.{m16n8k8,m16n8k16}.row.col.f32.{f16,bf16}.{f16,bf16}.f32 "
-                             "and m16n8k8/m16n8k4 .tf32")
-    kind = types[1]
-    lay = _layouts(shape, kind)
-    if lay is None or types[2] != kind:
-        raise ctx.error(f"'{ins.name}': shape {shape} with {kind} inputs is not supported by the emulator")
-    a_lay, b_lay, k = lay
-    d, a, b, c = ins.operands
-    per = 1 if kind == "tf32" else 2
-    if len(a.items) * per != len(a_lay) or len(b.items) * per != len(b_lay) or len(c.items) != 4:
-        raise ctx.error(f"'{ins.name}': wrong fragment sizes")
-    ga = [ctx.src(x, "b32") for x in a.items]
-    gb = [ctx.src(x, "b32") for x in b.items]
-    gc = [ctx.src(x, "f32") for x in c.items]
-    puts = [dst_lanes(ctx, x, "f32") for x in d.items]
-
-    def h(st, wm, gm):
-        lanes = lanes_of(st, gm)
-        warps = np.unique(lanes >> 5)
-        wl = (warps[:, None] * 32 + LANE).ravel()
-        nw = len(warps)
-
-        def grab(gs, dt):
-            return [np.broadcast_to(g(st), (st.L,))[wl].astype(dt, copy=False) for g in gs]
-        A = np.zeros((nw, 16, k))
-        B = np.zeros((nw, k, 8))
-        C = np.zeros((nw, 16, 8))
-        wi = np.repeat(np.arange(nw), 32)
-        li = np.tile(LANE, nw)
-        for (r, cc), v in zip(a_lay, _elems(grab(ga, np.uint32), kind)):
-            A[wi, r[li], cc[li]] = v
-        for (r, cc), v in zip(b_lay, _elems(grab(gb, np.uint32), kind)):
-            B[wi, r[li], cc[li]] = v
-        for (r, cc), v in zip(C_LAYOUT, grab(gc, np.float32)):
-            C[wi, r[li], cc[li]] = v
-        D = (np.matmul(A, B) + C).astype(np.float32)
-        keep = np.isin(wl, lanes, assume_unique=True) if len(wl) != len(lanes) else slice(None)
-        for (r, cc), p in zip(C_LAYOUT, puts):
-            p(st, wl[keep], D[wi, r[li], cc[li]][keep])
     return h

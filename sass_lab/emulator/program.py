@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import EmulatorError
-from . import ops_bits, ops_cmp, ops_float, ops_int, ops_mem, ops_warp, ops_wmma  # noqa: F401 - register ops
+from . import ops_bits, ops_cmp, ops_float, ops_int, ops_matrix, ops_mem, ops_warp, ops_wmma  # noqa: F401
 from . import values as V
 from .decode import BARRIER, BRANCH, BRX, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
 from .inline import inline_calls

@@ -1,0 +1,125 @@
+"""Kernel arguments → the parameter bank, and numpy buffers → one global heap with fake addresses.
+
+Arrays (for 64-bit pointer parameters) are copied into a byte heap at ``GLOBAL_BASE`` + offset, 256-byte
+aligned with guard gaps so small overruns land between buffers; the same array passed twice shares
+one region. Scalars must match the ``.param`` types (same width; float for ``.f*``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import EmulatorError
+from . import values as V
+from .decode import Program
+
+GAP = 256
+
+
+def _param_error(i: int, p, got: str, hint: str | None = None) -> EmulatorError:
+    return EmulatorError(f"argument {i} ('{p.name}'): expected .{p.type}, got {got}", p.span,
+                         hint=hint or f"pass a numpy scalar such as np.{_suggest(p.type)}(...) or an array for a pointer")
+
+
+def _suggest(t: str) -> str:
+    d = V.dtype(t)
+    return {"f": "float", "i": "int", "u": "uint"}.get(d.kind, "uint") + str(d.itemsize * 8)
+
+
+def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int, np.ndarray, str]]]:
+    """→ (param bytes with pointers left to patch, [(param offset, array, name)])."""
+    params = prog.params
+    if isinstance(args, dict):
+        names = {p.name for p in params}
+        # the assembler names parameters <name>_param: accept the short name too
+        args = {k if k in names or f"{k}_param" not in names else f"{k}_param": v for k, v in args.items()}
+        unknown = set(args) - names
+        if unknown:
+            raise EmulatorError(f"no parameter named {', '.join(sorted(unknown))} in '{prog.name}'",
+                                hint=f"parameters: {', '.join(p.name for p in params)}")
+        missing = [p.name for p in params if p.name not in args]
+        if missing:
+            raise EmulatorError(f"missing argument(s) for {', '.join(missing)}")
+        args = [args[p.name] for p in params]
+    args = list(args)
+    if len(args) != len(params):
+        raise EmulatorError(f"'{prog.name}' takes {len(params)} argument(s), got {len(args)}",
+                            hint=f"parameters: {', '.join(f'{p.name} .{p.type}' for p in params)}")
+    pb = bytearray(max(prog.layout.param_size, 1) + 16)
+    bufs = []
+    for i, (p, a) in enumerate(zip(params, args)):
+        off = prog.layout.params[p.name][0]
+        if p.array:
+            raw = a.tobytes() if isinstance(a, np.ndarray) else bytes(a) if isinstance(a, (bytes, bytearray)) else None
+            if raw is None or len(raw) != p.size:
+                raise _param_error(i, p, type(a).__name__, hint=f"pass {p.size} bytes (bytes or a numpy array)")
+            pb[off:off + p.size] = raw
+            continue
+        dt = V.dtype(p.type) if p.type != "pred" else np.dtype(np.uint8)
+        if isinstance(a, np.ndarray):
+            if a.dtype.hasobject or a.dtype.fields is not None:
+                raise _param_error(i, p, f"a numpy array of {a.dtype}", hint="buffers must hold plain numbers")
+            if dt.itemsize != 8 or dt.kind == "f":
+                raise _param_error(i, p, f"a numpy array ({a.dtype}, shape {a.shape})",
+                                   hint="arrays stand for global buffers: pass them to 64-bit pointer params")
+            bufs.append((off, a, p.name))
+            continue
+        if isinstance(a, np.generic):
+            ok = a.dtype.itemsize == dt.itemsize and (a.dtype.kind == "f") == (dt.kind == "f") and a.dtype.kind in "fiu"
+            if not ok:
+                raise _param_error(i, p, f"np.{a.dtype.name}")
+            val = np.asarray(a).view(V.UINT[dt.itemsize]) if dt.kind != "f" else np.asarray(a, dt)
+        elif isinstance(a, bool) or not isinstance(a, (int, float)):
+            raise _param_error(i, p, type(a).__name__)
+        elif isinstance(a, float):
+            if dt.kind != "f":
+                raise _param_error(i, p, "a Python float")
+            val = np.asarray(a, dt)
+        else:
+            if dt.kind == "f":
+                raise _param_error(i, p, "a Python int", hint=f"pass np.{_suggest(p.type)}({a})")
+            bits = dt.itemsize * 8
+            if not -(1 << (bits - 1)) <= a < (1 << bits):
+                raise _param_error(i, p, f"{a} (out of range for {bits} bits)")
+            val = V.const(a, dt)
+        pb[off:off + dt.itemsize] = np.asarray(val).tobytes()
+    return pb, bufs
+
+
+# ---------------------------------------------------------------------------------- memory
+
+
+def build_heap(prog: Program, bufs) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[int]]:
+    lay = prog.layout
+    starts, ends, names, offs = [], [], [], []
+    pos = 0
+    for gname, (off, size, _init) in lay.globals_.items():
+        starts.append(off)
+        ends.append(off + size)
+        names.append(gname)
+    pos = (lay.global_size + GAP + 255) // 256 * 256
+    seen: list[tuple[np.ndarray, int, int]] = []  # (array, offset, index into names)
+    for _poff, arr, name in bufs:
+        same = next(((o, k) for a, o, k in seen if a is arr), None)
+        if same is not None:  # one array passed for several pointers: one region, both names
+            offs.append(same[0])
+            names[same[1]] += "/" + name
+            continue
+        for a, _o, k in seen:
+            if arr.nbytes and a.nbytes and np.shares_memory(a, arr):
+                raise EmulatorError(f"arguments '{names[k]}' and '{name}' are different arrays over the same "
+                                    "memory", hint="pass the same array object for aliased pointers, or copies")
+        seen.append((arr, pos, len(names)))
+        starts.append(pos)
+        ends.append(pos + arr.nbytes)
+        names.append(name)
+        offs.append(pos)
+        pos = (pos + arr.nbytes + GAP + 255) // 256 * 256
+    heap = np.zeros(pos + 64, np.uint8)
+    for _gname, (off, size, init) in lay.globals_.items():
+        heap[off:off + size] = np.frombuffer(init, np.uint8)[:size]
+    for (_poff, arr, _name), o in zip(bufs, offs):
+        heap[o:o + arr.nbytes] = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+    order = np.argsort(starts, kind="stable")
+    return (heap, np.asarray(starts, np.int64)[order], np.asarray(ends, np.int64)[order],
+            [names[i] for i in order], offs)
