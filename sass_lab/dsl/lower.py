@@ -72,7 +72,9 @@ class Lowerer:
                     r, i = self.func(i)
                     raw.append(r)
                     continue
-                if kind == "var":
+                if kind == "var" and s.data.get("attrs"):
+                    raw.append(ir.Raw(self._statement_text(s.li), self.span(s)))  # .attribute(.managed)
+                elif kind == "var":
                     mvars.extend(self.vars(s))
                 elif kind == "auto":
                     self.auto = True
@@ -134,6 +136,15 @@ class Lowerer:
             out.append(ir.VarDecl(d["space"], n.name, d["type"], dims, d["align"], d["extern"], n.init,
                                   self.span(n)))
         return out
+
+    def _statement_text(self, li: int) -> str:
+        """The text of the statement starting at expanded line ``li`` up to its ';'."""
+        out = []
+        for line in self.ex.lines[li:li + 256]:
+            out.append(line)
+            if ";" in line:
+                break
+        return "\n".join(out).strip()
 
     def _pragma_text(self, s: SDir) -> str:
         return ".pragma " + ", ".join(f'"{v}"' for v in s.data["values"]) + ";"

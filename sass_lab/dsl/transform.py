@@ -257,14 +257,19 @@ class ToNodes(Transformer):
         typ = next(k for k in kids if isinstance(k, Token) and k.type == "TYPE")
         align = next((k[1] for k in kids if isinstance(k, tuple) and k[0] == "align"), None)
         vec = next((k[1] for k in kids if isinstance(k, tuple) and k[0] == "vec"), 0)
+        attrs = tuple(k[1] for k in kids if isinstance(k, tuple) and k[0] == "attr")
         names = tuple(k for k in kids if isinstance(k, RName))
         li, col, _ = self._loc(space)
         return SDir("var", {"space": space[1:].split("::")[0], "type": typ[1:], "vec": vec, "align": align,
-                            "extern": ".extern" in links, "linkage": tuple(links), "names": names},
+                            "extern": ".extern" in links, "linkage": tuple(links), "names": names,
+                            "attrs": attrs},
                     li, col, names[-1].end if names else col + len(space))
 
     def valign(self, tok):
         return ("align", int(tok.rstrip("U")))
+
+    def vattr_attr(self, tok):
+        return ("attr", str(tok))
 
     def vvec(self, tok):
         return ("vec", int(tok[2:]))
