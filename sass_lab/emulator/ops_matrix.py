@@ -12,7 +12,7 @@ from .. import ir
 from . import values as V
 from .decode import Ctx, builder, split_mods
 from .machine import SHARED_WINDOW
-from .ops_mem import _addresses, address, dst_lanes, lanes_of
+from .ops_mem import address, dst_lanes, lane_addresses, lanes_of
 
 LANE = np.arange(32)
 
@@ -42,7 +42,7 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
         lanes = lanes_of(st, gm)
         warps = np.unique(lanes >> 5)
         src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
-        a = _addresses(st, get, const, src_lanes)
+        a = lane_addresses(st, get, const, src_lanes)
         if generic:
             a = a - SHARED_WINDOW
         ln, flat = st.shared_index(a, 16, src_lanes, "ldmatrix read")
@@ -98,7 +98,7 @@ def stmatrix(ctx: Ctx, ins: ir.Instr):
             else:
                 m[w, i, row, colp], m[w, i, row, colp + 1] = lo, hi
         src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
-        a = _addresses(st, get, const, src_lanes)
+        a = lane_addresses(st, get, const, src_lanes)
         if generic:
             a = a - SHARED_WINDOW
         ln, flat = st.shared_index(a, 16, src_lanes, "stmatrix write")

@@ -42,7 +42,7 @@ def address(ctx: Ctx, mem) -> tuple:
     return ctx.src(base, "s64" if V.dtype(ctx.reg(base.name)[1]).itemsize == 8 else "u32"), mem.offset
 
 
-def _addresses(st, get, const: int, lanes):
+def lane_addresses(st, get, const: int, lanes):
     if get is None:
         return np.full(len(lanes), const, np.int64)
     a = get(st)
@@ -169,7 +169,7 @@ def ld(ctx: Ctx, ins: ir.Instr):
 
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)
-        a = _addresses(st, get, const, lanes)
+        a = lane_addresses(st, get, const, lanes)
         for views, ln, idx, shared in locate(st, space, a, size, lanes, "load", False):
             if shared and st.races is not None:
                 st.races.read(idx, size, ln)
@@ -202,7 +202,7 @@ def st_(ctx: Ctx, ins: ir.Instr):
 
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)
-        a = _addresses(st, get, const, lanes)
+        a = lane_addresses(st, get, const, lanes)
         for views, ln, idx, shared in locate(st, space, a, size, lanes, "store", True):
             if shared and st.races is not None:
                 st.races.write(idx, size, ln)
@@ -299,7 +299,7 @@ def atom(ctx: Ctx, ins: ir.Instr):
 
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)
-        a = _addresses(st, get, const, lanes)
+        a = lane_addresses(st, get, const, lanes)
         b = np.broadcast_to(gb(st), (st.L,))
         c = np.broadcast_to(gc(st), (st.L,)) if gc is not None else None
         for views, ln, idx, shared in locate(st, space, a, e, lanes, "atomic", True):
@@ -336,8 +336,8 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
 
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)
-        dst = _addresses(st, gd, cd, lanes)
-        src = _addresses(st, gs, cs, lanes)
+        dst = lane_addresses(st, gd, cd, lanes)
+        src = lane_addresses(st, gs, cs, lanes)
         n = np.full(len(lanes), cp, np.int64)
         if gsz is not None:
             n = np.minimum(np.broadcast_to(gsz(st), (st.L,))[lanes].astype(np.int64), cp)

@@ -16,7 +16,7 @@ import numpy as np
 from .. import ir
 from . import values as V
 from .decode import Ctx, builder, split_mods
-from .ops_mem import _addresses, address, dst_lanes, lanes_of, locate, space_of
+from .ops_mem import address, dst_lanes, lane_addresses, lanes_of, locate, space_of
 
 SHAPES = {"m16n16k16", "m32n8k16", "m8n32k16", "m16n16k8"}
 HALVES = ("f16", "bf16")
@@ -96,7 +96,7 @@ def _load_store(ctx: Ctx, ins: ir.Instr, load: bool):
 
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)
-        base = _addresses(st, get, const, lanes)
+        base = lane_addresses(st, get, const, lanes)
         stride = cols if row_major else rows
         if gstride is not None:
             s = gstride(st)
