@@ -9,7 +9,7 @@ from ..isa.roles import NO_DEST
 from ..isa.table import dest_type
 from .checks import check, check_opcode
 from .names import Names
-from .nodes import MemRef, Name, Num, ParenList, SDir, SInstr, SLabel
+from .nodes import MemRef, Name, NotRef, Num, ParenList, SDir, SInstr, SLabel
 from .parse import strip_comments
 
 if TYPE_CHECKING:
@@ -209,9 +209,13 @@ def _instr(lw: Lowerer, names: Names, s: SInstr):
     ocache = names.ocache
     version = names.version
     res = []
+    pre: list[ir.Stmt] = []
     for k, o in enumerate(ops):
         if type(o) is Num:  # immediates need no lookup (and are often unique)
             res.append(ir.Imm(o.value, o.text))
+            continue
+        if type(o) is NotRef:
+            res.append(_negate(lw, names, o, pre))
             continue
         hit = ocache.get(id(o))  # fast-path operand nodes are shared between lines
         if hit is not None and hit[0] == version:
@@ -225,8 +229,27 @@ def _instr(lw: Lowerer, names: Names, s: SInstr):
     ins = ir.Instr(opcode, s.mods, tuple(res), guard, span)
     check(ins, ops, lw.err, s)
     special = opcode != "mov" and any(type(o) is ir.Special and o.name != "WARP_SZ" for o in res)
+    if pre:  # '!p' operands: the not.pred instructions go first (never cached)
+        body = _materialize_specials(names, ins, span) if special else (ins,)
+        return (*(ir.Instr(p.opcode, p.mods, p.operands, None, span) for p in pre), *body)
     names.icache[key] = (names.version, ins.operands, guard, special)
     return _materialize_specials(names, ins, span) if special else ins
+
+
+def _negate(lw: Lowerer, names: Names, o: NotRef, pre: list) -> ir.Reg:
+    """``!p`` → ``not.pred not_p, p`` before the instruction; the operand becomes ``not_p``."""
+    r = names.name(o.name, None, False)
+    if not isinstance(r, ir.Reg) or r.type != "pred":
+        what = f".{r.type}" if isinstance(r, ir.Reg) else type(r).__name__.lower()
+        raise lw.err(o, f"'!{o.name.text}' negates a predicate, but '{o.name.text}' is {what}",
+                     hint="only .pred registers can be negated")
+    tname = "not_" + r.name.lstrip("%")
+    if tname not in names.flat:
+        names.flat[tname] = None
+        names.decls.append(ir.RegDecl(tname, "pred", 0, lw.span(o)))
+    tmp = names.reg(tname, "pred")
+    pre.append(ir.Instr("not", ("pred",), (tmp, r)))
+    return tmp
 
 
 _SR64 = frozenset({"%clock64", "%globaltimer", "%gridid", "%current_graph_exec"} | {f"%pm{i}_64" for i in range(8)})

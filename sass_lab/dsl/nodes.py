@@ -61,6 +61,15 @@ class SinkRef(NamedTuple):
     end: int
 
 
+class NotRef(NamedTuple):
+    """``!p``: a negated predicate source (lowered to ``not.pred`` into a register first)."""
+
+    name: Name
+    li: int
+    col: int
+    end: int
+
+
 class ParenList(NamedTuple):
     """``(a, b)`` in ``call`` operands."""
 
@@ -129,4 +138,4 @@ class SDir(NamedTuple):
 
 
 Stmt = SInstr | SLabel | SDir
-OPERANDS = (Name, Num, MemRef, VecRef, Pair, SinkRef, ParenList)
+OPERANDS = (Name, Num, MemRef, VecRef, Pair, SinkRef, ParenList, NotRef)

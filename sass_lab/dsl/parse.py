@@ -179,15 +179,11 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
         end = col + max(1, len(str(tok)))
         expected = _expected(e.accepts or e.expected)
         msg = f"syntax error: unexpected {what}"
-        if tok == "!":
-            msg += " (negated predicate operands are not supported)"
     elif isinstance(e, UnexpectedCharacters):
         ch = text.split("\n")[line - 1][col - 1]
         msg = f"syntax error: unexpected character '{ch}'"
         expected = _expected(e.allowed or ())
-        if ch == "!":
-            expected = ""
-            msg += " (negated predicate operands are not supported)"
+
     elif isinstance(e, UnexpectedEOF):
         msg, expected = "syntax error: unexpected end of line", _expected(e.expected)
     else:  # pragma: no cover - lark has no other kinds
@@ -203,8 +199,6 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
     if first in ("tex", "tld4", "txq", "suld", "sust", "sured", "suq"):
         msg = f"texture and surface instructions ('{first}') are not supported"
         hint = "their [object, {coordinates}] operands have no IR form; load through global memory instead"
-    if "negated predicate" in msg:
-        hint = "negate it first: not.pred q, p; then use q"
     return SourceError(msg, span, hint=hint)
 
 

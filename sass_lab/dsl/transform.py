@@ -6,7 +6,21 @@ import struct
 
 from lark import Token, Transformer, v_args
 
-from .nodes import MemRef, Name, Num, Pair, ParenList, PDecl, RName, SDir, SinkRef, SInstr, SLabel, VecRef
+from .nodes import (
+    MemRef,
+    Name,
+    NotRef,
+    Num,
+    Pair,
+    ParenList,
+    PDecl,
+    RName,
+    SDir,
+    SinkRef,
+    SInstr,
+    SLabel,
+    VecRef,
+)
 
 
 def number(text: str) -> int | float:
@@ -142,6 +156,10 @@ class ToNodes(Transformer):
 
     def sink(self, tok):
         return SinkRef(*self._rloc(tok))
+
+    def notref(self, bang, ref):
+        li, col, _ = self._rloc(bang)
+        return NotRef(ref, li, col, ref.end)
 
     def plist(self, *items):
         items = tuple(i for i in items if i is not None)

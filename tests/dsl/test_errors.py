@@ -59,6 +59,7 @@ def fail(body: str) -> SourceError:
     ("@x  bra done\ndone:\n", "guard 'x' is not a predicate (it is .f32)", 2, 3),
     ("    fmaa.rn.f32 x, x, x, x\n", "unknown instruction 'fmaa'", 5, 27),
     ("    fma.rn.f23 x, x, x, x\n", "unknown type '.f23' in 'fma.rn.f23'", 5, 26),
+    ("    setp.lt.and.f32 pr, x, y, !x\n", "'!x' negates a predicate, but 'x' is .f32", 31, 33),
     (".end\n", "'.end' without '.schedule'", 1, 5),
     ("    .reg .f32 x\n", "duplicate name 'x'", 15, 16),
     ("    .reg .f32 alpha\n", "duplicate name 'alpha'", 15, 20),

@@ -273,3 +273,13 @@ def test_front_end_is_thread_safe():
     assert got == want
     assert [[i.span for i in k.body] for m in got for k in m.kernels] == \
         [[i.span for i in k.body] for m in want for k in m.kernels]
+
+
+def test_negated_predicate_operands_become_not_pred():
+    k = kernel(".kernel k()\n.reg .pred p, q\n.reg .f32 x\n"
+               "    setp.lt.and.f32 p, x, x, !q\n    vote.sync.any.pred p, !q, 0xffffffff\n    ret\n")
+    ins = instrs(k)
+    assert [i.name for i in ins] == ["not.pred", "setp.lt.and.f32", "not.pred", "vote.sync.any.pred", "ret"]
+    assert ins[0].operands == (ir.Reg("not_q", "pred"), ir.Reg("q", "pred"))
+    assert ins[1].operands[3] == ir.Reg("not_q", "pred") and ins[0].span.line == 4
+    assert [d.name for d in k.regs].count("not_q") == 1

@@ -189,10 +189,9 @@ _SYNTAX = [
 ]
 
 
-def test_negated_predicate_operand_has_a_hint():
-    with pytest.raises(SourceError) as e:
-        stmts("vote.sync.any.pred p, !q, 0xffffffff")
-    assert (e.value.span.col, e.value.hint) == (23, "negate it first: not.pred q, p; then use q")
+def test_negated_predicate_operand():
+    ins = one("vote.sync.any.pred p, !q, 0xffffffff")
+    assert type(ins.ops[1]).__name__ == "NotRef" and ins.ops[1].col == 23 and ins.ops[1].name.text == "q"
 
 
 @pytest.mark.parametrize("text, line, col, msg", _SYNTAX)
