@@ -138,6 +138,13 @@ def _body(lw: Lowerer, names: Names, start: int, end: int):
                 dirs.append(_directive(lw, s))
             elif kind == "pragma":
                 body.append(ir.Raw(lw._pragma_text(s), lw.span(s)))
+            elif kind == "targets":
+                for name, li, col, end in s.data["targets"]:
+                    if name not in names.labels:
+                        raise lw.err(SLabel(name, li, col, end), f"undefined label '{name}'",
+                                     hint=_label_hint(names, name))
+                body.append(ir.Raw(".branchtargets " + ", ".join(t[0] for t in s.data["targets"]) + ";",
+                                   lw.span(s)))
             elif kind == "param":
                 p = s.data["decl"]
                 names.symbols.add(p.name)

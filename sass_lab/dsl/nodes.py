@@ -127,7 +127,8 @@ class SDir(NamedTuple):
 
     kinds: entry (name, params, entry, visible, dsl, linkage), func (name, linkage, first_li, last_li),
     reg (type, vec, names), auto, var (space, type, vec, align, extern, linkage, names),
-    perf (name, values), pragma (values), open, close, schedule, end, param (decl: a body-scope .param).
+    perf (name, values), pragma (values), targets (targets: .branchtargets), open, close, schedule, end,
+    param (decl: a body-scope .param).
     """
 
     kind: str

@@ -318,6 +318,11 @@ class ToNodes(Transformer):
         li, col, end = self._loc(name)
         return SDir("perf", {"name": name[1:], "values": ()}, li, col, end)
 
+    def branchtargets(self, *names):
+        li, col, _ = self._loc(names[0])
+        targets = tuple((str(n), *self._loc(n)) for n in names)
+        return SDir("targets", {"targets": targets}, li, col, self._loc(names[-1])[2])
+
     def pragma(self, *strings):
         li, col, end = self._loc(strings[0])
         return SDir("pragma", {"values": tuple(str(s)[1:-1] for s in strings)}, li, col, end)

@@ -90,6 +90,7 @@ def test_check_reports_exact_location(body, msg, col, end):
     (".schedule\n.schedule\n.end\n.end\n", "'.schedule' inside a '.schedule' region", N + 1),
     ("    ret\n}\n", "unmatched '}'", N + 1),
     ("{\n.reg .f32 t\n.reg .f32 t\n}\n", "duplicate name 't' in this scope", N + 2),
+    ("$L_t: .branchtargets done, nope\ndone:\n", "undefined label 'nope'", N),
     (".reg .f32 z[0]\n", "register array 'z' needs positive sizes", N),
     (".reg .f32 w[2]\n.reg .b32 w_1\n", "register 'w_1' (from 'w_1') clashes with an earlier declaration", N + 1),
     ("    ret\n.kernel k()\n    ret\n", "duplicate kernel 'k'", N + 1),

@@ -283,3 +283,12 @@ def test_negated_predicate_operands_become_not_pred():
     assert ins[0].operands == (ir.Reg("not_q", "pred"), ir.Reg("q", "pred"))
     assert ins[1].operands[3] == ir.Reg("not_q", "pred") and ins[0].span.line == 4
     assert [d.name for d in k.regs].count("not_q") == 1
+
+
+def test_brx_jump_tables():
+    k = kernel(".kernel k()\n.reg .u32 i\n    mov.u32 i, %laneid\n$L_t: .branchtargets a, b\n"
+               "    brx.idx i, $L_t\na:\n    ret\nb:\n    exit\n")
+    raw = [s for s in k.body if isinstance(s, ir.Raw)]
+    assert raw[0].text == ".branchtargets a, b;"
+    brx = next(i for i in instrs(k) if i.opcode == "brx")
+    assert brx.operands == (ir.Reg("i", "u32"), ir.Label("$L_t"))
