@@ -58,19 +58,19 @@ def _half_wrap(t: str, f):
 
 
 def _post(f, mods: set[str], t: str):
-    """Apply .sat / .ftz to an f32-domain function."""
-    g = f
-    if "ftz" in mods and t in ("f32",):
-        inner = g
+    """Apply .ftz (f32) and then .sat to the results of ``f``."""
+    ftz = "ftz" in mods and t == "f32"
+    sat = "sat" in mods
+    if not (ftz or sat):
+        return f
 
-        def g(*a):  # noqa: F811 - deliberate wrap
-            return V.ftz32(inner(*a))
-    if "sat" in mods:
-        inner2 = g
-
-        def g(*a):  # noqa: F811
-            r = inner2(*a)
-            return np.where(np.isnan(r), r.dtype.type(0), np.clip(r, 0, 1)).astype(r.dtype)
+    def g(*a):
+        r = f(*a)
+        if ftz:
+            r = V.ftz32(r)
+        if sat:
+            r = np.where(np.isnan(r), r.dtype.type(0), np.clip(r, 0, 1)).astype(r.dtype)
+        return r
     return g
 
 
@@ -136,7 +136,8 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
     elif op == "tanh":
         f, n = _approx(np.tanh), 1
     elif op == "copysign":
-        f = lambda a, b: np.copysign(b, a)  # noqa: E731 - PTX: copysign d, a(sign), b(magnitude)
+        def f(a, b):  # PTX: copysign d, a (sign), b (magnitude)
+            return np.copysign(b, a)
     elif op == "testp":
         return _testp(ctx, ins, t, mods)
     if f is None:

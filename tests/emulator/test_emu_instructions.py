@@ -86,7 +86,7 @@ INT_CASES = {
         (u.astype(np.uint64) * 3 + 5) >> np.uint64(32)).astype(np.uint32),
     "mad.hi.u32 %r6, %r5, %r5, 1;": lambda u: ((u.astype(np.uint64) ** 2) >> 32).astype(np.uint32) + np.uint32(1),
     "cvt.u64.u32 %rd5, %r5; mul.hi.u64 %rd6, %rd5, %rd5; cvt.u32.u64 %r6, %rd6;": lambda u: (
-        (u.astype(np.uint64) ** 2) >> np.uint64(64) if False else np.zeros_like(u)),
+        np.zeros_like(u)),  # u32 × u32 < 2^64: the high 64 bits are 0
     "cvt.s64.s32 %rd5, %r5; mul.lo.s64 %rd5, %rd5, 0x100000001; mul.hi.s64 %rd6, %rd5, %rd5; cvt.u32.u64 %r6, %rd6;":
         lambda u: np.array([((int(x) * 0x100000001) ** 2 >> 64) & 0xFFFFFFFF for x in s32(u)], np.uint32),
     "cvt.u16.u32 %h1, %r5; cvt.s32.s16 %r6, %h1;": lambda u: (u & np.uint32(0xFFFF)).astype(np.uint16).view(np.int16).astype(np.int32).view(np.uint32),

@@ -40,7 +40,7 @@ ATOMS = {
     "dec": ("5", lambda c, t: 5 if c == 0 or c > 5 else c - 1),
     "or": ("%r0", lambda c, t: c | t),
     "xor": ("%r0", lambda c, t: c ^ t),
-    "and": ("%r0", lambda c, t: c & ~(t & 7) & 0xFFFFFFFF if False else c & (0xFFFFFFFF ^ (1 << (t % 32)))),
+    "and": ("%r11", lambda c, t: c & (0xFFFFFFFF ^ ((1 << t) if t < 32 else 0))),  # %r11 = ~(1 << tid)
 }
 
 
