@@ -51,12 +51,14 @@ class RaceTracker:
     def __init__(self, st, units: int):
         self.st = st
         self.wr = np.full(units, -1, np.int64)
+        self.wbep = np.full(units, -1, np.int32)  # block epoch of the last write (-1: never): the read fast path
         self.rd = np.full(units, -1, np.int64)
         self.bep = np.zeros(st.nb, np.int64)
         self.wep = np.zeros(st.L // 32, np.int64)
         self.log: list[tuple[np.ndarray, np.ndarray]] = []
         self.log_len = 0
         self.stamp = np.zeros(st.L, np.int64)
+        self.lane_bep = np.zeros(st.L, np.int32)
         self.restamp()
 
     def restamp(self) -> None:
@@ -64,6 +66,7 @@ class RaceTracker:
         self.stamp = (((self.bep[st.lane_blk] & EP_MASK) << BEP_SHIFT)
                       | ((self.wep[st.all_lanes >> 5] & EP_MASK) << WEP_SHIFT)
                       | (st.lane_tid.astype(np.int64) + BIAS))
+        self.lane_bep = (self.stamp >> BEP_SHIFT).astype(np.int32)
 
     def block_barrier(self, blocks) -> None:
         if self.log:
@@ -93,18 +96,21 @@ class RaceTracker:
     # ------------------------------------------------------------------ accesses
     def read(self, flat, size, lanes) -> None:
         u, ln, me = self._units(flat, size, lanes)
-        w = self.wr[u]
-        never = w < 0
+        wb = self.wbep[u]
+        never = wb < 0
         if never.any():
             i = np.flatnonzero(never)
             o = self._offset(u[i[0]])
             var, where = self.st.shared_var(o)
             self.st.report("uninit-shared", ln[i], f"shared {where} (offset {o:#x}) is read but was never written",
                            buffer=var, address=o)
-        race = conflict(w, me)
-        if race.any():
-            i = np.flatnonzero(race)
-            self._race(ln[i], u[i[0]], int(code(w[i[0]])), "read after write")
+        me_bep = self.lane_bep if len(ln) == self.st.L else self.lane_bep[ln]
+        if (wb == me_bep).any():  # written in this epoch: the full check
+            w = self.wr[u]
+            race = conflict(w, me)
+            if race.any():
+                i = np.flatnonzero(race)
+                self._race(ln[i], u[i[0]], int(code(w[i[0]])), "read after write")
         self.log.append((u, me))
         self.log_len += len(u)
         if self.log_len > LOG_LIMIT:
@@ -126,6 +132,7 @@ class RaceTracker:
             self._race(ln[i], u[i[0]], int(code(r[i[0]])), "write after read")
         mark = (me & ~CODE_MASK) | (ATOMIC + BIAS) if atomic else me
         self.wr[u] = mark
+        self.wbep[u] = (me >> BEP_SHIFT).astype(np.int32)
         if not atomic:
             back = self.wr[u]
             dup = back != me
