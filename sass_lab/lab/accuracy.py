@@ -208,7 +208,7 @@ def run_kernel(name: str, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     dims = [np.uint32(v) for v in (n, c, h, wd, k)]
     if name == "direct":
         mod["conv_direct"].emulate(spec.grid(s), spec.block(s), x, w, y, *dims, np.uint32(h), np.uint32(wd),
-                                   np.uint32(1), np.uint32(1))
+                                   np.uint32(1), np.uint32(1), dynamic_shared=spec.shared(s))
         return y
     m = spec.defines["M"]
     u = np.full(((m + 2) ** 2, c, k), np.nan, np.float32)
@@ -216,7 +216,8 @@ def run_kernel(name: str, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     mod[f"{main}_filter"].emulate(spec.ns["filter_grid"](s, spec.defines), spec.ns["filter_block"](s, spec.defines),
                                   np.asarray(w, np.float32), u, np.uint32(k), np.uint32(c))
     th, tw = -(-h // m), -(-wd // m)
-    mod[main].emulate(spec.grid(s), spec.block(s), x, u, y, *dims, np.uint32(th), np.uint32(tw))
+    mod[main].emulate(spec.grid(s), spec.block(s), x, u, y, *dims, np.uint32(th), np.uint32(tw),
+                      dynamic_shared=spec.shared(s))
     return y
 
 

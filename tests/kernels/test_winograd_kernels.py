@@ -98,7 +98,8 @@ def test_filter_then_main_kernel(m, points):
                                                g, u, np.uint32(6), np.uint32(13))
     y = np.full((2, 6, 9, 7), np.nan, np.float32)
     th, tw = tiles(9, 7, m)
-    mod[f"winograd_{m}x{m}_3x3"].emulate(spec.grid(s), spec.block(s), x, u, y, *map(np.uint32, (2, 13, 9, 7, 6, th, tw)))
+    mod[f"winograd_{m}x{m}_3x3"].emulate(spec.grid(s), spec.block(s), x, u, y, *map(np.uint32, (2, 13, 9, 7, 6, th, tw)),
+                                        dynamic_shared=spec.shared(s))
     ref = conv2d_direct(x, g, 1, 1)
     assert not np.isnan(y).any()
     assert np.abs(y - ref).max() <= spec.tolerance(s) * np.abs(ref).max()
