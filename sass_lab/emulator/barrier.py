@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .machine import State
+from .ops_warp import check_converged
 
 WAIT_PC = (1 << 30) - 1  # parked lanes sort after every runnable PC, before exited ones
 NBARRIERS = 16
@@ -32,6 +33,10 @@ def barrier(st: State, info: tuple, lanes: np.ndarray, T: int, wm, pc: int) -> t
     none = np.zeros(0, np.int64)
     mode, gid, gcount, red = info
     if mode == "warp":
+        if len(lanes) != st.L:
+            gm = np.zeros(st.L, bool)
+            gm[lanes] = True
+            check_converged(st, gm, gid(st) if gid is not None else None)
         if st.races is not None:
             st.races.warp_sync(np.unique(lanes >> 5))
         return none, False

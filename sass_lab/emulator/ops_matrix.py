@@ -13,6 +13,7 @@ from . import values as V
 from .decode import Ctx, builder, split_mods
 from .machine import SHARED_WINDOW
 from .ops_mem import address, dst_lanes, lane_addresses, lanes_of
+from .ops_warp import check_converged
 
 LANE = np.arange(32)
 
@@ -39,6 +40,7 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
     row, colp = t // 4, 2 * (t % 4)
 
     def h(st, wm, gm):
+        check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
         lanes = lanes_of(st, gm)
         warps = np.unique(lanes >> 5)
         src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
@@ -84,6 +86,7 @@ def stmatrix(ctx: Ctx, ins: ir.Instr):
     row, colp = t // 4, 2 * (t % 4)
 
     def h(st, wm, gm):
+        check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
         lanes = lanes_of(st, gm)
         warps = np.unique(lanes >> 5)
         nw = len(warps)
@@ -174,6 +177,7 @@ def mma(ctx: Ctx, ins: ir.Instr):
     puts = [dst_lanes(ctx, x, "f32") for x in d.items]
 
     def h(st, wm, gm):
+        check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
         lanes = lanes_of(st, gm)
         warps = np.unique(lanes >> 5)
         wl = (warps[:, None] * 32 + LANE).ravel()

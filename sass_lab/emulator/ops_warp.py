@@ -16,6 +16,28 @@ from .ops_mem import dst_lanes, lanes_of
 LANE = np.arange(32)
 
 
+def check_converged(st, gm, mask=None) -> None:
+    """Report lanes that ``mask`` names (all lanes when None) which are live but not executing this warp
+    instruction with the others (a ``.sync`` instruction needs every named, non-exited lane)."""
+    if gm is None:
+        return
+    act = gm.reshape(-1, 32)
+    named = st.live.reshape(-1, 32)
+    if mask is not None:
+        m = np.asarray(mask)
+        if m.ndim == 0:
+            named = named & ((np.uint32(m) >> LANE.astype(np.uint32)) & np.uint32(1)).astype(bool)
+        else:  # per-lane masks: take each warp's from its first active lane
+            first = act.argmax(axis=1)
+            wm_ = m.reshape(-1, 32)[np.arange(len(act)), first].astype(np.uint32)
+            named = named & ((wm_[:, None] >> LANE.astype(np.uint32)) & np.uint32(1)).astype(bool)
+    missing = named & ~act & act.any(axis=1)[:, None]
+    if missing.any():
+        lanes = np.flatnonzero(missing.ravel())
+        st.report("warp-divergence", lanes, lambda lane: f"lane {lane % 32} of the warp is live and named by the "
+                  "member mask but is not executing this instruction with the others (diverged)")
+
+
 def _full(st, x, dt=None):
     a = np.broadcast_to(x, (st.L,))
     return a if dt is None else a.astype(dt, copy=False)
@@ -37,6 +59,7 @@ def shfl(ctx: Ctx, ins: ir.Instr):
     put_l = dst_lanes(ctx, d.first if pair else d, "b32")
     putp_l = dst_lanes(ctx, d.second, "pred") if pair else None
     ga, gb, gc = (ctx.src(o, t) for o, t in zip(ins.operands[1:4], ("b32", "u32", "u32")))
+    gmask = ctx.src(ins.operands[4], "u32") if len(ins.operands) > 4 else None
 
     def route(lane, b, c):
         """Source lane and validity (PTX shfl rules) for lanes ``lane`` with operands b, c."""
@@ -60,6 +83,7 @@ def shfl(ctx: Ctx, ins: ir.Instr):
     cache: dict = {}
 
     def h(st, wm, gm):
+        check_converged(st, gm, gmask(st) if gmask is not None else None)
         b, c = gb(st), gc(st)
         a = ga(st)
         if b.ndim == 0 and c.ndim == 0:  # uniform operands: one 32-lane routing for every warp
@@ -100,6 +124,7 @@ def vote(ctx: Ctx, ins: ir.Instr):
     put = ctx.dst(d, "b32" if mode == "ballot" else "pred")
 
     def h(st, wm, gm):
+        check_converged(st, gm, gmask(st) if gmask is not None else None)
         act = _active(st, gm)
         if gmask is not None:
             act = act & ((_full(st, gmask(st)) >> (st.lane_tid & 31).astype(np.uint32)) & np.uint32(1)).astype(bool)
@@ -140,6 +165,7 @@ def match(ctx: Ctx, ins: ir.Instr):
     gmask = ctx.src(ins.operands[2], "u32") if len(ins.operands) > 2 else None
 
     def h(st, wm, gm):
+        check_converged(st, gm, gmask(st) if gmask is not None else None)
         act = _active(st, gm)
         if gmask is not None:
             act = act & ((_full(st, gmask(st)) >> (st.lane_tid & 31).astype(np.uint32)) & np.uint32(1)).astype(bool)
@@ -194,7 +220,10 @@ def redux(ctx: Ctx, ins: ir.Instr):
     red = {"add": np.add, "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor,
            "min": np.minimum, "max": np.maximum}[op]
 
+    gmask = ctx.src(ins.operands[2], "u32") if len(ins.operands) > 2 else None
+
     def h(st, wm, gm):
+        check_converged(st, gm, gmask(st) if gmask is not None else None)
         act = _active(st, gm)
         v = np.where(act, _full(st, ga(st)), V.const(ident, dt)).reshape(-1, 32)
         put(st, np.repeat(red.reduce(v, axis=1).astype(dt), 32), wm)

@@ -17,6 +17,7 @@ from .. import ir
 from . import values as V
 from .decode import Ctx, builder, split_mods
 from .ops_mem import address, dst_lanes, lane_addresses, lanes_of, locate, space_of
+from .ops_warp import check_converged
 
 SHAPES = {"m16n16k16", "m32n8k16", "m8n32k16", "m16n16k8"}
 HALVES = ("f16", "bf16")
@@ -95,6 +96,7 @@ def _load_store(ctx: Ctx, ins: ir.Instr, load: bool):
     gets = None if load else [ctx.src(x, "b32") for x in regs]
 
     def h(st, wm, gm):
+        check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
         lanes = lanes_of(st, gm)
         base = lane_addresses(st, get, const, lanes)
         stride = cols if row_major else rows
@@ -158,6 +160,7 @@ def _mma(ctx: Ctx, ins: ir.Instr):
     lay_d = _slots_layout(M, N, len(puts) * per[dt])
 
     def h(st, wm, gm):
+        check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
         lanes = lanes_of(st, gm)
         warps = np.unique(lanes >> 5)
         wl = (warps[:, None] * 32 + np.arange(32)).ravel()

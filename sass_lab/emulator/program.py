@@ -112,7 +112,7 @@ def _barrier(ctx: Ctx, ins: ir.Instr) -> tuple:
     """(mode, barrier-id getter, thread-count getter, reduction or None) for the run loop."""
     mods = ins.mods
     if ins.opcode == "bar" and mods[:1] == ("warp",):
-        return ("warp", None, None, None)
+        return ("warp", ctx.src(ins.operands[0], "u32") if ins.operands else None, None, None)
     mode = "arrive" if "arrive" in mods else "sync"
     ops = list(ins.operands)
     red = None

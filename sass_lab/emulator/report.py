@@ -20,6 +20,7 @@ KINDS = {
     "uninit-shared": "read of shared memory never written",
     "race-shared": "shared-memory race",
     "barrier-divergence": "barrier divergence",
+    "warp-divergence": "warp divergence at a .sync warp instruction",
     "bad-address": "address in no state space",
 }
 

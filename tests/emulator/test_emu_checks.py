@@ -188,3 +188,22 @@ def test_named_barrier_that_never_completes_is_reported_not_hung():
     assert "barrier-divergence" in kinds
     f = next(f for f in rep.findings if f.kind == "barrier-divergence")
     assert "named barrier 1" in f.message and f.instruction.startswith("bar.sync 1, 64")
+
+
+@pytest.mark.parametrize("instr", [
+    "shfl.sync.bfly.b32 %r6, %r0, 1, 0x1f, -1;",
+    "vote.sync.any.pred %p2, %p1, -1;",
+    "bar.warp.sync -1;",
+    "redux.sync.add.u32 %r6, %r0, -1;",
+])
+def test_warp_sync_instruction_in_divergent_code(instr):
+    # odd lanes branch around the instruction although the member mask names them
+    body = f"and.b32 %r9, %r0, 1; setp.ne.u32 %p1, %r9, 0; @%p1 bra SKIP; {instr} SKIP:"
+    args = [np.zeros(64, np.uint32), np.zeros(64, np.uint32), np.uint32(0)]
+    rep = emulate(kernel(body), "k", 1, 64, args, check=False)
+    (f,) = rep.findings
+    assert f.kind == "warp-divergence" and f.thread == (1, 0, 0) and f.count == 32
+    assert f.instruction == instr
+    # naming only the lanes that do execute it is fine
+    ok = instr.replace("-1;", "0x55555555;")
+    assert emulate(kernel(body.replace(instr, ok)), "k", 1, 64, args).findings == ()
