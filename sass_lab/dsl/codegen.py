@@ -1,9 +1,9 @@
 """Code generation for expansion: the include-resolved source → one Python program.
 
-Plain lines become ``_e(index, text)`` calls (``${...}`` splices evaluated in them), ``%`` lines are
+Plain lines become ``_x_e(index, text)`` calls (``${...}`` splices evaluated in them), ``%`` lines are
 Python statements whose blocks ``%end`` closes (``for``/``while`` loops record their iterations for
-the source map through ``_R``), ``%%`` blocks are pasted in, ``.define`` lines assign defaults unless
-overridden (``_O``) and record the value (``_D``).
+the source map through ``_x_R``), ``%%`` blocks are pasted in, ``.define`` lines assign defaults unless
+overridden (``_x_O``) and record the value (``_x_D``). Names starting ``_x_`` are the expander's.
 """
 
 from __future__ import annotations
@@ -58,23 +58,23 @@ def _splices(text: str, span_of) -> list[tuple] | None:
 
 
 def _put_spliced(pieces: list[tuple], i: int, level: int, put) -> None:
-    """``_e(i, text)`` with the splices evaluated; several splices get one program line each so a
+    """``_x_e(i, text)`` with the splices evaluated; several splices get one program line each so a
     Python error points at the right ``${...}``."""
     exprs = [p for p in pieces if p[0] == "expr"]
     if len(exprs) == 1:
         _, src, col, end = exprs[0]
-        body = ", ".join(repr(p[1]) if p[0] == "lit" else f"_s(({src}))" for p in pieces)
-        put(f"_e({i}, ''.join(({body},)))", i, level, col, end)
+        body = ", ".join(repr(p[1]) if p[0] == "lit" else f"_x_s(({src}))" for p in pieces)
+        put(f"_x_e({i}, ''.join(({body},)))", i, level, col, end)
         return
     out, k = [], 0
     for p in pieces:
         if p[0] == "lit":
             out.append(repr(p[1]))
         else:
-            put(f"_t{k} = ({p[1]})", i, level, p[2], p[3])
-            out.append(f"_s(_t{k})")
+            put(f"_x_t{k} = ({p[1]})", i, level, p[2], p[3])
+            out.append(f"_x_s(_x_t{k})")
             k += 1
-    put(f"_e({i}, ''.join(({', '.join(out)},)))", i, level)
+    put(f"_x_e({i}, ''.join(({', '.join(out)},)))", i, level)
 
 
 def _opens_block(stmt: str) -> bool:
@@ -138,7 +138,7 @@ def generate(sources: list[SrcLine]) -> tuple[str, list[int], list[str], list[tu
         else:
             pieces = _splices(text, lambda a, b, i=i: span(i, a, b))
             if pieces is None:
-                put(f"_e({i})", i, level)
+                put(f"_x_e({i})", i, level)
             else:
                 _put_spliced(pieces, i, level, put)
         i += 1
@@ -166,10 +166,10 @@ def _py_line(stmt: str, i, level, frames, put, span) -> int:
         f = frames.pop()
         if f.kind != "block":
             put("except BaseException:", i, f.level - 1)
-            put("_R.fail()", i, f.level)
+            put("_x_R.fail()", i, f.level)
             put("raise", i, f.level)
             put("finally:", i, f.level - 1)
-            put("_R.leave()", i, f.level)
+            put("_x_R.leave()", i, f.level)
         return f.level if f.kind == "block" else f.level - 1
     if word in _CONT and _opens_block(stmt):
         if not frames:
@@ -182,16 +182,16 @@ def _py_line(stmt: str, i, level, frames, put, span) -> int:
         put(stmt, i, level)
         return level
     if word in ("for", "while"):
-        put("_R.enter()", i, level)
+        put("_x_R.enter()", i, level)
         put("try:", i, level)
         put(stmt, i, level + 1)
         m = _FOR_RE.match(stmt)
         if word == "for" and m:
             targets = m.group(1).strip().strip("()")
             vals = ", ".join(t.strip() for t in targets.split(",") if t.strip())
-            put(f"_R.it({i}, {targets!r}, ({vals},))", i, level + 2)
+            put(f"_x_R.it({i}, {targets!r}, ({vals},))", i, level + 2)
         else:
-            put(f"_R.it({i}, None, None)", i, level + 2)
+            put(f"_x_R.it({i}, None, None)", i, level + 2)
         frames.append(_Frame(word, level + 1, i))
         return level + 2
     put(stmt, i, level)
@@ -226,8 +226,8 @@ def _define(body: str, i, level, put, span, names, text) -> None:
             raise SourceError(f"bad define name '{name}'", span(i, col, col + len(name)),
                               hint="names are Python identifiers")
         names.append(name)
-        put(f"{name} = _O[{name!r}] if {name!r} in _O else ({expr})", i, level)
-        put(f"_D[{name!r}] = {name}", i, level)
+        put(f"{name} = _x_O[{name!r}] if {name!r} in _x_O else ({expr})", i, level)
+        put(f"_x_D[{name!r}] = {name}", i, level)
 
 
 def _split_top(s: str) -> list[str]:

@@ -1,7 +1,7 @@
 """Expansion: ``.define``/-D, ``.include``, ``%`` lines, ``%%`` blocks and ``${expr}`` → plain lines.
 
 The source (with includes inlined statically) is compiled into one Python program: every plain line
-becomes an ``_e(index, text)`` call, ``%`` lines are Python statements closed by ``%end``, and ``%%``
+becomes an ``_x_e(index, text)`` call, ``%`` lines are Python statements closed by ``%end``, and ``%%``
 blocks are pasted in as definitions. Running it yields the expanded lines and, for each, the source
 line it came from plus the loop iterations it was emitted in: the source map.
 """
@@ -172,7 +172,7 @@ def expand(text: str, file: str = "<string>", defines: dict | None = None) -> tu
         for t in texts:
             _e(idx, str(t))
 
-    ns: dict[str, Any] = {"_e": _e, "_s": str, "_R": rt, "_O": overrides, "_D": resolved, "emit": emit,
+    ns: dict[str, Any] = {"_x_e": _e, "_x_s": str, "_x_R": rt, "_x_O": overrides, "_x_D": resolved, "emit": emit,
                           "math": math, "f32": f32, "f64": f64, "__name__": "__sasm__"}
     try:
         prog = compile(code, GEN, "exec")
