@@ -67,9 +67,9 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        from rich.console import Console
+        from ..ui.report import console
 
-        Console().print(bench_table(results))
+        console().print(bench_table(results))
     return 0
 
 

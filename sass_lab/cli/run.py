@@ -50,11 +50,10 @@ def run(args) -> int:
         d["gpu"] = rt.context().info.name
         print(json.dumps(d, indent=2))
     else:
-        from rich.console import Console
-
+        from ..ui.report import console
         from .verify import verify_table
 
-        con = Console()
+        con = console()
         con.print(verify_table(r))
         con.print(f"ran on {rt.context().info.name} ({arch}) in {r.times.get('run_s', 0.0) * 1e3:.2f} ms "
                   "including copies")

@@ -52,9 +52,9 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        from rich.console import Console
+        from ..ui.report import console
 
-        con = Console()
+        con = console()
         for r in results:
             con.print(verify_table(r))
         bad = sum(not r.ok for r in results)
