@@ -1,4 +1,4 @@
-"""The maxas-style sgemm on the emulator: all 16 tile/transpose combinations at every test size
+"""The maxas-style sgemm on the emulator: all 64 tile/transpose/register-cap/raster combinations at every test size
 (ragged M=67 N=45 K=33 with beta != 0 and beta = 0, aligned ragged, exact multiples), and mutants."""
 
 from __future__ import annotations
@@ -19,12 +19,22 @@ def failures(results):
 
 
 def ident(d):
-    return f"{d['BM']}x{d['BN']}-{'nt'[d['TRANS_A']]}{'nt'[d['TRANS_B']]}"
+    return f"{d['BM']}x{d['BN']}-{'nt'[d['TRANS_A']]}{'nt'[d['TRANS_B']]}-r{d['MAXNREG']}-g{d['GROUP']}"
 
 
 def test_tuning_space_is_complete():
-    assert len(COMBOS) == 16
+    assert len(COMBOS) == 64
     assert {(d["TRANS_A"], d["TRANS_B"]) for d in COMBOS} == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert {(d["MAXNREG"], d["GROUP"]) for d in COMBOS} == {(128, 1), (128, 8), (255, 1), (255, 8)}
+
+
+def test_grouped_raster_covers_every_tile_once():
+    """GROUP=3 over a 7x4 tile grid: three bands, the last one short; C poisoned (beta = 0)."""
+    from sass_lab.lab.verify import verify_sizes
+
+    size = dict(M=64 * 6 + 5, N=64 * 3 + 1, K=12, beta=0)
+    (r,) = verify_sizes(PATH, sizes=[size], defines={"BM": 64, "BN": 64, "GROUP": 3}, seed=5)
+    assert not failures([r])
 
 
 @pytest.mark.parametrize("defines", COMBOS, ids=ident)
@@ -87,9 +97,11 @@ def random_sizes(seed, count=8):
                  beta=int(rng.integers(0, 2))) for _ in range(count)] + [dict(M=1, N=1, K=0, beta=1)]
 
 
-@pytest.mark.parametrize("defines", [dict(BM=64, BN=64, TRANS_A=0, TRANS_B=0), dict(BM=128, BN=64, TRANS_A=1, TRANS_B=0),
-                                     dict(BM=64, BN=128, TRANS_A=0, TRANS_B=1),
-                                     dict(BM=128, BN=128, TRANS_A=1, TRANS_B=1)], ids=ident)
+@pytest.mark.parametrize("defines", [
+    dict(BM=64, BN=64, TRANS_A=0, TRANS_B=0, MAXNREG=255, GROUP=1),
+    dict(BM=128, BN=64, TRANS_A=1, TRANS_B=0, MAXNREG=128, GROUP=8),
+    dict(BM=64, BN=128, TRANS_A=0, TRANS_B=1, MAXNREG=128, GROUP=1),
+    dict(BM=128, BN=128, TRANS_A=1, TRANS_B=1, MAXNREG=255, GROUP=8)], ids=ident)
 def test_sgemm_random_sizes(defines):
     """Fixed-seed random shapes, K = 0 included (C = beta*C)."""
     from sass_lab.lab.verify import verify_sizes
