@@ -177,13 +177,18 @@ def resolved_defines(text: str, file: str, defines: dict[str, Any]) -> dict[str,
 
 
 def _split_top(s: str) -> list[str]:
-    parts, depth, cur = [], 0, ""
+    """Split at commas outside brackets and string quotes."""
+    parts, depth, cur, quote = [], 0, "", ""
     for ch in s:
-        if ch in "([{":
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        if ch == "," and depth == 0:
+        if ch == "," and depth == 0 and not quote:
             parts.append(cur)
             cur = ""
         else:
