@@ -215,7 +215,7 @@ def _strip_comment(s: str) -> str:
 
 def _define(body: str, i, level, put, span, names, text) -> None:
     body = _strip_comment(body)
-    for part in _split_top(body):
+    for part in split_top(body):
         if "=" not in part:
             col = text.find(part.strip()) + 1
             raise SourceError(f"'.define {part.strip()}' has no value", span(i, col, col + len(part.strip())),
@@ -230,7 +230,8 @@ def _define(body: str, i, level, put, span, names, text) -> None:
         put(f"_x_D[{name!r}] = {name}", i, level)
 
 
-def _split_top(s: str) -> list[str]:
+def split_top(s: str) -> list[str]:
+    """Split at commas outside brackets and string quotes (a `.define` list)."""
     parts, depth, cur, quote = [], 0, [], ""
     for ch in s:
         if quote:

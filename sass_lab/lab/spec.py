@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dsl.codegen import split_top
 from ..errors import SourceError, Span
 
 _LAB_RE = re.compile(r"^[ \t]*%%[ \t]*lab[ \t]*\n(.*?)^[ \t]*%%[ \t]*$", re.M | re.S)
@@ -157,7 +158,7 @@ def default_defines(text: str) -> dict[str, Any]:
     """The ``.define NAME = value, ...`` defaults of a source, evaluated as Python literals."""
     out: dict[str, Any] = {}
     for m in _DEFINE_RE.finditer(text):
-        for part in _split_top(m.group(1).split("//")[0]):
+        for part in split_top(m.group(1).split("//")[0]):
             if "=" in part:
                 k, v = part.split("=", 1)
                 try:
@@ -174,27 +175,6 @@ def resolved_defines(text: str, file: str, defines: dict[str, Any]) -> dict[str,
 
     _, resolved = expand(text, file, defines)
     return dict(resolved)
-
-
-def _split_top(s: str) -> list[str]:
-    """Split at commas outside brackets and string quotes."""
-    parts, depth, cur, quote = [], 0, "", ""
-    for ch in s:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if ch == "," and depth == 0 and not quote:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
-    return [p for p in parts if p.strip()]
 
 
 def load_spec(path: str | Path, **defines: Any) -> KernelSpec:
