@@ -111,9 +111,9 @@ def save_png(w: Waterline, layers: list[Layer], path: str, title: str = "") -> N
     b.bar(names, [f.compute_s * 1e3 for f in w.floors], label="compute floor")
     b.bar(names, [max(0.0, f.memory_s - f.compute_s) * 1e3 for f in w.floors],
           bottom=[f.compute_s * 1e3 for f in w.floors], label="memory above compute")
-    acts = [f.layer.time_s * 1e3 if f.layer.time_s else 0 for f in w.floors]
-    if any(acts):
-        b.scatter(names, acts, c="r", marker="_", s=200, label="actual")
+    timed = [(f.layer.name, f.layer.time_s * 1e3) for f in w.floors if f.layer.time_s]
+    if timed:
+        b.scatter([n for n, _ in timed], [t for _, t in timed], c="r", marker="_", s=200, label="actual")
     b.set_ylabel("ms")
     b.set_title(f"waterline {w.waterline_s * 1e3:.3f} ms")
     b.tick_params(axis="x", rotation=90, labelsize=6)

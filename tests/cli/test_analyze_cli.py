@@ -34,3 +34,12 @@ def test_analyze_bad_input(capsys):
 def test_analyze_results_empty_db(capsys, tmp_path):
     assert main(["analyze", "--results", "--db", str(tmp_path / "x.db")]) == 1
     assert "no benchmark results" in capsys.readouterr().err
+
+
+def test_png(tmp_path):
+    import pytest
+
+    pytest.importorskip("matplotlib")  # the optional [plot] extra
+    out = tmp_path / "gap.png"
+    assert main(["analyze", "convnext_block", "--png", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
