@@ -21,17 +21,23 @@ LANE = np.arange(32)
 # ------------------------------------------------------------------------------ ldmatrix
 
 
-@builder("ldmatrix")
-def ldmatrix(ctx: Ctx, ins: ir.Instr):
+def _m8n8(ctx: Ctx, ins: ir.Instr, regs, role: str) -> tuple[tuple, bool]:
+    """(register list, .trans) of an ldmatrix/stmatrix .m8n8 .b16 with .x1/.x2/.x4 registers."""
     mods = set(ins.mods)
     num = 4 if "x4" in mods else 2 if "x2" in mods else 1
-    trans = "trans" in mods
     if "m8n8" not in mods or "b16" not in mods:
-        raise ctx.error(f"'{ins.name}': only ldmatrix .m8n8 .b16 is supported by the emulator")
-    d, mem = ins.operands
-    items = d.items if isinstance(d, ir.Vec) else (d,)
+        raise ctx.error(f"'{ins.name}': only {ins.opcode} .m8n8 .b16 is supported by the emulator")
+    items = regs.items if isinstance(regs, ir.Vec) else (regs,)
     if len(items) != num:
-        raise ctx.error(f"'{ins.name}' needs {num} destination registers")
+        raise ctx.error(f"'{ins.name}' needs {num} {role} registers")
+    return items, "trans" in mods
+
+
+@builder("ldmatrix")
+def ldmatrix(ctx: Ctx, ins: ir.Instr):
+    d, mem = ins.operands
+    items, trans = _m8n8(ctx, ins, d, "destination")
+    num = len(items)
     ctx.note_shared(2)
     get, const = address(ctx, mem)
     puts = [dst_lanes(ctx, x, "b32") for x in items]
@@ -69,15 +75,9 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
 @builder("stmatrix")
 def stmatrix(ctx: Ctx, ins: ir.Instr):
     """stmatrix.sync.aligned.m8n8.x1/x2/x4{.trans}.shared.b16 [p], {r…}: the inverse of ldmatrix."""
-    mods = set(ins.mods)
-    num = 4 if "x4" in mods else 2 if "x2" in mods else 1
-    trans = "trans" in mods
-    if "m8n8" not in mods or "b16" not in mods:
-        raise ctx.error(f"'{ins.name}': only stmatrix .m8n8 .b16 is supported by the emulator")
     mem, s = ins.operands
-    items = s.items if isinstance(s, ir.Vec) else (s,)
-    if len(items) != num:
-        raise ctx.error(f"'{ins.name}' needs {num} source registers")
+    items, trans = _m8n8(ctx, ins, s, "source")
+    num = len(items)
     ctx.note_shared(2)
     get, const = address(ctx, mem)
     gets = [ctx.src(x, "b32") for x in items]
