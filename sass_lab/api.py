@@ -14,8 +14,7 @@ from typing import Any
 
 from . import ir
 from .errors import Span, UsageError
-from .hw.occupancy_types import Occupancy
-from .toolchain.resources import Resources
+from .hw.resources import Occupancy, Resources
 
 ARCHS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
 DEFAULT_ARCH = "sm_90"

@@ -9,14 +9,10 @@ the console can say so before the driver does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .arch import arch_info
 from .occupancy import occupancy
-from .occupancy_types import Occupancy
-
-if TYPE_CHECKING:
-    from ..toolchain.resources import Resources
+from .resources import Occupancy, Resources
 
 
 def _prod(dims: tuple[int, ...]) -> int:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from .arch import ArchInfo, arch_info
-from .occupancy_types import Occupancy
+from .resources import Occupancy
 
 FACTORS = ("warps", "blocks", "registers", "shared", "threads", "barriers")
 

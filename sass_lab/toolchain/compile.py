@@ -21,11 +21,11 @@ from pathlib import Path
 
 from ..errors import Span, ToolchainError, UsageError
 from ..hw.arch import arch_info
+from ..hw.resources import Resources
 from . import cache
 from . import log as logparse
 from .cubin import read_cubin
 from .diagnostics import Diagnostic, hint_for, map_diagnostic, raise_errors
-from .resources import Resources
 
 __all__ = ["Compiled", "Diagnostic", "compile_module", "compile_ptx", "find_ptxas", "hint_for",
            "map_diagnostic"]

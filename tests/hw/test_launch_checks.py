@@ -6,7 +6,7 @@ import pytest
 
 from sass_lab.hw.arch import arch_info
 from sass_lab.hw.launch import default_threads, kernel_occupancy, launch_problems
-from sass_lab.toolchain.resources import Resources
+from sass_lab.hw.resources import Resources
 
 KB = 1024
 

@@ -13,9 +13,9 @@ import pytest
 
 import sass_lab.api
 from sass_lab import ir
+from sass_lab.hw.resources import Resources
 from sass_lab.lab.bench import BenchConfig, VerifyFailed, bench_file, time_spec
 from sass_lab.runtime import driver as drv_mod
-from sass_lab.toolchain.resources import Resources
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 from runtime_fakes import FakeDriver, f32_view  # noqa: E402

@@ -13,9 +13,9 @@ from runtime_fakes import CUresult, FakeDriver, f32_view
 import sass_lab.runtime as rt
 from sass_lab import ir
 from sass_lab.errors import CudaError, NoGPUError, ResourceError, UsageError
+from sass_lab.hw.resources import Resources
 from sass_lab.runtime import driver as drv_mod
 from sass_lab.runtime.launch import block_registers, check_geometry, dim3
-from sass_lab.toolchain.resources import Resources
 
 SAXPY = (ir.Param("y", "u64"), ir.Param("x", "u64"), ir.Param("a", "f32"), ir.Param("n", "u32"))
 

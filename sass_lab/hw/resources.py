@@ -1,4 +1,5 @@
-"""What a compiled kernel costs the GPU, as read from the ptxas log and the cubin ELF."""
+"""What a compiled kernel costs the GPU (read from the ptxas log and the cubin ELF), and what that
+buys at a block size (the occupancy model in ``hw.occupancy`` computes it)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,17 @@ class Resources:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Occupancy:
+    block: int  # threads per block
+    blocks_per_sm: int
+    warps_per_sm: int
+    percent: float  # active warps / max warps per SM, 0..100
+    limiters: tuple[str, ...]  # subset of ("registers", "shared", "warps", "blocks", "threads")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["limiters"] = list(self.limiters)
+        return d

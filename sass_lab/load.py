@@ -1,0 +1,40 @@
+"""Load a cubin for the SASS tools: a .cubin file, or a .sasm/.ptx file assembled on the way.
+
+It sits above ``api`` (it assembles) and beside it, so ``sass/`` stays a reader of cubins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .api import DEFAULT_ARCH, assemble_file
+from .errors import UsageError
+from .sass.disasm import cubin_arch, target
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A cubin, its arch and where it came from."""
+
+    cubin: bytes
+    arch: str
+    origin: str
+
+
+def load(path: str | Path, arch: str | None = None, defines: dict | None = None) -> Loaded:
+    """Read ``path`` (.cubin) or assemble it (.sasm/.ptx, through ``sass_lab.assemble_file``)."""
+    path = Path(path)
+    if path.suffix == ".cubin":
+        try:
+            cubin = path.read_bytes()
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror}") from None
+        found = cubin_arch(cubin)
+        if arch and arch.rstrip("a") != found:
+            raise UsageError(f"{path} is a {found} cubin, not {arch}", hint="drop --arch for .cubin files")
+        return Loaded(cubin, arch or target(cubin), str(path))
+    if path.suffix not in (".sasm", ".ptx"):
+        raise UsageError(f"don't know how to read '{path}'", hint="give a .sasm, .ptx or .cubin file")
+    mod = assemble_file(path, arch or DEFAULT_ARCH, **(defines or {}))
+    return Loaded(mod.cubin, mod.arch, str(path))
