@@ -33,12 +33,13 @@ def child(argv: list[str], timeout: float) -> tuple[int, str, str]:
 def measure_peaks() -> dict:
     """Child mode: measure the device peaks (refreshing the cache) and print them as JSON."""
     import sass_lab.runtime as rt
-    from sass_lab.lab import peaks as pk
+    from sass_lab.hw import peaks as pk
+    from sass_lab.lab import bench as lb
 
     info = rt.context().info
     out = {"device": rt.device_info(), "datasheet": pk.datasheet_for(info).to_dict()}
     try:
-        out["measured"] = pk.measured(info, refresh=True).to_dict()
+        out["measured"] = lb.measured(info, refresh=True).to_dict()
     except Exception as e:  # noqa: BLE001 - reported in the table's header
         out["measured"] = None
         out["error"] = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
@@ -90,7 +91,7 @@ def markdown(meta: dict, entries: list[dict]) -> str:
                          f"memory {p['bandwidth'] / 1e9:.0f} GB/s")
     if peaks.get("error"):
         lines.append(f"- measured peaks failed: {peaks['error']}")
-    from sass_lab.cli.bench import markdown_table
+    from sass_lab.ui.bench import markdown_table
 
     lines += ["", markdown_table([r for e in entries for r in e.get("results", [])])]
     bad = [e for e in entries if "error" in e or "peer_error" in e]

@@ -9,6 +9,7 @@ interface (``runtime.timing.CudaTimer`` on a GPU), so tests drive the harness wi
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import SasmError
-from .peaks import Peaks
+from ..hw.peaks import Peaks, datasheet_for, device_key, load_cached, save_cached
+from ..paths import KERNELS
 
 Run = Callable[[Any], None]  # enqueue one run on the given stream
 
@@ -332,11 +334,9 @@ def _verify_once(spec: Any, s: dict, host: dict, prep: Any, bufs: list, name: st
 
 def _add_figures(res: BenchResult, info: Any, timer: Timer, measure: bool) -> None:
     """Rates and efficiencies; measured peaks from the cache, measured now only when ``measure``."""
-    from . import peaks as pk
-
-    sheet = pk.datasheet_for(info)
+    sheet = datasheet_for(info)
     try:
-        meas = pk.measured(info, timer=timer) if measure else pk.load_cached(pk.device_key(info))
+        meas = measured(info, timer=timer) if measure else load_cached(device_key(info))
     except SasmError as e:  # the peak kernels could not run: keep the datasheet figures
         meas = None
         res.peaks["measured_error"] = e.message
@@ -373,8 +373,7 @@ def columns(r: BenchResult) -> dict:
 
 def save(results: Sequence[BenchResult], arch: str, driver: str, db: str | Path | None = None) -> list[int]:
     """Store each result as an ``ok`` bench row (the key the tuner uses); returns the row ids."""
-    from .store import Key, Result, Store, package_versions
-    from .tune import source_hash
+    from .store import Key, Result, Store, package_versions, source_hash
 
     versions = package_versions()
     ids = []
@@ -384,3 +383,46 @@ def save(results: Sequence[BenchResult], arch: str, driver: str, db: str | Path 
                       str(driver), versions, dict(r.size), "bench")
             ids.append(st.put(Result(key, "ok", columns(r))))
     return ids
+
+
+# --------------------------------------------------------------------------- measured device peaks
+# Two DSL kernels timed by this harness: kernels_asm/peak_ffma.sasm (independent FFMA chains in
+# registers) and kernels_asm/peak_copy.sasm (a 16-byte-per-thread grid-stride copy, bytes read plus
+# written); cached per device by hw.peaks.
+
+PEAK_FFMA = KERNELS / "peak_ffma.sasm"
+PEAK_COPY = KERNELS / "peak_copy.sasm"
+
+
+def rates_from(flops: float, flop_ms: float, nbytes: float, copy_ms: float) -> tuple[float, float]:
+    """(FLOP/s, bytes/s) from counted work and median milliseconds."""
+    return flops / (flop_ms * 1e-3), nbytes / (copy_ms * 1e-3)
+
+
+def ffma_size(sm_count: int, waves: int = 4, blocks_per_sm: int = 8) -> dict[str, int]:
+    """Whole waves of peak_ffma blocks (256 threads: 8 resident per SM), so no SM idles at the tail."""
+    return {"blocks": max(1, sm_count) * blocks_per_sm * waves, "iters": 256}
+
+
+def measure(timer: Any = None, rep_ms: float = 200.0) -> Peaks:
+    """Time the two peak kernels on the current device (needs a GPU)."""
+    from .. import runtime as rt
+
+    cfg = BenchConfig(warmup_ms=50.0, rep_ms=rep_ms, flush_l2=False, verify=False)
+    size = ffma_size(rt.context().info.sm_count)
+    ffma = time_spec(PEAK_FFMA, size, cfg=cfg, timer=timer, peaks=False)
+    copy = time_spec(PEAK_COPY, cfg=BenchConfig(warmup_ms=50.0, rep_ms=rep_ms), timer=timer, peaks=False)
+    flops, bw = rates_from(ffma.flops, ffma.stats.median, copy.nbytes, copy.stats.median)
+    return Peaks(flops, bw, "measured", ffma.device, when=time.strftime("%Y-%m-%d", time.gmtime()))
+
+
+def measured(info: Any, refresh: bool = False, timer: Any = None) -> Peaks:
+    """Measured peaks of ``info``'s device, from the cache unless ``refresh``."""
+    key = device_key(info)
+    if not refresh:
+        hit = load_cached(key)
+        if hit is not None:
+            return hit
+    peaks = measure(timer)
+    save_cached(key, peaks)
+    return peaks

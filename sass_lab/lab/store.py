@@ -10,6 +10,7 @@ Default location: ``$SASS_LAB_DB`` if set, else ``$XDG_DATA_HOME/sass_lab/result
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -62,6 +63,17 @@ def default_db_path() -> Path:
 def canon(obj) -> str:
     """Canonical JSON (sorted keys, no spaces) so equal dicts give equal keys."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def source_hash(path: str | Path) -> str:
+    """Hash of the kernel file and every file it may include (same folder tree, .sasm)."""
+    path = Path(path)
+    h = hashlib.sha256(path.read_bytes())
+    inc = path.parent / "include"
+    if inc.is_dir():
+        for f in sorted(inc.glob("*.sasm")):
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

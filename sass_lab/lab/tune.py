@@ -17,7 +17,6 @@ is known; a candidate already stored under the same key is skipped, so an interr
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import multiprocessing as mp
 import os
@@ -29,7 +28,7 @@ from typing import Any
 
 from ..errors import SasmError
 from .spec import KernelSpec, load_spec
-from .store import Key, Result, Store, package_versions
+from .store import Key, Result, Store, package_versions, source_hash
 
 
 @dataclass(frozen=True)
@@ -70,17 +69,6 @@ def candidates(spec: KernelSpec) -> list[dict]:
         if spec.valid({**spec.defines, **d}):
             out.append(d)
     return out
-
-
-def source_hash(path: str | Path) -> str:
-    """Hash of the kernel file and every file it may include (same folder tree, .sasm)."""
-    path = Path(path)
-    h = hashlib.sha256(path.read_bytes())
-    inc = path.parent / "include"
-    if inc.is_dir():
-        for f in sorted(inc.glob("*.sasm")):
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def compile_one(path: str, arch: str, defines: dict, size: dict) -> Static:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from sass_lab.hw.peaks import Peaks
 from sass_lab.lab.bench import (
     BenchConfig,
     BenchResult,
@@ -17,7 +18,6 @@ from sass_lab.lab.bench import (
     rotation_count,
     summarize,
 )
-from sass_lab.lab.peaks import Peaks
 
 
 class FakeTimer:

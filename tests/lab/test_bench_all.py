@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sass_lab.hw.peaks import Peaks
 from sass_lab.lab.bench import BenchResult, PeerResult, Timing, figures, summarize
-from sass_lab.lab.peaks import Peaks
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "bench_all.py"
 

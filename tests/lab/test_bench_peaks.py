@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from sass_lab.lab import peaks as pk
+from sass_lab.hw import peaks as pk
+from sass_lab.lab import bench as lb
 
 
 @pytest.mark.parametrize("name, fp32, bw, source", [
@@ -66,21 +67,21 @@ def test_measured_uses_cache_unless_refresh(monkeypatch, tmp_path):
         calls.append(timer)
         return pk.Peaks(55e12, 4.0e12, "measured", "NVIDIA H200")
 
-    monkeypatch.setattr(pk, "measure", fake_measure)
-    first = pk.measured(info())
-    again = pk.measured(info())
+    monkeypatch.setattr(lb, "measure", fake_measure)
+    first = lb.measured(info())
+    again = lb.measured(info())
     assert first == again and len(calls) == 1
-    pk.measured(info(), refresh=True)
+    lb.measured(info(), refresh=True)
     assert len(calls) == 2
 
 
 def test_rates_from():
-    flops, bw = pk.rates_from(2e12, 40.0, 8e9, 2.0)
+    flops, bw = lb.rates_from(2e12, 40.0, 8e9, 2.0)
     assert flops == pytest.approx(50e12) and bw == pytest.approx(4e12)
 
 
 
-@pytest.mark.parametrize("path", [pk.PEAK_FFMA, pk.PEAK_COPY], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [lb.PEAK_FFMA, lb.PEAK_COPY], ids=lambda p: p.stem)
 def test_peak_kernels_pass_on_the_emulator(path):
     from sass_lab.lab.verify import verify_sizes
 
@@ -91,15 +92,15 @@ def test_peak_kernels_pass_on_the_emulator(path):
 def test_peak_kernel_counts():
     from sass_lab.lab.spec import load_spec
 
-    ffma = load_spec(pk.PEAK_FFMA)
+    ffma = load_spec(lb.PEAK_FFMA)
     s = ffma.size
     threads = s["blocks"] * ffma.defines["BLOCK"]
     assert ffma.flops(s) == 2.0 * threads * s["iters"] * ffma.defines["UNROLL"] * ffma.defines["CHAINS"]
-    copy = load_spec(pk.PEAK_COPY)
+    copy = load_spec(lb.PEAK_COPY)
     assert copy.nbytes(copy.size) == 8.0 * copy.size["n"] and copy.flops(copy.size) == 0.0
     assert copy.nbytes(copy.size) > 8 * (60 << 20)  # far past the H200's 60 MB L2
 
 
 @pytest.mark.parametrize("sms, blocks", [(132, 4224), (108, 3456), (0, 32)])
 def test_ffma_size_fills_whole_waves(sms, blocks):
-    assert pk.ffma_size(sms) == {"blocks": blocks, "iters": 256}
+    assert lb.ffma_size(sms) == {"blocks": blocks, "iters": 256}

@@ -107,11 +107,12 @@ def test_sgemm_against_cublas_reports_a_ratio():
 
 def test_measured_peaks_are_plausible(tmp_path, monkeypatch):
     import sass_lab.runtime as rt
-    from sass_lab.lab import peaks as pk
+    from sass_lab.hw import peaks as pk
+    from sass_lab.lab import bench as lb
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     info = rt.context().info
-    p = pk.measured(info, refresh=True)
+    p = lb.measured(info, refresh=True)
     sheet = pk.datasheet_for(info)
     assert 0.3 * sheet.fp32_flops < p.fp32_flops < 1.3 * sheet.fp32_flops, p
     assert 0.3 * sheet.bandwidth < p.bandwidth < 1.1 * sheet.bandwidth, p

@@ -1,21 +1,17 @@
-"""Peak rates: the datasheet's, and the ones measured on the device (cached per device).
+"""Peak rates of a device: the datasheet's, derived ones, and the per-device cache of measured ones.
 
-Datasheet figures are leads (boost clock, dense rates); the measured peaks come from two DSL kernels,
-``kernels_asm/peak_ffma.sasm`` (independent FFMA chains in registers) and ``kernels_asm/peak_copy.sasm``
-(a 16-byte-per-thread grid-stride copy, counting bytes read plus written), timed by the bench harness.
-They are cached in ``~/.cache/sass_lab/peaks.json`` (``$XDG_CACHE_HOME`` respected), keyed by device.
+Datasheet figures are leads (boost clock, dense rates). The measured peaks (``lab.bench`` times two
+DSL kernels with the bench harness) are cached in ``~/.cache/sass_lab/peaks.json``
+(``$XDG_CACHE_HOME`` respected), keyed by device.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-from ..paths import KERNELS
 
 # name fragment (first match wins, most specific first), FP32 FLOP/s, dense BF16 FLOP/s, DRAM bytes/s
 DATASHEET: tuple[tuple[str, float, float, float], ...] = (
@@ -101,44 +97,3 @@ def save_cached(key: str, peaks: Peaks, path: Path | None = None) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
     tmp.replace(path)
-
-
-# --------------------------------------------------------------------------- measurement (GPU)
-
-PEAK_FFMA = KERNELS / "peak_ffma.sasm"
-PEAK_COPY = KERNELS / "peak_copy.sasm"
-
-
-def rates_from(flops: float, flop_ms: float, nbytes: float, copy_ms: float) -> tuple[float, float]:
-    """(FLOP/s, bytes/s) from counted work and median milliseconds."""
-    return flops / (flop_ms * 1e-3), nbytes / (copy_ms * 1e-3)
-
-
-def ffma_size(sm_count: int, waves: int = 4, blocks_per_sm: int = 8) -> dict[str, int]:
-    """Whole waves of peak_ffma blocks (256 threads: 8 resident per SM), so no SM idles at the tail."""
-    return {"blocks": max(1, sm_count) * blocks_per_sm * waves, "iters": 256}
-
-
-def measure(timer: Any = None, rep_ms: float = 200.0) -> Peaks:
-    """Time the two peak kernels on the current device (needs a GPU)."""
-    from .. import runtime as rt
-    from .bench import BenchConfig, time_spec
-
-    cfg = BenchConfig(warmup_ms=50.0, rep_ms=rep_ms, flush_l2=False, verify=False)
-    size = ffma_size(rt.context().info.sm_count)
-    ffma = time_spec(PEAK_FFMA, size, cfg=cfg, timer=timer, peaks=False)
-    copy = time_spec(PEAK_COPY, cfg=BenchConfig(warmup_ms=50.0, rep_ms=rep_ms), timer=timer, peaks=False)
-    flops, bw = rates_from(ffma.flops, ffma.stats.median, copy.nbytes, copy.stats.median)
-    return Peaks(flops, bw, "measured", ffma.device, when=time.strftime("%Y-%m-%d", time.gmtime()))
-
-
-def measured(info: Any, refresh: bool = False, timer: Any = None) -> Peaks:
-    """Measured peaks of ``info``'s device, from the cache unless ``refresh``."""
-    key = device_key(info)
-    if not refresh:
-        hit = load_cached(key)
-        if hit is not None:
-            return hit
-    peaks = measure(timer)
-    save_cached(key, peaks)
-    return peaks
