@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sass_lab.lab.accuracy import Setup, kernel_markdown, kernel_study, markdown, study, summary
+from sass_lab.studies.accuracy import Setup, kernel_markdown, kernel_study, markdown, study, summary
 
 
 def main(argv: list[str] | None = None) -> int:

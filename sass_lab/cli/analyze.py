@@ -36,8 +36,8 @@ def _index(layers, tok: str) -> int:
 
 
 def layers_from_results(db: str | None):
-    from ..lab.analyze import Layer
     from ..lab.store import Store
+    from ..studies.analyze import Layer
 
     with Store(db) as st:
         rows = [r for r in st.best() if r.kind == "bench" and r.values.get("median_s")]
@@ -53,7 +53,7 @@ def layers_from_results(db: str | None):
 
 def run(args) -> int:
 
-    from ..lab.analyze import fuse, load_network, waterline, with_times
+    from ..studies.analyze import fuse, load_network, waterline, with_times
     from ..ui.analysis import gap_plot, save_png, waterline_table
     from ..ui.report import console
 

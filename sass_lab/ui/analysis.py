@@ -7,7 +7,7 @@ import math
 from rich.table import Table
 from rich.text import Text
 
-from ..lab.analyze import Layer, Waterline, efficiency_gap
+from ..studies.analyze import Layer, Waterline, efficiency_gap
 
 
 def _us(x: float | None) -> str:

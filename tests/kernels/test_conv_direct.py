@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from test_conv_helpers import KERNELS, covering, module, needs_pipeline, pick, red
 
-from sass_lab.lab.accuracy import direct32
 from sass_lab.lab.spec import load_spec
-from sass_lab.lab.winograd import conv2d_direct
+from sass_lab.studies.accuracy import direct32
+from sass_lab.studies.winograd import conv2d_direct
 
 PATH = KERNELS / "conv_direct.sasm"
 SPEC = load_spec(PATH)

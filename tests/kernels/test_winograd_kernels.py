@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from test_conv_helpers import KERNELS, covering, module, needs_pipeline, pick, red
 
-from sass_lab.lab.accuracy import filter_transform32, winograd32
 from sass_lab.lab.spec import load_spec
-from sass_lab.lab.winograd import conv2d_direct, filter_transform, tiles, toom_cook
+from sass_lab.studies.accuracy import winograd32
+from sass_lab.studies.winograd import conv2d_direct, filter_transform, filter_transform32, tiles, toom_cook
 
 FILES = {2: "winograd_2x2_3x3.sasm", 4: "winograd_4x4_3x3.sasm"}
 SPECS = {m: load_spec(KERNELS / f) for m, f in FILES.items()}
