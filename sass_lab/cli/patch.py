@@ -30,9 +30,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..load import load
     from ..sass.disasm import disassemble, entries
     from ..sass.patch import interleave_ffma, parse_set, patch_cubin
-    from ..sass.source import load
     from .assemble import parse_defines
 
     if not args.sets and args.interleave_ffma is None:

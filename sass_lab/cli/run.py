@@ -51,7 +51,7 @@ def run(args) -> int:
         print(json.dumps(d, indent=2))
     else:
         from ..ui.report import console
-        from .verify import verify_table
+        from ..ui.verify import verify_table
 
         con = console()
         con.print(verify_table(r))

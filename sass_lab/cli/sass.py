@@ -54,10 +54,10 @@ def bank_model(text: str):
 
 
 def run(args) -> int:
+    from ..load import load
     from ..sass import disassemble, kernel_stats
     from ..sass.disasm import entries
     from ..sass.listing import kernel_record, render
-    from ..sass.source import load
     from .assemble import parse_defines
 
     src = load(args.file, args.arch, parse_defines(args.defines))

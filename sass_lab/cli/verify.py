@@ -53,6 +53,7 @@ def run(args) -> int:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
         from ..ui.report import console
+        from ..ui.verify import verify_table
 
         con = console()
         for r in results:
@@ -62,22 +63,3 @@ def run(args) -> int:
                   else f"[green]all {len(results)} run(s) passed[/green]")
     return 0 if all(r.ok for r in results) else 1
 
-
-def verify_table(r):
-    """One rich table per run: each output's error against its tolerance."""
-    from rich.table import Table
-
-    size = ",".join(f"{k}={v}" for k, v in r.size.items())
-    defs = " ".join(f"{k}={v}" for k, v in r.defines.items())
-    status = "[green]PASS[/green]" if r.ok else "[red]FAIL[/red]"
-    t = Table(title=f"{status} {r.kernel} [{r.device}] {size}  {defs}  seed={r.seed}", title_justify="left",
-              caption=r.tol_why or None, caption_justify="left")
-    for c in ("output", "shape", "max err", "tol", "NaN", "worst", "got", "want", ""):
-        t.add_column(c, justify="left" if c in ("output", "worst", "") else "right")
-    for c in r.checks:
-        t.add_row(c.name, "x".join(map(str, c.shape)), f"{c.max_rel_err:.2e}", f"{c.tol:.2e}",
-                  f"[red]{c.nonfinite}[/red]" if c.nonfinite else "0",
-                  "-" if c.worst is None else str(list(c.worst)),
-                  "-" if c.got is None else f"{c.got:.6g}", "-" if c.want is None else f"{c.want:.6g}",
-                  "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
-    return t

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import pytest
 
 import sass_lab.runtime as rt
-from sass_lab.cli import bench as cli_bench
 from sass_lab.cli import run as cli_run
 from sass_lab.cli.main import main
+from sass_lab.hw.peaks import Peaks
 from sass_lab.lab import bench as lab_bench
 from sass_lab.lab.bench import BenchConfig, BenchResult, PeerResult, Timing, figures, summarize
-from sass_lab.lab.peaks import Peaks
+from sass_lab.ui import bench as ui_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 SAXPY = str(ROOT / "kernels_asm" / "saxpy.sasm")
@@ -75,7 +75,7 @@ def fake_result(size=None, peer=True) -> BenchResult:
 
 
 def test_rows_format_times_rates_and_ratio():
-    rows = cli_bench.rows([fake_result().to_dict()])
+    rows = ui_bench.rows([fake_result().to_dict()])
     assert rows[0] == ["sgemm", "M=64", "200.0", "140.0–260.0", "100.0", "10.00", "500", "20.0% / 10.0%",
                        "25.0% / 12.5%", "1.50x"]
     assert rows[1][0] == "cuBLAS SGEMM (torch)" and rows[1][2] == "300.0" and rows[1][-1] == "-"
@@ -85,15 +85,15 @@ def test_rows_for_a_copy_kernel_and_without_figures():
     r = fake_result(peer=False)
     r.flops = 0.0
     r.figures = figures(0.2, 0.0, 1e8, Peaks(1, 4e12, "datasheet"), None)
-    row = cli_bench.rows([r.to_dict()])[0]
+    row = ui_bench.rows([r.to_dict()])[0]
     assert row[5] == "-" and row[7] == "-" and row[8] == "- / 12.5%"
     r.figures = None
-    assert cli_bench.rows([r.to_dict()])[0][5:] == ["-", "-", "-", "-", "-"]
+    assert ui_bench.rows([r.to_dict()])[0][5:] == ["-", "-", "-", "-", "-"]
 
 
 def test_markdown_table_shape():
-    md = cli_bench.markdown_table([fake_result().to_dict()]).splitlines()
-    assert len(md) == 4 and md[0].startswith("| kernel | size |") and md[1].count("|") == len(cli_bench.COLUMNS) + 1
+    md = ui_bench.markdown_table([fake_result().to_dict()]).splitlines()
+    assert len(md) == 4 and md[0].startswith("| kernel | size |") and md[1].count("|") == len(ui_bench.COLUMNS) + 1
     assert md[2].endswith("| 1.50x |")
 
 

@@ -127,8 +127,8 @@ class ConsoleModel:
         try:
             from rich.console import Console
 
-            from ...cli.verify import verify_table
             from ...lab.verify import verify
+            from ..verify import verify_table
 
             res = verify(ref.file, emulate=True, defines=self.defines.get(ref.file) or None)
             con = Console(width=110, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
