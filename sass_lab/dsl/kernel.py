@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .. import ir
 from ..isa.roles import NO_DEST
 from ..isa.table import dest_type
 from .checks import check, check_opcode
+from .context import LowerCtx
 from .names import Names
 from .nodes import MemRef, Name, NotRef, Num, ParenList, SDir, SInstr, SLabel
 from .parse import strip_comments
 
-if TYPE_CHECKING:
-    from .lower import Lowerer
-
 _BRANCHES = ("bra", "brx")
 
 
-def _body_range(lw: Lowerer, i: int, dsl: bool) -> tuple[int, int, int, list[SDir]]:
+def _body_range(lw: LowerCtx, i: int, dsl: bool) -> tuple[int, int, int, list[SDir]]:
     """(first body index, end index (exclusive), next index, header directives)."""
     stmts = lw.stmts
     hdr = stmts[i]
@@ -28,7 +24,7 @@ def _body_range(lw: Lowerer, i: int, dsl: bool) -> tuple[int, int, int, list[SDi
         head.append(stmts[j])
         j += 1
     if j < len(stmts) and type(stmts[j]) is SDir and stmts[j].kind == "open":
-        end = lw._match(j)
+        end = lw.match(j)
         return j + 1, end, end + 1, head
     if not dsl:
         raise lw.err(hdr, f"expected '{{' to start the body of '{hdr.data['name']}'",
@@ -50,7 +46,7 @@ def _body_range(lw: Lowerer, i: int, dsl: bool) -> tuple[int, int, int, list[SDi
     return j, k, k, head
 
 
-def lower_kernel(lw: Lowerer, i: int) -> tuple[ir.Kernel, int]:
+def lower_kernel(lw: LowerCtx, i: int) -> tuple[ir.Kernel, int]:
     """Lower the kernel whose header is ``lw.stmts[i]``; returns it and the next statement index."""
     stmts = lw.stmts
     hdr = stmts[i]
@@ -90,11 +86,11 @@ def lower_kernel(lw: Lowerer, i: int) -> tuple[ir.Kernel, int]:
     return kernel, nxt
 
 
-def _directive(lw: Lowerer, s: SDir) -> ir.Directive:
+def _directive(lw: LowerCtx, s: SDir) -> ir.Directive:
     return ir.Directive(s.data["name"], s.data["values"], lw.span(s))
 
 
-def _body(lw: Lowerer, names: Names, start: int, end: int):
+def _body(lw: LowerCtx, names: Names, start: int, end: int):
     stmts = lw.stmts
     body: list[ir.Stmt] = []
     kvars: list[ir.VarDecl] = []
@@ -137,7 +133,7 @@ def _body(lw: Lowerer, names: Names, start: int, end: int):
             elif kind == "perf":
                 dirs.append(_directive(lw, s))
             elif kind == "pragma":
-                body.append(ir.Raw(lw._pragma_text(s), lw.span(s)))
+                body.append(ir.Raw(lw.pragma_text(s), lw.span(s)))
             elif kind == "targets":
                 for name, li, col, end in s.data["targets"]:
                     if name not in names.labels:
@@ -167,7 +163,7 @@ def _body(lw: Lowerer, names: Names, start: int, end: int):
     return body, kvars, dirs
 
 
-def _regs(lw: Lowerer, names: Names, s: SDir, scopes) -> None:
+def _regs(lw: LowerCtx, names: Names, s: SDir, scopes) -> None:
     d = s.data
     scoped = bool(scopes)
     for n in d["names"]:
@@ -183,7 +179,7 @@ def _regs(lw: Lowerer, names: Names, s: SDir, scopes) -> None:
             scopes[-1].append((n.name, prev))
 
 
-def _instr(lw: Lowerer, names: Names, s: SInstr):
+def _instr(lw: LowerCtx, names: Names, s: SInstr):
     """One instruction (or a tuple of them when special registers need a ``mov`` first)."""
     lw.base = s.base
     # identical fast-path lines share their ops/guard objects; Lark results are fresh objects
@@ -243,7 +239,7 @@ def _instr(lw: Lowerer, names: Names, s: SInstr):
     return _materialize_specials(names, ins, span) if special else ins
 
 
-def _negate(lw: Lowerer, names: Names, o: NotRef, pre: list) -> ir.Reg:
+def _negate(lw: LowerCtx, names: Names, o: NotRef, pre: list) -> ir.Reg:
     """``!p`` → ``not.pred not_p, p`` before the instruction; the operand becomes ``not_p``."""
     r = names.name(o.name, None, False)
     if not isinstance(r, ir.Reg) or r.type != "pred":
@@ -301,7 +297,7 @@ def _label_hint(names: Names, text: str) -> str:
     return f"did you mean '{close[0]}'?" if close else "define it with 'name:' in this kernel"
 
 
-def _param_loads(names: Names, params: list[ir.Param], decls, lw: Lowerer):
+def _param_loads(names: Names, params: list[ir.Param], decls, lw: LowerCtx):
     """``ld.param`` (+ ``cvta.to.global.u64`` for .u64) for each DSL parameter the body used."""
     prologue: list[ir.Stmt] = []
     regs: list[ir.RegDecl] = []
