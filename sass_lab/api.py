@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
-from .errors import Span, UsageError
+from .errors import SourceError, Span, UsageError
 from .hw.resources import Occupancy, Resources
 
 ARCHS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
@@ -91,6 +91,7 @@ class Module:
     ir: ir.Module = field(repr=False)
     warnings: tuple = ()  # ptxas warnings mapped to .sasm spans (toolchain.compile.Compiled.warnings)
     kernels: dict[str, Kernel] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()  # every file read: the source and what it includes
 
     def __getitem__(self, name: str) -> Kernel:
         try:
@@ -127,12 +128,18 @@ def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>", s
     """Assemble DSL or PTX text into a :class:`Module` (PTX + cubin + per-kernel report)."""
     from .backend.ptx import emit
     from .dsl import frontend
+    from .files import normalize
     from .passes import run_passes
     from .toolchain.compile import compile_ptx
 
     if arch not in ARCHS:
         raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(ARCHS)}")
-    front = frontend(source, file, defines)
+    front = frontend(normalize(source), file, defines)
+    if not any(k.entry for k in front.module.kernels):
+        raise SourceError(f"{file} has no kernel" + ("" if source.strip() else " (the file is empty)"),
+                          hint="a kernel starts with `.kernel name(params)` (or `.entry` in PTX); "
+                               "see docs/DSL.md")
+    _check_block_directives(front.module)
     kernels, reports = [], {}
     for k in front.module.kernels:
         k2, rep = run_passes(k, schedule=schedule, share_registers=share_registers)
@@ -145,7 +152,8 @@ def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>", s
                            maxrregcount=maxrregcount)
     mod = Module(file=file, arch=arch, defines=dict(front.defines), ptx=emitted.text,
                  cubin=compiled.cubin, line_map=tuple(emitted.line_map), log=compiled.log, ir=mod_ir,
-                 warnings=tuple(compiled.warnings))
+                 warnings=tuple(compiled.warnings),
+                 sources=tuple(dict.fromkeys(x.file for x in front.expanded.sources)))
     for k in kernels:
         if not k.entry:
             continue
@@ -157,11 +165,25 @@ def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>", s
     return mod
 
 
+def _check_block_directives(module: ir.Module) -> None:
+    """A ``.maxntid``/``.reqntid`` no GPU can launch (over 1024 threads, an extent out of range) is an
+    error here, where ptxas would only warn and ignore it."""
+    from .errors import ResourceError
+    from .hw.launch import block_shape_problem
+
+    for k in module.kernels:
+        for d in k.directives:
+            if d.name in ("maxntid", "reqntid") and all(isinstance(v, int) for v in d.values):
+                why = block_shape_problem(tuple(d.values))
+                if why:
+                    raise ResourceError(f"{k.name}: .{d.name} {','.join(map(str, d.values))}: {why}",
+                                        span=d.span, hint="a block has at most 1024 threads (x, y ≤ 1024, "
+                                                          "z ≤ 64): lower the block size")
+
+
 def assemble_file(path: str | Path, arch: str = DEFAULT_ARCH, **kw: Any) -> Module:
     """Assemble a .sasm (or .ptx) file; ``.include`` paths resolve relative to it."""
+    from .files import read_source
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
-    return assemble(text, arch, file=str(path), **kw)
+    return assemble(read_source(path), arch, file=str(path), **kw)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .api import DEFAULT_ARCH, assemble_file
 from .errors import UsageError
+from .files import check_kind, read_bytes
 from .sass.disasm import cubin_arch, target
 
 
@@ -20,21 +21,23 @@ class Loaded:
     cubin: bytes
     arch: str
     origin: str
+    sources: tuple[str, ...] = ()  # files read (the source and its includes)
 
 
 def load(path: str | Path, arch: str | None = None, defines: dict | None = None) -> Loaded:
     """Read ``path`` (.cubin) or assemble it (.sasm/.ptx, through ``sass_lab.assemble_file``)."""
     path = Path(path)
     if path.suffix == ".cubin":
-        try:
-            cubin = path.read_bytes()
-        except OSError as e:
-            raise UsageError(f"cannot read {path}: {e.strerror}") from None
+        cubin = read_bytes(path)
+        if not cubin.startswith(b"\x7fELF"):
+            raise UsageError(f"{path} is not a cubin (no ELF header)",
+                             hint="give a .cubin written by `sass_lab assemble -o` or nvcc -cubin")
         found = cubin_arch(cubin)
         if arch and arch.rstrip("a") != found:
             raise UsageError(f"{path} is a {found} cubin, not {arch}", hint="drop --arch for .cubin files")
-        return Loaded(cubin, arch or target(cubin), str(path))
+        return Loaded(cubin, arch or target(cubin), str(path), (str(path),))
+    check_kind(path)
     if path.suffix not in (".sasm", ".ptx"):
         raise UsageError(f"don't know how to read '{path}'", hint="give a .sasm, .ptx or .cubin file")
     mod = assemble_file(path, arch or DEFAULT_ARCH, **(defines or {}))
-    return Loaded(mod.cubin, mod.arch, str(path))
+    return Loaded(mod.cubin, mod.arch, str(path), mod.sources)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ..errors import UsageError
+from ..files import check_output, read_text, replacing
 
 
 def register(sub) -> None:
@@ -57,6 +59,9 @@ def run(args) -> int:
     from ..ui.analysis import gap_plot, save_png, waterline_table
     from ..ui.report import console
 
+    inputs = [f for f in (args.times, args.network, args.db) if f and Path(f).is_file()]
+    if args.png:
+        check_output(args.png, inputs, "--png")  # before any work: no half-done run for a bad path
     if args.results:
         layers, title = layers_from_results(args.db), "stored results"
         if not layers:
@@ -67,11 +72,12 @@ def run(args) -> int:
     else:
         raise UsageError("give a network (vgg16, convnext_block, or a .json) or --results")
     if args.times:
+        text = read_text(args.times)
         try:
-            with open(args.times) as f:
-                times = {k: float(v) / 1e3 for k, v in json.load(f).items()}
-        except (OSError, ValueError) as e:
-            raise UsageError(f"cannot read --times {args.times}: {e}") from None
+            times = {k: float(v) / 1e3 for k, v in json.loads(text).items()}
+        except (ValueError, TypeError, AttributeError) as e:
+            raise UsageError(f"--times {args.times} is not a JSON object of milliseconds: {e}",
+                             hint='write {"layer name": 1.25, ...}') from None
         layers = with_times(layers, times)
     peak, bw = args.peak_tflops * 1e12, args.bandwidth_tbs * 1e12
     base = waterline(layers, peak, bw)
@@ -103,6 +109,7 @@ def run(args) -> int:
         con.print(f"waterline {base.waterline_s * 1e3:.4f} ms -> {w.waterline_s * 1e3:.4f} ms "
                   f"({base.waterline_s / w.waterline_s:.2f}x lower)")
     if args.png:
-        save_png(base, layers, args.png, title)
+        with replacing(args.png, inputs, "--png") as f:
+            save_png(base, layers, f, title)
         con.print(f"wrote {args.png}")
     return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..api import ARCHS, DEFAULT_ARCH, assemble_file
 from ..errors import UsageError
+from ..files import check_output, output_folder, write_output
 
 
 def register(sub) -> None:
@@ -15,7 +17,9 @@ def register(sub) -> None:
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
                    help="override a .define (repeatable)")
     p.add_argument("--arch", default=DEFAULT_ARCH, choices=ARCHS)
-    p.add_argument("-o", "--out", metavar="DIR", help="write <name>.ptx and <name>.cubin here")
+    p.add_argument("-o", "--out", metavar="DIR",
+                   help="write <name>.ptx and <name>.cubin here (inputs that share a name from different "
+                        "folders go to subfolders; an input is never overwritten)")
     p.add_argument("--ptxas", action="store_true", help="compile with the ptxas CLI instead of nvJitLink")
     p.add_argument("--no-schedule", action="store_true", help="leave .schedule regions in source order")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of tables")
@@ -50,21 +54,60 @@ def kernel_record(k) -> dict:
     }
 
 
+def output_names(files: list[str]) -> dict[str, Path]:
+    """Each input's output name (without suffix) inside the -o folder: its stem, or, when inputs in
+    different folders share a stem, its path below their common folder (``a/k.sasm`` → ``a/k``).
+    Two inputs that would still write the same files are refused."""
+    by_stem: dict[str, list[str]] = {}
+    for f in files:
+        by_stem.setdefault(Path(f).stem, []).append(f)
+    out: dict[str, Path] = {}
+    for stem, group in by_stem.items():
+        if len(group) == 1:
+            out[group[0]] = Path(stem)
+            continue
+        full = [Path(os.path.abspath(f)) for f in group]
+        common = Path(os.path.commonpath([str(p.parent) for p in full]))
+        for f, p in zip(group, full):
+            out[f] = p.parent.relative_to(common) / stem
+    seen: dict[Path, str] = {}
+    for f, name in out.items():
+        if name in seen:
+            raise UsageError(f"{seen[name]} and {f} would both write {name}.ptx and {name}.cubin",
+                             hint="assemble them in separate runs with different -o folders")
+        seen[name] = f
+    return out
+
+
+def _outputs(base: Path) -> tuple[Path, Path]:
+    return base.with_name(base.name + ".ptx"), base.with_name(base.name + ".cubin")
+
+
 def run(args) -> int:
     from ..ui.report import assemble_table
 
     defines = parse_defines(args.defines)
+    files = list(dict.fromkeys(args.files))  # the same file twice is assembled once
+    targets: dict[str, Path] = {}
+    if args.out:  # refuse a bad output before any work; write only after all of it succeeded
+        folder = output_folder(args.out, create=False)
+        for f, name in output_names(files).items():
+            targets[f] = folder / name
+            for path in _outputs(targets[f]):
+                if path.parent.is_dir():
+                    check_output(path, files)
     records, modules = [], []
-    for f in args.files:
+    for f in files:
         mod = assemble_file(f, args.arch, ptxas=args.ptxas, schedule=not args.no_schedule, **defines)
         modules.append(mod)
         records.extend(kernel_record(k) for k in mod)
-        if args.out:
-            out = Path(args.out)
-            out.mkdir(parents=True, exist_ok=True)
-            stem = Path(f).stem
-            (out / f"{stem}.ptx").write_text(mod.ptx)
-            (out / f"{stem}.cubin").write_bytes(mod.cubin)
+    inputs = [*files, *(src for m in modules for src in m.sources if Path(src).exists())]
+    for f, mod in zip(files, modules):
+        if f in targets:
+            ptx, cubin = _outputs(targets[f])
+            output_folder(ptx.parent)
+            write_output(ptx, mod.ptx, inputs)
+            write_output(cubin, mod.cubin, inputs)
     if args.json:
         print(json.dumps(records, indent=2))
     else:
@@ -86,5 +129,6 @@ def run(args) -> int:
                 for msg in k.warnings:
                     con.print(f"[yellow]{k.name}: warning: {msg}[/yellow]", highlight=False)
         if args.out:
-            con.print(f"[dim]wrote .ptx and .cubin files to {args.out}[/dim]")
+            subs = sorted({str(t.parent) for t in targets.values()})
+            con.print(f"[dim]wrote .ptx and .cubin files to {', '.join(subs)}[/dim]", highlight=False)
     return 0

@@ -16,6 +16,11 @@ from .assemble import parse_defines
 VS = ("cublas", "cublas-hgemm", "cudnn", "auto")
 
 
+# said after the one sentence of exit 3 (no GPU): the command's CPU alternative
+NO_GPU = ("timing needs one, but `sass_lab tune {file} --compile-only` ranks the "
+          "variants on the CPU")
+
+
 def register(sub) -> None:
     p = sub.add_parser("bench", help="time a kernel on the GPU (and its cuBLAS/cuDNN peer)")
     p.add_argument("file", metavar="FILE", help="a .sasm file with a %%%% lab block")

@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from ..errors import NoGPUError, SasmError
+from ..errors import NoGPUError, SasmError, UsageError
 
 COMMANDS = ("assemble", "verify", "run", "bench", "sass", "patch", "tune", "results", "report",
             "analyze", "console")
@@ -27,7 +27,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     p = _Parser(prog="sass_lab", description="GPU assembler and tuning lab (Hopper first)")
+    p.add_argument("--version", action="version", version=f"sass_lab {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"sass_lab.cli.{name}").register(sub)
@@ -41,12 +44,47 @@ def print_error(err: SasmError) -> None:
     Console(stderr=True, highlight=False, soft_wrap=True).print(Text(err.render()))
 
 
+def _inputs(args) -> str:
+    files = getattr(args, "files", None) or [getattr(args, "file", None)]
+    return ", ".join(str(f) for f in files if f) or "an input file"
+
+
+def user_error(e: BaseException, args) -> SasmError | None:
+    """An OS, Unicode or SQLite error about the user's files or machine as a user error that names the
+    path, what is wrong and what to do; None when ``e`` is a bug in sass_lab.
+
+    This is the one place the CLI turns such errors into exit 1: readers and writers raise them with
+    their paths already (``sass_lab.files``); this catches whatever slipped past them.
+    """
+    import sqlite3
+
+    from ..files import USER_ERRNOS, os_error
+
+    if isinstance(e, OSError) and (e.filename is not None or e.errno in USER_ERRNOS):
+        return os_error(e)
+    if isinstance(e, UnicodeError):
+        return UsageError(f"cannot read {_inputs(args)}: not UTF-8 text ({e})",
+                          hint="sass_lab reads UTF-8 text: save the file as UTF-8")
+    if isinstance(e, sqlite3.Error) and not isinstance(e, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+        from ..lab.store import default_db_path
+
+        db = getattr(args, "db", None) or default_db_path()
+        text = str(e)
+        hint = ("another sass_lab may be writing it: wait and run again" if "locked" in text else
+                "check that the file and its folder are writable" if "readonly" in text else
+                "give --db a SQLite results file, or a new file name to start one")
+        return UsageError(f"cannot use the results database {db}: {text}", hint=hint)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except NoGPUError as e:
-        print_error(e)
+    except NoGPUError as e:  # one sentence, with the command's CPU alternative when it has one
+        alt = getattr(importlib.import_module(f"sass_lab.cli.{args.command}"), "NO_GPU", "")
+        msg = f"{e.message.rstrip('.')}; {alt.format(file=_inputs(args))}." if alt else e.message
+        print_error(type(e)(msg, e.span, log=e.log))
         return 3
     except SasmError as e:
         print_error(e)
@@ -56,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as e:  # noqa: BLE001 - an internal error: say so, exit 2
+    except Exception as e:  # noqa: BLE001 - a user's file or an internal error: say which
+        err = user_error(e, args)
+        if err is not None:
+            print_error(err)
+            return 1
         if os.environ.get("SASS_LAB_DEBUG"):
             raise
         print(f"sass_lab: internal error: {type(e).__name__}: {e}\n"

@@ -7,10 +7,10 @@ writes a new cubin; the result is checked with nvdisasm and a byte diff before i
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from ..api import ARCHS
 from ..errors import UsageError
+from ..files import check_output, write_output
 
 
 def register(sub) -> None:
@@ -37,6 +37,7 @@ def run(args) -> int:
 
     if not args.sets and args.interleave_ffma is None:
         raise UsageError("nothing to patch", hint="give --set ADDR:field=value or --interleave-ffma F")
+    check_output(args.out, [args.file])  # before any work: never the input, a link or a folder
     src = load(args.file, args.arch, parse_defines(args.defines))
     funcs = disassemble(src.cubin, src.arch)
     kernels = args.kernel or entries(src.cubin) or list(funcs)
@@ -52,10 +53,7 @@ def run(args) -> int:
         for k in kernels:
             edits += interleave_ffma(funcs[k], k, args.interleave_ffma, min_run=args.min_run)
     patched = patch_cubin(src.cubin, edits, src.arch)
-    try:
-        Path(args.out).write_bytes(patched.cubin)
-    except OSError as e:
-        raise UsageError(f"cannot write {args.out}: {e.strerror}") from None
+    write_output(args.out, patched.cubin, [args.file, *src.sources])
     if args.json:
         print(json.dumps([c.to_dict() for c in patched.changes], indent=1))
     else:

@@ -12,6 +12,9 @@ import json
 from ..api import ARCHS, DEFAULT_ARCH
 from .assemble import parse_defines
 
+# said after the one sentence of exit 3 (no GPU): the command's CPU alternative
+NO_GPU = "`sass_lab verify {file} --emulate` runs the same check on the CPU emulator"
+
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="launch a kernel once on the GPU and check it against its reference")

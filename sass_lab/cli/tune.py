@@ -6,6 +6,10 @@ import json
 
 from ..api import ARCHS, DEFAULT_ARCH
 
+# said after the one sentence of exit 3 (no GPU): the command's CPU alternative
+NO_GPU = ("`sass_lab tune {file} --compile-only` sweeps on the CPU (ranked by the "
+          "static model)")
+
 
 def register(sub) -> None:
     p = sub.add_parser("tune", help="sweep a kernel's tuning space; every result goes to the store")

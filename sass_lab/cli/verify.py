@@ -1,7 +1,8 @@
 """``sass_lab verify FILE [--emulate] [--size N=...] [-D K=V]... [--all-sizes] [--all-defines] [--json]``.
 
 Checks a kernel against the float64 reference of its ``%% lab`` block. Without ``--emulate`` it runs on
-the GPU (exit 3 when there is none). Exit 1 when any output fails its tolerance.
+the GPU (exit 3 when there is none) at SIZE; with ``--emulate`` and no ``--size`` it runs every
+TEST_SIZES entry. Exit 1 when any output fails its tolerance.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import json
 from ..api import ARCHS, DEFAULT_ARCH
 from .assemble import parse_defines
 
+# said after the one sentence of exit 3 (no GPU): the command's CPU alternative
+NO_GPU = "`sass_lab verify {file} --emulate` runs the same check on the CPU emulator"
+
 
 def register(sub) -> None:
     p = sub.add_parser("verify", help="check a kernel against its float64 numpy reference")
@@ -19,7 +23,8 @@ def register(sub) -> None:
     p.add_argument("--size", metavar="N=V,...", help="problem size, e.g. M=67,N=45,K=33")
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
                    help="override a .define (repeatable)")
-    p.add_argument("--all-sizes", action="store_true", help="verify every TEST_SIZES entry")
+    p.add_argument("--all-sizes", action="store_true",
+                   help="verify every TEST_SIZES entry (the default with --emulate and no --size)")
     p.add_argument("--all-defines", action="store_true",
                    help="repeat for every define combination of the lab block's TUNE space")
     p.add_argument("--seed", type=int, default=None, help="random seed for the inputs")
@@ -43,8 +48,9 @@ def run(args) -> int:
 
         combos = [{**base, **c} for c in load_spec(args.file, **base).combinations()] or [base]
     results = []
+    every_size = args.all_sizes or (args.emulate and not args.size)
     for defines in combos:
-        if args.all_sizes:
+        if every_size:
             results += verify_sizes(args.file, None, args.emulate, defines, args.seed, args.kernel, args.arch)
         else:
             results.append(verify(args.file, parse_size(args.size) or None, args.emulate, defines, args.seed,

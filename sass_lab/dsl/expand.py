@@ -16,7 +16,8 @@ import struct
 import sys
 from typing import Any
 
-from ..errors import SasmError, SourceError, Span
+from ..errors import SasmError, SourceError, Span, UsageError
+from ..files import decode
 from .codegen import DEFINE_RE, PY_END, generate
 from .sourcemap import ChainCache, Expanded, SrcLine, _chain, loop_text
 
@@ -66,11 +67,15 @@ def _include(m, file, n, line, chain, stack, out) -> None:
         cycle = " -> ".join(os.path.basename(p) for p in (*stack, full))
         raise SourceError(f"include cycle: {cycle}", span, hint="remove one of the .include lines")
     try:
-        with open(path) as f:
-            body = f.read().replace("\r\n", "\n")
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise SourceError(f"cannot include '{m.group(1)}': {e.strerror}", span,
                           hint=f"paths are relative to the including file ({path})") from None
+    try:
+        body = decode(data, path)
+    except UsageError as e:  # binary: say so at the .include line
+        raise SourceError(f"cannot include '{m.group(1)}': {e.message}", span, hint=e.hint) from None
     _load(body, path, (f"included from {os.path.basename(file)}:{n}", *chain), (*stack, full), out)
 
 

@@ -272,6 +272,21 @@ def _at_source(e: EmulatorError, line_map) -> EmulatorError:
     return type(e)(e.message, src, hint=f"{e.hint}; {ptx_hint}" if e.hint else ptx_hint, log=e.log)
 
 
+def _check_launch(ptx: str, prog, grid3, block3) -> None:
+    """The launch rule the GPU applies (hw.launch.block_problem): hardware extents, .maxntid, .reqntid."""
+    from ..hw.launch import block_problem, extent_problem
+    from .ptx import parse_ptx  # cached: the same parse program() used
+
+    k = next(k for k in parse_ptx(ptx).kernels if k.name == prog.name)
+    d = {x.name: tuple(int(v) for v in x.values) for x in k.directives if x.name in ("maxntid", "reqntid")}
+    p = block_problem(block3, d.get("maxntid", ()), d.get("reqntid", ()))
+    if p is not None:
+        raise EmulatorError(f"'{prog.name}': {p.what}", hint=p.hint or None)
+    g = extent_problem(grid3, "grid")
+    if g is not None:
+        raise EmulatorError(f"'{prog.name}': {g}", hint="split the work over fewer blocks in that axis")
+
+
 def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes) -> Report:
     t0 = time.perf_counter()
     if not isinstance(ptx, str) or not isinstance(kernel, str):
@@ -281,8 +296,7 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     prog = program(ptx, kernel)
     grid3, block3 = _dim3(grid, "grid"), _dim3(block, "block")
     T = block3[0] * block3[1] * block3[2]
-    if T > 1024:
-        raise EmulatorError(f"block {block3} has {T} threads; at most 1024")
+    _check_launch(ptx, prog, grid3, block3)
     pb, bufs = bind_args(prog, args)
     heap, starts, ends, names, offs = build_heap(prog, bufs)
     for (poff, _a, _n), o in zip(bufs, offs):

@@ -22,6 +22,45 @@ def _prod(dims: tuple[int, ...]) -> int:
     return n
 
 
+MAX_BLOCK = (1024, 1024, 64)  # x, y, z extents of a block on every arch here (sm_70 … sm_90)
+MAX_BLOCK_THREADS = 1024
+MAX_GRID = ((1 << 31) - 1, 65535, 65535)
+
+
+def extent_problem(dims: tuple[int, ...], what: str = "block") -> str | None:
+    """Why no GPU has a ``what`` ("grid" or "block") extent like one of ``dims``, or None."""
+    for axis, d, m in zip("xyz", dims, MAX_GRID if what == "grid" else MAX_BLOCK):
+        if not 1 <= d <= m:
+            return f"{what}.{axis} = {d} is outside 1..{m}"
+    return None
+
+
+def block_shape_problem(dims: tuple[int, ...]) -> str | None:
+    """Why no GPU can run a block of shape ``dims`` (also a ``.maxntid``/``.reqntid`` list), or None."""
+    n = _prod(dims)
+    return extent_problem(dims) or (f"a block of {'x'.join(map(str, dims))} = {n} threads; a block has at "
+                                    f"most {MAX_BLOCK_THREADS}" if n > MAX_BLOCK_THREADS else None)
+
+
+def block_problem(block: tuple[int, ...], maxntid: tuple[int, ...] = (),
+                  reqntid: tuple[int, ...] = ()) -> Problem | None:
+    """Why launching ``block`` fails for a kernel declared with ``maxntid``/``reqntid`` (PTX: the
+    product of ``.maxntid`` caps the threads; ``.reqntid`` fixes them), or None. One rule for the
+    runtime and the emulator."""
+    shape = block_shape_problem(block)
+    if shape:
+        return Problem(shape, True, "use a smaller block")
+    threads = _prod(block)
+    if reqntid and threads != _prod(reqntid):
+        return Problem(f"a block of {threads} threads but .reqntid {','.join(map(str, reqntid))}", True,
+                       "launch with exactly the .reqntid shape")
+    if maxntid and threads > _prod(maxntid):
+        return Problem(f"a block of {'x'.join(map(str, block))} = {threads} threads is over the kernel's "
+                       f"limit of {_prod(maxntid)} (.maxntid {','.join(map(str, maxntid))})", True,
+                       "use a smaller block or raise .maxntid")
+    return None
+
+
 def default_threads(res: Resources) -> int:
     """The block size a report should assume: ``.reqntid``, else ``.maxntid``/the hardware maximum."""
     return _prod(res.reqntid) if res.reqntid else res.max_threads

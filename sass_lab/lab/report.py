@@ -43,6 +43,7 @@ def shipped_kernels(root: Path = KERNELS) -> list[Path]:
 def summarize(path: Path, arch: str = "sm_90", db=None) -> list[KernelSummary]:
     """Assemble one file with its defaults and join the best stored results."""
     from ..api import assemble_file
+    from ..files import read_source
     from .spec import lab_source, load_spec
     from .store import Store
 
@@ -52,7 +53,7 @@ def summarize(path: Path, arch: str = "sm_90", db=None) -> list[KernelSummary]:
     except SasmError as e:
         return [KernelSummary(str(path), path.stem, arch, error=e.render().splitlines()[0])]
     spec = None
-    if lab_source(path.read_text()):
+    if lab_source(read_source(path)):
         try:
             spec = load_spec(path)
         except SasmError:

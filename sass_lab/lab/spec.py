@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..dsl.codegen import split_top
-from ..errors import SourceError, Span
+from ..errors import SasmError, SourceError, Span
 
 _LAB_RE = re.compile(r"^[ \t]*%%[ \t]*lab[ \t]*\n(.*?)^[ \t]*%%[ \t]*$", re.M | re.S)
 _DEFINE_RE = re.compile(r"^[ \t]*\.define[ \t]+(.*)$", re.M)
@@ -62,6 +62,7 @@ class KernelSpec:
     tol_why: str
     peer_name: str | None
     ns: dict[str, Any] = field(repr=False)
+    text: str = field(default="", repr=False)  # the .sasm source, to show the line of an error
 
     def _fn(self, name: str) -> Callable:
         fn = self.ns.get(name)
@@ -70,31 +71,65 @@ class KernelSpec:
                               hint=f"add `def {name}(...)` to the lab block (see docs/LAB.md)")
         return fn
 
+    def _call(self, name: str, *args: Any, fn: Callable | None = None, want: type | None = None) -> Any:
+        """Call the lab block's ``name`` (user code): an exception in it, or a result of the wrong
+        type, is a SourceError at its line in the .sasm file."""
+        fn = fn or self._fn(name)
+        try:
+            out = fn(*args)
+        except SasmError:
+            raise
+        except Exception as e:  # noqa: BLE001 - user code: report it at its .sasm line
+            raise self._error(f"{name}() in the lab block raised {type(e).__name__}: {e}",
+                              _tb_line(e, self.file), fn) from None
+        if want is not None and not isinstance(out, want):
+            raise self._error(f"{name}() in the lab block returned {type(out).__name__}, "
+                              f"not a {want.__name__}", None, fn)
+        return out
+
+    def _error(self, message: str, line: int | None, fn: Callable | None) -> SourceError:
+        code = getattr(fn, "__code__", None)
+        if line is None and code is not None and code.co_filename == self.file:
+            line = code.co_firstlineno
+        lines = self.text.splitlines()
+        src = lines[line - 1] if line and 0 < line <= len(lines) else ""
+        span = Span(self.file, line, 1, None, src) if line else None
+        return SourceError(message, span=span, hint="fix the Python in the %% lab block (see docs/LAB.md)")
+
+    def _value(self, name: str, *args: Any, convert: Callable) -> Any:
+        """``convert(name(*args))``, with a bad result reported at ``name``'s definition."""
+        fn = self._fn(name)
+        out = self._call(name, *args, fn=fn)
+        try:
+            return convert(out)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise self._error(f"{name}() in the lab block returned {out!r}: {e}", None, fn) from None
+
     def grid(self, s: dict) -> tuple[int, int, int]:
-        return _dim3(self._fn("grid")(s, self.defines))
+        return self._value("grid", s, self.defines, convert=_dim3)
 
     def block(self, s: dict) -> tuple[int, int, int]:
-        return _dim3(self._fn("block")(s, self.defines))
+        return self._value("block", s, self.defines, convert=_dim3)
 
     def shared(self, s: dict) -> int:
         fn = self.ns.get("shared")
-        return int(fn(s, self.defines)) if fn else 0
+        return self._value("shared", s, self.defines, convert=int) if fn else 0
 
     def inputs(self, s: dict, rng: np.random.Generator) -> dict[str, Any]:
-        return self._fn("inputs")(s, self.defines, rng)
+        return self._call("inputs", s, self.defines, rng, want=dict)
 
     def reference(self, args: dict, s: dict) -> dict[str, np.ndarray]:
-        return self._fn("reference")(args, s, self.defines)
+        return self._call("reference", args, s, self.defines, want=dict)
 
     def flops(self, s: dict) -> float:
-        return float(self._fn("flops")(s))
+        return self._value("flops", s, convert=float)
 
     def nbytes(self, s: dict) -> float:
-        return float(self._fn("nbytes")(s))
+        return self._value("nbytes", s, convert=float)
 
     def valid(self, d: dict) -> bool:
         fn = self.ns.get("valid")
-        return bool(fn(d)) if fn else True
+        return bool(self._call("valid", d, fn=fn)) if fn else True
 
     def peer(self) -> Callable | None:
         return self.ns.get("peer")
@@ -102,12 +137,14 @@ class KernelSpec:
     def tolerance(self, s: dict) -> float:
         """``TOL`` for size ``s``: a number, or ``TOL(s, d)`` when the bound depends on the size."""
         t = self.ns.get("TOL", self.tol)
-        return float(t(s, self.defines)) if callable(t) else float(t)
+        if callable(t):
+            return self._value("TOL", s, self.defines, convert=float)
+        return float(t)
 
     def scale(self, args: dict, s: dict) -> dict[str, Any] | None:
         """Per-output normalisers of the relative error (``scale`` in the block), or None."""
         fn = self.ns.get("scale")
-        return fn(args, s, self.defines) if fn else None
+        return self._call("scale", args, s, self.defines, want=dict) if fn else None
 
     def kernel_name(self, available: list[str]) -> str:
         """``KERNEL``, or the module's only kernel when the block names none."""
@@ -179,8 +216,10 @@ def resolved_defines(text: str, file: str, defines: dict[str, Any]) -> dict[str,
 
 def load_spec(path: str | Path, **defines: Any) -> KernelSpec:
     """Read the ``%% lab`` block of a .sasm file, with ``defines`` overriding the defaults."""
+    from ..files import read_source
+
     path = Path(path)
-    text = path.read_text()
+    text = read_source(path)
     found = lab_source(text)
     if found is None:
         raise SourceError(f"{path} has no '%% lab' block, so it cannot describe how to run itself",
@@ -199,12 +238,43 @@ def load_spec(path: str | Path, **defines: Any) -> KernelSpec:
         raise SourceError(f"the lab block raised {type(e).__name__}: {e}",
                           span=Span(str(path), line, 1, None, src),
                           hint="fix the Python in the %% lab block") from None
-    return KernelSpec(
-        file=str(path), kernel=ns.get("KERNEL"), defines=d, tune=dict(ns.get("TUNE", {})),
-        size=dict(ns.get("SIZE", {})), test_sizes=list(ns.get("TEST_SIZES", [])),
-        bench_sizes=list(ns.get("BENCH_SIZES", [])) or ([dict(ns["SIZE"])] if "SIZE" in ns else []),
-        outputs=list(ns.get("OUTPUTS", [])), tol=_static_tol(ns.get("TOL", 1e-5)),
-        tol_why=str(ns.get("TOL_WHY", "")), peer_name=ns.get("PEER"), ns=ns)
+    try:
+        return KernelSpec(
+            file=str(path), kernel=ns.get("KERNEL"), defines=d, tune=_tune(ns),
+            size=_sizes(ns, "SIZE"), test_sizes=_sizes(ns, "TEST_SIZES", many=True),
+            bench_sizes=_sizes(ns, "BENCH_SIZES", many=True) or ([_sizes(ns, "SIZE")] if "SIZE" in ns else []),
+            outputs=[str(o) for o in _seq(ns, "OUTPUTS")], tol=_static_tol(ns.get("TOL", 1e-5)),
+            tol_why=str(ns.get("TOL_WHY", "")), peer_name=ns.get("PEER"), ns=ns, text=text)
+    except (TypeError, ValueError) as e:
+        raise SourceError(f"the lab block: {e}", span=Span(str(path), first_line - 1, 1, None,
+                                                           text.splitlines()[first_line - 2]),
+                          hint="see docs/LAB.md for what each name holds") from None
+
+
+def _seq(ns: dict, name: str) -> list:
+    v = ns.get(name, [])
+    if isinstance(v, (str, bytes, dict)) or not hasattr(v, "__iter__"):
+        raise TypeError(f"{name} must be a list, not {type(v).__name__}")
+    return list(v)
+
+
+def _tune(ns: dict) -> dict:
+    v = ns.get("TUNE", {})
+    if not isinstance(v, dict):
+        raise TypeError(f"TUNE must be a dict of value lists, not {type(v).__name__}")
+    for k, x in v.items():
+        if not isinstance(x, (list, tuple, range)):
+            raise TypeError(f"TUNE[{k!r}] must be a list of values, not {type(x).__name__}")
+    return dict(v)
+
+
+def _sizes(ns: dict, name: str, many: bool = False):
+    """SIZE (a dict of ints) or TEST_SIZES/BENCH_SIZES (a list of such dicts), checked."""
+    items = _seq(ns, name) if many else [ns.get(name, {})]
+    for s in items:
+        if not isinstance(s, dict) or not all(isinstance(x, (int, np.integer)) for x in s.values()):
+            raise TypeError(f"{name} must hold dicts of integer sizes, e.g. dict(n=1000); got {s!r}")
+    return [dict(s) for s in items] if many else dict(items[0])
 
 
 def _static_tol(t) -> float:

@@ -17,9 +17,6 @@ from .args import ArgPlan, plan_args
 from .driver import DeviceInfo, check, context, driver, stream_handle
 from .memory import DeviceBuffer, alloc, copy_in, copy_out
 
-MAX_BLOCK = (1024, 1024, 64)
-MAX_GRID = ((1 << 31) - 1, 65535, 65535)
-
 
 def dim3(v: int | tuple[int, ...] | list[int], what: str) -> tuple[int, int, int]:
     """``v`` as three positive ints (missing trailing dimensions are 1)."""
@@ -39,14 +36,15 @@ def check_geometry(name: str, grid: tuple[int, int, int], block: tuple[int, int,
                    *, max_threads: int = 1024, shared_static: int = 0, registers: int = 0,
                    info: DeviceInfo | None = None) -> None:
     """Reject a launch the driver would refuse, with the limit it breaks (pure: no GPU needed)."""
-    for what, dims, lim in (("grid", grid, MAX_GRID), ("block", block, MAX_BLOCK)):
-        for axis, d, m in zip("xyz", dims, lim):
-            if not 1 <= d <= m:
-                raise UsageError(f"{name}: {what}.{axis} = {d} is outside 1..{m}")
+    from ..hw.launch import block_problem, extent_problem
+
+    for shape_error in (extent_problem(grid, "grid"), extent_problem(block, "block")):
+        if shape_error:
+            raise UsageError(f"{name}: {shape_error}")
     threads = block[0] * block[1] * block[2]
-    if threads > min(max_threads, 1024):
-        raise ResourceError(f"{name}: a block of {threads} threads is over the kernel's limit of "
-                            f"{min(max_threads, 1024)}", hint="use a smaller block or raise .maxntid")
+    p = block_problem(block, (max_threads,) if max_threads < 1024 else ())  # the cubin's .maxntid product
+    if p is not None:
+        raise ResourceError(f"{name}: {p.what}", hint=p.hint)
     need = block_registers(registers, threads)
     if need > 65536:
         raise ResourceError(f"{name}: a block of {threads} threads at {registers} registers each needs {need} "

@@ -168,18 +168,28 @@ def load_network(name_or_path: str, batch: int = 1) -> list[Layer]:
 
         shipped = ", ".join(sorted(x.stem for x in NETWORKS.glob("*.json")))
         raise UsageError(f"no network '{name_or_path}'", hint=f"shipped networks: {shipped}; or give a .json")
-    spec = json.loads(p.read_text())
-    layers = []
-    for item in spec["layers"]:
-        item = dict(item)
-        op = item.pop("op")
-        if op in ("conv", "linear", "pool") and "n" not in item:
-            item["n"] = batch
-        if op == "elementwise" and "elems_per_image" in item:
-            item["elems"] = item.pop("elems_per_image") * batch
-        if "time_ms" in item:
-            item["time_s"] = item.pop("time_ms") / 1e3
-        layers.append(_BUILDERS[op](**item))
+    from ..errors import UsageError
+    from ..files import read_text
+
+    text = read_text(p)
+    try:
+        spec = json.loads(text)
+        layers = []
+        for item in spec["layers"]:
+            item = dict(item)
+            op = item.pop("op")
+            if op in ("conv", "linear", "pool") and "n" not in item:
+                item["n"] = batch
+            if op == "elementwise" and "elems_per_image" in item:
+                item["elems"] = item.pop("elems_per_image") * batch
+            if "time_ms" in item:
+                item["time_s"] = item.pop("time_ms") / 1e3
+            layers.append(_BUILDERS[op](**item))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        why = f"unknown key {e}" if isinstance(e, KeyError) else str(e)
+        raise UsageError(f"{p} is not a network description: {why}",
+                         hint='write {"layers": [{"op": "conv", "name": ..., ...}, ...]} '
+                              f"(ops: {', '.join(_BUILDERS)}); see docs/LAB.md") from None
     return layers
 
 

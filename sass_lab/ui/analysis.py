@@ -120,5 +120,5 @@ def save_png(w: Waterline, layers: list[Layer], path: str, title: str = "") -> N
     b.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")  # a path or a binary file
     plt.close(fig)

@@ -33,6 +33,7 @@ def test_no_gpu_exits_3_with_one_sentence(argv, capsys):
     lines = [ln for ln in cap.err.splitlines() if ln.strip()]
     assert len(lines) == 1, cap.err
     assert "No CUDA GPU can be used" in lines[0] and lines[0].rstrip().endswith(".")
+    assert "--emulate" in lines[0] or "--compile-only" in lines[0]  # the CPU alternative
     assert "Traceback" not in cap.err and cap.out == ""
 
 
