@@ -26,9 +26,11 @@ from typing import BinaryIO
 from .errors import SourceError, Span, UsageError
 
 TEXT_SUFFIXES = (".sasm", ".ptx")
+CUDA_SUFFIXES = (".cu", ".cuh", ".c", ".cc", ".cpp", ".cxx", ".h", ".hpp")
+SOURCE_SUFFIXES = (*TEXT_SUFFIXES, *CUDA_SUFFIXES, ".py")  # never the name of an output binary
 # Kinds of file a user may give by mistake, and what to do instead.
 FOREIGN = {
-    **dict.fromkeys((".cu", ".cuh", ".c", ".cc", ".cpp", ".cxx", ".h", ".hpp"),
+    **dict.fromkeys(CUDA_SUFFIXES,
                     "{name} is CUDA C++ source; sass_lab reads .sasm and PTX|compile it to PTX first: "
                     "`nvcc -ptx -arch=sm_90 {name}`, then give the .ptx file"),
     **dict.fromkeys((".cubin", ".o", ".fatbin", ".elf"),
@@ -98,6 +100,9 @@ def decode(data: bytes, file: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
+        if head.decode("utf-8", "replace").count("\ufffd") * 20 > len(head) + 40:  # mostly not text
+            raise UsageError(f"{file} is a binary file, not text",
+                             hint="give a .sasm or .ptx text file") from None
         line = data.count(b"\n", 0, e.start) + 1
         start = data.rfind(b"\n", 0, e.start) + 1
         end = data.find(b"\n", e.start)

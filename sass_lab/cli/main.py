@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 
 from ..errors import NoGPUError, SasmError, UsageError
 
@@ -69,6 +70,10 @@ def user_error(e: BaseException, args) -> SasmError | None:
         from ..lab.store import default_db_path
 
         db = getattr(args, "db", None) or default_db_path()
+        if Path(db).is_dir():
+            return UsageError(f"cannot use the results database {db}: it is a folder",
+                              hint="give --db a file name inside it, e.g. --db "
+                                   f"{Path(db) / 'results.db'}")
         text = str(e)
         hint = ("another sass_lab may be writing it: wait and run again" if "locked" in text else
                 "check that the file and its folder are writable" if "readonly" in text else

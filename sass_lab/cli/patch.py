@@ -7,10 +7,11 @@ writes a new cubin; the result is checked with nvdisasm and a byte diff before i
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ..api import ARCHS
 from ..errors import UsageError
-from ..files import check_output, write_output
+from ..files import SOURCE_SUFFIXES, check_output, write_output
 
 
 def register(sub) -> None:
@@ -37,6 +38,9 @@ def run(args) -> int:
 
     if not args.sets and args.interleave_ffma is None:
         raise UsageError("nothing to patch", hint="give --set ADDR:field=value or --interleave-ffma F")
+    if Path(args.out).suffix.lower() in SOURCE_SUFFIXES:
+        raise UsageError(f"-o {args.out} names a source file, but patch writes a cubin",
+                         hint="give the output a .cubin name")
     check_output(args.out, [args.file])  # before any work: never the input, a link or a folder
     src = load(args.file, args.arch, parse_defines(args.defines))
     funcs = disassemble(src.cubin, src.arch)

@@ -306,4 +306,6 @@ def parse_size(text: str | None) -> dict[str, int]:
             out[k.strip()] = int(v.strip(), 0)
         except ValueError:
             raise UsageError(f"--size {k.strip()} must be an integer, got '{v.strip()}'") from None
+        if out[k.strip()] < 0:
+            raise UsageError(f"--size {k.strip()} must not be negative, got {out[k.strip()]}")
     return out

@@ -65,8 +65,23 @@ def run_nvdisasm(cubin: bytes, *flags: str) -> str:
     finally:
         os.unlink(path)
     if proc.returncode != 0:
-        raise ToolchainError(f"nvdisasm failed (exit {proc.returncode})", log=proc.stderr or proc.stdout)
+        text = proc.stderr or proc.stdout
+        if "deprecated" in text.lower() or "unsupported" in text.lower():
+            arch = _arch_or_none(cubin)
+            raise ToolchainError(
+                f"this nvdisasm (the CUDA 13 wheel, the only one on PyPI) no longer reads {arch} cubins, so "
+                "the SASS view and patch cover sm_75 … sm_90a only",
+                hint=f"{arch} still assembles (`sass_lab assemble --arch {arch} -o DIR` writes the cubin); "
+                     "show its SASS with a CUDA 12 toolkit's `cuobjdump -sass FILE.cubin`") from None
+        raise ToolchainError(f"nvdisasm failed (exit {proc.returncode})", log=text.replace(path, "<cubin>"))
     return proc.stdout
+
+
+def _arch_or_none(cubin: bytes) -> str:
+    try:
+        return cubin_arch(cubin)
+    except UsageError:
+        return "these"
 
 
 def scan(text: str) -> dict[str, list[RawInstr]]:
