@@ -118,7 +118,7 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_layer_table_is_read():
     table = layers()
-    assert len(table) >= 8 and ["errors.py", "paths.py"] in table and any("cli/" in r for r in table)
+    assert len(table) >= 8 and any("errors.py" in r and "paths.py" in r for r in table) and any("cli/" in r for r in table)
 
 
 def test_every_module_has_a_layer():
