@@ -17,6 +17,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .. import paths
 from ..errors import SourceError
+from ..isa import table
+from ..isa.constexpr import fold
 from . import fastparse
 from .nodes import SDir, SInstr, Stmt
 from .sourcemap import Expanded
@@ -85,6 +87,18 @@ def strip_comments(lines: Sequence[str]) -> list[str]:
     return out
 
 
+_OPCODE_ALONE = re.compile(r"\s*(?:@!?[%$\w]+\s+)?([a-z][a-z0-9_]*)(?:\.[\w:]+)*\s*$")
+
+
+def _opcode_alone(text: str) -> bool:
+    """An instruction whose operands are on the next lines (nvcc's ``call.uni`` / ``__assertfail,`` / ``(``)."""
+    m = _OPCODE_ALONE.match(text)
+    if m is None:
+        return False
+    spec = table.spec(m.group(1))
+    return spec is not None and spec.min_ops > 0
+
+
 def _continues(text: str, depth: int) -> bool:
     s = text.rstrip()
     if depth > 0:
@@ -103,6 +117,7 @@ def _continues(text: str, depth: int) -> bool:
 def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
     """All statements of an expansion, in order."""
     lines = clean if clean is not None else strip_comments(ex.lines)
+    lines = [fold(x) if "(" in x else x for x in lines]  # PTX constant expressions: same columns
     out: list[Stmt] = []
     fast = fastparse.parse_line
     n = len(lines)
@@ -129,14 +144,18 @@ def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
             i += 1
             continue
         res = fast(text, i)
+        alone = False
         if res is not None:
-            out.append(res)
-            i += 1
-            continue
+            alone = type(res) is SInstr and not res.ops and _opcode_alone(text)
+            if not alone:
+                out.append(res)
+                i += 1
+                continue
         start = i
         parts = [text]
         depth = text.count("(") - text.count(")")
-        while i + 1 < n and (_continues(parts[-1], depth) or lines[i + 1].lstrip().startswith("(")):
+        while i + 1 < n and (alone or _continues(parts[-1], depth) or lines[i + 1].lstrip().startswith("(")):
+            alone = False
             i += 1
             parts.append(lines[i])
             depth += lines[i].count("(") - lines[i].count(")")

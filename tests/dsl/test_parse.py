@@ -219,3 +219,34 @@ def test_unexpanded_splice_from_emit_has_a_hint():
     with pytest.raises(SourceError) as e:
         stmts('% emit("mov.f32 acc[${i}], 0f00000000")')
     assert "emit()" in e.value.hint
+
+
+def test_statement_split_over_lines_like_nvcc_call():
+    """nvcc writes a void call as 'call.uni', '__assertfail,' and '(' on separate lines."""
+    src = "call.uni \n\t__assertfail, \n\t(\n\tparam0, \n\tparam1\n\t);\nret;\n"
+    call, ret = stmts(src)
+    assert call.opcode == "call" and call.ops[0].text == "__assertfail"
+    assert [x.text for x in call.ops[1].items] == ["param0", "param1"]
+    assert ret.opcode == "ret"
+
+
+def test_opcode_alone_on_its_line():
+    add, bra, ret, bar = stmts("add.s32\n   r1, r2, 3;\n@p bra\n  done;\nret\nbar.sync 0\n")
+    assert add.opcode == "add" and [o.text for o in add.ops] == ["r1", "r2", "3"]
+    assert bra.ops[0].text == "done" and bra.guard.text == "p"
+    assert ret.opcode == "ret" and not ret.ops and bar.opcode == "bar"
+
+
+@pytest.mark.parametrize("expr, value", [
+    ("((128 >> 4) << 16)", 524288), ("(1 + 2 * 3)", 7), ("(-7 / 2)", -3), ("(-7 % 2)", -1), ("(~0)", -1),
+    ("(0xFFFFFFFFU + 1)", 1 << 32), ("(1 ? 5 : 6)", 5), ("((1 << 63) >> 63)", -1), ("((1U << 63) >> 63)", 1),
+])
+def test_ptx_constant_expressions(expr, value):
+    s = one(f"mov.u64 r1, {expr};")
+    assert s.ops[1].value == value
+    assert s.ops[1].col == len("mov.u64 r1, ") + 1
+
+
+def test_constant_expression_in_an_address():
+    s = one("ld.global.u32 r1, [rd1+(4*8)];")
+    assert s.ops[1].offset == 32
