@@ -33,7 +33,7 @@ def barrier(st: State, info: tuple, lanes: np.ndarray, T: int, wm, pc: int) -> t
     none = np.zeros(0, np.int64)
     mode, gid, gcount, red = info
     if mode == "warp":
-        if len(lanes) != st.L:
+        if lanes is not st.all_lanes:
             gm = np.zeros(st.L, bool)
             gm[lanes] = True
             check_converged(st, gm, gid(st) if gid is not None else None)

@@ -68,6 +68,7 @@ class Program:
     params: tuple[ir.Param, ...]
     granularity: int  # smallest shared access in bytes (race/initialisation tracking unit)
     uses_shared: bool
+    exit_pcs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unguarded ret/exit (or a bra to one)
 
 
 class Ctx:

@@ -132,7 +132,7 @@ class State:
             self.report("misaligned", lanes[mis], f"{size}-byte shared {what} at offset "
                         f"{int(off[mis][0]):#x} is not {size}-byte aligned")
             lanes, off = lanes[~mis], off[~mis]
-        base = self.sh_base if len(lanes) == self.L else self.sh_base[lanes]
+        base = self.sh_base if lanes is self.all_lanes else self.sh_base[lanes]
         return lanes, base + off
 
 

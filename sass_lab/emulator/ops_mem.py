@@ -48,7 +48,7 @@ def lane_addresses(st, get, const: int, lanes):
     a = get(st)
     if a.ndim == 0:
         return np.full(len(lanes), int(a) + const, np.int64)
-    a = a[lanes] if len(lanes) != st.L else a
+    a = a if lanes is st.all_lanes else a[lanes]
     return a.astype(np.int64) + const if const else a.astype(np.int64, copy=False)
 
 
@@ -58,7 +58,7 @@ def lanes_of(st, gm):
 
 def put_lanes(st, i: int, rdt, lanes, vals, conv):
     v = conv(vals)
-    if len(lanes) == st.L:
+    if lanes is st.all_lanes:
         st.regs[i] = v
         return
     new = np.array(np.broadcast_to(st.regs[i], (st.L,)), dtype=rdt)
@@ -94,7 +94,8 @@ def _local_index(st, off, size, lanes, what):
 
 
 def _bank_index(st, buf_name, off, size, lanes, what):
-    limit = len(st.param) if buf_name == "param" else len(st.const)
+    lay = st.prog.layout
+    limit = max(lay.param_size, 1) if buf_name == "param" else len(lay.const_bytes)
     bad = (off < 0) | (off + size > limit)
     if bad.any():
         st.report("oob-const", lanes[bad], f"{size}-byte .{buf_name} {what} at offset {int(off[bad][0]):#x} "
@@ -212,7 +213,7 @@ def st_(ctx: Ctx, ins: ir.Instr):
                 if g is None:
                     continue
                 v = g(st)
-                v = np.broadcast_to(v, (st.L,))[ln] if v.ndim == 0 or len(ln) != st.L else v
+                v = np.broadcast_to(v, (st.L,))[ln] if v.ndim == 0 or ln is not st.all_lanes else v
                 view[w + k] = np.asarray(v).view(udt)
     return h
 

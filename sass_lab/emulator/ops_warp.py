@@ -19,10 +19,15 @@ LANE = np.arange(32)
 def check_converged(st, gm, mask=None) -> None:
     """Report lanes that ``mask`` names (all lanes when None) which are live but not executing this warp
     instruction with the others (a ``.sync`` instruction needs every named, non-exited lane)."""
+    if mask is not None:
+        _check_member(st, gm, mask)
     if gm is None:
         return
     act = gm.reshape(-1, 32)
     named = st.live.reshape(-1, 32)
+    exits = st.prog.exit_pcs
+    if len(exits):  # lanes waiting at a ret/exit have as good as exited: they are not waited for
+        named = named & ~np.isin(st.pcs, exits).reshape(-1, 32)
     if mask is not None:
         m = np.asarray(mask)
         if m.ndim == 0:
@@ -36,6 +41,18 @@ def check_converged(st, gm, mask=None) -> None:
         lanes = np.flatnonzero(missing.ravel())
         st.report("warp-divergence", lanes, lambda lane: f"lane {lane % 32} of the warp is live and named by the "
                   "member mask but is not executing this instruction with the others (diverged)")
+
+
+def _check_member(st, gm, mask) -> None:
+    """A lane executing a ``.sync`` warp instruction whose member mask leaves it out: undefined (PTX ISA)."""
+    m = np.asarray(mask).astype(np.uint32)
+    if m.ndim == 0 and int(m) == 0xFFFFFFFF:
+        return
+    bit = ((m >> (st.all_lanes & 31).astype(np.uint32)) & np.uint32(1)) == 0
+    out = bit & (st.live if gm is None else gm)
+    if out.any():
+        st.report("membermask", np.flatnonzero(out), lambda lane: f"lane {lane % 32} executes this .sync warp "
+                  "instruction but its member mask does not name it (undefined behaviour)")
 
 
 def _full(st, x, dt=None):

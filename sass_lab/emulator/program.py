@@ -180,7 +180,38 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
     ctx.instr = None
     gran = max(1, min(4, ctx.min_shared))
     return Program(kernel.name, tuple(ops), tuple(instrs), len(ctx.dtypes), tuple(ctx.dtypes),
-                   dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared)
+                   dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, _exit_pcs(ops, instrs))
+
+
+WARP_SYNC = frozenset({"shfl", "vote", "match", "redux", "elect", "ldmatrix", "stmatrix", "mma", "wmma"})
+
+
+def _exit_pcs(ops: list[Op], instrs: list[ir.Instr]) -> np.ndarray:
+    """PCs from which every path exits without another barrier or ``.sync`` warp instruction.
+
+    A lane waiting at one has as good as exited: on sm_70+ warp collectives and ``bar.warp.sync``
+    wait only for threads that have not exited, and this lane never joins another one."""
+    n = len(ops)
+    ok = [not (op.kind == BARRIER or instrs[pc].opcode in WARP_SYNC) for pc, op in enumerate(ops)]
+    changed = True
+    while changed:  # greatest fixpoint: clear PCs with a successor that may sync
+        changed = False
+        for pc in range(n - 1, -1, -1):
+            if not ok[pc]:
+                continue
+            op = ops[pc]
+            if op.kind == EXIT:
+                succ = [] if op.guard < 0 else [pc + 1]
+            elif op.kind == BRANCH:
+                succ = [op.target] if op.guard < 0 else [op.target, pc + 1]
+            elif op.kind == BRX:
+                succ = [int(t) for t in op.fn[1]] + ([pc + 1] if op.guard >= 0 else [])
+            else:
+                succ = [pc + 1]
+            if any(s >= n or not ok[s] for s in succ):
+                ok[pc] = False
+                changed = True
+    return np.flatnonzero(ok).astype(np.int64)
 
 
 @lru_cache(maxsize=32)

@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from .. import ir
 from ..errors import EmulatorError, Span
+from ..isa.constexpr import fold
 from ..paths import grammar
 
 PTX_FILE = "<ptx>"
@@ -355,6 +356,10 @@ def _error_span(lines: list[str], e: UnexpectedInput) -> Span:
 def parse_ptx(text: str) -> ir.Module:
     """Parse PTX text (cached by content). Syntax errors → :class:`EmulatorError` with the line."""
     lines = text.splitlines()
+    if "(" in text:  # PTX constant expressions ((128 >> 4) << 16): folded in place, columns kept
+        folded = [fold(x) if "(" in x else x for x in lines]
+        if folded != lines:
+            text = "\n".join(folded)
     parser = _parser()
     try:
         with _LOCK:

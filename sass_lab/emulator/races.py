@@ -90,7 +90,7 @@ class RaceTracker:
         if n > 1:
             u = (u[:, None] + np.arange(n)).ravel()
             lanes = np.repeat(lanes, n)
-        me = self.stamp if len(lanes) == self.st.L else self.stamp[lanes]
+        me = self.stamp if lanes is self.st.all_lanes else self.stamp[lanes]
         return u, lanes, me
 
     # ------------------------------------------------------------------ accesses
@@ -104,7 +104,7 @@ class RaceTracker:
             var, where = self.st.shared_var(o)
             self.st.report("uninit-shared", ln[i], f"shared {where} (offset {o:#x}) is read but was never written",
                            buffer=var, address=o)
-        me_bep = self.lane_bep if len(ln) == self.st.L else self.lane_bep[ln]
+        me_bep = self.lane_bep if ln is self.st.all_lanes else self.lane_bep[ln]
         if (wb == me_bep).any():  # written in this epoch: the full check
             w = self.wr[u]
             race = conflict(w, me)

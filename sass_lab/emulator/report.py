@@ -21,6 +21,7 @@ KINDS = {
     "race-shared": "shared-memory race",
     "barrier-divergence": "barrier divergence",
     "warp-divergence": "warp divergence at a .sync warp instruction",
+    "membermask": "a .sync warp instruction outside its member mask",
     "bad-address": "address in no state space",
 }
 

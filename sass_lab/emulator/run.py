@@ -43,6 +43,11 @@ def _dim3(v, what: str) -> tuple[int, int, int]:
     return (t + (1, 1))[:3]
 
 
+def _bank(data: bytes) -> np.ndarray:
+    """A byte bank padded to a multiple of 8 (+16) so that 2/4/8-byte views of it exist."""
+    return np.frombuffer(data + bytes(16 + -len(data) % 8), np.uint8).copy()
+
+
 # ---------------------------------------------------------------------------------- waves
 
 
@@ -306,8 +311,8 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     st.kernel, st.grid, st.block, st.prog, st.check, st.line_map = prog.name, grid3, block3, prog, check, line_map
     st.heap, st.hv = heap, views(heap)
     st.buf_starts, st.buf_ends, st.buf_names = starts, ends, names
-    st.param = np.frombuffer(bytes(pb), np.uint8).copy()
-    st.const = np.frombuffer(lay.const_bytes + bytes(16), np.uint8).copy()
+    st.param = _bank(bytes(pb))
+    st.const = _bank(lay.const_bytes)
     st.sh_limit = lay.extern_offset + dynamic_shared if dynamic_shared else lay.shared_static
     st.sh_size = (st.sh_limit + 15) // 16 * 16 or 16
     st.local_size = (lay.local_size + 15) // 16 * 16

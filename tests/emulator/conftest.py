@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ptxkit import DATA, committed_ptx
 
@@ -39,3 +40,81 @@ def ptx_source(request):
             pytest.skip("nvcc not installed")
         return lambda name: compile_ptx(name, arch)
     return lambda name: committed_ptx(name, arch)
+
+
+# ------------------------------------------------------------------------- wave-size invariance
+#
+# Every emulate() call made by a test in this directory runs again at other wave sizes (one block per
+# wave, a few blocks per wave, the default 65536 lanes), on copies of the original arguments: the
+# outputs must be bit-identical and the findings (or the error) the same. Lanes of different blocks
+# share one wave, so any block mix-up (e.g. reading another block's shared memory) shows up here.
+
+WAVE_SIZES = (32, 1000, 1 << 16)
+
+
+def _snapshot(args):
+    memo: dict[int, np.ndarray] = {}  # the same array passed twice stays one array
+
+    def cp(v):
+        if not isinstance(v, np.ndarray):
+            return v
+        if id(v) not in memo:
+            memo[id(v)] = v.copy()
+        return memo[id(v)]
+    if isinstance(args, dict):
+        return {k: cp(v) for k, v in args.items()}
+    return [cp(a) for a in args]
+
+
+def _arrays(args):
+    vals = args.values() if isinstance(args, dict) else args
+    return [a for a in vals if isinstance(a, np.ndarray)]
+
+
+def _outcome(fn, args, **kw):
+    from sass_lab.emulator import EmulatorCheckError
+    from sass_lab.errors import EmulatorError
+    try:
+        rep = fn(args=args, **kw)
+        return ("ok", _findings(rep.findings)), rep
+    except EmulatorCheckError as e:
+        return ("check", _findings(e.findings)), e
+    except EmulatorError as e:
+        return ("error", e.message), e
+
+
+def _findings(fs):
+    return sorted((f.kind, f.ptx_line, f.buffer or "", f.count, f.message) for f in fs)
+
+
+@pytest.fixture(autouse=True)
+def wave_size_audit(monkeypatch, request):
+    from sass_lab.emulator import run
+
+    if request.node.get_closest_marker("no_wave_audit"):
+        yield
+        return
+    original = run._emulate
+
+    def checked(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes):
+        kw = dict(ptx=ptx, kernel=kernel, grid=grid, block=block, dynamic_shared=dynamic_shared, check=check,
+                  line_map=line_map, max_steps=max_steps)
+        arrs = _arrays(args)
+        if any(a is not b and np.shares_memory(a, b) for i, a in enumerate(arrs) for b in arrs[:i]):
+            return original(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes)
+        before = _snapshot(args)
+        ref, result = _outcome(original, args, wave_lanes=wave_lanes, **kw)
+        for w in WAVE_SIZES:
+            if w == wave_lanes:
+                continue
+            mine = _snapshot(before)
+            got, _ = _outcome(original, mine, wave_lanes=w, **kw)
+            assert got == ref, f"wave_lanes={w} vs {wave_lanes}: {got} != {ref}"
+            for a, b in zip(_arrays(args), _arrays(mine)):
+                assert a.tobytes() == b.tobytes(), f"wave_lanes={w} vs {wave_lanes}: outputs differ"
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    monkeypatch.setattr(run, "_emulate", checked)
+    yield

@@ -60,7 +60,7 @@ def result(ptx_source):
     x, u, d = _inputs()
     y = np.full(N * 8, np.nan, np.float32)
     uo, do = u.copy(), d.copy()
-    emulate(ptx, "intrinsics", 2, 64, [x, y, uo, do, np.int32(N)])
+    emulate(ptx, "intrinsics", 2, 64, [x, y, u, uo, do, np.int32(N)])
     return x, u, d, y.reshape(N, 8), uo, do
 
 

@@ -2,7 +2,8 @@
 #include <cuda_bf16.h>
 // Library math, integer intrinsics, warp votes and atomics as nvcc compiles them (libdevice inlined:
 // sinf's Payne-Hanek path for huge arguments uses local memory and carry chains).
-extern "C" __global__ void intrinsics(const float* x, float* y, unsigned* u, double* d, int n) {
+extern "C" __global__ void intrinsics(const float* x, float* y, const unsigned* ui, unsigned* u, double* d,
+                                      int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     float v = x[i];
@@ -10,7 +11,7 @@ extern "C" __global__ void intrinsics(const float* x, float* y, unsigned* u, dou
     y[i * 8 + 1] = expf(v * 1e-5f) + logf(fabsf(v) + 1.f);
     y[i * 8 + 2] = powf(fabsf(v), 1.5f) + sqrtf(fabsf(v)) + rsqrtf(fabsf(v) + 1.f);
     y[i * 8 + 3] = v / (v + 3.f) + tanhf(v) + erff(v);
-    unsigned a = u[i];
+    unsigned a = ui[i];  // read from its own buffer: u[i] is another block's output
     u[i * 4 + 0] = __popc(a) + __clz(a) + __brev(a) + __byte_perm(a, a * 3, 0x5140);
     u[i * 4 + 1] = __funnelshift_l(a, a * 7, i) ^ __funnelshift_r(a, ~a, i & 7) ^ (a / 7u) ^ (unsigned)((int)a % 13);
     u[i * 4 + 2] = __ballot_sync(__activemask(), a & 1) + __any_sync(__activemask(), a > 5)
