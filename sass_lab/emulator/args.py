@@ -123,3 +123,41 @@ def build_heap(prog: Program, bufs) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     order = np.argsort(starts, kind="stable")
     return (heap, np.asarray(starts, np.int64)[order], np.asarray(ends, np.int64)[order],
             [names[i] for i in order], offs)
+
+
+# ---------------------------------------------------------------------------------- symbols
+
+
+def bind_symbols(prog: Program, symbols, heap: np.ndarray, const: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """Host-set ``__constant__`` / ``__device__`` variables (``cudaMemcpyToSymbol``) before the run.
+
+    ``symbols`` maps a module variable's PTX name to an array (or bytes) of at most its size, copied
+    to the variable's start. Returns [(array, heap offset)] for the ``.global`` ones, which are read
+    back after the run (``cudaMemcpyFromSymbol``).
+    """
+    lay = prog.layout
+    back = []
+    for name, value in (symbols or {}).items():
+        data = np.ascontiguousarray(value) if isinstance(value, np.ndarray) else \
+            np.frombuffer(bytes(value), np.uint8) if isinstance(value, (bytes, bytearray)) else \
+            np.asarray(value) if isinstance(value, np.generic) else None
+        if data is None or data.dtype.hasobject:
+            raise EmulatorError(f"symbol '{name}': pass a numpy array, scalar or bytes, not {type(value).__name__}")
+        raw = data.reshape(-1).view(np.uint8)
+        if name in lay.globals_:
+            off, size, _ = lay.globals_[name]
+            where = heap
+        elif name in lay.const:
+            off = lay.const[name]
+            size = lay.const_sizes[name]
+            where = const
+        else:
+            known = ", ".join(sorted([*lay.globals_, *lay.const])) or "(none)"
+            raise EmulatorError(f"no __constant__ or __device__ variable '{name}' in the PTX",
+                                hint=f"module variables: {known}")
+        if len(raw) > size:
+            raise EmulatorError(f"symbol '{name}' is {size} bytes; {len(raw)} bytes given")
+        where[off:off + len(raw)] = raw
+        if name in lay.globals_ and isinstance(value, np.ndarray) and value.flags.writeable:
+            back.append((value, off))
+    return back

@@ -51,6 +51,7 @@ class Layout:
     globals_: dict[str, tuple[int, int, bytes]] = field(default_factory=dict)  # name -> (heap off, size, init)
     global_size: int = 0
     const: dict[str, int] = field(default_factory=dict)
+    const_sizes: dict[str, int] = field(default_factory=dict)
     const_bytes: bytes = b""
     params: dict[str, tuple[int, ir.Param]] = field(default_factory=dict)
     param_size: int = 0

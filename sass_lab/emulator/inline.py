@@ -16,6 +16,18 @@ from ..errors import EmulatorError
 from .ptx import Paren, rename
 
 MAX_DEPTH = 16
+RUNTIME_CALLS = {"__assertfail": (5, 0), "vprintf": (2, 1)}  # device-runtime functions: (arguments, results)
+
+
+def runtime_call(ins: ir.Instr, fname: str, rets, args, where: str) -> list:
+    """``assert()`` and ``printf()``: pseudo-instructions for :mod:`.ops_host` (a failed assert exits)."""
+    nargs, nrets = RUNTIME_CALLS[fname]
+    if len(args) != nargs or len(rets) > nrets or not all(isinstance(a, ir.Reg) for a in (*args, *rets)):
+        raise EmulatorError(f"call to '{fname}'{where}: expected {nargs} .param argument(s)", ins.span)
+    if fname == "__assertfail":
+        return [ir.Instr("__assertfail", (), tuple(args), ins.guard, ins.span),
+                ir.Instr("exit", (), (), ins.guard, ins.span)]
+    return [ir.Instr("__vprintf", (), (rets[0] if rets else ir.Sink(), *args), ins.guard, ins.span)]
 
 
 def _localize(v: ir.VarDecl, name: str | None = None) -> ir.VarDecl:
@@ -58,6 +70,8 @@ def inline_calls(module: ir.Module, kernel: ir.Kernel) -> ir.Kernel:
         rets, fname, args = call_parts(ins)
         where = f" (PTX line {ins.span.line})" if ins.span else ""
         callee = funcs.get(fname)
+        if callee is None and fname in RUNTIME_CALLS:
+            return runtime_call(ins, fname, rets, args, where)
         if callee is None:
             raise EmulatorError(f"'{ins.name}' to '{fname}'{where}: no .func with a body of that name in the PTX",
                                 ins.span, hint="the emulator inlines calls to functions defined in the same PTX")

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import EmulatorError
-from . import ops_bits, ops_cmp, ops_float, ops_int, ops_matrix, ops_mem, ops_warp, ops_wmma  # noqa: F401
+from . import ops_bits, ops_cmp, ops_float, ops_host, ops_int, ops_matrix, ops_mem, ops_warp, ops_wmma  # noqa: F401
 from . import values as V
 from .decode import BARRIER, BRANCH, BRX, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
 from .inline import inline_calls
@@ -51,7 +51,7 @@ def layout(module: ir.Module, kernel: ir.Kernel) -> Layout:
             lay.shared[v.name] = off
             off += v.size
         elif v.space == "local":
-            lay.local_size = _align(lay.local_size, v.align or 4)
+            lay.local_size = _align(lay.local_size, v.align or max(4, V.dtype(v.type).itemsize))
             lay.local[v.name] = lay.local_size
             lay.local_size += v.size
     lay.shared_static = off
@@ -69,6 +69,7 @@ def layout(module: ir.Module, kernel: ir.Kernel) -> Layout:
             coff = _align(coff, v.align or V.dtype(v.type).itemsize)
             cbytes.extend(bytes(coff - len(cbytes)))
             lay.const[v.name] = coff
+            lay.const_sizes[v.name] = v.size
             cbytes.extend(_init_bytes(v))
             coff = len(cbytes)
     lay.global_size = goff

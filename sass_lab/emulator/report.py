@@ -23,6 +23,7 @@ KINDS = {
     "warp-divergence": "warp divergence at a .sync warp instruction",
     "membermask": "a .sync warp instruction outside its member mask",
     "bad-address": "address in no state space",
+    "assert": "device-side assertion failed",
 }
 
 
@@ -77,6 +78,7 @@ class Report:
     block: tuple[int, int, int]
     findings: tuple[Finding, ...]
     stats: Stats
+    output: str = ""  # what the kernel's printf calls wrote, in thread order per instruction
 
     @property
     def ok(self) -> bool:
@@ -86,7 +88,7 @@ class Report:
         s = self.stats
         head = (f"{self.kernel} grid={self.grid} block={self.block}: {s.steps} steps, "
                 f"{s.thread_instructions} thread-instructions, {len(self.findings)} finding(s)")
-        return "\n".join([head, *(f.render() for f in self.findings)])
+        return "\n".join([head, *(f.render() for f in self.findings), *([self.output.rstrip("\n")] if self.output else [])])
 
 
 class EmulatorCheckError(EmulatorError):

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ..errors import EmulatorError, Span
-from .args import bind_args, build_heap
+from .args import bind_args, bind_symbols, build_heap
 from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
 from .decode import BRANCH, BRX, EXIT, NORMAL, Program
 from .machine import GLOBAL_BASE, State, views
@@ -249,16 +249,19 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
 
 def emulate(ptx: str, kernel: str, grid, block, args, dynamic_shared: int = 0, check: bool = True,
             line_map: tuple[Span | None, ...] | None = None, max_steps: int = DEFAULT_MAX_STEPS,
-            wave_lanes: int = DEFAULT_WAVE_LANES) -> Report:
+            wave_lanes: int = DEFAULT_WAVE_LANES, symbols: dict | None = None) -> Report:
     """Run ``kernel`` of ``ptx`` over ``grid`` × ``block`` threads on the CPU.
 
     ``args``: list in parameter order or dict by name; numpy arrays are global buffers (copied in,
     written back), numpy scalars must match the ``.param`` types. Returns a :class:`Report`; with
     ``check=True`` findings raise :class:`EmulatorCheckError`. ``max_steps`` bounds the instructions
     issued per wave. Errors located on a PTX line point at the ``.sasm`` span when ``line_map`` has one.
+    ``symbols`` sets ``__constant__``/``__device__`` variables by PTX name before the run (arrays for
+    ``.global`` ones are written back after it), like ``cudaMemcpyToSymbol``/``FromSymbol``.
     """
     try:
-        return _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes)
+        return _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes,
+                        symbols)
     except EmulatorCheckError:
         raise
     except EmulatorError as e:
@@ -292,7 +295,8 @@ def _check_launch(ptx: str, prog, grid3, block3) -> None:
         raise EmulatorError(f"'{prog.name}': {g}", hint="split the work over fewer blocks in that axis")
 
 
-def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes) -> Report:
+def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes,
+             symbols=None) -> Report:
     t0 = time.perf_counter()
     if not isinstance(ptx, str) or not isinstance(kernel, str):
         raise EmulatorError("emulate() takes the PTX text and the kernel name as strings")
@@ -313,11 +317,13 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     st.buf_starts, st.buf_ends, st.buf_names = starts, ends, names
     st.param = _bank(bytes(pb))
     st.const = _bank(lay.const_bytes)
+    symbols_back = bind_symbols(prog, symbols, heap, st.const)
     st.sh_limit = lay.extern_offset + dynamic_shared if dynamic_shared else lay.shared_static
     st.sh_size = (st.sh_limit + 15) // 16 * 16 or 16
     st.local_size = (lay.local_size + 15) // 16 * 16
     st.gran = prog.granularity
     st.findings = Collector(prog.name)
+    st.output = []
     st.steps, st.pc = 0, -1
     st.tp = (T + 31) // 32 * 32
     nblocks = grid3[0] * grid3[1] * grid3[2]
@@ -334,8 +340,10 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     for (_poff, arr, _name), o in zip(bufs, offs):
         if arr.flags.writeable and arr.nbytes:
             arr[...] = heap[o:o + arr.nbytes].view(arr.dtype).reshape(arr.shape)
+    for arr, o in symbols_back:
+        arr.reshape(-1).view(np.uint8)[...] = heap[o:o + arr.nbytes]
     stats = Stats(st.steps, ti, waves, per * st.tp, time.perf_counter() - t0)
-    report = Report(prog.name, grid3, block3, st.findings.findings(), stats)
+    report = Report(prog.name, grid3, block3, st.findings.findings(), stats, "".join(st.output))
     if check and report.findings:
         n = len(report.findings)
         raise EmulatorCheckError(f"'{prog.name}': the emulator's checks found {n} problem(s)",

@@ -122,6 +122,19 @@ class Context:
                 self.functions[(key, name)] = fn
         return fn
 
+    def symbol(self, cubin: bytes, name: str) -> tuple[int, int]:
+        """(device address, bytes) of the module variable ``name`` (cuModuleGetGlobal)."""
+        drv = driver()
+        key = hashlib.sha256(cubin).digest()
+        with _LOCK:
+            mod = self.modules.get(key)
+            if mod is None:
+                mod = check(drv.cuModuleLoadData(cubin), "loading the cubin (cuModuleLoadData)")
+                self.modules[key] = mod
+        ptr, size = check(drv.cuModuleGetGlobal(mod, name.encode()),
+                          f"finding the __constant__/__device__ variable '{name}' (cuModuleGetGlobal)")
+        return int(ptr), int(size)
+
     def allow_shared(self, cubin: bytes, name: str, fn: Any, dynamic: int) -> None:
         """Raise the function's dynamic shared-memory limit when asking for more than the default."""
         key = (hashlib.sha256(cubin).digest(), name)

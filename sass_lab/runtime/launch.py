@@ -75,6 +75,7 @@ class Prepared:
     buffers: dict[int, DeviceBuffer] = field(default_factory=dict)
     blob: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     pointers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    symbols_back: list = field(default_factory=list)  # (array, device address) read back after the run
 
     def enqueue(self, stream: Any = None) -> None:
         """cuLaunchKernel on ``stream`` (default: the prepared one); launch-time errors raise."""
@@ -96,6 +97,8 @@ class Prepared:
             copy_out(h.staging, self.buffers[h.index].ptr)
             if h.target is not h.staging:
                 h.target[...] = h.staging.reshape(h.target.shape)
+        for arr, ptr in self.symbols_back:
+            copy_out(arr.reshape(-1).view(np.uint8), ptr)
 
     def free(self) -> None:
         for b in self.buffers.values():
@@ -121,9 +124,25 @@ def pointer_array(blob: np.ndarray, plan: ArgPlan) -> np.ndarray:
     return np.array([base + s.offset for s in plan.slots], dtype=np.uint64)
 
 
+def set_symbols(ctx: Any, kernel: Any, symbols: dict | None) -> list:
+    """Copy host arrays into module variables (cudaMemcpyToSymbol); [(array, address)] to read back."""
+    back = []
+    for name, value in (symbols or {}).items():
+        arr = np.ascontiguousarray(value) if isinstance(value, np.ndarray) else np.asarray(value)
+        ptr, size = ctx.symbol(kernel.cubin, name)
+        if arr.nbytes > size:
+            raise UsageError(f"symbol '{name}' is {size} bytes; {arr.nbytes} bytes given")
+        copy_in(ptr, arr.reshape(-1).view(np.uint8))
+        if isinstance(value, np.ndarray) and value.flags.writeable and value.flags.c_contiguous:
+            back.append((value, ptr))
+    return back
+
+
 def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int = 0,
-            stream: Any = None) -> Prepared:
-    """Load, check and pack a launch of ``kernel`` (an ``api.Kernel``) without running it."""
+            stream: Any = None, symbols: dict | None = None) -> Prepared:
+    """Load, check and pack a launch of ``kernel`` (an ``api.Kernel``) without running it.
+
+    ``symbols`` sets ``__constant__``/``__device__`` variables by name first (read back after the run)."""
     g, b = dim3(grid, "grid"), dim3(block, "block")
     plan = plan_args(kernel.params, args, kernel.name)
     res = kernel.resources
@@ -134,6 +153,7 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
     fn = ctx.function(kernel.cubin, kernel.name)
     ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared))
     prep = Prepared(kernel.name, fn, g, b, int(dynamic_shared), stream, plan)
+    prep.symbols_back = set_symbols(ctx, kernel, symbols)
     try:
         for h in plan.host:
             buf = alloc(h.nbytes)
@@ -149,9 +169,10 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
     return prep
 
 
-def launch(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int = 0, stream: Any = None) -> None:
+def launch(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int = 0, stream: Any = None,
+           symbols: dict | None = None) -> None:
     """Run ``kernel`` once and wait; numpy arrays are copied in and written back in place."""
-    prep = prepare(kernel, grid, block, *args, dynamic_shared=dynamic_shared, stream=stream)
+    prep = prepare(kernel, grid, block, *args, dynamic_shared=dynamic_shared, stream=stream, symbols=symbols)
     try:
         prep.enqueue()
         prep.finish()

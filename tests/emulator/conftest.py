@@ -76,9 +76,9 @@ def _outcome(fn, args, **kw):
     from sass_lab.errors import EmulatorError
     try:
         rep = fn(args=args, **kw)
-        return ("ok", _findings(rep.findings)), rep
+        return ("ok", _findings(rep.findings), sorted(rep.output.splitlines())), rep
     except EmulatorCheckError as e:
-        return ("check", _findings(e.findings)), e
+        return ("check", _findings(e.findings), sorted(e.report.output.splitlines()) if e.report else []), e
     except EmulatorError as e:
         return ("error", e.message), e
 
@@ -96,21 +96,21 @@ def wave_size_audit(monkeypatch, request):
         return
     original = run._emulate
 
-    def checked(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes):
+    def checked(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes, symbols=None):
         kw = dict(ptx=ptx, kernel=kernel, grid=grid, block=block, dynamic_shared=dynamic_shared, check=check,
                   line_map=line_map, max_steps=max_steps)
         arrs = _arrays(args)
         if any(a is not b and np.shares_memory(a, b) for i, a in enumerate(arrs) for b in arrs[:i]):
-            return original(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes)
-        before = _snapshot(args)
-        ref, result = _outcome(original, args, wave_lanes=wave_lanes, **kw)
+            return original(args=args, wave_lanes=wave_lanes, symbols=symbols, **kw)
+        before, sym_before = _snapshot(args), _snapshot(symbols or {})
+        ref, result = _outcome(original, args, wave_lanes=wave_lanes, symbols=symbols, **kw)
         for w in WAVE_SIZES:
             if w == wave_lanes:
                 continue
-            mine = _snapshot(before)
-            got, _ = _outcome(original, mine, wave_lanes=w, **kw)
+            mine, msym = _snapshot(before), _snapshot(sym_before)
+            got, _ = _outcome(original, mine, wave_lanes=w, symbols=msym, **kw)
             assert got == ref, f"wave_lanes={w} vs {wave_lanes}: {got} != {ref}"
-            for a, b in zip(_arrays(args), _arrays(mine)):
+            for a, b in zip(_arrays(args) + _arrays(symbols or {}), _arrays(mine) + _arrays(msym)):
                 assert a.tobytes() == b.tobytes(), f"wave_lanes={w} vs {wave_lanes}: outputs differ"
         if isinstance(result, Exception):
             raise result

@@ -44,6 +44,7 @@ class FakeDriver:
         self.CUstreamCaptureMode = SimpleNamespace(CU_STREAM_CAPTURE_MODE_THREAD_LOCAL=1)
         self.capturing: dict[str, list] = {}  # stream -> launches recorded while capturing
         self.graphs_alive = 0
+        self.globals_: dict[str, ctypes.Array] = {}  # module variables (cuModuleGetGlobal)
 
     # ---- init, device, context
     def cuInit(self, flags):
@@ -85,6 +86,14 @@ class FakeDriver:
         if name.decode() not in self.kernels:
             return (CUresult.CUDA_ERROR_NOT_FOUND, None)
         return (OK, name.decode())
+
+    def cuModuleGetGlobal(self, mod, name):
+        """Module variables: ``globals`` maps a name to its ctypes buffer (created on first use)."""
+        name = name.decode()
+        if name not in self.globals_:
+            return (CUresult.CUDA_ERROR_NOT_FOUND, None, 0)
+        buf = self.globals_[name]
+        return (OK, ctypes.addressof(buf), len(buf))
 
     def cuOccupancyMaxActiveBlocksPerMultiprocessor(self, fn, threads, dynamic_shared):
         self.calls.append(("occupancy", fn, threads, dynamic_shared))

@@ -205,3 +205,25 @@ def test_dim3(v, out):
 def test_dim3_rejects_four_dims():
     with pytest.raises(UsageError):
         dim3((1, 1, 1, 1), "block")
+
+
+def test_symbols_set_before_and_read_after_the_launch(fake):
+    import ctypes
+
+    fake.globals_["coeffs"] = ctypes.create_string_buffer(16)
+    seen = {}
+
+    def body(values, grid, block, shm):  # the "kernel" reads the symbol, then writes it
+        buf = fake.globals_["coeffs"]
+        seen["in"] = np.frombuffer(bytes(buf), np.float32).copy()
+        ctypes.memmove(buf, np.arange(4, dtype=np.float32).tobytes(), 16)
+
+    fake.kernels["symk"] = ((), body)
+    c = np.array([1.5, 2.5, 3.5, 4.5], np.float32)
+    rt.launch(kernel("symk", params=()), 1, 32, symbols={"coeffs": c})
+    np.testing.assert_array_equal(seen["in"], [1.5, 2.5, 3.5, 4.5])
+    np.testing.assert_array_equal(c, [0, 1, 2, 3])
+    with pytest.raises(UsageError, match="16 bytes; 32 bytes given"):
+        rt.launch(kernel("symk", params=()), 1, 32, symbols={"coeffs": np.zeros(4)})
+    with pytest.raises(CudaError, match="cuModuleGetGlobal"):
+        rt.launch(kernel("symk", params=()), 1, 32, symbols={"nope": c})

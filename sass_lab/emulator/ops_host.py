@@ -1,0 +1,166 @@
+"""The device runtime's host-visible calls: ``__assertfail`` (``assert()``) and ``vprintf`` (``printf``).
+
+:mod:`.inline` turns ``call __assertfail, (…)`` into the pseudo-instruction ``__assertfail`` followed by
+``exit`` (a failed assert stops its thread, as the GPU's trap does), and ``call (r), vprintf, (…)`` into
+``__vprintf``. Their operands are the call's ``.param`` variables, which live in local memory.
+
+An assert is an ``assert`` finding with the message, file, line and function nvcc passes, counted
+over the failing threads. ``printf`` output is formatted from the PTX's format string and argument
+buffer the way the device runtime does (arguments packed at their natural alignment, ``float``
+promoted to ``double``, ``%s`` a generic pointer) and collected in thread order per instruction in
+:attr:`Report.output`; ``printf`` returns the number of arguments, like CUDA's.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .. import ir
+from .decode import Ctx, builder
+from .machine import GLOBAL_BASE, LOCAL_WINDOW, SHARED_WINDOW, WINDOW_SIZE
+from .ops_mem import lanes_of
+
+MAX_STRING = 4096
+_SPEC = re.compile(r"%([-+ #0]*)(\*|\d+)?(?:\.(\*|\d*))?(hh|h|ll|l|L|z|j|t)?([diouxXeEfFgGaAcspn%])")
+
+
+def _param_reader(ctx: Ctx, op, size: int):
+    """A reader ``f(st, lanes) -> uint64 values`` of the call's ``.param`` variable ``op``."""
+    off = ctx.layout.local[op.name]
+
+    def read(st, lanes):
+        idx = lanes.astype(np.int64)[:, None] * st.local_size + off + np.arange(size)
+        raw = np.ascontiguousarray(st.local[idx])
+        return raw.view(np.uint64 if size == 8 else np.uint32).ravel().astype(np.uint64)
+    return read
+
+
+def read_bytes(st, lane: int, addr: int, n: int) -> bytes | None:
+    """``n`` bytes at generic address ``addr`` for ``lane`` (None when outside every space)."""
+    if 0 <= addr - SHARED_WINDOW < WINDOW_SIZE:
+        o = addr - SHARED_WINDOW
+        base, buf, limit = int(st.sh_base[lane]), st.shared, st.sh_limit
+    elif 0 <= addr - LOCAL_WINDOW < WINDOW_SIZE:
+        o = addr - LOCAL_WINDOW
+        base, buf, limit = lane * st.local_size, st.local, st.local_size
+    else:
+        o = addr - GLOBAL_BASE
+        base, buf, limit = 0, st.heap, len(st.heap)
+    if o < 0 or o >= limit:
+        return None
+    return bytes(buf[base + o:base + min(limit, o + n)])
+
+
+def c_string(st, lane: int, addr: int) -> str | None:
+    raw = read_bytes(st, lane, addr, MAX_STRING)
+    if raw is None:
+        return None
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+# ------------------------------------------------------------------------------ assert
+
+
+@builder("__assertfail")
+def assertfail(ctx: Ctx, ins: ir.Instr):
+    msg, file, line, func = (_param_reader(ctx, o, s) for o, s in zip(ins.operands, (8, 8, 4, 8)))
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        if not len(lanes):
+            return
+        first = int(lanes[0])
+        text = [c_string(st, first, int(r(st, lanes[:1])[0])) or "?" for r in (msg, file, func)]
+        ln = int(line(st, lanes[:1])[0])
+
+        def message(lane):
+            blk, thr = st.lane_coords(lane)
+            return (f"{text[1]}:{ln}: {text[2]}: block: [{blk[0]},{blk[1]},{blk[2]}], thread: "
+                    f"[{thr[0]},{thr[1]},{thr[2]}] Assertion `{text[0]}` failed.")
+        st.report("assert", lanes, message, key_extra=(text[0], ln))
+    return h
+
+
+# ------------------------------------------------------------------------------ printf
+
+
+@builder("__vprintf")
+def vprintf(ctx: Ctx, ins: ir.Instr):
+    ret, fmt, buf = ins.operands
+    rfmt, rbuf = _param_reader(ctx, fmt, 8), _param_reader(ctx, buf, 8)
+    ret_off = ctx.layout.local[ret.name] if isinstance(ret, ir.Reg) else None
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        fa, ba = rfmt(st, lanes), rbuf(st, lanes)
+        for k, lane in enumerate(lanes.tolist()):
+            f = c_string(st, lane, int(fa[k]))
+            if f is None:
+                text, count = "", -1
+            else:
+                text, count = format_c(f, lambda a, n, lane=lane: read_bytes(st, lane, a, n),
+                                       lambda a, lane=lane: c_string(st, lane, a), int(ba[k]))
+            st.output.append(text)
+            if ret_off is not None:
+                i = lane * st.local_size + ret_off
+                st.local[i:i + 4] = np.frombuffer(np.int32(count).tobytes(), np.uint8)
+    return h
+
+
+def format_c(fmt: str, read, string, buf: int) -> tuple[str, int]:
+    """``fmt`` formatted like C's printf from the packed argument buffer at ``buf``; (text, arguments)."""
+    out, pos, at, count = [], 0, buf, 0
+
+    def take(size: int) -> bytes:
+        nonlocal at
+        at = (at + size - 1) // size * size
+        raw = read(at, size) or bytes(size)
+        at += size
+        return raw.ljust(size, b"\0")
+
+    for m in _SPEC.finditer(fmt):
+        out.append(fmt[pos:m.start()])
+        pos = m.end()
+        flags, width, prec, length, conv = m.groups()
+        if conv == "%":
+            out.append("%")
+            continue
+        if width == "*":
+            width = str(int.from_bytes(take(4), "little", signed=True))
+            count += 1
+        if prec == "*":
+            prec = str(int.from_bytes(take(4), "little", signed=True))
+            count += 1
+        spec = "%" + flags + (width or "") + ("." + prec if prec is not None else "")
+        count += 1
+        if conv in "eEfFgGaA":
+            v = float(np.frombuffer(take(8), np.float64)[0])
+            if conv in "aA":
+                s = v.hex() if np.isfinite(v) else spec.replace("%", "") + str(v)
+                out.append(s.upper() if conv == "A" else s)
+            else:
+                out.append((spec + conv) % v)
+        elif conv in "diouxXc":
+            size = 8 if length in ("ll", "l", "j", "z", "t") else 4
+            raw = take(size)
+            signed = conv in "di"
+            v = int.from_bytes(raw, "little", signed=signed)
+            if length == "h":
+                v = (v & 0xFFFF) - (0x10000 if signed and v & 0x8000 else 0)
+            elif length == "hh":
+                v = (v & 0xFF) - (0x100 if signed and v & 0x80 else 0)
+            if conv == "c":
+                out.append((spec + "c") % chr(v & 0xFF))
+            else:
+                out.append((spec + ("d" if conv in "iu" else conv)) % v)
+        elif conv == "s":
+            s = string(int.from_bytes(take(8), "little"))
+            out.append((spec + "s") % ("(null)" if s is None else s))
+        elif conv == "p":
+            out.append((spec.replace("%", "%#") + "x") % int.from_bytes(take(8), "little"))
+        else:  # %n writes nothing on the device
+            take(8)
+    out.append(fmt[pos:])
+    return "".join(out), count

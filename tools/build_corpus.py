@@ -1,0 +1,40 @@
+"""Regenerate the emulator corpus PTX: nvcc -ptx of every tests/emulator/corpus/*.cu for sm_80 and sm_90.
+
+Usage: python tools/build_corpus.py [NAME ...]   (needs nvcc on PATH or /usr/local/cuda/bin/nvcc)
+
+The corpus is CUDA C written for sass_lab in the style of everyday code; each kernel is checked
+against numpy in tests/emulator/test_emu_corpus.py. The PTX is committed so the tests need no nvcc.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "emulator" / "corpus"
+ARCHS = ("sm_80", "sm_90")
+
+
+def nvcc() -> str:
+    found = shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
+    if not Path(found).exists():
+        raise SystemExit("nvcc not found (CUDA 13.0 toolkit)")
+    return found
+
+
+def main(names: list[str]) -> int:
+    sources = sorted(CORPUS.glob("*.cu")) if not names else [CORPUS / f"{n}.cu" for n in names]
+    for cu in sources:
+        for arch in ARCHS:
+            out = cu.with_suffix(f".{arch}.ptx")
+            cmd = [nvcc(), "-ptx", f"-arch={arch}", "-std=c++17", str(cu), "-o", str(out)]
+            subprocess.run(cmd, check=True)
+            print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
