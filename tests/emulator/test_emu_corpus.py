@@ -81,6 +81,6 @@ def test_printf_output_formatted_from_the_format_string(arch):
     want = []
     for i, x in enumerate(v.tolist()):
         if x % 7 == 0:
-            want.append("block %d thread %d: v=%d hex=%x f=%.3f s=%s c=%c %5d|%-4u|%d %e" % (
-                0, i, x, x & 0xFFFFFFFF, x * 0.5, "ok", chr(97 + i % 26), x, i, int(x) * 1000000000, x * 1e10))
+            want.append(f"block 0 thread {i}: v={x} hex={x & 0xFFFFFFFF:x} f={x * 0.5:.3f} s=ok c={chr(97 + i % 26)} "
+                        f"{x:5d}|{i:<4d}|{x * 1000000000} {x * 1e10:e}")
     assert lines == want
