@@ -24,10 +24,14 @@ NORMAL, BRANCH, EXIT, BARRIER, BRX = 0, 1, 2, 3, 4
 SPECIALS = ("%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ntid.z", "%ctaid.x", "%ctaid.y",
             "%ctaid.z", "%nctaid.x", "%nctaid.y", "%nctaid.z", "%laneid", "%warpid", "%nwarpid",
             "%smid", "%nsmid", "%gridid", "%lanemask_eq", "%lanemask_lt", "%lanemask_le",
-            "%lanemask_gt", "%lanemask_ge", "%dynamic_smem_size", "%total_smem_size", "WARP_SZ")
+            "%lanemask_gt", "%lanemask_ge", "%dynamic_smem_size", "%total_smem_size", "WARP_SZ",
+            "%reserved_smem_offset_begin", "%reserved_smem_offset_end", "%reserved_smem_offset_cap",
+            *(f"%envreg{i}" for i in range(32)))
 SPECIAL_TYPE = {s: "u32" for s in SPECIALS}
 SPECIAL_TYPE["%gridid"] = "u64"
-DYNAMIC_SPECIALS = ("%clock", "%clock64", "%globaltimer", "%globaltimer_lo")
+# time: the step counter (%clock, %clock64, %clock_hi) and nanoseconds = steps (%globaltimer*)
+DYNAMIC_SPECIALS = {"%clock": (0, 32), "%clock64": (0, 64), "%clock_hi": (32, 32), "%globaltimer": (0, 64),
+                    "%globaltimer_lo": (0, 32), "%globaltimer_hi": (32, 32)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,7 @@ class Program:
     params: tuple[ir.Param, ...]
     granularity: int  # smallest shared access in bytes (race/initialisation tracking unit)
     uses_shared: bool
+    machine: tuple[int, int] = (132, 1024)  # (%nsmid, reserved shared bytes per block) of the .target
     exit_pcs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unguarded ret/exit (or a bra to one)
 
 
@@ -142,7 +147,13 @@ class Ctx:
                 sgn = signed or rt in V.SIGNED_TYPES and rdt.itemsize < dt.itemsize
                 return lambda st: V.as_type(st.regs[i], rdt, dt, sgn)
             if name in DYNAMIC_SPECIALS:
-                return lambda st: V.const(st.steps, dt)
+                shift, width = DYNAMIC_SPECIALS[name]
+                return lambda st: V.const((st.steps >> shift) & ((1 << width) - 1), dt)
+            if name.startswith("%reserved_smem_offset_") or name.startswith("%pm") or name in (
+                    "%aggr_smem_size", "%current_graph_exec"):
+                raise self.error(f"special register '{name}' is not modelled by the emulator",
+                                 hint="supported: %reserved_smem_offset_begin/end/cap, not the per-index offsets; "
+                                      "no performance counters or graph handles")
             if self.is_symbol(name):
                 c = V.const(self.address_of(name), dt)
                 return lambda st: c

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -181,7 +183,7 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
     ctx.instr = None
     gran = max(1, min(4, ctx.min_shared))
     return Program(kernel.name, tuple(ops), tuple(instrs), len(ctx.dtypes), tuple(ctx.dtypes),
-                   dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, _exit_pcs(ops, instrs))
+                   dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, exit_pcs=_exit_pcs(ops, instrs))
 
 
 WARP_SYNC = frozenset({"shfl", "vote", "match", "redux", "elect", "ldmatrix", "stmatrix", "mma", "wmma"})
@@ -215,6 +217,21 @@ def _exit_pcs(ops: list[Op], instrs: list[ir.Instr]) -> np.ndarray:
     return np.flatnonzero(ok).astype(np.int64)
 
 
+def machine_of(ptx: str) -> tuple[int, int]:
+    """(%nsmid, reserved shared bytes per block) for the PTX's ``.target`` from the hw tables
+    (the SM count of the first listed device of that architecture; sm_90 when there is none)."""
+    from ..hw.arch import ARCHS
+    from ..hw.devices import DEVICES
+
+    m = _TARGET.search(ptx)
+    arch = m.group(1) if m and m.group(1) in ARCHS else "sm_90"
+    sms = next((d.sms for d in DEVICES.values() if d.arch == arch), 132)
+    return sms, ARCHS[arch].reserved_shared_per_block
+
+
+_TARGET = re.compile(r"^[ \t]*\.target[ \t]+(sm_\d+)", re.M)
+
+
 @lru_cache(maxsize=32)
 def program(ptx: str, kernel: str) -> Program:
     """Parse (cached) and decode (cached) ``kernel`` of ``ptx``."""
@@ -223,6 +240,6 @@ def program(ptx: str, kernel: str) -> Program:
         if k.name == kernel:
             if not k.entry:
                 raise EmulatorError(f"'{kernel}' is a .func, not a kernel (.entry)", k.span)
-            return build(module, k)
+            return replace(build(module, k), machine=machine_of(ptx))
     names = ", ".join(k.name for k in module.kernels if k.entry) or "(none)"
     raise EmulatorError(f"no kernel '{kernel}' in the PTX", hint=f"kernels: {names}")

@@ -76,13 +76,16 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     put("%ctaid.x", b % gx)
     put("%ctaid.y", (b // gx) % gy)
     put("%ctaid.z", b // (gx * gy))
+    nsm, reserved = prog.machine
     for n, v in (("%ntid.x", bx), ("%ntid.y", by), ("%ntid.z", bz), ("%nctaid.x", gx), ("%nctaid.y", gy),
-                 ("%nctaid.z", gz), ("%nwarpid", (T + 31) // 32), ("%nsmid", 132), ("WARP_SZ", 32),
-                 ("%dynamic_smem_size", dynamic_shared), ("%total_smem_size", st.sh_limit)):
+                 ("%nctaid.z", gz), ("%nwarpid", (T + 31) // 32), ("%nsmid", nsm), ("WARP_SZ", 32),
+                 ("%dynamic_smem_size", dynamic_shared), ("%total_smem_size", st.sh_limit + reserved),
+                 ("%reserved_smem_offset_begin", st.sh_limit), ("%reserved_smem_offset_end", st.sh_limit + reserved),
+                 ("%reserved_smem_offset_cap", reserved), *((f"%envreg{i}", 0) for i in range(32))):
         put(n, v)
     put("%laneid", tid & 31)
     put("%warpid", tid >> 5)
-    put("%smid", b % 132)
+    put("%smid", b % nsm)
     ln = (tid & 31).astype(np.uint64)
     one = np.uint64(1)
     put("%lanemask_eq", (one << ln).astype(np.uint32))

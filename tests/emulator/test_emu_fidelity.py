@@ -76,3 +76,21 @@ def test_shfl_by_a_lane_outside_its_member_mask_is_a_finding():
         emulate(kernel(body), "k", 1, 32, [np.zeros(32, np.uint32), np.arange(32, dtype=np.uint32), np.uint32(32)])
     (f,) = e.value.findings
     assert f.kind == "membermask" and f.thread == (16, 0, 0) and f.count == 16
+
+
+@pytest.mark.parametrize("arch, nsm", [("sm_80", 108), ("sm_90", 132)])
+def test_special_registers_from_the_arch_tables(arch, nsm):
+    body = ("mov.u32 %r6, %nsmid; mov.u32 %r7, %envreg3; add.u32 %r6, %r6, %r7;"
+            "mov.u32 %r8, %reserved_smem_offset_cap; shl.b32 %r8, %r8, 8; add.u32 %r6, %r6, %r8;"
+            "mov.u32 %r8, %total_smem_size; shl.b32 %r8, %r8, 20; add.u32 %r6, %r6, %r8;"
+            "mov.u64 %rd10, %clock64; mov.u64 %rd11, %globaltimer; setp.lt.u64 %p1, %rd10, %rd11;"
+            "selp.u32 %r9, 0, 1, %p1; add.u32 %r6, %r6, %r9;")
+    ptx = kernel(body + STORE).replace(".target sm_80", f".target {arch}")
+    out = np.zeros(32, np.uint32)
+    emulate(ptx, "k", 1, 32, [out, np.zeros(32, np.uint32), np.uint32(32)])
+    assert (out == nsm + (1024 << 8) + ((256 + 1024) << 20)).all()  # 256 bytes of sA + 1 KB reserved; time goes on
+
+
+def test_unmodelled_special_registers_are_refused_at_decode_time():
+    with pytest.raises(Exception, match="special register '%pm0' is not modelled"):
+        emulate(kernel("mov.u32 %r6, %pm0;"), "k", 1, 32, [np.zeros(32, np.uint32)] * 2 + [np.uint32(1)])
