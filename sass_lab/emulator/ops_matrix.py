@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import ir
 from . import values as V
-from .decode import Ctx, builder, split_mods
+from .decode import Ctx, builder
 from .machine import SHARED_WINDOW
 from .ops_mem import address, dst_lanes, lane_addresses, lanes_of
 from .ops_warp import check_converged
@@ -114,67 +114,120 @@ def stmatrix(ctx: Ctx, ins: ir.Instr):
 
 
 # ------------------------------------------------------------------------------ mma.sync
+#
+# Fragment layouts of the PTX ISA ("Matrix fragments for mma.m16n8k*"): each entry of a layout is
+# the (row, col) of fragment element i as arrays over the 32 lanes; elements fill registers low
+# bits first (two per b32 for f16/bf16, four for s8/u8, eight for s4/u4, one for tf32/f64).
 
 G, T4 = LANE >> 2, LANE & 3
 
 
-def _layouts(shape: str, kind: str):
-    """(A coords [reg][half] → (row, k), B coords → (k, col), elements per reg) for one shape."""
+def _ab(shape: str, kind: str):
+    """(A layout, B layout, elements per register) of one shape and input type, or None."""
+    m = 16 if shape.startswith("m16") else 8
+    k = int(shape.split("k")[1]) if "k" in shape else 0
     if kind in ("f16", "bf16"):
-        if shape == "m16n8k16":
-            a = [(G, 2 * T4), (G, 2 * T4 + 1), (G + 8, 2 * T4), (G + 8, 2 * T4 + 1),
-                 (G, 2 * T4 + 8), (G, 2 * T4 + 9), (G + 8, 2 * T4 + 8), (G + 8, 2 * T4 + 9)]
-            b = [(2 * T4, G), (2 * T4 + 1, G), (2 * T4 + 8, G), (2 * T4 + 9, G)]
-            return a, b, 16
+        per = 2
+        if (shape, k) == ("m16n8k16", 16):
+            a = [(G + 8 * ((i >> 1) & 1), 2 * T4 + (i & 1) + 8 * (i >> 2)) for i in range(8)]
+            b = [(2 * T4 + (i & 1) + 8 * (i >> 1), G) for i in range(4)]
+            return a, b, per
         if shape == "m16n8k8":
-            a = [(G, 2 * T4), (G, 2 * T4 + 1), (G + 8, 2 * T4), (G + 8, 2 * T4 + 1)]
-            b = [(2 * T4, G), (2 * T4 + 1, G)]
-            return a, b, 8
+            return ([(G + 8 * (i >> 1), 2 * T4 + (i & 1)) for i in range(4)], [(2 * T4 + i, G) for i in range(2)], per)
+        return None
     if kind == "tf32":
         if shape == "m16n8k8":
-            return [(G, T4), (G + 8, T4), (G, T4 + 4), (G + 8, T4 + 4)], [(T4, G), (T4 + 4, G)], 8
+            return [(G, T4), (G + 8, T4), (G, T4 + 4), (G + 8, T4 + 4)], [(T4, G), (T4 + 4, G)], 1
         if shape == "m16n8k4":
-            return [(G, T4), (G + 8, T4)], [(T4, G)], 4
+            return [(G, T4), (G + 8, T4)], [(T4, G)], 1
+        return None
+    if kind == "f64":
+        return ([(G, T4)], [(T4, G)], 1) if shape == "m8n8k4" else None
+    if kind in ("s8", "u8", "s4", "u4"):
+        per = 4 if kind in ("s8", "u8") else 8
+        na, nb = m * k // 32, k * 8 // 32  # elements per lane
+        if m == 8:
+            return [(G, T4 * per + i) for i in range(na)], [(T4 * per + i, G) for i in range(nb)], per
+        # m16: A elements alternate rows G / G+8 every `per` elements, then move on by 4*per columns
+        a = [(G + 8 * ((i // per) & 1), T4 * per + (i % per) + 4 * per * (i // (2 * per))) for i in range(na)]
+        b = [(T4 * per + (i % per) + 4 * per * (i // per), G) for i in range(nb)]
+        return a, b, per
     return None
 
 
-C_LAYOUT = [(G, 2 * T4), (G, 2 * T4 + 1), (G + 8, 2 * T4), (G + 8, 2 * T4 + 1)]
+def _c_layout(m: int, kind: str):
+    """(C/D layout, elements per register) for an m16n8 or m8n8 accumulator."""
+    if m == 8:
+        return [(G, 2 * T4 + i) for i in range(2)], 1
+    lay = [(G, 2 * T4), (G, 2 * T4 + 1), (G + 8, 2 * T4), (G + 8, 2 * T4 + 1)]
+    return lay, 2 if kind == "f16" else 1
 
 
-def _elems(words: list, kind: str) -> list:
-    """Fragment registers (u32 per lane) → element arrays (f64) in layout order."""
+def _unpack(words: list, kind: str) -> list:
+    """Fragment registers (per lane) → element arrays (f64 or int64) in layout order."""
     out = []
     for w in words:
         if kind == "tf32":
-            out.append((w & np.uint32(0xFFFFE000)).view(np.float32).astype(np.float64))
-        else:
-            lo, hi = V.unpack_half2(w, "bf16x2" if kind == "bf16" else "f16x2")
+            out.append((w.view(np.uint32) & np.uint32(0xFFFFE000)).view(np.float32).astype(np.float64))
+        elif kind == "f64":
+            out.append(w.view(np.float64))
+        elif kind in ("f16", "bf16"):
+            lo, hi = V.unpack_half2(w.view(np.uint32), "bf16x2" if kind == "bf16" else "f16x2")
             out += [lo.astype(np.float64), hi.astype(np.float64)]
+        elif kind in ("f32", "s32"):
+            out.append(w.view(np.float32 if kind == "f32" else np.int32).astype(np.float64 if kind == "f32"
+                                                                                else np.int64))
+        else:
+            bits = 8 if kind in ("s8", "u8") else 4
+            u = w.view(np.uint32).astype(np.int64)
+            for j in range(32 // bits):
+                e = (u >> (bits * j)) & ((1 << bits) - 1)
+                out.append(e - ((e >> (bits - 1)) << bits) if kind[0] == "s" else e)
     return out
+
+
+MMA_FORMS = ("f16/bf16 m16n8k8, m16n8k16 (f32 or f16 accumulators for f16); tf32 m16n8k4, m16n8k8; "
+             "s8/u8 m8n8k16, m16n8k16, m16n8k32; s4/u4 m8n8k32, m16n8k32, m16n8k64 (s32, .satfinite); "
+             "f64 m8n8k4")
 
 
 @builder("mma")
 def mma(ctx: Ctx, ins: ir.Instr):
     mods = ins.mods
     shape = next((m for m in mods if m.startswith("m") and "n" in m and "k" in m), "")
-    types, _ = split_mods(mods)
-    if len(types) != 4 or types[0] != "f32" or types[3] != "f32" or "row" not in mods or "col" not in mods:
-        raise ctx.error(f"'{ins.name}' is not supported by the emulator",
-                        hint="supported: mma.sync.aligned.{m16n8k8,m16n8k16}.row.col.f32.{f16,bf16}.{f16,bf16}.f32 "
-                             "and m16n8k8/m16n8k4 .tf32")
-    kind = types[1]
-    lay = _layouts(shape, kind)
-    if lay is None or types[2] != kind:
-        raise ctx.error(f"'{ins.name}': shape {shape} with {kind} inputs is not supported by the emulator")
-    a_lay, b_lay, k = lay
+    types = [m for m in mods if m in V.TYPES or m in ("s4", "u4")]
+    other = {m for m in mods if m not in types}
+    hint = f"supported mma.sync.aligned .row.col forms: {MMA_FORMS}"
+    if len(types) != 4 or "row" not in mods or "col" not in mods or "sync" not in mods:
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator", hint=hint)
+    dk, ak, bk, ck = types
+    lay = _ab(shape, ak)
+    integer = ak in ("s8", "u8", "s4", "u4")
+    ok = lay is not None and (bk == ak or integer and bk[1:] == ak[1:])
+    if ak in ("f16",):
+        ok = ok and dk in ("f16", "f32") and ck in ("f16", "f32")
+    elif integer:
+        ok = ok and dk == ck == "s32"
+    else:
+        ok = ok and dk == ck == ("f64" if ak == "f64" else "f32")
+    extra = other - {"sync", "aligned", "row", "col", shape, "satfinite"}
+    if not ok or extra or ("satfinite" in other and not integer):
+        raise ctx.error(f"'{ins.name}': this mma form is not supported by the emulator", hint=hint)
+    a_lay, b_lay, per = lay
+    M, K = int(shape[1:shape.index("n")]), int(shape.split("k")[1])
+    c_lay, cper = _c_layout(M, ck)
+    d_lay, dper = _c_layout(M, dk)
     d, a, b, c = ins.operands
-    per = 1 if kind == "tf32" else 2
-    if len(a.items) * per != len(a_lay) or len(b.items) * per != len(b_lay) or len(c.items) != 4:
-        raise ctx.error(f"'{ins.name}': wrong fragment sizes")
-    ga = [ctx.src(x, "b32") for x in a.items]
-    gb = [ctx.src(x, "b32") for x in b.items]
-    gc = [ctx.src(x, "f32") for x in c.items]
-    puts = [dst_lanes(ctx, x, "f32") for x in d.items]
+    rt = "f64" if ak == "f64" else "b32"
+    if (len(a.items) * per, len(b.items) * per, len(c.items) * cper, len(d.items) * dper) != \
+            (len(a_lay), len(b_lay), len(c_lay), len(d_lay)):
+        raise ctx.error(f"'{ins.name}': wrong fragment sizes (A {len(a_lay) // per}, B {len(b_lay) // per}, "
+                        f"C {len(c_lay) // cper}, D {len(d_lay) // dper} registers)")
+    ga = [ctx.src(x, rt) for x in a.items]
+    gb = [ctx.src(x, rt) for x in b.items]
+    gc = [ctx.src(x, "f64" if ck == "f64" else "b32") for x in c.items]
+    puts = [dst_lanes(ctx, x, "f64" if dk == "f64" else "b32") for x in d.items]
+    sat = "satfinite" in other
 
     def h(st, wm, gm):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
@@ -183,21 +236,33 @@ def mma(ctx: Ctx, ins: ir.Instr):
         wl = (warps[:, None] * 32 + LANE).ravel()
         nw = len(warps)
 
-        def grab(gs, dt):
-            return [np.broadcast_to(g(st), (st.L,))[wl].astype(dt, copy=False) for g in gs]
-        A = np.zeros((nw, 16, k))
-        B = np.zeros((nw, k, 8))
-        C = np.zeros((nw, 16, 8))
+        def grab(gs):
+            return [np.ascontiguousarray(np.broadcast_to(g(st), (st.L,))[wl]) for g in gs]
+        acc = np.int64 if integer else (np.longdouble if ak == "f64" else np.float64)
+        A = np.zeros((nw, M, K), acc)
+        B = np.zeros((nw, K, 8), acc)
+        C = np.zeros((nw, M, 8), acc)
         wi = np.repeat(np.arange(nw), 32)
         li = np.tile(LANE, nw)
-        for (r, cc), v in zip(a_lay, _elems(grab(ga, np.uint32), kind)):
+        for (r, cc), v in zip(a_lay, _unpack(grab(ga), ak)):
             A[wi, r[li], cc[li]] = v
-        for (r, cc), v in zip(b_lay, _elems(grab(gb, np.uint32), kind)):
+        for (r, cc), v in zip(b_lay, _unpack(grab(gb), bk)):
             B[wi, r[li], cc[li]] = v
-        for (r, cc), v in zip(C_LAYOUT, grab(gc, np.float32)):
+        for (r, cc), v in zip(c_lay, _unpack(grab(gc), ck)):
             C[wi, r[li], cc[li]] = v
-        D = (np.matmul(A, B) + C).astype(np.float32)
+        D = np.matmul(A, B) + C
         keep = np.isin(wl, lanes, assume_unique=True) if len(wl) != len(lanes) else slice(None)
-        for (r, cc), p in zip(C_LAYOUT, puts):
-            p(st, wl[keep], D[wi, r[li], cc[li]][keep])
+        vals = [D[wi, r[li], cc[li]] for r, cc in d_lay]
+        if integer:
+            vals = [(np.clip(v, -2**31, 2**31 - 1) if sat else v & 0xFFFFFFFF).astype(np.int64).astype(np.uint32)
+                    for v in vals]
+        elif dk == "f64":
+            vals = [v.astype(np.float64) for v in vals]
+        elif dk == "f32":
+            vals = [v.astype(np.float32).view(np.uint32) for v in vals]
+        else:  # f16 pairs packed low element first
+            bits = [np.asarray(v, np.float64).astype(np.float16).view(np.uint16) for v in vals]  # one rounding
+            vals = [V.pack_half2(bits[2 * j], bits[2 * j + 1]) for j in range(len(bits) // 2)]
+        for p, v in zip(puts, vals):
+            p(st, wl[keep], v[keep])
     return h

@@ -21,6 +21,9 @@ from .ops_warp import check_converged
 
 SHAPES = {"m16n16k16", "m32n8k16", "m8n32k16", "m16n16k8"}
 HALVES = ("f16", "bf16")
+INTS = ("s8", "u8")
+PER = {"f16": 2, "bf16": 2, "s8": 4, "u8": 4, "tf32": 1, "f32": 1, "s32": 1}  # elements per b32 register
+ESIZE = {"f16": 2, "bf16": 2, "s8": 1, "u8": 1, "tf32": 4, "f32": 4, "s32": 4}
 
 
 def _shape(ctx: Ctx, ins: ir.Instr) -> tuple[int, int, int]:
@@ -39,25 +42,35 @@ def _slots_layout(rows: int, cols: int, slots: int):
 
 
 def _elements(words: list, t: str) -> np.ndarray:
-    """Fragment registers (u32 arrays over lanes) → element values (f64), shape (lanes, slots)."""
+    """Fragment registers (u32 arrays over lanes) → element values (f64, or int64 for integer
+    types), shape (lanes, slots)."""
     cols = []
     for w in words:
-        w = np.asarray(w).view(np.uint32)
+        w = np.ascontiguousarray(w).view(np.uint32)
         if t in HALVES:
             lo, hi = V.unpack_half2(w, "bf16x2" if t == "bf16" else "f16x2")
-            cols += [lo, hi]
+            cols += [lo.astype(np.float64), hi.astype(np.float64)]
         elif t == "tf32":
-            cols.append((w & np.uint32(0xFFFFE000)).view(np.float32))
+            cols.append((w & np.uint32(0xFFFFE000)).view(np.float32).astype(np.float64))
+        elif t in INTS:
+            b = w[:, None].view(np.int8 if t == "s8" else np.uint8).reshape(len(w), 4)
+            cols += [b[:, j].astype(np.int64) for j in range(4)]
+        elif t == "s32":
+            cols.append(w.view(np.int32).astype(np.int64))
         else:
-            cols.append(w.view(np.float32))
-    return np.stack(cols, axis=1).astype(np.float64)
+            cols.append(w.view(np.float32).astype(np.float64))
+    return np.stack(cols, axis=1)
 
 
-def _words(vals: np.ndarray, t: str, nregs: int) -> list:
+def _words(vals: np.ndarray, t: str, nregs: int, sat: bool = False) -> list:
     """Element values (lanes, slots) → fragment register words (u32 per lane)."""
     if t in HALVES:
-        bits = V.to_half_bits(vals.astype(np.float32), t)
+        bits = np.asarray(vals).astype(np.float16).view(np.uint16) if t == "f16" else \
+            V.to_half_bits(vals.astype(np.float32), t)  # f16: one rounding from the f64 sum
         return [V.pack_half2(bits[:, 2 * k], bits[:, 2 * k + 1]) for k in range(nregs)]
+    if t == "s32":
+        v = np.clip(vals, -2**31, 2**31 - 1) if sat else vals & 0xFFFFFFFF
+        return [v[:, k].astype(np.int64).astype(np.uint32) for k in range(nregs)]
     return [vals[:, k].astype(np.float32).view(np.uint32) for k in range(nregs)]
 
 
@@ -80,11 +93,14 @@ def _load_store(ctx: Ctx, ins: ir.Instr, load: bool):
     row_major = "row" in mods
     frag, mem = (ins.operands[0], ins.operands[1]) if load else (ins.operands[1], ins.operands[0])
     regs = frag.items if isinstance(frag, ir.Vec) else (frag,)
-    per = 2 if t in HALVES else 1
+    if t not in PER:
+        raise ctx.error(f"'{ins.name}': {t} fragments are not supported by the emulator",
+                        hint="wmma types: f16, bf16, tf32, f32, s8, u8, s32")
+    per = PER[t]
     slots = len(regs) * per
     if slots * 32 < rows * cols:
-        raise ctx.error(f"'{ins.name}': {len(regs)} registers cannot hold a {rows}x{cols} tile")
-    esize = 2 if t in HALVES else 4
+        raise ctx.error(f"'{ins.name}': {len(regs)} registers of {per} {t} elements cannot hold a {rows}x{cols} tile")
+    esize = ESIZE[t]
     space = space_of(ctx, ins, mem)
     if space in ("shared", "generic"):
         ctx.note_shared(esize)
@@ -114,25 +130,17 @@ def _load_store(ctx: Ctx, ins: ir.Instr, load: bool):
         if load:
             if shared and st.races is not None:
                 st.races.read(idx, esize, ok_lanes)
-            raw = views[esize][idx >> int(np.log2(esize))].reshape(len(lanes), slots)
-            if per == 2:
-                words = [V.pack_half2(raw[:, 2 * k], raw[:, 2 * k + 1]) for k in range(len(regs))]
-            else:
-                words = [raw[:, k].view(np.uint32) for k in range(len(regs))]
+            raw = np.ascontiguousarray(views[esize][idx >> int(np.log2(esize))].reshape(len(lanes), slots))
+            packed = raw.view(np.uint32)  # `per` elements per register, low first (little-endian)
+            words = [packed[:, k] for k in range(len(regs))]
             for p, w in zip(puts, words):
                 p(st, lanes, w)
             return
         if shared and st.races is not None:
             st.races.write(idx, esize, ok_lanes)
         vals = [np.broadcast_to(np.asarray(g(st)).view(np.uint32), (st.L,))[lanes] for g in gets]
-        if per == 2:
-            parts = []
-            for w in vals:
-                parts += [(w & np.uint32(0xFFFF)).astype(np.uint16), (w >> np.uint32(16)).astype(np.uint16)]
-            raw = np.stack(parts, axis=1)
-        else:
-            raw = np.stack(vals, axis=1)
-        views[esize][idx >> int(np.log2(esize))] = raw.reshape(-1).view(udt) if raw.dtype != udt else raw.reshape(-1)
+        raw = np.ascontiguousarray(np.stack(vals, axis=1)).view(udt)  # (lanes, slots) elements
+        views[esize][idx >> int(np.log2(esize))] = raw.reshape(-1)
     return h
 
 
@@ -146,14 +154,21 @@ def _mma(ctx: Ctx, ins: ir.Instr):
         dt, at, bt, ct = types
     else:
         raise ctx.error(f"'{ins.name}': unexpected types")
-    if at not in (*HALVES, "tf32") or dt not in ("f32", "f16") or ct not in ("f32", "f16") or "satfinite" in mods:
-        raise ctx.error(f"'{ins.name}' is not supported by the emulator")
+    integer = at in INTS
+    if integer:
+        ok = bt in INTS and dt == ct == "s32"
+    else:
+        ok = at in (*HALVES, "tf32") and dt in ("f32", "f16") and ct in ("f32", "f16") and "satfinite" not in mods
+    if not ok:
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator",
+                        hint="wmma.mma: f16/bf16/tf32 with f16 or f32 accumulators, s8/u8 with s32")
+    sat = "satfinite" in mods
     d, a, b, c = ins.operands
     ga = [ctx.src(x, "b32") for x in a.items]
     gb = [ctx.src(x, "b32") for x in b.items]
     gc = [ctx.src(x, "b32") for x in c.items]
     puts = [dst_lanes(ctx, x, "b32") for x in d.items]
-    per = {t: (2 if t in HALVES else 1) for t in (at, bt, ct, dt)}
+    per = {t: PER[t] for t in (at, bt, ct, dt)}
     lay_a = _slots_layout(M, K, len(ga) * per[at])
     lay_b = _slots_layout(K, N, len(gb) * per[bt])
     lay_c = _slots_layout(M, N, len(gc) * per[ct])
@@ -170,7 +185,7 @@ def _mma(ctx: Ctx, ins: ir.Instr):
             return [np.broadcast_to(np.asarray(g(st)).view(np.uint32), (st.L,))[wl] for g in gs]
 
         def tile(words, t, lay, shape):
-            out = np.zeros((nw, *shape))
+            out = np.zeros((nw, *shape), np.int64 if integer else np.float64)
             vals = _elements(words, t).reshape(nw, 32, -1)
             r, cc = lay
             out[np.arange(nw)[:, None, None], r[None], cc[None]] = vals
@@ -183,6 +198,6 @@ def _mma(ctx: Ctx, ins: ir.Instr):
         vals = D[np.arange(nw)[:, None, None], r[None], cc[None]].reshape(nw * 32, -1)
         vals = vals.astype(np.float32) if dt == "f32" else vals
         keep = np.isin(wl, lanes, assume_unique=True)
-        for p, w in zip(puts, _words(vals, dt, len(puts))):
+        for p, w in zip(puts, _words(vals, dt, len(puts), sat)):
             p(st, wl[keep], w[keep])
     return h

@@ -84,3 +84,53 @@ def test_printf_output_formatted_from_the_format_string(arch):
             want.append(f"block 0 thread {i}: v={x} hex={x & 0xFFFFFFFF:x} f={x * 0.5:.3f} s=ok c={chr(97 + i % 26)} "
                         f"{x:5d}|{i:<4d}|{x * 1000000000} {x * 1e10:e}")
     assert lines == want
+
+
+# ------------------------------------------------------------------------------ tensor.cu
+
+
+def _bf16(x):
+    return ((x.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16))
+
+
+@pytest.mark.parametrize("name, make, acc", [
+    ("wmma_f16_f32", lambda r, s: r.standard_normal(s).astype(np.float16), np.float32),
+    ("wmma_f16_f16", lambda r, s: (r.standard_normal(s) * 0.5).astype(np.float16), np.float16),
+    ("wmma_bf16", lambda r, s: _bf16(r.standard_normal(s)), np.float32),
+    ("wmma_u8", lambda r, s: r.integers(0, 256, s).astype(np.uint8), np.int32),
+    ("wmma_s8", lambda r, s: r.integers(-128, 128, s).astype(np.int8), np.int32),
+])
+def test_wmma_tiles_from_shared_memory(arch, name, make, acc):
+    # grid 4 x 256 threads, two warps of block 0 compute: 64 lanes x fragment slots == the wave's lanes
+    r = rng(4)
+    a, b = make(r, 4 * 512), make(r, 4 * 512)
+    c = np.zeros(512, acc) if acc != np.float32 else np.full(512, np.nan, np.float32)
+    emulate(ptx("tensor", arch), name, 4, 256, [a, b, c])
+
+    def val(x):
+        if name == "wmma_bf16":
+            return (x.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+        return x.astype(np.float64)
+    for w in range(2):
+        A = val(a[w * 256:(w + 1) * 256]).reshape(16, 16)
+        B = val(b[w * 256:(w + 1) * 256]).reshape(16, 16).T  # col-major K x N
+        want = A @ B + 1
+        got = c[w * 256:(w + 1) * 256].reshape(16, 16).astype(np.float64)
+        if acc == np.int32:
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=2e-3 if acc == np.float16 else 1e-5, atol=1e-2 if acc == np.float16 else 1e-5)
+
+
+def test_wmma_tf32(arch):
+    r = rng(5)
+    a, b = r.standard_normal(4 * 256).astype(np.float32), r.standard_normal(4 * 256).astype(np.float32)
+    c = np.full(512, np.nan, np.float32)
+    emulate(ptx("tensor", arch), "wmma_tf32", 4, 256, [a, b, c])
+
+    def tf32(x):  # round to nearest, ties away (cvt.rna.tf32.f32)
+        return ((x.view(np.uint32) + 0x1000) & 0xFFFFE000).astype(np.uint32).view(np.float32).astype(np.float64)
+    for w in range(2):
+        A = tf32(a[w * 128:(w + 1) * 128]).reshape(16, 8)
+        B = tf32(b[w * 128:(w + 1) * 128]).reshape(16, 8).T
+        np.testing.assert_allclose(c[w * 256:(w + 1) * 256].reshape(16, 16), A @ B + 1, rtol=1e-5, atol=1e-5)
