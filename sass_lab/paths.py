@@ -1,14 +1,19 @@
-"""Where the project's non-Python files live (grammars, shipped kernels)."""
+"""Where the package's non-Python files live: the grammars and the shipped kernels.
+
+Both ship inside the package (pyproject's package data), so an installed wheel finds them. In a
+checkout ``sass_lab/kernels_asm`` is a link to the top-level ``kernels_asm/``, resolved here so that
+paths print as the user sees them; in a wheel it is a real folder.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-GRAMMARS = ROOT / "grammars"
-KERNELS = ROOT / "kernels_asm"
+PACKAGE = Path(__file__).resolve().parent
+GRAMMARS = PACKAGE / "grammars"
+KERNELS = (PACKAGE / "kernels_asm").resolve()
 
 
 def grammar(name: str) -> str:
-    """Text of ``grammars/<name>``."""
-    return (GRAMMARS / name).read_text()
+    """Text of ``sass_lab/grammars/<name>``."""
+    return (GRAMMARS / name).read_text(encoding="utf-8")

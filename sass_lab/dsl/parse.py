@@ -2,7 +2,7 @@
 
 Comments are blanked, physical lines are joined into logical lines (an open ``(``, a trailing ``,``),
 plain instruction and label lines take the regex fast path (``fastparse``), and everything else goes
-through the Lark LALR parser built once from ``grammars/sasm.lark`` with an inline transformer (no
+through the Lark LALR parser built once from ``sass_lab/grammars/sasm.lark`` with an inline transformer (no
 parse tree). Structure (kernels, scopes) is left to ``dsl.lower``.
 """
 

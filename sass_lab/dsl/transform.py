@@ -48,7 +48,7 @@ def number(text: str) -> int | float:
 
 @v_args(inline=True)
 class ToNodes(Transformer):
-    """Callbacks for grammars/sasm.lark. ``base`` is the expanded-line index of the logical line."""
+    """Callbacks for sass_lab/grammars/sasm.lark. ``base`` is the expanded-line index of the logical line."""
 
     base = 0
 

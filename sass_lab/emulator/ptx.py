@@ -1,6 +1,6 @@
 """PTX text → :mod:`sass_lab.ir` (kernels, declarations, instructions with PTX-line spans).
 
-Lark LALR over ``grammars/ptx.lark`` with an inline transformer, so no parse tree is built; the
+Lark LALR over ``sass_lab/grammars/ptx.lark`` with an inline transformer, so no parse tree is built; the
 parsed module is cached per PTX text. Names stay unresolved here (every identifier operand is an
 ``ir.Reg``); :mod:`.decode` decides whether a name is a register, symbol, label or special.
 Operand forms the IR lacks get two small types here: :class:`AddrOf` (``sym+4`` as a value) and
@@ -371,6 +371,6 @@ def parse_ptx(text: str) -> ir.Module:
                             hint=f"expected one of: {', '.join(sorted(e.expected)[:8])}") from None
     except UnexpectedCharacters as e:
         raise EmulatorError("PTX syntax error: unexpected character", _error_span(lines, e),
-                            hint="the emulator's PTX grammar is grammars/ptx.lark") from None
+                            hint="the emulator's PTX grammar is sass_lab/grammars/ptx.lark") from None
     except UnexpectedInput as e:
         raise EmulatorError("PTX syntax error", _error_span(lines, e)) from None

@@ -1,4 +1,4 @@
-"""SASS instruction text → :class:`Operand` tuples, with the Lark grammar ``grammars/sass.lark``.
+"""SASS instruction text → :class:`Operand` tuples, with the Lark grammar ``sass_lab/grammars/sass.lark``.
 
 The parser is LALR with an inline transformer (no tree is built); one call parses a whole
 section's instructions, one per line.
