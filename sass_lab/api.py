@@ -1,12 +1,13 @@
 """The pipeline as one call: expand → parse → lower → passes → PTX → cubin → report.
 
-``assemble(source, arch=..., **defines)`` and ``assemble_file(path, ...)`` return a :class:`Module`
-of :class:`Kernel` objects, each with ``.ptx``, ``.cubin``, ``.resources`` and ``.occupancy()``; the
-emulator, runtime and SASS view hang off the same objects.
+``assemble(source, arch=..., defines=..., options=...)`` and ``assemble_file(path, ...)`` return a
+:class:`Module` of :class:`Kernel` objects, each with ``.ptx``, ``.cubin``, ``.resources`` and
+``.occupancy()``; the emulator, runtime and SASS view hang off the same objects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from . import ir
 from .errors import SourceError, Span, UsageError
 from .hw.resources import Occupancy, Resources
+from .toolchain.options import CompileOptions
 
 ARCHS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
 DEFAULT_ARCH = "sm_90"
@@ -90,6 +92,7 @@ class Module:
     log: str
     ir: ir.Module = field(repr=False)
     warnings: tuple = ()  # ptxas warnings mapped to .sasm spans (toolchain.compile.Compiled.warnings)
+    options: CompileOptions = CompileOptions()
     kernels: dict[str, Kernel] = field(default_factory=dict)
     sources: tuple[str, ...] = ()  # every file read: the source and what it includes
 
@@ -122,19 +125,21 @@ def default_block(res: Resources) -> int:
     return res.max_threads
 
 
-def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>", schedule: bool = True,
-             share_registers: bool = True, ptxas: bool = False, maxrregcount: int | None = None,
-             **defines: Any) -> Module:
-    """Assemble DSL or PTX text into a :class:`Module` (PTX + cubin + per-kernel report)."""
-    from .backend.ptx import emit
+def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>",
+             defines: Mapping[str, Any] | None = None, options: CompileOptions = CompileOptions()) -> Module:
+    """Assemble DSL or PTX text into a :class:`Module` (PTX + cubin + per-kernel report).
+
+    ``defines`` override the source's ``.define`` values (any name, ``schedule`` or ``file``
+    included); ``options`` say how to compile (``toolchain.options.CompileOptions``).
+    """
     from .dsl import frontend
     from .files import normalize
     from .passes import run_passes
-    from .toolchain.compile import compile_ptx
+    from .toolchain.compile import compile_module
 
     if arch not in ARCHS:
         raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(ARCHS)}")
-    front = frontend(normalize(source), file, defines)
+    front = frontend(normalize(source), file, dict(defines or {}))
     if not any(k.entry for k in front.module.kernels):
         raise SourceError(f"{file} has no kernel" + ("" if source.strip() else " (the file is empty)"),
                           hint="a kernel starts with `.kernel name(params)` (or `.entry` in PTX); "
@@ -142,17 +147,15 @@ def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>", s
     _check_block_directives(front.module)
     kernels, reports = [], {}
     for k in front.module.kernels:
-        k2, rep = run_passes(k, schedule=schedule, share_registers=share_registers)
+        k2, rep = run_passes(k, schedule=options.schedule, share_registers=options.share_registers)
         kernels.append(k2)
         reports[k2.name] = rep
     mod_ir = ir.Module(kernels=tuple(kernels), vars=front.module.vars, raw=front.module.raw,
                        file=front.module.file)
-    emitted = emit(mod_ir, arch)
-    compiled = compile_ptx(emitted.text, arch, line_map=emitted.line_map, ptxas=ptxas,
-                           maxrregcount=maxrregcount)
+    emitted, compiled = compile_module(mod_ir, arch, options)
     mod = Module(file=file, arch=arch, defines=dict(front.defines), ptx=emitted.text,
                  cubin=compiled.cubin, line_map=tuple(emitted.line_map), log=compiled.log, ir=mod_ir,
-                 warnings=tuple(compiled.warnings),
+                 warnings=tuple(compiled.warnings), options=options,
                  sources=tuple(dict.fromkeys(x.file for x in front.expanded.sources)))
     for k in kernels:
         if not k.entry:
@@ -181,9 +184,10 @@ def _check_block_directives(module: ir.Module) -> None:
                                                           "z ≤ 64): lower the block size")
 
 
-def assemble_file(path: str | Path, arch: str = DEFAULT_ARCH, **kw: Any) -> Module:
+def assemble_file(path: str | Path, arch: str = DEFAULT_ARCH, *, defines: Mapping[str, Any] | None = None,
+                  options: CompileOptions = CompileOptions()) -> Module:
     """Assemble a .sasm (or .ptx) file; ``.include`` paths resolve relative to it."""
     from .files import read_source
 
     path = Path(path)
-    return assemble(read_source(path), arch, file=str(path), **kw)
+    return assemble(read_source(path), arch, file=str(path), defines=defines, options=options)

@@ -42,7 +42,7 @@ def load(path: str | Path, arch: str | None = None, defines: dict | None = None)
     check_kind(path)
     if path.suffix not in (".sasm", ".ptx"):
         raise UsageError(f"don't know how to read '{path}'", hint="give a .sasm, .ptx or .cubin file")
-    mod = assemble_file(path, arch or DEFAULT_ARCH, **(defines or {}))
+    mod = assemble_file(path, arch or DEFAULT_ARCH, defines=defines)
     return Loaded(mod.cubin, mod.arch, str(path), mod.sources)
 
 

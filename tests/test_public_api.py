@@ -28,8 +28,8 @@ def test_assemble_file_module_shape():
 
 
 def test_defines_override_changes_the_binary():
-    a = sl.assemble_file(SAXPY, ITEMS=1)
-    b = sl.assemble_file(SAXPY, ITEMS=4)
+    a = sl.assemble_file(SAXPY, defines={"ITEMS": 1})
+    b = sl.assemble_file(SAXPY, defines={"ITEMS": 4})
     assert a.defines["ITEMS"] == 1 and b.defines["ITEMS"] == 4
     assert a.ptx.count("fma.rn.f32") == 1 and b.ptx.count("fma.rn.f32") == 4
 

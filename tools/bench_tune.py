@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from sass_lab.lab.spec import load_spec
-from sass_lab.lab.tune import candidates, tune
+from sass_lab.lab.tune import tune
 
 
 def sweep(path: str, jobs: int, cache: str) -> tuple[float, int, int]:
@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warm", action="store_true")
     a = ap.parse_args()
-    n = len(candidates(load_spec(a.file)))
+    n = len(load_spec(a.file).combinations())
     print(f"{a.file}: {n} candidates, {a.jobs} compile processes, {os.cpu_count()} CPUs")
     times = []
     for _ in range(a.repeat):

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..api import ARCHS, DEFAULT_ARCH, assemble_file
 from ..errors import UsageError
 from ..files import check_output, output_folder, write_output
+from ..toolchain.options import CompileOptions
 
 
 def register(sub) -> None:
@@ -96,9 +97,10 @@ def run(args) -> int:
             for path in _outputs(targets[f]):
                 if path.parent.is_dir():
                     check_output(path, files)
+    options = CompileOptions(ptxas=args.ptxas, schedule=not args.no_schedule)
     records, modules = [], []
     for f in files:
-        mod = assemble_file(f, args.arch, ptxas=args.ptxas, schedule=not args.no_schedule, **defines)
+        mod = assemble_file(f, args.arch, defines=defines, options=options)
         modules.append(mod)
         records.extend(kernel_record(k) for k in mod)
     inputs = [*files, *(src for m in modules for src in m.sources if Path(src).exists())]

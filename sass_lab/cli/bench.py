@@ -57,7 +57,7 @@ def run(args) -> int:
     if args.all_sizes and args.size:
         raise UsageError("--all-sizes and --size exclude each other")
     defines = parse_defines(args.defines)
-    spec = load_spec(args.file, **defines)
+    spec = load_spec(args.file, defines)
     sizes = spec.bench_sizes if args.all_sizes else [spec.with_size(parse_size(args.size))]
     vs = args.vs
     if vs == "auto":

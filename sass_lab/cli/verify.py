@@ -46,7 +46,7 @@ def run(args) -> int:
     if args.all_defines:
         from ..lab.spec import load_spec
 
-        combos = [{**base, **c} for c in load_spec(args.file, **base).combinations()] or [base]
+        combos = [{**base, **c} for c in load_spec(args.file, base).combinations()] or [base]
     results = []
     every_size = args.all_sizes or (args.emulate and not args.size)
     for defines in combos:

@@ -250,8 +250,8 @@ def time_spec(path: str | Path, size: dict | None = None, defines: dict | None =
     rt.probe()
     info = rt.context().info
     defines = dict(defines or {})
-    spec = load_spec(path, **defines)
-    mod = assemble_file(path, arch or (info.arch if info.arch in ARCHS else DEFAULT_ARCH), **defines)
+    mod = assemble_file(path, arch or (info.arch if info.arch in ARCHS else DEFAULT_ARCH), defines=defines)
+    spec = load_spec(path, resolved=mod.defines)
     k = mod[kernel or spec.kernel_name(list(mod.kernels))]
     s = spec.with_size(size)
     grid, block, shm = spec.grid(s), spec.block(s), spec.shared(s)

@@ -32,7 +32,7 @@ The block runs with ``np`` imported and every resolved ``.define`` bound as a va
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,17 +205,22 @@ def default_defines(text: str) -> dict[str, Any]:
     return out
 
 
-def resolved_defines(text: str, file: str, defines: dict[str, Any]) -> dict[str, Any]:
+def resolved_defines(text: str, file: str, defines: Mapping[str, Any]) -> dict[str, Any]:
     """Every ``.define`` as the expander resolves it (includes, ``%`` Python, -D overrides coerced
     like the command line's); an unknown override is the expander's error."""
     from ..dsl.expand import expand
 
-    _, resolved = expand(text, file, defines)
+    _, resolved = expand(text, file, dict(defines))
     return dict(resolved)
 
 
-def load_spec(path: str | Path, **defines: Any) -> KernelSpec:
-    """Read the ``%% lab`` block of a .sasm file, with ``defines`` overriding the defaults."""
+def load_spec(path: str | Path, defines: Mapping[str, Any] | None = None, *,
+              resolved: Mapping[str, Any] | None = None) -> KernelSpec:
+    """Read the ``%% lab`` block of a .sasm file, with ``defines`` overriding the defaults.
+
+    ``resolved``: the defines as an assembly of the same file already resolved them
+    (``api.Module.defines``), so the file is not expanded a second time.
+    """
     from ..files import read_source
 
     path = Path(path)
@@ -226,7 +231,7 @@ def load_spec(path: str | Path, **defines: Any) -> KernelSpec:
                           span=Span(str(path), 1, 1),
                           hint="add a %% lab ... %% block (see docs/LAB.md)")
     body, first_line = found
-    d = resolved_defines(text, str(path), defines)
+    d = dict(resolved) if resolved is not None else resolved_defines(text, str(path), defines or {})
     ns: dict[str, Any] = {"np": np, "__name__": f"lab:{path.name}"}
     ns.update(d)
     try:

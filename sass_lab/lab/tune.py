@@ -2,7 +2,7 @@
 
 Pipeline (each stage a plain function; the benchmark is a parameter so tests inject a fake):
 
-1. ``candidates(spec)`` — the product of the ``TUNE`` space, filtered by the lab block's ``valid``.
+1. ``spec.combinations()`` — the product of the ``TUNE`` space, filtered by the lab block's ``valid``.
 2. ``compile_all`` — every candidate compiled in a process pool (``fork`` where available: the parent
    holds no CUDA context), returning picklable :class:`Static` summaries.
 3. ``prune`` — candidates that cannot win are dropped before any run: spills, zero occupancy, shared
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SasmError
-from .spec import KernelSpec, load_spec
+from .spec import load_spec
 from .store import Key, Result, Store, package_versions, source_hash
 
 
@@ -60,17 +60,6 @@ class Outcome:
     values: dict = field(default_factory=dict)
 
 
-def candidates(spec: KernelSpec) -> list[dict]:
-    """Every define combination of the tuning space that the lab block calls valid."""
-    names = sorted(spec.tune)
-    out = []
-    for combo in itertools.product(*(spec.tune[n] for n in names)):
-        d = dict(zip(names, combo))
-        if spec.valid({**spec.defines, **d}):
-            out.append(d)
-    return out
-
-
 def compile_one(path: str, arch: str, defines: dict, size: dict) -> Static:
     """Assemble one candidate and summarise its resources (runs in a pool worker)."""
     import time
@@ -80,8 +69,8 @@ def compile_one(path: str, arch: str, defines: dict, size: dict) -> Static:
 
     t0 = time.perf_counter()
     try:
-        spec = load_spec(path, **defines)
-        mod = assemble_file(path, arch, **defines)
+        mod = assemble_file(path, arch, defines=defines)  # expands the file once
+        spec = load_spec(path, resolved=mod.defines)
         k = mod[spec.kernel] if spec.kernel else next(iter(mod))
         block = spec.block(size)
         threads = block[0] * block[1] * block[2]
@@ -177,7 +166,7 @@ def tune(path: str | Path, arch: str = "sm_90", size: dict | None = None, *, com
     path = str(path)
     spec = load_spec(path)
     size = spec.with_size(size)
-    cands = list(restrict) if restrict is not None else candidates(spec)
+    cands = list(restrict) if restrict is not None else spec.combinations()
     gpu = not compile_only
     if gpu and bench is None:
         from ..runtime import require_gpu

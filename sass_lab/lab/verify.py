@@ -179,11 +179,11 @@ def verify(path: str | Path, size: dict | str | None = None, emulate: bool = Tru
     device = _runner(emulate)
     if seed is None:  # pick one and report it, so that any failure can be replayed with --seed
         seed = int(np.random.SeedSequence().entropy % (1 << 31))
-    spec = spec or load_spec(path, **defines)
-    s = _size(spec, size, emulate)
     t0 = time.perf_counter()
-    mod = module or assemble_file(path, arch or DEFAULT_ARCH, **defines)
+    mod = module or assemble_file(path, arch or DEFAULT_ARCH, defines=defines)
     t1 = time.perf_counter()
+    spec = spec or load_spec(path, resolved=mod.defines)  # expanded once, by the assembly
+    s = _size(spec, size, emulate)
     name = kernel or spec.kernel_name(list(mod.kernels))
     k = mod[name]
     rng = np.random.default_rng(seed)
@@ -218,11 +218,11 @@ def verify_sizes(path: str | Path, sizes: list[dict] | None = None, emulate: boo
     _runner(emulate)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (1 << 31))
-    spec = load_spec(path, **defines)
-    sizes = sizes if sizes is not None else (spec.test_sizes or [spec.size])
     t0 = time.perf_counter()
-    mod = assemble_file(path, arch or DEFAULT_ARCH, **defines)
+    mod = assemble_file(path, arch or DEFAULT_ARCH, defines=defines)
     took = time.perf_counter() - t0
+    spec = load_spec(path, resolved=mod.defines)
+    sizes = sizes if sizes is not None else (spec.test_sizes or [spec.size])
     out = [verify(path, dict(s), emulate, defines, seed, kernel, arch, spec=spec, module=mod) for s in sizes]
     for i, r in enumerate(out):  # assembled once: the first run carries the time
         r.times["assemble_s"] = took if i == 0 else 0.0

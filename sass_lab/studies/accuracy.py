@@ -181,7 +181,8 @@ def run_kernel(name: str, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     file, defines = KERNEL_FILES[name]
     path = KERNELS / file
-    spec, mod = load_spec(path, **defines), assemble_file(path, **defines)
+    mod = assemble_file(path, defines=defines)
+    spec = load_spec(path, resolved=mod.defines)
     n, c, h, wd = x.shape
     k = w.shape[0]
     s = dict(N=n, C=c, H=h, W=wd, K=k, stride=1, pad=1)

@@ -26,6 +26,7 @@ from . import cache
 from . import log as logparse
 from .cubin import read_cubin
 from .diagnostics import Diagnostic, hint_for, map_diagnostic, raise_errors
+from .options import CompileOptions
 
 __all__ = ["Compiled", "Diagnostic", "compile_module", "compile_ptx", "find_ptxas", "hint_for",
            "map_diagnostic"]
@@ -140,7 +141,7 @@ def _run_ptxas(ptx: str, arch: str, options: list[str]) -> tuple[bytes | None, s
     exe = find_ptxas(arch)
     if exe is None:
         raise ToolchainError("ptxas not found", hint="put CUDA's ptxas on PATH, set SASS_LAB_PTXAS, "
-                             "or compile with nvJitLink (ptxas=False)")
+                             "or compile with nvJitLink (CompileOptions(ptxas=False))")
     with tempfile.TemporaryDirectory(prefix="sass_lab_") as tmp:
         src, out = Path(tmp, PTX_NAME), Path(tmp, "out.cubin")
         src.write_text(ptx)
@@ -191,36 +192,27 @@ def build_resources(cubin: bytes, log: str, arch: str) -> dict[str, Resources]:
 
 
 def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None = None,
-                ptxas: bool = False, maxrregcount: int | None = None, lineinfo: bool = False,
-                warn_spills: bool = False, extra_options: Sequence[str] = ()) -> Compiled:
+                options: CompileOptions = CompileOptions()) -> Compiled:
     """Compile PTX for ``arch``; raise ToolchainError (mapped to the .sasm line) on any error.
 
-    ``maxrregcount`` → ``-maxrregcount=N``; ``lineinfo`` → ``-lineinfo`` (pair with
-    ``emit(..., lineinfo=True)``); ``warn_spills`` → ptxas ``-warn-spills`` (a warning per spilling
-    kernel, mapped to its ``.entry``). ``extra_options`` are nvJitLink-style (``-Xptxas=-O1``).
+    ``options`` picks the compiler (``ptxas``) and its flags (``CompileOptions.flags()``); a
+    ``warn_spills`` warning names the spilling kernel's ``.entry``.
     """
     if arch not in ARCHS:
         raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(ARCHS)}")
-    options = list(extra_options)
-    if maxrregcount is not None:
-        if not 16 <= maxrregcount <= 255:
-            raise UsageError(f"maxrregcount {maxrregcount} out of range", hint="use 16..255")
-        options.append(f"-maxrregcount={maxrregcount}")
-    if lineinfo:
-        options.append("-lineinfo")
-    if warn_spills:
-        options.append("-Xptxas=-warn-spills")
+    flags = list(options.flags())
+    ptxas = options.ptxas
     if arch == "sm_70" and not ptxas and volta_ptxas():
         ptxas = True  # nvJitLink 13 has no Volta back end; a CUDA 12 ptxas does
     t0 = time.perf_counter()
     tool = "ptxas" if ptxas else "nvjitlink"
-    ckey = cache.key(ptx, arch, f"{tool}:{find_ptxas(arch) if ptxas else ''}", tuple(options))
+    ckey = cache.key(ptx, arch, f"{tool}:{find_ptxas(arch) if ptxas else ''}", tuple(flags))
     hit = cache.load(ckey)
     if hit is not None:
         (cubin, info), err = hit, ""
     else:
         run = _run_ptxas if ptxas else _run_nvjitlink
-        cubin, info, err = run(ptx, arch, options)
+        cubin, info, err = run(ptx, arch, flags)
         if cubin is not None:
             cache.store(ckey, cubin, info)
     if cubin is None:
@@ -230,12 +222,12 @@ def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None =
     warns = tuple(map_diagnostic(d, ptx_lines, line_map)
                   for d in logparse.diagnostics(info) if d.severity in ("warning", "advisory"))
     return Compiled(cubin=cubin, log=info, resources=build_resources(cubin, info, arch),
-                    warnings=warns, arch=arch, tool=tool, seconds=seconds, options=tuple(options))
+                    warnings=warns, arch=arch, tool=tool, seconds=seconds, options=tuple(flags))
 
 
-def compile_module(module, arch: str, *, lineinfo: bool = False, **kw):
+def compile_module(module, arch: str, options: CompileOptions = CompileOptions()):
     """``emit`` + ``compile_ptx`` for an ``ir.Module``: returns ``(Emitted, Compiled)``."""
     from ..backend.ptx import emit
 
-    em = emit(module, arch, lineinfo=lineinfo)
-    return em, compile_ptx(em.text, arch, line_map=em.line_map, lineinfo=lineinfo, **kw)
+    em = emit(module, arch, lineinfo=options.lineinfo)
+    return em, compile_ptx(em.text, arch, line_map=em.line_map, options=options)

@@ -1,6 +1,6 @@
 """SASS offset → PTX line → .sasm span, from the line tables ptxas writes into a cubin.
 
-Compile with ``compile_ptx(..., lineinfo=True)`` and the cubin carries ``.nv_debug_line_sass``: a
+Compile with ``compile_ptx(..., options=CompileOptions(lineinfo=True))`` and the cubin carries ``.nv_debug_line_sass``: a
 DWARF (v2) line program mapping each SASS instruction of ``.text.<kernel>`` to a line of the PTX
 text. With the emitter's ``line_map`` that line becomes the .sasm span, loop chain included. PTX
 with ``.loc`` directives (``emit(..., lineinfo=True)``) also gets ``.debug_line``: SASS → the files

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from ..hw.launch import default_threads, kernel_occupancy
 from .compile import compile_ptx
+from .options import CompileOptions
 
 DEFAULT_CAPS = (32, 40, 48, 56, 64, 72, 80, 96, 128, 168, 255)
 
@@ -36,7 +37,7 @@ def register_sweep(ptx: str, arch: str, kernel: str, *, caps: Iterable[int] = DE
     """Compile ``ptx`` once per cap and describe ``kernel`` at ``threads`` per block."""
     points = []
     for cap in sorted(set(caps)):
-        res = compile_ptx(ptx, arch, maxrregcount=cap).resources
+        res = compile_ptx(ptx, arch, options=CompileOptions(maxrregcount=cap)).resources
         if kernel not in res:
             raise UsageError(f"no kernel '{kernel}' in the PTX", hint=f"kernels: {', '.join(res) or '(none)'}")
         r = res[kernel]

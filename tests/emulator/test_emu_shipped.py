@@ -24,7 +24,7 @@ def test_shipped_kernel_matches_reference(name):
 
     path = Path(KERNELS) / name
     spec = load_spec(path)
-    mod = assemble_file(path, **spec.defines)
+    mod = assemble_file(path, defines=spec.defines)
     kern = mod[spec.kernel_name(list(mod.kernels))]
     s = spec.test_sizes[-1]
     a = spec.inputs(s, np.random.default_rng(0))

@@ -6,6 +6,7 @@ import pytest
 
 from sass_lab.hw.occupancy import occupancy
 from sass_lab.toolchain.compile import compile_ptx
+from sass_lab.toolchain.options import CompileOptions
 
 pytestmark = pytest.mark.gpu
 
@@ -67,7 +68,7 @@ def _load(d, ok, cubin: bytes):
 ])
 def test_model_matches_driver(device, live, cap, static, bars):
     d, ok, arch = device
-    res = compile_ptx(_kernel(live, static, bars).replace("ARCH", arch), arch, maxrregcount=cap)
+    res = compile_ptx(_kernel(live, static, bars).replace("ARCH", arch), arch, options=CompileOptions(maxrregcount=cap))
     r = res.resources["occ"]
     mod, fn = _load(d, ok, res.cubin)
     try:

@@ -27,7 +27,7 @@ def test_lab_block_is_consistent():
 
 
 def _run(defines, size, seed=0):
-    spec = load_spec(PATH, **defines)
+    spec = load_spec(PATH, defines)
     mod = module("conv_direct.sasm", defines)
     from sass_lab.lab.verify import order_args
 

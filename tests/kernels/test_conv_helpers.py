@@ -27,7 +27,7 @@ needs_pipeline = pytest.mark.skipif(not pipeline_ready(), reason="DSL front end 
 def assembled(file: str, items: tuple):
     import sass_lab as sl
 
-    return sl.assemble_file(KERNELS / file, **dict(items))
+    return sl.assemble_file(KERNELS / file, defines=dict(items))
 
 
 def module(file: str, defines: dict):

@@ -55,7 +55,7 @@ def _emulate(mod, name, grid, block, *args):
 @pytest.mark.parametrize("k,c", [(5, 3), (33, 7)])
 def test_filter_kernel(m, points, k, c):
     d = {} if points is None else dict(POINTS=points)
-    spec, mod = load_spec(KERNELS / FILES[m], **d), module(FILES[m], d)
+    spec, mod = load_spec(KERNELS / FILES[m], d), module(FILES[m], d)
     wg = toom_cook(m, 3, spec.defines["POINTS"])
     g = np.random.default_rng(k).standard_normal((k, c, 3, 3)).astype(np.float32)
     a2 = wg.alpha ** 2
@@ -86,7 +86,7 @@ def test_verify_on_emulator(case):
 def test_filter_then_main_kernel(m, points):
     """The two kernels chained as a user runs them, against float64 direct convolution of the raw g."""
     d = {} if points is None else dict(POINTS=points)
-    spec, mod = load_spec(KERNELS / FILES[m], **d), module(FILES[m], d)
+    spec, mod = load_spec(KERNELS / FILES[m], d), module(FILES[m], d)
     wg = toom_cook(m, 3, spec.defines["POINTS"])
     s = dict(N=2, C=13, H=9, W=7, K=6)
     rng = np.random.default_rng(5)

@@ -15,6 +15,7 @@ import sass_lab.api
 from sass_lab import ir
 from sass_lab.hw.resources import Resources
 from sass_lab.lab.bench import BenchConfig, VerifyFailed, bench_file, time_spec
+from sass_lab.lab.spec import resolved_defines
 from sass_lab.runtime import driver as drv_mod
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
@@ -50,7 +51,13 @@ def fake_gpu(monkeypatch, tmp_path):
         monkeypatch.setattr(drv_mod, "_CONTEXTS", {})
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
         k = SimpleNamespace(name="saxpy", cubin=b"x", params=PARAMS, resources=Resources(registers=16))
-        monkeypatch.setattr(sass_lab.api, "assemble_file", lambda path, arch, **d: Mod(saxpy=k))
+
+        def fake_assemble(path, arch, defines=None, **_):
+            mod = Mod(saxpy=k)
+            mod.defines = resolved_defines(Path(path).read_text(), str(path), defines or {})
+            return mod
+
+        monkeypatch.setattr(sass_lab.api, "assemble_file", fake_assemble)
         return d
     return setup
 

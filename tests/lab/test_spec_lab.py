@@ -38,7 +38,7 @@ def test_block_is_found_with_its_first_line():
 
 
 def test_defaults_overrides_and_callables(tmp_path):
-    spec = load_spec(write(tmp_path, BLOCK), N0=8)
+    spec = load_spec(write(tmp_path, BLOCK), {"N0": 8})
     assert spec.defines == {"N0": 8} and spec.kernel == "k"
     assert spec.size == {"n": 8}  # the block sees the resolved defines
     assert spec.grid({"n": 3}) == (3, 1, 1) and spec.block({}) == (8, 2, 1)
@@ -111,17 +111,17 @@ def test_sgemm_block_matches_the_brief():
     assert len(spec.combinations()) == 64
     assert {(c["BM"], c["BN"]) for c in spec.combinations()} == {(64, 64), (64, 128), (128, 64), (128, 128)}
     assert spec.kernel == "sgemm_nn_128x128"
-    assert load_spec("kernels_asm/sgemm.sasm", TRANS_A=1, BM=64).kernel == "sgemm_tn_64x128"
+    assert load_spec("kernels_asm/sgemm.sasm", {"TRANS_A": 1, "BM": 64}).kernel == "sgemm_tn_64x128"
     s = spec.with_size({})
     assert spec.flops(s) == 2 * 4096 ** 3
     assert spec.nbytes(s) == 4 * (2 * 4096 ** 2 + 2 * 4096 ** 2)
     assert spec.nbytes(dict(s, beta=0)) == 4 * 3 * 4096 ** 2
-    assert spec.block(s) == (256, 1, 1) and load_spec("kernels_asm/sgemm.sasm", BM=64, BN=64).block(s)[0] == 64
+    assert spec.block(s) == (256, 1, 1) and load_spec("kernels_asm/sgemm.sasm", {"BM": 64, "BN": 64}).block(s)[0] == 64
 
 
 @pytest.mark.parametrize("ta, tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
 def test_sgemm_reference_honours_transposes(ta, tb):
-    spec = load_spec("kernels_asm/sgemm.sasm", TRANS_A=ta, TRANS_B=tb)
+    spec = load_spec("kernels_asm/sgemm.sasm", {"TRANS_A": ta, "TRANS_B": tb})
     s = spec.with_size(dict(M=5, N=3, K=4, beta=1))
     a = spec.inputs(s, np.random.default_rng(0))
     A = a["A"].T if ta else a["A"]
@@ -151,7 +151,7 @@ def test_sgemm_peer_computes_the_same_gemm(ta, tb):
     """The peer's CuPy branch, with numpy standing in for cupy (same array API)."""
     import types
 
-    spec = load_spec("kernels_asm/sgemm.sasm", TRANS_A=ta, TRANS_B=tb)
+    spec = load_spec("kernels_asm/sgemm.sasm", {"TRANS_A": ta, "TRANS_B": tb})
     s = spec.with_size(dict(M=6, N=5, K=7, beta=1))
     a = spec.inputs(s, np.random.default_rng(2))
     want = spec.reference(a, s)["C"]

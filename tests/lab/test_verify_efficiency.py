@@ -66,7 +66,7 @@ def test_no_loop_counts_the_whole_kernel():
 def shipped(path, **defines):
     import sass_lab
 
-    return sass_lab.assemble_file(path, **defines)
+    return sass_lab.assemble_file(path, defines=defines)
 
 
 @pytest.mark.parametrize("defines, floor", [({}, 0.88), ({"BM": 64, "BN": 64}, 0.85)])

@@ -10,6 +10,7 @@ from passes_ir import instrs, kernel
 
 from sass_lab import ir
 from sass_lab.passes import PassReport, run_passes
+from sass_lab.toolchain.options import CompileOptions
 
 dsl = pytest.importorskip("sass_lab.dsl")
 
@@ -90,7 +91,7 @@ def test_pipeline_compiles_and_computes_the_same(sched, share):
 
     results = []
     for s, sh in ((False, False), (sched, share)):
-        k = assemble(POLY, schedule=s, share_registers=sh)["poly"]
+        k = assemble(POLY, options=CompileOptions(schedule=s, share_registers=sh))["poly"]
         assert k.resources.registers > 0  # nvJitLink accepted the PTX
         x = np.arange(64, dtype=np.float32)
         y = np.ones(64, dtype=np.float32)

@@ -11,6 +11,7 @@ from sass_lab.backend.ptx import emit
 from sass_lab.backend.samples import SAXPY_BODY, kernel_from_lines, saxpy
 from sass_lab.errors import Span, ToolchainError, UsageError
 from sass_lab.toolchain.compile import compile_ptx, find_ptxas
+from sass_lab.toolchain.options import CompileOptions
 
 needs_ptxas = pytest.mark.skipif(find_ptxas() is None, reason="ptxas not installed")
 
@@ -32,7 +33,7 @@ def _body_with(line_no: int, text: str) -> str:
 def test_error_maps_to_sasm_line(ptxas, body_line, text, needle):
     em = emit(saxpy(body=_body_with(body_line, text)), "sm_90")
     with pytest.raises(ToolchainError) as e:
-        compile_ptx(em.text, "sm_90", line_map=em.line_map, ptxas=ptxas)
+        compile_ptx(em.text, "sm_90", line_map=em.line_map, options=CompileOptions(ptxas=ptxas))
     err = e.value
     assert err.span.file == "saxpy.sasm"
     assert err.span.line == body_line + 1  # the sample body starts at line 2
@@ -132,14 +133,14 @@ def test_sm70_goes_to_the_configured_ptxas(monkeypatch, tmp_path):
 @pytest.mark.parametrize("arch, n", [("sm_61", None), ("sm_90", 8), ("sm_90", 300)])
 def test_bad_options(arch, n):
     with pytest.raises(UsageError):
-        compile_ptx(emit(saxpy(), "sm_90").text, arch, maxrregcount=n)
+        compile_ptx(emit(saxpy(), "sm_90").text, arch, options=CompileOptions(maxrregcount=n))
 
 
 @needs_ptxas
 def test_ptxas_and_nvjitlink_agree():
     text = emit(saxpy(), "sm_90").text
     a = compile_ptx(text, "sm_90")
-    b = compile_ptx(text, "sm_90", ptxas=True)
+    b = compile_ptx(text, "sm_90", options=CompileOptions(ptxas=True))
     assert (a.tool, b.tool) == ("nvjitlink", "ptxas")
     assert a.resources == b.resources
 
@@ -147,7 +148,7 @@ def test_ptxas_and_nvjitlink_agree():
 def test_missing_ptxas(monkeypatch):
     monkeypatch.setenv("SASS_LAB_PTXAS", "/nonexistent/ptxas")
     with pytest.raises(ToolchainError) as e:
-        compile_ptx(emit(saxpy(), "sm_90").text, "sm_90", ptxas=True)
+        compile_ptx(emit(saxpy(), "sm_90").text, "sm_90", options=CompileOptions(ptxas=True))
     assert "SASS_LAB_PTXAS" in e.value.hint
 
 
@@ -158,12 +159,12 @@ def test_warn_spills_maps_to_kernel(ptxas):
     k = kernel_from_lines("sp", [("P", "u64")], [("a", "u64")] + [(f"v{i}", "f32") for i in range(64)],
                           "ld.param.u64 a, [P];\n" + body + "\nret;", file="sp.sasm", first_line=3)
     em = emit(ir.Module((k,), file="sp.sasm"), "sm_90")
-    res = compile_ptx(em.text, "sm_90", line_map=em.line_map, maxrregcount=24, warn_spills=True,
-                      ptxas=ptxas)
+    res = compile_ptx(em.text, "sm_90", line_map=em.line_map,
+                      options=CompileOptions(maxrregcount=24, warn_spills=True, ptxas=ptxas))
     (w,) = res.warnings
     assert "spilled" in w.message and (w.span.file, w.span.line) == ("sp.sasm", 2)
     assert res.resources["sp"].spill_stores > 0
-    assert compile_ptx(em.text, "sm_90", maxrregcount=24).warnings == ()
+    assert compile_ptx(em.text, "sm_90", options=CompileOptions(maxrregcount=24)).warnings == ()
 
 
 @pytest.mark.parametrize("ptxas", [False, pytest.param(True, marks=needs_ptxas)])
@@ -171,8 +172,8 @@ def test_lineinfo_reaches_the_cubin(ptxas):
     # .loc alone makes ptxas write line tables; -lineinfo is accepted and harmless
     em = emit(saxpy(), "sm_90", lineinfo=True)
     assert '.file 1 "saxpy.sasm"' in em.text and "\t.loc 1 19 1" in em.text
-    with_info = compile_ptx(em.text, "sm_90", lineinfo=True, ptxas=ptxas).cubin
-    without = compile_ptx(emit(saxpy(), "sm_90").text, "sm_90", ptxas=ptxas).cubin
+    with_info = compile_ptx(em.text, "sm_90", options=CompileOptions(lineinfo=True, ptxas=ptxas)).cubin
+    without = compile_ptx(emit(saxpy(), "sm_90").text, "sm_90", options=CompileOptions(ptxas=ptxas)).cubin
     assert b".debug_line" in with_info and b"saxpy.sasm" in with_info
     assert b".debug_line" not in without and b"saxpy.sasm" not in without
 
@@ -193,7 +194,7 @@ def test_error_hints(line, needle):
 def test_compile_module():
     from sass_lab.toolchain.compile import compile_module
 
-    em, res = compile_module(saxpy(), "sm_89", lineinfo=True, maxrregcount=32)
+    em, res = compile_module(saxpy(), "sm_89", CompileOptions(lineinfo=True, maxrregcount=32))
     assert ".loc" in em.text and res.arch == "sm_89" and "-lineinfo" in res.options
     assert res.resources["saxpy"].maxnreg == 32
 

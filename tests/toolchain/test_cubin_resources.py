@@ -10,6 +10,7 @@ from sass_lab.hw.arch import arch_info
 from sass_lab.toolchain import log as logparse
 from sass_lab.toolchain.compile import compile_ptx
 from sass_lab.toolchain.cubin import parse_nv_info, read_cubin
+from sass_lab.toolchain.options import CompileOptions
 
 ARCHS = ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"]
 
@@ -27,7 +28,7 @@ CASES = [
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("name, ptx, kw", CASES, ids=[f"{c[0]}{i}" for i, c in enumerate(CASES)])
 def test_elf_agrees_with_log(arch, name, ptx, kw):
-    res = compile_ptx(ptx.replace("ARCH", arch), arch, **kw)
+    res = compile_ptx(ptx.replace("ARCH", arch), arch, options=CompileOptions(**kw))
     r = res.resources[name]
     lg = logparse.resources(res.log)[name]
     assert lg.entry
@@ -47,7 +48,7 @@ def test_elf_agrees_with_log(arch, name, ptx, kw):
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_specific_figures(arch):
     def one(name, ptx, **kw):
-        return compile_ptx(ptx.replace("ARCH", arch), arch, **kw).resources[name]
+        return compile_ptx(ptx.replace("ARCH", arch), arch, options=CompileOptions(**kw)).resources[name]
 
     sp = one("spill", spill(), maxrregcount=24)
     assert sp.registers == 24 and sp.maxnreg == 24

@@ -12,6 +12,7 @@ from sass_lab.backend.ptx import emit
 from sass_lab.backend.samples import saxpy
 from sass_lab.toolchain.compile import compile_ptx
 from sass_lab.toolchain.lineinfo import line_table, row_at, sass_spans
+from sass_lab.toolchain.options import CompileOptions
 
 
 def _nvdisasm() -> str | None:
@@ -50,7 +51,7 @@ def _nvdisasm_lines(cubin: bytes, tmp_path, flag: str) -> dict[str, dict[int, in
 def test_ptx_lines_match_nvdisasm(tmp_path, arch):
     # two kernels in one cubin: each sequence must land on its own .text section
     ptx = spill(40) + two_kernels()[len(HEAD):]
-    cubin = compile_ptx(ptx.replace("ARCH", arch), arch, lineinfo=True, maxrregcount=24).cubin
+    cubin = compile_ptx(ptx.replace("ARCH", arch), arch, options=CompileOptions(lineinfo=True, maxrregcount=24)).cubin
     tables = line_table(cubin)
     want = _nvdisasm_lines(cubin, tmp_path, "-gp")
     assert set(tables) == set(want) == {"spill", "shared", "barriers"}
@@ -70,7 +71,7 @@ def test_loc_lines_match_nvdisasm(tmp_path):
 
 def test_sass_spans_reach_the_sasm():
     em = emit(saxpy(), "sm_90")
-    cubin = compile_ptx(em.text, "sm_90", lineinfo=True).cubin
+    cubin = compile_ptx(em.text, "sm_90", options=CompileOptions(lineinfo=True)).cubin
     spans = sass_spans(cubin, em.line_map)["saxpy"]
     sources = {s.source for s in spans.values()}
     assert "fma.rn.f32 yv, a, xv, yv;" in sources and "ld.global.f32 xv, [x];" in sources
@@ -87,7 +88,7 @@ def test_lineinfo_does_not_change_the_code(arch):
     from sass_lab.toolchain.cubin import elf_file
 
     ptx = spill(40).replace("ARCH", arch)
-    plain = compile_ptx(ptx, arch, maxrregcount=24).cubin
-    annotated = compile_ptx(ptx, arch, maxrregcount=24, lineinfo=True).cubin
+    plain = compile_ptx(ptx, arch, options=CompileOptions(maxrregcount=24)).cubin
+    annotated = compile_ptx(ptx, arch, options=CompileOptions(maxrregcount=24, lineinfo=True)).cubin
     assert elf_file(plain).get_section_by_name(".text.spill").data() == \
         elf_file(annotated).get_section_by_name(".text.spill").data()

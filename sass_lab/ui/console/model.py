@@ -42,7 +42,7 @@ class ConsoleModel:
             from ...api import assemble_file
 
             try:
-                self._modules[key] = assemble_file(file, self.arch, **self.defines.get(file, {}))
+                self._modules[key] = assemble_file(file, self.arch, defines=self.defines.get(file, {}))
             except SasmError as e:
                 self._modules[key] = None
                 self._errors[key] = e.render()
