@@ -245,11 +245,12 @@ def time_spec(path: str | Path, size: dict | None = None, defines: dict | None =
     from .. import runtime as rt
     from ..api import ARCHS, DEFAULT_ARCH, assemble_file
     from ..runtime.timing import CudaTimer
-    from .spec import load_spec
+    from .spec import load_spec, read_lab
 
     rt.probe()
     info = rt.context().info
     defines = dict(defines or {})
+    read_lab(path)  # no lab block: say so before assembling
     mod = assemble_file(path, arch or (info.arch if info.arch in ARCHS else DEFAULT_ARCH), defines=defines)
     spec = load_spec(path, resolved=mod.defines)
     k = mod[kernel or spec.kernel_name(list(mod.kernels))]

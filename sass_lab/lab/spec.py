@@ -214,6 +214,19 @@ def resolved_defines(text: str, file: str, defines: Mapping[str, Any]) -> dict[s
     return dict(resolved)
 
 
+def read_lab(path: str | Path) -> tuple[str, str, int]:
+    """(file text, lab block, its first line); a SourceError when the file has no lab block."""
+    from ..files import read_source
+
+    text = read_source(Path(path))
+    found = lab_source(text)
+    if found is None:
+        raise SourceError(f"{path} has no '%% lab' block, so it cannot describe how to run itself",
+                          span=Span(str(path), 1, 1),
+                          hint="add a %% lab ... %% block (see docs/LAB.md)")
+    return text, *found
+
+
 def load_spec(path: str | Path, defines: Mapping[str, Any] | None = None, *,
               resolved: Mapping[str, Any] | None = None) -> KernelSpec:
     """Read the ``%% lab`` block of a .sasm file, with ``defines`` overriding the defaults.
@@ -221,16 +234,8 @@ def load_spec(path: str | Path, defines: Mapping[str, Any] | None = None, *,
     ``resolved``: the defines as an assembly of the same file already resolved them
     (``api.Module.defines``), so the file is not expanded a second time.
     """
-    from ..files import read_source
-
     path = Path(path)
-    text = read_source(path)
-    found = lab_source(text)
-    if found is None:
-        raise SourceError(f"{path} has no '%% lab' block, so it cannot describe how to run itself",
-                          span=Span(str(path), 1, 1),
-                          hint="add a %% lab ... %% block (see docs/LAB.md)")
-    body, first_line = found
+    text, body, first_line = read_lab(path)
     d = dict(resolved) if resolved is not None else resolved_defines(text, str(path), defines or {})
     ns: dict[str, Any] = {"np": np, "__name__": f"lab:{path.name}"}
     ns.update(d)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SourceError, UsageError
-from .spec import KernelSpec, load_spec, parse_size
+from .spec import KernelSpec, load_spec, parse_size, read_lab
 
 
 @dataclass
@@ -179,6 +179,8 @@ def verify(path: str | Path, size: dict | str | None = None, emulate: bool = Tru
     device = _runner(emulate)
     if seed is None:  # pick one and report it, so that any failure can be replayed with --seed
         seed = int(np.random.SeedSequence().entropy % (1 << 31))
+    if spec is None:
+        read_lab(path)  # no lab block: say so before assembling
     t0 = time.perf_counter()
     mod = module or assemble_file(path, arch or DEFAULT_ARCH, defines=defines)
     t1 = time.perf_counter()
@@ -218,6 +220,7 @@ def verify_sizes(path: str | Path, sizes: list[dict] | None = None, emulate: boo
     _runner(emulate)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (1 << 31))
+    read_lab(path)  # no lab block: say so before assembling
     t0 = time.perf_counter()
     mod = assemble_file(path, arch or DEFAULT_ARCH, defines=defines)
     took = time.perf_counter() - t0
