@@ -15,10 +15,11 @@ from typing import Any
 
 from . import ir
 from .errors import SourceError, Span, UsageError
+from .hw.arch import TARGETS
 from .hw.resources import Occupancy, Resources
 from .toolchain.options import CompileOptions
 
-ARCHS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
+ARCHS = TARGETS  # every target the assembler compiles for (the table lives in hw/arch.py)
 DEFAULT_ARCH = "sm_90"
 
 

@@ -17,18 +17,16 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..errors import SourceError, Span, UsageError
+from ..hw.arch import TARGETS
+from ..isa.specials import SPECIALS
 
 PTX_VERSION = "9.0"
 # CUDA 13 dropped Volta: only a CUDA 12 ptxas (PTX ISA <= 8.8) can still build sm_70, and 8.0 is enough
 VERSION_FOR = {"sm_70": "8.0"}
-TARGETS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
 
 _IDENT = re.compile(r"(?:[A-Za-z][A-Za-z0-9_$]*|[_$%][A-Za-z0-9_$]+)\Z")
 _NAMES_PER_LINE = 12
-_RESERVED = re.compile(r"WARP_SZ|%(?:tid|ntid|laneid|warpid|nwarpid|ctaid|nctaid|smid|nsmid|gridid|clock|clock64|"
-                       r"clock_hi|lanemask_\w+|pm\d+|pm\d+_64|envreg\d+|globaltimer\w*|"
-                       r"total_smem_size|dynamic_smem_size|aggr_smem_size|cluster\w*|is_explicit_cluster|"
-                       r"current_graph_exec|reserved_smem_offset\w*)\Z")
+_RESERVED = frozenset(n.partition(".")[0] for n in SPECIALS)  # WARP_SZ, %clock, %tid (of %tid.x), ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +95,7 @@ def check_name(name: str, span: Span | None, what: str = "name") -> str:
     if not _IDENT.match(name):
         raise SourceError(f"'{name}' is not a valid PTX {what}", span=span,
                           hint="PTX identifiers are letters, digits, '_' and '$' (arrays lower to a_1_2)")
-    if _RESERVED.match(name):
+    if name in _RESERVED:
         raise SourceError(f"'{name}' is a predefined PTX name and cannot be a {what}", span=span,
                           hint="rename it (WARP_SZ and %tid, %clock, ... are built in)")
     return name

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
+from ..isa.literals import number
 from .nodes import MemRef, Name, Num, Pair, SDir, SinkRef, SInstr, SLabel, VecRef
-from .transform import number
 
 _INSTR = re.compile(
     r"[ \t]*(?:@[ \t]*(!?)[ \t]*([%$A-Za-z_][\w$]*(?:\[\d+\])*(?:\.[A-Za-z_]\w*)?)[ \t]+)?"

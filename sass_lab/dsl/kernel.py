@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..isa.roles import NO_DEST
+from ..isa.specials import special_type
 from ..isa.table import dest_type
 from .checks import check, check_opcode
 from .context import LowerCtx
@@ -255,16 +256,13 @@ def _negate(lw: LowerCtx, names: Names, o: NotRef, pre: list) -> ir.Reg:
     return tmp
 
 
-_SR64 = frozenset({"%clock64", "%globaltimer", "%gridid", "%current_graph_exec"} | {f"%pm{i}_64" for i in range(8)})
-
-
 def _materialize_specials(names: Names, ins: ir.Instr, span) -> tuple[ir.Stmt, ...]:
     """PTX reads special registers only with mov: ``add r, %tid.x, 1`` → ``mov`` to a register first."""
     pre: list[ir.Stmt] = []
     ops = []
     for o in ins.operands:
         if type(o) is ir.Special and o.name != "WARP_SZ":
-            typ = "u64" if o.name in _SR64 else "u32"
+            typ = special_type(o.name)
             rname = "sr_" + o.name[1:].replace(".", "_")
             if rname not in names.flat:
                 names.flat[rname] = span

@@ -10,22 +10,10 @@ from dataclasses import dataclass, field
 
 from .. import ir
 from ..errors import SourceError, Span
+from ..isa.specials import SPECIALS
 from .nodes import MemRef, Name, Num, Pair, ParenList, SinkRef, VecRef
 
 VEC_PARTS = {2: ("x", "y"), 4: ("x", "y", "z", "w")}
-_AXES = ("x", "y", "z")
-SPECIALS = frozenset(
-    [f"%{r}.{a}" for r in ("tid", "ntid", "ctaid", "nctaid", "clusterid", "nclusterid", "cluster_ctaid",
-                           "cluster_nctaid") for a in _AXES]
-    + [f"%{r}" for r in ("laneid", "warpid", "nwarpid", "smid", "nsmid", "gridid", "clock", "clock64",
-                         "clock_hi", "globaltimer", "globaltimer_lo", "globaltimer_hi", "lanemask_eq",
-                         "lanemask_le", "lanemask_lt", "lanemask_ge", "lanemask_gt", "dynamic_smem_size",
-                         "total_smem_size", "aggr_smem_size", "is_explicit_cluster", "cluster_ctarank",
-                         "cluster_nctarank", "current_graph_exec", "reserved_smem_offset_begin",
-                         "reserved_smem_offset_end", "reserved_smem_offset_cap", "reserved_smem_offset_0",
-                         "reserved_smem_offset_1")]
-    + [f"%pm{i}" for i in range(8)] + [f"%pm{i}_64" for i in range(8)]
-    + [f"%envreg{i}" for i in range(32)] + ["WARP_SZ"])
 _COUNTED = re.compile(r"^(.*?)(\d+)$")
 
 

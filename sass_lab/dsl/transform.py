@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import struct
-
 from lark import Token, Transformer, v_args
 
+from ..isa.literals import number
 from .nodes import (
     MemRef,
     Name,
@@ -21,29 +20,6 @@ from .nodes import (
     SLabel,
     VecRef,
 )
-
-
-def number(text: str) -> int | float:
-    """The value of a PTX numeric literal (``0f3F800000``, ``0x10``, ``017``, ``0b101``, ``1.5e3``, ``7U``)."""
-    neg = text.startswith("-")
-    t = text[1:] if neg else text
-    if len(t) > 1 and t[0] == "0" and t[1] in "fF" and len(t) == 10:
-        v: int | float = struct.unpack(">f", bytes.fromhex(t[2:]))[0]
-    elif len(t) > 1 and t[0] == "0" and t[1] in "dD" and len(t) == 18:
-        v = struct.unpack(">d", bytes.fromhex(t[2:]))[0]
-    else:
-        t = t.rstrip("Uu")
-        if t[:2] in ("0x", "0X"):
-            v = int(t[2:], 16)
-        elif t[:2] in ("0b", "0B"):
-            v = int(t[2:], 2)
-        elif "." in t or "e" in t or "E" in t:
-            v = float(t)
-        elif len(t) > 1 and t[0] == "0":
-            v = int(t, 8)
-        else:
-            v = int(t)
-    return -v if neg else v
 
 
 @v_args(inline=True)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import EmulatorError
+from ..isa.specials import special_type
 from . import values as V
 from .ptx import AddrOf
 
@@ -27,8 +28,7 @@ SPECIALS = ("%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ntid.z", "%cta
             "%lanemask_gt", "%lanemask_ge", "%dynamic_smem_size", "%total_smem_size", "WARP_SZ",
             "%reserved_smem_offset_begin", "%reserved_smem_offset_end", "%reserved_smem_offset_cap",
             *(f"%envreg{i}" for i in range(32)))
-SPECIAL_TYPE = {s: "u32" for s in SPECIALS}
-SPECIAL_TYPE["%gridid"] = "u64"
+SPECIAL_TYPE = {s: special_type(s) for s in SPECIALS}  # the specials the emulator implements
 # time: the step counter (%clock, %clock64, %clock_hi) and nanoseconds = steps (%globaltimer*)
 DYNAMIC_SPECIALS = {"%clock": (0, 32), "%clock64": (0, 64), "%clock_hi": (32, 32), "%globaltimer": (0, 64),
                     "%globaltimer_lo": (0, 32), "%globaltimer_hi": (32, 32)}

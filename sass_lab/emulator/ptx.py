@@ -9,7 +9,6 @@ Operand forms the IR lacks get two small types here: :class:`AddrOf` (``sym+4`` 
 
 from __future__ import annotations
 
-import struct
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from .. import ir
 from ..errors import EmulatorError, Span
 from ..isa.constexpr import fold
+from ..isa.literals import number
 from ..paths import grammar
 
 PTX_FILE = "<ptx>"
@@ -50,20 +50,11 @@ class Paren:
 
 
 def parse_int(text: str) -> int:
-    t = text.rstrip("Uu")
-    if t[:2] in ("0x", "0X"):
-        return int(t[2:], 16)
-    if t[:2] in ("0b", "0B"):
-        return int(t[2:], 2)
-    return int(t)
+    return int(number(text))
 
 
 def parse_float(text: str) -> float:
-    if text[:2] in ("0f", "0F"):
-        return struct.unpack("<f", bytes.fromhex(text[2:])[::-1])[0]
-    if text[:2] in ("0d", "0D"):
-        return struct.unpack("<d", bytes.fromhex(text[2:])[::-1])[0]
-    return float(text)
+    return float(number(text))
 
 
 def _imm(tok: Token, neg: bool = False) -> ir.Imm:

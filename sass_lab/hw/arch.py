@@ -1,4 +1,4 @@
-"""Per-architecture SM limits for sm_70 … sm_90 (sm_90a shares sm_90's table).
+"""The targets, and the per-architecture SM limits for sm_70 … sm_90 (sm_90a shares sm_90's table).
 
 Figures follow the CUDA C++ Programming Guide's "Technical Specifications per Compute Capability"
 table and the CUDA Occupancy Calculator (register allocation unit 256 per warp, warp allocation
@@ -87,6 +87,10 @@ ARCHS: dict[str, ArchInfo] = {
                       carveouts_kb=(0, 8, 16, 32, 64, 100, 132, 164, 196, 228),
                       max_shared_per_block=227 * KB, reserved_shared_per_block=1 * KB),
 }
+
+
+# every target the assembler compiles for: the tables above, and sm_90a (sm_90 with wgmma/setmaxnreg)
+TARGETS: tuple[str, ...] = (*ARCHS, "sm_90a")
 
 
 def arch_info(arch: str) -> ArchInfo:

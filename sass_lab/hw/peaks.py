@@ -1,6 +1,6 @@
 """Peak rates of a device: the datasheet's, derived ones, and the per-device cache of measured ones.
 
-Datasheet figures are leads (boost clock, dense rates). The measured peaks (``lab.bench`` times two
+Datasheet figures (``hw.devices``) are leads (boost clock, dense rates). The measured peaks (``lab.bench`` times two
 DSL kernels with the bench harness) are cached in ``~/.cache/sass_lab/peaks.json``
 (``$XDG_CACHE_HOME`` respected), keyed by device.
 """
@@ -13,23 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-# name fragment (first match wins, most specific first), FP32 FLOP/s, dense BF16 FLOP/s, DRAM bytes/s
-DATASHEET: tuple[tuple[str, float, float, float], ...] = (
-    ("H200", 66.9e12, 989e12, 4.8e12),
-    ("H100 PCIe", 51.2e12, 756e12, 2.0e12),
-    ("H100 NVL", 60.0e12, 835e12, 3.9e12),
-    ("H100", 66.9e12, 989e12, 3.35e12),  # SXM5
-    ("GH200", 66.9e12, 989e12, 4.0e12),
-    ("A100-SXM4-80GB", 19.5e12, 312e12, 2.039e12),
-    ("A100 80GB PCIe", 19.5e12, 312e12, 1.935e12),
-    ("A100", 19.5e12, 312e12, 1.555e12),
-    ("L40S", 91.6e12, 362e12, 0.864e12),
-    ("L4", 30.3e12, 121e12, 0.3e12),
-    ("RTX 4090", 82.6e12, 165e12, 1.008e12),
-    ("V100", 15.7e12, 0.0, 0.9e12),
-)
-
-FP32_LANES = {(7, 0): 64, (7, 5): 64, (8, 0): 64, (8, 6): 128, (8, 7): 128, (8, 9): 128, (9, 0): 128}
+from .arch import ARCHS
+from .devices import find
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +34,12 @@ class Peaks:
 
 def datasheet(name: str, sm_count: int = 0, cc: tuple[int, int] = (9, 0), clock_khz: int = 0,
               mem_clock_khz: int = 0, bus_width: int = 0) -> Peaks:
-    """The datasheet row matching ``name``; else rates derived from the device attributes."""
-    for frag, fp32, bf16, bw in DATASHEET:
-        if frag.lower() in name.lower():
-            return Peaks(fp32, bw, "datasheet", name, bf16)
-    lanes = FP32_LANES.get(tuple(cc), 128)
+    """The datasheet row matching ``name`` (``hw.devices``); else rates derived from the attributes."""
+    d = find(name)
+    if d is not None:
+        return Peaks(d.peak_fp32_flops, d.dram_bytes_per_s, "datasheet", name, d.bf16_flops)
+    arch = f"sm_{cc[0]}{cc[1]}"
+    lanes = ARCHS[arch].fp32_lanes_per_sm if arch in ARCHS else 128
     fp32 = sm_count * lanes * 2 * clock_khz * 1e3
     bw = mem_clock_khz * 1e3 * 2 * bus_width / 8
     return Peaks(fp32, bw, "derived", name)

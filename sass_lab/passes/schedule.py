@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from ..errors import SourceError, Span
 from ..ir import Instr, Kernel, ScheduleBegin, ScheduleEnd, Special, Stmt
 from ..isa import is_barrier, is_branch
+from ..isa.specials import CLOCKS
 from .budget import schedule_limit
 from .dag import Dag, build_dag
 from .defuse import DefUse
@@ -30,8 +31,6 @@ from .latency import check_table, latency
 from .liveness import Flow, flow, pressure_of
 from .runpressure import RunPressure, run_pressure
 
-_CLOCKS = frozenset({"%clock", "%clock64", "%clock_hi", "%globaltimer", "%globaltimer_lo",
-                     "%globaltimer_hi"})
 _FIXED = frozenset({"setmaxnreg", "griddepcontrol", "nanosleep", "pmevent", "brkpt", "trap", "exit",
                     "ret", "call", "elect"})
 
@@ -108,7 +107,7 @@ def is_boundary(st: Stmt) -> bool:
         return True
     if st.opcode == "cp" and any(m in ("commit_group", "wait_group", "wait_all") for m in st.mods):
         return True
-    return any(isinstance(o, Special) and o.name in _CLOCKS for o in st.operands)
+    return any(isinstance(o, Special) and o.name in CLOCKS for o in st.operands)
 
 
 def simulate(dag: Dag, order: Sequence[int]) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Span, ToolchainError, UsageError
-from ..hw.arch import arch_info
+from ..hw.arch import TARGETS, arch_info
 from ..hw.resources import Resources
 from . import cache
 from . import log as logparse
@@ -31,7 +31,6 @@ from .options import CompileOptions
 __all__ = ["Compiled", "Diagnostic", "compile_module", "compile_ptx", "find_ptxas", "hint_for",
            "map_diagnostic"]
 
-ARCHS = ("sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a")
 PTX_NAME = "input.ptx"
 
 
@@ -198,8 +197,8 @@ def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None =
     ``options`` picks the compiler (``ptxas``) and its flags (``CompileOptions.flags()``); a
     ``warn_spills`` warning names the spilling kernel's ``.entry``.
     """
-    if arch not in ARCHS:
-        raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(ARCHS)}")
+    if arch not in TARGETS:
+        raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(TARGETS)}")
     flags = list(options.flags())
     ptxas = options.ptxas
     if arch == "sm_70" and not ptxas and volta_ptxas():

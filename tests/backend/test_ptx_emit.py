@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from sass_lab import ir
-from sass_lab.backend.ptx import TARGETS, emit, instr, operand
+from sass_lab.backend.ptx import emit, instr, operand
 from sass_lab.backend.samples import kernel_from_lines, saxpy
 from sass_lab.errors import SourceError, Span, UsageError
+from sass_lab.hw.arch import TARGETS
 from sass_lab.toolchain.compile import compile_ptx
 
 R = ir.Reg

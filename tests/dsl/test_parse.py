@@ -8,8 +8,8 @@ from sass_lab.dsl import fastparse
 from sass_lab.dsl.expand import expand
 from sass_lab.dsl.nodes import MemRef, Name, Num, Pair, ParenList, SinkRef, SInstr, SLabel, VecRef
 from sass_lab.dsl.parse import parse, parse_logical, strip_comments
-from sass_lab.dsl.transform import number
 from sass_lab.errors import SourceError
+from sass_lab.isa.literals import number
 
 
 def stmts(text: str):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sass_lab.backend.ptx import TARGETS
 from sass_lab.errors import SourceError, ToolchainError
+from sass_lab.hw.arch import TARGETS
 
 sl = pytest.importorskip("sass_lab")
 try:

@@ -102,19 +102,21 @@ class ConsoleModel:
 
     def occupancy_curves(self, ref: KernelRef) -> dict[str, list[tuple[int, int]]]:
         """Blocks/SM against registers, shared bytes and block size (the CUDA calculator's curves)."""
+        from ...hw.arch import arch_info
         from ...hw.occupancy import occupancy
 
         k = self.kernel(ref)
         if k is None:
             return {}
         r = k.resources
+        info = arch_info(self.arch)
         threads = k.occupancy().block
         regs = [(x, occupancy(self.arch, threads, x, r.shared_static).blocks_per_sm)
-                for x in range(8, 256, 8)]
+                for x in range(8, info.max_regs_per_thread + 1, 8)]
         smem = [(x, occupancy(self.arch, threads, r.registers, x).blocks_per_sm)
-                for x in range(0, 228 * 1024 + 1, 4096)]
+                for x in range(0, info.shared_per_sm + 1, 4096)]
         block = [(x, occupancy(self.arch, x, r.registers, r.shared_static).blocks_per_sm)
-                 for x in range(32, 1025, 32)]
+                 for x in range(info.warp_size, info.max_threads_per_block + 1, info.warp_size)]
         return {f"registers (now {r.registers})": regs, f"shared bytes (now {r.shared_static})": smem,
                 f"block size (now {threads})": block}
 
