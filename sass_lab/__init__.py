@@ -7,7 +7,6 @@
     k.ptx, k.cubin, k.resources, k.occupancy(block=256)
 """
 
-from .api import ARCHS, Kernel, Module, assemble, assemble_file
 from .errors import (
     CudaError,
     EmulatorError,
@@ -22,6 +21,17 @@ from .errors import (
 from .toolchain.options import CompileOptions
 
 __version__ = "0.1.0"
+_API = ("ARCHS", "Kernel", "Module", "assemble", "assemble_file")
+
+
+def __getattr__(name: str):
+    """The pipeline (``sass_lab.api``) loads on first use, so ``import sass_lab`` (and the command
+    line's start, where Ctrl-C must already be handled) stays light."""
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'sass_lab' has no attribute {name!r}")
 
 __all__ = [
     "ARCHS", "CompileOptions", "CudaError", "EmulatorError", "Kernel", "Module", "NoGPUError", "ResourceError",

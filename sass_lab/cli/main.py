@@ -83,8 +83,9 @@ def user_error(e: BaseException, args) -> SasmError | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
+    args = None
+    try:  # building the parser imports the pipeline: Ctrl-C there is an interruption too
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except NoGPUError as e:  # one sentence, with the command's CPU alternative when it has one
         alt = getattr(importlib.import_module(f"sass_lab.cli.{args.command}"), "NO_GPU", "")

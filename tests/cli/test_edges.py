@@ -391,3 +391,45 @@ def test_suite_size():
     assert len(CASES) >= 50
     assert {"assemble", "verify", "sass", "patch", "tune", "results", "report", "analyze", "run",
             "bench"} <= commands
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
+def test_killed_assemble_leaves_whole_outputs_or_none(sig, template, tmp_path):
+    """A real signal at several points of `assemble -o`: every output present is whole (the cubin a
+    complete ELF, the PTX ending its last kernel), the inputs are untouched, and SIGINT ends with exit
+    130 and one word, no traceback and no temporary file left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sass_lab.load import _complete
+
+    root = tmp_path / "w"
+    shutil.copytree(template, root, symlinks=True)
+    inputs = {p: (root / p).read_bytes() for p in ("mini.sasm", "saxpy.sasm", "a/k.sasm", "b/k.sasm")}
+    argv = [sys.executable, "-m", "sass_lab.cli.main", "assemble", *inputs, "-o", "out"]
+    env = {**os.environ, "SASS_LAB_CACHE": "off", "SASS_LAB_DB": str(root / "default.db")}
+    t0 = time.perf_counter()
+    subprocess.run(argv, cwd=root, env=env, capture_output=True, check=True)
+    full = time.perf_counter() - t0
+    shutil.rmtree(root / "out")
+    for frac in (0.2, 0.5, 0.8, 0.9, 0.97):
+        proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(max(0.1, full * frac))  # past the interpreter's own start-up
+        proc.send_signal(getattr(signal, sig))
+        out, err = proc.communicate(timeout=60)
+        if proc.returncode not in (0,):
+            assert proc.returncode in ((130, -2) if sig == "SIGINT" else (-9,)), err.decode()
+        assert b"Traceback" not in err
+        for p, data in inputs.items():
+            assert (root / p).read_bytes() == data
+        for f in (root / "out").rglob("*") if (root / "out").exists() else ():
+            if f.suffix == ".cubin":
+                assert _complete(f.read_bytes()) and f.read_bytes()[:4] == b"\x7fELF", f
+            elif f.suffix == ".ptx":
+                assert f.read_text().rstrip().endswith("}"), f
+            elif sig == "SIGINT":
+                assert f.is_dir(), f"left behind: {f}"
+        if (root / "out").exists():
+            shutil.rmtree(root / "out")
