@@ -86,6 +86,7 @@ def template(tmp_path_factory) -> Path:
         "incbin.sasm": '.include "noise.sasm"\n' + MINI, "incmiss.sasm": '.include "gone.sasm"\n' + MINI,
         "times.json": '{"conv1_1": 1.5}', "badtimes.json": "[1, 2", "badnet.json": '{"layers": [{"op": "x"}]}',
         "huge.sasm": "// padding\n" * 50_000 + MINI,
+        "defs.sasm": ".define schedule = 1, file = 2, arch = 3\n" + MINI,
     }
     for name, data in files.items():
         p = root / name
@@ -261,6 +262,13 @@ CASES = [
     Case("assemble-include-binary", "assemble incbin.sasm", 1, ("incbin.sasm:1:", "cannot include", "binary")),
     Case("assemble-include-missing", "assemble incmiss.sasm", 1, ("incmiss.sasm:1:", "cannot include 'gone.sasm'")),
     Case("assemble-bad-arch", "assemble mini.sasm --arch sm_1", 1, ("invalid choice",)),
+    # a define named like an option of the pipeline is a define (issue 14's options/defines split)
+    Case("assemble-define-named-schedule", "assemble mini.sasm -D schedule=0", 1, ("unknown define 'schedule'",)),
+    Case("assemble-define-named-file", "assemble mini.sasm -D file=x", 1, ("unknown define 'file'",)),
+    Case("assemble-defines-named-like-options", "assemble defs.sasm -D schedule=0 -D file=x -D arch=sm_80", 0,
+         ("fill",)),
+    Case("verify-defines-named-like-options", "verify defs.sasm --emulate -D schedule=0 -D arch=1", 0,
+         ("passed",)),
     # ------------------------------------------------------------------------------------------ verify
     Case("verify-missing", "verify nope.sasm --emulate", 1, ("nope.sasm", "No such file")),
     Case("verify-folder", "verify dir --emulate", 1, ("dir", "folder, not a file")),
