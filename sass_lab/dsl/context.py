@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..errors import SourceError, Span
-from .nodes import OPERANDS, SDir, Stmt
+from .nodes import OPERANDS, SClose, SOpen, SPragma, Stmt, SVar
 from .sourcemap import ChainCache, Expanded
 
 
@@ -38,26 +38,23 @@ class LowerCtx:
         depth = 0
         stmts = self.stmts
         for k in range(j, len(stmts)):
-            s = stmts[k]
-            if type(s) is SDir:
-                if s.kind == "open":
-                    depth += 1
-                elif s.kind == "close":
-                    depth -= 1
-                    if depth == 0:
-                        return k
+            t = type(stmts[k])
+            if t is SOpen:
+                depth += 1
+            elif t is SClose:
+                depth -= 1
+                if depth == 0:
+                    return k
         raise self.err(stmts[j], "'{' is not closed", hint="add the matching '}'")
 
-    def vars(self, s: SDir) -> list[ir.VarDecl]:
-        d = s.data
+    def vars(self, s: SVar) -> list[ir.VarDecl]:
         out = []
-        for n in d["names"]:
-            dims = tuple(n.dims) + ((d["vec"],) if d["vec"] else ())
-            if 0 in dims[1:] or (0 in dims[:1] and not d["extern"]):
+        for n in s.names:
+            dims = tuple(n.dims) + ((s.vec,) if s.vec else ())
+            if 0 in dims[1:] or (0 in dims[:1] and not s.extern):
                 raise self.err(n, f"'{n.name}' has an empty dimension",
                                hint="only '.extern .shared' arrays may be unsized: .extern .shared .b8 smem[]")
-            out.append(ir.VarDecl(d["space"], n.name, d["type"], dims, d["align"], d["extern"], n.init,
-                                  self.span(n)))
+            out.append(ir.VarDecl(s.space, n.name, s.type, dims, s.align, s.extern, n.init, self.span(n)))
         return out
 
     def statement_text(self, li: int) -> str:
@@ -69,5 +66,5 @@ class LowerCtx:
                 break
         return "\n".join(out).strip()
 
-    def pragma_text(self, s: SDir) -> str:
-        return ".pragma " + ", ".join(f'"{v}"' for v in s.data["values"]) + ";"
+    def pragma_text(self, s: SPragma) -> str:
+        return ".pragma " + ", ".join(f'"{v}"' for v in s.values) + ";"

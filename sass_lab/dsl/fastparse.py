@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from ..isa.literals import number
-from .nodes import MemRef, Name, Num, Pair, SDir, SinkRef, SInstr, SLabel, VecRef
+from .nodes import MemRef, Name, Num, Pair, SClose, SinkRef, SInstr, SLabel, SOpen, VecRef
 
 _INSTR = re.compile(
     r"[ \t]*(?:@[ \t]*(!?)[ \t]*([%$A-Za-z_][\w$]*(?:\[\d+\])*(?:\.[A-Za-z_]\w*)?)[ \t]+)?"
@@ -31,7 +31,7 @@ _CACHE_MAX = 50_000  # about 1.3 KB per line: at most ~65 MB
 
 
 def parse_line(line: str, li: int):
-    """An ``SInstr``, ``SLabel`` or scope ``SDir`` for a plain line, else None (results cached by text)."""
+    """An ``SInstr``, ``SLabel``, ``SOpen`` or ``SClose`` for a plain line, else None (cached by text)."""
     try:
         hit = _cache[line]
     except KeyError:
@@ -45,7 +45,7 @@ def parse_line(line: str, li: int):
         return SInstr(hit[1], hit[2], hit[3], hit[4], hit[5], li, hit[6], hit[7], li)
     if kind == "L":
         return SLabel(hit[1], li, hit[2], hit[3])
-    return SDir(hit[1], {}, li, hit[2], hit[2] + 1)
+    return hit[1](li, hit[2], hit[2] + 1)
 
 
 def _parse(line: str) -> tuple | None:
@@ -56,9 +56,9 @@ def _parse(line: str) -> tuple | None:
             return ("L", m2.group(1), m2.start(1) + 1, m2.end(1) + 1)
         s = line.strip()
         if s == "{":
-            return ("D", "open", line.index("{") + 1)
+            return ("D", SOpen, line.index("{") + 1)
         if s == "}":
-            return ("D", "close", line.index("}") + 1)
+            return ("D", SClose, line.index("}") + 1)
         return None
     neg, gname, opcode, mods, rest = m.groups()
     guard = None

@@ -9,40 +9,60 @@ from ..isa.table import dest_type
 from .checks import check, check_opcode
 from .context import LowerCtx
 from .names import Names
-from .nodes import MemRef, Name, NotRef, Num, ParenList, SDir, SInstr, SLabel
+from .nodes import (
+    MemRef,
+    Name,
+    NotRef,
+    Num,
+    ParenList,
+    SAuto,
+    SClose,
+    SEnd,
+    SEntry,
+    SFunc,
+    SInstr,
+    SLabel,
+    SOpen,
+    SParam,
+    SPerf,
+    SPragma,
+    SReg,
+    SSchedule,
+    STargets,
+    SVar,
+)
 from .parse import strip_comments
 
 _BRANCHES = ("bra", "brx")
 
 
-def _body_range(lw: LowerCtx, i: int, dsl: bool) -> tuple[int, int, int, list[SDir]]:
+def _body_range(lw: LowerCtx, i: int, dsl: bool) -> tuple[int, int, int, list[SPerf | SPragma]]:
     """(first body index, end index (exclusive), next index, header directives)."""
     stmts = lw.stmts
     hdr = stmts[i]
     j = i + 1
-    head: list[SDir] = []
-    while j < len(stmts) and type(stmts[j]) is SDir and stmts[j].kind in ("perf", "pragma"):
+    head: list[SPerf | SPragma] = []
+    while j < len(stmts) and type(stmts[j]) in (SPerf, SPragma):
         head.append(stmts[j])
         j += 1
-    if j < len(stmts) and type(stmts[j]) is SDir and stmts[j].kind == "open":
+    if j < len(stmts) and type(stmts[j]) is SOpen:
         end = lw.match(j)
         return j + 1, end, end + 1, head
     if not dsl:
-        raise lw.err(hdr, f"expected '{{' to start the body of '{hdr.data['name']}'",
+        raise lw.err(hdr, f"expected '{{' to start the body of '{hdr.name}'",
                      hint="PTX kernels are '.entry name(...) { ... }'; the DSL's .kernel needs no braces")
     k = j
     depth = 0
     while k < len(stmts):
-        s = stmts[k]
-        if type(s) is SDir:
-            if s.kind in ("entry", "func") and depth == 0:
-                break
-            if s.kind == "open":
-                depth += 1
-            elif s.kind == "close":
-                if depth == 0:
-                    raise lw.err(s, "unmatched '}'", hint="remove it or add the matching '{'")
-                depth -= 1
+        t = type(stmts[k])
+        if t in (SEntry, SFunc) and depth == 0:
+            break
+        if t is SOpen:
+            depth += 1
+        elif t is SClose:
+            if depth == 0:
+                raise lw.err(stmts[k], "unmatched '}'", hint="remove it or add the matching '{'")
+            depth -= 1
         k += 1
     return j, k, k, head
 
@@ -50,14 +70,13 @@ def _body_range(lw: LowerCtx, i: int, dsl: bool) -> tuple[int, int, int, list[SD
 def lower_kernel(lw: LowerCtx, i: int) -> tuple[ir.Kernel, int]:
     """Lower the kernel whose header is ``lw.stmts[i]``; returns it and the next statement index."""
     stmts = lw.stmts
-    hdr = stmts[i]
-    d = hdr.data
-    dsl = d["dsl"]
+    hdr: SEntry = stmts[i]
+    dsl = hdr.dsl
     names = Names(err=lw.err, auto=lw.auto)
     names.symbols = set(lw.symbols)
     params: list[ir.Param] = []
     seen_params: set[str] = set()
-    for p in d["params"]:
+    for p in hdr.params:
         if p.name in seen_params:
             raise lw.err(p, f"duplicate parameter '{p.name}'")
         seen_params.add(p.name)
@@ -70,8 +89,8 @@ def lower_kernel(lw: LowerCtx, i: int) -> tuple[ir.Kernel, int]:
             params.append(ir.Param(p.name, p.type, p.align, p.array, span))
             names.symbols.add(p.name)
     start, end, nxt, head = _body_range(lw, i, dsl)
-    directives = [_directive(lw, s) for s in head if s.kind == "perf"]
-    directives += [ir.Directive("pragma", s.data["values"], lw.span(s)) for s in head if s.kind == "pragma"]
+    directives = [_directive(lw, s) for s in head if type(s) is SPerf]
+    directives += [ir.Directive("pragma", s.values, lw.span(s)) for s in head if type(s) is SPragma]
     for k in range(start, end):
         s = stmts[k]
         if type(s) is SLabel:
@@ -80,15 +99,15 @@ def lower_kernel(lw: LowerCtx, i: int) -> tuple[ir.Kernel, int]:
             names.labels[s.name] = lw.span(s)
     body, kvars, dirs = _body(lw, names, start, end)
     directives += dirs
-    prologue, pregs = _param_loads(names, params, d["params"], lw)
-    kernel = ir.Kernel(name=d["name"], params=tuple(params), regs=tuple(pregs + names.decls),
+    prologue, pregs = _param_loads(names, params, hdr.params, lw)
+    kernel = ir.Kernel(name=hdr.name, params=tuple(params), regs=tuple(pregs + names.decls),
                        vars=tuple(kvars), directives=tuple(directives), body=tuple(prologue + body),
-                       entry=True, visible=d["visible"], span=lw.span(hdr))
+                       entry=True, visible=hdr.visible, span=lw.span(hdr))
     return kernel, nxt
 
 
-def _directive(lw: LowerCtx, s: SDir) -> ir.Directive:
-    return ir.Directive(s.data["name"], s.data["values"], lw.span(s))
+def _directive(lw: LowerCtx, s: SPerf) -> ir.Directive:
+    return ir.Directive(s.name, s.values, lw.span(s))
 
 
 def _body(lw: LowerCtx, names: Names, start: int, end: int):
@@ -97,85 +116,82 @@ def _body(lw: LowerCtx, names: Names, start: int, end: int):
     kvars: list[ir.VarDecl] = []
     dirs: list[ir.Directive] = []
     scopes: list[list[tuple[str, object]]] = []
-    sched: SDir | None = None
+    sched: SSchedule | None = None
     lower_instr = _instr
     for k in range(start, end):
         s = stmts[k]
         t = type(s)
-        if t is SInstr:
+        if t is SInstr:  # the common case first
             ins = lower_instr(lw, names, s)
             if type(ins) is tuple:
                 body.extend(ins)
             else:
                 body.append(ins)
-        elif t is SLabel:
-            body.append(ir.LabelDef(s.name, lw.span(s)))
-        else:
-            kind = s.kind
-            if kind == "reg":
+            continue
+        match s:
+            case SLabel():
+                body.append(ir.LabelDef(s.name, lw.span(s)))
+            case SReg():
                 _regs(lw, names, s, scopes)
-            elif kind == "open":
+            case SOpen():
                 scopes.append([])
                 body.append(ir.Raw("{", lw.span(s)))
-            elif kind == "close":
+            case SClose():
                 for name, prev in reversed(scopes.pop()):
                     names.restore(name, prev)
                 body.append(ir.Raw("}", lw.span(s)))
-            elif kind == "auto":
+            case SAuto():
                 names.auto = True
                 names.version += 1
-            elif kind == "var":
-                if s.data["space"] not in ("shared", "local", "param"):
-                    raise lw.err(s, f".{s.data['space']} variables are declared at module scope",
+            case SVar():
+                if s.space not in ("shared", "local", "param"):
+                    raise lw.err(s, f".{s.space} variables are declared at module scope",
                                  hint="move it above the kernel")
                 for v in lw.vars(s):
                     kvars.append(v)
                     names.symbols.add(v.name)
-            elif kind == "perf":
+            case SPerf():
                 dirs.append(_directive(lw, s))
-            elif kind == "pragma":
+            case SPragma():
                 body.append(ir.Raw(lw.pragma_text(s), lw.span(s)))
-            elif kind == "targets":
-                for name, li, col, end in s.data["targets"]:
+            case STargets():
+                for name, li, col, end in s.targets:
                     if name not in names.labels:
                         raise lw.err(SLabel(name, li, col, end), f"undefined label '{name}'",
                                      hint=_label_hint(names, name))
-                body.append(ir.Raw(".branchtargets " + ", ".join(t[0] for t in s.data["targets"]) + ";",
-                                   lw.span(s)))
-            elif kind == "param":
-                p = s.data["decl"]
-                names.symbols.add(p.name)
+                body.append(ir.Raw(".branchtargets " + ", ".join(t[0] for t in s.targets) + ";", lw.span(s)))
+            case SParam():
+                names.symbols.add(s.decl.name)
                 body.append(ir.Raw(lw.ex.lines[s.li].strip(), lw.span(s)))
-            elif kind == "schedule":
+            case SSchedule():
                 if sched is not None:
                     raise lw.err(s, "'.schedule' inside a '.schedule' region",
                                  hint=f"close the region opened at {lw.span(sched)} with '.end'")
                 sched = s
                 body.append(ir.ScheduleBegin(lw.span(s)))
-            elif kind == "end":
+            case SEnd():
                 if sched is None:
                     raise lw.err(s, "'.end' without '.schedule'", hint="remove it")
                 sched = None
                 body.append(ir.ScheduleEnd(lw.span(s)))
-            elif kind in ("entry", "func"):
+            case SEntry() | SFunc():
                 raise lw.err(s, "a kernel cannot be defined inside another", hint="close the body with '}'")
     if sched is not None:
         raise lw.err(sched, "'.schedule' region is not closed", hint="end it with '.end'")
     return body, kvars, dirs
 
 
-def _regs(lw: LowerCtx, names: Names, s: SDir, scopes) -> None:
-    d = s.data
+def _regs(lw: LowerCtx, names: Names, s: SReg, scopes) -> None:
     scoped = bool(scopes)
-    for n in d["names"]:
+    for n in s.names:
         span = lw.span(n)
         if n.count:
-            names.declare_counted(n, n.name, d["type"], n.count, span)
+            names.declare_counted(n, n.name, s.type, n.count, span)
             continue
         prev = names.regs.get(n.name) if scoped else None
         if scoped and any(name == n.name for name, _ in scopes[-1]):
             raise lw.err(n, f"duplicate name '{n.name}' in this scope")
-        names.declare(n, n.name, d["type"], tuple(n.dims), d["vec"], span, scoped=scoped)
+        names.declare(n, n.name, s.type, tuple(n.dims), s.vec, span, scoped=scoped)
         if scoped:
             scopes[-1].append((n.name, prev))
 

@@ -13,7 +13,23 @@ from .. import ir
 from ..errors import SourceError, Span
 from .context import LowerCtx
 from .kernel import lower_kernel
-from .nodes import SDir, SInstr, Stmt
+from .nodes import (
+    SAuto,
+    SClose,
+    SEnd,
+    SEntry,
+    SFunc,
+    SInstr,
+    SOpen,
+    SParam,
+    SPerf,
+    SPragma,
+    SReg,
+    SSchedule,
+    STargets,
+    Stmt,
+    SVar,
+)
 from .sourcemap import Expanded
 
 
@@ -21,11 +37,10 @@ def lower(stmts: list[Stmt], ex: Expanded, file: str) -> ir.Module:
     """Resolve and check ``stmts`` into an ``ir.Module``."""
     cx = LowerCtx(stmts, ex, file)
     for s in stmts:
-        if type(s) is SDir and s.kind in ("var", "func"):
-            if s.kind == "func":
-                cx.symbols.add(s.data["name"])
-            else:
-                cx.symbols.update(n.name for n in s.data["names"])
+        if type(s) is SFunc:
+            cx.symbols.add(s.name)
+        elif type(s) is SVar:
+            cx.symbols.update(n.name for n in s.names)
     kernels: list[ir.Kernel] = []
     mvars: list[ir.VarDecl] = []
     raw: list[ir.Raw] = []
@@ -33,41 +48,39 @@ def lower(stmts: list[Stmt], ex: Expanded, file: str) -> ir.Module:
     i = 0
     while i < len(stmts):
         s = stmts[i]
-        if type(s) is SDir:
-            kind = s.kind
-            if kind == "entry":
+        match s:
+            case SEntry():
                 k, i = lower_kernel(cx, i)
                 if k.name in seen:
-                    raise cx.err(s, f"duplicate kernel '{k.name}'",
-                                 hint=f"first defined at {seen[k.name]}")
+                    raise cx.err(s, f"duplicate kernel '{k.name}'", hint=f"first defined at {seen[k.name]}")
                 seen[k.name] = k.span
                 kernels.append(k)
                 continue
-            if kind == "func":
+            case SFunc():
                 r, i = _func(cx, i)
                 raw.append(r)
                 continue
-            if kind == "var" and s.data.get("attrs"):
+            case SVar(attrs=attrs) if attrs:
                 raw.append(ir.Raw(cx.statement_text(s.li), cx.span(s)))  # .attribute(.managed)
-            elif kind == "var":
+            case SVar():
                 mvars.extend(cx.vars(s))
-            elif kind == "auto":
+            case SAuto():
                 cx.auto = True
-            elif kind == "pragma":
+            case SPragma():
                 raw.append(ir.Raw(cx.pragma_text(s), cx.span(s)))
-            elif kind == "reg":
+            case SReg():
                 raise cx.err(s, "registers are declared inside a kernel",
                              hint="put .reg after the .kernel/.entry line")
-            elif kind in ("open", "close"):
-                raise cx.err(s, f"unexpected '{'{' if kind == 'open' else '}'}' outside a kernel")
-            elif kind in ("schedule", "end"):
-                raise cx.err(s, f"'.{'schedule' if kind == 'schedule' else 'end'}' outside a kernel")
-            elif kind in ("perf", "param"):
+            case SOpen() | SClose():
+                raise cx.err(s, f"unexpected '{'{' if type(s) is SOpen else '}'}' outside a kernel")
+            case SSchedule() | SEnd():
+                raise cx.err(s, f"'.{s.kind}' outside a kernel")
+            case SPerf() | SParam() | STargets():
                 raise cx.err(s, "this directive belongs to a kernel", hint="put it after .kernel/.entry")
-        else:
-            what = "instruction" if type(s) is SInstr else "label"
-            raise cx.err(s, f"{what} outside a kernel",
-                         hint="start a kernel with '.kernel name(.u64 A, ...)' or '.entry'")
+            case _:
+                what = "instruction" if type(s) is SInstr else "label"
+                raise cx.err(s, f"{what} outside a kernel",
+                             hint="start a kernel with '.kernel name(.u64 A, ...)' or '.entry'")
         i += 1
     _check_var_names(mvars, cx.err)
     return ir.Module(kernels=tuple(kernels), vars=tuple(mvars), raw=tuple(raw), file=cx.file)
@@ -76,9 +89,9 @@ def lower(stmts: list[Stmt], ex: Expanded, file: str) -> ir.Module:
 def _func(cx: LowerCtx, i: int) -> tuple[ir.Raw, int]:
     """A ``.func`` definition or prototype, kept verbatim."""
     s = cx.stmts[i]
-    first, last = s.data["first_li"], s.data["last_li"]
+    first, last = s.first_li, s.last_li
     j = i + 1
-    if j < len(cx.stmts) and type(cx.stmts[j]) is SDir and cx.stmts[j].kind == "open":
+    if j < len(cx.stmts) and type(cx.stmts[j]) is SOpen:
         end = cx.match(j)
         last = cx.stmts[end].li
         j = end + 1

@@ -2,7 +2,7 @@
 
 Names are not resolved yet (a ``Name`` may become a register, a parameter, a label or a symbol).
 Every node carries ``li``, ``col`` and ``end`` (1-based columns, end exclusive). Statements and
-declarations (``SInstr``, ``SLabel``, ``SDir``, ``PDecl``, ``RName``) have ``li`` = index of their
+declarations (``SInstr``, ``SLabel``, the directives, ``PDecl``, ``RName``) have ``li`` = index of their
 expanded line; operands (``OPERANDS``) have ``li`` relative to their instruction's ``base`` line, so
 identical lines share operand nodes (the fast path caches them by text). They are NamedTuples because
 the fast path builds tens of thousands of them.
@@ -122,21 +122,142 @@ class RName(NamedTuple):
     end: int
 
 
-class SDir(NamedTuple):
-    """A directive statement. ``kind`` picks the meaning of ``data`` (a dict).
+# ----------------------------------------------------------------------------- directives
+# One node type per directive; ``kind`` (a class constant, not a field) names it in messages.
 
-    kinds: entry (name, params, entry, visible, dsl, linkage), func (name, linkage, first_li, last_li),
-    reg (type, vec, names), auto, var (space, type, vec, align, extern, linkage, names),
-    perf (name, values), pragma (values), targets (targets: .branchtargets), open, close, schedule, end,
-    param (decl: a body-scope .param).
-    """
 
-    kind: str
-    data: dict
+class SEntry(NamedTuple):
+    """A kernel header: PTX ``.entry name(.param ...)`` or the DSL's ``.kernel name(.u64 A, ...)``."""
+
+    name: str
+    params: tuple  # PDecl
+    dsl: bool
+    visible: bool
+    linkage: tuple[str, ...]
     li: int
     col: int
     end: int
+    kind = "entry"
 
 
+class SFunc(NamedTuple):
+    """A ``.func`` header (kept verbatim): its text runs from expanded line ``first_li`` to ``last_li``."""
+
+    name: str
+    linkage: tuple[str, ...]
+    first_li: int
+    last_li: int
+    li: int
+    col: int
+    end: int
+    kind = "func"
+
+
+class SReg(NamedTuple):
+    """``.reg [.vN] .type name, ...``"""
+
+    type: str
+    vec: int
+    names: tuple  # RName
+    li: int
+    col: int
+    end: int
+    kind = "reg"
+
+
+class SVar(NamedTuple):
+    """A variable: ``[.extern] .shared|.global|.const|.local [.align N] [.vN] .type name[dims] [= init]``."""
+
+    space: str
+    type: str
+    vec: int
+    align: int | None
+    extern: bool
+    linkage: tuple[str, ...]
+    names: tuple  # RName
+    attrs: tuple[str, ...]  # .attribute(...) contents
+    li: int
+    col: int
+    end: int
+    kind = "var"
+
+
+class SPerf(NamedTuple):
+    """A performance directive: ``.maxntid 256``, ``.reqntid 128,1,1``, ``.maxnreg 64``, ``.noreturn``."""
+
+    name: str
+    values: tuple[int, ...]
+    li: int
+    col: int
+    end: int
+    kind = "perf"
+
+
+class SPragma(NamedTuple):
+    values: tuple[str, ...]
+    li: int
+    col: int
+    end: int
+    kind = "pragma"
+
+
+class STargets(NamedTuple):
+    """``.branchtargets L1, L2``: each target as (name, li, col, end)."""
+
+    targets: tuple[tuple[str, int, int, int], ...]
+    li: int
+    col: int
+    end: int
+    kind = "targets"
+
+
+class SParam(NamedTuple):
+    """A ``.param`` declared inside a body."""
+
+    decl: PDecl
+    li: int
+    col: int
+    end: int
+    kind = "param"
+
+
+class SAuto(NamedTuple):
+    """``.reg auto``: undeclared destinations get declared with the instruction's type."""
+
+    li: int
+    col: int
+    end: int
+    kind = "auto"
+
+
+class SOpen(NamedTuple):
+    li: int
+    col: int
+    end: int
+    kind = "open"
+
+
+class SClose(NamedTuple):
+    li: int
+    col: int
+    end: int
+    kind = "close"
+
+
+class SSchedule(NamedTuple):
+    li: int
+    col: int
+    end: int
+    kind = "schedule"
+
+
+class SEnd(NamedTuple):
+    li: int
+    col: int
+    end: int
+    kind = "end"
+
+
+SDir = SEntry | SFunc | SReg | SVar | SPerf | SPragma | STargets | SParam | SAuto | SOpen | SClose | SSchedule | SEnd
 Stmt = SInstr | SLabel | SDir
 OPERANDS = (Name, Num, MemRef, VecRef, Pair, SinkRef, ParenList, NotRef)

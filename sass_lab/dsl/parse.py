@@ -9,7 +9,6 @@ parse tree). Structure (kernels, scopes) is left to ``dsl.lower``.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 
 from lark import Lark, Token
@@ -20,7 +19,7 @@ from ..errors import SourceError
 from ..isa import table
 from ..isa.constexpr import fold
 from . import fastparse
-from .nodes import SDir, SInstr, Stmt
+from .nodes import SEntry, SFunc, SInstr, SParam, SReg, STargets, Stmt, SVar
 from .sourcemap import Expanded
 from .transform import ToNodes
 
@@ -28,15 +27,13 @@ _IGNORED = re.compile(r"^\s*\.(version|target|address_size|loc|file|section|glob
 _COMMENT = re.compile(r'"[^"\n]*"|//[^\n]*|/\*|\*/')
 
 _parser: Lark | None = None
-_transformer = ToNodes()
-_lock = threading.Lock()
 
 
 def parser() -> Lark:
     """The Lark LALR parser, built once per process (Lark caches the tables on disk: ~10x faster)."""
     global _parser
     if _parser is None:
-        opts = dict(parser="lalr", lexer="contextual", transformer=_transformer, maybe_placeholders=True)
+        opts = dict(parser="lalr", lexer="contextual", transformer=ToNodes(), maybe_placeholders=True)
         try:
             _parser = Lark(paths.grammar("sasm.lark"), cache=True, **opts)
         except OSError:  # unwritable temp dir: build without the cache
@@ -160,26 +157,38 @@ def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
             parts.append(lines[i])
             depth += lines[i].count("(") - lines[i].count(")")
         got = parse_logical("\n".join(parts), start, ex)
-        for st in got:
-            if type(st) is SDir and st.kind == "func":
-                st.data["last_li"] = i  # the whole header, up to its ')'
-        out.extend(got)
+        out.extend(st._replace(last_li=i) if type(st) is SFunc else st for st in got)  # the whole header
         i += 1
     return out
 
 
 def parse_logical(text: str, li: int, ex: Expanded | None = None, file: str = "<string>") -> list[Stmt]:
     """Parse one logical line starting at expanded line ``li`` with Lark."""
-    p = parser()
     try:
-        with _lock:  # the transformer carries the line offset: one parse at a time per process
-            _transformer.base = li
-            tree = p.parse(text)
+        tree = parser().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, text, li, ex, file) from None
-    except SourceError:
-        raise
-    return list(tree.children) if hasattr(tree, "children") else list(tree)
+    got = list(tree.children) if hasattr(tree, "children") else list(tree)
+    return [_at(s, li) for s in got] if li else got
+
+
+def _at(s: Stmt, base: int) -> Stmt:
+    """Statement ``s`` (lines counted from its logical line) moved to expanded line ``base``; operands
+    stay relative to the instruction's ``base``."""
+    t = type(s)
+    if t is SInstr:
+        return s._replace(li=s.li + base, base=base)
+    if t is SEntry:
+        return s._replace(li=s.li + base, params=tuple(p._replace(li=p.li + base) for p in s.params))
+    if t is SReg or t is SVar:
+        return s._replace(li=s.li + base, names=tuple(n._replace(li=n.li + base) for n in s.names))
+    if t is SParam:
+        return s._replace(li=s.li + base, decl=s.decl._replace(li=s.decl.li + base))
+    if t is SFunc:
+        return s._replace(li=s.li + base, first_li=s.first_li + base, last_li=s.last_li + base)
+    if t is STargets:
+        return s._replace(li=s.li + base, targets=tuple((n, li + base, c, e) for n, li, c, e in s.targets))
+    return s._replace(li=s.li + base)
 
 
 def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, file: str) -> SourceError:
@@ -232,11 +241,3 @@ def _expected(names) -> str:
     if len(shown) > 6:
         shown = shown[:6] + ["..."]
     return ", ".join(shown)
-
-
-def is_instr(s: Stmt) -> bool:
-    return isinstance(s, SInstr)
-
-
-def is_dir(s: Stmt, kind: str) -> bool:
-    return isinstance(s, SDir) and s.kind == kind

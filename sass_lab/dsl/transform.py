@@ -14,22 +14,33 @@ from .nodes import (
     ParenList,
     PDecl,
     RName,
-    SDir,
+    SAuto,
+    SClose,
+    SEnd,
+    SEntry,
+    SFunc,
     SinkRef,
     SInstr,
     SLabel,
+    SOpen,
+    SParam,
+    SPerf,
+    SPragma,
+    SReg,
+    SSchedule,
+    STargets,
+    SVar,
     VecRef,
 )
 
 
 @v_args(inline=True)
 class ToNodes(Transformer):
-    """Callbacks for sass_lab/grammars/sasm.lark. ``base`` is the expanded-line index of the logical line."""
-
-    base = 0
+    """Callbacks for sass_lab/grammars/sasm.lark. Stateless: every ``li`` it makes counts from the first
+    line of the logical line (0); ``parse.parse_logical`` moves statements to their expanded line."""
 
     def _loc(self, tok: Token) -> tuple[int, int, int]:
-        return self.base + tok.line - 1, tok.column, tok.end_column
+        return tok.line - 1, tok.column, tok.end_column
 
     def _rloc(self, tok: Token) -> tuple[int, int, int]:
         """Location of an operand token: line relative to the logical line."""
@@ -52,10 +63,10 @@ class ToNodes(Transformer):
         return out
 
     def stmt_open(self, stmt):
-        return [*(stmt if type(stmt) is list else [stmt]), SDir("open", {}, self.base, 1, 2)]
+        return [*(stmt if type(stmt) is list else [stmt]), SOpen(0, 1, 2)]
 
     def stmt_close(self, stmt):
-        return [*(stmt if type(stmt) is list else [stmt]), SDir("close", {}, self.base, 1, 2)]
+        return [*(stmt if type(stmt) is list else [stmt]), SClose(0, 1, 2)]
 
     def entry_perf(self, entry, *perfs):
         return [entry, *perfs]
@@ -64,16 +75,16 @@ class ToNodes(Transformer):
         return None
 
     def open(self):
-        return SDir("open", {}, self.base, 1, 2)
+        return SOpen(0, 1, 2)
 
     def close(self):
-        return SDir("close", {}, self.base, 1, 2)
+        return SClose(0, 1, 2)
 
     def schedule(self):
-        return SDir("schedule", {}, self.base, 1, 10)
+        return SSchedule(0, 1, 10)
 
     def sched_end(self):
-        return SDir("end", {}, self.base, 1, 5)
+        return SEnd(0, 1, 5)
 
     def label(self, tok):
         li, col, _ = self._loc(tok)
@@ -155,7 +166,7 @@ class ToNodes(Transformer):
         last = ops[-1].end if ops and ops[-1].li == op.line - 1 else end
         if g is not None:
             col = g[2]
-        return SInstr(guard, neg, opcode, tuple(mods), ops, li, col, last, self.base)
+        return SInstr(guard, neg, opcode, tuple(mods), ops, li, col, last, 0)
 
     # ----------------------------------------------------------------- kernels
 
@@ -167,22 +178,19 @@ class ToNodes(Transformer):
         name = next(k for k in kids if isinstance(k, Token))
         params = tuple(k for k in kids if isinstance(k, PDecl))
         li, col, end = self._loc(name)
-        return SDir("entry", {"name": str(name), "params": params, "entry": True, "dsl": False,
-                              "visible": ".visible" in links, "linkage": tuple(links)}, li, col, end)
+        return SEntry(str(name), params, False, ".visible" in links, tuple(links), li, col, end)
 
     def kernel(self, name, *params):
         li, col, end = self._loc(name)
-        return SDir("entry", {"name": str(name), "params": tuple(p for p in params if p is not None),
-                              "entry": True, "dsl": True, "visible": True, "linkage": (".visible",)},
-                    li, col, end)
+        return SEntry(str(name), tuple(p for p in params if p is not None), True, True, (".visible",),
+                      li, col, end)
 
     def func(self, *kids):
         links = [k for k in kids if isinstance(k, str) and not isinstance(k, Token)]
         name = next(k for k in kids if isinstance(k, Token) and k.type == "NAME")
         li, col, end = self._loc(name)
         last = max([li] + [k.li for k in kids if isinstance(k, PDecl)])
-        return SDir("func", {"name": str(name), "linkage": tuple(links), "first_li": self.base,
-                             "last_li": last}, li, col, end)
+        return SFunc(str(name), tuple(links), 0, last, li, col, end)
 
     def _pdecl(self, kids) -> PDecl:
         align, typ, name, array = None, None, None, 0
@@ -216,7 +224,7 @@ class ToNodes(Transformer):
 
     def body_param(self, *kids):
         p = self._pdecl(kids)
-        return SDir("param", {"decl": p}, p.li, p.col, p.end)
+        return SParam(p, p.li, p.col, p.end)
 
     # ----------------------------------------------------------------- declarations
 
@@ -229,10 +237,10 @@ class ToNodes(Transformer):
         typ = kids[k]
         names = tuple(kids[k + 1:])
         li, col, _ = self._loc(typ)
-        return SDir("reg", {"type": typ[1:], "vec": vec, "names": names}, li, col, names[-1].end)
+        return SReg(typ[1:], vec, names, li, col, names[-1].end)
 
     def reg_auto(self):
-        return SDir("auto", {}, self.base, 1, 10)
+        return SAuto(0, 1, 10)
 
     def rname_count(self, name, n):
         li, col, _ = self._loc(name)
@@ -254,9 +262,7 @@ class ToNodes(Transformer):
         attrs = tuple(k[1] for k in kids if isinstance(k, tuple) and k[0] == "attr")
         names = tuple(k for k in kids if isinstance(k, RName))
         li, col, _ = self._loc(space)
-        return SDir("var", {"space": space[1:].split("::")[0], "type": typ[1:], "vec": vec, "align": align,
-                            "extern": ".extern" in links, "linkage": tuple(links), "names": names,
-                            "attrs": attrs},
+        return SVar(space[1:].split("::")[0], typ[1:], vec, align, ".extern" in links, tuple(links), names, attrs,
                     li, col, names[-1].end if names else col + len(space))
 
     def valign(self, tok):
@@ -287,18 +293,17 @@ class ToNodes(Transformer):
 
     def perf(self, name, *vals):
         li, col, end = self._loc(name)
-        return SDir("perf", {"name": name[1:], "values": tuple(int(v.rstrip("U")) for v in vals)},
-                    li, col, self._loc(vals[-1])[2])
+        return SPerf(name[1:], tuple(int(v.rstrip("U")) for v in vals), li, col, self._loc(vals[-1])[2])
 
     def perf_flag(self, name):
         li, col, end = self._loc(name)
-        return SDir("perf", {"name": name[1:], "values": ()}, li, col, end)
+        return SPerf(name[1:], (), li, col, end)
 
     def branchtargets(self, *names):
         li, col, _ = self._loc(names[0])
         targets = tuple((str(n), *self._loc(n)) for n in names)
-        return SDir("targets", {"targets": targets}, li, col, self._loc(names[-1])[2])
+        return STargets(targets, li, col, self._loc(names[-1])[2])
 
     def pragma(self, *strings):
         li, col, end = self._loc(strings[0])
-        return SDir("pragma", {"values": tuple(str(s)[1:-1] for s in strings)}, li, col, end)
+        return SPragma(tuple(str(s)[1:-1] for s in strings), li, col, end)

@@ -124,8 +124,8 @@ def test_ignored_lines(text):
 
 def test_reg_declarations():
     s = one(".reg .v4 .f32 q, acc[8][8], %f<34>")
-    assert (s.kind, s.data["type"], s.data["vec"]) == ("reg", "f32", 4)
-    q, acc, f = s.data["names"]
+    assert (s.kind, s.type, s.vec) == ("reg", "f32", 4)
+    q, acc, f = s.names
     assert (q.name, q.dims, q.count) == ("q", (), 0)
     assert (acc.name, acc.dims) == ("acc", (8, 8))
     assert (f.name, f.count) == ("%f", 34)
@@ -134,8 +134,8 @@ def test_reg_declarations():
 def test_entry_header_across_lines():
     src = ".visible .entry k(\n\t.param .u64 k_param_0,\n\t.param .align 8 .b8 k_param_1[16]\n)\n{\nret;\n}\n"
     hdr, o, r, c = stmts(src)
-    assert hdr.kind == "entry" and hdr.data["visible"] and not hdr.data["dsl"]
-    p0, p1 = hdr.data["params"]
+    assert hdr.kind == "entry" and hdr.visible and not hdr.dsl
+    p0, p1 = hdr.params
     assert (p0.name, p0.type, p0.li) == ("k_param_0", "u64", 1)
     assert (p1.name, p1.type, p1.align, p1.array) == ("k_param_1", "b8", 8, 16)
     assert (o.kind, r.opcode, c.kind) == ("open", "ret", "close")
@@ -143,7 +143,7 @@ def test_entry_header_across_lines():
 
 def test_dsl_kernel_header():
     s = one(".kernel saxpy(.u64 y, .u64 x, .f32 a, .u32 n)")
-    assert s.data["dsl"] and [(p.name, p.type) for p in s.data["params"]] == [
+    assert s.dsl and [(p.name, p.type) for p in s.params] == [
         ("y", "u64"), ("x", "u64"), ("a", "f32"), ("n", "u32")]
 
 
@@ -156,15 +156,15 @@ def test_dsl_kernel_header():
 ])
 def test_variables(text, space, names):
     s = one(text)
-    assert s.kind == "var" and s.data["space"] == space
-    assert [(n.name, n.dims, n.init) for n in s.data["names"]] == names
+    assert s.kind == "var" and s.space == space
+    assert [(n.name, n.dims, n.init) for n in s.names] == names
 
 
 def test_func_and_call_lines():
     src = (".func (.param .b32 func_retval0) add1(\n.param .b32 add1_param_0\n)\n{\nret;\n}\n"
            "call.uni (retval0), add1, (param0);\n")
     f, o, r, c, call = stmts(src)
-    assert f.kind == "func" and f.data["name"] == "add1" and (f.data["first_li"], f.data["last_li"]) == (0, 2)
+    assert f.kind == "func" and f.name == "add1" and (f.first_li, f.last_li) == (0, 2)
     assert call.opcode == "call" and isinstance(call.ops[0], ParenList)
 
 
@@ -250,3 +250,21 @@ def test_ptx_constant_expressions(expr, value):
 def test_constant_expression_in_an_address():
     s = one("ld.global.u32 r1, [rd1+(4*8)];")
     assert s.ops[1].offset == 32
+
+
+def test_parse_logical_needs_no_lock():
+    """The Lark transformer is stateless: threads parsing at once each get their own lines."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sass_lab.dsl.transform import ToNodes
+
+    assert not hasattr(ToNodes(), "base")
+    text = ".reg .f32 a,\n  b"
+
+    def at(li: int):
+        (reg,) = parse_logical(text, li)
+        return reg.li, reg.names[0].li, reg.names[1].li
+
+    with ThreadPoolExecutor(8) as ex:
+        got = list(ex.map(at, range(0, 4000, 7)))
+    assert got == [(li, li, li + 1) for li in range(0, 4000, 7)]
