@@ -1,11 +1,12 @@
 """Verify a kernel against its float64 numpy reference, on the emulator or the GPU.
 
 ``verify(path)`` assembles a .sasm file, reads its ``%% lab`` block, makes fresh random inputs (outputs
-poisoned with NaN where the kernel does not read them), runs the kernel, and compares every output
-with the reference. The error of one element is ``|got - want| / scale``, where ``scale`` is what the
+poisoned with NaN where the kernel does not read them), runs the kernel on a ``device.Device`` (the
+emulator or the GPU: one call, no branching here), and compares every output with the reference. The error of one element is ``|got - want| / scale``, where ``scale`` is what the
 kernel's lab block says (``def scale``: e.g. ``sum_k |a_ik||b_kj|`` for a GEMM) or, by default, the
 largest ``|want|`` of that output. An output passes when its largest error is within the tolerance and
-no NaN/inf is left where the reference is finite (an element the kernel never wrote).
+no NaN/inf is left where the reference is finite (an element the kernel never wrote); a run passes
+when every output does and the emulator's checks found nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import Device, device
 from ..errors import SourceError, UsageError
 from .spec import KernelSpec, load_spec, parse_size, read_lab
 
@@ -62,10 +64,12 @@ class VerifyResult:
     tol_why: str = ""
     seed: int | None = None
     times: dict[str, float] = field(default_factory=dict)  # assemble_s, run_s, reference_s
+    findings: tuple = ()  # the emulator's checks (races, out-of-bounds, ...): any one fails the run
+    output: str = ""  # the kernel's printf output
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
+        return bool(self.checks) and all(c.ok for c in self.checks) and not self.findings
 
     @property
     def max_rel_err(self) -> float:
@@ -76,7 +80,7 @@ class VerifyResult:
                 "defines": {k: _jsonable(v) for k, v in self.defines.items()}, "device": self.device,
                 "grid": list(self.grid), "block": list(self.block), "ok": self.ok,
                 "checks": [c.to_dict() for c in self.checks], "tol_why": self.tol_why, "seed": self.seed,
-                "times": self.times}
+                "times": self.times, "findings": [f.render() for f in self.findings]}
 
 
 def _jsonable(v):
@@ -149,34 +153,26 @@ def order_args(kernel, args: dict[str, Any]) -> list[Any]:
     return [args[k] for k in keys]
 
 
-def _size(spec: KernelSpec, size, emulate: bool) -> dict[str, int]:
-    """The run's size: ``size`` over the first TEST_SIZES entry on the emulator (so that a partial
-    override such as ``beta=0`` stays small), over SIZE on the GPU."""
+def _size(spec: KernelSpec, size, small: bool) -> dict[str, int]:
+    """The run's size: ``size`` over the first TEST_SIZES entry when ``small`` (the emulator, so that
+    a partial override such as ``beta=0`` stays small), over SIZE otherwise (the GPU)."""
     if isinstance(size, str):
         size = parse_size(size)
-    base = dict(spec.test_sizes[0]) if emulate and spec.test_sizes else {}
+    base = dict(spec.test_sizes[0]) if small and spec.test_sizes else {}
     return spec.with_size({**base, **(size or {})})
-
-
-def _runner(emulate: bool) -> str:
-    """"emulator", or "gpu" after checking that one can be used (NoGPUError, one sentence, if not)."""
-    if emulate:
-        return "emulator"
-    from .. import runtime
-
-    runtime.require_gpu()
-    return "gpu"
 
 
 def verify(path: str | Path, size: dict | str | None = None, emulate: bool = True,
            defines: dict[str, Any] | None = None, seed: int | None = None, kernel: str | None = None,
-           arch: str | None = None, spec: KernelSpec | None = None, module=None) -> VerifyResult:
+           arch: str | None = None, spec: KernelSpec | None = None, module=None,
+           on: Device | None = None) -> VerifyResult:
     """Assemble ``path``, run it at ``size`` (default: the first TEST_SIZES entry on the emulator,
-    SIZE on the GPU) and check every output against the float64 reference."""
+    SIZE on the GPU) on ``on`` (default: ``device(emulate)``) and check every output against the
+    float64 reference; a finding of the emulator's checks fails the run too."""
     from ..api import DEFAULT_ARCH, assemble_file
 
     defines = dict(defines or {})
-    device = _runner(emulate)
+    dev = on or device(emulate)
     if seed is None:  # pick one and report it, so that any failure can be replayed with --seed
         seed = int(np.random.SeedSequence().entropy % (1 << 31))
     if spec is None:
@@ -185,7 +181,7 @@ def verify(path: str | Path, size: dict | str | None = None, emulate: bool = Tru
     mod = module or assemble_file(path, arch or DEFAULT_ARCH, defines=defines)
     t1 = time.perf_counter()
     spec = spec or load_spec(path, resolved=mod.defines)  # expanded once, by the assembly
-    s = _size(spec, size, emulate)
+    s = _size(spec, size, dev.test_sizes)
     name = kernel or spec.kernel_name(list(mod.kernels))
     k = mod[name]
     rng = np.random.default_rng(seed)
@@ -195,29 +191,26 @@ def verify(path: str | Path, size: dict | str | None = None, emulate: bool = Tru
     if any(g <= 0 for g in grid) or any(b <= 0 for b in block):
         raise UsageError(f"size {s} gives an empty launch (grid {grid}, block {block})")
     ordered = order_args(k, args)
-    t2 = time.perf_counter()
-    if emulate:
-        k.emulate(grid, block, *ordered, dynamic_shared=spec.shared(s))
-    else:
-        k.launch(grid, block, *ordered, dynamic_shared=spec.shared(s))
+    run = dev.launch(k, grid, block, ordered, dynamic_shared=spec.shared(s))
     t3 = time.perf_counter()
     ref = spec.reference(pristine, s)
     outputs = {o: args[o] for o in (spec.outputs or list(ref))}
     checks = compare(outputs, ref, spec.tolerance(s), spec.scale(pristine, s))
-    t4 = time.perf_counter()
-    return VerifyResult(file=str(path), kernel=name, size=s, defines=dict(spec.defines), device=device,
+    return VerifyResult(file=str(path), kernel=name, size=s, defines=dict(spec.defines), device=dev.name,
                         grid=grid, block=block, checks=checks, tol_why=spec.tol_why, seed=seed,
-                        times={"assemble_s": t1 - t0, "run_s": t3 - t2, "reference_s": t4 - t3})
+                        times={"assemble_s": t1 - t0, "run_s": run.seconds,
+                               "reference_s": time.perf_counter() - t3},
+                        findings=run.findings, output=run.output)
 
 
 def verify_sizes(path: str | Path, sizes: list[dict] | None = None, emulate: bool = True,
                  defines: dict[str, Any] | None = None, seed: int | None = None,
-                 kernel: str | None = None, arch: str | None = None) -> list[VerifyResult]:
+                 kernel: str | None = None, arch: str | None = None, on: Device | None = None) -> list[VerifyResult]:
     """``verify`` at each size (default: every TEST_SIZES entry), assembling the file once."""
     from ..api import DEFAULT_ARCH, assemble_file
 
     defines = dict(defines or {})
-    _runner(emulate)
+    dev = on or device(emulate)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (1 << 31))
     read_lab(path)  # no lab block: say so before assembling
@@ -226,7 +219,7 @@ def verify_sizes(path: str | Path, sizes: list[dict] | None = None, emulate: boo
     took = time.perf_counter() - t0
     spec = load_spec(path, resolved=mod.defines)
     sizes = sizes if sizes is not None else (spec.test_sizes or [spec.size])
-    out = [verify(path, dict(s), emulate, defines, seed, kernel, arch, spec=spec, module=mod) for s in sizes]
+    out = [verify(path, dict(s), emulate, defines, seed, kernel, arch, spec=spec, module=mod, on=dev) for s in sizes]
     for i, r in enumerate(out):  # assembled once: the first run carries the time
         r.times["assemble_s"] = took if i == 0 else 0.0
     return out

@@ -1,12 +1,16 @@
-"""rich table of one verification run: each output's error against its tolerance."""
+"""rich table of one verification run: each output's error against its tolerance, then what the
+emulator's checks found."""
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 
 def verify_table(r):
-    """One rich table per run: each output's error against its tolerance."""
+    """One rich table per run: each output's error against its tolerance; the emulator's findings
+    (and the kernel's printf output) below it."""
     size = ",".join(f"{k}={v}" for k, v in r.size.items())
     defs = " ".join(f"{k}={v}" for k, v in r.defines.items())
     status = "[green]PASS[/green]" if r.ok else "[red]FAIL[/red]"
@@ -20,4 +24,8 @@ def verify_table(r):
                   "-" if c.worst is None else str(list(c.worst)),
                   "-" if c.got is None else f"{c.got:.6g}", "-" if c.want is None else f"{c.want:.6g}",
                   "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
-    return t
+    if not r.findings and not r.output:
+        return t
+    found = [Text(f.render(), style="red") for f in r.findings]
+    printed = [Text("printf output:\n" + r.output.rstrip("\n"), style="dim")] if r.output else []
+    return Group(t, *found, *printed)
