@@ -7,6 +7,8 @@ hottest loop, the instruction — with labels on their own lines, then the stati
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .model import SassInstr
 from .stats import BankModel, KernelStats, kernel_stats
 
@@ -28,8 +30,10 @@ def summary_lines(st: KernelStats) -> list[str]:
     ]
 
 
-def listing_text(instrs: list[SassInstr], model: BankModel | str = "volta", summary: bool = True) -> str:
-    """The listing of one function as plain text."""
+def listing_text(instrs: list[SassInstr], model: BankModel | str = "volta", summary: bool = True,
+                 where: Mapping[int, str] | None = None) -> str:
+    """The listing of one function as plain text; ``where`` maps an address to the source line it
+    came from (``toolchain.lineinfo``), shown after the instruction."""
     st = kernel_stats(instrs, model)
     lp = st.hot_loop
     out = ["addr  ctrl          live bank   instruction"]
@@ -37,7 +41,8 @@ def listing_text(instrs: list[SassInstr], model: BankModel | str = "volta", summ
         out.extend(f"{'':31}{lab}:" for lab in ins.labels if lab.startswith(".L"))
         bar = "|" if lp is not None and lp.start <= i <= lp.end else " "
         conf = f"!{st.conflicts[i]}" if st.conflicts[i] else ""
-        out.append(f"{ins.address:04x}  {ins.ctrl.notation():12s} {st.live[i]:4d} {conf:4s} {bar} {ins.body}")
+        src = f"  // {where[ins.address]}" if where and ins.address in where else ""
+        out.append(f"{ins.address:04x}  {ins.ctrl.notation():12s} {st.live[i]:4d} {conf:4s} {bar} {ins.body}{src}")
     if summary:
         out += ["", *summary_lines(st)]
     return "\n".join(out) + "\n"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ir_samples import kernel_from_lines, saxpy
 
 from sass_lab import ir
 from sass_lab.backend.ptx import emit, instr, operand
-from sass_lab.backend.samples import kernel_from_lines, saxpy
 from sass_lab.errors import SourceError, Span, UsageError
 from sass_lab.hw.arch import TARGETS
 from sass_lab.toolchain.compile import compile_ptx

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from ir_samples import saxpy
 
 import sass_lab.toolchain.compile as C
 from sass_lab.backend.ptx import emit
-from sass_lab.backend.samples import saxpy
 from sass_lab.toolchain import cache
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from ir_samples import SAXPY_BODY, kernel_from_lines, saxpy
 
 from sass_lab import ir
 from sass_lab.backend.ptx import emit
-from sass_lab.backend.samples import SAXPY_BODY, kernel_from_lines, saxpy
 from sass_lab.errors import Span, ToolchainError, UsageError
 from sass_lab.toolchain.compile import compile_ptx, find_ptxas
 from sass_lab.toolchain.options import CompileOptions

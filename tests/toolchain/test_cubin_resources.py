@@ -98,9 +98,10 @@ def test_not_a_cubin():
 
 
 def test_device_function_is_not_an_entry():
+    from ir_samples import kernel_from_lines
+
     from sass_lab import ir
     from sass_lab.backend.ptx import emit
-    from sass_lab.backend.samples import kernel_from_lines
 
     f = kernel_from_lines("helper", [("x", "u64")], [("a", "u64"), ("v", "u32")],
                           "ld.param.u64 a, [x];\nmov.u32 v, 7;\nst.global.u32 [a], v;\nret;")

@@ -6,10 +6,10 @@ import re
 import subprocess
 
 import pytest
+from ir_samples import saxpy
 from ptx_fixtures import HEAD, spill, two_kernels
 
 from sass_lab.backend.ptx import emit
-from sass_lab.backend.samples import saxpy
 from sass_lab.toolchain.compile import compile_ptx
 from sass_lab.toolchain.lineinfo import line_table, row_at, sass_spans
 from sass_lab.toolchain.options import CompileOptions

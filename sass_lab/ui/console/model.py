@@ -40,9 +40,11 @@ class ConsoleModel:
         key = f"{file}|{sorted(self.defines.get(file, {}).items())}"
         if key not in self._modules:
             from ...api import assemble_file
+            from ...toolchain.options import CompileOptions
 
-            try:
-                self._modules[key] = assemble_file(file, self.arch, defines=self.defines.get(file, {}))
+            try:  # -lineinfo leaves the SASS byte-identical and names each instruction's .sasm line
+                self._modules[key] = assemble_file(file, self.arch, defines=self.defines.get(file, {}),
+                                                   options=CompileOptions(lineinfo=True))
             except SasmError as e:
                 self._modules[key] = None
                 self._errors[key] = e.render()
@@ -78,18 +80,12 @@ class ConsoleModel:
         k = self.kernel(ref)
         if k is None:
             return self.error(ref.file) or ""
-        try:
-            from ...sass.render import listing_text
+        from ...sass.render import listing_text
 
-            return listing_text(k.sass)
-        except ImportError:
-            pass
+        try:
+            return listing_text(k.sass, where=source_lines(k))
         except SasmError as e:
             return e.render()
-        try:
-            return "\n".join(getattr(i, "text", str(i)) for i in k.sass)
-        except Exception as e:  # noqa: BLE001 - shown, not raised
-            return f"SASS view unavailable: {e}"
 
     def resources(self, ref: KernelRef) -> dict[str, Any]:
         k = self.kernel(ref)
@@ -167,3 +163,20 @@ class ConsoleModel:
 
     def set_define(self, file: str, name: str, value: Any) -> None:
         self.defines.setdefault(file, {})[name] = value
+
+
+def source_lines(k) -> dict[int, str]:
+    """SASS address -> ``file:line`` of the .sasm statement it came from (the cubin's line table)."""
+    import bisect
+
+    from ...toolchain.lineinfo import sass_spans
+
+    spans = sass_spans(k.cubin, k.module.line_map).get(k.name, {})
+    keys = sorted(spans)
+    out = {}
+    for ins in k.sass:
+        i = bisect.bisect_right(keys, ins.address) - 1
+        if i >= 0:
+            sp = spans[keys[i]]
+            out[ins.address] = f"{Path(sp.file).name}:{sp.line}"
+    return out

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .. import ir
-from ..errors import Span
+from sass_lab import ir
+from sass_lab.errors import Span
 
 _IMM = re.compile(r"-?(?:0[fFdD][0-9a-fA-F]+|0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)U?\Z")
 _BRANCHES = ("bra", "call")
