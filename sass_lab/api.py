@@ -140,7 +140,8 @@ def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>",
 
     if arch not in ARCHS:
         raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(ARCHS)}")
-    front = frontend(normalize(source), file, dict(defines or {}))
+    source = normalize(source)
+    front = frontend(source, file, dict(defines or {}))
     if not any(k.entry for k in front.module.kernels):
         raise SourceError(f"{file} has no kernel" + ("" if source.strip() else " (the file is empty)"),
                           hint="a kernel starts with `.kernel name(params)` (or `.entry` in PTX); "

@@ -95,6 +95,8 @@ def decode(data: bytes, file: str) -> str:
     if head.startswith(b"\x7fELF"):
         raise UsageError(f"{file} is an ELF binary (a cubin or object file), not text",
                          hint="`sass_lab sass` and `sass_lab patch` read .cubin files")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UsageError(f"{file} is UTF-16 text; sass_lab reads UTF-8", hint="save the file as UTF-8")
     if b"\x00" in head:
         raise UsageError(f"{file} is a binary file, not text", hint="give a .sasm or .ptx text file")
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..files import check_output, read_text, replacing
+from .types import integer, real
 
 
 def register(sub) -> None:
@@ -15,10 +16,10 @@ def register(sub) -> None:
                    help="a shipped network (vgg16, convnext_block) or a JSON description")
     p.add_argument("--results", action="store_true", help="analyze the best stored results instead")
     p.add_argument("--db", help="results database (default: see docs/LAB.md)")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--peak-tflops", type=float, default=67.0,
+    p.add_argument("--batch", type=integer(1), default=1)
+    p.add_argument("--peak-tflops", type=real(), default=67.0,
                    help="compute peak in TFLOP/s (default: H200 FP32 datasheet, 67)")
-    p.add_argument("--bandwidth-tbs", type=float, default=4.8,
+    p.add_argument("--bandwidth-tbs", type=real(), default=4.8,
                    help="memory bandwidth in TB/s (default: H200 HBM3e datasheet, 4.8)")
     p.add_argument("--times", help="JSON {layer name: milliseconds} of measured latencies")
     p.add_argument("--fuse", action="append", default=[], metavar="A:B",

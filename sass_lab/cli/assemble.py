@@ -36,6 +36,8 @@ def parse_defines(items: list[str]) -> dict:
         if "=" not in item:
             raise UsageError(f"bad -D '{item}'", hint="write -D NAME=VALUE")
         k, v = item.split("=", 1)
+        if not k.strip().isidentifier():
+            raise UsageError(f"bad -D '{item}': '{k.strip()}' is not a name", hint="write -D NAME=VALUE")
         try:
             out[k.strip()] = ast.literal_eval(v.strip())
         except (ValueError, SyntaxError):
@@ -88,7 +90,10 @@ def run(args) -> int:
     from ..ui.report import assemble_table
 
     defines = parse_defines(args.defines)
-    files = list(dict.fromkeys(args.files))  # the same file twice is assembled once
+    files: list[str] = []
+    for f in args.files:  # each file once, as first named
+        if all(os.path.realpath(f) != os.path.realpath(g) for g in files):
+            files.append(f)
     targets: dict[str, Path] = {}
     if args.out:  # refuse a bad output before any work; write only after all of it succeeded
         folder = output_folder(args.out, create=False)

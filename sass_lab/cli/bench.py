@@ -12,6 +12,7 @@ import json
 
 from ..api import ARCHS
 from .assemble import parse_defines
+from .types import integer, real
 
 VS = ("cublas", "cublas-hgemm", "cudnn", "auto")
 
@@ -30,15 +31,15 @@ def register(sub) -> None:
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
                    help="override a .define (repeatable)")
     p.add_argument("--vs", choices=VS, help="time a library peer too (auto: the lab block's PEER)")
-    p.add_argument("--warmup-ms", type=float, default=25.0, help="warm-up budget (default 25)")
-    p.add_argument("--rep-ms", type=float, default=100.0, help="timed budget (default 100)")
+    p.add_argument("--warmup-ms", type=real(low_open=False), default=25.0, help="warm-up budget (default 25)")
+    p.add_argument("--rep-ms", type=real(), default=100.0, help="timed budget (default 100)")
     p.add_argument("--graph", action="store_true", help="replay a captured CUDA graph")
     p.add_argument("--no-flush", action="store_true", help="do not flush the L2 before each run")
-    p.add_argument("--rotate", type=int, default=0, help="input sets to rotate (default: auto)")
+    p.add_argument("--rotate", type=integer(0), default=0, help="input sets to rotate (default: auto)")
     p.add_argument("--no-verify", action="store_true", help="skip the correctness check")
     p.add_argument("--no-peaks", action="store_true",
                    help="do not measure device peaks (use cached ones if any)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=integer(0), default=None)
     p.add_argument("--arch", default=None, choices=ARCHS, help="target (default: the GPU's own)")
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
     p.add_argument("--db", metavar="PATH", help="results database (default: the lab's store)")

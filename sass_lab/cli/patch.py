@@ -12,6 +12,7 @@ from pathlib import Path
 from ..api import ARCHS
 from ..errors import UsageError
 from ..files import SOURCE_SUFFIXES, check_output, write_output
+from .types import integer, real
 
 
 def register(sub) -> None:
@@ -22,9 +23,9 @@ def register(sub) -> None:
     p.add_argument("--arch", choices=ARCHS)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="ADDR:field=value",
                    help="e.g. 0x1a0:stall=4, 1b0:yield=Y, 1c0:write_barrier=-, 1d0:reuse=A (repeatable)")
-    p.add_argument("--interleave-ffma", type=float, metavar="FRACTION",
+    p.add_argument("--interleave-ffma", type=real(0.0, 1.0, low_open=False), metavar="FRACTION",
                    help="DeepGEMM-style: yield + drop B-reuse on this fraction of each FFMA run")
-    p.add_argument("--min-run", type=int, default=2, help="shortest FFMA run the interleave pass touches")
+    p.add_argument("--min-run", type=integer(1), default=2, help="shortest FFMA run the interleave pass touches")
     p.add_argument("--json", action="store_true", help="print the changed words as JSON")
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V")
     p.set_defaults(func=run)

@@ -11,6 +11,7 @@ import json
 
 from ..api import ARCHS, DEFAULT_ARCH
 from .assemble import parse_defines
+from .types import integer
 
 # said after the one sentence of exit 3 (no GPU): the command's CPU alternative
 NO_GPU = "`sass_lab verify {file} --emulate` runs the same check on the CPU emulator"
@@ -23,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--size", metavar="N=V,...", help="problem size, e.g. M=67,N=45,K=33 (default: SIZE)")
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
                    help="override a .define (repeatable)")
-    p.add_argument("--seed", type=int, default=None, help="random seed for the inputs")
+    p.add_argument("--seed", type=integer(0), default=None, help="random seed for the inputs")
     p.add_argument("--arch", default=None, choices=ARCHS, help="target (default: the GPU's own)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)

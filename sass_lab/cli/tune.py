@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..api import ARCHS, DEFAULT_ARCH
+from .types import integer
 
 # said after the one sentence of exit 3 (no GPU): the command's CPU alternative
 NO_GPU = ("`sass_lab tune {file} --compile-only` sweeps on the CPU (ranked by the "
@@ -19,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--compile-only", action="store_true",
                    help="no GPU: compile, prune and rank by the static model")
     p.add_argument("--db", help="results database (default: $SASS_LAB_DB or ~/.local/share/sass_lab)")
-    p.add_argument("-j", "--jobs", type=int, default=None, help="compile processes (default: CPUs)")
+    p.add_argument("-j", "--jobs", type=integer(1), default=None, help="compile processes (default: CPUs)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
 

@@ -11,6 +11,7 @@ import json
 
 from ..api import ARCHS, DEFAULT_ARCH
 from .assemble import parse_defines
+from .types import integer
 
 # said after the one sentence of exit 3 (no GPU): the command's CPU alternative
 NO_GPU = "`sass_lab verify {file} --emulate` runs the same check on the CPU emulator"
@@ -27,7 +28,7 @@ def register(sub) -> None:
                    help="verify every TEST_SIZES entry (the default with --emulate and no --size)")
     p.add_argument("--all-defines", action="store_true",
                    help="repeat for every define combination of the lab block's TUNE space")
-    p.add_argument("--seed", type=int, default=None, help="random seed for the inputs")
+    p.add_argument("--seed", type=integer(0), default=None, help="random seed for the inputs")
     p.add_argument("--kernel", help="kernel name (default: the lab block's KERNEL)")
     p.add_argument("--arch", default=DEFAULT_ARCH, choices=ARCHS)
     p.add_argument("--json", action="store_true", help="print a JSON list of results")

@@ -72,7 +72,7 @@ def template(tmp_path_factory) -> Path:
         "empty.sasm": "", "blank.sasm": "\n   \n// only a comment\n",
         "noise.sasm": noise, "noise.cubin": noise, "nul.sasm": "// text\n\x00\x01 then binary\n",
         "latin1.sasm": saxpy.replace("\n", "\n// caf\xe9\n", 1).encode("latin-1"),
-        "bom.sasm": "\ufeff" + MINI, "crlf.sasm": MINI.replace("\n", "\r\n"),
+        "bom.sasm": "\ufeff" + MINI, "bomonly.sasm": "\ufeff", "utf16.sasm": MINI.encode("utf-16"), "crlf.sasm": MINI.replace("\n", "\r\n"),
         "k.cu": "__global__ void k(float *y) { y[threadIdx.x] = 1.0f; }\n",
         "k.txt": MINI, "short.cubin": mod.cubin[:200],
         "dir/k.ptx": mod.ptx, "a/k.sasm": MINI, "b/k.sasm": MINI, "same/k.sasm": MINI, "same/k.ptx": mod.ptx,
@@ -227,6 +227,8 @@ CASES = [
     Case("assemble-nul", "assemble nul.sasm", 1, ("nul.sasm", "binary file")),
     Case("assemble-latin1", "assemble latin1.sasm", 1, ("latin1.sasm:2:7", "invalid UTF-8", "save the file as UTF-8")),
     Case("assemble-bom", "assemble bom.sasm", 0, ("fill",)),
+    Case("assemble-bom-only", "assemble bomonly.sasm", 1, ("bomonly.sasm", "no kernel", "empty")),
+    Case("assemble-utf16", "assemble utf16.sasm", 1, ("utf16.sasm", "UTF-16", "save the file as UTF-8")),
     Case("assemble-crlf", "assemble crlf.sasm", 0, ("fill",)),
     Case("assemble-cuda", "assemble k.cu", 1, ("k.cu", "CUDA C++", "nvcc -ptx")),
     Case("assemble-cubin", "assemble k.cubin", 1, ("k.cubin", "compiled GPU code", "sass_lab sass")),
@@ -261,6 +263,11 @@ CASES = [
     Case("assemble-block-zero", "assemble saxpy.sasm -D BLOCK=0", 1, ("saxpy.sasm:10:", ".maxntid 0")),
     Case("assemble-include-binary", "assemble incbin.sasm", 1, ("incbin.sasm:1:", "cannot include", "binary")),
     Case("assemble-include-missing", "assemble incmiss.sasm", 1, ("incmiss.sasm:1:", "cannot include 'gone.sasm'")),
+    Case("assemble-same-file-twice", "assemble mini.sasm ./mini.sasm -o out", 0, ("fill",),
+         creates=("out", "out/mini.ptx", "out/mini.cubin")),
+    Case("assemble-name-too-long", "assemble mini.sasm -o " + "x" * 300, 1, ("File name too long", "shorter path")),
+    Case("assemble-empty-define-name", "assemble mini.sasm -D =5", 1, ("bad -D '=5'", "not a name")),
+    Case("assemble-define-not-a-name", "assemble mini.sasm -D 2X=5", 1, ("bad -D", "not a name")),
     Case("assemble-bad-arch", "assemble mini.sasm --arch sm_1", 1, ("invalid choice",)),
     # a define named like an option of the pipeline is a define (issue 14's options/defines split)
     Case("assemble-define-named-schedule", "assemble mini.sasm -D schedule=0", 1, ("unknown define 'schedule'",)),
@@ -291,6 +298,8 @@ CASES = [
     Case("verify-size-and-all", "verify mini.sasm --emulate --size n=3 --all-sizes", 1, ("exclude each other",)),
     Case("verify-block-over-1024", "verify saxpy.sasm --emulate -D BLOCK=2048", 1, (".maxntid 2048",)),
     Case("verify-unknown-kernel", "verify mini.sasm --emulate --kernel nope", 1, ("no kernel 'nope'", "fill")),
+    Case("verify-negative-seed", "verify mini.sasm --emulate --seed -1", 1, ("--seed", "smallest allowed value, 0")),
+    Case("verify-seed-not-int", "verify mini.sasm --emulate --seed x", 1, ("--seed", "not an integer")),
     Case("verify-no-gpu", "verify mini.sasm", 3, ("No CUDA GPU", "--emulate"), gpu=True),
     # --------------------------------------------------------------------------------------------- sass
     Case("sass-missing", "sass nope.cubin", 1, ("nope.cubin", "No such file")),
@@ -317,6 +326,8 @@ CASES = [
     Case("patch-nothing", "patch mini.sasm -o p.cubin", 1, ("nothing to patch", "--set")),
     Case("patch-bad-set", "patch k.cubin -o p.cubin --set zz", 1, ("bad --set 'zz'",)),
     Case("patch-binary", "patch noise.sasm -o p.cubin --interleave-ffma 0.5", 1, ("noise.sasm", "binary file")),
+    Case("patch-fraction-over-1", "patch k.cubin -o p.cubin --interleave-ffma 2", 1, ("not in [0, 1]",)),
+    Case("patch-min-run-negative", "patch k.cubin -o p.cubin --interleave-ffma 1 --min-run -3", 1, ("--min-run",)),
     Case("patch-interrupted", "patch k.cubin -o p.cubin --interleave-ffma 1", 130, ("interrupted",),
          setup=_interrupt_write),
     # --------------------------------------------------------------------------------------------- tune
@@ -326,6 +337,8 @@ CASES = [
     Case("tune-db-folder", "tune mini.sasm --compile-only --db dbdir", 1, ("dbdir", "folder")),
     Case("tune-db-not-sqlite", "tune mini.sasm --compile-only --db notdb.db", 1, ("notdb.db", "not a database")),
     Case("tune-bad-size", "tune mini.sasm --compile-only --size n", 1, ("bad --size item",)),
+    Case("tune-zero-jobs", "tune mini.sasm --compile-only -j 0", 1, ("-j/--jobs", "smallest allowed value, 1")),
+    Case("analyze-results-db-not-sqlite", "analyze --results --db notdb.db", 1, ("notdb.db", "not a database")),
     Case("tune-no-gpu", "tune mini.sasm", 3, ("No CUDA GPU", "--compile-only"), gpu=True),
     # ------------------------------------------------------------------------------------------ results
     Case("results-db-folder", "results --db dbdir", 1, ("dbdir", "folder")),
@@ -334,12 +347,16 @@ CASES = [
     # ------------------------------------------------------------------------------------------- report
     Case("report-missing", "report nope.sasm", 1, ("nope.sasm",)),
     Case("report-binary", "report noise.sasm", 1, ("noise.sasm",)),
+    Case("report-db-folder", "report mini.sasm --db dbdir", 1, ("dbdir", "folder")),
     Case("report-link", "report link.sasm", 0, ("fill",), setup=_link_in,
          creates=("default.db",)),  # reading the store creates it: issue 12's store fix removes this
     # ------------------------------------------------------------------------------------------ analyze
     Case("analyze-png-missing-folder", "analyze vgg16 --png nodir/x.png", 1, ("nodir", "does not exist", "mkdir")),
     Case("analyze-png-folder", "analyze vgg16 --png dir", 1, ("dir", "is a folder")),
     Case("analyze-png-onto-input", "analyze vgg16 --times times.json --png times.json", 1, ("overwrite the input",)),
+    Case("analyze-zero-peak", "analyze vgg16 --peak-tflops 0", 1, ("--peak-tflops", "must be above 0")),
+    Case("analyze-nan-bandwidth", "analyze vgg16 --bandwidth-tbs nan", 1, ("--bandwidth-tbs", "not a finite number")),
+    Case("analyze-zero-batch", "analyze vgg16 --batch 0", 1, ("--batch", "smallest allowed value, 1")),
     Case("analyze-no-network", "analyze", 1, ("give a network",)),
     Case("analyze-unknown-network", "analyze nope", 1, ("no network 'nope'", "vgg16")),
     Case("analyze-bad-network", "analyze badnet.json", 1, ("badnet.json", "not a network description")),
@@ -351,6 +368,7 @@ CASES = [
     # ------------------------------------------------------------------------------------ run, bench, cli
     Case("run-no-gpu", "run mini.sasm", 3, ("No CUDA GPU", "verify mini.sasm --emulate"), gpu=True),
     Case("bench-no-gpu", "bench mini.sasm", 3, ("No CUDA GPU", "--compile-only"), gpu=True),
+    Case("bench-negative-budget", "bench mini.sasm --rep-ms -1", 1, ("--rep-ms", "must be above 0")),
     Case("bench-bad-peer", "bench mini.sasm --vs nope", 1, ("invalid choice",)),
     Case("no-command", "", 1, ("required",)),
     Case("unknown-command", "frobnicate", 1, ("invalid choice",)),
