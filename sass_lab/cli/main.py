@@ -63,6 +63,10 @@ def user_error(e: BaseException, args) -> SasmError | None:
 
     if isinstance(e, OSError) and (e.filename is not None or e.errno in USER_ERRNOS):
         return os_error(e)
+    if isinstance(e, RecursionError):
+        return UsageError(f"cannot read {_inputs(args)}: it nests too deeply for the parser "
+                          "(parentheses, braces or includes thousands of levels deep)",
+                          hint="simplify the nesting, e.g. compute the value in a '%' line")
     if isinstance(e, UnicodeError):
         return UsageError(f"cannot read {_inputs(args)}: not UTF-8 text ({e})",
                           hint="sass_lab reads UTF-8 text: save the file as UTF-8")

@@ -86,6 +86,7 @@ def template(tmp_path_factory) -> Path:
         "incbin.sasm": '.include "noise.sasm"\n' + MINI, "incmiss.sasm": '.include "gone.sasm"\n' + MINI,
         "times.json": '{"conv1_1": 1.5}', "badtimes.json": "[1, 2", "badnet.json": '{"layers": [{"op": "x"}]}',
         "huge.sasm": "// padding\n" * 50_000 + MINI,
+        "deep.sasm": MINI.replace("mov.u32         i, %tid.x", "mov.u32 i, " + "(" * 3000 + "1" + ")" * 3000),
         "defs.sasm": ".define schedule = 1, file = 2, arch = 3\n" + MINI,
     }
     for name, data in files.items():
@@ -256,6 +257,7 @@ CASES = [
     Case("assemble-interrupted-write", "assemble mini.sasm -o out", 130, ("interrupted",),
          setup=_interrupt_write, creates=("out",)),
     Case("assemble-interrupted-compile", "assemble mini.sasm -o out", 130, ("interrupted",), setup=_interrupt_compile),
+    Case("assemble-deep-nesting", "assemble deep.sasm", 1, ("deep.sasm", "nests too deeply")),
     Case("assemble-bad-define", "assemble mini.sasm -D NOPE", 1, ("bad -D 'NOPE'", "NAME=VALUE")),
     Case("assemble-unknown-define", "assemble saxpy.sasm -D NOPE=1", 1, ("saxpy.sasm:7:", "unknown define 'NOPE'")),
     Case("assemble-block-over-1024", "assemble saxpy.sasm -D BLOCK=4096", 1,
