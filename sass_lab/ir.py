@@ -60,11 +60,15 @@ class Label:
 
 @dataclass(frozen=True, slots=True)
 class Mem:
-    """A memory operand ``[base+offset]``; base is a register or a symbol (or None for ``[imm]``)."""
+    """A memory operand ``[base+offset]``; base is a register or a symbol (or None for ``[imm]``).
+
+    ``coords`` holds the tensor coordinates of a TMA operand ``[tmap, {c0, c1}]`` (then offset is 0).
+    """
 
     base: Reg | Sym | None
     offset: int = 0
     span: Span | None = field(default=None, compare=False, repr=False)
+    coords: tuple = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,8 @@ def _imm(op: ir.Imm) -> str:
 
 
 def _mem(op: ir.Mem) -> str:
+    if op.coords:
+        return f"[{op.base.name}, {{{', '.join(operand(c) for c in op.coords)}}}]"
     if op.base is None:
         return f"[{op.offset}]"
     return f"[{op.base.name}+{op.offset}]" if op.offset else f"[{op.base.name}]"
@@ -125,7 +127,7 @@ _OPERAND = {
     ir.Imm: _imm,
     ir.Mem: _mem,
     ir.Vec: lambda op: "{" + ", ".join(operand(i) for i in op.items) + "}",
-    ir.PredPair: lambda op: f"{op.first.name}|{op.second.name}",
+    ir.PredPair: lambda op: f"{operand(op.first)}|{op.second.name}",
     ir.Sink: lambda op: "_",
 }
 

@@ -73,7 +73,7 @@ def _sig(op) -> object:
     if t is ir.Vec:
         return tuple(_sig(i) for i in op.items)
     if t is ir.PredPair:
-        return ("P", op.first.type, op.second.type)
+        return ("P", getattr(op.first, "type", None), op.second.type)
     return t.__name__
 
 
@@ -195,7 +195,7 @@ def _regs_with_nodes(op, node):
         else:
             for o in op.items:
                 yield from _regs_with_nodes(o, node)
-    elif isinstance(op, ir.PredPair):
+    elif isinstance(op, ir.PredPair) and isinstance(op.first, ir.Reg):
         yield op.first, getattr(node, "first", node)
 
 
@@ -217,7 +217,7 @@ def _check_operand(ins: ir.Instr, op, node, want, rule: str, err: Callable) -> N
     if isinstance(op, ir.PredPair):
         if typ == "pred" or rule == "setp":
             for r, nd in ((op.first, node.first), (op.second, node.second)):
-                if r.type != "pred":
+                if isinstance(r, ir.Reg) and r.type != "pred":
                     raise err(nd, f"'{r.name}' is .{r.type}, '{ins.name}' writes a predicate here",
                               hint="declare it with .reg .pred")
         return

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import SasmError, SourceError, Span, UsageError
 from ..files import decode
+from . import hopper
 from .codegen import DEFINE_RE, PY_END, generate
 from .sourcemap import ChainCache, Expanded, SrcLine, _chain, loop_text
 
@@ -178,7 +179,7 @@ def expand(text: str, file: str = "<string>", defines: dict | None = None) -> tu
             _e(idx, str(t))
 
     ns: dict[str, Any] = {"_x_e": _e, "_x_s": str, "_x_R": rt, "_x_O": overrides, "_x_D": resolved, "emit": emit,
-                          "math": math, "f32": f32, "f64": f64, "__name__": "__sasm__"}
+                          "math": math, "f32": f32, "f64": f64, "__name__": "__sasm__", **hopper.namespace(emit)}
     try:
         prog = compile(code, GEN, "exec")
     except SyntaxError as e:

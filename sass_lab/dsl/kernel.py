@@ -81,7 +81,11 @@ def lower_kernel(lw: LowerCtx, i: int) -> tuple[ir.Kernel, int]:
             raise lw.err(p, f"duplicate parameter '{p.name}'")
         seen_params.add(p.name)
         span = lw.span(p)
-        if dsl:
+        if dsl and p.type == "tensormap":  # .param .align 128 .b8 NAME[128]; NAME is its generic address
+            params.append(ir.Param(f"{p.name}_param", "b8", 128, 128, span))
+            names.params[p.name] = ir.Reg(p.name, "u64")
+            names.symbols.add(f"{p.name}_param")
+        elif dsl:
             params.append(ir.Param(f"{p.name}_param", p.type, p.align, p.array, span))
             names.params[p.name] = ir.Reg(p.name, p.type)
             names.symbols.add(f"{p.name}_param")
@@ -312,7 +316,8 @@ def _label_hint(names: Names, text: str) -> str:
 
 
 def _param_loads(names: Names, params: list[ir.Param], decls, lw: LowerCtx):
-    """``ld.param`` (+ ``cvta.to.global.u64`` for .u64) for each DSL parameter the body used."""
+    """``ld.param`` (+ ``cvta.to.global.u64`` for .u64) for each DSL parameter the body used; a
+    ``.tensormap`` parameter gets its generic address (``mov.b64`` + ``cvta.param.u64``)."""
     prologue: list[ir.Stmt] = []
     regs: list[ir.RegDecl] = []
     for p, decl in zip(params, decls):
@@ -321,6 +326,10 @@ def _param_loads(names: Names, params: list[ir.Param], decls, lw: LowerCtx):
             continue
         span = lw.span(decl)
         regs.append(ir.RegDecl(reg.name, reg.type, 0, span))
+        if decl.type == "tensormap":  # the map stays in the parameter space: take its generic address
+            prologue.append(ir.Instr("mov", ("b64",), (reg, ir.Sym(p.name)), None, span))
+            prologue.append(ir.Instr("cvta", ("param", "u64"), (reg, reg), None, span))
+            continue
         prologue.append(ir.Instr("ld", ("param", reg.type), (reg, ir.Mem(ir.Sym(p.name))), None, span))
         if reg.type == "u64":
             prologue.append(ir.Instr("cvta", ("to", "global", "u64"), (reg, reg), None, span))

@@ -126,14 +126,20 @@ class Names:
                 if isinstance(base, ir.Vec | ir.Special | ir.Label):
                     raise self.err(node.base, f"'{_show(node.base)}' cannot be an address",
                                    hint="use a 32- or 64-bit register or a variable name")
+            if node.coords:
+                return ir.Mem(base, 0, coords=tuple(self.operand(c, None, False) for c in node.coords))
             return ir.Mem(base, node.offset)
         if t is VecRef:
             items = []
             for it in node.items:
-                r = self.operand(it, dest_type, False)
+                whole = self._whole_array(it)
+                r = whole if whole is not None else self.operand(it, dest_type, False)
                 items.extend(r.items if isinstance(r, ir.Vec) else (r,))
             return ir.Vec(tuple(items))
         if t is Pair:
+            if node.first.text == "_" and not node.first.idx:  # elect.sync _|p: no lane index wanted
+                b = self.name(node.second, "pred" if dest_type else None, False)
+                return ir.PredPair(ir.Sink(), b)
             a = self.name(node.first, dest_type, False)
             b = self.name(node.second, "pred" if dest_type else None, False)
             if not isinstance(a, ir.Reg) or not isinstance(b, ir.Reg):
@@ -191,6 +197,16 @@ class Names:
         else:
             hint = f"declare it, e.g. '.reg .b32 {text}'"
         return self.err(node, f"'{_show(node)}' is not declared", hint=hint)
+
+    def _whole_array(self, node) -> ir.Vec | None:
+        """A bare array name inside a brace list stands for all its registers in row-major order
+        (``{acc}`` for the 64 accumulators of a wgmma), or None when ``node`` is not one."""
+        if type(node) is not Name or node.idx or node.part:
+            return None
+        info = self.regs.get(node.text)
+        if info is None or not info.dims:
+            return None
+        return ir.Vec(tuple(self.reg(n, info.type) for n in _flatten(info.name, info.dims, info.vec)))
 
     def _element(self, node: Name, info: RegInfo) -> ir.Operand:
         idx = node.idx

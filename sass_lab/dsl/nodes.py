@@ -38,6 +38,7 @@ class MemRef(NamedTuple):
     li: int
     col: int
     end: int
+    coords: tuple = ()  # tensor coordinates of a TMA operand [tmap, {c0, c1}]
 
 
 class VecRef(NamedTuple):

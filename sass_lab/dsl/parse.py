@@ -169,7 +169,20 @@ def parse_logical(text: str, li: int, ex: Expanded | None = None, file: str = "<
     except UnexpectedInput as e:
         raise _syntax_error(e, text, li, ex, file) from None
     got = list(tree.children) if hasattr(tree, "children") else list(tree)
-    return [_at(s, li) for s in got] if li else got
+    out = [_at(s, li) for s in got] if li else got
+    for st in out:
+        if type(st) is SInstr and st.opcode in _TEXTURE:
+            span = ex.span(st.li, st.col, st.col + len(st.opcode)) if ex is not None else None
+            if span is None:
+                from ..errors import Span
+                span = Span(file, st.li + 1, st.col, st.col + len(st.opcode), text.split("\n")[st.li - li])
+            raise SourceError(f"texture and surface instructions ('{st.opcode}') are not supported", span,
+                              hint=_TEXTURE_HINT)
+    return out
+
+
+_TEXTURE = frozenset({"tex", "tld4", "txq", "suld", "sust", "sured", "suq"})
+_TEXTURE_HINT = "their texture/surface objects have no IR form; load through global memory instead"
 
 
 def _at(s: Stmt, base: int) -> Stmt:
@@ -224,9 +237,9 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
     if "${" in text:
         hint = "a ${...} survived expansion: lines written by emit() are not expanded again (use an f-string)"
     first = text.split("\n")[line - 1].lstrip().split(".")[0]
-    if first in ("tex", "tld4", "txq", "suld", "sust", "sured", "suq"):
+    if first in _TEXTURE:
         msg = f"texture and surface instructions ('{first}') are not supported"
-        hint = "their [object, {coordinates}] operands have no IR form; load through global memory instead"
+        hint = _TEXTURE_HINT
     return SourceError(msg, span, hint=hint)
 
 

@@ -130,6 +130,10 @@ class ToNodes(Transformer):
         li, col, _ = self._rloc(lb)
         return MemRef(ref, -int(number(str(tok))), li, col, self._rloc(tok)[2] + 1)
 
+    def mem_tensor(self, lb, ref, vec):
+        li, col, _ = self._rloc(lb)
+        return MemRef(ref, 0, li, col, vec.end + 1, tuple(vec.items))
+
     def mem_abs(self, lb, num):
         li, col, _ = self._rloc(lb)
         return MemRef(None, int(num.value), li, col, num.end + 1)
@@ -221,6 +225,10 @@ class ToNodes(Transformer):
     def kparam(self, typ, name):
         li, col, end = self._loc(name)
         return PDecl(str(name), typ[1:], None, 0, li, col, end)
+
+    def kparam_tmap(self, name):
+        li, col, end = self._loc(name)
+        return PDecl(str(name), "tensormap", 128, 128, li, col, end)
 
     def body_param(self, *kids):
         p = self._pdecl(kids)

@@ -26,10 +26,13 @@ def _regs(op: Operand):
         for it in op.items:
             yield from _regs(it)
     elif isinstance(op, PredPair):
-        yield op.first
+        yield from _regs(op.first)
         yield op.second
-    elif isinstance(op, Mem) and isinstance(op.base, Reg):
-        yield op.base
+    elif isinstance(op, Mem):
+        if isinstance(op.base, Reg):
+            yield op.base
+        for c in op.coords:
+            yield from _regs(c)
 
 
 def writes_register(ins: Instr) -> bool:
@@ -63,6 +66,23 @@ def defs_uses(ins: Instr) -> tuple[tuple[Reg, ...], tuple[Reg, ...]]:
     if isinstance(ins.guard, Guard):
         uses.append(ins.guard.reg)
     return tuple(defs), tuple(uses)
+
+
+def async_registers(ins: Instr) -> tuple[Reg, ...]:
+    """Registers the hardware reads or writes after the instruction issued (until the
+    ``wgmma.wait_group`` that covers it): a ``wgmma.mma_async``'s accumulators and A fragment.
+    Descriptors and ``scale-d`` are read at issue."""
+    if ins.opcode != "wgmma" or ins.mods[:1] != ("mma_async",) or not ins.operands:
+        return ()
+    out = list(_regs(ins.operands[0]))
+    if len(ins.operands) > 1 and isinstance(ins.operands[1], Vec):
+        out.extend(_regs(ins.operands[1]))
+    return tuple(out)
+
+
+def is_async_wait(ins: Instr) -> bool:
+    """``wgmma.wait_group``: the point where async accumulators become the program's again."""
+    return ins.opcode == "wgmma" and ins.mods[:1] == ("wait_group",)
 
 
 def is_branch(ins: Instr) -> bool:

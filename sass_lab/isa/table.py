@@ -153,8 +153,10 @@ _WIDER = {"u16": "u32", "s16": "s32", "u32": "u64", "s32": "s64", "b16": "b32", 
 
 def dest_type(opcode: str, mods: tuple[str, ...]) -> str | None:
     """The type an instruction gives its destination register (for ``.reg auto``), or None."""
-    if opcode in ("setp", "testp", "isspacep", "elect"):
+    if opcode in ("setp", "testp", "isspacep"):
         return "pred"
+    if opcode == "elect":  # elect.sync d|p: d the leader's lane (.b32), p whether this is it
+        return "b32"
     ts = types_of(mods)
     if not ts:
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..ir import Kernel
 from .liveness import Pressure
+from .warpgroups import role_warnings
 
 REGS_PER_SM = 65536
 MAX_PER_THREAD = 255
@@ -86,6 +87,7 @@ def budget_warnings(kernel: Kernel, pressure: Pressure) -> list[str]:
     if budget is not None and pressure.peak > budget[0]:
         out.append(f"{kernel.name}: peak register pressure {pressure.peak}{where} exceeds the "
                    f"{budget[0]}-register budget implied by {budget[1]}; ptxas will spill to local memory")
+    out += role_warnings(kernel, pressure.roles)
     if pressure.pred_peak > HW_PREDICATES:
         out.append(f"{kernel.name}: {pressure.pred_peak} predicates live at once (the hardware has "
                    f"{HW_PREDICATES}); ptxas will keep some in general registers")

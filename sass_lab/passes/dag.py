@@ -9,7 +9,8 @@ Edges ``i → j`` (``i`` before ``j``) carry a delay: the cycles ``j`` must issu
 Memory: loads and stores (``wmma.load``/``wmma.store`` included) keep their order within a state
 space; ``generic`` conflicts with every space; two loads may swap. Atomics, reductions, ``multimem``,
 ``mbarrier``, ``cp.async`` (it reads one space and writes another) and volatile/acquire/release/
-relaxed accesses act as stores to ``generic``, so they keep their place among all memory operations.
+relaxed accesses act as stores to ``generic``, so they keep their place among all memory operations;
+so does ``wgmma.mma_async``, whose tensor cores read shared memory after it issues.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def memory_kind(ins: Instr) -> tuple[str, bool] | None:
             return _space_of(ins.mods), "store" in ins.mods
         return None
     if ins.opcode == "multimem":  # ld_reduce / st / red across a multicast object
+        return "generic", True
+    if ins.opcode == "wgmma" and ins.mods[:1] == ("mma_async",):  # reads shared memory asynchronously
         return "generic", True
     if ins.opcode not in _MEMORY:
         return None

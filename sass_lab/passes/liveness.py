@@ -20,9 +20,11 @@ import re
 from dataclasses import dataclass
 
 from ..errors import Span
-from ..ir import Instr, Kernel, type_bytes
+from ..ir import Instr, Kernel, Reg, type_bytes
+from ..isa import async_registers, is_async_wait
 from .cfg import Block, build_cfg
 from .defuse import DefUse
+from .warpgroups import role_pressure
 
 _RANGE_NAME = re.compile(r"^(.*?)(\d+)$")
 
@@ -92,6 +94,7 @@ class Pressure:
     live_in: tuple[frozenset[str], ...]  # per block
     live_out: tuple[frozenset[str], ...]
     registers: int  # distinct registers referenced by the body
+    roles: tuple = ()  # warpgroups.RolePressure per setmaxnreg: each role's own peak
 
     def describe(self) -> str:
         """One line: ``peak 125 live 32-bit registers at sgemm.sasm:287 (16 predicates)``."""
@@ -127,6 +130,7 @@ def _number(kernel: Kernel, du: DefUse) -> tuple[RegTable, list[int], list[int],
             defs.append(0)
             uses.append(0)
             kills.append(0)
+    _async_window(kernel, du, uses)
     named, ranges = _declared_types(kernel)
     types = [_type_of(n, h, named, ranges) for n, h in zip(du.names, du.hints)]
     by_units: dict[int, int] = {}
@@ -139,6 +143,22 @@ def _number(kernel: Kernel, du: DefUse) -> tuple[RegTable, list[int], list[int],
             by_units[u] = by_units.get(u, 0) | (1 << i)
     table = RegTable(tuple(du.names), dict(du.index), tuple(types), tuple(sorted(by_units.items())), pred)
     return table, defs, uses, kills
+
+
+def _async_window(kernel: Kernel, du: DefUse, uses: list[int]) -> None:
+    """Keep the registers a ``wgmma.mma_async`` works on asynchronously (accumulators, A fragment)
+    live up to every ``wgmma.wait_group``: each wait reads them all, so nothing else is given their
+    registers while the tensor cores may still write or read them (conservative: every wait)."""
+    regs: list[Reg] = []
+    for st in kernel.body:
+        if isinstance(st, Instr):
+            regs.extend(async_registers(st))
+    if not regs:
+        return
+    mask = du.masks(Instr("wgmma", ("wait_group",), tuple(dict.fromkeys(regs))))[1]
+    for i, st in enumerate(kernel.body):
+        if isinstance(st, Instr) and is_async_wait(st):
+            uses[i] |= mask
 
 
 def _solve(blocks, defs, uses, kills) -> tuple[list[int], list[int], list[int]]:
@@ -233,7 +253,8 @@ def pressure_of(kernel: Kernel, fl: Flow) -> Pressure:
         pred_peak=max(preds, default=0), pred_profile=tuple(preds),
         peak_live=regs.decode(fl.occupied[idx] & ~pm) if idx >= 0 else frozenset(),
         blocks=fl.blocks, live_in=tuple(regs.decode(x) for x in fl.live_in),
-        live_out=tuple(regs.decode(x) for x in fl.live_out), registers=fl.referenced.bit_count())
+        live_out=tuple(regs.decode(x) for x in fl.live_out), registers=fl.referenced.bit_count(),
+        roles=role_pressure(kernel, fl.blocks, tuple(profile)))
 
 
 def liveness(kernel: Kernel) -> Pressure:

@@ -97,9 +97,11 @@ def _rename_op(op: Operand, mapping: dict[str, str]) -> Operand:
     if isinstance(op, Vec):
         return Vec(tuple(_rename_op(x, mapping) for x in op.items), op.span)
     if isinstance(op, PredPair):
-        return PredPair(_rename_reg(op.first, mapping), _rename_reg(op.second, mapping), op.span)
-    if isinstance(op, Mem) and isinstance(op.base, Reg):
-        return Mem(_rename_reg(op.base, mapping), op.offset, op.span)
+        first = _rename_reg(op.first, mapping) if isinstance(op.first, Reg) else op.first
+        return PredPair(first, _rename_reg(op.second, mapping), op.span)
+    if isinstance(op, Mem):
+        base = _rename_reg(op.base, mapping) if isinstance(op.base, Reg) else op.base
+        return Mem(base, op.offset, op.span, tuple(_rename_op(c, mapping) for c in op.coords))
     return op
 
 
