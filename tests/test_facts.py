@@ -12,7 +12,7 @@ from sass_lab.dsl.names import SPECIALS as DSL_SPECIALS
 from sass_lab.emulator import decode
 from sass_lab.emulator.ptx import parse_float, parse_int
 from sass_lab.hw.arch import ARCHS, TARGETS, arch_info
-from sass_lab.hw.devices import DEVICES, find
+from sass_lab.hw.devices import DEVICES, REFERENCE, find, reference
 from sass_lab.isa.literals import number
 from sass_lab.isa.specials import CLOCKS, SPECIALS
 
@@ -70,4 +70,9 @@ def test_the_emulators_sm_count_comes_from_the_device_table():
 """
     out = np.zeros(2, np.uint32)
     sl.assemble(src)["k"].emulate((1, 1, 1), (1, 1, 1), out)
-    assert out[0] == next(d.sms for d in DEVICES.values() if d.arch == "sm_90") == 132 and out[1] == 0
+    assert out[0] == reference("sm_90").sms == 132 and out[1] == 0
+
+
+def test_every_arch_has_a_reference_device():
+    assert set(REFERENCE) == set(ARCHS)
+    assert all(reference(a).arch == a for a in ARCHS) and reference("sm_90a") is reference("sm_90")

@@ -19,5 +19,6 @@ def run(args) -> int:
     from ..ui.console.app import LabConsole
 
     files = args.files or [str(p) for p in shipped_kernels()]
-    LabConsole(ConsoleModel(files, args.arch, args.db)).run()
-    return 0
+    app = LabConsole(ConsoleModel(files, args.arch, args.db))
+    app.run()
+    return app.return_code or 0  # textual sets 1 when the app died of an exception

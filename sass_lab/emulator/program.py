@@ -220,14 +220,13 @@ def _exit_pcs(ops: list[Op], instrs: list[ir.Instr]) -> np.ndarray:
 
 def machine_of(ptx: str) -> tuple[int, int]:
     """(%nsmid, reserved shared bytes per block) for the PTX's ``.target`` from the hw tables
-    (the SM count of the first listed device of that architecture; sm_90 when there is none)."""
+    (the SM count of the arch's reference device, ``hw.devices.reference``; sm_90 for another target)."""
     from ..hw.arch import ARCHS
-    from ..hw.devices import DEVICES
+    from ..hw.devices import reference
 
     m = _TARGET.search(ptx)
     arch = m.group(1) if m and m.group(1) in ARCHS else "sm_90"
-    sms = next((d.sms for d in DEVICES.values() if d.arch == arch), 132)
-    return sms, ARCHS[arch].reserved_shared_per_block
+    return reference(arch).sms, ARCHS[arch].reserved_shared_per_block
 
 
 _TARGET = re.compile(r"^[ \t]*\.target[ \t]+(sm_\d+)", re.M)

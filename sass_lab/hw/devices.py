@@ -3,7 +3,8 @@
 Figures are the datasheet's (boost clock, dense rates): efficiency against a measured run should use
 the measured peaks (``lab.bench``) or the clock measured during that run. ``match`` holds the name
 fragments the driver reports; ``find`` takes the first row that matches, so the table runs from the
-most specific name to the least. ``waves`` says how a grid fills the SMs.
+most specific name to the least. ``reference(arch)`` is the device a kernel is judged against (and
+the emulator stands for) without one at hand. ``waves`` says how a grid fills the SMs.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ DEVICES: dict[str, Device] = {d.name: d for d in (
     Device("T4", "sm_75", 40, 1.59e9, 0.32e12, 4 * MB, match=("T4",)),
     Device("V100-SXM2", "sm_70", 80, 1.53e9, 0.9e12, 6 * MB, 15.7e12, match=("V100",)),
 )}
+
+
+# the device a kernel for each arch is judged against (and emulated as) when none is at hand
+REFERENCE = {"sm_70": "V100-SXM2", "sm_75": "T4", "sm_80": "A100-SXM", "sm_86": "RTX3090", "sm_89": "RTX4090",
+             "sm_90": "H200"}
+
+
+def reference(arch: str) -> Device:
+    """The reference device of ``arch`` (``sm_90a`` → ``sm_90``'s)."""
+    return DEVICES[REFERENCE[arch_info(arch).name]]
 
 
 def device(name: str) -> Device:

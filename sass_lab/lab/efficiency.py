@@ -1,12 +1,17 @@
-"""Static efficiency: the FFMA share of the instructions in a kernel's main loop.
+"""Static efficiency: what a kernel's main loop allows before it runs.
 
-A GEMM-like kernel can issue at most one instruction per cycle per scheduler, so the share of FFMAs
-among the instructions of its hot loop is a ceiling on its FP32 efficiency. maxas' SGEMM reached
-98.8 % (:data:`MAXAS_ANCHOR`). The count comes from the SASS listing when ``sass_lab.sass.stats`` can
-give it (labelled ``"SASS"``), and otherwise from the emitted PTX (labelled ``"PTX"``): the main loop
-is the loop holding the most FFMAs (PTX: the backward-branch region ``L: ... bra L`` with the most
-``fma.f32``), the tightest such loop when several tie (a kernel with a fast path for interior blocks
-has one loop per path), or the whole kernel when it has no loop.
+Compute-bound kernels: a GEMM-like kernel can issue at most one instruction per cycle per scheduler,
+so the share of FFMAs (and tensor-core instructions) among the instructions of its hot loop is a
+ceiling on its efficiency. maxas' SGEMM reached 98.8 % (:data:`MAXAS_ANCHOR`). Memory-bound kernels:
+that share says nothing (a copy has none), so the figure is the global-memory bytes a thread moves
+per instruction it issues in its hot loop (wide loads and few instructions per byte keep the memory
+system busy with fewer warps).
+
+The count comes from the SASS listing when ``sass_lab.sass`` can give it (labelled ``"SASS"``), and
+otherwise from the emitted PTX (labelled ``"PTX"``): the main loop is the loop holding the most math
+(PTX: the backward-branch region ``L: ... bra L`` with the most ``fma.f32``/``mma``), the tightest
+such loop when several tie (a kernel with a fast path for interior blocks has one loop per path), or
+the whole kernel when it has no loop; the memory figure takes the loop moving the most bytes.
 """
 
 from __future__ import annotations
@@ -20,30 +25,47 @@ MAXAS_ANCHOR = 0.988  # maxas SGEMM main loop: FFMA share of issue slots (Maxwel
 _LABEL_RE = re.compile(r"^\s*([A-Za-z_$%][\w$%]*)\s*:")
 _BRA_RE = re.compile(r"^\s*(?:@!?%?[\w$]+\s+)?bra(?:\.uni)?\s+([A-Za-z_$%][\w$%]*)\s*;")
 _FFMA_RE = re.compile(r"^\s*(?:@!?%?[\w$]+\s+)?(?:fma|mad)(?:\.\w+)*\.f32\s")
+_TENSOR_RE = re.compile(r"^\s*(?:@!?%?[\w$]+\s+)?(?:mma|wmma\.mma|wgmma\.mma_async)\.")
+_GLOBAL_RE = re.compile(r"^\s*(?:@!?%?[\w$]+\s+)?(?:ld|st|ldu)\.global((?:\.\w+)*)\s")
+_ASYNC_RE = re.compile(r"^\s*(?:@!?%?[\w$]+\s+)?cp\.async\.\w+\.shared(?:::\w+)?\.global\S*\s+[^,]+,[^,]+,\s*(\d+)")
+_BITS_RE = re.compile(r"^[bsuf](\d+)$")
+_SASS_GLOBAL = ("LDG", "STG", "LDGSTS")
+_SASS_TENSOR = ("HMMA", "HGMMA", "IMMA", "DMMA", "BMMA")
 _ENTRY_RE = re.compile(r"\.entry\s+([\w$]+)")
 
 
 @dataclass(frozen=True)
 class StaticEff:
-    """FFMA share of the main loop and where the count came from."""
+    """Math share of the main loop, bytes moved per instruction, and where the counts came from."""
 
-    share: float  # ffma / loop_instrs, 0..1
+    share: float  # (ffma + tensor) / loop_instrs, 0..1
     source: str  # "SASS" or "PTX"
     loop_instrs: int
     ffma: int
+    tensor: int = 0  # tensor-core instructions (HMMA/HGMMA/... or mma/wgmma) in the same loop
+    mem_instrs: int = 0  # instructions of the loop that moves the most global bytes
+    global_bytes: int = 0  # bytes per thread that loop loads from or stores to global memory
 
     @property
     def vs_anchor(self) -> float:
         """This share over maxas' 98.8 %."""
         return self.share / MAXAS_ANCHOR
 
+    @property
+    def bytes_per_instr(self) -> float:
+        """Global bytes a thread moves per instruction it issues (memory-bound kernels' figure)."""
+        return self.global_bytes / self.mem_instrs if self.mem_instrs else 0.0
+
     def to_dict(self) -> dict:
         return {"share": self.share, "source": self.source, "loop_instrs": self.loop_instrs,
-                "ffma": self.ffma, "anchor": MAXAS_ANCHOR}
+                "ffma": self.ffma, "tensor": self.tensor, "bytes_per_instr": self.bytes_per_instr,
+                "anchor": MAXAS_ANCHOR}
 
     def __str__(self) -> str:
-        return (f"{self.share * 100:.1f} % FFMA ({self.ffma}/{self.loop_instrs} {self.source} "
-                f"instructions in the main loop; maxas anchor {MAXAS_ANCHOR * 100:.1f} %)")
+        what = "FFMA" if not self.tensor else "FFMA+tensor"
+        return (f"{self.share * 100:.1f} % {what} ({self.ffma + self.tensor}/{self.loop_instrs} {self.source} "
+                f"instructions in the main loop; maxas anchor {MAXAS_ANCHOR * 100:.1f} %); "
+                f"{self.bytes_per_instr:.2f} global bytes per instruction")
 
 
 def kernel_ptx_lines(ptx: str, name: str) -> list[str]:
@@ -82,8 +104,49 @@ def _is_instr(code: str) -> bool:
     return s.endswith(";")
 
 
-def ptx_loop_share(lines: list[str]) -> tuple[int, int]:
-    """(instructions, FFMAs) of the hottest backward-branch loop in PTX body ``lines``."""
+def _ptx_counts(code: str) -> tuple[int, int, int]:
+    """(FFMA, tensor, global bytes) of one PTX instruction."""
+    if _FFMA_RE.match(code):
+        return 1, 0, 0
+    if _TENSOR_RE.match(code):
+        return 0, 1, 0
+    m = _GLOBAL_RE.match(code)
+    if m:
+        mods = m.group(1).split(".")
+        vec = next((int(x[1:]) for x in mods if x in ("v2", "v4", "v8")), 1)
+        bits = next((int(b.group(1)) for x in mods if (b := _BITS_RE.match(x))), 32)
+        return 0, 0, vec * bits // 8
+    m = _ASYNC_RE.match(code)
+    return (0, 0, int(m.group(1))) if m else (0, 0, 0)
+
+
+def _hottest(bodies, count) -> tuple[int, tuple[int, int, int]]:
+    """(instructions, (ffma, tensor, bytes)) of the body with the most math, tightest on a tie."""
+    best = None
+    for body in bodies:
+        n = len(body)
+        ffma = tensor = nbytes = 0
+        for x in body:
+            f, t, b = count(x)
+            ffma, tensor, nbytes = ffma + f, tensor + t, nbytes + b
+        math_key = (ffma + tensor, -n)
+        if best is None or math_key > best[0]:
+            best = (math_key, n, (ffma, tensor, nbytes))
+    return best[1], best[2]
+
+
+def _busiest(bodies, count) -> tuple[int, int]:
+    """(instructions, global bytes) of the body moving the most bytes, tightest on a tie."""
+    best = None
+    for body in bodies:
+        nbytes = sum(count(x)[2] for x in body)
+        if best is None or (nbytes, -len(body)) > best[0]:
+            best = ((nbytes, -len(body)), len(body), nbytes)
+    return best[1], best[2]
+
+
+def _ptx_bodies(lines: list[str]) -> list[list[str]]:
+    """The instructions of each backward-branch loop of PTX body ``lines`` (the whole body if none)."""
     labels: dict[str, int] = {}
     loops: list[tuple[int, int]] = []
     for i, line in enumerate(lines):
@@ -96,20 +159,37 @@ def ptx_loop_share(lines: list[str]) -> tuple[int, int]:
         if b and b.group(1) in labels:
             loops.append((labels[b.group(1)], i))
     regions = loops or [(0, len(lines) - 1)]
-    best = None
+    out = []
     for a, b in regions:
-        instrs = [ln for ln in lines[a:b + 1] if _is_instr(_LABEL_RE.sub("", ln.strip(), count=1))]
-        ffma = sum(1 for ln in instrs if _FFMA_RE.match(_LABEL_RE.sub("", ln.strip(), count=1)))
-        key = (ffma, -len(instrs))
-        if best is None or key > best[0]:
-            best = (key, len(instrs), ffma)
-    return best[1], best[2]
+        codes = [_LABEL_RE.sub("", ln.strip(), count=1) for ln in lines[a:b + 1]]
+        out.append([c for c in codes if _is_instr(c)])
+    return out
+
+
+def ptx_loop_share(lines: list[str]) -> tuple[int, int]:
+    """(instructions, FFMAs) of the hottest backward-branch loop in PTX body ``lines``."""
+    n, (ffma, _tensor, _bytes) = _hottest(_ptx_bodies(lines), _ptx_counts)
+    return n, ffma
+
+
+def _sass_counts(ins) -> tuple[int, int, int]:
+    """(FFMA, tensor, global bytes) of one SASS instruction."""
+    op = ins.opcode
+    if op == "FFMA":
+        return 1, 0, 0
+    if op in _SASS_TENSOR:
+        return 0, 1, 0
+    if op in _SASS_GLOBAL:
+        mods = set(ins.modifiers)
+        width = 16 if "128" in mods else 8 if "64" in mods else 2 if mods & {"U16", "S16"} else \
+            1 if mods & {"U8", "S8"} else 4
+        return 0, 0, width
+    return 0, 0, 0
 
 
 def _from_sass(kernel) -> StaticEff | None:
     try:
         from ..sass.flow import loops
-        from ..sass.stats import hot_loop_ffma_share  # noqa: F401 - the SASS view's own figure
     except ImportError:
         return None
     try:
@@ -118,17 +198,18 @@ def _from_sass(kernel) -> StaticEff | None:
         return None
     if not instrs:
         return None
-    best = None
-    for lp in loops(instrs) or [None]:
-        body = instrs[lp.start:lp.end + 1] if lp else instrs
-        ffma = sum(1 for ins in body if ins.opcode == "FFMA")
-        if best is None or (ffma, -len(body)) > (best[1], -best[0]):
-            best = (len(body), ffma)
-    return StaticEff(best[1] / best[0], "SASS", best[0], best[1])
+    bodies = [instrs[lp.start:lp.end + 1] for lp in loops(instrs)] or [instrs]
+    return _eff("SASS", bodies, _sass_counts)
+
+
+def _eff(source: str, bodies, count) -> StaticEff:
+    n, (ffma, tensor, _b) = _hottest(bodies, count)
+    mem_n, nbytes = _busiest(bodies, count)
+    return StaticEff((ffma + tensor) / n if n else 0.0, source, n, ffma, tensor, mem_n, nbytes)
 
 
 def static_efficiency(kernel, prefer_sass: bool = True) -> StaticEff:
-    """FFMA share of ``kernel``'s main loop (an ``api.Kernel``): SASS when available, else PTX."""
+    """Static efficiency of ``kernel``'s main loop (an ``api.Kernel``): SASS when available, else PTX."""
     if prefer_sass:
         eff = _from_sass(kernel)
         if eff is not None:
@@ -138,5 +219,4 @@ def static_efficiency(kernel, prefer_sass: bool = True) -> StaticEff:
 
 def ptx_static_efficiency(ptx: str, name: str) -> StaticEff:
     """The PTX-level count for kernel ``name`` of a PTX module."""
-    loop, ffma = ptx_loop_share(kernel_ptx_lines(ptx, name))
-    return StaticEff(ffma / loop if loop else 0.0, "PTX", loop, ffma)
+    return _eff("PTX", _ptx_bodies(kernel_ptx_lines(ptx, name)), _ptx_counts)

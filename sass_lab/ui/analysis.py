@@ -52,6 +52,12 @@ def gap_plot(layers: list[Layer], peak_flops: float, width: int = 64, height: in
             pts.append((ly.time_s, ly.flops, "x"))
     if not pts:
         return Text("(nothing to plot: no layer has FLOPs)")
+    return loglog(pts, peak_flops, "o ideal (FLOPs/peak)   x actual", width, height)
+
+
+def loglog(pts: list[tuple[float, float, str]], peak_flops: float, legend: str, width: int = 64,
+           height: int = 18, efficiencies: tuple[float, ...] = (1.0, 0.1, 0.01)) -> Text:
+    """Points (latency s, FLOPs, marker) on log-log axes over lines ``.`` of constant efficiency."""
     xs = [math.log10(p[0]) for p in pts]
     ys = [math.log10(p[1]) for p in pts]
     x0, x1 = min(xs) - 0.2, max(xs) + 1.2
@@ -64,7 +70,7 @@ def gap_plot(layers: list[Layer], peak_flops: float, width: int = 64, height: in
         if 0 <= cx < width and 0 <= cy < height and (grid[cy][cx] == " " or ch != "."):
             grid[cy][cx] = ch
 
-    for e in (1.0, 0.1, 0.01):
+    for e in efficiencies:
         for i in range(width * 2):
             y = y0 + (y1 - y0) * i / (width * 2 - 1)
             put(y - math.log10(peak_flops * e), y, ".")
@@ -72,8 +78,41 @@ def gap_plot(layers: list[Layer], peak_flops: float, width: int = 64, height: in
         put(x, y, ch)
     lines = ["".join(r) for r in grid]
     lines.append(f"latency 1e{x0:.1f} .. 1e{x1:.1f} s (log)   FLOPs 1e{y0:.1f} .. 1e{y1:.1f} (log)")
-    lines.append("o ideal (FLOPs/peak)   x actual   . constant efficiency 100 % / 10 % / 1 %")
+    shown = " / ".join(f"{e * 100:g} %" for e in efficiencies)
+    lines.append(f"{legend}   . constant efficiency {shown}")
     return Text("\n".join(lines))
+
+
+def kernel_gap(gap, width: int = 64, height: int = 16):
+    """One kernel's efficiency gap (``lab.report.Gap``): the plot over its BENCH_SIZES and a table."""
+    from rich.console import Group
+
+    from . import format as fmt
+
+    head = Text(f"{gap.kernel} against {gap.device}: {fmt.flops(gap.peak_flops)} FP32, "
+                f"{gap.bandwidth / 1e12:.2f} TB/s", style="bold")
+    pts = [p for p in gap.points if p.flops > 0]
+    if not pts:
+        return Group(head, Text(gap.why_empty or "no problem size to plot"))
+    marks = []
+    for p in pts:
+        marks += [(p.ideal_s, p.flops, "o"), (p.static_s, p.flops, "s")]
+        marks += [(p.peer_s, p.flops, "p")] if p.peer_s else []
+        marks += [(p.measured_s, p.flops, "x")] if p.measured_s else []  # drawn last: on top
+    plot = loglog(marks, gap.peak_flops, "o ideal  s static ceiling  x measured  p peer", width, height,
+                  (1.0, 0.5, 0.25, 0.1))
+    floors = any(p.floor_s > p.ideal_s * 1.01 for p in pts)  # memory sets a floor above the ideal
+    t = Table(title_justify="left", box=None, padding=(0, 1))
+    for c in ("size", "GFLOP", "ideal", *(("floor",) if floors else ()), "static ceiling", "measured",
+              "efficiency", "peer"):
+        t.add_column(c, justify="left" if c == "size" else "right")
+    for p in pts:
+        t.add_row(fmt.size_dict(p.size), f"{p.flops / 1e9:.2f}", fmt.seconds(p.ideal_s),
+                  *((fmt.seconds(p.floor_s),) if floors else ()), fmt.seconds(p.static_s),
+                  fmt.seconds(p.measured_s), fmt.percent(p.efficiency), fmt.seconds(p.peer_s))
+    note = [] if any(p.measured_s for p in pts) else [Text(
+        "no measured runs stored yet: `sass_lab bench FILE --all-sizes` on a GPU stores them", style="dim")]
+    return Group(head, plot, t, *note)
 
 
 def save_png(w: Waterline, layers: list[Layer], path: str, title: str = "") -> None:

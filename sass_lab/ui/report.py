@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
+
+from . import format as fmt
 
 
 def assemble_table(mod) -> Table:
     """One row per kernel: registers, pressure, shared, spills, stack, threads, occupancy, limiter."""
-    t = Table(title=f"{mod.file}  [{mod.arch}]", title_justify="left")
+    t = Table(title=escape(f"{mod.file}  [{mod.arch}]"), title_justify="left")
     for col in ("kernel", "regs", "pressure", "shared B", "spills st/ld", "stack B", "threads",
                 "blocks/SM", "occupancy", "limiter"):
         t.add_column(col, justify="left" if col in ("kernel", "limiter") else "right")
@@ -24,26 +27,22 @@ def assemble_table(mod) -> Table:
 
 def summary_table(rows, arch: str) -> Table:
     """The `sass_lab report` table (rows are lab.report.KernelSummary)."""
-    t = Table(title=f"sass_lab report [{arch}]  (static efficiency anchor: maxas SGEMM 98.8 % FFMA)",
+    t = Table(title=escape(f"sass_lab report [{arch}]") + "  (static efficiency: math share of the main loop when compute-"
+                    "bound, maxas SGEMM 98.8 %; global bytes per instruction when memory-bound)",
               title_justify="left")
-    for c in ("kernel", "regs", "shared B", "spills", "block", "occupancy", "limiter", "static eff",
-              "best µs", "TFLOP/s", "eff", "vs peer"):
+    for c in ("kernel", "regs", "shared", "spills", "block", "occupancy", "limiter", "static eff",
+              "best", "TFLOP/s", "measured", "vs peer"):
         t.add_column(c, justify="left" if c in ("kernel", "limiter") else "right")
-
-    def f(x, fmt):
-        return "-" if x is None else fmt.format(x)
-
     for r in rows:
         if r.error:
             t.add_row(r.kernel, f"[red]{r.error}[/red]", *[""] * 10)
             continue
-        se = "-" if r.static_eff is None else f"{r.static_eff * 100:.1f} % ({r.static_eff_source})"
-        t.add_row(r.kernel, f(r.registers, "{}"), f(r.shared_bytes, "{}"), f(r.spills, "{}"),
-                  f(r.block, "{}"), f(r.occupancy, "{:.0f} %"), ", ".join(r.limiters), se,
-                  f(r.best_median_s and r.best_median_s * 1e6, "{:.1f}"),
-                  f(r.best_flop_s and r.best_flop_s / 1e12, "{:.2f}"),
-                  f(r.best_efficiency and r.best_efficiency * 100, "{:.1f} %"),
-                  f(r.peer_ratio, "{:.2f}x"))
+        se = fmt.static_eff(r)
+        t.add_row(r.kernel, str(r.registers), fmt.size_bytes(r.shared_bytes), str(r.spills), str(r.block),
+                  f"{r.occupancy:.0f} %", fmt.limiter(r),
+                  se if se == fmt.DASH else f"{se} ({r.static_eff_source})", fmt.seconds(r.best_median_s),
+                  fmt.DASH if r.best_flop_s is None else f"{r.best_flop_s / 1e12:.2f}", fmt.measured(r),
+                  fmt.ratio(r.peer_ratio))
     return t
 
 

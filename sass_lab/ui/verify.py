@@ -4,6 +4,7 @@ emulator's checks found."""
 from __future__ import annotations
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -14,7 +15,7 @@ def verify_table(r):
     size = ",".join(f"{k}={v}" for k, v in r.size.items())
     defs = " ".join(f"{k}={v}" for k, v in r.defines.items())
     status = "[green]PASS[/green]" if r.ok else "[red]FAIL[/red]"
-    t = Table(title=f"{status} {r.kernel} [{r.device}] {size}  {defs}  seed={r.seed}", title_justify="left",
+    t = Table(title=f"{status} {escape(f'{r.kernel} [{r.device}] {size}  {defs}')}  seed={r.seed}", title_justify="left",
               caption=r.tol_why or None, caption_justify="left")
     for c in ("output", "shape", "max err", "tol", "NaN", "worst", "got", "want", ""):
         t.add_column(c, justify="left" if c in ("output", "worst", "") else "right")

@@ -5,55 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from console_fakes import FakeModel
 from textual.widgets import Button, DataTable, ListView, Static, TabbedContent, TextArea
 
 from sass_lab.ui.console.app import LabConsole
 from sass_lab.ui.console.charts import bar_chart
-from sass_lab.ui.console.model import KernelRef
-
-
-class FakeModel:
-    def __init__(self, gpu=False):
-        self.gpu = gpu
-        self.defines = {}
-        self.tuned = 0
-
-    def kernels(self):
-        return [KernelRef("a.sasm", "saxpy"), KernelRef("b.sasm", "sgemm")]
-
-    def source(self, ref):
-        return f"// source of {ref.name}"
-
-    def ptx(self, ref):
-        return f".entry {ref.name}"
-
-    def sass(self, ref):
-        return f"FFMA R1, R2, R3, R4 ;  // {ref.name}"
-
-    def resources(self, ref):
-        return {"registers": 40, "occupancy": {"block": 256, "blocks_per_sm": 6, "percent": 75.0,
-                                               "limiters": ["registers"]}}
-
-    def occupancy_curves(self, ref):
-        return {"registers": [(8, 8), (64, 4), (128, 2)]}
-
-    def verify(self, ref):
-        return f"PASS {ref.name} max rel err 1e-7"
-
-    def gpu_status(self):
-        return (True, "ok") if self.gpu else (False, "no CUDA driver on this machine")
-
-    def tune(self, ref):
-        self.tuned += 1
-        return [{"defines": {"BM": 64}, "status": "ok", "registers": 40, "shared_bytes": 1024,
-                 "occupancy": 50.0, "ffma_share": 0.9, "score": 0.9, "reason": ""}]
-
-    def results(self, ref):
-        return [{"kind": "static", "status": "ok", "size": {"M": 1}, "defines": {}, "median_s": None,
-                 "flop_s": None, "device": "static"}]
-
-    def set_define(self, file, k, v):
-        self.defines.setdefault(file, {})[k] = v
 
 
 def run(coro):

@@ -22,28 +22,48 @@ from textual.widgets import (
     TextArea,
 )
 
+from .. import format as fmt
+from ..analysis import kernel_gap
 from .charts import bar_chart
 from .model import ConsoleModel, KernelRef
 
 
 class KernelItem(ListItem):
-    def __init__(self, ref: KernelRef):
-        super().__init__(Label(ref.label))
+    """One kernel of the list: its name and bound, occupancy and limiter, static and measured
+    efficiency and the peer ratio (``lab.report.KernelSummary``, formatted for people)."""
+
+    def __init__(self, ref: KernelRef, summary=None):
+        super().__init__(Label(kernel_label(ref, summary)))
         self.ref = ref
 
 
+def kernel_label(ref: KernelRef, s) -> Text:
+    t = Text(ref.label, style="bold")
+    if s is None:
+        return t + Text("\n  does not assemble (see its PTX tab)", style="red")
+    bound = f"{s.bound}-bound, " if s.bound else ""
+    t.append(f"\n  {bound}occupancy {s.occupancy:.0f} % ({fmt.words(s.limiters)})")
+    t.append(f"\n  static {fmt.static_eff(s)} · meas {fmt.measured(s)} · peer {fmt.ratio(s.peer_ratio)}")
+    return t
+
+
 class LabConsole(App):
-    """Kernel list on the left; source, PTX, SASS, resources, verification, tuning and results tabs."""
+    """Kernel list (with efficiency) on the left; source, PTX, SASS, resources, efficiency gap,
+    verification, tuning and results tabs."""
 
     TITLE = "sass_lab console"
     CSS = """
-    #kernels { width: 34; border-right: solid $accent; }
+    #left { width: 56; border-right: solid $accent; }
+    #kernel-head { color: $text-muted; padding: 0 1; }
+    #kernels { height: 1fr; }
+    #kernels > ListItem { padding: 0 1; }
     TextArea { height: 1fr; }
     #gpu { color: $warning; }
     .row { height: auto; }
     Input { width: 40; }
     """
-    BINDINGS = [("q", "quit", "quit"), ("v", "verify", "verify (emulator)"), ("t", "tune", "tune (static)")]
+    BINDINGS = [("q", "quit", "quit"), ("v", "verify", "verify (emulator)"), ("t", "tune", "tune (static)"),
+                ("e", "efficiency", "efficiency gap")]
 
     def __init__(self, model: ConsoleModel):
         super().__init__()
@@ -53,7 +73,10 @@ class LabConsole(App):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield ListView(*(KernelItem(r) for r in self.model.kernels()), id="kernels")
+            with Vertical(id="left"):
+                yield Static(KERNELS_HEAD, id="kernel-head")
+                yield ListView(*(KernelItem(r, self.model.summary(r)) for r in self.model.kernels()),
+                               id="kernels")
             with TabbedContent(id="tabs"):
                 with TabPane("Source", id="tab-source"):
                     yield TextArea("", read_only=True, id="source")
@@ -65,13 +88,16 @@ class LabConsole(App):
                     with VerticalScroll():
                         yield Static("", id="resources")
                         yield Static("", id="curves")
+                with TabPane("Efficiency", id="tab-efficiency"):
+                    with VerticalScroll():
+                        yield Static("", id="gap")
                 with TabPane("Verify", id="tab-verify"):
                     with Vertical():
                         with Horizontal(classes="row"):
                             yield Button("Verify on the emulator", id="verify-emu")
                             yield Button("Verify on the GPU", id="verify-gpu")
                         yield Static("", id="gpu")
-                        yield Static("", id="verify-out")
+                        yield Static(VERIFY_IDLE, id="verify-out")
                 with TabPane("Tune", id="tab-tune"):
                     with Vertical():
                         with Horizontal(classes="row"):
@@ -82,7 +108,9 @@ class LabConsole(App):
                         yield Static("", id="tune-msg")
                         yield DataTable(id="tune-table")
                 with TabPane("Results", id="tab-results"):
-                    yield DataTable(id="results-table")
+                    with Vertical():
+                        yield Static("", id="results-msg")
+                        yield DataTable(id="results-table")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -93,9 +121,12 @@ class LabConsole(App):
         for b in ("#verify-gpu", "#sweep-gpu"):
             self.query_one(b, Button).disabled = not ok
         self.query_one("#tune-table", DataTable).add_columns(
-            "defines", "status", "regs", "shared", "occ %", "FFMA", "score", "note")
+            "defines", "status", "registers", "shared", "occupancy", "math share", "score", "note")
+        self.query_one("#tune-msg", Static).update(
+            f"Sweep: every define combination of the lab block's TUNE space, compiled and ranked by the "
+            f"static model (no GPU). Every candidate is written to the results database {self.model.db_path}.")
         self.query_one("#results-table", DataTable).add_columns(
-            "kind", "status", "size", "defines", "median µs", "TFLOP/s", "device")
+            "run", "status", "size", "defines", "median", "TFLOP/s", "device")
         lv = self.query_one("#kernels", ListView)
         if lv.children:
             lv.index = 0
@@ -116,16 +147,23 @@ class LabConsole(App):
         curves = m.occupancy_curves(ref)
         self.query_one("#curves", Static).update(
             Text("\n\n".join(bar_chart(v, f"blocks/SM vs {k}") for k, v in curves.items())))
+        gap = m.gap(ref)
+        self.query_one("#gap", Static).update(
+            kernel_gap(gap, width=88, height=14) if gap is not None else Text("this file does not assemble: no efficiency to show"))
         self._fill_results()
 
     def _fill_results(self) -> None:
         t = self.query_one("#results-table", DataTable)
         t.clear()
-        for r in self.model.results(self.current):
-            med, fs = r.get("median_s"), r.get("flop_s")
-            t.add_row(r["kind"], r["status"], str(r["size"]), str(r["defines"]),
-                      "-" if med is None else f"{med * 1e6:.1f}", "-" if fs is None else f"{fs / 1e12:.2f}",
+        rows = self.model.results(self.current)
+        for r in rows:
+            t.add_row(RUN_KINDS.get(r["kind"], r["kind"]), r["status"], fmt.size_dict(r["size"]),
+                      fmt.size_dict(r["defines"]), fmt.seconds(r.get("median_s")), fmt.flops(r.get("flop_s")),
                       r["device"])
+        self.query_one("#results-msg", Static).update(
+            f"{len(rows)} stored run(s) of {self.current.label} in {self.model.db_path}" if rows else
+            f"No stored runs of {self.current.label} in {self.model.db_path}: a sweep (Tune tab) stores static "
+            "rows; `sass_lab bench FILE` and `sass_lab tune FILE` on a GPU store timed ones.")
 
     # ------------------------------------------------------------------ actions
     @on(Button.Pressed, "#verify-emu")
@@ -134,17 +172,24 @@ class LabConsole(App):
         self._verify(self.current)
 
     @work(thread=True, exclusive=True, group="verify")
-    def _verify(self, ref: KernelRef) -> None:
-        text = self.model.verify(ref)
+    def _verify(self, ref: KernelRef, emulate: bool = True) -> None:
+        text = self.model.verify(ref) if emulate else self.model.verify(ref, emulate=False)
         self.call_from_thread(self.query_one("#verify-out", Static).update, Text(text))
 
     @on(Button.Pressed, "#verify-gpu")
+    def _verify_gpu(self) -> None:
+        self.query_one("#verify-out", Static).update("verifying on the GPU ...")
+        self._verify(self.current, emulate=False)
+
     @on(Button.Pressed, "#sweep-gpu")
-    def _gpu_action(self) -> None:
+    def _gpu_sweep(self) -> None:
         ok, why = self.model.gpu_status()
-        target = "#verify-out" if self.query_one("#tabs", TabbedContent).active == "tab-verify" else "#tune-msg"
-        self.query_one(target, Static).update(
-            "run `sass_lab verify FILE` / `sass_lab tune FILE` for GPU work" if ok else f"unavailable: {why}")
+        self.query_one("#tune-msg", Static).update(
+            "a timed sweep runs one isolated process per candidate: `sass_lab tune FILE` (results go to "
+            f"{self.model.db_path})" if ok else f"unavailable: {why}")
+
+    def action_efficiency(self) -> None:
+        self.query_one("#tabs", TabbedContent).active = "tab-efficiency"
 
     @on(Button.Pressed, "#set-define")
     def _set_define(self) -> None:
@@ -173,7 +218,8 @@ class LabConsole(App):
     def _sweep(self, ref: KernelRef) -> None:
         try:
             rows = self.model.tune(ref)
-            msg = f"{len(rows)} candidates (static model; no GPU timings)"
+            msg = (f"{len(rows)} candidates ranked by the static model (no GPU timings); written to "
+                   f"{self.model.db_path}")
         except Exception as e:  # noqa: BLE001 - shown in the console
             rows, msg = [], (e.render() if hasattr(e, "render") else f"{type(e).__name__}: {e}")
         self.call_from_thread(self._show_sweep, rows, msg)
@@ -183,11 +229,9 @@ class LabConsole(App):
         t = self.query_one("#tune-table", DataTable)
         t.clear()
         for r in rows:
-            share = r.get("ffma_share")
-            t.add_row(" ".join(f"{k}={v}" for k, v in r["defines"].items()), r["status"],
-                      str(r["registers"]), str(r["shared_bytes"]), f"{r['occupancy']:.0f}",
-                      "-" if share is None else f"{share * 100:.1f} %",
-                      "-" if r["score"] is None else f"{r['score']:.3f}", (r["reason"] or "")[:40])
+            t.add_row(fmt.size_dict(r["defines"]), r["status"], str(r["registers"] or fmt.DASH),
+                      fmt.size_bytes(r["shared_bytes"]), f"{r['occupancy']:.0f} %", fmt.percent(r.get("ffma_share")),
+                      fmt.DASH if r["score"] is None else f"{r['score']:.3f}", (r["reason"] or "")[:40])
         self._fill_results()
 
 
@@ -199,8 +243,14 @@ def _resources_table(d: dict) -> Table | Text:
     t.add_column("value", justify="right")
     occ = d.pop("occupancy")
     for k, v in d.items():
-        t.add_row(k, str(v))
+        t.add_row(*fmt.resource(k, v))
     t.add_section()
     for k, v in occ.items():
-        t.add_row(f"occupancy.{k}", str(v))
+        t.add_row(*fmt.resource(k, v))
     return t
+
+
+KERNELS_HEAD = "bound, occupancy (limiter)\nstatic efficiency · measured · peer ratio"
+VERIFY_IDLE = ("Verify runs the lab block's inputs through the kernel and checks every output against its "
+               "float64 reference: on the emulator at the first TEST_SIZES entry (press v), or on the GPU at SIZE.")
+RUN_KINDS = {"bench": "timed", "static": "static model", "peer": "peer"}

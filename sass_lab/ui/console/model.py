@@ -1,7 +1,8 @@
 """The console's model: every question the screens ask, answered through the Python API.
 
 The textual app holds no domain logic; tests can swap this object for a fake. Each method returns
-plain data or text, and turns errors into text the screen shows (never a traceback).
+plain data or text, and turns errors into text the screen shows (never a traceback): a file that
+cannot be read, a kernel that does not assemble and a broken lab block all come back as words.
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ class ConsoleModel:
     _errors: dict[str, str] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ assembling
+    def _key(self, file: str) -> str:
+        return f"{file}|{sorted(self.defines.get(file, {}).items())}"
+
     def module(self, file: str):
         """The assembled module (cached per file and define set), or None with the error kept."""
-        key = f"{file}|{sorted(self.defines.get(file, {}).items())}"
+        key = self._key(file)
         if key not in self._modules:
             from ...api import assemble_file
             from ...toolchain.options import CompileOptions
@@ -51,8 +55,7 @@ class ConsoleModel:
         return self._modules[key]
 
     def error(self, file: str) -> str | None:
-        key = f"{file}|{sorted(self.defines.get(file, {}).items())}"
-        return self._errors.get(key)
+        return self._errors.get(self._key(file))
 
     def kernels(self) -> list[KernelRef]:
         out = []
@@ -70,7 +73,11 @@ class ConsoleModel:
 
     # ------------------------------------------------------------------ views
     def source(self, ref: KernelRef) -> str:
-        return Path(ref.file).read_text()
+        try:
+            return Path(ref.file).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else "it is not UTF-8 text"
+            return f"cannot read {ref.file}: {why}"
 
     def ptx(self, ref: KernelRef) -> str:
         mod = self.module(ref.file)
@@ -116,19 +123,62 @@ class ConsoleModel:
         return {f"registers (now {r.registers})": regs, f"shared bytes (now {r.shared_static})": smem,
                 f"block size (now {threads})": block}
 
-    def verify(self, ref: KernelRef) -> str:
-        """Emulator verification at the lab block's first test size."""
+    # ------------------------------------------------------------------ efficiency
+    def summary(self, ref: KernelRef):
+        """The kernel's ``lab.report.KernelSummary`` (occupancy, static and measured efficiency, peer
+        ratio, limiter), or None when its file does not assemble."""
+        from ...lab.report import lab_spec, summarize_module
+
+        mod = self.module(ref.file)
+        if mod is None:
+            return None
+        rows = summarize_module(mod, lab_spec(ref.file, mod), self._best(), self.arch)
+        return next((r for r in rows if r.kernel == ref.name), None)
+
+    def gap(self, ref: KernelRef):
+        """The kernel's efficiency gap (``lab.report.Gap``) over its BENCH_SIZES, or None."""
+        from ...lab.report import kernel_gap, lab_spec
+
+        s = self.summary(ref)
+        if s is None:
+            return None
+        return kernel_gap(s, lab_spec(ref.file, self.module(ref.file)), self._best())
+
+    def _best(self) -> list:
+        from ...lab.report import stored_best
+
+        try:
+            return stored_best(self.db)
+        except Exception:  # noqa: BLE001 - an unreadable database leaves the measured columns empty
+            return []
+
+    # ------------------------------------------------------------------ runs
+    @property
+    def db_path(self) -> str:
+        """The results database the tune tab writes and the results tab reads."""
+        from ...lab.store import default_db_path
+
+        return str(self.db or default_db_path())
+
+    def verify(self, ref: KernelRef, emulate: bool = True) -> str:
+        """Verification at the lab block's first test size on the emulator, or at SIZE on the GPU
+        (both through ``device.device``: one call)."""
         from ...lab.spec import lab_source
 
-        if not lab_source(Path(ref.file).read_text()):
+        try:
+            text = Path(ref.file).read_text()
+        except (OSError, UnicodeDecodeError):
+            return self.source(ref)
+        if not lab_source(text):
             return "this file has no %% lab block, so it cannot verify itself"
         try:
             from rich.console import Console
 
+            from ...device import device
             from ...lab.verify import verify
             from ..verify import verify_table
 
-            res = verify(ref.file, emulate=True, defines=self.defines.get(ref.file) or None)
+            res = verify(ref.file, defines=self.defines.get(ref.file) or None, on=device(emulate))
             con = Console(width=110, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
             con.print(verify_table(res))
             return con.export_text()
@@ -148,15 +198,18 @@ class ConsoleModel:
             return False, f"GPU runtime unavailable: {e}"
 
     def tune(self, ref: KernelRef) -> list[dict]:
-        """A compile-only sweep (with a GPU the CLI's full sweep is the place for timings)."""
+        """A compile-only sweep written to :attr:`db_path` (the CLI's full sweep is the place for timings)."""
         from ...lab.tune import describe, tune
 
         return [describe(o) for o in tune(ref.file, self.arch, compile_only=True, db=self.db, jobs=1)]
 
     def results(self, ref: KernelRef) -> list[dict]:
+        """Stored rows of this kernel, newest first (none, without creating it, when there is no database)."""
         from ...lab.store import Store
 
-        with Store(self.db) as st:
+        if not Path(self.db_path).exists():
+            return []
+        with Store(self.db_path) as st:
             rows = st.rows()
         names = {ref.name, Path(ref.file).stem}
         return [r.to_dict() for r in rows if r.kernel in names]
