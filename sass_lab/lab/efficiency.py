@@ -205,7 +205,7 @@ def _from_sass(kernel) -> StaticEff | None:
 def _eff(source: str, bodies, count) -> StaticEff:
     n, (ffma, tensor, _b) = _hottest(bodies, count)
     mem_n, nbytes = _busiest(bodies, count)
-    return StaticEff((ffma + tensor) / n if n else 0.0, source, n, ffma, tensor, mem_n, nbytes)
+    return StaticEff((ffma + tensor) / n if n else 0.0, source, n, ffma, tensor, mem_n if nbytes else 0, nbytes)
 
 
 def static_efficiency(kernel, prefer_sass: bool = True) -> StaticEff:
