@@ -109,6 +109,8 @@ def stmatrix(ctx: Ctx, ins: ir.Instr):
             return
         if st.races is not None:
             st.races.write(flat, 16, ln)
+        if st.hopper is not None:
+            st.hopper.generic_write(flat, 16, ln)
         st.sv[2][(flat >> 1)[:, None] + np.arange(8)] = m.reshape(-1, 8)
     return h
 

@@ -207,6 +207,8 @@ def st_(ctx: Ctx, ins: ir.Instr):
         for views, ln, idx, shared in locate(st, space, a, size, lanes, "store", True):
             if shared and st.races is not None:
                 st.races.write(idx, size, ln)
+            if shared and st.hopper is not None:
+                st.hopper.generic_write(idx, size, ln)
             w = idx >> sh
             view = views[e]
             for k, g in enumerate(gets):
@@ -306,6 +308,8 @@ def atom(ctx: Ctx, ins: ir.Instr):
         for views, ln, idx, shared in locate(st, space, a, e, lanes, "atomic", True):
             if shared and st.races is not None:
                 st.races.write(idx, e, ln, atomic=True)
+            if shared and st.hopper is not None:
+                st.hopper.generic_write(idx, e, ln)
             view = views[e].view(tdt)
             old = serial_apply(view, idx >> sh, f, b[ln], None if c is None else c[ln])
             if put is not None:
@@ -364,8 +368,8 @@ def _is_pred(ctx: Ctx, op) -> bool:
     return isinstance(op, ir.Reg) and op.name.lstrip("!") in ctx.regs and ctx.regs[op.name.lstrip("!")][1] == "pred"
 
 
-@builder("prefetch", "prefetchu", "membar", "fence", "discard", "applypriority", "createpolicy",
-         "griddepcontrol", "nanosleep", "pmevent", "setmaxnreg")
+@builder("prefetch", "prefetchu", "membar", "discard", "applypriority", "createpolicy",
+         "griddepcontrol", "nanosleep", "pmevent")
 def nop(ctx: Ctx, ins: ir.Instr):
     if ins.opcode == "createpolicy":
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")

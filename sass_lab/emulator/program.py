@@ -10,7 +10,19 @@ import numpy as np
 
 from .. import ir
 from ..errors import EmulatorError
-from . import ops_bits, ops_cmp, ops_float, ops_host, ops_int, ops_matrix, ops_mem, ops_warp, ops_wmma  # noqa: F401
+from . import (  # noqa: F401
+    ops_bits,
+    ops_cmp,
+    ops_float,
+    ops_host,
+    ops_int,
+    ops_matrix,
+    ops_mem,
+    ops_sync,
+    ops_warp,
+    ops_wgmma,
+    ops_wmma,
+)
 from . import values as V
 from .decode import BARRIER, BRANCH, BRX, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
 from .inline import inline_calls
@@ -99,6 +111,9 @@ m16n8k32 m16n8k64 m8n8k16 m8n8k32 m8n8k4 satfinite s4 u4
 """.split())
 
 
+SELF_CHECKED = frozenset({"wgmma", "setmaxnreg"})  # their builders check every modifier themselves
+
+
 def _check_mods(ctx: Ctx, ins: ir.Instr) -> None:
     """Reject modifiers the emulator does not model, so they never change a result silently."""
     for m in ins.mods:
@@ -106,7 +121,7 @@ def _check_mods(ctx: Ctx, ins: ir.Instr) -> None:
         if m in V.TYPES or base in KNOWN_MODS or base in ("L1", "L2") or m.startswith("level"):
             continue
         if ins.opcode in ("membar", "fence", "prefetch", "prefetchu", "discard", "applypriority", "nanosleep",
-                          "griddepcontrol", "pmevent"):
+                          "griddepcontrol", "pmevent") or ins.opcode in SELF_CHECKED:
             continue
         raise ctx.error(f"modifier '.{m}' of '{ins.name}' is not supported by the emulator",
                         hint="the emulator refuses what it cannot model rather than guess")
@@ -182,9 +197,13 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
             raise ctx.error(f"instruction '{ins.name}' is not supported by the emulator",
                             hint="see docs/EMULATOR.md for the supported instruction set")
     ctx.instr = None
+    ops = ops_wgmma.guard_async(ctx, instrs, ops)
     gran = max(1, min(4, ctx.min_shared))
+    uses_async = any(i.opcode == "wgmma" or (i.opcode in ("cp", "fence") and ("bulk" in i.mods or "proxy" in i.mods))
+                     for i in instrs)
     return Program(kernel.name, tuple(ops), tuple(instrs), len(ctx.dtypes), tuple(ctx.dtypes),
-                   dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, exit_pcs=_exit_pcs(ops, instrs))
+                   dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, exit_pcs=_exit_pcs(ops, instrs),
+                   uses_async=uses_async)
 
 
 WARP_SYNC = frozenset({"shfl", "vote", "match", "redux", "elect", "ldmatrix", "stmatrix", "mma", "wmma"})
