@@ -66,7 +66,7 @@ def test_unknown_kernel_and_bad_launch():
 
 @pytest.mark.parametrize("instr,name", [
     ("tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [tex0, {%f1, %f1}];", "tex.2d.v4.f32.f32"),
-    ("wgmma.fence.sync.aligned;", "wgmma.fence.sync.aligned"),
+    ("tensormap.replace.tile.global_address.global.b1024.b64 [%rd4], %rd4;", "tensormap.replace"),
     ("brx.idx.uni %r5, tbl;", "brx.idx.uni"),
     ("call.uni foo, (%r5);", "call.uni"),
     ("max.NaN.f32 %f1, %f2, %f3;", ".NaN"),
