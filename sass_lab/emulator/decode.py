@@ -75,7 +75,7 @@ class Program:
     uses_shared: bool
     machine: tuple[int, int] = (132, 1024)  # (%nsmid, reserved shared bytes per block) of the .target
     exit_pcs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unguarded ret/exit (or a bra to one)
-    uses_async: bool = False  # wgmma or bulk copies: track async state and generic-proxy shared writes
+    uses_proxy: bool = False  # wgmma, bulk copies or proxy fences: Hopper async state, generic-proxy writes
 
 
 class Ctx:

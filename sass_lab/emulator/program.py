@@ -199,11 +199,11 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
     ctx.instr = None
     ops = ops_wgmma.guard_async(ctx, instrs, ops)
     gran = max(1, min(4, ctx.min_shared))
-    uses_async = any(i.opcode == "wgmma" or (i.opcode in ("cp", "fence") and ("bulk" in i.mods or "proxy" in i.mods))
+    uses_proxy = any(i.opcode == "wgmma" or (i.opcode in ("cp", "fence") and ("bulk" in i.mods or "proxy" in i.mods))
                      for i in instrs)
     return Program(kernel.name, tuple(ops), tuple(instrs), len(ctx.dtypes), tuple(ctx.dtypes),
                    dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, exit_pcs=_exit_pcs(ops, instrs),
-                   uses_async=uses_async)
+                   uses_proxy=uses_proxy)
 
 
 WARP_SYNC = frozenset({"shfl", "vote", "match", "redux", "elect", "ldmatrix", "stmatrix", "mma", "wmma"})

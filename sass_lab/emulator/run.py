@@ -105,7 +105,7 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.wait_bar = np.full(L, -1, np.int64)
     st.wait_next = np.zeros(L, np.int64)
     st.races = RaceTracker(st, (nb * S) // st.gran + 1) if st.check and prog.uses_shared else None
-    st.hopper = HopperState(st) if prog.uses_async else None
+    st.hopper = HopperState(st) if prog.uses_proxy else None
 
 
 def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
