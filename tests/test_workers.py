@@ -1,0 +1,114 @@
+"""Forked workers: results, errors, crashes and hangs cost one task; no worker outlives its parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from sass_lab.errors import SourceError
+from sass_lab.workers import Pool, describe_exit, in_worker
+
+
+def square(x):
+    return x * x
+
+
+def crash_on(x, bad):
+    if x == bad:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return x
+
+
+def say_and_abort(msg):
+    os.write(2, msg.encode() + b"\n")
+    os.abort()
+
+
+def hang_on(x, bad):
+    if x == bad:
+        time.sleep(60)
+    return x
+
+
+def raise_source_error():
+    raise SourceError("bad input")
+
+
+def where():
+    return in_worker(), os.getpgid(0) == os.getpid()
+
+
+def test_results_in_completion_order_and_reuse():
+    with Pool(2) as pool:
+        got = dict((i, d.value) for i, d in pool.run(square, [(i,) for i in range(10)]))
+        assert got == {i: i * i for i in range(10)}
+        assert pool.call(where).value == (True, True)  # a worker, leading its own process group
+        assert len(pool.pids()) == 2
+    assert not in_worker()
+
+
+def test_a_crash_costs_one_task_and_says_why():
+    with Pool(2) as pool:
+        out = dict(pool.run(crash_on, [(i, 3) for i in range(8)]))
+        assert all(out[i].ok and out[i].value == i for i in range(8) if i != 3)
+        assert "SIGSEGV" in out[3].crash
+        d = pool.call(say_and_abort, "malloc(): corrupted top size")
+        assert "SIGABRT" in d.crash and "corrupted top size" in d.crash  # the worker's last words
+
+
+def test_a_hang_is_killed_at_the_timeout():
+    t0 = time.monotonic()
+    with Pool(2) as pool:
+        out = dict(pool.run(hang_on, [(i, 1) for i in range(4)], timeout=1.0))
+    assert time.monotonic() - t0 < 10
+    assert out[1].crash.startswith("timed out") and all(out[i].ok for i in (0, 2, 3))
+
+
+def test_errors_come_back_as_they_were_raised():
+    with Pool(1) as pool:
+        d = pool.call(raise_source_error)
+    assert isinstance(d.error, SourceError) and d.error.message == "bad input"
+
+
+def test_describe_exit():
+    assert describe_exit(-9) == "killed by SIGKILL" and describe_exit(3) == "exit code 3"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_workers_die_with_a_killed_parent():
+    """kill -9 of the parent (mid-task, from a non-main thread too): every worker is gone in < 2 s."""
+    code = textwrap.dedent("""
+        import sys, threading, time
+        from sass_lab.workers import Pool
+        pools = [Pool(2), Pool(1)]
+        def start(p):
+            list(p.run(time.sleep, [(0,), (0,)]))
+        start(pools[0])
+        t = threading.Thread(target=start, args=(pools[1],)); t.start(); t.join()  # forked from a thread
+        print(*pools[0].pids(), *pools[1].pids(), flush=True)
+        list(pools[0].run(time.sleep, [(60,), (60,)]))  # busy when killed
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    pids = [int(x) for x in p.stdout.readline().split()]
+    assert len(pids) == 3 and all(_alive(x) for x in pids)
+    time.sleep(0.3)
+    p.kill()
+    p.wait()
+    deadline = time.monotonic() + 2
+    while any(_alive(x) for x in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [x for x in pids if _alive(x)]
