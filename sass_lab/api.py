@@ -94,6 +94,7 @@ class Module:
     ir: ir.Module = field(repr=False)
     warnings: tuple = ()  # ptxas warnings mapped to .sasm spans (toolchain.compile.Compiled.warnings)
     options: CompileOptions = CompileOptions()
+    compiler: str = ""  # what built the cubin: "ptxas 13.0.88" (whole program) or "nvJitLink 13.0.88"
     kernels: dict[str, Kernel] = field(default_factory=dict)
     sources: tuple[str, ...] = ()  # every file read: the source and what it includes
 
@@ -157,7 +158,7 @@ def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>",
     emitted, compiled = compile_module(mod_ir, arch, options)
     mod = Module(file=file, arch=arch, defines=dict(front.defines), ptx=emitted.text,
                  cubin=compiled.cubin, line_map=tuple(emitted.line_map), log=compiled.log, ir=mod_ir,
-                 warnings=tuple(compiled.warnings), options=options,
+                 warnings=tuple(compiled.warnings), options=options, compiler=compiled.compiler,
                  sources=tuple(dict.fromkeys(x.file for x in front.expanded.sources)))
     for k in kernels:
         if not k.entry:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+_WINDOW = 240  # longest source excerpt a caret line shows
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -28,9 +30,16 @@ class Span:
         """The source line with a caret (or carets) under the span."""
         if not self.source:
             return ""
+        source, col = self.source.rstrip(), self.col
         width = max(1, (self.end_col or self.col + 1) - self.col)
-        lead = "".join(c if c == "\t" else " " for c in self.source[: self.col - 1])
-        return f"    {self.source.rstrip()}\n    {lead}{'^' * width}"
+        if len(source) > _WINDOW:  # a huge line: show a window around the caret
+            start = max(0, min(col - 1 - _WINDOW // 3, len(source) - _WINDOW))
+            tail = "…" if start + _WINDOW < len(source) else ""
+            source = ("…" if start else "") + source[start:start + _WINDOW] + tail
+            col -= start - (1 if start else 0)
+            width = min(width, _WINDOW)
+        lead = "".join(c if c == "\t" else " " for c in source[: col - 1])
+        return f"    {source}\n    {lead}{'^' * width}"
 
 
 class SasmError(Exception):
@@ -78,6 +87,10 @@ class SourceError(SasmError):
 
 class ToolchainError(SasmError):
     """ptxas/nvJitLink/nvdisasm failed; ``log`` holds the tool's text."""
+
+
+class CompilerFault(ToolchainError):
+    """The compiler itself failed on this input: it crashed, or ran past the compile timeout."""
 
 
 class ResourceError(SasmError):

@@ -21,7 +21,6 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", metavar="DIR",
                    help="write <name>.ptx and <name>.cubin here (inputs that share a name from different "
                         "folders go to subfolders; an input is never overwritten)")
-    p.add_argument("--ptxas", action="store_true", help="compile with the ptxas CLI instead of nvJitLink")
     p.add_argument("--no-schedule", action="store_true", help="leave .schedule regions in source order")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of tables")
     p.set_defaults(func=run)
@@ -50,7 +49,7 @@ def kernel_record(k) -> dict:
     r = k.resources
     occ = k.occupancy()
     return {
-        "name": k.name, "arch": k.arch, "registers": r.registers,
+        "name": k.name, "arch": k.arch, "compiler": k.module.compiler, "registers": r.registers,
         "pressure_peak": getattr(k.pressure, "peak", None),
         "shared_bytes": r.shared_static, "spill_stores": r.spill_stores, "spill_loads": r.spill_loads,
         "stack_bytes": r.stack_bytes, "max_threads": r.max_threads, "occupancy": occ.to_dict(),
@@ -102,7 +101,7 @@ def run(args) -> int:
             for path in _outputs(targets[f]):
                 if path.parent.is_dir():
                     check_output(path, files)
-    options = CompileOptions(ptxas=args.ptxas, schedule=not args.no_schedule)
+    options = CompileOptions(compiler=args.compiler, timeout=args.compile_timeout, schedule=not args.no_schedule)
     records, modules = [], []
     for f in files:
         mod = assemble_file(f, args.arch, defines=defines, options=options)

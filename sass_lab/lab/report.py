@@ -24,6 +24,7 @@ class KernelSummary:
     file: str
     kernel: str
     arch: str
+    compiler: str = ""  # what built the cubin ("ptxas 13.0.88")
     registers: int | None = None
     shared_bytes: int | None = None
     spills: int | None = None
@@ -76,7 +77,7 @@ def summarize_module(mod: Any, spec: Any, best: list, arch: str) -> list[KernelS
         mine = spec is not None and spec.kernel in (None, k.name)
         r = k.resources
         occ = k.occupancy(_block(spec) if mine else None)
-        s = KernelSummary(str(mod.file), k.name, arch, r.registers, r.shared_static,
+        s = KernelSummary(str(mod.file), k.name, arch, mod.compiler, r.registers, r.shared_static,
                           r.spill_stores + r.spill_loads, occ.block, occ.percent, tuple(occ.limiters))
         try:
             se = static_efficiency(k)
@@ -144,7 +145,7 @@ def stored_best(db=None) -> list:
 
     if not Path(db or default_db_path()).exists():
         return []
-    with Store(db) as st:
+    with Store(db, write=False) as st:
         return st.best()
 
 

@@ -1,20 +1,35 @@
 """A content-addressed cache of compiled cubins, so unchanged PTX is never compiled twice.
 
-The key is the SHA-256 of everything that decides the binary: the PTX text, the arch, the tool
-(nvJitLink or ptxas, with its path), its options and the installed nvJitLink version. Only
-successful compiles are stored (the cubin and the info log); resources are re-read from them.
+The key is the SHA-256 of everything that decides the binary: the PTX text, the arch, the compiler
+(``ptxas 13.0.88`` with its path and size, or ``nvJitLink 13.0.88``) and its options. Only successful
+compiles are stored. An entry is one file ``<key>.entry``: a header line with the compiler, the entry
+names and the SHA-256 and length of the info log and the cubin, then the log, then the cubin.
+:func:`load` checks all of it (the caller also checks the kernel names against the PTX), and a bad
+entry — truncated, planted, another kernel's — is deleted and compiled again, never served.
 Entries live in ``$SASS_LAB_CACHE`` or ``$XDG_CACHE_HOME/sass_lab/cubins`` (``~/.cache/...``);
 ``SASS_LAB_CACHE=off`` disables the cache. Writes are atomic (temp file + rename), so parallel
-tuning workers can share it.
+tuning workers share it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import tempfile
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
+
+MAGIC = b"sass_lab-cubin-cache 2\n"
+
+
+@dataclass(frozen=True)
+class Entry:
+    cubin: bytes
+    log: str
+    kernels: tuple[str, ...]
+    compiler: str
 
 
 def cache_dir() -> Path | None:
@@ -27,47 +42,76 @@ def cache_dir() -> Path | None:
     return Path(base) / "sass_lab" / "cubins"
 
 
-@lru_cache(maxsize=1)
-def _tool_versions() -> str:
-    from importlib import metadata
-
-    out = []
-    for name in ("nvidia-nvjitlink", "nvidia-cuda-nvcc-cu12", "cuda-bindings"):
-        try:
-            out.append(f"{name}={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{name}=absent")
-    return ";".join(out)
-
-
-def key(ptx: str, arch: str, tool: str, options: tuple[str, ...]) -> str:
+def key(ptx: str, arch: str, compiler: str, options: tuple[str, ...]) -> str:
     h = hashlib.sha256()
-    for part in (ptx, arch, tool, "\0".join(options), _tool_versions()):
+    for part in (ptx, arch, compiler, "\0".join(options)):
         h.update(part.encode())
         h.update(b"\x00\x01")
     return h.hexdigest()
 
 
-def load(k: str) -> tuple[bytes, str] | None:
+def _path(k: str) -> Path | None:
     d = cache_dir()
-    if d is None:
+    return None if d is None else d / f"{k}.entry"
+
+
+def load(k: str) -> Entry | None:
+    """The verified entry for ``k``; None (and the file removed) when absent or damaged."""
+    p = _path(k)
+    if p is None:
         return None
     try:
-        return (d / f"{k}.cubin").read_bytes(), (d / f"{k}.log").read_text()
+        data = p.read_bytes()
     except OSError:
         return None
+    entry = _decode(data)
+    if entry is None:
+        discard(k)
+    return entry
 
 
-def store(k: str, cubin: bytes, log: str) -> None:
-    d = cache_dir()
-    if d is None:
-        return
+def _decode(data: bytes) -> Entry | None:
+    if not data.startswith(MAGIC):
+        return None
+    nl = data.find(b"\n", len(MAGIC))
     try:
-        d.mkdir(parents=True, exist_ok=True)
-        for suffix, data in ((".log", log.encode()), (".cubin", cubin)):  # cubin last: it marks a hit
-            fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+        head = json.loads(data[len(MAGIC):nl])
+        nlog, ncubin = int(head["log_len"]), int(head["cubin_len"])
+        start = nl + 1
+        log, cubin = data[start:start + nlog], data[start + nlog:]
+        if (len(cubin) != ncubin or hashlib.sha256(log).hexdigest() != head["log_sha256"]
+                or hashlib.sha256(cubin).hexdigest() != head["cubin_sha256"]):
+            return None
+        return Entry(cubin, log.decode(), tuple(head["kernels"]), str(head["compiler"]))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+
+
+def discard(k: str) -> None:
+    p = _path(k)
+    if p is not None:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def store(k: str, entry: Entry) -> None:
+    p = _path(k)
+    if p is None:
+        return
+    log = entry.log.encode()
+    head = {"compiler": entry.compiler, "kernels": list(entry.kernels), "log_len": len(log),
+            "cubin_len": len(entry.cubin), "log_sha256": hashlib.sha256(log).hexdigest(),
+            "cubin_sha256": hashlib.sha256(entry.cubin).hexdigest()}
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
+        try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, d / f"{k}{suffix}")
+                f.write(MAGIC + json.dumps(head, sort_keys=True).encode() + b"\n" + log + entry.cubin)
+            os.replace(tmp, p)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     except OSError:
         pass  # a read-only or full disk only costs a recompile

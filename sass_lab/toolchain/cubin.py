@@ -12,7 +12,8 @@ Sources, per kernel ``k`` (layout checked on cubins from nvJitLink/ptxas 13.0):
   memory *plus* the 1 KB the driver reserves per block, and the ELF then defines the symbol
   ``.nv.reservedSmem.offset0``; on sm_75…sm_89 it is the static size alone (measured with 13.0:
   100 B → 1124 on sm_90, 100 on sm_80/86/89); ``.nv.constant0.k``: bank-0 bytes (driver area + params);
-- ``.text.k``: machine code size.
+- ``.text.k``: machine code size; without ``NUM_BARRIERS`` (CUDA 12 ptxas for sm_70) the barrier
+  count sits in its ``sh_flags`` bits 20–26.
 
 Entries are ``[format u8][attribute u8]`` then a value: formats 1–3 (none, byte, half) take 4 bytes
 in all, format 4 is ``[size u16]`` followed by ``size`` bytes.
@@ -177,6 +178,8 @@ def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
             elif a.name == "KPARAM_INFO" and len(a.data) >= 12:
                 _, ordinal, off, flags = struct.unpack_from("<IHHI", a.data)
                 params.append(KParam(ordinal, off, (flags >> 18) & 0x3FFF))
+        if "barriers" not in fields and text is not None:
+            fields["barriers"] = (text["sh_flags"] >> 20) & 0x7F  # CUDA 12 for sm_70: no NUM_BARRIERS
         shared = sections.get(f".nv.shared.{k}")
         const0 = sections.get(f".nv.constant0.{k}")
         out[k] = CubinKernel(

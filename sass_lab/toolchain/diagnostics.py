@@ -59,11 +59,16 @@ def _symbol_line(ptx_lines: Sequence[str], name: str) -> int | None:
     return (calls or hits or [None])[0]
 
 
+_UNRESOLVED = re.compile(r"Undefined reference|Unresolved extern")
+
+
 def map_diagnostic(d: logparse.LogDiag, ptx_lines: Sequence[str],
                    line_map: Sequence[Span | None] | None) -> Diagnostic:
     """Attach the best span: the .sasm span of the PTX line, else the PTX line itself."""
     line = d.line
-    if line is None and d.kernel:
+    if line is None and d.symbol and _UNRESOLVED.search(d.message):  # a missing callee: its call
+        line = _symbol_line(ptx_lines, d.symbol)
+    elif line is None and d.kernel:
         line = _kernel_line(ptx_lines, d.kernel)
     elif line is None and d.symbol:
         line = _symbol_line(ptx_lines, d.symbol)
@@ -105,7 +110,7 @@ _HINTS = (
     (re.compile(r"cannot be compiled for architecture|higher than default SM version"),
      "the PTX's .target is newer than the arch compiled for: pass the same arch to emit and compile"),
     (re.compile(r"Unknown symbol"), "declare it: a .reg, a parameter, a variable or a label"),
-    (re.compile(r"Undefined reference"), "define the function in this module (an .extern needs a body)"),
+    (_UNRESOLVED, "define the function in this module (an .extern needs a body)"),
     (re.compile(r"Not a name of any known instruction"), "check the opcode spelling (PTX ISA 9.0)"),
     (re.compile(r"Arguments mismatch"), "check the operand count and each operand's type against the opcode"),
     (re.compile(r"Parsing error|syntax error"), "PTX syntax: check brackets, commas and the trailing ';'"),
@@ -128,11 +133,16 @@ def raise_errors(log: str, ptx: str, line_map: Sequence[Span | None] | None, too
     # earliest line first; on one line an unknown name is the cause of an "arguments mismatch"
     errors = sorted(bad, key=lambda d: (d.span is None, d.ptx_line or 0, "Unknown symbol" not in d.message))
     first = errors[0] if errors else None
-    others = [str(d) for d in errors[1:]]
+    others = [clip(str(d)) for d in errors[1:10]]
     parts = [h] if first and (h := hint_for(first.message)) else []
     if others:
         parts.append("also: " + "; ".join(others))
-    hint = " | ".join(parts) or "see the ptxas log below"
-    msg = f"ptxas: {first.message}" if first else f"{tool} failed"
-    raise ToolchainError(msg, span=first.span if first else None, hint=hint,
-                         log=_rewrite_log(log, diags))
+    hint = clip(" | ".join(parts) or "see the ptxas log below", 2000)
+    msg = f"ptxas: {clip(first.message)}" if first else f"{tool} failed"
+    text = "\n".join(clip(x) for x in _rewrite_log(log, diags).splitlines()[:200])
+    raise ToolchainError(msg, span=first.span if first else None, hint=hint, log=text)
+
+
+def clip(text: str, width: int = 300) -> str:
+    """``text`` cut to ``width`` characters (a 100 kB token in a message stays readable)."""
+    return text if len(text) <= width else f"{text[:width]}… ({len(text):,} characters)"

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 
+COMPILERS = ("ptxas", "nvjitlink")  # the ptxas command line (whole program), nvJitLink (relocatable)
+
 # field -> the nvJitLink-style flag it turns into (``{}`` takes the value); fields not listed here
 # steer the passes or pick the compiler and have no flag
 FLAGS: dict[str, str] = {
@@ -25,7 +27,8 @@ class CompileOptions:
 
     schedule: bool = True  # reorder .schedule regions (passes.schedule)
     share_registers: bool = True  # share named registers whose live ranges do not meet (passes.regalloc)
-    ptxas: bool = False  # compile with the ptxas CLI instead of nvJitLink in-process
+    compiler: str | None = None  # "ptxas" (None: $SASS_LAB_COMPILER, else ptxas) or "nvjitlink"
+    timeout: float | None = None  # seconds before a compile is killed (None: $SASS_LAB_COMPILE_TIMEOUT, else 300)
     maxrregcount: int | None = None  # -maxrregcount=N: cap registers per thread (16..255)
     lineinfo: bool = False  # -lineinfo, and .loc directives in the PTX naming the .sasm lines
     warn_spills: bool = False  # ptxas -warn-spills: a warning per spilling kernel, mapped to its .entry
@@ -34,6 +37,10 @@ class CompileOptions:
     def __post_init__(self) -> None:
         if self.maxrregcount is not None and not 16 <= self.maxrregcount <= 255:
             raise UsageError(f"maxrregcount {self.maxrregcount} out of range", hint="use 16..255")
+        if self.compiler is not None and self.compiler not in COMPILERS:
+            raise UsageError(f"unknown compiler '{self.compiler}'", hint=f"choose one of {', '.join(COMPILERS)}")
+        if self.timeout is not None:
+            seconds(self.timeout, "the compile timeout")
 
     def flags(self) -> tuple[str, ...]:
         """The compiler flags these options ask for, in table order, then ``extra``."""
@@ -45,3 +52,14 @@ class CompileOptions:
             out.append(flag.format(value) if "{}" in flag else flag)
         return (*out, *self.extra)
 
+
+
+def seconds(value, what: str) -> float:
+    """``value`` as a positive, finite number of seconds (UsageError naming ``what`` otherwise)."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not 0 < t < float("inf"):
+        raise UsageError(f"{what} must be a positive number of seconds, got {value!r}")
+    return t

@@ -10,7 +10,7 @@ from . import format as fmt
 
 def assemble_table(mod) -> Table:
     """One row per kernel: registers, pressure, shared, spills, stack, threads, occupancy, limiter."""
-    t = Table(title=escape(f"{mod.file}  [{mod.arch}]"), title_justify="left")
+    t = Table(title=escape(f"{mod.file}  [{mod.arch}, built by {mod.compiler}]"), title_justify="left")
     for col in ("kernel", "regs", "pressure", "shared B", "spills st/ld", "stack B", "threads",
                 "blocks/SM", "occupancy", "limiter"):
         t.add_column(col, justify="left" if col in ("kernel", "limiter") else "right")
@@ -27,7 +27,8 @@ def assemble_table(mod) -> Table:
 
 def summary_table(rows, arch: str) -> Table:
     """The `sass_lab report` table (rows are lab.report.KernelSummary)."""
-    t = Table(title=escape(f"sass_lab report [{arch}]") + "  (static efficiency: math share of the main loop when compute-"
+    built = ", ".join(sorted({r.compiler for r in rows if r.compiler})) or "-"
+    t = Table(title=escape(f"sass_lab report [{arch}, built by {built}]") + "  (static efficiency: math share of the main loop when compute-"
                     "bound, maxas SGEMM 98.8 %; global bytes per instruction when memory-bound)",
               title_justify="left")
     for c in ("kernel", "regs", "shared", "spills", "block", "occupancy", "limiter", "static eff",

@@ -11,7 +11,7 @@ import pytest
 from sass_lab.cli import main as cli
 from sass_lab.paths import KERNELS
 
-KEYS = {"name", "arch", "registers", "pressure_peak", "shared_bytes", "spill_stores", "spill_loads",
+KEYS = {"name", "arch", "compiler", "registers", "pressure_peak", "shared_bytes", "spill_stores", "spill_loads",
         "stack_bytes", "max_threads", "occupancy"}
 
 

@@ -116,7 +116,9 @@ def test_nvcc_ptx_pressure_is_near_or_below_ptxas(path):
 
     text = path.read_text()
     module = dsl.frontend(text, str(path), {}).module
-    built = assemble(text, file=str(path))  # passes on, through the backend and nvJitLink
+    # passes on, through the backend and nvJitLink: the bound holds against relocatable code; whole-program
+    # code (ptxas, the default) rematerialises parameters and constants and can go up to ~10 below it
+    built = assemble(text, file=str(path), options=CompileOptions(compiler="nvjitlink"))
     for k in module.kernels:
         k2, rep = run_passes(k)
         ranges = {d.name for d in k.regs if d.count}
@@ -136,7 +138,7 @@ def test_shipped_kernels_pressure_is_near_or_below_ptxas(path):
 
     # ptxas reads parameters straight from the constant bank, so a value the IR holds in a register
     # (an ld.param result) may cost ptxas nothing: allow a few registers over.
-    for k in assemble_file(path):
+    for k in assemble_file(path, options=CompileOptions(compiler="nvjitlink")):  # relocatable code: see the nvcc test above
         assert 0 < k.pressure.peak <= k.resources.registers + SLACK
         assert all(r.cycles_after <= r.cycles_before for r in k.schedule.regions)
 

@@ -18,9 +18,15 @@ INSTR_KEYS = {"address", "text", "word", "stall", "yield", "write_barrier", "rea
 def cubins(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("cubins")
     out = {}
+    from sass_lab.toolchain.compile import compile_ptx
+    from sass_lab.toolchain.options import CompileOptions
+
     for name, arch in (("misc", "sm_90"), ("sgemm", "sm_80")):
         p = d / f"{name}_{arch}.cubin"
-        p.write_bytes(compile_fixture(name, arch))
+        # misc as relocatable code (nvJitLink): it keeps libdevice's f64 division as a device function
+        p.write_bytes(compile_ptx((ROOT / "tests/sass/data/misc.ptx").read_text(), arch,
+                                  options=CompileOptions(compiler="nvjitlink")).cubin
+                      if name == "misc" else compile_fixture(name, arch))
         out[name] = p
     return out
 

@@ -36,9 +36,14 @@ def test_flags_come_from_the_table():
 
 def test_options_are_frozen_and_checked():
     with pytest.raises(dataclasses.FrozenInstanceError):
-        CompileOptions().ptxas = True  # type: ignore[misc]
+        CompileOptions().compiler = "nvjitlink"  # type: ignore[misc]
     with pytest.raises(sl.UsageError, match="maxrregcount 8 out of range"):
         CompileOptions(maxrregcount=8)
+    with pytest.raises(sl.UsageError, match="unknown compiler"):
+        CompileOptions(compiler="nvcc")
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(sl.UsageError, match="positive number of seconds"):
+            CompileOptions(timeout=bad)
 
 
 def test_options_reach_the_compiler():

@@ -99,7 +99,7 @@ class ConsoleModel:
         if k is None:
             return {"error": self.error(ref.file)}
         occ = k.occupancy()
-        d = {**k.resources.to_dict(), "pressure_peak": getattr(k.pressure, "peak", None),
+        d = {"compiler": k.module.compiler, **k.resources.to_dict(), "pressure_peak": getattr(k.pressure, "peak", None),
              "occupancy": occ.to_dict()}
         return d
 
@@ -209,7 +209,7 @@ class ConsoleModel:
 
         if not Path(self.db_path).exists():
             return []
-        with Store(self.db_path) as st:
+        with Store(self.db_path, write=False) as st:
             rows = st.rows()
         names = {ref.name, Path(ref.file).stem}
         return [r.to_dict() for r in rows if r.kernel in names]
