@@ -1,32 +1,58 @@
-"""Benchmark: a cold ``--compile-only`` sweep of a kernel's whole tuning space.
+"""Benchmark: a cold ``--compile-only`` sweep of a kernel's whole tuning space, per compiler.
 
     python tools/bench_tune.py [kernels_asm/sgemm.sasm] [-j 2] [--repeat 3] [--warm]
+                               [--compiler ptxas nvjitlink] [--baseline DIR]
 
-Each repetition uses a fresh results database and a fresh (empty) cubin cache, so every candidate
-is really expanded, parsed, scheduled, emitted and compiled by nvJitLink in the process pool.
-``--warm`` adds one more sweep over the filled cache (what a rerun or a resumed sweep costs).
-Prints the number of candidates, the median wall time and the time per candidate.
+Every sweep runs in a fresh Python process with a fresh results database and an empty cubin cache,
+so every candidate is really expanded, parsed, scheduled, emitted and compiled; the time is the
+``tune()`` call (imports excluded) and the whole process. The variants run interleaved, repetition by
+repetition, so they share the machine's load: ``--compiler`` names the compilers to time (the ptxas
+command line in a subprocess, nvJitLink in the worker), ``--baseline DIR`` adds an older checkout of
+sass_lab (e.g. ``git worktree add /tmp/base <commit>``) run the same way. ``--warm`` adds one more
+sweep over the filled cache (what a rerun or a resumed sweep costs). Prints medians per variant.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
-from sass_lab.lab.spec import load_spec
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, os, sys, time
+t0 = time.perf_counter()
 from sass_lab.lab.tune import tune
+kw = {} if os.environ.get("BENCH_COMPILER") in (None, "") else {"compiler": os.environ["BENCH_COMPILER"]}
+t1 = time.perf_counter()
+out = tune(sys.argv[1], compile_only=True, db=sys.argv[2], jobs=int(sys.argv[3]), **kw)
+t2 = time.perf_counter()
+print(json.dumps({"sweep_s": t2 - t1, "import_s": t1 - t0, "n": len(out),
+                  "ok": sum(o.status == "ok" for o in out)}))
+"""
 
 
-def sweep(path: str, jobs: int, cache: str) -> tuple[float, int, int]:
-    os.environ["SASS_LAB_CACHE"] = cache
+def sweep(root: Path, path: str, jobs: int, cache: str, compiler: str | None) -> dict:
+    env = {**os.environ, "SASS_LAB_CACHE": cache, "PYTHONPATH": str(root), "BENCH_COMPILER": compiler or ""}
     with tempfile.TemporaryDirectory() as db:
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        out = tune(path, compile_only=True, db=os.path.join(db, "r.db"), jobs=jobs)
-        dt = time.perf_counter() - t0
-    return dt, len(out), sum(o.status == "ok" for o in out)
+        out = subprocess.run([sys.executable, "-c", CHILD, str(Path(path).resolve()), os.path.join(db, "r.db"),
+                              str(jobs)], env=env, cwd=root, capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - t0
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rec = json.loads(out.stdout.strip().splitlines()[-1])
+    rec["process_s"] = wall
+    rec["cpu_s"] = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)  # the process and all it reaped
+    return rec
 
 
 def main() -> None:
@@ -35,19 +61,30 @@ def main() -> None:
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warm", action="store_true")
+    ap.add_argument("--compiler", nargs="+", default=["ptxas"], choices=["ptxas", "nvjitlink"])
+    ap.add_argument("--baseline", metavar="DIR", help="an older sass_lab checkout to time side by side")
     a = ap.parse_args()
-    n = len(load_spec(a.file).combinations())
-    print(f"{a.file}: {n} candidates, {a.jobs} compile processes, {os.cpu_count()} CPUs")
-    times = []
-    for _ in range(a.repeat):
-        with tempfile.TemporaryDirectory() as cache:
-            dt, count, ok = sweep(a.file, a.jobs, cache)
-            times.append(dt)
-            print(f"  cold sweep: {dt:6.2f} s  ({count} candidates, {ok} ranked, {dt / count:.3f} s each)")
-            if a.warm:
-                wt, _, _ = sweep(a.file, a.jobs, cache)
-                print(f"  warm sweep: {wt:6.2f} s  (cubin cache filled)")
-    print(f"median cold sweep: {statistics.median(times):.2f} s for {n} candidates")
+    variants = [(f"{c} (this tree)", ROOT, c) for c in a.compiler]
+    if a.baseline:
+        variants.append((f"baseline {a.baseline}", Path(a.baseline).resolve(), None))
+    print(f"{a.file}: {a.jobs} compile processes, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    times: dict[str, list[float]] = {v[0]: [] for v in variants}
+    cpus: dict[str, list[float]] = {v[0]: [] for v in variants}
+    for rep in range(a.repeat):
+        for name, root, compiler in variants:
+            with tempfile.TemporaryDirectory() as cache:
+                r = sweep(root, a.file, a.jobs, cache, compiler)
+                times[name].append(r["sweep_s"])
+                cpus[name].append(r["cpu_s"])
+                print(f"  #{rep + 1} {name:28s} cold {r['sweep_s']:6.2f} s (process {r['process_s']:5.2f} s, "
+                      f"CPU {r['cpu_s']:6.2f} s, {r['n']} candidates, {r['ok']} ranked)", flush=True)
+                if a.warm:
+                    w = sweep(root, a.file, a.jobs, cache, compiler)
+                    print(f"  #{rep + 1} {name:32s} warm {w['sweep_s']:6.2f} s (cubin cache filled)")
+    for name, ts in times.items():
+        print(f"median cold sweep, {name}: {statistics.median(ts):.2f} s wall, "
+              f"{statistics.median(cpus[name]):.2f} s CPU (all processes)  (wall runs: "
+              f"{', '.join(f'{t:.2f}' for t in ts)})")
 
 
 if __name__ == "__main__":

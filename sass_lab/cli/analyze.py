@@ -42,7 +42,7 @@ def layers_from_results(db: str | None):
     from ..lab.store import Store
     from ..studies.analyze import Layer
 
-    with Store(db) as st:
+    with Store(db, write=False) as st:
         rows = [r for r in st.best() if r.kind == "bench" and r.values.get("median_s")]
     layers = []
     for r in rows:

@@ -19,11 +19,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..lab.store import Store
+    from ..lab.store import Store, default_db_path
 
-    with Store(args.db) as st:
-        rows = st.rows(args.kernel) if args.history else st.best(args.kernel)
-        where = st.path
+    rows, where = [], default_db_path()
+    if args.db is not None or where.exists():  # reading never creates a database
+        with Store(args.db, write=False) as st:
+            rows = st.rows(args.kernel) if args.history else st.best(args.kernel)
+            where = st.path
     dicts = [r.to_dict() for r in rows]
     if args.json:
         print(json.dumps(dicts, indent=2, default=str))

@@ -4,12 +4,18 @@ One row per (kernel, source hash, defines, arch, device, driver, versions, probl
 Rows hold time statistics, FLOP/s, efficiency, verification status and error text. Every write is
 one transaction, so an interrupted sweep loses nothing and the next run skips what is stored.
 
+A database is checked before use: a directory, a file that is not SQLite, or one that fails
+``PRAGMA quick_check`` is refused with a clear error (:class:`StoreError`) and never written (the
+check itself opens the file immutable, so it leaves no journal files either). Readers
+(``Store(path, write=False)``) open it read-only and never create a file.
+
 Default location: ``$SASS_LAB_DB`` if set, else ``$XDG_DATA_HOME/sass_lab/results.db`` (that is,
 ``~/.local/share/sass_lab/results.db``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +24,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import quote
+
+from ..errors import UsageError
+
+
+class StoreError(UsageError):
+    """The results database cannot be used: missing, not SQLite, damaged, or not writable."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -129,16 +142,33 @@ class Row:
 
 
 class Store:
-    """A handle on the results database (one connection; use as a context manager)."""
+    """A handle on the results database (one connection; use as a context manager).
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    ``write=False`` opens an existing database read-only (StoreError when there is none).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, write: bool = True):
         self.path = Path(path) if path else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), timeout=30)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        with self.conn:
-            self.conn.executescript(SCHEMA)
+        self.write = write
+        if self.path.is_dir():
+            raise StoreError(f"results database {self.path} is a folder, not a file",
+                             hint=f"name a file, e.g. --db {self.path / 'results.db'}")
+        if not self.path.exists() and not write:
+            raise StoreError(f"no results database at {self.path}",
+                             hint="nothing has been stored there yet (tune/bench write it); check --db")
+        if self.path.exists():
+            check(self.path)
+        try:
+            if write:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = _connect(self.path, "rwc" if write else "ro")
+            if write:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                with self.conn:
+                    self.conn.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as e:
+            raise _unusable(self.path, e, write) from None
 
     def close(self) -> None:
         self.conn.close()
@@ -159,10 +189,13 @@ class Store:
         row = (time.time(), k.kernel, k.file, k.source_hash, canon(k.defines), k.arch, k.device,
                k.driver, canon(k.versions), canon(k.size), k.kind, result.status,
                *vals.values(), canon(extra) if extra is not None else None)
-        with self.conn:
-            cur = self.conn.execute(
-                f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                row)
+        try:
+            with self.conn:
+                cur = self.conn.execute(
+                    f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    row)
+        except sqlite3.Error as e:
+            raise _unusable(self.path, e, True) from None
         return int(cur.lastrowid)
 
     def has(self, key: Key) -> bool:
@@ -182,9 +215,12 @@ class Store:
             q += " AND kind=?"
             args.append(kind)
         q += " ORDER BY created DESC, id DESC"
-        cur = self.conn.execute(q, args)
-        names = [d[0] for d in cur.description]
-        return [_decode(dict(zip(names, r))) for r in cur.fetchall()]
+        try:
+            cur = self.conn.execute(q, args)
+            names = [d[0] for d in cur.description]
+            return [_decode(dict(zip(names, r))) for r in cur.fetchall()]
+        except sqlite3.Error as e:
+            raise _unusable(self.path, e, False) from None
 
     def best(self, kernel: str | None = None) -> list[Row]:
         """The best row per (kernel, size): fastest ok bench row, else best static score."""
@@ -197,6 +233,58 @@ class Store:
             if cur is None or _better(r, cur):
                 best[k] = r
         return sorted(best.values(), key=lambda r: (r.kernel, canon(r.size), r.kind))
+
+
+def _connect(path: Path, mode: str, immutable: bool = False) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path.resolve()))}?mode={mode}" + ("&immutable=1" if immutable else "")
+    return sqlite3.connect(uri, uri=True, timeout=30)
+
+
+def check(path: str | os.PathLike) -> None:
+    """Raise StoreError unless ``path`` is a SQLite database that passes ``PRAGMA quick_check``.
+
+    With no write-ahead log beside it the file is opened immutable, so the check creates nothing;
+    with one, read-only (the log holds committed rows the check must see).
+    """
+    path = Path(path)
+    wal = Path(f"{path}-wal").exists()
+    try:
+        conn = _connect(path, "ro", immutable=not wal)
+    except sqlite3.Error as e:
+        raise _unusable(path, e, False) from None
+    try:
+        result = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
+        if result != ["ok"]:
+            said = [x for r in result for x in r.splitlines() if x.strip() and not x.startswith("***")]
+            raise StoreError(f"results database {path} is damaged (PRAGMA quick_check: {'; '.join(said[:2])}"
+                             + (f"; {len(said) - 2} more" if len(said) > 2 else "") + ")",
+                             hint="it was left untouched; move it aside (a new one is started) or "
+                                  "salvage it with the sqlite3 shell's .recover")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "results" not in tables:
+            raise StoreError(f"{path} is a SQLite database but not a sass_lab results store "
+                             f"(tables: {', '.join(sorted(tables))})", hint="pick another file with --db")
+    except sqlite3.Error as e:
+        raise _unusable(path, e, False) from None
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
+
+def _unusable(path: Path, e: Exception, write: bool) -> StoreError:
+    msg = str(e)
+    if "not a database" in msg:
+        return StoreError(f"{path} is not a SQLite database ({msg})", hint="pick another file with --db")
+    if "malformed" in msg or "corrupt" in msg:
+        return StoreError(f"results database {path} is damaged ({msg})",
+                          hint="move it aside (a new one is started) or salvage it with the sqlite3 shell's .recover")
+    if write and ("readonly" in msg or "read-only" in msg or isinstance(e, PermissionError)):
+        return StoreError(f"cannot write the results database {path}: it is read-only ({msg})",
+                          hint="make it writable, or store elsewhere with --db PATH")
+    if "locked" in msg or "busy" in msg:
+        return StoreError(f"results database {path} stayed locked by another process for 30 s ({msg})",
+                          hint="wait for the other sweep, or use another --db")
+    return StoreError(f"cannot use the results database {path}: {msg}", hint="check the path, or use --db")
 
 
 def _better(a: Row, b: Row) -> bool:

@@ -3,30 +3,33 @@
 Pipeline (each stage a plain function; the benchmark is a parameter so tests inject a fake):
 
 1. ``spec.combinations()`` — the product of the ``TUNE`` space, filtered by the lab block's ``valid``.
-2. ``compile_all`` — every candidate compiled in a process pool (``fork`` where available: the parent
-   holds no CUDA context), returning picklable :class:`Static` summaries.
+2. ``compile_runner`` — a generator: every candidate assembled in a warm pool of forked workers
+   (:mod:`sass_lab.workers`), each :class:`Static` summary yielded the moment it is known. A worker
+   that crashes (a native fault in the compiler) or runs past the compile timeout costs only its
+   candidate, recorded ``failed``; the sweep goes on.
 3. ``prune`` — candidates that cannot win are dropped before any run: spills, zero occupancy, shared
    memory over the per-block limit, or a compile error.
 4. ``static_score`` ranks what is left without a GPU (``--compile-only``).
 5. With a GPU each survivor is verified and benchmarked in its own worker process, so a sticky CUDA
    fault or a hang marks that candidate failed and the sweep goes on.
 
-Every result is written to the :class:`~sass_lab.lab.store.Store` in its own transaction the moment it
-is known; a candidate already stored under the same key is skipped, so an interrupted sweep resumes.
+``tune`` is the driver and the only writer: every result (compile-only included) is written to the
+:class:`~sass_lab.lab.store.Store` in its own transaction as soon as the runner yields it, so a sweep
+killed at any moment loses at most the candidates in flight; a candidate already stored under the
+same key is skipped, so the next run resumes.
 """
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import SasmError
+from ..errors import CompilerFault, SasmError
+from ..workers import Pool
 from .spec import load_spec
 from .store import Key, Result, Store, package_versions, source_hash
 
@@ -47,8 +50,10 @@ class Static:
     limiters: tuple[str, ...] = ()
     ffma_share: float | None = None
     shared_limit: int = 48 * 1024
-    error: str | None = None
+    error: str | None = None  # the candidate does not compile (status 'pruned')
     compile_s: float = 0.0
+    failure: str | None = None  # the compiler crashed or timed out on it (status 'failed')
+    compiler: str = ""  # what built the cubin ("ptxas 13.0.88")
 
 
 @dataclass
@@ -60,16 +65,19 @@ class Outcome:
     values: dict = field(default_factory=dict)
 
 
-def compile_one(path: str, arch: str, defines: dict, size: dict) -> Static:
+def compile_one(path: str, arch: str, defines: dict, size: dict, compiler: str | None = None,
+                timeout: float | None = None) -> Static:
     """Assemble one candidate and summarise its resources (runs in a pool worker)."""
     import time
 
     from ..api import assemble_file
     from ..hw.arch import arch_info
+    from ..toolchain.options import CompileOptions
 
     t0 = time.perf_counter()
     try:
-        mod = assemble_file(path, arch, defines=defines)  # expands the file once
+        mod = assemble_file(path, arch, defines=defines,  # expands the file once
+                            options=CompileOptions(compiler=compiler, timeout=timeout))
         spec = load_spec(path, resolved=mod.defines)
         k = mod[spec.kernel] if spec.kernel else next(iter(mod))
         block = spec.block(size)
@@ -89,31 +97,53 @@ def compile_one(path: str, arch: str, defines: dict, size: dict) -> Static:
                       stack_bytes=r.stack_bytes, block=threads, blocks_per_sm=occ.blocks_per_sm,
                       occupancy=occ.percent, limiters=tuple(occ.limiters), ffma_share=share,
                       shared_limit=arch_info(arch).max_shared_per_block_optin,
-                      compile_s=time.perf_counter() - t0)
+                      compile_s=time.perf_counter() - t0, compiler=mod.compiler)
+    except CompilerFault as e:
+        return Static(defines=defines, failure=e.render(), compile_s=time.perf_counter() - t0)
     except SasmError as e:
         return Static(defines=defines, error=e.render(), compile_s=time.perf_counter() - t0)
 
 
-def compile_all(path: str, arch: str, cands: list[dict], size: dict, jobs: int | None = None,
-                progress: Callable[[Static], None] | None = None) -> list[Static]:
-    """Compile candidates in parallel; results in candidate order."""
-    jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(cands) <= 1:
-        out = []
-        for d in cands:
-            out.append(compile_one(path, arch, d, size))
-            if progress:
-                progress(out[-1])
-        return out
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method)) as ex:
-        futs = [ex.submit(compile_one, path, arch, d, size) for d in cands]
-        out = []
-        for f in futs:
-            out.append(f.result())
-            if progress:
-                progress(out[-1])
-        return out
+def warm_up() -> None:
+    """Import and build what a compile needs, once, before the pool forks: workers start warm."""
+    from .. import api  # noqa: F401 - imported for the workers
+    from ..dsl import frontend
+    from ..passes import run_passes  # noqa: F401
+    from . import efficiency  # noqa: F401
+
+    frontend(".kernel warm_up()\n    ret\n", "<warm-up>")
+
+
+def compile_runner(path: str, arch: str, cands: list[dict], size: dict, *, jobs: int | None = None,
+                   compiler: str | None = None, timeout: float | None = None) -> Iterator[Static]:
+    """Compile candidates in a warm pool of forked workers; yield each :class:`Static` as it finishes.
+
+    A worker that dies (a native crash) or runs past ``timeout`` (compile) plus the front end's
+    time budget is killed and replaced; its candidate comes back with ``failure`` set.
+    """
+    from ..dsl.limits import current
+    from ..toolchain.compile import default_timeout
+
+    if not cands:
+        return
+    budget = (timeout or default_timeout()) + current().seconds
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(cands)))
+    tasks = [(path, arch, d, size, compiler, timeout) for d in cands]
+    with Pool(jobs, preload=warm_up) as pool:
+        for i, done in pool.run(compile_one, tasks, timeout=budget):
+            if done.ok:
+                yield done.value
+            elif done.error is not None:
+                e = done.error
+                why = e.render() if isinstance(e, SasmError) else f"{type(e).__name__}: {e}"
+                yield Static(defines=cands[i], failure=f"internal error compiling this candidate: {why}",
+                             compile_s=done.seconds)
+            else:
+                what = ("did not finish within the compile timeout plus the front end's time budget "
+                        f"({budget:g} s); raise it with --compile-timeout") if done.crash.startswith("timed out") \
+                    else "crashed the compiler"
+                yield Static(defines=cands[i], failure=f"this candidate {what}: {done.crash}",
+                             compile_s=done.seconds)
 
 
 def prune(s: Static) -> str | None:
@@ -152,17 +182,36 @@ def environment(gpu: bool) -> tuple[str, str]:
     return info["name"], str(info["driver"])
 
 
+def judge(s: Static, compile_only: bool) -> Outcome | None:
+    """The outcome of a compiled candidate, or None when it survives to the benchmark."""
+    base = {"registers": s.registers, "shared_bytes": s.shared_bytes, "occupancy": s.occupancy,
+            "spills": s.spills}
+    if s.failure:
+        return Outcome(s, "failed", s.failure, values={**base, "error": s.failure})
+    reason = prune(s)
+    if reason:
+        return Outcome(s, "pruned", reason, values={**base, "error": s.error or reason})
+    if compile_only:
+        sc = static_score(s)
+        return Outcome(s, "ok", score=sc, values={**base, "score": sc, "verified": "skipped"})
+    return None
+
+
 def tune(path: str | Path, arch: str = "sm_90", size: dict | None = None, *, compile_only: bool = False,
          db: str | Path | None = None, jobs: int | None = None,
          bench: Callable[[str, str, dict, dict], dict] | None = None,
          progress: Callable[[str, int, int], None] | None = None,
-         restrict: Iterable[dict] | None = None) -> list[Outcome]:
+         restrict: Iterable[dict] | None = None, compiler: str | None = None,
+         timeout: float | None = None) -> list[Outcome]:
     """Run the whole sweep and return one :class:`Outcome` per candidate (best first).
 
     ``bench(path, arch, defines, size) -> values`` runs verification and timing for one candidate (the
     default runs each in an isolated worker process on the GPU); it returns store columns such as
-    ``median_s``, ``flop_s``, ``verified`` and ``max_rel_err``, or raises.
+    ``median_s``, ``flop_s``, ``verified`` and ``max_rel_err``, or raises. ``compiler`` and
+    ``timeout`` (seconds per compile) go to ``compile_ptx``.
     """
+    from ..toolchain.compile import compiler_id, default_compiler
+
     path = str(path)
     spec = load_spec(path)
     size = spec.with_size(size)
@@ -174,7 +223,8 @@ def tune(path: str | Path, arch: str = "sm_90", size: dict | None = None, *, com
         require_gpu()
         bench = isolated_bench
     device, driver = environment(gpu and bench is isolated_bench)
-    shash, versions = source_hash(path), package_versions()
+    label = compiler_id(compiler or default_compiler(), arch)[0]
+    shash, versions = source_hash(path), {**package_versions(), "compiler": label}
     kind = "static" if compile_only else "bench"
     kernel_name = spec.kernel or Path(path).stem
 
@@ -185,31 +235,31 @@ def tune(path: str | Path, arch: str = "sm_90", size: dict | None = None, *, com
     with Store(db) as st:
         todo = [d for d in cands if not st.has(key_for(d))]
         done = [d for d in cands if st.has(key_for(d))]
-        n = len(todo)
-        count = itertools.count(1)
-        statics = compile_all(path, arch, todo, size, jobs,
-                              progress=(lambda s: progress("compile", next(count), n)) if progress else None)
-        for s in statics:
-            reason = prune(s)
+        n, survivors = len(todo), []
+        for i, s in enumerate(compile_runner(path, arch, todo, size, jobs=jobs, compiler=compiler,
+                                             timeout=timeout), 1):
+            o = judge(s, compile_only)
+            if o is None:
+                survivors.append(s)
+            else:
+                st.put(Result(key_for(s.defines), o.status, o.values))  # committed before the next one
+                outcomes.append(o)
+            if progress:
+                progress("compile", i, n)
+        for i, s in enumerate(survivors, 1):
             base = {"registers": s.registers, "shared_bytes": s.shared_bytes, "occupancy": s.occupancy,
                     "spills": s.spills}
-            if reason:
-                o = Outcome(s, "pruned", reason, values={**base, "error": s.error or reason})
-            elif compile_only:
-                sc = static_score(s)
-                o = Outcome(s, "ok", score=sc, values={**base, "score": sc, "verified": "skipped"})
-            else:
-                try:
-                    vals = bench(path, arch, s.defines, size)
-                    status = "ok" if vals.get("verified", "pass") == "pass" else "verify_failed"
-                    o = Outcome(s, status, values={**base, **vals})
-                except Exception as e:  # noqa: BLE001 - a failed candidate never stops the sweep
-                    msg = e.render() if isinstance(e, SasmError) else f"{type(e).__name__}: {e}"
-                    o = Outcome(s, "failed", msg, values={**base, "error": msg})
+            try:
+                vals = bench(path, arch, s.defines, size)
+                status = "ok" if vals.get("verified", "pass") == "pass" else "verify_failed"
+                o = Outcome(s, status, values={**base, **vals})
+            except Exception as e:  # noqa: BLE001 - a failed candidate never stops the sweep
+                msg = e.render() if isinstance(e, SasmError) else f"{type(e).__name__}: {e}"
+                o = Outcome(s, "failed", msg, values={**base, "error": msg})
             st.put(Result(key_for(s.defines), o.status, o.values))
             outcomes.append(o)
-            if progress and not compile_only:
-                progress("bench", len(outcomes), n)
+            if progress:
+                progress("bench", i, len(survivors))
         for d in done:
             outcomes.append(Outcome(Static(defines=d), "skipped", "already stored (resumed)"))
     return rank(outcomes)
@@ -263,5 +313,5 @@ def describe(o: Outcome) -> dict[str, Any]:
     return {"defines": s.defines, "status": o.status, "reason": o.reason, "score": o.score,
             "registers": s.registers, "shared_bytes": s.shared_bytes, "occupancy": s.occupancy,
             "limiters": list(s.limiters), "spills": s.spills, "ffma_share": s.ffma_share,
-            "compile_s": s.compile_s, **{k: v for k, v in o.values.items() if k.endswith("_s") or k in (
+            "compile_s": s.compile_s, "compiler": s.compiler, **{k: v for k, v in o.values.items() if k.endswith("_s") or k in (
                 "flop_s", "efficiency", "verified", "max_rel_err")}}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 
 def tune_table(outcomes, file: str, compile_only: bool) -> Table:
-    t = Table(title=f"tune {file}" + ("  (static model, no GPU)" if compile_only else ""),
+    built = ", ".join(sorted({o.static.compiler for o in outcomes if o.static.compiler})) or "-"
+    t = Table(title=escape(f"tune {file}  [built by {built}]" + ("  (static model, no GPU)" if compile_only else "")),
               title_justify="left")
     for c in ("#", "defines", "status", "regs", "shared B", "occ %", "limiter", "FFMA share",
               "score" if compile_only else "median µs", "note"):

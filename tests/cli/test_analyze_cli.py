@@ -33,7 +33,7 @@ def test_analyze_bad_input(capsys):
 
 def test_analyze_results_empty_db(capsys, tmp_path):
     assert main(["analyze", "--results", "--db", str(tmp_path / "x.db")]) == 1
-    assert "no benchmark results" in capsys.readouterr().err
+    assert "no results database at" in capsys.readouterr().err  # and none is created
 
 
 def test_png(tmp_path):

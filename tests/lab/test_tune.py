@@ -26,18 +26,14 @@ def kfile(tmp_path):
     return p
 
 
-def fake_compile(path, arch, cands, size, jobs=None, progress=None):
-    out = []
+def fake_compile(path, arch, cands, size, jobs=None, compiler=None, timeout=None):
     for d in cands:
         regs = 32 if d["BM"] < 128 else 255
         s = T.Static(defines=d, kernel="k", registers=regs, shared_bytes=d["BN"] * 100, block=256,
                      blocks_per_sm=0 if regs == 255 and d["BN"] == 128 else 2, occupancy=25.0,
                      limiters=("registers",), ffma_share=0.5 + d["BN"] / 1000, shared_limit=10_000,
                      spills=4 if (d["BM"] == 128 and d["BN"] == 64 and d["FLAG"]) else 0)
-        out.append(s)
-        if progress:
-            progress(s)
-    return out
+        yield s
 
 
 def test_candidates_respect_valid(kfile):
@@ -67,7 +63,7 @@ def test_static_score_orders_by_share_and_warps():
 
 
 def test_compile_only_sweep_and_resume(kfile, tmp_path, monkeypatch):
-    monkeypatch.setattr(T, "compile_all", fake_compile)
+    monkeypatch.setattr(T, "compile_runner", fake_compile)
     db = tmp_path / "r.db"
     out = T.tune(kfile, compile_only=True, db=db)
     assert len(out) == 10
@@ -81,7 +77,7 @@ def test_compile_only_sweep_and_resume(kfile, tmp_path, monkeypatch):
 
 
 def test_bench_failures_do_not_stop_the_sweep(kfile, tmp_path, monkeypatch):
-    monkeypatch.setattr(T, "compile_all", fake_compile)
+    monkeypatch.setattr(T, "compile_runner", fake_compile)
     calls = []
 
     def bench(path, arch, d, size):
@@ -104,7 +100,7 @@ def test_bench_failures_do_not_stop_the_sweep(kfile, tmp_path, monkeypatch):
 
 
 def test_interrupted_sweep_resumes(kfile, tmp_path, monkeypatch):
-    monkeypatch.setattr(T, "compile_all", fake_compile)
+    monkeypatch.setattr(T, "compile_runner", fake_compile)
     db = tmp_path / "r.db"
     n = {"k": 0}
 
