@@ -18,6 +18,7 @@ from ..errors import NoGPUError, SasmError, UsageError
 
 COMMANDS = ("assemble", "verify", "run", "bench", "sass", "patch", "tune", "results", "report",
             "analyze", "console")
+BUILDS = ("assemble", "verify", "run", "bench", "sass", "patch", "tune", "report", "console")  # they compile
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +36,40 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"sass_lab.cli.{name}").register(sub)
+    for name in BUILDS:
+        add_build_options(sub.choices[name])
     return p
+
+
+def add_build_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("building")
+    g.add_argument("--compiler", choices=("ptxas", "nvjitlink"), default=None,
+                   help="ptxas: the CUDA 13.0 command line, whole-program code as nvcc builds it (default); "
+                        "nvjitlink: relocatable code, in a worker process")
+    g.add_argument("--compile-timeout", type=float, metavar="SECONDS", default=None,
+                   help="kill a compile that runs longer (default 300; also per tuning candidate)")
+    g.add_argument("--limit", action="append", default=[], metavar="NAME=N",
+                   help="raise a front-end limit (lines, bytes, include_depth, include_bytes, seconds, "
+                        "reg_array); see docs/DSL.md")
+
+
+def apply_build_options(args) -> None:
+    """Hand --compiler/--compile-timeout/--limit to every layer (and to worker processes) via the
+    environment variables that the API reads for its defaults."""
+    from ..dsl.limits import parse_limits
+
+    if getattr(args, "compiler", None):
+        os.environ["SASS_LAB_COMPILER"] = args.compiler
+    t = getattr(args, "compile_timeout", None)
+    if t is not None:
+        if not 0 < t < float("inf"):
+            raise UsageError(f"--compile-timeout must be a positive number of seconds, got {t:g}")
+        os.environ["SASS_LAB_COMPILE_TIMEOUT"] = repr(t)
+    items = getattr(args, "limit", None)
+    if items:
+        merged = ",".join(x for x in (os.environ.get("SASS_LAB_LIMITS", ""), *items) if x)
+        parse_limits(merged, "--limit")  # a bad name or value is a usage error now, not later
+        os.environ["SASS_LAB_LIMITS"] = merged
 
 
 def print_error(err: SasmError) -> None:
@@ -86,10 +120,26 @@ def user_error(e: BaseException, args) -> SasmError | None:
     return None
 
 
+BUILD_ENV = ("SASS_LAB_COMPILER", "SASS_LAB_COMPILE_TIMEOUT", "SASS_LAB_LIMITS")
+
+
 def main(argv: list[str] | None = None) -> int:
+    saved = {k: os.environ.get(k) for k in BUILD_ENV}
+    try:
+        return _main(argv)
+    finally:  # a command's --compiler/--limit end with it (main() may be called again in-process)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _main(argv: list[str] | None) -> int:
     args = None
     try:  # building the parser imports the pipeline: Ctrl-C there is an interruption too
         args = build_parser().parse_args(argv)
+        apply_build_options(args)
         return int(args.func(args) or 0)
     except NoGPUError as e:  # one sentence, with the command's CPU alternative when it has one
         alt = getattr(importlib.import_module(f"sass_lab.cli.{args.command}"), "NO_GPU", "")

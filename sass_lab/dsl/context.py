@@ -9,6 +9,8 @@ from ..errors import SourceError, Span
 from .nodes import OPERANDS, SClose, SOpen, SPragma, Stmt, SVar
 from .sourcemap import ChainCache, Expanded
 
+STATIC_SHARED_MAX = 48 * 1024  # static .shared per block on every arch (ptxas: "0xc000 max")
+
 
 class LowerCtx:
     """One file's statements, its expansion, and the module-scope facts kernels need."""
@@ -54,7 +56,13 @@ class LowerCtx:
             if 0 in dims[1:] or (0 in dims[:1] and not s.extern):
                 raise self.err(n, f"'{n.name}' has an empty dimension",
                                hint="only '.extern .shared' arrays may be unsized: .extern .shared .b8 smem[]")
-            out.append(ir.VarDecl(s.space, n.name, s.type, dims, s.align, s.extern, n.init, self.span(n)))
+            v = ir.VarDecl(s.space, n.name, s.type, dims, s.align, s.extern, n.init, self.span(n))
+            if v.space == "shared" and not v.extern and v.size > STATIC_SHARED_MAX:
+                raise self.err(n, f"shared array '{n.name}' is {v.size:,} bytes; a block can have at most "
+                               f"{STATIC_SHARED_MAX:,} bytes (48 KB) of static shared memory",
+                               hint="declare less, or use dynamic shared memory (.extern .shared, up to 227 KB "
+                                    "per block on sm_90 with the opt-in)")
+            out.append(v)
         return out
 
     def statement_text(self, li: int) -> str:

@@ -11,6 +11,7 @@ import re
 
 from ..isa.literals import number
 from .nodes import MemRef, Name, Num, Pair, SClose, SinkRef, SInstr, SLabel, SOpen, VecRef
+from .transform import offset
 
 _INSTR = re.compile(
     r"[ \t]*(?:@[ \t]*(!?)[ \t]*([%$A-Za-z_][\w$]*(?:\[\d+\])*(?:\.[A-Za-z_]\w*)?)[ \t]+)?"
@@ -153,15 +154,15 @@ def _operand(text: str, col: int):
             return None
         bname, plus, minus, absolute = m.groups()
         if absolute is not None:
-            return MemRef(None, int(number(absolute.replace(" ", ""))), 0, col, end)
+            return MemRef(None, offset(absolute.replace(" ", "")), 0, col, end)
         b = _name(bname, col + text.index(bname))
         if b is None:
             return None
         off = 0
         if plus is not None:
-            off = int(number(plus.replace(" ", "")))
+            off = offset(plus.replace(" ", ""))
         elif minus is not None:
-            off = -int(number(minus))
+            off = -offset(minus)
         return MemRef(b, off, 0, col, end)
     if c == "{":
         if text[-1] != "}":

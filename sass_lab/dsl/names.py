@@ -17,6 +17,22 @@ VEC_PARTS = {2: ("x", "y"), 4: ("x", "y", "z", "w")}
 _COUNTED = re.compile(r"^(.*?)(\d+)$")
 
 
+def _check_array_size(names, node, name: str, typ: str, dims: tuple[int, ...], vec: int) -> None:
+    """A register array larger than a thread's registers can never be held: refused before it is
+    flattened (``q[10000000]`` would take minutes and gigabytes)."""
+    from .limits import current, how_to_raise
+
+    count = max(1, vec)
+    for d in dims:
+        count *= d
+    words = count * max(1, ir.type_bytes(typ) // 4) if typ != "pred" else count
+    limit = current().reg_array
+    if words > limit:
+        raise names.err(node, f"register array '{name}' needs {words:,} 32-bit registers; a thread has at "
+                        f"most 255", hint=how_to_raise("reg_array", limit) + " (only if its elements are "
+                        "never all live at once)")
+
+
 def vec_parts(n: int) -> tuple[str, ...]:
     return VEC_PARTS.get(n) or tuple(str(i) for i in range(n))
 
@@ -67,6 +83,8 @@ class Names:
                                hint=f"first declared at {first}" if first else None)
         if any(d <= 0 for d in dims):
             raise self.err(node, f"register array '{name}' needs positive sizes", hint="e.g. acc[8][8]")
+        if dims or vec:
+            _check_array_size(self, node, name, typ, dims, vec)
         base = name
         if scoped:
             k = 1

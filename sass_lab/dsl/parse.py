@@ -140,7 +140,10 @@ def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
                     i = j
             i += 1
             continue
-        res = fast(text, i)
+        try:
+            res = fast(text, i)
+        except (ValueError, OverflowError) as e:
+            raise _bad_number(e, ex, i, text) from None
         alone = False
         if res is not None:
             alone = type(res) is SInstr and not res.ops and _opcode_alone(text)
@@ -156,10 +159,21 @@ def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
             i += 1
             parts.append(lines[i])
             depth += lines[i].count("(") - lines[i].count(")")
-        got = parse_logical("\n".join(parts), start, ex)
+        try:
+            got = parse_logical("\n".join(parts), start, ex)
+        except (ValueError, OverflowError) as e:
+            raise _bad_number(e, ex, start, text) from None
         out.extend(st._replace(last_li=i) if type(st) is SFunc else st for st in got)  # the whole header
         i += 1
     return out
+
+
+def _bad_number(e: Exception, ex: Expanded, li: int, text: str) -> SourceError:
+    """A literal no number can hold (a 4,400-digit index, a NaN memory offset): exit 1 at its line."""
+    msg = "an integer literal has more than 4,300 digits" if "digits" in str(e) else str(e)
+    col = len(text) - len(text.lstrip()) + 1
+    return SourceError(f"bad number: {msg}", ex.span(li, col, len(text.rstrip()) + 1),
+                       hint="offsets, indices and sizes are finite integers")
 
 
 def parse_logical(text: str, li: int, ex: Expanded | None = None, file: str = "<string>") -> list[Stmt]:

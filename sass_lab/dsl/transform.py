@@ -34,6 +34,14 @@ from .nodes import (
 )
 
 
+def offset(text: str) -> int:
+    """A memory offset: an integer literal (``[a+1.5]`` or ``[a+0f7FC00000]`` is an error, not a round)."""
+    v = number(text)
+    if not isinstance(v, int):
+        raise ValueError(f"memory offset {text} is not an integer")
+    return v
+
+
 @v_args(inline=True)
 class ToNodes(Transformer):
     """Callbacks for sass_lab/grammars/sasm.lark. Stateless: every ``li`` it makes counts from the first
@@ -124,11 +132,11 @@ class ToNodes(Transformer):
 
     def mem_reg_off(self, lb, ref, num):
         li, col, _ = self._rloc(lb)
-        return MemRef(ref, int(num.value), li, col, num.end + 1)
+        return MemRef(ref, offset(num.text), li, col, num.end + 1)
 
     def mem_reg_neg(self, lb, ref, minus, tok):
         li, col, _ = self._rloc(lb)
-        return MemRef(ref, -int(number(str(tok))), li, col, self._rloc(tok)[2] + 1)
+        return MemRef(ref, -offset(str(tok)), li, col, self._rloc(tok)[2] + 1)
 
     def mem_tensor(self, lb, ref, vec):
         li, col, _ = self._rloc(lb)
@@ -136,7 +144,7 @@ class ToNodes(Transformer):
 
     def mem_abs(self, lb, num):
         li, col, _ = self._rloc(lb)
-        return MemRef(None, int(num.value), li, col, num.end + 1)
+        return MemRef(None, offset(num.text), li, col, num.end + 1)
 
     def vec(self, *items):
         li, col, end = self._span_of(*items)

@@ -40,7 +40,10 @@ from typing import Any
 import numpy as np
 
 from ..dsl.codegen import split_top
+from ..dsl.limits import current as current_limits
+from ..dsl.limits import how_to_raise
 from ..errors import SasmError, SourceError, Span
+from ..usercode import OverBudget, contained, is_user_exit
 
 _LAB_RE = re.compile(r"^[ \t]*%%[ \t]*lab[ \t]*\n(.*?)^[ \t]*%%[ \t]*$", re.M | re.S)
 _DEFINE_RE = re.compile(r"^[ \t]*\.define[ \t]+(.*)$", re.M)
@@ -75,13 +78,20 @@ class KernelSpec:
         """Call the lab block's ``name`` (user code): an exception in it, or a result of the wrong
         type, is a SourceError at its line in the .sasm file."""
         fn = fn or self._fn(name)
+        box = contained()  # interpreter state it changes is put back; SystemExit is its error
         try:
-            out = fn(*args)
+            with box:
+                out = fn(*args)
         except SasmError:
             raise
         except Exception as e:  # noqa: BLE001 - user code: report it at its .sasm line
             raise self._error(f"{name}() in the lab block raised {type(e).__name__}: {e}",
                               _tb_line(e, self.file), fn) from None
+        except BaseException as e:
+            if not is_user_exit(e, box):
+                raise
+            raise self._error(f"{name}() in the lab block raised {type(e).__name__}: {e} (a kernel file "
+                              "cannot end the tool)", _tb_line(e, self.file), fn) from None
         if want is not None and not isinstance(out, want):
             raise self._error(f"{name}() in the lab block returned {type(out).__name__}, "
                               f"not a {want.__name__}", None, fn)
@@ -192,15 +202,25 @@ def lab_source(text: str) -> tuple[str, int] | None:
 
 
 def default_defines(text: str) -> dict[str, Any]:
-    """The ``.define NAME = value, ...`` defaults of a source, evaluated as Python literals."""
+    """The ``.define NAME = value, ...`` defaults of a source, evaluated as Python expressions.
+
+    Empty builtins do not make this a sandbox (``().__class__`` reaches everything): it is the
+    user's code, run :func:`~sass_lab.usercode.contained` like the rest of the file.
+    """
     out: dict[str, Any] = {}
     for m in _DEFINE_RE.finditer(text):
         for part in split_top(m.group(1).split("//")[0]):
             if "=" in part:
                 k, v = part.split("=", 1)
+                box = contained(budget=current_limits().seconds)
                 try:
-                    out[k.strip()] = eval(v.strip(), {"__builtins__": {}}, dict(out))
-                except Exception:  # noqa: BLE001 - left to the expander to report
+                    with box:
+                        out[k.strip()] = eval(v.strip(), {"__builtins__": {}}, dict(out))
+                except (Exception, OverBudget):  # left to the expander to report
+                    out[k.strip()] = v.strip()
+                except BaseException as e:
+                    if not is_user_exit(e, box):
+                        raise
                     out[k.strip()] = v.strip()
     return out
 
@@ -239,15 +259,23 @@ def load_spec(path: str | Path, defines: Mapping[str, Any] | None = None, *,
     d = dict(resolved) if resolved is not None else resolved_defines(text, str(path), defines or {})
     ns: dict[str, Any] = {"np": np, "__name__": f"lab:{path.name}"}
     ns.update(d)
+    budget = current_limits().seconds
+    box = contained(budget=budget)  # loading the block is bounded like expansion
     try:
         code = compile("\n" * (first_line - 1) + body, str(path), "exec")
-        exec(code, ns)
-    except Exception as e:  # noqa: BLE001 - user code: report at its .sasm line
-        line = getattr(e, "lineno", None) or _tb_line(e, str(path)) or first_line
+        with box:
+            exec(code, ns)
+    except (Exception, OverBudget, SystemExit, KeyboardInterrupt, GeneratorExit) as e:
+        if not isinstance(e, (Exception, OverBudget)) and not is_user_exit(e, box):
+            raise
+        line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None
+        line = line or _tb_line(e, str(path)) or first_line
         src = text.splitlines()[line - 1] if 0 < line <= text.count("\n") + 1 else ""
-        raise SourceError(f"the lab block raised {type(e).__name__}: {e}",
-                          span=Span(str(path), line, 1, None, src),
-                          hint="fix the Python in the %% lab block") from None
+        what = (f"ran longer than {budget:g} s" if isinstance(e, OverBudget)
+                else f"raised {type(e).__name__}: {e}")
+        raise SourceError(f"the lab block {what}", span=Span(str(path), line, 1, None, src),
+                          hint=how_to_raise("seconds", budget) if isinstance(e, OverBudget)
+                          else "fix the Python in the %% lab block") from None
     try:
         return KernelSpec(
             file=str(path), kernel=ns.get("KERNEL"), defines=d, tune=_tune(ns),
