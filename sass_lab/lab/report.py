@@ -24,7 +24,6 @@ class KernelSummary:
     file: str
     kernel: str
     arch: str
-    compiler: str = ""  # what built the cubin ("ptxas 13.0.88")
     registers: int | None = None
     shared_bytes: int | None = None
     spills: int | None = None
@@ -42,6 +41,7 @@ class KernelSummary:
     peer_ratio: float | None = None  # peer time / our time (> 1: we are faster)
     best_size: dict | None = None
     error: str | None = None
+    compiler: str = ""  # what built the cubin ("ptxas 13.0.88")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -77,8 +77,8 @@ def summarize_module(mod: Any, spec: Any, best: list, arch: str) -> list[KernelS
         mine = spec is not None and spec.kernel in (None, k.name)
         r = k.resources
         occ = k.occupancy(_block(spec) if mine else None)
-        s = KernelSummary(str(mod.file), k.name, arch, mod.compiler, r.registers, r.shared_static,
-                          r.spill_stores + r.spill_loads, occ.block, occ.percent, tuple(occ.limiters))
+        s = KernelSummary(str(mod.file), k.name, arch, r.registers, r.shared_static,
+                          r.spill_stores + r.spill_loads, occ.block, occ.percent, tuple(occ.limiters), compiler=mod.compiler)
         try:
             se = static_efficiency(k)
             s.static_eff, s.static_eff_source, s.bytes_per_instr = se.share, se.source, se.bytes_per_instr
