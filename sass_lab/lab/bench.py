@@ -374,9 +374,10 @@ def columns(r: BenchResult) -> dict:
 
 def save(results: Sequence[BenchResult], arch: str, driver: str, db: str | Path | None = None) -> list[int]:
     """Store each result as an ``ok`` bench row (the key the tuner uses); returns the row ids."""
+    from ..toolchain.compile import compiler_label
     from .store import Key, Result, Store, package_versions, source_hash
 
-    versions = package_versions()
+    versions = {**package_versions(), "compiler": compiler_label(arch)}  # as the tuner keys its rows
     ids = []
     with Store(db) as st:
         for r in results:

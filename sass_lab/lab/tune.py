@@ -210,7 +210,7 @@ def tune(path: str | Path, arch: str = "sm_90", size: dict | None = None, *, com
     ``median_s``, ``flop_s``, ``verified`` and ``max_rel_err``, or raises. ``compiler`` and
     ``timeout`` (seconds per compile) go to ``compile_ptx``.
     """
-    from ..toolchain.compile import compiler_id, default_compiler
+    from ..toolchain.compile import compiler_label
 
     path = str(path)
     spec = load_spec(path)
@@ -223,7 +223,7 @@ def tune(path: str | Path, arch: str = "sm_90", size: dict | None = None, *, com
         require_gpu()
         bench = isolated_bench
     device, driver = environment(gpu and bench is isolated_bench)
-    label = compiler_id(compiler or default_compiler(), arch)[0]
+    label = compiler_label(arch, compiler)
     shash, versions = source_hash(path), {**package_versions(), "compiler": label}
     kind = "static" if compile_only else "bench"
     kernel_name = spec.kernel or Path(path).stem

@@ -82,6 +82,11 @@ def compiler_id(compiler: str, arch: str) -> tuple[str, str]:
     return label, f"{label} {os.path.realpath(exe)} {os.path.getsize(exe)}"
 
 
+def compiler_label(arch: str, compiler: str | None = None) -> str:
+    """What would build a cubin for ``arch`` now: ``ptxas 13.0.88`` (the CUDA 12 one for sm_70)."""
+    return compiler_id("ptxas" if arch == "sm_70" else (compiler or default_compiler()), arch)[0]
+
+
 _ENTRY_RE = re.compile(r"^[ \t]*(?:\.(?:visible|weak|extern)[ \t]+)*\.entry[ \t]+([A-Za-z_$%][\w$]*)", re.M)
 
 

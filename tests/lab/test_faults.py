@@ -154,8 +154,13 @@ def test_a_compiler_crash_costs_one_candidate(lab):
     by = {o.static.defines["X"]: o for o in out}
     assert by[3].status == "failed" and "crashed" in by[3].reason and "SIGSEGV" in by[3].reason
     assert all(by[x].status == "ok" for x in range(N) if x != 3)
+    assert by[0].static.compiler.startswith("ptxas 13.0.")
     rows = _rows(db)
     assert len(rows) == N and sum(r[1] == "failed" for r in rows) == 1
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    (versions,) = {r[0] for r in con.execute("SELECT versions FROM results")}
+    con.close()
+    assert json.loads(versions)["compiler"].startswith("ptxas 13.0.")  # the key names the compiler
 
 
 def test_a_hung_compile_is_killed_at_the_timeout(lab):
