@@ -20,7 +20,15 @@ from ..isa.specials import special_type
 from . import values as V
 from .ptx import AddrOf
 
-NORMAL, BRANCH, EXIT, BARRIER, BRX = 0, 1, 2, 3, 4
+NORMAL, BRANCH, EXIT, BARRIER, BRX, SYNC = 0, 1, 2, 3, 4, 5
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """A builder's handler that may park lanes or wake parked ones (mbarrier operations):
+    ``fn(st, wm, gm, pc) -> (lanes to park, whether parked lanes were woken)``."""
+
+    fn: Callable
 
 SPECIALS = ("%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ntid.z", "%ctaid.x", "%ctaid.y",
             "%ctaid.z", "%nctaid.x", "%nctaid.y", "%nctaid.z", "%laneid", "%warpid", "%nwarpid",
@@ -73,6 +81,8 @@ class Program:
     params: tuple[ir.Param, ...]
     granularity: int  # smallest shared access in bytes (race/initialisation tracking unit)
     uses_shared: bool
+    uses_mbarrier: bool = False
+    uses_async: bool = False  # cp.async or bulk copies into shared memory (in-flight tracking)
     machine: tuple[int, int] = (132, 1024)  # (%nsmid, reserved shared bytes per block) of the .target
     exit_pcs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unguarded ret/exit (or a bra to one)
     uses_proxy: bool = False  # wgmma, bulk copies or proxy fences: Hopper async state, generic-proxy writes
@@ -102,6 +112,8 @@ class Ctx:
         self.instr: ir.Instr | None = None
         self.min_shared = 16
         self.uses_shared = False
+        self.uses_mbarrier = False
+        self.uses_async = False
 
     # ------------------------------------------------------------------ errors
     def error(self, msg: str, hint: str | None = None) -> EmulatorError:

@@ -32,7 +32,7 @@ class State:
                  "shared", "sv", "sh_size", "sh_limit", "local", "lv", "local_size", "param", "const",
                  "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
                  "block", "first_block", "steps", "live", "line_map", "all_lanes", "sh_base", "pcs", "bar_count",
-                 "wait_bar", "wait_next", "output", "hopper")
+                 "wait_bar", "wait_next", "output", "hopper", "mbar", "wait_key", "asyncs")
 
     # ------------------------------------------------------------------ findings
     def lane_coords(self, lane: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -74,8 +74,9 @@ class State:
         return best[0], f"'{best[0]}'+{offset - best[1]:#x}"
 
     # ------------------------------------------------------------------ global memory
-    def global_index(self, addr: np.ndarray, size: int, lanes: np.ndarray, what: str):
-        """Heap byte offsets of ``addr`` (u64, one per lane in ``lanes``); drops bad lanes."""
+    def global_index(self, addr: np.ndarray, size: int, lanes: np.ndarray, what: str, align: int = 0):
+        """Heap byte offsets of ``addr`` (u64, one per lane in ``lanes``); drops bad lanes. Accesses must
+        be aligned to ``align`` (default: their size)."""
         off = addr.view(np.int64) - GLOBAL_BASE if addr.dtype == np.uint64 else addr.astype(np.int64) - GLOBAL_BASE
         if off.size == 0:
             return lanes, off
@@ -89,10 +90,11 @@ class State:
             bad = np.flatnonzero(~ok)
             self._oob_global(off[bad], bi[bad], lanes[bad], size, what)
             lanes, off = lanes[ok], off[ok]
-        if size > 1 and off.size and (off & (size - 1)).any():
-            mis = (off & (size - 1)) != 0
+        align = align or size
+        if align > 1 and off.size and (off & (align - 1)).any():
+            mis = (off & (align - 1)) != 0
             self.report("misaligned", lanes[mis], lambda _: f"{size}-byte global {what} at "
-                        f"{int(off[mis][0]) + GLOBAL_BASE:#x} is not {size}-byte aligned")
+                        f"{int(off[mis][0]) + GLOBAL_BASE:#x} is not {align}-byte aligned")
             lanes, off = lanes[~mis], off[~mis]
         return lanes, off
 
@@ -117,7 +119,7 @@ class State:
             self.report("oob-global", lanes[sel], msg, buffer=buf, address=o + GLOBAL_BASE)
 
     # ------------------------------------------------------------------ shared memory
-    def shared_index(self, off: np.ndarray, size: int, lanes: np.ndarray, what: str):
+    def shared_index(self, off: np.ndarray, size: int, lanes: np.ndarray, what: str, align: int = 0):
         """Flat byte indexes into the wave's shared array for shared-space offsets; drops bad lanes."""
         off = off.astype(np.int64, copy=False)
         if off.size and (int(off.min()) < 0 or int(off.max()) + size > self.sh_limit):
@@ -127,10 +129,11 @@ class State:
             self.report("oob-shared", lanes[bad], f"{size}-byte shared {what} at offset {o:#x} is outside "
                         f"the block's {self.sh_limit} bytes of shared memory", address=o)
             lanes, off = lanes[ok], off[ok]
-        if size > 1 and off.size and (off & (size - 1)).any():
-            mis = (off & (size - 1)) != 0
+        align = align or size
+        if align > 1 and off.size and (off & (align - 1)).any():
+            mis = (off & (align - 1)) != 0
             self.report("misaligned", lanes[mis], f"{size}-byte shared {what} at offset "
-                        f"{int(off[mis][0]):#x} is not {size}-byte aligned")
+                        f"{int(off[mis][0]):#x} is not {align}-byte aligned")
             lanes, off = lanes[~mis], off[~mis]
         base = self.sh_base if lanes is self.all_lanes else self.sh_base[lanes]
         return lanes, base + off

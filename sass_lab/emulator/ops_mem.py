@@ -327,8 +327,9 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
     if len(mods) > 1 and mods[1] in ("commit_group", "wait_group", "wait_all"):
         return lambda st, wm, gm: None  # copies complete at issue: groups are already ordered
-    if "bulk" in mods:
-        raise ctx.error(f"'{ins.name}' (bulk/TMA copies) is not supported by the emulator")
+    if len(mods) > 1 and mods[1] in ("bulk", "mbarrier"):
+        from .ops_mbarrier import cp_async_mbarrier
+        return cp_async_mbarrier(ctx, ins)
     ops = ins.operands
     ctx.note_shared(4)
     gd, cd = address(ctx, ops[0])

@@ -17,6 +17,7 @@ from . import (  # noqa: F401
     ops_host,
     ops_int,
     ops_matrix,
+    ops_mbarrier,
     ops_mem,
     ops_sync,
     ops_warp,
@@ -24,7 +25,7 @@ from . import (  # noqa: F401
     ops_wmma,
 )
 from . import values as V
-from .decode import BARRIER, BRANCH, BRX, BUILDERS, EXIT, NORMAL, Ctx, Layout, Op, Program
+from .decode import BARRIER, BRANCH, BRX, BUILDERS, EXIT, NORMAL, SYNC, Ctx, Layout, Op, Program, Sync
 from .inline import inline_calls
 from .ptx import BranchTargets, parse_ptx
 
@@ -108,6 +109,8 @@ m8n8 x1 x2 x4 trans row col m16n8k4 m16n8k8 m16n8k16 async commit_group wait_gro
 warp arrive red popc f4e b4e rc8 ecl ecr rc16 shiftamt finite infinite number notanumber normal
 subnormal sys cc l r wrap clamp idx load store mma a b c d m16n16k16 m32n8k16 m8n32k16 m16n16k8
 m16n8k32 m16n8k64 m8n8k16 m8n8k32 m8n8k4 satfinite s4 u4
+init arrive arrive_drop expect_tx complete_tx test_wait try_wait parity pending_count inval noComplete noinc
+mbarrier bulk
 """.split())
 
 
@@ -192,7 +195,7 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
                 raise
             except (KeyError, IndexError, ValueError, AttributeError, TypeError):
                 raise ctx.error(f"'{ins.name}' with these operands is not supported by the emulator") from None
-            ops.append(Op(NORMAL, fn, -1, guard, neg))
+            ops.append(Op(SYNC, fn.fn, -1, guard, neg) if isinstance(fn, Sync) else Op(NORMAL, fn, -1, guard, neg))
         else:
             raise ctx.error(f"instruction '{ins.name}' is not supported by the emulator",
                             hint="see docs/EMULATOR.md for the supported instruction set")
@@ -202,7 +205,8 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
     uses_proxy = any(i.opcode == "wgmma" or (i.opcode in ("cp", "fence") and ("bulk" in i.mods or "proxy" in i.mods))
                      for i in instrs)
     return Program(kernel.name, tuple(ops), tuple(instrs), len(ctx.dtypes), tuple(ctx.dtypes),
-                   dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, exit_pcs=_exit_pcs(ops, instrs),
+                   dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, ctx.uses_mbarrier, ctx.uses_async,
+                   exit_pcs=_exit_pcs(ops, instrs),
                    uses_proxy=uses_proxy)
 
 

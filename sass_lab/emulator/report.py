@@ -24,6 +24,8 @@ KINDS = {
     "membermask": "a .sync warp instruction outside its member mask",
     "bad-address": "address in no state space",
     "assert": "device-side assertion failed",
+    "mbarrier": "mbarrier misuse",
+    "mbarrier-deadlock": "mbarrier wait that can never complete",
 }
 
 

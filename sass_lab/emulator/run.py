@@ -16,9 +16,10 @@ import numpy as np
 from ..errors import EmulatorError, Span
 from .args import bind_args, bind_symbols, build_heap
 from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
-from .decode import BRANCH, BRX, EXIT, NORMAL, Program
+from .decode import BRANCH, BRX, EXIT, NORMAL, SYNC, Program
 from .hopper import HopperState
 from .machine import GLOBAL_BASE, State, views
+from .mbarrier import MBarriers, stall
 from .program import program
 from .ptx import PTX_FILE
 from .races import RaceTracker
@@ -106,6 +107,9 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.wait_next = np.zeros(L, np.int64)
     st.races = RaceTracker(st, (nb * S) // st.gran + 1) if st.check and prog.uses_shared else None
     st.hopper = HopperState(st) if prog.uses_proxy else None
+    st.mbar = MBarriers(st) if prog.uses_mbarrier else None
+    st.wait_key = np.full(L, -1, np.int64) if prog.uses_mbarrier else None
+    st.asyncs = None
 
 
 def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
@@ -131,8 +135,9 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
         minpc = int(pcs.min())
         if minpc >= EXIT_PC:
             break
-        if minpc == WAIT_PC:  # every live lane waits at a counted barrier: it can never complete
-            release_deadlock(st)
+        if minpc == WAIT_PC:  # every live lane waits: mbarrier waiters retry once, else it can never complete
+            if not stall(st):
+                release_deadlock(st)
             continue
         gmask = pcs == minpc
         n_group = int(np.count_nonzero(gmask))
@@ -228,10 +233,13 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
                 pcs[lanes] = tgt
                 written = True
                 break
-            else:  # BARRIER
+            else:  # BARRIER or SYNC
                 st.pc = pc
-                lanes = st.all_lanes if ggm is None else np.flatnonzero(ggm)
-                park, released = barrier(st, op.fn, lanes, T, gwm, pc)
+                if kind == SYNC:
+                    park, released = op.fn(st, gwm, ggm, pc)
+                else:
+                    lanes = st.all_lanes if ggm is None else np.flatnonzero(ggm)
+                    park, released = barrier(st, op.fn, lanes, T, gwm, pc)
                 if len(park) or released:  # lanes park here, or parked lanes rejoin: re-form the groups
                     if gm is None:
                         pcs[:] = pc + 1

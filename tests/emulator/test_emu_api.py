@@ -71,7 +71,7 @@ def test_unknown_kernel_and_bad_launch():
     ("call.uni foo, (%r5);", "call.uni"),
     ("max.NaN.f32 %f1, %f2, %f3;", ".NaN"),
     ("cvt.rn.relu.f16x2.f32 %r6, %f1, %f2;", ".relu"),
-    ("mbarrier.init.shared.b64 [sA], 1;", "mbarrier.init.shared.b64"),
+    ("tcgen05.fence::before_thread_sync;", "tcgen05.fence::before_thread_sync"),
 ])
 def test_unsupported_instruction_is_a_decode_error(instr, name):
     ptx = kernel("ld.global.u32 %r5, [%rd4];" + instr)

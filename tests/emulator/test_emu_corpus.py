@@ -134,3 +134,84 @@ def test_wmma_tf32(arch):
         A = tf32(a[w * 128:(w + 1) * 128]).reshape(16, 8)
         B = tf32(b[w * 128:(w + 1) * 128]).reshape(16, 8).T
         np.testing.assert_allclose(c[w * 256:(w + 1) * 256].reshape(16, 16), A @ B + 1, rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------ async.cu
+
+
+def _fma(a, x, b):  # nvcc contracts a * x + b into one fma: exact in float64, rounded once
+    return (a * x.astype(np.float64) + b).astype(np.float32)
+
+
+def test_barrier_tree_reduction(arch):
+    n, blocks = 10007, 5
+    x = rng(6).standard_normal(n).astype(np.float32)
+    part = np.full(blocks, np.nan, np.float32)
+    emulate(ptx("async", arch), "barrier_reduce", blocks, 256, [x, part, np.int32(n)])
+    idx = np.arange(n)
+    want = [x[(idx // 256) % blocks == b].astype(np.float64).sum() for b in range(blocks)]
+    np.testing.assert_allclose(part, want, rtol=1e-5, atol=1e-4)
+
+
+def test_block_pipeline_three_stages_ragged(arch):
+    n = 256 * 7 + 77
+    x = rng(7).standard_normal(n).astype(np.float32)
+    y = np.full(n, np.nan, np.float32)
+    emulate(ptx("async", arch), "pipeline_reverse_add", 3, 128, [x, y, np.int32(n)])
+    want = np.concatenate([x[t:t + 256] + x[t:t + 256][::-1] for t in range(0, n, 256)])
+    np.testing.assert_array_equal(y, want)
+
+
+def test_thread_pipeline_double_buffer(arch):
+    n4 = 1000
+    x = rng(8).standard_normal(4 * n4).astype(np.float32)
+    y = np.full(4 * n4, np.nan, np.float32)
+    emulate(ptx("async", arch), "thread_pipeline_square", 3, 128, [x, y, np.int32(n4)])
+    np.testing.assert_array_equal(y, x * x)
+
+
+@pytest.mark.parametrize("tiles", [1, 2, 7])
+def test_warp_specialised_rings(arch, tiles):
+    r = rng(9)
+    x = r.standard_normal(tiles * 128).astype(np.float32)
+    y = np.full(tiles * 128, np.nan, np.float32)
+    emulate(ptx("async", arch), "ws_ring", 1, 160, [x, y, np.int32(tiles)])
+    np.testing.assert_array_equal(y, _fma(3.0, x, 1.0))
+    x = r.standard_normal(tiles * 96).astype(np.float32)
+    y = np.full(tiles * 96, np.nan, np.float32)
+    emulate(ptx("async", arch), "parity_ring", 1, 128, [x, y, np.int32(tiles)])
+    t = x.reshape(tiles, 96)
+    np.testing.assert_array_equal(y, (t * t[:, ::-1]).ravel())
+    x = r.standard_normal(tiles * 128).astype(np.float32)
+    y = np.full(tiles * 128, np.nan, np.float32)
+    emulate(ptx("async", arch), "role_pipeline", 1, 160, [x, y, np.int32(tiles)])
+    t = x.reshape(tiles, 128)
+    np.testing.assert_array_equal(y, (t - t[:, ::-1]).ravel())
+
+
+def test_transaction_count_tile_and_cp_async_ring(arch):
+    r = rng(10)
+    x = r.standard_normal(3 * 512).astype(np.float32)
+    y = np.full(3 * 512, np.nan, np.float32)
+    emulate(ptx("async", arch), "tx_tile", 3, 128, [x, y])  # sm_90: bulk copy + complete_tx
+    t = x.reshape(3, 512)
+    np.testing.assert_array_equal(y, (t[:, ::-1] - t).ravel())
+    x = r.standard_normal(7 * 128).astype(np.float32)
+    y = np.full(7 * 128, np.nan, np.float32)
+    emulate(ptx("async", arch), "primitives_ring", 1, 128, [x, y, np.int32(7)])
+    np.testing.assert_array_equal(y, x * np.float32(0.5))
+
+
+def test_planted_mbarrier_deadlocks(arch):
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(ptx("async", arch), "bug_count_too_high", 2, 64, [np.zeros(64, np.float32)])
+    (f,) = e.value.findings
+    assert f.kind == "mbarrier-deadlock" and f.count == 128
+    assert "phase 0 (parity 0): 1 of 65 arrivals pending, tx-count 0" in f.message
+    x = rng(11).standard_normal(64).astype(np.float32)
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(ptx("async", arch), "bug_early_return", 1, 64, [x, np.zeros(64, np.float32)])
+    (f,) = e.value.findings
+    gone = int(np.count_nonzero(x < 0))
+    assert f.kind == "mbarrier-deadlock" and f.count == 64 - gone
+    assert f"{gone} of 64 arrivals pending" in f.message
