@@ -13,6 +13,7 @@ import numpy as np
 
 from .report import Finding
 
+EXIT_PC = 1 << 30  # the PC of exited lanes (after every real PC)
 GLOBAL_BASE = 0x7F00_0000_0000
 SHARED_WINDOW = 0x1000_0000_0000
 LOCAL_WINDOW = 0x2000_0000_0000

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .machine import EXIT_PC
+
 MBAR_WAIT = -2  # State.wait_bar of a lane parked at an mbarrier wait (named barriers use their id >= 0)
 PHASE_MASK = 0xFFFFFFFF
 MAX_COUNT = (1 << 20) - 1
@@ -241,8 +243,6 @@ def stall(st) -> bool:
         st.pcs[parked] = st.wait_next[parked]
         st.wait_bar[parked] = -1
         return True
-    from .run import EXIT_PC
-
     keys = st.wait_key[parked]
     for key in np.unique(keys):
         sel = parked[keys == key]

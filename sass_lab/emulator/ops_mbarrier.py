@@ -14,7 +14,7 @@ from .. import ir
 from .decode import Ctx, Sync, builder
 from .machine import SHARED_WINDOW, WINDOW_SIZE
 from .mbarrier import MAX_COUNT
-from .ops_mem import address, dst_lanes, lane_addresses, lanes_of
+from .ops_mem import CP_ASYNC_MORE, address, dst_lanes, lane_addresses, lanes_of
 
 NONE = np.zeros(0, np.int64)
 VERBS = ("init", "arrive", "arrive_drop", "expect_tx", "complete_tx", "test_wait", "try_wait", "pending_count",
@@ -173,6 +173,7 @@ def cp_async_mbarrier(ctx: Ctx, ins: ir.Instr):
     return _bulk(ctx, ins)
 
 
+CP_ASYNC_MORE["bulk"] = CP_ASYNC_MORE["mbarrier"] = cp_async_mbarrier
 BULK = ("async", "bulk", "global", "mbarrier::complete_tx::bytes")
 
 

@@ -320,6 +320,9 @@ def atom(ctx: Ctx, ins: ir.Instr):
 # ------------------------------------------------------------------------------ cp.async
 
 
+CP_ASYNC_MORE: dict = {}  # cp.async.<mod> builders registered by other modules (ops_mbarrier: bulk, mbarrier)
+
+
 @builder("cp")
 def cp_async(ctx: Ctx, ins: ir.Instr):
     mods = ins.mods
@@ -327,9 +330,8 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
     if len(mods) > 1 and mods[1] in ("commit_group", "wait_group", "wait_all"):
         return lambda st, wm, gm: None  # copies complete at issue: groups are already ordered
-    if len(mods) > 1 and mods[1] in ("bulk", "mbarrier"):
-        from .ops_mbarrier import cp_async_mbarrier
-        return cp_async_mbarrier(ctx, ins)
+    if len(mods) > 1 and mods[1] in CP_ASYNC_MORE:
+        return CP_ASYNC_MORE[mods[1]](ctx, ins)
     ops = ins.operands
     ctx.note_shared(4)
     gd, cd = address(ctx, ops[0])

@@ -18,14 +18,13 @@ from .args import bind_args, bind_symbols, build_heap
 from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
 from .decode import BRANCH, BRX, EXIT, NORMAL, SYNC, Program
 from .hopper import HopperState
-from .machine import GLOBAL_BASE, State, views
+from .machine import EXIT_PC, GLOBAL_BASE, State, views
 from .mbarrier import MBarriers, stall
 from .program import program
 from .ptx import PTX_FILE
 from .races import RaceTracker
 from .report import Collector, EmulatorCheckError, Report, Stats
 
-EXIT_PC = 1 << 30
 DEFAULT_MAX_STEPS = 2_000_000
 DEFAULT_WAVE_LANES = 1 << 16
 MEMORY_BUDGET = 1 << 28  # bytes of local or shared memory per wave
