@@ -217,9 +217,7 @@ def _bulk(ctx: Ctx, ins: ir.Instr):
             rows2 = rows[np.searchsorted(ln, ln2)]
             data = st.heap[off[np.searchsorted(ln, ln2)][:, None] + np.arange(k)]
             if st.races is not None:
-                st.races.write(flat, k, ln2)
-            if st.asyncs is not None:
-                st.asyncs.write(flat, k, ln2)
+                st.races.write(flat, k, ln2, copy=True)
             st.shared[flat[:, None] + np.arange(k)] = data
             done[rows2] = True
         ln, flat = locate(st, lanes[done], "cp.async.bulk")

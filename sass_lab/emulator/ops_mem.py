@@ -251,8 +251,24 @@ def serial_apply(view, idx, f, b, c):
     return old
 
 
+def _half_add(t: str):
+    """add.noftz on f16/bf16 (bits or float16 views) and packed pairs: each half computed in f32 (exact for
+    a sum of two halves) and rounded to nearest once; subnormals kept."""
+    if t == "f16":
+        return lambda o, b, c: (o.astype(np.float32) + b.astype(np.float32)).astype(np.float16)
+    if t == "bf16":
+        return lambda o, b, c: V.f32_to_bf16(V.bf16_to_f32(o) + V.bf16_to_f32(b))
+
+    def pair(o, b, c):
+        (ol, oh), (bl, bh) = V.unpack_half2(o, t), V.unpack_half2(b, t)
+        return V.pack_half2(V.to_half_bits(ol + bl, t), V.to_half_bits(oh + bh, t))
+    return pair
+
+
 def _atom_fn(op: str, t: str, ctx: Ctx):
     dt = V.dtype(t)
+    if t in ("f16", "bf16", "f16x2", "bf16x2"):
+        return _half_add(t)
     if op == "add":
         return lambda o, b, c: (o + b).astype(dt)
     if op == "min":
@@ -282,8 +298,12 @@ def atom(ctx: Ctx, ins: ir.Instr):
     t = types[-1]
     op = next((m for m in ins.mods if m in ("add", "min", "max", "exch", "cas", "and", "or", "xor",
                                              "inc", "dec")), None)
-    if op is None or t in ("f16", "bf16", "f16x2", "bf16x2") or len(types) > 1 and "v2" in mods:
+    half = t in ("f16", "bf16", "f16x2", "bf16x2")
+    if op is None or len(types) > 1 or mods & {"v2", "v4", "v8"}:
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
+    if half and (op != "add" or "noftz" not in mods):
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator",
+                        hint="half-precision atomics: add.noftz on f16, bf16, f16x2 and bf16x2")
     has_d = ins.opcode == "atom"
     ops = ins.operands
     mem = ops[1] if has_d else ops[0]
@@ -329,11 +349,12 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
     if not mods or mods[0] != "async":
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
     if len(mods) > 1 and mods[1] in ("commit_group", "wait_group", "wait_all"):
-        return lambda st, wm, gm: None  # copies complete at issue: groups are already ordered
+        return _cp_async_group(ctx, ins, mods[1])  # copies complete at issue; groups matter to the checks
     if len(mods) > 1 and mods[1] in CP_ASYNC_MORE:
         return CP_ASYNC_MORE[mods[1]](ctx, ins)
     ops = ins.operands
     ctx.note_shared(4)
+    ctx.uses_async = True
     gd, cd = address(ctx, ops[0])
     gs, cs = address(ctx, ops[1])
     if not isinstance(ops[2], ir.Imm):
@@ -361,9 +382,26 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
             data[rows, :k] = st.heap[off[:, None] + np.arange(k)]
         ln, flat = st.shared_index(dst, cp, lanes, "cp.async write")
         if st.races is not None:
-            st.races.write(flat, cp, ln)
+            st.races.write(flat, cp, ln, copy=True)
         rows = np.searchsorted(lanes, ln)
         st.shared[flat[:, None] + np.arange(cp)] = data[rows]
+    return h
+
+
+def _cp_async_group(ctx: Ctx, ins: ir.Instr, verb: str):
+    if verb == "wait_group":
+        if not ins.operands or not isinstance(ins.operands[0], ir.Imm):
+            raise ctx.error(f"'{ins.name}' needs an immediate group count")
+        n = int(ins.operands[0].value)
+
+    def h(st, wm, gm):
+        if st.asyncs is None:
+            return
+        lanes = lanes_of(st, gm)
+        if verb == "commit_group":
+            st.asyncs.commit(lanes)
+        else:
+            st.asyncs.wait(lanes, n if verb == "wait_group" else None)
     return h
 
 

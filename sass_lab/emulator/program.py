@@ -110,7 +110,7 @@ warp arrive red popc f4e b4e rc8 ecl ecr rc16 shiftamt finite infinite number no
 subnormal sys cc l r wrap clamp idx load store mma a b c d m16n16k16 m32n8k16 m8n32k16 m16n16k8
 m16n8k32 m16n8k64 m8n8k16 m8n8k32 m8n8k4 satfinite s4 u4
 init arrive arrive_drop expect_tx complete_tx test_wait try_wait parity pending_count inval noComplete noinc
-mbarrier bulk
+mbarrier bulk noftz
 """.split())
 
 
@@ -196,6 +196,11 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
             except (KeyError, IndexError, ValueError, AttributeError, TypeError):
                 raise ctx.error(f"'{ins.name}' with these operands is not supported by the emulator") from None
             ops.append(Op(SYNC, fn.fn, -1, guard, neg) if isinstance(fn, Sync) else Op(NORMAL, fn, -1, guard, neg))
+        elif op in TEXTURE_OPS:
+            raise ctx.error(f"'{ins.name}': textures and surfaces are not supported by the emulator",
+                            hint="it models no texture or surface objects: no samplers, filtering, normalised "
+                                 "coordinates, boundary modes or texture caches, so any result would be a guess; "
+                                 "pass the data as a global buffer (a pointer parameter) and read it with ld.global")
         else:
             raise ctx.error(f"instruction '{ins.name}' is not supported by the emulator",
                             hint="see docs/EMULATOR.md for the supported instruction set")
@@ -210,6 +215,7 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
                    uses_proxy=uses_proxy)
 
 
+TEXTURE_OPS = frozenset({"tex", "tld4", "txq", "suld", "sust", "sured", "suq", "istypep"})
 WARP_SYNC = frozenset({"shfl", "vote", "match", "redux", "elect", "ldmatrix", "stmatrix", "mma", "wmma"})
 
 

@@ -59,6 +59,7 @@ class RaceTracker:
         self.log_len = 0
         self.stamp = np.zeros(st.L, np.int64)
         self.lane_bep = np.zeros(st.L, np.int32)
+        self.asyncs = None  # AsyncCopies when the kernel issues asynchronous copies
         self.restamp()
 
     def restamp(self) -> None:
@@ -96,6 +97,8 @@ class RaceTracker:
     # ------------------------------------------------------------------ accesses
     def read(self, flat, size, lanes) -> None:
         u, ln, me = self._units(flat, size, lanes)
+        if self.asyncs is not None:
+            self.asyncs.access(u, ln, False)
         wb = self.wbep[u]
         never = wb < 0
         if never.any():
@@ -116,9 +119,14 @@ class RaceTracker:
         if self.log_len > LOG_LIMIT:
             self.fold()
 
-    def write(self, flat, size, lanes, atomic: bool = False) -> None:
+    def write(self, flat, size, lanes, atomic: bool = False, copy: bool = False) -> None:
+        """A write (``atomic``; ``copy``: an asynchronous copy, in flight until waited for)."""
         self.fold()
         u, ln, me = self._units(flat, size, lanes)
+        if self.asyncs is not None:
+            self.asyncs.access(u, ln, True)
+            if copy:
+                self.asyncs.write(u, ln)
         w, r = self.wr[u], self.rd[u]
         waw = conflict(w, me)
         if atomic and waw.any():

@@ -25,6 +25,7 @@ KINDS = {
     "bad-address": "address in no state space",
     "assert": "device-side assertion failed",
     "mbarrier": "mbarrier misuse",
+    "async-in-flight": "shared memory accessed while an asynchronous copy into it is in flight",
     "mbarrier-deadlock": "mbarrier wait that can never complete",
 }
 

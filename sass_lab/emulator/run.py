@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import EmulatorError, Span
 from .args import bind_args, bind_symbols, build_heap
+from .asyncs import AsyncCopies
 from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
 from .decode import BRANCH, BRX, EXIT, NORMAL, SYNC, Program
 from .hopper import HopperState
@@ -109,6 +110,10 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.mbar = MBarriers(st) if prog.uses_mbarrier else None
     st.wait_key = np.full(L, -1, np.int64) if prog.uses_mbarrier else None
     st.asyncs = None
+    if st.races is not None and prog.uses_async:
+        st.asyncs = st.races.asyncs = AsyncCopies(st, len(st.races.wr))
+        if st.mbar is not None:
+            st.mbar.on_complete.append(st.asyncs.completed)
 
 
 def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:

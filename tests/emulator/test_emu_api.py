@@ -220,3 +220,13 @@ def test_short_param_names_for_assembler_kernels():
 def test_bad_calls_are_emulator_errors(call):
     with pytest.raises(EmulatorError):
         call()
+
+
+@pytest.mark.parametrize("instr", ["tex.1d.v4.f32.s32 {%f1, %f2, %f3, %f4}, [%rd4, {%r5}];",
+                                   "suld.b.2d.b32.trap {%r6}, [%rd4, {%r5, %r5}];",
+                                   "sust.b.2d.b32.trap [%rd4, {%r5, %r5}], {%r6};", "txq.width.b32 %r6, [%rd4];"])
+def test_textures_and_surfaces_are_refused_saying_why(instr):
+    with pytest.raises(EmulatorError) as ei:
+        emulate(kernel(instr), "k", 1, 1, [np.zeros(1, np.uint32), np.zeros(1, np.uint32), np.uint32(0)])
+    assert "textures and surfaces are not supported" in ei.value.message
+    assert "no texture or surface objects" in ei.value.hint and "ld.global" in ei.value.hint

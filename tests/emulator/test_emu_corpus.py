@@ -215,3 +215,18 @@ def test_planted_mbarrier_deadlocks(arch):
     gone = int(np.count_nonzero(x < 0))
     assert f.kind == "mbarrier-deadlock" and f.count == 64 - gone
     assert f"{gone} of 64 arrivals pending" in f.message
+
+
+def test_planted_cp_async_pipeline_bugs(arch):
+    x = rng(12).standard_normal(7 * 128).astype(np.float32)
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(ptx("async", arch), "bug_ring_overrun", 1, 128, [x, np.zeros(7 * 128, np.float32), np.int32(7)])
+    fs = e.value.findings
+    assert {f.kind for f in fs} == {"async-in-flight"}
+    over = [f for f in fs if f.message.startswith("overwrites")]
+    assert over and over[0].instruction.startswith("cp.async") and over[0].count == 128
+    assert "ring'+0x0" in over[0].message and "by thread (0, 0, 0)" in over[0].message
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(ptx("async", arch), "bug_read_in_flight", 1, 128, [x[:256], np.zeros(128, np.float32)])
+    (f,) = e.value.findings
+    assert f.kind == "async-in-flight" and f.message.startswith("reads shared") and "buf'+0x200" in f.message

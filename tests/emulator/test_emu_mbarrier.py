@@ -188,3 +188,64 @@ def test_unsupported_forms_are_refused_at_decode_time():
             "[%r21];")
     with pytest.raises(EmulatorError, match="only global → shared with mbarrier::complete_tx::bytes"):
         run("cp.async.bulk.global.shared::cluster.mbarrier::complete_tx::bytes [%rd4], [%r4], 16, [%r21];")
+
+
+@pytest.mark.parametrize("wait, bad", [
+    ("cp.async.wait_all;", False),
+    ("cp.async.wait_group 0;", False),
+    ("cp.async.wait_group 1;", True),  # the newest group is still in flight
+    ("cp.async.wait_group 20;", False),  # further back than the tracker's ring: counted as complete
+])
+def test_cp_async_groups_in_flight(wait, bad):
+    body = f"""
+    cp.async.ca.shared.global [%r4], [%rd4], 4;
+    cp.async.commit_group;
+    cp.async.ca.shared.global [%r4+128], [%rd4], 4;
+    cp.async.commit_group;
+    {wait}
+    ld.shared.u32 %r22, [%r4+128];
+    st.global.u32 [%rd3], %r22;"""
+    if bad:
+        (f,) = findings(body)
+        assert f.kind == "async-in-flight" and "sA'+0x80" in f.message
+    else:
+        out, _ = run(body)
+        np.testing.assert_array_equal(out, np.arange(32))
+
+
+@pytest.mark.parametrize("early_read", [False, True])
+def test_copies_tracked_by_an_mbarrier_complete_with_its_phase(early_read):
+    body = f"""
+    cp.async.ca.shared.global [%r4], [%rd4], 4;
+    cp.async.mbarrier.arrive.shared.b64 [%r21];
+    {"ld.shared.u32 %r23, [%r4];" if early_read else ""}
+    mbarrier.arrive.shared.b64 %rd10, [%r21];
+WAIT:
+    mbarrier.try_wait.shared.b64 %p1, [%r21], %rd10;
+    @!%p1 bra WAIT;
+    ld.shared.u32 %r22, [%r4];
+    st.global.u32 [%rd3], %r22;"""
+    if early_read:  # before the phase that tracks the copy completed
+        (f,) = findings(body)
+        assert f.kind == "async-in-flight" and f.message.startswith("reads")
+    else:
+        out, _ = run(body)
+        np.testing.assert_array_equal(out, np.arange(32))
+
+
+def test_bulk_copy_in_flight_until_its_transactions_complete():
+    body = """
+    @%p7 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%r21], 128;
+    @%p7 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%r2], [%rd1], 128, [%r21];
+    READ
+    setp.eq.u32 %p6, %r0, 1;
+    @%p6 mbarrier.arrive.shared.b64 _, [%r21];
+WAIT:
+    mbarrier.try_wait.parity.shared.b64 %p1, [%r21], 0;
+    @!%p1 bra WAIT;
+    ld.shared.u32 %r22, [%r4];
+    st.global.u32 [%rd3], %r22;"""
+    out, _ = run(body.replace("READ", ""), count=2)
+    np.testing.assert_array_equal(out, np.arange(32))
+    fs = findings(body.replace("READ", "ld.shared.u32 %r23, [%r4];"), count=2)  # also a race with thread 0
+    assert any(f.kind == "async-in-flight" and f.message.startswith("reads") and f.count == 32 for f in fs)

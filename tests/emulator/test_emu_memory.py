@@ -323,3 +323,57 @@ def test_stmatrix_inverts_ldmatrix(trans):
     out = np.zeros(256, np.uint16)
     emulate(ptx, "k", 1, 32, [out, src, np.uint32(0)])
     np.testing.assert_array_equal(out, src)
+
+
+def _round_half(x: float, kind: str) -> int:
+    """Bits of the f16/bf16 value nearest to ``x`` (ties to even), from the two candidates around it."""
+    if kind == "f16":
+        lo = np.float16(x)
+        c = [lo, np.nextafter(lo, np.float16(np.inf)), np.nextafter(lo, np.float16(-np.inf))]
+        vals = [(abs(float(v) - x), int(np.array(v).view(np.uint16)) & 1, int(np.array(v).view(np.uint16))) for v in c]
+        return min(vals)[2]
+    b = int(np.array(np.float32(x)).view(np.uint32)) >> 16  # truncation of a value exact in f32
+    vals = [(abs(float(np.array(np.uint32(c << 16)).view(np.float32)) - x), c & 1, c) for c in (b, b + 1)]
+    return min(vals)[2]
+
+
+@pytest.mark.parametrize("t", ["f16", "bf16", "f16x2", "bf16x2"])
+def test_half_atomic_add_noftz_in_thread_order(t):
+    r = np.random.default_rng(3)
+    kind = t[:-2] if t.endswith("x2") else t
+    halves = 2 if t.endswith("x2") else 1
+    vals = r.standard_normal((N, halves)).astype(np.float32)
+    if kind == "f16":
+        vals[::7] = np.float32(2.0 ** -24) * 3  # subnormal addends are kept (.noftz)
+        bits = vals.astype(np.float16).view(np.uint16)
+    else:
+        bits = (vals.view(np.uint32) >> 16).astype(np.uint16)
+    reg, load = ("%r7", "ld.global.u32 %r7, [%rd4];") if halves == 2 else ("%h1", "ld.global.u16 %h1, [%rd8];")
+    store = "st.global.u32 [%rd3], %r6;" if halves == 2 else "st.global.u16 [%rd9], %h2;"
+    dst = "%r6" if halves == 2 else "%h2"
+    ptx = kernel("mul.wide.u32 %rd7, %r0, 2; add.s64 %rd8, %rd1, %rd7; add.s64 %rd9, %rd0, %rd7;" + load +
+                 f"add.s64 %rd10, %rd1, 512; atom.global.add.noftz.{t} {dst}, [%rd10], {reg};" + store)
+    buf = np.zeros(512 // 2 + 2, np.uint16)
+    buf[:N * halves] = bits.reshape(-1)
+    out = np.zeros(N * halves, np.uint16)
+    emulate(ptx, "k", 1, N, [out, buf, np.uint32(0)])
+    acc = [0, 0]
+    olds = []
+    for lane in range(N):
+        olds.append(list(acc[:halves]))
+        for h in range(halves):
+            a = bits[lane, h]
+            fa = float(np.array(a).view(np.float16)) if kind == "f16" else float(
+                np.array(np.uint32(int(a) << 16)).view(np.float32))
+            fo = float(np.array(np.uint16(acc[h])).view(np.float16)) if kind == "f16" else float(
+                np.array(np.uint32(acc[h] << 16)).view(np.float32))
+            acc[h] = _round_half(fo + fa, kind)
+    np.testing.assert_array_equal(out, np.array(olds, np.uint16).reshape(-1))
+    np.testing.assert_array_equal(buf[256:256 + halves], acc[:halves])
+
+
+def test_half_atomics_need_noftz_add():
+    from sass_lab.errors import EmulatorError
+
+    with pytest.raises(EmulatorError, match="add.noftz on f16, bf16, f16x2 and bf16x2"):
+        emulate(kernel("atom.global.max.bf16 %h1, [%rd1], %h2;"), "k", 1, 1, [np.zeros(1, np.uint32)] * 2 + [0])

@@ -1,0 +1,100 @@
+"""Asynchronous copies still in flight (``check=True``): a shared access to their bytes is a finding.
+
+The emulator performs ``cp.async`` and the bulk copy at issue, but a program may rely on their data only
+after it has waited for them: ``cp.async.wait_group N`` / ``wait_all`` by the issuing thread, or the
+completion of the mbarrier phase that tracks them (``cp.async.mbarrier.arrive``, a bulk copy's
+``complete_tx``). Until then the copy is *in flight*, and reading or overwriting its destination (with
+any access, another copy included) is the classic bug of a pipeline with more stages in flight than
+slots.
+
+Each copy gets a per-thread sequence number; each tracking unit of shared memory (the race checker's)
+remembers the ``lane << 32 | sequence`` of the last copy into it. A thread's ``commit_group`` records
+the sequence number that closes the group (in a ring of the last ``RING`` groups), ``wait_group N``
+raises the thread's *waited* mark to the close of its N-th newest group, and a completed mbarrier phase
+raises the marks of the copies it tracked. A unit is in flight when its copy's sequence number is
+above its thread's mark. Waits further back than the ring holds count as complete (no false finding).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RING = 16
+SEQ_MASK = (1 << 32) - 1
+
+
+class AsyncCopies:
+    def __init__(self, st, units: int):
+        self.st = st
+        L = st.L
+        self.tag = np.full(units, -1, np.int64)
+        self.count = np.zeros(L, np.int64)  # copies issued per lane
+        self.waited = np.zeros(L, np.int64)  # copies with sequence <= this are complete
+        self.ncommit = np.zeros(L, np.int64)
+        self.ring = np.zeros((L, RING), np.int64)  # sequence closing each of the last RING groups
+        self.tracked: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # (idx, phase, lanes, upto)
+        self.any = False
+
+    # ------------------------------------------------------------------ issue / wait
+    def write(self, units: np.ndarray, lanes: np.ndarray) -> None:
+        """Copies by ``lanes`` into ``units`` (one row of units per lane, or one unit each)."""
+        self.count[np.unique(lanes)] += 1
+        self.tag[units] = (lanes.astype(np.int64) << 32) | self.count[lanes]
+        self.any = True
+
+    def commit(self, lanes: np.ndarray) -> None:
+        self.ncommit[lanes] += 1
+        self.ring[lanes, self.ncommit[lanes] % RING] = self.count[lanes]
+
+    def wait(self, lanes: np.ndarray, n: int | None) -> None:
+        """``wait_group n`` (``None``: ``wait_all``, which also commits the open group)."""
+        if n is None:
+            self.commit(lanes)
+            self.waited[lanes] = self.count[lanes]
+            return
+        g = self.ncommit[lanes] - n  # groups 1..g must be complete
+        if n >= RING:
+            self.waited[lanes] = self.count[lanes]
+            return
+        ok = g >= 1
+        ln = lanes[ok]
+        self.waited[ln] = np.maximum(self.waited[ln], self.ring[ln, g[ok] % RING])
+
+    def track(self, lanes: np.ndarray, idx: np.ndarray) -> None:
+        """The copies issued so far by ``lanes`` complete with the current phase of mbarriers ``idx``."""
+        if len(lanes):
+            self.tracked.append((idx, self.st.mbar.phase[idx].copy(), lanes, self.count[lanes].copy()))
+
+    def completed(self, done: np.ndarray, before: np.ndarray) -> None:
+        """mbarrier phases completed (callback of :class:`~.mbarrier.MBarriers`)."""
+        keep = []
+        phase = self.st.mbar.phase
+        for idx, ph, lanes, upto in self.tracked:
+            fin = phase[idx] > ph
+            if fin.any():
+                np.maximum.at(self.waited, lanes[fin], upto[fin])
+            if not fin.all():
+                keep.append((idx[~fin], ph[~fin], lanes[~fin], upto[~fin]))
+        self.tracked = keep
+
+    # ------------------------------------------------------------------ accesses
+    def access(self, units: np.ndarray, lanes: np.ndarray, write: bool) -> None:
+        if not self.any:
+            return
+        t = self.tag[units]
+        live = t >= 0
+        if not live.any():
+            return
+        src = np.where(live, t >> 32, 0)
+        flight = live & ((t & SEQ_MASK) > self.waited[src])
+        if not flight.any():
+            return
+        st = self.st
+        i = np.flatnonzero(flight)
+        o = int(units[i[0]]) * st.gran % st.sh_size
+        var, where = st.shared_var(o)
+        who = st.lane_coords(int(src[i[0]]))[1]
+        verb = "overwrites" if write else "reads"
+        st.report("async-in-flight", lanes[i], f"{verb} shared {where} (offset {o:#x}) while a copy into it by thread "
+                  f"{who} is still in flight (not yet waited for with cp.async.wait_group/wait_all or the mbarrier "
+                  "that tracks it): more stages in flight than slots?", buffer=var, address=o, key_extra=verb)
