@@ -219,6 +219,8 @@ def _bulk(ctx: Ctx, ins: ir.Instr):
             if st.races is not None:
                 st.races.write(flat, k, ln2, copy=True)
             st.shared[flat[:, None] + np.arange(k)] = data
+            if st.hopper is not None:  # an async-proxy write: no fence.proxy.async needed before async reads
+                st.hopper.async_write((flat[:, None] + np.arange(0, k, 16)).ravel())
             done[rows2] = True
         ln, flat = locate(st, lanes[done], "cp.async.bulk")
         idx, ln = st.mbar.find(flat, ln, "cp.async.bulk")
