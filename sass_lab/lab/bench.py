@@ -251,10 +251,14 @@ def time_spec(path: str | Path, size: dict | None = None, defines: dict | None =
     info = rt.context().info
     defines = dict(defines or {})
     read_lab(path)  # no lab block: say so before assembling
-    mod = assemble_file(path, arch or (info.arch if info.arch in ARCHS else DEFAULT_ARCH), defines=defines)
+    target = arch or (info.arch if info.arch in ARCHS else DEFAULT_ARCH)
+    mod = assemble_file(path, target, defines=defines)
     spec = load_spec(path, resolved=mod.defines)
-    k = mod[kernel or spec.kernel_name(list(mod.kernels))]
     s = spec.with_size(size)
+    sized, defines = spec.for_size(s, defines)
+    if sized is not spec:  # the size fixes a define (compile-time C): the build for it
+        spec, mod = sized, assemble_file(path, target, defines=defines)
+    k = mod[kernel or spec.kernel_name(list(mod.kernels))]
     grid, block, shm = spec.grid(s), spec.block(s), spec.shared(s)
     own = timer is None
     timer = timer or CudaTimer.create()
@@ -320,7 +324,7 @@ def _verify_once(spec: Any, s: dict, host: dict, prep: Any, bufs: list, name: st
         arr = np.empty_like(np.ascontiguousarray(host[o]))
         copy_out(arr, bufs[names.index(o)].ptr)
         outputs[o] = arr
-    checks = compare(outputs, ref, spec.tolerance(s), spec.scale(host, s))
+    checks = compare(spec.decode(outputs, s), ref, spec.tolerance(s), spec.scale(host, s))
     bad = [c for c in checks if not c.ok]
     if bad:
         c = bad[0]

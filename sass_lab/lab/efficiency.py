@@ -32,6 +32,10 @@ _BITS_RE = re.compile(r"^[bsuf](\d+)$")
 _SASS_GLOBAL = ("LDG", "STG", "LDGSTS")
 _SASS_TENSOR = ("HMMA", "HGMMA", "IMMA", "DMMA", "BMMA")
 _ENTRY_RE = re.compile(r"\.entry\s+([\w$]+)")
+# issue slots one HMMA.16816 (4096 FLOPs) occupies at the dense FP16/BF16 tensor peak, per SM
+# sub-partition: 4096 / (peak FLOP/clk/SM / 4). A100: 312 TFLOP/s, 108 SMs, 1.41 GHz -> 8;
+# H100 SXM: 989 TFLOP/s, 132 SMs, 1.83 GHz -> 4 (mma.sync; wgmma is needed for the rest of the peak).
+HMMA_SLOTS = {"sm_80": 8, "sm_90": 4}
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,13 @@ class StaticEff:
     def vs_anchor(self) -> float:
         """This share over maxas' 98.8 %."""
         return self.share / MAXAS_ANCHOR
+
+    def ceiling(self, arch: str = "sm_90") -> float:
+        """Issue-slot ceiling on efficiency: the FFMA share, each tensor instruction counted for the
+        issue slots one HMMA.16816 takes at the dense FP16 rate of ``arch`` (capped at 1)."""
+        if not self.loop_instrs:
+            return 0.0
+        return min(1.0, (self.ffma + self.tensor * HMMA_SLOTS.get(arch[:5], 4)) / self.loop_instrs)
 
     @property
     def bytes_per_instr(self) -> float:

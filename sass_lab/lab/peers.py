@@ -8,6 +8,10 @@ mix of old and new switches, ``fp32_precision = "ieee"`` for matmul and cuDNN co
 is plain SGEMM unless ``CUPY_TF32`` is set),
 so they do the arithmetic our FFMA kernels do. A kernel's lab block may define ``peer(a, s, lib)``;
 otherwise GEMM sizes (M, N, K) map to cuBLAS and convolution sizes (N, C, H, W, K, R, S) to cuDNN.
+
+The residual blocks' peer is PyTorch's unfused block (``torch``: cuDNN grouped convolution, cuBLAS
+1×1 through ``F.linear``, channels_last 16-bit, BN folded) and ``torch-compile``, the same function
+through ``torch.compile`` (the lab block's ``peer_compiled``); :func:`torch_block` builds both.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 
 from ..errors import UsageError
 
-PEERS = ("cublas", "cublas-hgemm", "cudnn")
+PEERS = ("cublas", "cublas-hgemm", "cudnn", "torch", "torch-compile")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +127,18 @@ def make_peer(vs: str, spec: Any, s: dict[str, int], inputs: dict[str, Any], lib
     vs = vs.lower()
     if vs not in PEERS:
         raise UsageError(f"unknown peer '{vs}'", hint=f"choose one of {', '.join(PEERS)}")
-    lib = lib or find_lib(("torch",) if vs == "cudnn" else ("torch", "cupy"))
+    lib = lib or find_lib(("torch",) if vs in ("cudnn", "torch", "torch-compile") else ("torch", "cupy"))
     custom = spec.peer() if spec is not None else None
+    if vs == "torch-compile":
+        custom = spec.ns.get("peer_compiled") if spec is not None else None
+        if custom is None:
+            raise UsageError("this kernel has no torch.compile peer",
+                             hint="define peer_compiled(a, s, lib) in its %% lab block")
     if custom is not None:
         fp32_strict(lib)
         dev = {name: to_lib(lib, v) for name, v in inputs.items()}
-        label = {"cublas": "cuBLAS", "cublas-hgemm": "cuBLAS", "cudnn": "cuDNN"}[vs]
+        label = {"cublas": "cuBLAS", "cublas-hgemm": "cuBLAS", "cudnn": "cuDNN", "torch": "PyTorch",
+                 "torch-compile": "torch.compile"}[vs]
 
         def run(stream: Any = None) -> None:
             custom(dev, s, lib)
@@ -141,3 +151,78 @@ def make_peer(vs: str, spec: Any, s: dict[str, int], inputs: dict[str, Any], lib
     low = {x.lower(): v for x, v in s.items()}
     return conv2d(lib, n, c, h, w, k, int(low.get("r", 3)), int(low.get("s", 3)), int(low.get("stride", 1)),
                   low.get("pad"))
+
+
+# --------------------------------------------------------------------------- the residual blocks
+
+
+def _storage(lib: Any, v: Any, dtype: str) -> Any:
+    """The kernels' 16-bit storage as a float tensor (bf16 arrives as raw uint16 bits; a float tensor
+    is used as it is, so the peers also run in float32 for checks)."""
+    return v.view(lib.bfloat16) if v.dtype == lib.uint16 else v
+
+
+def _fold(lib: Any, wt: Any, sb: Any, dt: Any) -> tuple[Any, Any]:
+    """BN folded into a filter: (w·scale, bias), in the storage type."""
+    sb = sb.float()
+    shape = (-1,) + (1,) * (wt.dim() - 1)
+    return (wt.float() * sb[:, 0].reshape(shape)).to(dt), sb[:, 1].to(dt)
+
+
+def torch_block(kind: str, a: dict, s: dict, lib: Any, dtype: str, compiled: bool = False,
+                _cache: dict = {}) -> Callable[[], Any]:  # noqa: B006 - the cache is meant to persist
+    """PyTorch's unfused ConvFirst/MBConv block on a fused kernel's inputs ``a`` (torch tensors):
+    x viewed NHWC (channels_last NCHW for the convolution), BN folded into each filter and bias,
+    ``F.conv2d`` with groups = channels/8 (cuDNN), ``F.linear`` on the NHWC view (cuBLAS), SiLU and
+    the residual as separate ops; ``compiled``: ``torch.compile`` of the same function (built once per
+    input set; the first call compiles). Returns the block as a zero-argument callable."""
+    key = (kind, dtype, compiled, id(a["x"]))
+    if key in _cache:
+        return _cache[key]
+    fn = lib.nn.functional
+    n, h, w, c = s["N"], s["H"], s["W"], s["C"]
+    x = _storage(lib, a["x"], dtype).reshape(n, h, w, c)
+    wg, bg = _fold(lib, _storage(lib, a["wg"], dtype).permute(0, 3, 1, 2), a["bng"], x.dtype)
+    wg = wg.contiguous(memory_format=lib.channels_last)
+    we, be = _fold(lib, _storage(lib, a["we"], dtype), a["bne"], x.dtype)
+    wp, bp = _fold(lib, _storage(lib, a["wp"], dtype), a["bnp"], x.dtype)
+
+    def grouped(t: Any, act: bool) -> Any:
+        o = fn.conv2d(t.permute(0, 3, 1, 2), wg, bg, padding=1, groups=wg.shape[0] // 8).permute(0, 2, 3, 1)
+        return fn.silu(o) if act else o
+
+    def block() -> Any:
+        if kind == "convfirst":
+            e = fn.silu(fn.linear(grouped(x, False), we, be))
+        else:
+            e = grouped(fn.silu(fn.linear(x, we, be)), True)
+        return x + fn.linear(e, wp, bp)
+
+    if compiled:
+        try:
+            block = lib.compile(block)
+            block()  # compile now: a backend that cannot build fails here, not inside the timing
+        except Exception as e:  # noqa: BLE001 - inductor/triton missing or broken on this machine
+            raise UsageError(f"torch.compile is not available here: {type(e).__name__}: {e}",
+                             hint="the torch-compile peer needs a working inductor backend (triton)") from None
+    _cache[key] = block
+    return block
+
+
+def torch_layer(kind: str, a: dict, s: dict, lib: Any, dtype: str, act: int = 0) -> Any:
+    """One unfused layer in PyTorch on a layer kernel's inputs: ``grouped`` (cuDNN grouped 3×3 + BN,
+    SiLU when act), ``expand`` (cuBLAS 1×1 + BN + SiLU) or ``project`` (cuBLAS 1×1 + BN + residual)."""
+    fn = lib.nn.functional
+    n, h, w, c = s["N"], s["H"], s["W"], s["C"]
+    x = _storage(lib, a["x"], dtype).reshape(n, h, w, c)
+    if kind == "grouped":
+        wg, bg = _fold(lib, _storage(lib, a["wg"], dtype).permute(0, 3, 1, 2), a["bn"], x.dtype)
+        o = fn.conv2d(x.permute(0, 3, 1, 2), wg.contiguous(memory_format=lib.channels_last), bg, padding=1,
+                      groups=c // 8).permute(0, 2, 3, 1)
+        return fn.silu(o) if act else o
+    wt, b = _fold(lib, _storage(lib, a["w"], dtype), a["bn"], x.dtype)
+    o = fn.linear(x, wt, b)
+    if kind == "expand":
+        return fn.silu(o)
+    return o + _storage(lib, a["r"], dtype).reshape(o.shape)
+

@@ -24,6 +24,8 @@ emit::
                                            # (default: max |reference| of that output)
     PEER = "cublas"                        # optional: "cublas", "cudnn" or None
     def peer(a, s, lib): ...               # optional: run the peer on torch/cupy tensors
+    def size_defines(s): ...               # optional: {define: value} a size fixes (compile-time C)
+    def decode(o, s, d): ...               # optional: {output: numbers} from raw outputs (bf16 bits)
     %%
 
 The block runs with ``np`` imported and every resolved ``.define`` bound as a variable.
@@ -144,6 +146,18 @@ class KernelSpec:
     def peer(self) -> Callable | None:
         return self.ns.get("peer")
 
+    def decode(self, outputs: dict[str, Any], s: dict) -> dict[str, Any]:
+        """Outputs as numbers (``def decode(o, s, d)`` in the block: e.g. bf16 kept as raw uint16
+        bits); unchanged when the block has none."""
+        fn = self.ns.get("decode")
+        return dict(self._call("decode", outputs, s, self.defines, want=dict)) if fn else outputs
+
+    def size_defines(self, s: dict) -> dict[str, Any]:
+        """Defines a size fixes (``def size_defines(s)`` in the block: a kernel specialised at compile
+        time on a size, such as the fused blocks on C); empty when the block has none."""
+        fn = self.ns.get("size_defines")
+        return dict(self._call("size_defines", s, want=dict)) if fn else {}
+
     def tolerance(self, s: dict) -> float:
         """``TOL`` for size ``s``: a number, or ``TOL(s, d)`` when the bound depends on the size."""
         t = self.ns.get("TOL", self.tol)
@@ -177,6 +191,25 @@ class KernelSpec:
             if self.valid(d):
                 out.append({n: d[n] for n in names})
         return out
+
+    def for_size(self, s: dict, defines: dict[str, Any] | None = None) -> tuple[KernelSpec, dict[str, Any]]:
+        """The spec and the defines to assemble with at size ``s``: the size's ``size_defines`` over
+        ``defines`` (the user's -D). A -D that contradicts the size is a UsageError."""
+        from ..dsl.expand import coerce_define
+        from ..errors import UsageError
+
+        defines = dict(defines or {})
+        fixed = self.size_defines(s)
+        for k, v in fixed.items():
+            if k in defines and coerce_define(defines[k]) != v:
+                raise UsageError(f"-D {k}={defines[k]} contradicts the size {k}={v} of {Path(self.file).name}",
+                                 hint=f"the size sets {k} (its %% lab block's size_defines); drop -D {k}")
+        if not fixed:
+            return self, defines
+        merged = {**defines, **fixed}
+        if all(self.defines.get(k) == v for k, v in fixed.items()):
+            return self, merged
+        return load_spec(self.file, merged), merged
 
     def with_size(self, overrides: dict[str, int] | None) -> dict[str, int]:
         s = dict(self.size)

@@ -79,6 +79,9 @@ def compile_one(path: str, arch: str, defines: dict, size: dict, compiler: str |
         mod = assemble_file(path, arch, defines=defines,  # expands the file once
                             options=CompileOptions(compiler=compiler, timeout=timeout))
         spec = load_spec(path, resolved=mod.defines)
+        sized, built = spec.for_size(size, defines)
+        if sized is not spec:  # the size fixes a define (compile-time C): the build for it
+            spec, mod = sized, assemble_file(path, arch, defines=built)
         k = mod[spec.kernel] if spec.kernel else next(iter(mod))
         block = spec.block(size)
         threads = block[0] * block[1] * block[2]
@@ -89,7 +92,7 @@ def compile_one(path: str, arch: str, defines: dict, size: dict, compiler: str |
 
             # PTX counts: the SASS view costs an nvdisasm run and a parse per candidate (~1 s for a
             # 128x128 SGEMM), more than the compile; `sass_lab report` shows the SASS figure.
-            share = static_efficiency(k, prefer_sass=False).share
+            share = static_efficiency(k, prefer_sass=False).ceiling(arch)  # FFMA share; HMMA: × slots
         except Exception:  # noqa: BLE001 - the score degrades gracefully without it
             share = None
         return Static(defines=defines, kernel=k.name, registers=r.registers,
@@ -215,6 +218,7 @@ def tune(path: str | Path, arch: str = "sm_90", size: dict | None = None, *, com
     path = str(path)
     spec = load_spec(path)
     size = spec.with_size(size)
+    spec, _ = spec.for_size(size)  # a size that fixes a define (compile-time C) picks the space's spec
     cands = list(restrict) if restrict is not None else spec.combinations()
     gpu = not compile_only
     if gpu and bench is None:

@@ -179,9 +179,17 @@ def verify(path: str | Path, size: dict | str | None = None, emulate: bool = Tru
         read_lab(path)  # no lab block: say so before assembling
     t0 = time.perf_counter()
     mod = module or assemble_file(path, arch or DEFAULT_ARCH, defines=defines)
-    t1 = time.perf_counter()
     spec = spec or load_spec(path, resolved=mod.defines)  # expanded once, by the assembly
     s = _size(spec, size, dev.test_sizes)
+    sized, defines = spec.for_size(s, defines)
+    if sized is not spec:  # the size fixes a define (compile-time C): the build for it
+        spec = sized
+        mod = assemble_file(path, arch or DEFAULT_ARCH, defines=defines)
+    if spec.size_defines(s) and not spec.valid(spec.defines):
+        raise UsageError(f"{Path(path).name}: these defines do not work at size {s}",
+                         hint="the lab block's valid() rejects them for this size (e.g. a chunk that "
+                              "does not divide the channels)")
+    t1 = time.perf_counter()
     name = kernel or spec.kernel_name(list(mod.kernels))
     k = mod[name]
     rng = np.random.default_rng(seed)
@@ -194,7 +202,7 @@ def verify(path: str | Path, size: dict | str | None = None, emulate: bool = Tru
     run = dev.launch(k, grid, block, ordered, dynamic_shared=spec.shared(s))
     t3 = time.perf_counter()
     ref = spec.reference(pristine, s)
-    outputs = {o: args[o] for o in (spec.outputs or list(ref))}
+    outputs = spec.decode({o: args[o] for o in (spec.outputs or list(ref))}, s)
     checks = compare(outputs, ref, spec.tolerance(s), spec.scale(pristine, s))
     return VerifyResult(file=str(path), kernel=name, size=s, defines=dict(spec.defines), device=dev.name,
                         grid=grid, block=block, checks=checks, tol_why=spec.tol_why, seed=seed,
@@ -219,7 +227,18 @@ def verify_sizes(path: str | Path, sizes: list[dict] | None = None, emulate: boo
     took = time.perf_counter() - t0
     spec = load_spec(path, resolved=mod.defines)
     sizes = sizes if sizes is not None else (spec.test_sizes or [spec.size])
-    out = [verify(path, dict(s), emulate, defines, seed, kernel, arch, spec=spec, module=mod, on=dev) for s in sizes]
-    for i, r in enumerate(out):  # assembled once: the first run carries the time
-        r.times["assemble_s"] = took if i == 0 else 0.0
+    builds = {tuple(sorted((k, repr(v)) for k, v in defines.items())): (spec, mod, took)}
+    out = []
+    for size in sizes:  # one build per set of size-fixed defines (the fused blocks' C)
+        sized, merged = spec.for_size(_size(spec, size, dev.test_sizes), defines)
+        key = tuple(sorted((k, repr(v)) for k, v in merged.items()))
+        if key not in builds:
+            t0 = time.perf_counter()
+            built = assemble_file(path, arch or DEFAULT_ARCH, defines=merged)
+            builds[key] = (sized, built, time.perf_counter() - t0)
+        sp, m, took = builds[key]
+        r = verify(path, dict(size), emulate, merged, seed, kernel, arch, spec=sp, module=m, on=dev)
+        r.times["assemble_s"] = took  # each build's time on the first run that used it
+        builds[key] = (sp, m, 0.0)
+        out.append(r)
     return out

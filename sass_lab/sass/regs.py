@@ -32,7 +32,7 @@ WIDE_TYPES = frozenset({"F64", "S64", "U64"})
 _GMMA = re.compile(r"(\d+)x(\d+)x(\d+)$")
 # Source k -> reuse slot (0 = A, 1 = B, 2 = C) where it is not simply k. FADD's second source is
 # read through slot C: its .reuse marker comes with bit 124 (checked on sm_80 and sm_90 listings).
-SLOT_ORDER = {"FADD": (0, 2)}
+SLOT_ORDER = {"FADD": (0, 2), "HADD2": (0, 2)}  # HADD2 likewise (HADD2.F32 markers, sm_80 and sm_90)
 _NOT_SLOT = ("pred", "upred", "label", "name", "reloc", "mem", "group")
 
 

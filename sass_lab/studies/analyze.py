@@ -155,25 +155,41 @@ _BUILDERS = {"conv": conv_layer, "linear": linear_layer, "elementwise": elementw
              "pool": pool_layer}
 
 
-def load_network(name_or_path: str, batch: int = 1) -> list[Layer]:
-    """Layers of a shipped network (``vgg16``, ``convnext_block``) or of a JSON file.
+def network_spec(name_or_path: str) -> dict:
+    """The JSON description of a shipped network (``vgg16``, ``convnext_block``, ``convfirst``,
+    ``mbconv``) or of a JSON file."""
+    from ..errors import UsageError
+    from ..files import read_text
 
-    The JSON is ``{"layers": [{"op": "conv", "name": ..., <builder args, "n" defaults to batch>}]}``.
-    """
     p = Path(name_or_path)
     if not p.exists():
         p = NETWORKS / f"{name_or_path}.json"
     if not p.exists():
-        from ..errors import UsageError
-
         shipped = ", ".join(sorted(x.stem for x in NETWORKS.glob("*.json")))
         raise UsageError(f"no network '{name_or_path}'", hint=f"shipped networks: {shipped}; or give a .json")
-    from ..errors import UsageError
-    from ..files import read_text
 
     text = read_text(p)
     try:
-        spec = json.loads(text)
+        return json.loads(text)
+    except ValueError as e:
+        raise UsageError(f"{p} is not a network description: {e}",
+                         hint='write {"layers": [{"op": "conv", "name": ..., ...}, ...]}; see docs/LAB.md') from None
+
+
+def load_network(name_or_path: str, batch: int = 1, spec: dict | None = None) -> list[Layer]:
+    """Layers of a network description.
+
+    The JSON is ``{"layers": [{"op": "conv", "name": ..., <builder args, "n" defaults to batch>}]}``, or
+    ``{"block": {"kind": "convfirst" | "mbconv", "c": .., "h": .., "w": .., "exp": 4}}`` for a residual
+    block whose unfused layers come from the planner (studies/planner.py). An optional
+    ``"fusion": {"first": name, "last": name}`` names the range a fused kernel (or a what-if) covers.
+    """
+    from ..errors import UsageError
+
+    spec = spec if spec is not None else network_spec(name_or_path)
+    try:
+        if "block" in spec:
+            return block_layers(spec["block"], batch)
         layers = []
         for item in spec["layers"]:
             item = dict(item)
@@ -187,10 +203,23 @@ def load_network(name_or_path: str, batch: int = 1) -> list[Layer]:
             layers.append(_BUILDERS[op](**item))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         why = f"unknown key {e}" if isinstance(e, KeyError) else str(e)
-        raise UsageError(f"{p} is not a network description: {why}",
+        raise UsageError(f"{name_or_path} is not a network description: {why}",
                          hint='write {"layers": [{"op": "conv", "name": ..., ...}, ...]} '
-                              f"(ops: {', '.join(_BUILDERS)}); see docs/LAB.md") from None
+                              f"(ops: {', '.join(_BUILDERS)}) or {{\"block\": ...}}; see docs/LAB.md") from None
     return layers
+
+
+def traffic_layer(t, kind: str = "conv") -> Layer:
+    """A planner ``Traffic`` (executed FLOPs, predicted DRAM bytes) as a Layer."""
+    return Layer(t.name, t.flops, t.in_bytes, t.weight_bytes, t.out_bytes, None, kind)
+
+
+def block_layers(block: dict, batch: int = 1) -> list[Layer]:
+    """The unfused layers of a residual block (grouped 3×3, 1×1 expansion, 1×1 projection; 16-bit)."""
+    from .planner import unfused_traffic
+
+    return [traffic_layer(t) for t in unfused_traffic(block["kind"], batch, block["h"], block["w"], block["c"],
+                                                      block.get("exp", 4))]
 
 
 def with_times(layers: list[Layer], times: dict[str, float]) -> list[Layer]:

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..studies.analyze import Layer, Waterline, efficiency_gap
+from ..studies.planner import Plan
 
 
 def _us(x: float | None) -> str:
@@ -161,3 +162,109 @@ def save_png(w: Waterline, layers: list[Layer], path: str, title: str = "") -> N
     fig.tight_layout()
     fig.savefig(path, dpi=110, format="png")  # a path or a binary file
     plt.close(fig)
+
+
+def plan_table(p: Plan) -> Table:
+    """The planner's view of one fused kernel: on-chip working set, fit, traffic and waterline."""
+    t = Table(title=f"planner: {p.kind}_block at N={p.size['N']} {p.size['H']}×{p.size['W']} C={p.c}, tile "
+                    f"{p.tile.th}×{p.tile.tw}, {p.tile.nw} warps, chunk {p.tile.ch}, {p.arch} ({p.device})",
+              title_justify="left")
+    t.add_column("", no_wrap=True)
+    t.add_column("value", justify="right")
+    t.add_column("limit / note")
+    mib = 2.0 ** 20
+    t.add_row("registers per thread", str(p.registers),
+              f"255 ({p.registers_source}); live working set ≈ {p.live_registers}")
+    t.add_row("shared memory per block", f"{p.shared_bytes / 1024:.1f} KiB",
+              "x halo tile, intermediates, 2 chunk buffers")
+    t.add_row("blocks / warps per SM", f"{p.blocks_per_sm} / {p.warps_per_sm}",
+              "limited by " + (", ".join(p.occupancy_limiters) or "-"))
+    t.add_row("L2 working set", f"{p.l2_working_set / mib:.2f} MiB",
+              f"{p.l2_bytes_device / mib:.0f} MiB L2: filters + x rows in flight")
+    t.add_row("fits", "[green]yes[/green]" if p.fits else "[red]no[/red]", "; ".join(p.why_not) or "-")
+    t.add_section()
+    unf = sum(x.dram_bytes for x in p.unfused)
+    t.add_row("DRAM bytes fused", f"{p.fused.dram_bytes / 1e6:.2f} MB", "x + y + filters")
+    t.add_row("DRAM bytes unfused", f"{unf / 1e6:.2f} MB", f"{p.dram_ratio:.2f}× the fused kernel's")
+    t.add_row("L2 requests fused", f"{p.fused.l2_bytes / 1e6:.2f} MB", "halo tiles + filters per block")
+    t.add_row("FLOPs executed / useful", f"{p.fused.flops / 1e9:.3f} / {p.fused.useful_flops / 1e9:.3f} G",
+              "tile padding" + (" and E on the halo" if p.kind == "mbconv" else ""))
+    t.add_section()
+    t.add_row("waterline fused", f"{p.waterline_fused_s * 1e6:.1f} µs",
+              f"max(FLOPs / {p.peak_flops / 1e12:.0f} TFLOP/s, bytes / {p.bandwidth / 1e12:.2f} TB/s)")
+    t.add_row("waterline unfused", f"{p.waterline_unfused_s * 1e6:.1f} µs",
+              f"{p.waterline_unfused_s / p.waterline_fused_s:.2f}× the fused kernel's")
+    return t
+
+
+def save_fusion_png(unfused: Waterline, fused: Waterline, path: str, title: str = "") -> None:
+    """Efficiency gap of the unfused layers and the fused kernel (ideal o, floor ▲, measured x) and
+    their waterlines side by side, as one PNG (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        from ..errors import UsageError
+
+        raise UsageError("--png needs matplotlib", hint="pip install -e '.[plot]'") from None
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5))
+    pts = [(f, "tab:blue") for f in unfused.floors] + [(f, "tab:red") for f in fused.floors]
+    flops = [f.layer.flops for f, _ in pts if f.layer.flops > 0]
+    lo, hi = min(flops) / 3, max(flops) * 3
+    peak = unfused.peak_flops
+    for e in (1.0, 0.5, 0.1):
+        a.plot([lo / (e * peak), hi / (e * peak)], [lo, hi], ":", lw=0.8, c="grey")
+        a.annotate(f"E = {e:.0%}", (hi / (e * peak), hi), fontsize=7, ha="right", va="top")
+    for i, (f, col) in enumerate(pts):
+        ly = f.layer
+        if ly.flops <= 0:
+            continue
+        a.scatter([f.compute_s], [ly.flops], marker="o", facecolors="none", edgecolors=col)
+        a.scatter([f.floor_s], [ly.flops], marker="^", c=col)
+        a.plot([f.compute_s, f.floor_s], [ly.flops, ly.flops], "-", lw=0.6, c=col)
+        a.annotate(ly.name, (f.floor_s, ly.flops), fontsize=6, xytext=(4, 2 + 8 * (i % 2)),
+                   textcoords="offset points")
+        if ly.time_s:
+            a.scatter([ly.time_s], [ly.flops], marker="x", c=col)
+    a.scatter([], [], marker="o", facecolors="none", edgecolors="k", label="ideal (FLOPs / peak)")
+    a.scatter([], [], marker="^", c="k", label="floor (waterline share)")
+    a.scatter([], [], marker="s", c="tab:blue", label="unfused layers")
+    a.scatter([], [], marker="s", c="tab:red", label="fused kernel")
+    a.set_xscale("log")
+    a.set_yscale("log")
+    a.set_xlabel("latency (s)")
+    a.set_ylabel("FLOPs")
+    a.set_title("efficiency gap: fused vs unfused")
+    a.legend(fontsize=7, loc="lower right")
+    names = ["unfused", "fused"]
+    comp = [unfused.ideal_s * 1e6, fused.ideal_s * 1e6]
+    mem = [max(0.0, unfused.waterline_s - unfused.ideal_s) * 1e6, max(0.0, fused.waterline_s - fused.ideal_s) * 1e6]
+    b.bar(names, comp, label="compute (FLOPs / peak)", color="tab:green")
+    b.bar(names, mem, bottom=comp, label="memory-bound excess", color="tab:orange")
+    for i, w in enumerate((unfused, fused)):
+        b.annotate(f"{w.waterline_s * 1e6:.1f} µs", (i, w.waterline_s * 1e6), ha="center", va="bottom", fontsize=8)
+        if w.actual_s:
+            b.scatter([i], [w.actual_s * 1e6], c="r", marker="_", s=300)
+    b.set_ylabel("µs")
+    b.set_title(f"waterline: {unfused.waterline_s / fused.waterline_s:.2f}× lower fused")
+    b.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+
+def tiles_table(plans: list[Plan], top: int = 12) -> Table:
+    """The planner's ranking of the fused kernel's tiles (estimated registers)."""
+    t = Table(title="planner: tiles that fit, by predicted floor (registers estimated)", title_justify="left")
+    for col in ("TH×TW", "warps", "CH", "regs", "smem KiB", "blocks/SM", "warps/SM", "FLOPs exec/useful",
+                "floor µs"):
+        t.add_column(col, justify="right")
+    for p in plans[:top]:
+        t.add_row(f"{p.tile.th}×{p.tile.tw}", str(p.tile.nw), str(p.tile.ch), str(p.registers),
+                  f"{p.shared_bytes / 1024:.1f}", str(p.blocks_per_sm), str(p.warps_per_sm),
+                  f"{p.fused.flops / p.fused.useful_flops:.2f}", f"{p.waterline_fused_s * 1e6:.1f}")
+    return t

@@ -43,3 +43,40 @@ def test_png(tmp_path):
     out = tmp_path / "gap.png"
     assert main(["analyze", "convnext_block", "--png", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_block_networks_plan_and_fused_row(capsys):
+    assert main(["analyze", "convfirst", "--batch", "8", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [x["name"] for x in out["base"]["layers"]] == ["grouped3x3", "expand1x1+silu", "project1x1+residual"]
+    assert out["fused"]["layers"][0]["name"] == "convfirst_block"
+    assert out["plan"]["registers_source"] == "ptxas" and out["plan"]["fits"]
+    assert out["fused"]["waterline_s"] < out["base"]["waterline_s"]
+    assert out["peak_flops"] == 989e12
+    assert main(["analyze", "mbconv", "--batch", "2", "--channels", "32", "--hw", "12", "--tile", "8,8,4,16",
+                 "--arch", "sm_80", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert plan["c"] == 32 and plan["tile"] == {"th": 8, "tw": 8, "nw": 4, "ch": 16} and plan["arch"] == "sm_80"
+
+
+def test_block_network_tables_and_tiles(capsys):
+    assert main(["analyze", "mbconv", "--batch", "32", "--tiles", "--fuse", "0:2"]) == 0
+    out = capsys.readouterr().out
+    assert "planner: mbconv_block" in out and "tiles that fit" in out and "what-if: fuse 0:2" in out
+    assert main(["analyze", "convfirst", "--tile", "8,x"]) == 1
+    assert "bad --tile" in capsys.readouterr().err
+
+
+def test_convnext_what_if_row(capsys):
+    assert main(["analyze", "convnext_block", "--batch", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["fused"]["layers"][0]["name"] == "fused (what-if, no kernel)" and "plan" not in out
+
+
+def test_fusion_png(tmp_path):
+    import pytest
+
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "f.png"
+    assert main(["analyze", "convfirst", "--batch", "32", "--png", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
