@@ -244,10 +244,9 @@ def plan(kind: str, n: int, h: int, w: int, c: int, tile: Tile = Tile(), arch: s
     """The plan for ``kind`` at N×H×W×C with ``tile`` on ``arch`` (``resources``: an assembled
     kernel's, to use ptxas's register count instead of the estimate)."""
     from ..hw.devices import device as lookup
-    from ..hw.peaks import DATASHEET
 
     dev = lookup(device or DEVICE_FOR_ARCH.get(arch[:5], "H100-SXM"))
-    peak = next((bf16 for frag, _fp32, bf16, _bw in DATASHEET if frag.lower() in dev.name.lower()), 0.0)
+    peak = dev.bf16_flops or dev.peak_fp32_flops  # dense FP16/BF16 tensor rate (= FP16 with fp32 sums)
     lay = layout(kind, c, exp, tile)
     regs = resources.registers if resources is not None else registers_estimate(kind, c, tile)
     occ = occupancy(arch, 32 * tile.nw, min(regs, 255), lay.total)
