@@ -98,18 +98,21 @@ def make_params(kind: str, c: int, exp: int, rng: np.random.Generator) -> dict[s
             "wp": w((c, ce), ce), "bnp": sb(c)}
 
 
-def forward(kind: str, x: np.ndarray, p: dict, round_to: str | None = None) -> np.ndarray:
+def forward(kind: str, x: np.ndarray, p: dict, round_to: str | None = None,
+            intermediates: bool = True) -> np.ndarray:
     """The block in float64 (x and the filters as given). ``round_to`` rounds every intermediate
-    to that storage type where the kernels store it (after each layer's BN/SiLU, and the output)."""
+    to that storage type where the kernels store it (after each layer's BN/SiLU) and the output;
+    ``intermediates=False`` rounds the output only (a kernel keeping its intermediates in fp32)."""
     def rnd(v):
-        return v if round_to is None else load(store(v, round_to), round_to)
+        return v if round_to is None or not intermediates else load(store(v, round_to), round_to)
     if kind == "convfirst":
         g = rnd(bn(grouped3x3(x, p["wg"]), p["bng"]))
         h = rnd(silu(bn(pointwise(g, p["we"]), p["bne"])))
     else:
         e = rnd(silu(bn(pointwise(x, p["we"]), p["bne"])))
         h = rnd(silu(bn(grouped3x3(e, p["wg"]), p["bng"])))
-    return rnd(x + bn(pointwise(h, p["wp"]), p["bnp"]))
+    y = x + bn(pointwise(h, p["wp"]), p["bnp"])
+    return y if round_to is None else load(store(y, round_to), round_to)
 
 
 def dsilu(v: np.ndarray) -> np.ndarray:

@@ -73,6 +73,7 @@ class AccuracyRow:
     fused_rel: float        # max |err| / max |y|
     unfused_rel: float
     equal: float            # fraction of outputs where fused and unfused agree bit for bit
+    fp32_inter: float       # the float64 model rounding y only (intermediates kept in fp32), err/(u·s)
 
 
 def accuracy_rows(kind: str, sizes: list[dict], dtype: str = "f16", seed: int = 0) -> list[AccuracyRow]:
@@ -89,7 +90,9 @@ def accuracy_rows(kind: str, sizes: list[dict], dtype: str = "f16", seed: int = 
         u = blocks.UNIT[dtype]
         fu, un = run_fused(kind, size, args, dtype), run_unfused(kind, size, args, dtype)
         top = np.abs(exact).max()
+        y32 = blocks.forward(kind, x, p, dtype, intermediates=False)
         rows.append(AccuracyRow(kind, dtype, dict(size), float(np.max(np.abs(fu - exact) / scale) / u),
                                 float(np.max(np.abs(un - exact) / scale) / u), float(np.abs(fu - exact).max() / top),
-                                float(np.abs(un - exact).max() / top), float(np.mean(fu == un))))
+                                float(np.abs(un - exact).max() / top), float(np.mean(fu == un)),
+                                float(np.max(np.abs(y32 - exact) / scale) / u)))
     return rows
