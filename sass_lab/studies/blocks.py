@@ -65,20 +65,24 @@ def bn(v: np.ndarray, sb: np.ndarray) -> np.ndarray:
 
 def grouped3x3(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Grouped 3×3 convolution, stride 1, pad 1, group width 8: x [N][H][W][C], w [C][8][3][3]
-    (PyTorch's [out][in-group][r][s]); returns [N][H][W][C]."""
+    (PyTorch's [out][in-group][r][s]); returns [N][H][W][C]. One batched matmul per tap."""
     n, h, wd, c = x.shape
-    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))).reshape(n, h + 2, wd + 2, c // GROUP, GROUP)
-    wg = w.reshape(c // GROUP, GROUP, GROUP, 3, 3)
-    out = np.zeros((n, h, wd, c // GROUP, GROUP))
+    ng = c // GROUP
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    wg = w.reshape(ng, GROUP, GROUP, 3, 3)
+    # im2col per group: [g][pixel][(r, s, in)] @ [g][(r, s, in)][out], 72-term dot products in BLAS
+    cols = np.empty((ng, n * h * wd, 9, GROUP))
     for r in range(3):
         for s in range(3):
-            out += np.einsum("nhwgi,goi->nhwgo", xp[:, r:r + h, s:s + wd], wg[..., r, s], optimize=True)
-    return out.reshape(n, h, wd, c)
+            cols[:, :, 3 * r + s] = xp[:, r:r + h, s:s + wd].reshape(-1, ng, GROUP).transpose(1, 0, 2)
+    wt = np.ascontiguousarray(wg.transpose(0, 3, 4, 2, 1).reshape(ng, 9 * GROUP, GROUP))
+    out = np.matmul(cols.reshape(ng, -1, 9 * GROUP), wt)                         # g, pixels, out
+    return out.transpose(1, 0, 2).reshape(n, h, wd, c)
 
 
 def pointwise(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """1×1 convolution: x [..][Cin] · w[Cout][Cin]ᵀ."""
-    return x @ w.T
+    """1×1 convolution: x [..][Cin] · w[Cout][Cin]ᵀ (one GEMM over all pixels)."""
+    return (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
 
 
 # --------------------------------------------------------------------------- parameters
@@ -126,7 +130,61 @@ def _rows(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1, a.shape[-1])
 
 
-def error_scale(kind: str, x: np.ndarray, p: dict, dtype: str, chunk: int = 16) -> np.ndarray:
+EXACT_PIXELS = 4096  # error_scale: per-pixel Jacobians up to this many pixels, the split bound above
+
+
+def _jg_exact(a_mat, d, b_mat, src, chunk=16):
+    """Σ_k |(A·diag(d_p)·B)_ik| src_pk for each pixel p (rows of d and src)."""
+    out = np.empty((len(d), a_mat.shape[0]))
+    for i in range(0, len(d), chunk):
+        j = np.abs((a_mat[None] * d[i:i + chunk, None, :]) @ b_mat)
+        out[i:i + chunk] = (j @ src[i:i + chunk, :, None])[:, :, 0]
+    return out
+
+
+def _jg_split(a_mat, d, b_mat, src):
+    """An upper bound of :func:`_jg_exact` with two matrix products in all: with d̄ the mean of d over
+    the pixels, |A·diag(d_p)·B| <= |A·diag(d̄)·B| + |A|·diag(|d_p − d̄|)·|B| elementwise."""
+    dbar = d.mean(axis=0)
+    j0 = np.abs((a_mat * dbar) @ b_mat)
+    return src @ j0.T + (np.abs(d - dbar) * (src @ np.abs(b_mat).T)) @ np.abs(a_mat).T
+
+
+def _je_exact(a_mat, d, wg, srcp, shape, chunk=16):
+    """Σ over taps and channels of |A·diag(d_p)·W_tap| applied to the padded src at the tap's pixel."""
+    n, hh, ww, c = shape
+    ce = a_mat.shape[1]
+    ng = ce // GROUP
+    taps = [srcp[:, r:r + hh, t:t + ww].reshape(n * hh * ww, ng, GROUP) for r in range(3) for t in range(3)]
+    out = np.zeros((n * hh * ww, c))
+    for i in range(0, len(d), chunk):
+        ad = (a_mat[None] * d[i:i + chunk, None, :]).reshape(-1, ng, GROUP).transpose(1, 0, 2)  # g, p·c, o
+        for r in range(3):
+            for t in range(3):
+                m = np.abs(ad @ wg[..., r, t]).reshape(ng, -1, c, GROUP)   # g, p, c, i
+                out[i:i + chunk] += np.einsum("gpci,pgi->pc", m, taps[3 * r + t][i:i + chunk], optimize=True)
+    return out
+
+
+def _je_split(a_mat, d, wg, src, p_wg, shape):
+    """An upper bound of :func:`_je_exact` (the split of :func:`_jg_split`, per tap): the d̄ part
+    is the grouped convolution of src by |diag(d̄)·W_tap| followed by |A|... per tap, summed."""
+    n, hh, ww, c = shape
+    ce = a_mat.shape[1]
+    dbar = d.mean(axis=0)
+    ng = ce // GROUP
+    out = np.zeros((n * hh * ww, c))
+    srcp = np.pad(src, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    for r in range(3):
+        for t in range(3):
+            # |A·diag(d̄)·BD(W_tap)|: C × CE, built group by group
+            m = np.abs(np.einsum("cgo,goi->cgi", (a_mat * dbar).reshape(c, ng, GROUP), wg[..., r, t]))
+            out += srcp[:, r:r + hh, t:t + ww].reshape(n * hh * ww, ce) @ m.reshape(c, ce).T
+    spread = _rows(grouped3x3(src, np.abs(p_wg)))            # Σ_tap |W_tap|·src at each pixel
+    return out + (np.abs(d - dbar) * spread) @ np.abs(a_mat).T
+
+
+def error_scale(kind: str, x: np.ndarray, p: dict, dtype: str, exact: bool | None = None) -> np.ndarray:
     """Per-element error scale s with |ŷ − y| <= 1.01·u·s (u: storage unit roundoff), to first order.
 
     The kernel rounds three (ConvFirst) or four (MBConv) quantities to 16 bits: G's or E's output
@@ -140,12 +198,15 @@ def error_scale(kind: str, x: np.ndarray, p: dict, dtype: str, chunk: int = 16) 
     output) (MBConv; J through SiLU'(g) and the nine taps of the grouped filter), plus the fp32 sums
     (k-term sum: error <= k·2^-23·Σ|terms|, truncating tensor-core adders) and SiLU's approximation
     (ε = 4·2^-23 relative), each carried to y by the same |J|, divided by u. Terms of order u² are
-    left to the 1.01. Costs one C×EXP·C×C product per pixel (ConvFirst), a few seconds at C = 256
-    on a few hundred pixels."""
+    left to the 1.01. ``exact``: the per-pixel Jacobians (one C×EXP·C×C product per pixel); otherwise
+    the split bound of :func:`_jg_split` (rigorous too, a few times larger in that term, and two
+    matrix products in all). Default: exact up to EXACT_PIXELS pixels (the emulator's sizes)."""
     u = UNIT[dtype]
     ce = p["we"].shape[0]
     c = x.shape[-1]
     shape = x.shape
+    if exact is None:
+        exact = int(np.prod(shape[:3])) <= EXACT_PIXELS
     a_mat = p["bnp"][:, 0:1] * p["wp"]                       # C × CE
     aa = np.abs(a_mat)
     if kind == "convfirst":
@@ -156,11 +217,9 @@ def error_scale(kind: str, x: np.ndarray, p: dict, dtype: str, chunk: int = 16) 
         dg = 73 * ACC * np.abs(p["bng"][:, 0]) * grouped3x3(np.abs(x), np.abs(p["wg"]))   # G's sum
         de = (c + 1) * ACC * np.abs(p["bne"][:, 0]) * pointwise(np.abs(g), np.abs(p["we"]))  # E's sum
         b_mat = p["bne"][:, 0:1] * p["we"]                   # CE × C
-        gr, dgr, ds = _rows(g), _rows(dg), _rows(dsilu(pre))
-        sg = np.empty_like(gr)
-        for i in range(0, len(gr), chunk):                   # Σ_k |J_ik| (u|g_k| + δg_k), J per pixel
-            j = np.abs((a_mat[None] * ds[i:i + chunk, None, :]) @ b_mat)
-            sg[i:i + chunk] = (j @ (u * np.abs(gr[i:i + chunk]) + dgr[i:i + chunk])[:, :, None])[:, :, 0]
+        src = u * np.abs(_rows(g)) + _rows(dg)               # what each stored g may be off by
+        ds = _rows(dsilu(pre))
+        sg = _jg_exact(a_mat, ds, b_mat, src) if exact else _jg_split(a_mat, ds, b_mat, src)
         spread = sg.reshape(shape) + pointwise(np.abs(dsilu(pre)) * de, aa)
     elif kind == "mbconv":
         pre_e = bn(pointwise(x, p["we"]), p["bne"])
@@ -172,21 +231,12 @@ def error_scale(kind: str, x: np.ndarray, p: dict, dtype: str, chunk: int = 16) 
               + SILU_EPS * np.abs(e))                        # E's sum and SiLU, before rounding e
         dg = 73 * ACC * np.abs(p["bng"][:, 0]) * grouped3x3(np.abs(e), np.abs(p["wg"]))
         src = u * np.abs(e) + de                             # what each stored e may be off by
-        n, hh, ww, _ = shape
-        srcp = np.pad(src, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        d = (dsilu(pre_g) * p["bng"][:, 0]).reshape(n * hh * ww, ce)
-        ng = ce // GROUP
-        wg = p["wg"].reshape(ng, GROUP, GROUP, 3, 3)
-        se = np.zeros((n * hh * ww, c))
-        taps = [srcp[:, r:r + hh, t:t + ww].reshape(n * hh * ww, ng, GROUP) for r in range(3) for t in range(3)]
-        for i in range(0, len(d), chunk):
-            ad = (a_mat[None] * d[i:i + chunk, None, :]).reshape(-1, ng, GROUP).transpose(1, 0, 2)  # g, p·c, o
-            for r in range(3):
-                for t in range(3):
-                    m = np.abs(ad @ wg[..., r, t])            # g, p·c, i: |A·diag(SiLU'·s_g)·W_tap|
-                    v = taps[3 * r + t][i:i + chunk]          # p, g, i
-                    m = m.reshape(ng, len(v), c, GROUP)
-                    se[i:i + chunk] += np.einsum("gpci,pgi->pc", m, v, optimize=True)
+        d = _rows(dsilu(pre_g) * p["bng"][:, 0])
+        wg = p["wg"].reshape(ce // GROUP, GROUP, GROUP, 3, 3)
+        if exact:
+            se = _je_exact(a_mat, d, wg, np.pad(src, ((0, 0), (1, 1), (1, 1), (0, 0))), shape)
+        else:
+            se = _je_split(a_mat, d, wg, src, p["wg"], shape)
         spread = se.reshape(shape) + pointwise(np.abs(dsilu(pre_g)) * dg, aa)
     else:
         raise ValueError(f"unknown block {kind!r}")

@@ -92,3 +92,15 @@ def test_flops_and_bytes(kind):
     cg = 16 if kind == "convfirst" else 64
     assert B.block_flops(kind, s) == 2 * 24 * (72 * cg + 2 * 16 * 64)
     assert B.block_nbytes(kind, s) == 2 * 24 * 16 * 2 + 2 * (72 * cg + 2 * 16 * 64) + 8 * (cg + 64 + 16)
+
+
+@pytest.mark.parametrize("kind", B.KINDS)
+def test_split_jacobian_bound_covers_the_exact_one(kind):
+    """The cheap bound used above EXACT_PIXELS (two matrix products, no per-pixel Jacobian) is an
+    upper bound of the per-pixel one, and not a loose one."""
+    rng = np.random.default_rng(9)
+    p = {k: v.astype(np.float64) for k, v in B.make_params(kind, 32, 4, rng).items()}
+    x = B.load(B.store(rng.standard_normal((2, 5, 7, 32)), "f16"), "f16")
+    exact = B.error_scale(kind, x, p, "f16", exact=True)
+    split = B.error_scale(kind, x, p, "f16", exact=False)
+    assert np.all(split >= exact * (1 - 1e-12)) and np.median(split / exact) < 4
