@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             r = k.resources
             print(f"| {kind}_block | {c} | {t.th}×{t.tw}/{t.nw}/{t.ch} | {r.registers} ({k.pressure.peak}) | "
                   f"{r.spill_stores + r.spill_loads} | {spec.shared(size) / 1024:.1f} | {occ.blocks_per_sm} | "
-                  f"{occ.warps_per_sm} | {eff.share * 100:.1f} % ({eff.ffma}/{eff.loop_instrs} {eff.source}) | "
+                  f"{occ.warps_per_sm} | {eff.tensor / eff.loop_instrs * 100:.1f} % ({eff.tensor}/{eff.loop_instrs} "
+                  f"{eff.source}) | "
                   f"{eff.ceiling('sm_90') * 100:.0f} % / {eff.ceiling('sm_80') * 100:.0f} % | "
                   f"{plan.waterline_fused_s * 1e6:.1f} / {plan.waterline_unfused_s * 1e6:.1f} |", flush=True)
     return 0

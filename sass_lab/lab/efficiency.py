@@ -56,11 +56,14 @@ class StaticEff:
         return self.share / MAXAS_ANCHOR
 
     def ceiling(self, arch: str = "sm_90") -> float:
-        """Issue-slot ceiling on efficiency: the FFMA share, each tensor instruction counted for the
-        issue slots one HMMA.16816 takes at the dense FP16 rate of ``arch`` (capped at 1)."""
+        """Issue-slot ceiling on efficiency: the FFMA share; for a tensor-core loop, the tensor share
+        times the issue slots one HMMA.16816 takes at the dense FP16 rate of ``arch`` (capped at 1:
+        the FFMAs of such a loop are epilogue work, not the tensor peak's)."""
         if not self.loop_instrs:
             return 0.0
-        return min(1.0, (self.ffma + self.tensor * HMMA_SLOTS.get(arch[:5], 4)) / self.loop_instrs)
+        if not self.tensor:
+            return self.ffma / self.loop_instrs
+        return min(1.0, self.tensor * HMMA_SLOTS.get(arch[:5], 4) / self.loop_instrs)
 
     @property
     def bytes_per_instr(self) -> float:

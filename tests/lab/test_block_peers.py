@@ -61,3 +61,11 @@ def test_torch_compile_peer_needs_the_lab_function():
     spec = load_spec(KERNELS / "saxpy.sasm")
     with pytest.raises(UsageError, match="torch.compile"):
         peers.make_peer("torch-compile", spec, spec.size, {}, lib=object())
+
+
+def test_tensor_ceiling_counts_issue_slots():
+    from sass_lab.lab.efficiency import StaticEff
+
+    e = StaticEff(0.2, "SASS", 100, 4, tensor=16)
+    assert e.ceiling("sm_90") == pytest.approx(0.64) and e.ceiling("sm_80") == 1.0
+    assert StaticEff(0.9, "PTX", 10, 9).ceiling("sm_90") == pytest.approx(0.9)

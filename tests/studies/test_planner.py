@@ -56,7 +56,7 @@ def test_register_estimate_tracks_the_liveness_pass(kind, c, tile):
     k = sl.assemble_file(KERNELS / f"{kind}_block.sasm", defines=dict(C=c, TH=tile.th, TW=tile.tw, NW=tile.nw,
                                                                             CH=tile.ch))[f"{kind}_block"]
     assert abs(P.registers_estimate(kind, c, tile) - k.pressure.peak) <= 12
-    assert k.resources.registers >= k.pressure.peak - 2 and k.resources.spill_stores == 0
+    assert k.resources.spill_stores == 0  # (ptxas may go below the DSL's live peak: it reorders)
 
 
 def test_traffic_counts():
