@@ -7,7 +7,8 @@
 # 1. installs the carried wheels (.whl/, made by tools/fetch_gpu_wheels.sh) into /tmp/site;
 # 2. puts the repository and /tmp/site on PYTHONPATH (no install of the project, no network);
 # 3. runs `pytest -m gpu` (JUnit XML and log);
-# 4. benchmarks every shipped kernel and its peer (tools/bench_all.py): bench.md and bench.json.
+# 4. benchmarks every shipped kernel and its peer (tools/bench_all.py): bench.md and bench.json;
+# 5. the block-fusion comparison (tools/bench_blocks.py): blocks.md and blocks.json.
 # Results go to $OUT (the device tool's folder that comes back), else ./out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,16 @@ if [[ "$MODE" != "--tests-only" ]]; then
   "$PY" tools/bench_all.py --out "$OUT" --budget-s "${BENCH_BUDGET_S:-300}" 2>&1 | tee "$OUT/bench.log"
   rc=${PIPESTATUS[0]}
   log "bench_all exit $rc"
+  [[ $rc -ne 0 ]] && status=1
+fi
+if [[ "$MODE" != "--tests-only" ]]; then
+  # issue 16: fused vs unfused DSL vs PyTorch (and torch.compile) for ConvFirst and MBConv, N = 1, 8, 32,
+  # C = 64, 128, 56x56 and 28x28: blocks.md and blocks.json (tools/bench_blocks.py; skips what the
+  # budget leaves out)
+  log "block fusion comparison"
+  "$PY" tools/bench_blocks.py --out "$OUT" --budget-s "${BLOCKS_BUDGET_S:-240}" 2>&1 | tee "$OUT/blocks.log"
+  rc=${PIPESTATUS[0]}
+  log "bench_blocks exit $rc"
   [[ $rc -ne 0 ]] && status=1
 fi
 log "done, status $status"
