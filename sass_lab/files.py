@@ -139,6 +139,12 @@ def check_kind(path: str | os.PathLike) -> None:
         raise UsageError(what, hint=hint)
 
 
+def check_input(path: str | os.PathLike) -> None:
+    """Refuse, without reading it, a kernel input that is missing, not a regular file or of a foreign kind."""
+    check_kind(path)
+    _check_regular(Path(path), "cannot read")
+
+
 def read_source(path: str | os.PathLike) -> str:
     """A .sasm or PTX file's text, with every check of this module."""
     check_kind(path)
