@@ -440,7 +440,8 @@ def _worker(conn, seed: int, start: int, stop: int) -> None:
 
 def fuzz(n: int, seed: int = 0, timeout: float = 20.0, verbose: bool = False) -> dict:
     """Run inputs 0..n-1 in a worker process; a hang or a crash costs one input and a fresh worker."""
-    counts = {"inputs": 0, "valid": 0, "refused": 0, "findings": 0, "internal": 0, "hangs": 0, "crashes": 0}
+    counts = {"inputs": 0, "valid": 0, "values": 0, "refused": 0, "findings": 0, "internal": 0, "hangs": 0,
+              "crashes": 0}
     examples: list[str] = []
     ctx = mp.get_context("fork")
     i = 0
@@ -474,8 +475,9 @@ def fuzz(n: int, seed: int = 0, timeout: float = 20.0, verbose: bool = False) ->
                     counts["internal"] += 1
                 elif status == "finding":
                     counts["findings"] += 1
-                elif make(seed, idx).mutated is None:
+                elif (prog := make(seed, idx)).mutated is None:
                     counts["valid"] += 1
+                    counts["values"] += sum(len(ln.imms) + len(ln.offsets) for ln in prog.lines.values())
                 else:
                     counts["refused"] += 1
                 if status != "ok":
@@ -502,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true", help="print each finding's input")
     args = ap.parse_args(argv)
     c = fuzz(args.n, args.seed, args.timeout, args.verbose)
-    print(f"{c['inputs']} inputs in {c['seconds']} s: {c['valid']} valid (values round-tripped), "
+    print(f"{c['inputs']} inputs in {c['seconds']} s: {c['valid']} valid ({c['values']} literal values "
+          "round-tripped through the front end and the emitted PTX), "
           f"{c['refused']} with a planted mistake refused on its line; findings {c['findings']}, "
           f"internal errors {c['internal']}, hangs {c['hangs']}, crashes {c['crashes']}")
     for e in c["examples"]:

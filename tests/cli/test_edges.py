@@ -345,6 +345,9 @@ CASES = [
     # ------------------------------------------------------------------------------------------ results
     Case("results-db-folder", "results --db dbdir", 1, ("dbdir", "folder")),
     Case("results-db-not-sqlite", "results --db notdb.db", 1, ("notdb.db", "not a database")),
+    Case("results-db-new", "results --db new.db", 1, ("no results database at new.db", "check --db")),
+    Case("results-default-db-missing", "results", 0, ("no results stored", "default.db")),  # creates none
+    Case("results-history-db-folder", "results --history --db dbdir", 1, ("dbdir",)),
     Case("results-json-and-csv", "results --json --csv", 1, ("not allowed with",)),
     # ------------------------------------------------------------------------------------------- report
     Case("report-missing", "report nope.sasm", 1, ("nope.sasm",)),
@@ -358,6 +361,7 @@ CASES = [
     Case("analyze-zero-peak", "analyze vgg16 --peak-tflops 0", 1, ("--peak-tflops", "must be above 0")),
     Case("analyze-nan-bandwidth", "analyze vgg16 --bandwidth-tbs nan", 1, ("--bandwidth-tbs", "not a finite number")),
     Case("analyze-zero-batch", "analyze vgg16 --batch 0", 1, ("--batch", "smallest allowed value, 1")),
+    Case("analyze-results-db-new", "analyze --results --db new.db", 1, ("new.db",)),
     Case("analyze-no-network", "analyze", 1, ("give a network",)),
     Case("analyze-unknown-network", "analyze nope", 1, ("no network 'nope'", "vgg16")),
     Case("analyze-bad-network", "analyze badnet.json", 1, ("badnet.json", "not a network description")),
