@@ -139,3 +139,13 @@ def test_chain_catches_a_broken_layer(tmp_path, monkeypatch):
     spec, _ = real_load(KERNELS / "convfirst_block.sasm").for_size(size)
     args = spec.inputs(size, np.random.default_rng(1))
     assert not np.array_equal(fa.run_fused("convfirst", size, args), fa.run_unfused("convfirst", size, args))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("which,defines", [("grouped", {"ACT": 0}), ("grouped", {"ACT": 1}),
+                                           ("pointwise", {"EPI": "silu"}), ("pointwise", {"EPI": "residual"})])
+def test_layers_on_the_gpu(which, defines):
+    from sass_lab.lab.verify import verify_sizes
+
+    res = verify_sizes(FILES[which], emulate=False, defines=defines, seed=8)
+    assert all(r.ok for r in res), [r.to_dict() for r in res if not r.ok]

@@ -194,3 +194,17 @@ def test_fused_equals_unfused_model_closely():
         assert np.mean(got == model) > 0.99, kind         # bit-equal to the rounding model but for
         assert np.max(np.abs(got - model) / scale) < tol, kind   # one-ulp flips (fp32 sum order)
         assert np.max(np.abs(got - exact) / scale) < tol and np.abs(got - exact).max() > 0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["f16", "bf16"])
+@pytest.mark.parametrize("kind", FILES)
+def test_on_the_gpu(kind, dtype):
+    """The same checks on the device: every TEST_SIZES entry, C = 256 and a 56×56 feature map."""
+    from sass_lab.lab.verify import verify, verify_sizes
+
+    res = verify_sizes(FILES[kind], emulate=False, defines={"DTYPE": dtype}, seed=8)
+    assert all(r.ok for r in res), [r.to_dict() for r in res if not r.ok]
+    for size in (dict(N=1, H=9, W=13, C=256), dict(N=2, H=56, W=56, C=64)):
+        r = verify(FILES[kind], size, emulate=False, defines={"DTYPE": dtype}, seed=8)
+        assert r.ok, r.to_dict()

@@ -69,3 +69,19 @@ def test_tensor_ceiling_counts_issue_slots():
     e = StaticEff(0.2, "SASS", 100, 4, tensor=16)
     assert e.ceiling("sm_90") == pytest.approx(0.64) and e.ceiling("sm_80") == 1.0
     assert StaticEff(0.9, "PTX", 10, 9).ceiling("sm_90") == pytest.approx(0.9)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["convfirst", "mbconv"])
+def test_torch_block_on_the_gpu(kind):
+    """PyTorch's unfused block (the benchmark peer) on the device computes the block too."""
+    torch = pytest.importorskip("torch")
+    size = dict(N=2, H=14, W=14, C=64)
+    spec, _ = load_spec(KERNELS / f"{kind}_block.sasm").for_size(size)
+    a = spec.inputs(size, np.random.default_rng(0))
+    dev = {k: peers.to_lib(torch, v) for k, v in a.items()}
+    y = peers.torch_block(kind, dev, size, torch, "f16")()
+    torch.cuda.synchronize()
+    got = y.float().cpu().numpy().astype(np.float64)
+    err = np.abs(got - spec.reference(a, size)["y"]) / spec.scale(a, size)["y"]
+    assert err.max() < 2 * blocks.tolerance("f16")
