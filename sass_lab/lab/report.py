@@ -66,6 +66,14 @@ def lab_spec(path: Path, mod: Any):
         return None
 
 
+def _dynamic_shared(spec: Any) -> int:
+    """The lab block's dynamic shared memory at SIZE (0 without one): it limits occupancy too."""
+    try:
+        return spec.shared(spec.size) if spec.size else 0
+    except Exception:  # noqa: BLE001 - a broken shared(): judged by static shared memory alone
+        return 0
+
+
 def summarize_module(mod: Any, spec: Any, best: list, arch: str) -> list[KernelSummary]:
     """One row per kernel of an assembled module, joined with the ``best`` stored rows."""
     from ..hw.devices import reference
@@ -76,7 +84,7 @@ def summarize_module(mod: Any, spec: Any, best: list, arch: str) -> list[KernelS
     for k in mod:
         mine = spec is not None and spec.kernel in (None, k.name)
         r = k.resources
-        occ = k.occupancy(_block(spec) if mine else None)
+        occ = k.occupancy(_block(spec) if mine else None, dynamic_shared=_dynamic_shared(spec) if mine else 0)
         s = KernelSummary(str(mod.file), k.name, arch, r.registers, r.shared_static,
                           r.spill_stores + r.spill_loads, occ.block, occ.percent, tuple(occ.limiters), compiler=mod.compiler)
         try:

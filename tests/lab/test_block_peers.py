@@ -85,3 +85,17 @@ def test_torch_block_on_the_gpu(kind):
     got = y.float().cpu().numpy().astype(np.float64)
     err = np.abs(got - spec.reference(a, size)["y"]) / spec.scale(a, size)["y"]
     assert err.max() < 2 * blocks.tolerance("f16")
+
+
+def test_report_counts_dynamic_shared_memory_in_occupancy():
+    """The fused blocks' shared memory is dynamic (the lab block's shared()): the report's occupancy
+    must see it (62 KiB per block at C = 64: 3 blocks of 4 warps, not the register limit's 4)."""
+    from sass_lab.lab.report import summarize
+
+    (row,) = summarize(KERNELS / "convfirst_block.sasm")
+    spec = load_spec(KERNELS / "convfirst_block.sasm")
+    import sass_lab as sl
+
+    k = sl.assemble_file(KERNELS / "convfirst_block.sasm")["convfirst_block"]
+    assert row.occupancy == k.occupancy(128, dynamic_shared=spec.shared(spec.size)).percent
+    assert row.occupancy <= k.occupancy(128).percent
