@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-__all__ = ["Done", "Pool", "die_with_parent", "in_worker"]
+__all__ = ["Done", "Pool", "die_with_parent", "in_worker", "serve_as_worker"]
 
 _IN_WORKER = False
 _PARENT_ENDS: set = set()  # this process's ends of its workers' pipes (closed in each new worker)
@@ -45,6 +45,13 @@ except (OSError, AttributeError):  # pragma: no cover - not Linux
 def in_worker() -> bool:
     """True inside a :class:`Pool` worker (a crash here already costs only the task)."""
     return _IN_WORKER
+
+
+def serve_as_worker() -> None:
+    """Mark this process as a worker that another runner supervises (a Ray actor): a native crash
+    here already costs only its task, so nothing inside needs a cage of its own."""
+    global _IN_WORKER
+    _IN_WORKER = True
 
 
 def die_with_parent() -> None:

@@ -78,14 +78,27 @@ def canon(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def source_files(path: str | Path) -> list[Path]:
+    """The kernel file and every file it includes (``.include`` is static text, resolved without
+    running the file's Python), in order; just the file when its includes cannot be read."""
+    from ..dsl.expand import load_sources
+    from ..files import read_source
+
+    path = Path(path).resolve()
+    try:
+        lines = load_sources(read_source(path), str(path))
+    except Exception:  # noqa: BLE001 - the assembler reports a broken include; the key needs the file
+        return [path]
+    return [path, *(Path(f) for f in dict.fromkeys(x.file for x in lines) if Path(f) != path)]
+
+
 def source_hash(path: str | Path) -> str:
-    """Hash of the kernel file and every file it may include (same folder tree, .sasm)."""
-    path = Path(path)
-    h = hashlib.sha256(path.read_bytes())
-    inc = path.parent / "include"
-    if inc.is_dir():
-        for f in sorted(inc.glob("*.sasm")):
-            h.update(f.read_bytes())
+    """Hash of the kernel file and of every file it includes (names relative to the kernel)."""
+    path = Path(path).resolve()
+    h = hashlib.sha256()
+    for f in source_files(path):
+        h.update(os.path.relpath(f, path.parent).encode() + b"\0")
+        h.update(hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()[:16]
 
 
@@ -204,6 +217,15 @@ class Store:
             "SELECT 1 FROM results WHERE kernel=? AND source_hash=? AND defines=? AND arch=? AND device=? "
             "AND driver=? AND versions=? AND size=? AND kind=?", key.sql())
         return cur.fetchone() is not None
+
+    def get(self, key: Key) -> Row | None:
+        """The row stored under exactly this key, or None."""
+        cur = self.conn.execute(
+            "SELECT * FROM results WHERE kernel=? AND source_hash=? AND defines=? AND arch=? AND device=? "
+            "AND driver=? AND versions=? AND size=? AND kind=?", key.sql())
+        names = [d[0] for d in cur.description]
+        r = cur.fetchone()
+        return _decode(dict(zip(names, r))) if r else None
 
     def rows(self, kernel: str | None = None, kind: str | None = None) -> list[Row]:
         """Every stored row, newest first (the history)."""

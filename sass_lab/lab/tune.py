@@ -21,7 +21,6 @@ same key is skipped, so the next run resumes.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,31 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CompilerFault, SasmError
-from ..workers import Pool
+from .candidate import Static, compile_one, load_summary, summary_key, warm_up
+from .runners import Device, Reply, Runner, make_runner, one_model
 from .spec import load_spec
-from .store import Key, Result, Store, package_versions, source_hash
+from .store import Key, Result, Store, canon, package_versions, source_hash
 
-
-@dataclass(frozen=True)
-class Static:
-    """What compiling one candidate tells us, before any run."""
-
-    defines: dict
-    kernel: str = ""
-    registers: int = 0
-    shared_bytes: int = 0
-    spills: int = 0
-    stack_bytes: int = 0
-    block: int = 0
-    blocks_per_sm: int = 0
-    occupancy: float = 0.0
-    limiters: tuple[str, ...] = ()
-    ffma_share: float | None = None
-    shared_limit: int = 48 * 1024
-    error: str | None = None  # the candidate does not compile (status 'pruned')
-    compile_s: float = 0.0
-    failure: str | None = None  # the compiler crashed or timed out on it (status 'failed')
-    compiler: str = ""  # what built the cubin ("ptxas 13.0.88")
+__all__ = ["Outcome", "Outcomes", "Static", "compile_one", "compile_runner", "judge", "prune", "rank",
+           "static_score", "tune", "warm_up"]
 
 
 @dataclass
@@ -65,88 +46,83 @@ class Outcome:
     values: dict = field(default_factory=dict)
 
 
-def compile_one(path: str, arch: str, defines: dict, size: dict, compiler: str | None = None,
-                timeout: float | None = None) -> Static:
-    """Assemble one candidate and summarise its resources (runs in a pool worker)."""
-    import time
+class Outcomes(list):
+    """The outcomes, best first, plus what the sweep learnt on the way.
 
-    from ..api import assemble_file
-    from ..hw.arch import arch_info
-    from ..toolchain.options import CompileOptions
-
-    t0 = time.perf_counter()
-    try:
-        mod = assemble_file(path, arch, defines=defines,  # expands the file once
-                            options=CompileOptions(compiler=compiler, timeout=timeout))
-        spec = load_spec(path, resolved=mod.defines)
-        sized, built = spec.for_size(size, defines)
-        if sized is not spec:  # the size fixes a define (compile-time C): the build for it
-            spec, mod = sized, assemble_file(path, arch, defines=built)
-        k = mod[spec.kernel] if spec.kernel else next(iter(mod))
-        block = spec.block(size)
-        threads = block[0] * block[1] * block[2]
-        occ = k.occupancy(threads, dynamic_shared=spec.shared(size))
-        r = k.resources
-        try:
-            from .efficiency import static_efficiency
-
-            # PTX counts: the SASS view costs an nvdisasm run and a parse per candidate (~1 s for a
-            # 128x128 SGEMM), more than the compile; `sass_lab report` shows the SASS figure.
-            share = static_efficiency(k, prefer_sass=False).ceiling(arch)  # FFMA share; HMMA: × slots
-        except Exception:  # noqa: BLE001 - the score degrades gracefully without it
-            share = None
-        return Static(defines=defines, kernel=k.name, registers=r.registers,
-                      shared_bytes=r.shared_static + spec.shared(size), spills=r.spill_stores + r.spill_loads,
-                      stack_bytes=r.stack_bytes, block=threads, blocks_per_sm=occ.blocks_per_sm,
-                      occupancy=occ.percent, limiters=tuple(occ.limiters), ffma_share=share,
-                      shared_limit=arch_info(arch).max_shared_per_block_optin,
-                      compile_s=time.perf_counter() - t0, compiler=mod.compiler)
-    except CompilerFault as e:
-        return Static(defines=defines, failure=e.render(), compile_s=time.perf_counter() - t0)
-    except SasmError as e:
-        return Static(defines=defines, error=e.render(), compile_s=time.perf_counter() - t0)
-
-
-def warm_up() -> None:
-    """Import and build what a compile needs, once, before the pool forks: workers start warm."""
-    from .. import api  # noqa: F401 - imported for the workers
-    from ..dsl import frontend
-    from ..passes import run_passes  # noqa: F401
-    from . import efficiency  # noqa: F401
-
-    frontend(".kernel warm_up()\n    ret\n", "<warm-up>")
-
-
-def compile_runner(path: str, arch: str, cands: list[dict], size: dict, *, jobs: int | None = None,
-                   compiler: str | None = None, timeout: float | None = None) -> Iterator[Static]:
-    """Compile candidates in a warm pool of forked workers; yield each :class:`Static` as it finishes.
-
-    A worker that dies (a native crash) or runs past ``timeout`` (compile) plus the front end's
-    time budget is killed and replaced; its candidate comes back with ``failure`` set.
+    ``verdict``: the interleaved re-timing of the top candidates (:class:`~.noise.Verdict`) or None;
+    ``search``: how the candidates were chosen (``exhaustive`` or ``guided``, evaluations, budget).
     """
+
+    verdict: Any = None
+    search: dict = {}
+
+
+def static_of(reply: Reply, defines: dict, budget: float | None) -> Static:
+    """A compile task's reply as a :class:`Static`: the summary, or why there is none."""
+    if reply.ok:
+        return reply.value
+    e = reply.error
+    if isinstance(e, CompilerFault):
+        return Static(defines=defines, failure=e.render(), compile_s=reply.seconds, exc=e)
+    if isinstance(e, SasmError):
+        return Static(defines=defines, error=e.render(), compile_s=reply.seconds, exc=e)
+    if e is not None:
+        return Static(defines=defines, failure=f"internal error compiling this candidate: {type(e).__name__}: {e}",
+                      compile_s=reply.seconds)
+    crash = reply.crash or "lost"
+    what = ("did not finish within the compile timeout plus the front end's time budget "
+            f"({budget:g} s); raise it with --compile-timeout") if crash.startswith("timed out") \
+        else "crashed the compiler"
+    return Static(defines=defines, failure=f"this candidate {what}: {crash}", compile_s=reply.seconds)
+
+
+def compile_budget(timeout: float | None) -> float:
+    """Seconds a compile task may run: the compile timeout plus the front end's time budget."""
     from ..dsl.limits import current
     from ..toolchain.compile import default_timeout
 
-    if not cands:
+    return (timeout or default_timeout()) + current().seconds
+
+
+def tasks_for(runner: Runner, path: str, fn: Callable, rows: list[tuple]) -> tuple[Callable, list[tuple]]:
+    """``fn(path, *row)`` for each row, wrapped so a runner on other machines gets the files too."""
+    if getattr(runner, "ships_files", False):
+        from .runners import Bundle, bundled
+
+        b = Bundle.of(path)
+        return bundled, [(fn, b, *r) for r in rows]
+    return fn, [(path, *r) for r in rows]
+
+
+def compile_runner(path: str, arch: str, cands: list[dict], size: dict, *, runner: Runner | None = None,
+                   jobs: int | None = None, compiler: str | None = None, timeout: float | None = None,
+                   keys: list[str] | None = None) -> Iterator[Static]:
+    """Summaries of ``cands``, each yielded as soon as it is known: cached ones first (no worker),
+    then the rest compiled on ``runner`` (default: a local pool of ``jobs`` workers).
+
+    A worker that dies (a native crash) or runs past the compile budget costs only its candidate,
+    which comes back with ``failure`` set.
+    """
+    keys = keys or [None] * len(cands)
+    todo = []
+    for d, k in zip(cands, keys):
+        hit = load_summary(k) if k else None
+        if hit is not None and hit.defines == d:
+            yield hit
+        else:
+            todo.append((d, k))
+    if not todo:
         return
-    budget = (timeout or default_timeout()) + current().seconds
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(cands)))
-    tasks = [(path, arch, d, size, compiler, timeout) for d in cands]
-    with Pool(jobs, preload=warm_up) as pool:
-        for i, done in pool.run(compile_one, tasks, timeout=budget):
-            if done.ok:
-                yield done.value
-            elif done.error is not None:
-                e = done.error
-                why = e.render() if isinstance(e, SasmError) else f"{type(e).__name__}: {e}"
-                yield Static(defines=cands[i], failure=f"internal error compiling this candidate: {why}",
-                             compile_s=done.seconds)
-            else:
-                what = ("did not finish within the compile timeout plus the front end's time budget "
-                        f"({budget:g} s); raise it with --compile-timeout") if done.crash.startswith("timed out") \
-                    else "crashed the compiler"
-                yield Static(defines=cands[i], failure=f"this candidate {what}: {done.crash}",
-                             compile_s=done.seconds)
+    own = runner is None
+    runner = runner or make_runner("local", jobs=jobs, preload=warm_up)
+    budget = compile_budget(timeout)
+    try:
+        fn, tasks = tasks_for(runner, path, compile_one, [(arch, d, size, compiler, timeout, k) for d, k in todo])
+        for r in runner.run(fn, tasks, gpu=False, timeout=budget):
+            yield static_of(r, todo[r.index][0], budget)
+    finally:
+        if own:
+            runner.close()
 
 
 def prune(s: Static) -> str | None:
@@ -175,16 +151,6 @@ def static_score(s: Static) -> float:
     return share * min(1.0, warps / 16)
 
 
-def environment(gpu: bool) -> tuple[str, str]:
-    """(device name, driver version) for the store key; ('static', '-') without a GPU run."""
-    if not gpu:
-        return "static", "-"
-    from ..runtime import device_info
-
-    info = device_info()
-    return info["name"], str(info["driver"])
-
-
 def judge(s: Static, compile_only: bool) -> Outcome | None:
     """The outcome of a compiled candidate, or None when it survives to the benchmark."""
     base = {"registers": s.registers, "shared_bytes": s.shared_bytes, "occupancy": s.occupancy,
@@ -205,68 +171,146 @@ def tune(path: str | Path, arch: str = "sm_90", size: dict | None = None, *, com
          bench: Callable[[str, str, dict, dict], dict] | None = None,
          progress: Callable[[str, int, int], None] | None = None,
          restrict: Iterable[dict] | None = None, compiler: str | None = None,
-         timeout: float | None = None) -> list[Outcome]:
-    """Run the whole sweep and return one :class:`Outcome` per candidate (best first).
+         timeout: float | None = None, runner: str | Runner = "local", ray_address: str | None = None,
+         search: str = "auto", budget: float = 0.25, retime: int = 0, rounds: int = 15,
+         retimer: Callable | None = None, device: Device | None = None,
+         bench_timeout: float = 300.0) -> Outcomes:
+    """Run the whole sweep and return one :class:`Outcome` per candidate, best first.
 
-    ``bench(path, arch, defines, size) -> values`` runs verification and timing for one candidate (the
-    default runs each in an isolated worker process on the GPU); it returns store columns such as
-    ``median_s``, ``flop_s``, ``verified`` and ``max_rel_err``, or raises. ``compiler`` and
-    ``timeout`` (seconds per compile) go to ``compile_ptx``.
+    ``runner``: ``"local"``, ``"gpus"``, ``"ray"`` (``ray_address``) or a :class:`Runner`.
+    ``bench(path, arch, defines, size) -> values`` verifies and times one candidate (default: the
+    harness on the runner's GPUs; a fake in tests, called in this process on the local runner); it
+    returns store columns such as ``median_s``, ``verified``, ``max_rel_err``, or raises.
+    ``search``: ``exhaustive``, ``guided`` (:mod:`.search`: at most ``budget`` × the space's size
+    evaluations — compiles with ``compile_only``, timed runs otherwise) or ``auto`` (guided above
+    :data:`.search.EXHAUSTIVE_MAX` candidates). ``retime`` ≥ 2 re-times that many of the fastest
+    interleaved over ``rounds`` rounds and puts a :class:`~.noise.Verdict` on the result.
+    ``compiler`` and ``timeout`` (seconds per compile) go to ``compile_ptx``.
     """
-    from ..toolchain.compile import compiler_label
+    from ..toolchain.compile import compiler_id, default_compiler
+    from . import search as S
 
     path = str(path)
     spec = load_spec(path)
     size = spec.with_size(size)
     spec, _ = spec.for_size(size)  # a size that fixes a define (compile-time C) picks the space's spec
     cands = list(restrict) if restrict is not None else spec.combinations()
-    gpu = not compile_only
-    if gpu and bench is None:
-        from ..runtime import require_gpu
+    real_bench = not compile_only and bench is None
+    if real_bench:
+        from .bench import bench_file
 
-        require_gpu()
-        bench = isolated_bench
-    device, driver = environment(gpu and bench is isolated_bench)
-    label = compiler_label(arch, compiler)
+        bench = bench_file
+    comp = compiler or default_compiler()
+    label, ident = compiler_id("ptxas" if arch == "sm_70" else comp, arch)  # sm_70: the CUDA 12 ptxas
     shash, versions = source_hash(path), {**package_versions(), "compiler": label}
     kind = "static" if compile_only else "bench"
     kernel_name = spec.kernel or Path(path).stem
+    run = make_runner(runner, jobs=jobs, ray_address=ray_address, preload=warm_up) \
+        if isinstance(runner, str) else runner
+    try:
+        if compile_only:
+            dev = Device("static", "-")
+        elif real_bench or getattr(run, "kind", "local") != "local" and device is None:
+            dev = one_model(run.devices())  # refuses a sweep over two GPU models
+        else:
+            dev = device or Device("static", "-")
 
-    def key_for(d: dict) -> Key:
-        return Key(kernel_name, path, shash, d, arch, device, driver, versions, size, kind)
+        def key_for(d: dict) -> Key:
+            return Key(kernel_name, path, shash, d, arch, dev.name, dev.driver, versions, size, kind)
 
-    outcomes: list[Outcome] = []
-    with Store(db) as st:
-        todo = [d for d in cands if not st.has(key_for(d))]
-        done = [d for d in cands if st.has(key_for(d))]
-        n, survivors = len(todo), []
-        for i, s in enumerate(compile_runner(path, arch, todo, size, jobs=jobs, compiler=compiler,
-                                             timeout=timeout), 1):
-            o = judge(s, compile_only)
-            if o is None:
-                survivors.append(s)
+        skeys = [summary_key(shash, d, size, arch, ident) for d in cands]
+        out = Outcomes()
+        with Store(db) as st:
+            stored = {i: st.get(key_for(d)) for i, d in enumerate(cands)}
+            stored = {i: r for i, r in stored.items() if r is not None}  # the driver drops them
+            mode = S.choose(search, len(cands))
+            evals = {"mode": mode, "space": len(cands), "evaluations": 0, "budget": None}
+
+            def compile_some(idx: list[int]) -> Iterator[tuple[int, Static]]:
+                pos = {canon(cands[i]): i for i in idx}
+                for s in compile_runner(path, arch, [cands[i] for i in idx], size, runner=run,
+                                        compiler=compiler, timeout=timeout, keys=[skeys[i] for i in idx]):
+                    yield pos[canon(s.defines)], s
+
+            statics: dict[int, Static] = {}
+            done_n = [0]
+
+            def record_static(i: int, s: Static) -> Outcome | None:
+                statics[i] = s
+                o = judge(s, compile_only)
+                if o is not None:
+                    st.put(Result(key_for(s.defines), o.status, o.values))  # committed before the next one
+                    out.append(o)
+                done_n[0] += 1
+                if progress:
+                    progress("compile", done_n[0], len(todo_c))
+                return o
+
+            todo_c = [i for i in range(len(cands)) if i not in stored]
+            if compile_only and mode == "guided":
+                g = S.Guided(cands, budget=S.budget_count(budget, len(cands)))
+                for i, r in stored.items():
+                    g.tell(i, r.values.get("score") if r.status == "ok" else None, free=True)
+                width = max(2, jobs or os.cpu_count() or 2)
+                while batch := g.ask(width):
+                    for i, s in compile_some(batch):
+                        o = record_static(i, s)
+                        g.tell(i, o.score if o is not None and o.status == "ok" else None)
+                evals.update(evaluations=g.evaluations, budget=g.budget)
             else:
-                st.put(Result(key_for(s.defines), o.status, o.values))  # committed before the next one
-                outcomes.append(o)
-            if progress:
-                progress("compile", i, n)
-        for i, s in enumerate(survivors, 1):
-            base = {"registers": s.registers, "shared_bytes": s.shared_bytes, "occupancy": s.occupancy,
-                    "spills": s.spills}
-            try:
-                vals = bench(path, arch, s.defines, size)
-                status = "ok" if vals.get("verified", "pass") == "pass" else "verify_failed"
-                o = Outcome(s, status, values={**base, **vals})
-            except Exception as e:  # noqa: BLE001 - a failed candidate never stops the sweep
-                msg = e.render() if isinstance(e, SasmError) else f"{type(e).__name__}: {e}"
-                o = Outcome(s, "failed", msg, values={**base, "error": msg})
-            st.put(Result(key_for(s.defines), o.status, o.values))
-            outcomes.append(o)
-            if progress:
-                progress("bench", i, len(survivors))
-        for d in done:
-            outcomes.append(Outcome(Static(defines=d), "skipped", "already stored (resumed)"))
-    return rank(outcomes)
+                for i, s in compile_some(todo_c):
+                    record_static(i, s)
+                evals["evaluations"] = len(todo_c)
+            survivors = [i for i, s in statics.items() if judge(s, compile_only) is None]
+            if survivors:
+                g = (S.Guided([cands[i] for i in survivors], budget=S.budget_count(budget, len(cands)),
+                              prior=[static_score(statics[i]) for i in survivors])
+                     if mode == "guided" else S.Exhaustive(len(survivors)))
+                inline = not real_bench and run.kind == "local"
+                while batch := g.ask(1):
+                    s = statics[survivors[batch[0]]]
+                    o = _bench_one(run, bench, path, arch, s, size, inline=inline, timeout=bench_timeout)
+                    st.put(Result(key_for(s.defines), o.status, o.values))  # committed before the next one
+                    out.append(o)
+                    t = o.values.get("median_s") if o.status == "ok" else None
+                    g.tell(batch[0], 1.0 / t if t else None)
+                    if progress:
+                        progress("bench", g.evaluations, min(g.budget, len(survivors)))
+                evals.update(evaluations=g.evaluations, budget=g.budget if mode == "guided" else None)
+            for i, r in stored.items():
+                out.append(Outcome(Static(defines=cands[i]), "skipped", "already stored (resumed)",
+                                   score=r.values.get("score"), values=dict(r.values)))
+        ranked = Outcomes(rank(out))
+        ranked.search = evals
+        if retime >= 2 and not compile_only:
+            from .noise import retime_top
+
+            ranked.verdict = retime_top(run, path, arch, size, ranked, retime, rounds, retimer)
+        return ranked
+    finally:
+        if isinstance(runner, str):
+            run.close()
+
+
+def _bench_one(run: Runner, bench: Callable, path: str, arch: str, s: Static, size: dict, *, inline: bool,
+               timeout: float) -> Outcome:
+    """Verify and time one survivor on the runner's GPU (a fake bench in tests: here, inline)."""
+    base = {"registers": s.registers, "shared_bytes": s.shared_bytes, "occupancy": s.occupancy,
+            "spills": s.spills}
+    if inline:
+        try:
+            vals, err = bench(path, arch, s.defines, size), None
+        except Exception as e:  # noqa: BLE001 - a failed candidate never stops the sweep
+            vals, err = None, e
+    else:
+        fn, tasks = tasks_for(run, path, bench, [(arch, s.defines, size)])
+        (r,) = list(run.run(fn, tasks, gpu=True, timeout=timeout))
+        vals, err = r.value, r.error if r.error is not None else (RuntimeError(r.crash) if r.crash else None)
+    if err is None:
+        status = "ok" if vals.get("verified", "pass") == "pass" else "verify_failed"
+        return Outcome(s, status, values={**base, **vals})
+    msg = err.render() if isinstance(err, SasmError) else f"{type(err).__name__}: {err}"
+    return Outcome(s, "failed", msg, values={**base, "error": msg})
 
 
 def rank(outcomes: list[Outcome]) -> list[Outcome]:
@@ -278,37 +322,6 @@ def rank(outcomes: list[Outcome]) -> list[Outcome]:
         return (order.get(o.status, 9), t if t is not None else float("inf"), -(o.score or 0.0))
 
     return sorted(outcomes, key=k)
-
-
-# --------------------------------------------------------------------------- isolated GPU workers
-
-def _bench_worker(q, path: str, arch: str, defines: dict, size: dict) -> None:
-    try:
-        from .bench import bench_file
-
-        q.put(("ok", bench_file(path, arch=arch, size=size, defines=defines)))
-    except BaseException as e:  # noqa: BLE001 - sent back to the parent
-        msg = e.render() if isinstance(e, SasmError) else f"{type(e).__name__}: {e}"
-        q.put(("err", msg))
-
-
-def isolated_bench(path: str, arch: str, defines: dict, size: dict, timeout: float = 300.0) -> dict:
-    """Verify and time one candidate in a fresh ``spawn`` process (a CUDA fault or hang stays there)."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_bench_worker, args=(q, path, arch, defines, size), daemon=True)
-    p.start()
-    p.join(timeout)
-    if p.is_alive():
-        p.kill()
-        p.join()
-        raise RuntimeError(f"candidate timed out after {timeout:.0f} s (killed)")
-    if q.empty():
-        raise RuntimeError(f"worker died with exit code {p.exitcode}")
-    status, payload = q.get()
-    if status == "err":
-        raise RuntimeError(payload)
-    return payload
 
 
 def describe(o: Outcome) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def kfile(tmp_path):
     return p
 
 
-def fake_compile(path, arch, cands, size, jobs=None, compiler=None, timeout=None):
+def fake_compile(path, arch, cands, size, **kw):
     for d in cands:
         regs = 32 if d["BM"] < 128 else 255
         s = T.Static(defines=d, kernel="k", registers=regs, shared_bytes=d["BN"] * 100, block=256,
