@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import random
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,15 +84,26 @@ class FakeBench:
     fail: tuple = ()
     noise: float = 0.0
     seed: int = 0
+    kill: tuple = ()  # defines (as sorted items) whose worker process is killed (SIGKILL) mid-task
 
     def __call__(self, path: str, arch: str, defines: dict, size: dict) -> dict:
         key = tuple(sorted(defines.items()))
         if key in self.fail:
             raise RuntimeError("CUDA_ERROR_ILLEGAL_ADDRESS (fake)")
+        if key in self.kill:
+            os.kill(os.getpid(), signal.SIGKILL)
         t = dict(self.times).get(key, self.default_s)
         if self.noise:
             t *= math.exp(self.noise * _normal(self.seed, key))
-        return {"median_s": t, "p20_s": t * 0.99, "p80_s": t * 1.01, "min_s": t * 0.98, "verified": "pass"}
+        return {"median_s": t, "p20_s": t * 0.99, "p80_s": t * 1.01, "min_s": t * 0.98, "verified": "pass",
+                "extra": {"gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}}
+
+
+def fake_device(*names: str) -> tuple[str, str]:
+    """A GPU worker's (model, driver) from ``names`` by its ``CUDA_VISIBLE_DEVICES`` ordinal (a stand-in
+    for the driver query, e.g. ``functools.partial(fake_device, "H100", "A100")`` for a mixed farm)."""
+    ordinal = int((os.environ.get("CUDA_VISIBLE_DEVICES") or "0").split(",")[0])
+    return names[ordinal % len(names)], "580.00"
 
 
 @dataclass(frozen=True)
@@ -114,4 +127,4 @@ class FakeRetimer:
         return out
 
 
-__all__ = ["FakeBench", "FakeRetimer", "fake_speed", "spearman"]
+__all__ = ["FakeBench", "FakeRetimer", "fake_device", "fake_speed", "spearman"]

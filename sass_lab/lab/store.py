@@ -192,14 +192,16 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def put(self, result: Result) -> int:
-        """Insert or replace one result in its own transaction; returns the row id."""
+    def put(self, result: Result, created: float | None = None) -> int:
+        """Insert or replace one result in its own transaction; returns the row id.
+
+        ``created``: when it was measured (default: now; an import keeps the original time)."""
         k = result.key
         vals = {c: result.values.get(c) for c in COLUMNS}
         extra = result.values.get("extra")
         cols = ("created", "kernel", "file", "source_hash", "defines", "arch", "device", "driver",
                 "versions", "size", "kind", "status", *COLUMNS, "extra")
-        row = (time.time(), k.kernel, k.file, k.source_hash, canon(k.defines), k.arch, k.device,
+        row = (time.time() if created is None else created, k.kernel, k.file, k.source_hash, canon(k.defines), k.arch, k.device,
                k.driver, canon(k.versions), canon(k.size), k.kind, result.status,
                *vals.values(), canon(extra) if extra is not None else None)
         try:
