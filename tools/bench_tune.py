@@ -9,7 +9,8 @@ so every candidate is really expanded, parsed, scheduled, emitted and compiled; 
 repetition, so they share the machine's load: ``--compiler`` names the compilers to time (the ptxas
 command line in a subprocess, nvJitLink in the worker), ``--baseline DIR`` adds an older checkout of
 sass_lab (e.g. ``git worktree add /tmp/base <commit>``) run the same way. ``--warm`` adds one more
-sweep over the filled cache (what a rerun or a resumed sweep costs). Prints medians per variant.
+sweep over the filled caches into a new results database (what a rerun costs: the cubins, and since
+issue 17 the candidate summaries, are cached). Prints medians per variant, wall and CPU time.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def main() -> None:
     print(f"{a.file}: {a.jobs} compile processes, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     times: dict[str, list[float]] = {v[0]: [] for v in variants}
     cpus: dict[str, list[float]] = {v[0]: [] for v in variants}
+    warms: dict[str, list[tuple[float, float]]] = {v[0]: [] for v in variants}
     for rep in range(a.repeat):
         for name, root, compiler in variants:
             with tempfile.TemporaryDirectory() as cache:
@@ -80,11 +82,16 @@ def main() -> None:
                       f"CPU {r['cpu_s']:6.2f} s, {r['n']} candidates, {r['ok']} ranked)", flush=True)
                 if a.warm:
                     w = sweep(root, a.file, a.jobs, cache, compiler)
-                    print(f"  #{rep + 1} {name:32s} warm {w['sweep_s']:6.2f} s (cubin cache filled)")
+                    warms[name].append((w["sweep_s"], w["cpu_s"]))
+                    print(f"  #{rep + 1} {name:28s} warm {w['sweep_s']:6.2f} s (process {w['process_s']:5.2f} s, "
+                          f"CPU {w['cpu_s']:6.2f} s; caches filled, new results database)", flush=True)
     for name, ts in times.items():
         print(f"median cold sweep, {name}: {statistics.median(ts):.2f} s wall, "
               f"{statistics.median(cpus[name]):.2f} s CPU (all processes)  (wall runs: "
               f"{', '.join(f'{t:.2f}' for t in ts)})")
+        if warms[name]:
+            print(f"median warm sweep, {name}: {statistics.median(w for w, _ in warms[name]):.2f} s wall, "
+                  f"{statistics.median(c for _, c in warms[name]):.2f} s CPU")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 
 from sass_lab.cli.main import main
 from sass_lab.lab import tune as T
-from sass_lab.lab.exchange import export, load, merge
+from sass_lab.lab.exchange import export
 from sass_lab.lab.store import Key, Result, Store, source_hash
 
 

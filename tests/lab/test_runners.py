@@ -173,3 +173,16 @@ def test_one_model():
         one_model([Device("H100", "1"), Device("H100", "2")])
     with pytest.raises(UsageError, match="no GPU"):
         one_model([])
+
+
+def test_cli_tune_through_ray(kfile, tmp_path, ray_cluster, capsys):
+    import json
+
+    from sass_lab.cli.main import main
+
+    db = tmp_path / "cli.db"
+    assert main(["tune", str(kfile), "--compile-only", "--runner", "ray", "--db", str(db), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["search"]["mode"] == "exhaustive" and out["verdict"] is None
+    assert sorted(o["status"] for o in out["outcomes"]) == ["ok", "ok", "ok", "pruned"]
+    assert len(rows(db)) == 4
