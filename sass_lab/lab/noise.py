@@ -94,13 +94,13 @@ def interleave(measure: Callable[[int], float], k: int, rounds: int) -> list[lis
 def retime_on_gpu(path: str, arch: str, size: dict, defines: list[dict], rounds: int,
                   rep_ms: float = 20.0) -> list[list[float]]:
     """Load every candidate on this process's GPU, then time them interleaved (seconds per run)."""
+    import numpy as np
+
     from .. import runtime as rt
     from ..api import assemble_file
     from ..runtime.timing import CudaTimer
     from .bench import BenchConfig, do_bench
     from .spec import load_spec
-
-    import numpy as np
 
     rt.probe()
     timer = CudaTimer.create()
