@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from sass_lab.lab import search as S  # noqa: E402
 from sass_lab.lab.fakebench import fake_speed, spearman  # noqa: E402
 from sass_lab.lab.spec import load_spec  # noqa: E402
+from sass_lab.lab.store import canon  # noqa: E402
 from sass_lab.lab.tune import compile_runner, prune, static_score  # noqa: E402
 
 
@@ -61,9 +62,9 @@ def main() -> None:
         cands = spec.combinations()
         if len(cands) < 2:
             continue
-        statics = {repr(s.defines): s for s in compile_runner(f, "sm_90", cands, spec.with_size(None), jobs=a.jobs,
+        statics = {canon(s.defines): s for s in compile_runner(f, "sm_90", cands, spec.with_size(None), jobs=a.jobs,
                                                               keys=_keys(f, cands, spec.with_size(None)))}
-        st = [statics[repr(d)] for d in cands]
+        st = [statics[canon(d)] for d in cands]
         scores = [None if (prune(s) or s.failure) else static_score(s) for s in st]
         budget = S.budget_count(a.budget, len(cands))
         mode = S.choose("auto", len(cands))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +107,8 @@ def compile_runner(path: str, arch: str, cands: list[dict], size: dict, *, runne
     todo = []
     for d, k in zip(cands, keys):
         hit = load_summary(k) if k else None
-        if hit is not None and hit.defines == d:
-            yield hit
+        if hit is not None and canon(hit.defines) == canon(d):
+            yield replace(hit, defines=d)  # the caller's values (a tuple stays a tuple)
         else:
             todo.append((d, k))
     if not todo:
