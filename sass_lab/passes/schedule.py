@@ -28,7 +28,7 @@ from .budget import schedule_limit
 from .dag import Dag, build_dag
 from .defuse import DefUse
 from .latency import check_table, latency
-from .liveness import Flow, flow, pressure_of
+from .liveness import Flow, flow, pressure_of, reg_units
 from .runpressure import RunPressure, run_pressure
 
 _FIXED = frozenset({"setmaxnreg", "griddepcontrol", "nanosleep", "pmevent", "brkpt", "trap", "exit",
@@ -271,6 +271,35 @@ def _schedule_run(run: list[Instr], table: Mapping[str, int], du: DefUse,
     return _Run(out, before, cycles, crit, kept, p0, peak, free_cycles, free_peak)
 
 
+_MEMO: dict[tuple, tuple[tuple[int, ...], _Run]] = {}
+_MEMO_MAX = 512
+
+
+def _memo_run(run: list[Instr], table: Mapping[str, int], du: DefUse, aware: bool, into, out,
+              types: dict[str, str] | None, limit: int | None) -> _Run:
+    """:func:`_schedule_run`, remembered by the run's content: a tuning sweep compiles the same
+    region again and again (the SGEMM's 64 candidates have 8 distinct runs among 256), and a run's
+    schedule depends only on its instructions (spans included), the latency table, the pressure
+    limit and the registers live around it (those it touches, and the units of the others passing
+    through). The result is kept as a permutation, applied to this run's objects."""
+    key: tuple = (tuple(run), tuple(sorted(table.items())), limit)
+    if aware:  # the pressure model sees the run's own registers and the units merely passing through
+        used = {r.name for x in run for part in du(x) for r in part}
+        through = sum(reg_units(types.get(n, "b32")) for n in out if n not in used)
+        key += (into & used, out & used, through, tuple(sorted((n, types.get(n)) for n in used)))
+    hit = _MEMO.get(key)
+    if hit is not None:
+        perm, r = hit
+        return _Run([run[j] for j in perm], *(getattr(r, f) for f in _Run.__slots__[1:]))
+    model = run_pressure(run, du, into, out, types) if aware else None
+    r = _schedule_run(run, table, du, model, limit)
+    pos = {id(x): j for j, x in enumerate(run)}
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    _MEMO[key] = (tuple(pos[id(x)] for x in r.order), r)
+    return r
+
+
 def _context(kernel: Kernel, du: DefUse, max_pressure: int | None) -> tuple[Flow, dict[str, str], int]:
     fl = flow(kernel, du)
     types = dict(zip(fl.regs.names, fl.regs.types))
@@ -314,12 +343,11 @@ def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = Non
                 run.append(st)
                 continue
             if run:
-                model = None
+                into = out = None
                 if fl is not None:
                     into = fl.regs.decode(fl.live_after[start - 1])
                     out = fl.regs.decode(fl.live_after[start + len(run) - 1])
-                    model = run_pressure(run, du, into, out, types)
-                r = _schedule_run(run, table, du, model, limit)
+                r = _memo_run(run, table, du, fl is not None, into, out, types, limit)
                 moved += sum(x is not y for x, y in zip(r.order, run))
                 before, after, crit = before + r.before, after + r.after, crit + r.critical
                 kept, subs, count = kept + r.kept, subs + 1, count + len(run)
