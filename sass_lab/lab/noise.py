@@ -142,7 +142,7 @@ def retime_top(runner, path: str, arch: str, size: dict, outcomes: list, k: int,
     if retimer is not None and getattr(runner, "kind", "local") == "local":
         samples = fn(path, arch, size, top, rounds)
     else:
-        from .tune import tasks_for
+        from .runners import tasks_for
 
         f, tasks = tasks_for(runner, path, fn, [(arch, size, top, rounds)])
         (r,) = list(runner.run(f, tasks, gpu=True))

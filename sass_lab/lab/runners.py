@@ -344,19 +344,13 @@ class GpusRunner(LocalRunner):
         self._workers.clear()
 
 
-def make_runner(kind: str, *, jobs: int | None = None, ray_address: str | None = None,
-                preload: Callable[[], None] | None = None, **kw: Any) -> Runner:
-    """The runner called ``kind`` (``local``, ``gpus`` or ``ray``)."""
-    if kind == "local":
-        return LocalRunner(jobs, preload, **kw)
-    if kind == "gpus":
-        return GpusRunner(jobs, preload, **kw)
-    if kind == "ray":
-        from .rayrunner import RayRunner
-
-        return RayRunner(address=ray_address, jobs=jobs, **kw)
-    raise UsageError(f"unknown runner '{kind}'", hint=f"choose one of {', '.join(RUNNERS)}")
+def tasks_for(runner: Runner, path: str, fn: Callable, rows: list[tuple]) -> tuple[Callable, list[tuple]]:
+    """``fn(path, *row)`` for each row, wrapped so a runner on other machines gets the files too."""
+    if getattr(runner, "ships_files", False):
+        b = Bundle.of(path)
+        return bundled, [(fn, b, *r) for r in rows]
+    return fn, [(path, *r) for r in rows]
 
 
 __all__ = ["RUNNERS", "Bundle", "Device", "GpusRunner", "LocalRunner", "Reply", "Runner", "bundled",
-           "gpu_inventory", "make_runner", "one_model", "run_spawned"]
+           "gpu_inventory", "one_model", "run_spawned", "tasks_for"]

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import CompilerFault, SasmError
+from ..errors import CompilerFault, SasmError, UsageError
 from .candidate import Static, compile_one, load_summary, summary_key, warm_up
-from .runners import Device, Reply, Runner, make_runner, one_model
+from .runners import RUNNERS, Device, GpusRunner, LocalRunner, Reply, Runner, one_model, tasks_for
 from .spec import load_spec
 from .store import Key, Result, Store, canon, package_versions, source_hash
 
@@ -84,14 +84,18 @@ def compile_budget(timeout: float | None) -> float:
     return (timeout or default_timeout()) + current().seconds
 
 
-def tasks_for(runner: Runner, path: str, fn: Callable, rows: list[tuple]) -> tuple[Callable, list[tuple]]:
-    """``fn(path, *row)`` for each row, wrapped so a runner on other machines gets the files too."""
-    if getattr(runner, "ships_files", False):
-        from .runners import Bundle, bundled
+def make_runner(kind: str, *, jobs: int | None = None, ray_address: str | None = None,
+                preload: Callable[[], None] | None = None, **kw: Any) -> Runner:
+    """The runner called ``kind`` (``local``, ``gpus`` or ``ray``)."""
+    if kind == "local":
+        return LocalRunner(jobs, preload, **kw)
+    if kind == "gpus":
+        return GpusRunner(jobs, preload, **kw)
+    if kind == "ray":
+        from .rayrunner import RayRunner
 
-        b = Bundle.of(path)
-        return bundled, [(fn, b, *r) for r in rows]
-    return fn, [(path, *r) for r in rows]
+        return RayRunner(address=ray_address, jobs=jobs, **kw)
+    raise UsageError(f"unknown runner '{kind}'", hint=f"choose one of {', '.join(RUNNERS)}")
 
 
 def compile_runner(path: str, arch: str, cands: list[dict], size: dict, *, runner: Runner | None = None,
