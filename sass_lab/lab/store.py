@@ -32,6 +32,8 @@ from ..errors import UsageError
 class StoreError(UsageError):
     """The results database cannot be used: missing, not SQLite, damaged, or not writable."""
 
+LOCK_WAIT_S = 30.0  # how long a sweep waits for another one holding the database
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     id            INTEGER PRIMARY KEY,
@@ -176,12 +178,25 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = _connect(self.path, "rwc" if write else "ro")
             if write:
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-                with self.conn:
-                    self.conn.executescript(SCHEMA)
+                _busy_retry(self._prepare)
         except (sqlite3.Error, OSError) as e:
             raise _unusable(self.path, e, write) from None
+
+    def _prepare(self) -> None:
+        """WAL mode and the schema. Switching the journal mode or creating the table while another
+        sweep creates the same database can answer "locked" at once, without SQLite's busy wait."""
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("BEGIN IMMEDIATE")  # the write lock first, with the busy wait
+        try:
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    self.conn.execute(stmt)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -204,11 +219,10 @@ class Store:
         row = (time.time() if created is None else created, k.kernel, k.file, k.source_hash, canon(k.defines), k.arch, k.device,
                k.driver, canon(k.versions), canon(k.size), k.kind, result.status,
                *vals.values(), canon(extra) if extra is not None else None)
-        try:
-            with self.conn:
-                cur = self.conn.execute(
-                    f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    row)
+        try:  # autocommit: the one statement is its own transaction
+            cur = self.conn.execute(
+                f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                row)
         except sqlite3.Error as e:
             raise _unusable(self.path, e, True) from None
         return int(cur.lastrowid)
@@ -218,7 +232,9 @@ class Store:
         cur = self.conn.execute(
             "SELECT 1 FROM results WHERE kernel=? AND source_hash=? AND defines=? AND arch=? AND device=? "
             "AND driver=? AND versions=? AND size=? AND kind=?", key.sql())
-        return cur.fetchone() is not None
+        found = cur.fetchone() is not None
+        cur.close()  # an unfinished SELECT would hold its read snapshot open
+        return found
 
     def get(self, key: Key) -> Row | None:
         """The row stored under exactly this key, or None."""
@@ -227,6 +243,7 @@ class Store:
             "AND driver=? AND versions=? AND size=? AND kind=?", key.sql())
         names = [d[0] for d in cur.description]
         r = cur.fetchone()
+        cur.close()
         return _decode(dict(zip(names, r))) if r else None
 
     def rows(self, kernel: str | None = None, kind: str | None = None) -> list[Row]:
@@ -259,9 +276,23 @@ class Store:
         return sorted(best.values(), key=lambda r: (r.kernel, canon(r.size), r.kind))
 
 
+def _busy_retry(fn, seconds: float = LOCK_WAIT_S) -> None:
+    """Call ``fn`` again while SQLite answers "locked"/"busy" without waiting, for up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    delay = 0.01
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as e:
+            if not ("locked" in str(e) or "busy" in str(e)) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 def _connect(path: Path, mode: str, immutable: bool = False) -> sqlite3.Connection:
     uri = f"file:{quote(str(path.resolve()))}?mode={mode}" + ("&immutable=1" if immutable else "")
-    return sqlite3.connect(uri, uri=True, timeout=30)
+    return sqlite3.connect(uri, uri=True, timeout=LOCK_WAIT_S, isolation_level=None)
 
 
 def check(path: str | os.PathLike) -> None:
@@ -306,7 +337,7 @@ def _unusable(path: Path, e: Exception, write: bool) -> StoreError:
         return StoreError(f"cannot write the results database {path}: it is read-only ({msg})",
                           hint="make it writable, or store elsewhere with --db PATH")
     if "locked" in msg or "busy" in msg:
-        return StoreError(f"results database {path} stayed locked by another process for 30 s ({msg})",
+        return StoreError(f"results database {path} stayed locked by another process for {LOCK_WAIT_S:g} s ({msg})",
                           hint="wait for the other sweep, or use another --db")
     return StoreError(f"cannot use the results database {path}: {msg}", hint="check the path, or use --db")
 

@@ -85,3 +85,27 @@ def test_default_path_env(monkeypatch, tmp_path):
 @pytest.mark.parametrize("a,b", [({"a": 1, "b": 2}, {"b": 2, "a": 1})])
 def test_canon(a, b):
     assert canon(a) == canon(b)
+
+
+def _racer(path, i, start):
+    start.wait()
+    with Store(path) as st:  # every process creates the same new database at once
+        for j in range(20):
+            k = key(defines={"BM": i, "j": j})
+            assert st.get(k) is None  # a read between writes, as a resumed sweep does
+            st.put(Result(k, "ok", {"median_s": float(j)}))
+
+
+def test_sweeps_that_create_one_database_at_once_all_write(tmp_path):
+    ctx = mp.get_context("spawn")
+    for round_ in range(3):
+        path = tmp_path / f"r{round_}.db"
+        start = ctx.Barrier(8)
+        procs = [ctx.Process(target=_racer, args=(path, i, start)) for i in range(8)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 8
+        with Store(path) as st:
+            assert len(st.rows()) == 8 * 20
