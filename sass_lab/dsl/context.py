@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from .. import ir
 from ..errors import SourceError, Span
+from ..hw.arch import STATIC_SHARED_MAX
 from .nodes import OPERANDS, SClose, SOpen, SPragma, Stmt, SVar
 from .sourcemap import ChainCache, Expanded
-
-STATIC_SHARED_MAX = 48 * 1024  # static .shared per block on every arch (ptxas: "0xc000 max")
 
 
 class LowerCtx:

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from ..errors import UsageError
 
 KB = 1024
+# static .shared per block, and the dynamic+static total without the opt-in attribute, on every arch
+# (ptxas: "0xc000 max"; the Programming Guide: "48 KB ... above that requires dynamic shared memory")
+STATIC_SHARED_MAX = 48 * KB
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,7 @@ class ArchInfo:
     shared_alloc_unit: int = 128  # bytes
     max_threads_per_block: int = 1024
     max_threads_per_sm: int = 0  # derived
-    default_shared_per_block: int = 48 * KB  # without opt-in
+    default_shared_per_block: int = STATIC_SHARED_MAX  # without opt-in
     warp_size: int = 32
     sub_partitions: int = 4
     fp32_lanes_per_sm: int = 128  # FFMA lanes per SM per clock (64 on sm_70/75/80)

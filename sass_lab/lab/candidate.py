@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..errors import SasmError
+from ..hw.arch import STATIC_SHARED_MAX
 from .spec import load_spec
 
 MAGIC = b"sass_lab-candidate 1\n"
@@ -46,7 +47,7 @@ class Static:
     occupancy: float = 0.0
     limiters: tuple[str, ...] = ()
     ffma_share: float | None = None
-    shared_limit: int = 48 * 1024
+    shared_limit: int = STATIC_SHARED_MAX
     error: str | None = None  # the candidate does not compile (status 'pruned'): the rendered error
     compile_s: float = 0.0
     failure: str | None = None  # the compiler crashed or timed out on it (status 'failed')

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ResourceError, Span, ToolchainError, UsageError
-from ..hw.arch import TARGETS, arch_info
+from ..hw.arch import STATIC_SHARED_MAX, TARGETS, arch_info
 from ..hw.resources import Resources
 from . import cache, nvjitlink
 from . import log as logparse
@@ -34,7 +34,6 @@ __all__ = ["COMPILERS", "Compiled", "Diagnostic", "compile_module", "compile_ptx
            "find_ptxas", "hint_for", "map_diagnostic"]
 
 DEFAULT_TIMEOUT = 300.0
-STATIC_SHARED_MAX = 48 * 1024  # static .shared per block on every arch (ptxas: "0xc000 max")
 
 
 @dataclass(frozen=True, slots=True)
