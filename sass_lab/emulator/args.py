@@ -1,11 +1,13 @@
 """Kernel arguments → the parameter bank, and numpy buffers → one global heap with fake addresses.
 
-Arrays (for 64-bit pointer parameters) are copied into a byte heap at ``GLOBAL_BASE`` + offset, 256-byte
-aligned with guard gaps so small overruns land between buffers; the same array passed twice shares
-one region. Scalars must match the ``.param`` types (same width; float for ``.f*``).
+Arrays (for 64-bit pointer parameters) are copied into one byte heap, packed; each gets its own device
+address region ``GUARD`` bytes after the previous one, so overruns land in a guard zone between buffers;
+the same array passed twice shares one region. Scalars must match the ``.param`` types (same width; float for ``.f*``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,7 +15,7 @@ from ..errors import EmulatorError
 from . import values as V
 from .decode import Program
 
-GAP = 256
+GUARD = 1 << 32  # device bytes between two argument buffers
 
 
 def _param_error(i: int, p, got: str, hint: str | None = None) -> EmulatorError:
@@ -89,40 +91,69 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int, np.ndarra
 # ---------------------------------------------------------------------------------- memory
 
 
-def build_heap(prog: Program, bufs) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[int]]:
+@dataclass(frozen=True)
+class Heap:
+    """The global byte heap and where each buffer lives: ``starts``/``ends`` are device offsets (address
+    − ``GLOBAL_BASE``) sorted by start, ``deltas`` device offset − heap offset per buffer, ``names`` the
+    parameter (or module variable) names; ``offs``/``addrs`` the heap and device offsets of each bound
+    array in argument order."""
+
+    heap: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    deltas: np.ndarray
+    names: list[str]
+    offs: list[int]
+    addrs: list[int]
+
+
+def build_heap(prog: Program, bufs) -> Heap:
+    """Module ``.global`` variables first (device offset = heap offset), then each argument array in its own
+    region of the device address space, ``GUARD`` bytes after the previous one, so that an overflow
+    lands in a guard zone (an out-of-bounds finding naming both neighbours), never inside another
+    buffer. In the heap itself the arrays are packed (256-byte aligned)."""
     lay = prog.layout
-    starts, ends, names, offs = [], [], [], []
-    pos = 0
+    starts, ends, deltas, names, offs, addrs = [], [], [], [], [], []
     for gname, (off, size, _init) in lay.globals_.items():
         starts.append(off)
         ends.append(off + size)
+        deltas.append(0)
         names.append(gname)
-    pos = (lay.global_size + GAP + 255) // 256 * 256
-    seen: list[tuple[np.ndarray, int, int]] = []  # (array, offset, index into names)
+    pos = _align256(lay.global_size)
+    dev = _align256(lay.global_size) + GUARD
+    seen: list[tuple[np.ndarray, int, int, int]] = []  # (array, heap offset, device offset, index into names)
     for _poff, arr, name in bufs:
-        same = next(((o, k) for a, o, k in seen if a is arr), None)
+        same = next(((o, d, k) for a, o, d, k in seen if a is arr), None)
         if same is not None:  # one array passed for several pointers: one region, both names
             offs.append(same[0])
-            names[same[1]] += "/" + name
+            addrs.append(same[1])
+            names[same[2]] += "/" + name
             continue
-        for a, _o, k in seen:
+        for a, _o, _d, k in seen:
             if arr.nbytes and a.nbytes and np.shares_memory(a, arr):
                 raise EmulatorError(f"arguments '{names[k]}' and '{name}' are different arrays over the same "
                                     "memory", hint="pass the same array object for aliased pointers, or copies")
-        seen.append((arr, pos, len(names)))
-        starts.append(pos)
-        ends.append(pos + arr.nbytes)
+        seen.append((arr, pos, dev, len(names)))
+        starts.append(dev)
+        ends.append(dev + arr.nbytes)
+        deltas.append(dev - pos)
         names.append(name)
         offs.append(pos)
-        pos = (pos + arr.nbytes + GAP + 255) // 256 * 256
+        addrs.append(dev)
+        pos = _align256(pos + arr.nbytes)
+        dev = _align256(dev + arr.nbytes) + GUARD
     heap = np.zeros(pos + 64, np.uint8)
     for _gname, (off, size, init) in lay.globals_.items():
         heap[off:off + size] = np.frombuffer(init, np.uint8)[:size]
     for (_poff, arr, _name), o in zip(bufs, offs):
         heap[o:o + arr.nbytes] = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
     order = np.argsort(starts, kind="stable")
-    return (heap, np.asarray(starts, np.int64)[order], np.asarray(ends, np.int64)[order],
-            [names[i] for i in order], offs)
+    return Heap(heap, np.asarray(starts, np.int64)[order], np.asarray(ends, np.int64)[order],
+                np.asarray(deltas, np.int64)[order], [names[i] for i in order], offs, addrs)
+
+
+def _align256(n: int) -> int:
+    return (n + 255) // 256 * 256
 
 
 # ---------------------------------------------------------------------------------- symbols

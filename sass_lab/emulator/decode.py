@@ -85,7 +85,9 @@ class Program:
     uses_async: bool = False  # cp.async or bulk copies into shared memory (in-flight tracking)
     machine: tuple[int, int] = (132, 1024)  # (%nsmid, reserved shared bytes per block) of the .target
     exit_pcs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unguarded ret/exit (or a bra to one)
-    uses_proxy: bool = False  # wgmma, bulk copies or proxy fences: Hopper async state, generic-proxy writes
+    uses_proxy: bool = False
+    global_gran: int = 4  # smallest plain global access in bytes (at most 8): the global race unit
+    global_writes: bool = False  # plain global stores exist (else no global race is possible)  # wgmma, bulk copies or proxy fences: Hopper async state, generic-proxy writes
 
 
 class Ctx:
@@ -114,6 +116,8 @@ class Ctx:
         self.uses_shared = False
         self.uses_mbarrier = False
         self.uses_async = False
+        self.min_global = 8
+        self.global_writes = False
 
     # ------------------------------------------------------------------ errors
     def error(self, msg: str, hint: str | None = None) -> EmulatorError:
@@ -121,6 +125,11 @@ class Ctx:
         span = ins.span if ins is not None else None
         where = f" (PTX line {span.line})" if span else ""
         return EmulatorError(f"{msg}{where}", span, hint=hint)
+
+    def note_global(self, size: int, write: bool) -> None:
+        """A plain (non-atomic) global access of ``size``-byte elements (the race tracking unit)."""
+        self.min_global = min(self.min_global, size)
+        self.global_writes |= write
 
     def note_shared(self, size: int) -> None:
         self.uses_shared = True

@@ -30,10 +30,10 @@ class State:
     """Mutable machine state of one wave (not a dataclass: it is the interpreter's hot object)."""
 
     __slots__ = ("L", "tp", "nb", "regs", "heap", "hv", "buf_starts", "buf_ends", "buf_names",
-                 "shared", "sv", "sh_size", "sh_limit", "local", "lv", "local_size", "param", "const",
+                 "buf_deltas", "shared", "sv", "sh_size", "sh_limit", "local", "lv", "local_size", "param", "const",
                  "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
                  "block", "first_block", "steps", "live", "line_map", "all_lanes", "sh_base", "pcs", "bar_count",
-                 "wait_bar", "wait_next", "output", "hopper", "mbar", "wait_key", "asyncs")
+                 "wait_bar", "wait_next", "output", "hopper", "mbar", "wait_key", "asyncs", "gtrack")
 
     # ------------------------------------------------------------------ findings
     def lane_coords(self, lane: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -84,20 +84,26 @@ class State:
         lo, hi = int(off.min()), int(off.max())
         starts, ends = self.buf_starts, self.buf_ends
         b = int(np.searchsorted(starts, lo, side="right")) - 1
-        if not (b >= 0 and hi + size <= ends[b]):
+        if b >= 0 and hi + size <= ends[b]:
+            delta = self.buf_deltas[b]
+        else:
             bi = np.searchsorted(starts, off, side="right") - 1
             bic = np.maximum(bi, 0)
             ok = (bi >= 0) & (off + size <= ends[bic]) if len(starts) else np.zeros(len(off), bool)
             bad = np.flatnonzero(~ok)
-            self._oob_global(off[bad], bi[bad], lanes[bad], size, what)
+            if len(bad):
+                self._oob_global(off[bad], bi[bad], lanes[bad], size, what)
             lanes, off = lanes[ok], off[ok]
+            delta = self.buf_deltas[bic[ok]] if len(starts) else 0
         align = align or size
         if align > 1 and off.size and (off & (align - 1)).any():
             mis = (off & (align - 1)) != 0
             self.report("misaligned", lanes[mis], lambda _: f"{size}-byte global {what} at "
                         f"{int(off[mis][0]) + GLOBAL_BASE:#x} is not {align}-byte aligned")
             lanes, off = lanes[~mis], off[~mis]
-        return lanes, off
+            if np.ndim(delta):
+                delta = delta[~mis]
+        return lanes, off - delta
 
     def _oob_global(self, off, bi, lanes, size, what):
         """Report bad global accesses, each against the buffer it is nearest to."""
@@ -117,6 +123,10 @@ class State:
             where = "before the start" if o < start else "past the end"
             msg = (f"{size}-byte {what} at {o + GLOBAL_BASE:#x} is {where} of '{buf}': byte offset "
                    f"{o - start} of a {end - start}-byte buffer")
+            nb = b + 1 if o >= start else b - 1
+            if 0 <= nb < n:  # in the guard zone between two buffers: on a GPU it may land in the other one
+                msg += (f", in the guard zone between '{self.buf_names[min(b, nb)]}' and "
+                        f"'{self.buf_names[max(b, nb)]}' (on the GPU it may silently hit '{self.buf_names[nb]}')")
             self.report("oob-global", lanes[sel], msg, buffer=buf, address=o + GLOBAL_BASE)
 
     # ------------------------------------------------------------------ shared memory

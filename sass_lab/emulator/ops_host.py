@@ -47,7 +47,10 @@ def read_bytes(st, lane: int, addr: int, n: int) -> bytes | None:
         base, buf, limit = lane * st.local_size, st.local, st.local_size
     else:
         o = addr - GLOBAL_BASE
-        base, buf, limit = 0, st.heap, len(st.heap)
+        b = int(np.searchsorted(st.buf_starts, o, side="right")) - 1
+        if b < 0 or o >= st.buf_ends[b]:
+            return None
+        base, buf, limit = -int(st.buf_deltas[b]), st.heap, int(st.buf_ends[b])
     if o < 0 or o >= limit:
         return None
     return bytes(buf[base + o:base + min(limit, o + n)])

@@ -192,6 +192,7 @@ def _bulk(ctx: Ctx, ins: ir.Instr):
     gn = ctx.src(ops[2], "u32")
     locate = _target(ctx, ins, ops[3])
     ctx.uses_async = True
+    ctx.note_global(16, False)
 
     def h(st, wm, gm, pc):
         lanes = lanes_of(st, gm)
@@ -212,6 +213,8 @@ def _bulk(ctx: Ctx, ins: ir.Instr):
             sel = np.flatnonzero(n == k)
             k = int(k)
             ln, off = st.global_index(src[sel].view(np.uint64), k, lanes[sel], "cp.async.bulk read", align=16)
+            if st.gtrack is not None:
+                st.gtrack.access(off, k, ln, False)
             rows = sel[np.searchsorted(lanes[sel], ln)]
             ln2, flat = st.shared_index(dst[rows], k, ln, "cp.async.bulk write", align=16)
             rows2 = rows[np.searchsorted(ln, ln2)]

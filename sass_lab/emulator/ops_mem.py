@@ -123,6 +123,11 @@ def locate(st, space: str, a, size: int, lanes, what: str, write: bool):
             return out
     if space == "global":
         ln, idx = st.global_index(a.view(np.uint64) if a.dtype == np.int64 else a, size, lanes, what)
+        if st.gtrack is not None:
+            if what == "atomic":
+                st.gtrack.acquire(ln)
+            else:
+                st.gtrack.access(idx, size, ln, write)
         return [(st.hv, ln, idx, False)]
     if space == "shared":
         ln, idx = st.shared_index(a, size, lanes, what)
@@ -155,6 +160,9 @@ def ld(ctx: Ctx, ins: ir.Instr):
     space = space_of(ctx, ins, mem)
     if space in ("shared", "generic"):  # a generic access may land in shared memory
         ctx.note_shared(e)
+    if space in ("global", "generic"):
+        ctx.note_global(e, False)
+    acquire = "acquire" in mods and ("gpu" in mods or "sys" in mods)
     get, const = address(ctx, mem)
     puts = [dst_lanes(ctx, x, t) for x in items]
     sh = SHIFT[e]
@@ -178,6 +186,8 @@ def ld(ctx: Ctx, ins: ir.Instr):
             view = views[e]
             for k, p in enumerate(puts):
                 p(st, ln, view[w + k].view(tdt))
+        if acquire and st.gtrack is not None:
+            st.gtrack.acquire(lanes)
     return h
 
 
@@ -196,6 +206,8 @@ def st_(ctx: Ctx, ins: ir.Instr):
         raise ctx.error(f"'{ins.name}': stores to .{space} are not supported")
     if space in ("shared", "generic"):  # a generic access may land in shared memory
         ctx.note_shared(e)
+    if space in ("global", "generic"):
+        ctx.note_global(e, True)
     get, const = address(ctx, mem)
     udt = np.dtype(f"u{e}")
     gets = [None if isinstance(x, ir.Sink) else ctx.src(x, t) for x in items]
@@ -356,6 +368,8 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
     ctx.note_shared(4)
     ctx.uses_async = True
     gd, cd = address(ctx, ops[0])
+    if isinstance(ops[2], ir.Imm):
+        ctx.note_global(int(ops[2].value), False)
     gs, cs = address(ctx, ops[1])
     if not isinstance(ops[2], ir.Imm):
         raise ctx.error("cp.async needs an immediate copy size")
@@ -378,6 +392,8 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
             if k == 0:
                 continue
             ln, off = st.global_index(src[sel].view(np.uint64), int(k), lanes[sel], "cp.async read")
+            if st.gtrack is not None:
+                st.gtrack.access(off, int(k), ln, False)
             rows = np.searchsorted(lanes, ln)
             data[rows, :k] = st.heap[off[:, None] + np.arange(k)]
         ln, flat = st.shared_index(dst, cp, lanes, "cp.async write")
@@ -409,7 +425,19 @@ def _is_pred(ctx: Ctx, op) -> bool:
     return isinstance(op, ir.Reg) and op.name.lstrip("!") in ctx.regs and ctx.regs[op.name.lstrip("!")][1] == "pred"
 
 
-@builder("prefetch", "prefetchu", "membar", "discard", "applypriority", "createpolicy",
+@builder("membar")
+def membar(ctx: Ctx, ins: ir.Instr):
+    """``membar.gl/.sys`` (``__threadfence``) publishes the block's global writes (see gmem)."""
+    if not {"gl", "sys"} & set(ins.mods):
+        return lambda st, wm, gm: None
+
+    def h(st, wm, gm):
+        if st.gtrack is not None:
+            st.gtrack.fence(lanes_of(st, gm))
+    return h
+
+
+@builder("prefetch", "prefetchu", "discard", "applypriority", "createpolicy",
          "griddepcontrol", "nanosleep", "pmevent")
 def nop(ctx: Ctx, ins: ir.Instr):
     if ins.opcode == "createpolicy":

@@ -18,6 +18,11 @@ def fence(ctx: Ctx, ins: ir.Instr):
             if st.hopper is not None:
                 st.hopper.fence(lanes_of(st, gm))
         return hp
+    if {"gpu", "sys"} & set(ins.mods) and not {"proxy", "mbarrier_init"} & set(m.split("::")[0] for m in ins.mods):
+        def hf(st, wm, gm):  # __threadfence: publishes the block's global writes (see gmem)
+            if st.gtrack is not None:
+                st.gtrack.fence(lanes_of(st, gm))
+        return hf
     return lambda st, wm, gm: None
 
 

@@ -104,6 +104,8 @@ def _load_store(ctx: Ctx, ins: ir.Instr, load: bool):
     space = space_of(ctx, ins, mem)
     if space in ("shared", "generic"):
         ctx.note_shared(esize)
+    if space in ("global", "generic"):
+        ctx.note_global(esize, not load)
     get, const = address(ctx, mem)
     gstride = ctx.src(ins.operands[2], "u32") if len(ins.operands) > 2 else None
     r_of, c_of = _slots_layout(rows, cols, slots)

@@ -212,7 +212,7 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
     return Program(kernel.name, tuple(ops), tuple(instrs), len(ctx.dtypes), tuple(ctx.dtypes),
                    dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, ctx.uses_mbarrier, ctx.uses_async,
                    exit_pcs=_exit_pcs(ops, instrs),
-                   uses_proxy=uses_proxy)
+                   uses_proxy=uses_proxy, global_gran=ctx.min_global, global_writes=ctx.global_writes)
 
 
 TEXTURE_OPS = frozenset({"tex", "tld4", "txq", "suld", "sust", "sured", "suq", "istypep"})

@@ -19,6 +19,7 @@ KINDS = {
     "misaligned": "misaligned access",
     "uninit-shared": "read of shared memory never written",
     "race-shared": "shared-memory race",
+    "race-global": "global-memory race between blocks",
     "barrier-divergence": "barrier divergence",
     "warp-divergence": "warp divergence at a .sync warp instruction",
     "membermask": "a .sync warp instruction outside its member mask",

@@ -18,6 +18,7 @@ from .args import bind_args, bind_symbols, build_heap
 from .asyncs import AsyncCopies
 from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
 from .decode import BRANCH, BRX, EXIT, NORMAL, SYNC, Program
+from .gmem import GlobalRaces
 from .hopper import HopperState
 from .machine import EXIT_PC, GLOBAL_BASE, State, views
 from .mbarrier import MBarriers, stall
@@ -324,14 +325,15 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     T = block3[0] * block3[1] * block3[2]
     _check_launch(ptx, prog, grid3, block3)
     pb, bufs = bind_args(prog, args)
-    heap, starts, ends, names, offs = build_heap(prog, bufs)
-    for (poff, _a, _n), o in zip(bufs, offs):
-        pb[poff:poff + 8] = int(GLOBAL_BASE + o).to_bytes(8, "little")
+    hp = build_heap(prog, bufs)
+    heap, offs = hp.heap, hp.offs
+    for (poff, _a, _n), d in zip(bufs, hp.addrs):
+        pb[poff:poff + 8] = int(GLOBAL_BASE + d).to_bytes(8, "little")
     lay = prog.layout
     st = State()
     st.kernel, st.grid, st.block, st.prog, st.check, st.line_map = prog.name, grid3, block3, prog, check, line_map
     st.heap, st.hv = heap, views(heap)
-    st.buf_starts, st.buf_ends, st.buf_names = starts, ends, names
+    st.buf_starts, st.buf_ends, st.buf_deltas, st.buf_names = hp.starts, hp.ends, hp.deltas, hp.names
     st.param = _bank(bytes(pb))
     st.const = _bank(lay.const_bytes)
     symbols_back = bind_symbols(prog, symbols, heap, st.const)
@@ -340,10 +342,11 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     st.local_size = (lay.local_size + 15) // 16 * 16
     st.gran = prog.granularity
     st.findings = Collector(prog.name)
+    nblocks = grid3[0] * grid3[1] * grid3[2]
+    st.gtrack = GlobalRaces(st, len(heap), prog.global_gran, nblocks) if check and prog.global_writes else None
     st.output = []
     st.steps, st.pc = 0, -1
     st.tp = (T + 31) // 32 * 32
-    nblocks = grid3[0] * grid3[1] * grid3[2]
     # lanes per wave: as asked, but keep local frames and shared windows within a memory budget
     lanes = min(wave_lanes, MEMORY_BUDGET // max(1, st.local_size), MEMORY_BUDGET // st.sh_size * st.tp)
     per = max(1, lanes // st.tp)
@@ -354,6 +357,8 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
             _init_wave(st, prog, first, st.nb, T, dynamic_shared)
             ti += run_wave(st, prog, T, max_steps * (waves + 1))
             waves += 1
+    if st.gtrack is not None:
+        st.gtrack.report()
     for (_poff, arr, _name), o in zip(bufs, offs):
         if arr.flags.writeable and arr.nbytes:
             arr[...] = heap[o:o + arr.nbytes].view(arr.dtype).reshape(arr.shape)

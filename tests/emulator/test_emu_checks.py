@@ -33,7 +33,7 @@ WARP_REDUCE = ("st.shared.u32 [%r4], %r0; bar.sync 0; setp.ge.u32 %p1, %r0, 32; 
                "LOOP: shl.b32 %r11, %r10, 2; add.s32 %r12, %r4, %r11; ld.shared.u32 %r13, [%r4];"
                "ld.shared.u32 %r14, [%r12]; add.u32 %r13, %r13, %r14; SYNC st.shared.u32 [%r4], %r13; SYNC"
                "shr.u32 %r10, %r10, 1; setp.ne.u32 %p2, %r10, 0; @%p2 bra LOOP;"
-               "setp.eq.u32 %p3, %r0, 0; @%p3 st.global.u32 [%rd0], %r13; DONE:")
+               "setp.eq.u32 %p3, %r0, 0; @%p3 st.global.u32 [%rd3], %r13; DONE:")
 BUGS["race-no-syncwarp"] = (WARP_REDUCE.replace("SYNC", ""), 64)
 KIND = {"race-no-syncwarp": "race-shared", "race-war": "race-shared", "race-waw": "race-shared", "barrier-exit": "barrier-divergence"}
 
@@ -116,12 +116,20 @@ CLEAN = {
 }
 
 
+# %rd3 = &out[blockIdx.x * blockDim.x + tid]: each block writes its own row (two blocks writing the same
+# global word would be a race between blocks)
+OWN_ROW = ("mov.u32 %r30, %ctaid.x; mov.u32 %r32, %ntid.x; mad.lo.u32 %r31, %r30, %r32, %r0;"
+           "mul.wide.u32 %rd19, %r31, 4; add.s64 %rd3, %rd0, %rd19;")
+
+
 @pytest.mark.parametrize("name", sorted(CLEAN))
 def test_no_false_reports(name):
     threads = 64
-    out = np.zeros(threads, np.uint32)
-    rep = emulate(kernel(CLEAN[name]), "k", 2, threads, [out, np.zeros(threads, np.uint32), np.uint32(3)])
+    rows = np.zeros(2 * threads, np.uint32)
+    rep = emulate(kernel(OWN_ROW + CLEAN[name]), "k", 2, threads, [rows, np.zeros(threads, np.uint32), np.uint32(3)])
     assert rep.findings == ()
+    np.testing.assert_array_equal(rows[:threads], rows[threads:])
+    out = rows[:threads]
     if name == "atomics":
         assert (out == threads).all()
     if name == "syncwarp-reduce":
@@ -174,10 +182,11 @@ PRODUCER_CONSUMER = ("setp.ge.u32 %p1, %r0, 32; @%p1 bra PRODUCER;"
 
 def test_named_barrier_producer_consumer_waits():
     # the consumer warp reaches bar.sync first (lower PC) and must wait for the producer's bar.arrive
-    out = np.zeros(64, np.uint32)
-    rep = emulate(kernel(PRODUCER_CONSUMER), "k", 2, 64, [out, np.zeros(64, np.uint32), np.uint32(0)])
+    out = np.zeros(128, np.uint32)
+    rep = emulate(kernel(OWN_ROW + PRODUCER_CONSUMER), "k", 2, 64, [out, np.zeros(64, np.uint32), np.uint32(0)])
     assert rep.findings == ()
     np.testing.assert_array_equal(out[:32], 3 * (np.arange(32) + 32))
+    np.testing.assert_array_equal(out[64:96], out[:32])
 
 
 def test_named_barrier_that_never_completes_is_reported_not_hung():
@@ -208,3 +217,94 @@ def test_warp_sync_instruction_in_divergent_code(instr):
     # naming only the lanes that do execute it is fine
     ok = instr.replace("-1;", "0x55555555;")
     assert emulate(kernel(body.replace(instr, ok)), "k", 1, 64, args).findings == ()
+
+
+# ------------------------------------------------------------------------------ guard zones, global races
+
+
+@pytest.mark.parametrize("body, buf, where", [
+    # out has 64 words: out[i + 128] would land inside `in` on a packed heap
+    ("st.global.u32 [%rd3+512], %r0;", "out_param", "past the end of 'out_param': byte offset 512"),
+    ("ld.global.u32 %r5, [%rd4+-512]; st.global.u32 [%rd3], %r5;", "in_param",
+     "before the start of 'in_param': byte offset -512"),
+])
+def test_overflow_into_a_neighbour_lands_in_a_guard_zone(body, buf, where):
+    out, inp = np.zeros(64, np.uint32), np.arange(64, dtype=np.uint32)
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(kernel(body), "k", 1, 64, [out, inp, np.uint32(0)])
+    (f,) = e.value.findings
+    assert f.kind == "oob-global" and f.buffer == buf and f.count == 64 and where in f.message
+    assert "in the guard zone between 'out_param' and 'in_param'" in f.message
+    np.testing.assert_array_equal(inp, np.arange(64))  # the neighbour is untouched
+
+
+LAST_BLOCK = """
+    setp.ne.u32 %p1, %r0, 0;
+    @%p1 bra DONE;
+    mov.u32 %r20, %ctaid.x;
+    add.u32 %r21, %r20, 1;
+    mul.wide.u32 %rd10, %r20, 4;
+    add.s64 %rd11, %rd1, %rd10;
+    st.global.u32 [%rd11], %r21;
+    FENCE
+    atom.global.add.u32 %r22, [%rd0+4], 1;
+    mov.u32 %r23, %nctaid.x;
+    sub.u32 %r24, %r23, 1;
+    setp.ne.u32 %p2, %r22, %r24;
+    @%p2 bra DONE;
+    mov.u32 %r25, 0;
+    mov.u32 %r26, 0;
+LOOP:
+    mul.wide.u32 %rd12, %r26, 4;
+    add.s64 %rd13, %rd1, %rd12;
+    ld.global.u32 %r27, [%rd13];
+    add.u32 %r25, %r25, %r27;
+    add.u32 %r26, %r26, 1;
+    setp.lt.u32 %p3, %r26, %r23;
+    @%p3 bra LOOP;
+    st.global.u32 [%rd0], %r25;
+DONE:"""
+
+
+@pytest.mark.parametrize("fence", ["membar.gl;", "fence.sc.gpu;", "fence.acq_rel.gpu;"])
+def test_last_block_pattern_with_a_fence_is_not_a_race(fence):
+    # threadfence reduction: each block publishes a partial, fences, counts itself in; the last one sums
+    out, part = np.zeros(2, np.uint32), np.zeros(4, np.uint32)
+    rep = emulate(kernel(LAST_BLOCK.replace("FENCE", fence)), "k", 4, 32, [out, part, np.uint32(0)])
+    assert rep.findings == () and out[0] == 1 + 2 + 3 + 4
+
+
+def test_global_races_between_blocks():
+    # no fence: the last block's reads of the other partials race with their writes
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(kernel(LAST_BLOCK.replace("FENCE", "")), "k", 4, 32, [np.zeros(2, np.uint32), np.zeros(4, np.uint32),
+                                                                       np.uint32(0)])
+    (f,) = e.value.findings
+    assert f.kind == "race-global" and f.buffer == "in_param" and f.count == 3
+    assert f.message.startswith("read/write race on global 'in_param' byte offset 0 (and 2 more 4-byte words): "
+                                "block (0, 0, 0) writes it and block (3, 0, 0) reads it")
+    assert f.instruction == "st.global.u32 [%rd11], %r21;" and f.thread == (0, 0, 0)
+    # every block writes out[tid]
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(kernel("st.global.u32 [%rd3], %r0;"), "k", 3, 64, [np.zeros(64, np.uint32), np.zeros(1, np.uint32),
+                                                                  np.uint32(0)])
+    (f,) = e.value.findings
+    assert f.kind == "race-global" and f.count == 64 and f.message.startswith("write/write race on global 'out_param'")
+    # reads of another block's row (an in-place stencil across the block boundary)
+    body = OWN_ROW + ("st.global.u32 [%rd3], %r0; mov.u32 %r33, %nctaid.x; add.u32 %r34, %r30, 1;"
+                      "rem.u32 %r34, %r34, %r33; mad.lo.u32 %r35, %r34, %r32, %r0; mul.wide.u32 %rd18, %r35, 4;"
+                      "add.s64 %rd18, %rd0, %rd18; ld.global.u32 %r36, [%rd18]; st.global.u32 [%rd4], %r36;")
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(kernel(body), "k", 2, 32, [np.zeros(64, np.uint32), np.zeros(32, np.uint32), np.uint32(0)])
+    kinds = sorted((f.kind, f.message.split(" race")[0], f.buffer) for f in e.value.findings)
+    assert kinds == [("race-global", "read/write", "out_param"), ("race-global", "write/write", "in_param")]
+
+
+def test_atomics_from_every_block_are_not_races():
+    rep = emulate(kernel("atom.global.add.u32 %r5, [%rd1], 1; red.global.add.u32 [%rd1+4], %r0;"
+                         "st.global.u32 [%rd3], 0;"), "k", 1, 64,
+                  [np.zeros(64, np.uint32), np.zeros(2, np.uint32), np.uint32(0)])
+    assert rep.findings == ()
+    buf = np.zeros(2, np.uint32)
+    rep = emulate(kernel("atom.global.add.u32 %r5, [%rd1], 1;"), "k", 5, 64, [np.zeros(64, np.uint32), buf, np.uint32(0)])
+    assert rep.findings == () and buf[0] == 5 * 64

@@ -1,0 +1,153 @@
+"""Global-memory races between the blocks of one launch (``check=True``).
+
+Blocks run in no defined order and cannot wait for each other, so two accesses to the same global
+bytes by different blocks, at least one a plain (non-atomic) write, race: ``race-global`` (write/write
+or read/write), whatever the order the emulator happened to run them in.
+
+Each tracking unit of the heap (the kernel's smallest global access, at most 8 bytes) keeps
+order-free summaries, so the findings do not depend on the wave size:
+
+- ``wr``: the lowest block that wrote it with a plain store, + 1, negated once several blocks did
+  (0: never written); ``rd``: the same for plain loads;
+- ``wpc``: ``pc << 10 | thread`` of the lowest writer block's first write (where the finding points).
+
+At the end of the launch a unit with several writers is a write/write race, a unit with one writer
+and a reader from another block a read/write race; findings are merged per kind and writing
+instruction, ``count`` = racing units. Atomics are not tracked (they never race with each other).
+
+One cross-block handoff is modelled, the "last block" pattern (threadfence reduction): a read by block
+R of data written by block W is ordered when W executed a gpu- or system-scope fence (``membar.gl``,
+``fence.sc/acq_rel.gpu``) and R afterwards executed an atomic, an ``ld.acquire`` or such a fence.
+Such reads are not recorded. Cooperative grid synchronisation is not modelled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .report import Finding
+
+TID_BITS = 10
+
+
+class GlobalRaces:
+    def __init__(self, st, heap_bytes: int, gran: int, nblocks: int):
+        self.st = st
+        self.shift = {1: 0, 2: 1, 4: 2, 8: 3}[gran]
+        n = (heap_bytes >> self.shift) + 1
+        self.wr = np.zeros(n, np.int32)
+        self.rd = np.zeros(n, np.int32)
+        self.wpc = np.zeros(n, np.int32)
+        self.fence_at = np.zeros(nblocks, np.int64)  # step of each block's last gpu-scope fence (0: none)
+        self.acq_at = np.zeros(nblocks, np.int64)  # step of each block's last acquire (atomic, ld.acquire, fence)
+        self.fenced = False
+
+    def _units(self, idx, size, lanes):
+        st = self.st
+        u = idx >> self.shift
+        b = (st.first_block + st.lane_blk[lanes] + 1).astype(np.int32)
+        n = size >> self.shift
+        if n > 1:
+            u = (u[:, None] + np.arange(n)).ravel()
+            b = np.repeat(b, n)
+            lanes = np.repeat(lanes, n)
+        return u, b, lanes
+
+    # ------------------------------------------------------------------ events
+    def access(self, idx: np.ndarray, size: int, lanes: np.ndarray, write: bool) -> None:
+        """Plain loads (``write`` False) or stores of ``size`` bytes at heap offsets ``idx`` by ``lanes``."""
+        if not len(idx):
+            return
+        u, b, lanes = self._units(idx, size, lanes)
+        if not write:
+            if self.fenced:  # reads of data published by a fence and acquired since: ordered
+                w = self.wr[u]
+                wb = np.maximum(w, 1) - 1
+                ok = (w > 0) & (w != b) & (self.fence_at[wb] > 0) & (self.acq_at[b - 1] > self.fence_at[wb])
+                if ok.any():
+                    u, b = u[~ok], b[~ok]
+            _merge(self.rd, u, b)
+            return
+        first = _merge(self.wr, u, b)
+        mine = np.flatnonzero(first)
+        if len(mine):
+            st = self.st
+            code = (np.int32(st.pc) << TID_BITS) | st.lane_tid[lanes[mine]].astype(np.int32)
+            self.wpc[u[mine][::-1]] = code[::-1]  # the lowest thread of the lowest block
+
+    def fence(self, lanes: np.ndarray) -> None:
+        blocks = np.unique(self.st.first_block + self.st.lane_blk[lanes])
+        self.fence_at[blocks] = self.acq_at[blocks] = self.st.steps
+        self.fenced = True
+
+    def acquire(self, lanes: np.ndarray) -> None:
+        if self.fenced:
+            self.acq_at[np.unique(self.st.first_block + self.st.lane_blk[lanes])] = self.st.steps
+
+    # ------------------------------------------------------------------ findings
+    def report(self) -> None:
+        wr, rd = self.wr, self.rd
+        ww = np.flatnonzero(wr < 0)
+        rw = np.flatnonzero((wr > 0) & (rd != 0) & ((rd < 0) | (rd != wr)))
+        for kind, units in (("write/write", ww), ("read/write", rw)):
+            if not len(units):
+                continue
+            codes = self.wpc[units]
+            for c in np.unique(codes):
+                sel = units[codes == c]
+                self._finding(kind, int(sel[0]), int(c), len(sel))
+
+    def _finding(self, kind: str, unit: int, code: int, count: int) -> None:
+        st = self.st
+        pc, tid = code >> TID_BITS, code & ((1 << TID_BITS) - 1)
+        heap_off = unit << self.shift
+        name, dev = _buffer_of(st, heap_off)
+        writer = abs(int(self.wr[unit])) - 1
+        if kind == "write/write":
+            other = "at least one other block also writes it"
+        else:
+            r = int(self.rd[unit])
+            other = (f"block {_coords(st.grid, abs(r) - 1)} reads it" if abs(r) - 1 != writer
+                     else "another block reads it")
+        words = f" (and {count - 1} more {1 << self.shift}-byte words)" if count > 1 else ""
+        msg = (f"{kind} race on global '{name}' byte offset {dev}{words}: block {_coords(st.grid, writer)} writes "
+               f"it and {other}, with no atomic between them (blocks run in no defined order)")
+
+        def make() -> Finding:
+            ins = st.prog.instrs[pc]
+            line = ins.span.line if ins.span else 0
+            span = st.line_map[line - 1] if st.line_map is not None and 0 < line <= len(st.line_map) else None
+            from .machine import instr_text
+            return Finding("race-global", st.kernel, msg, _coords(st.grid, writer), _coords(st.block, tid),
+                           instr_text(ins), line, span, name, None)
+        st.findings.add(("race-global", pc, name, kind), make, count)
+
+
+def _merge(arr: np.ndarray, u: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Fold blocks ``b`` (lanes ascend by block) into the summaries ``arr[u]``; per lane: did the unit's
+    lowest block change (a first access by the new lowest block)?"""
+    cur = arr[u]
+    arr[u[::-1]] = b[::-1]  # the last store per unit is its lowest block in this instruction
+    mn = arr[u]
+    acur = np.abs(cur)
+    first = (cur == 0) | (mn < acur)
+    low = np.where(first, mn, acur)
+    several = (cur < 0) | ((cur != 0) & (acur != mn)) | (mn != b)
+    arr[u] = np.where(several, -low, low)
+    s = np.flatnonzero(several)
+    if len(s):
+        arr[u[s]] = -low[s]
+    return first & (b == mn)
+
+
+def _coords(dims, i: int) -> tuple[int, int, int]:
+    x, y, _ = dims
+    return (i % x, (i // x) % y, i // (x * y))
+
+
+def _buffer_of(st, heap_off: int) -> tuple[str, int]:
+    """(buffer name, byte offset in it) of a heap offset."""
+    heap_starts = st.buf_starts - st.buf_deltas
+    order = np.argsort(heap_starts)
+    k = order[max(int(np.searchsorted(heap_starts[order], heap_off, side="right")) - 1, 0)]
+    return st.buf_names[k], heap_off - int(heap_starts[k])
