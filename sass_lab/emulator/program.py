@@ -10,6 +10,8 @@ import numpy as np
 
 from .. import ir
 from ..errors import EmulatorError
+from ..hw.arch import ARCHS
+from ..hw.devices import reference
 from . import (  # noqa: F401
     ops_bits,
     ops_cmp,
@@ -250,8 +252,6 @@ def _exit_pcs(ops: list[Op], instrs: list[ir.Instr]) -> np.ndarray:
 def machine_of(ptx: str) -> tuple[int, int]:
     """(%nsmid, reserved shared bytes per block) for the PTX's ``.target`` from the hw tables
     (the SM count of the arch's reference device, ``hw.devices.reference``; sm_90 for another target)."""
-    from ..hw.arch import ARCHS
-    from ..hw.devices import reference
 
     m = _TARGET.search(ptx)
     arch = m.group(1) if m and m.group(1) in ARCHS else "sm_90"

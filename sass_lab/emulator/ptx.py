@@ -21,6 +21,7 @@ from ..errors import EmulatorError, Span
 from ..isa.constexpr import fold
 from ..isa.literals import number
 from ..paths import grammar
+from .ptxread import Fallback, read
 
 PTX_FILE = "<ptx>"
 
@@ -343,14 +344,29 @@ def _error_span(lines: list[str], e: UnexpectedInput) -> Span:
     return Span(PTX_FILE, line, col, col + 1, src)
 
 
+READER = "fast"  # "lark": the previous path only (tools/bench_emulator.py --first-call compares them)
+
+
 @lru_cache(maxsize=32)
 def parse_ptx(text: str) -> ir.Module:
-    """Parse PTX text (cached by content). Syntax errors → :class:`EmulatorError` with the line."""
+    """Parse PTX text (cached by content) with the fast reader, or Lark where the fast reader gives up
+    (so syntax errors → :class:`EmulatorError` with Lark's message and the line)."""
     lines = text.splitlines()
     if "(" in text:  # PTX constant expressions ((128 >> 4) << 16): folded in place, columns kept
         folded = [fold(x) if "(" in x else x for x in lines]
         if folded != lines:
             text = "\n".join(folded)
+    if READER == "fast":
+        build = _Build()
+        build.lines = lines
+        try:
+            return read(text, build)
+        except Fallback:
+            pass
+    return _parse_lark(text, lines)
+
+
+def _parse_lark(text: str, lines: list[str]) -> ir.Module:
     parser = _parser()
     try:
         with _LOCK:

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from ..errors import EmulatorError, Span
+from ..hw.launch import block_problem, extent_problem
 from .args import bind_args, bind_symbols, build_heap
 from .asyncs import AsyncCopies
 from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
@@ -23,7 +24,7 @@ from .hopper import HopperState
 from .machine import EXIT_PC, GLOBAL_BASE, State, views
 from .mbarrier import MBarriers, stall
 from .program import program
-from .ptx import PTX_FILE
+from .ptx import PTX_FILE, parse_ptx
 from .races import RaceTracker
 from .report import Collector, EmulatorCheckError, Report, Stats
 
@@ -300,9 +301,6 @@ def _at_source(e: EmulatorError, line_map) -> EmulatorError:
 
 def _check_launch(ptx: str, prog, grid3, block3) -> None:
     """The launch rule the GPU applies (hw.launch.block_problem): hardware extents, .maxntid, .reqntid."""
-    from ..hw.launch import block_problem, extent_problem
-    from .ptx import parse_ptx  # cached: the same parse program() used
-
     k = next(k for k in parse_ptx(ptx).kernels if k.name == prog.name)
     d = {x.name: tuple(int(v) for v in x.values) for x in k.directives if x.name in ("maxntid", "reqntid")}
     p = block_problem(block3, d.get("maxntid", ()), d.get("reqntid", ()))

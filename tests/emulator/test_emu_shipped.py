@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_emu_ptxread import same
 
 from sass_lab.paths import KERNELS
 
@@ -27,6 +28,7 @@ def test_shipped_kernel_matches_reference(name):
     spec, _ = load_spec(path).for_size(s)  # a size may fix defines (the fused blocks' C)
     mod = assemble_file(path, defines=spec.defines)
     kern = mod[spec.kernel_name(list(mod.kernels))]
+    same(mod.ptx)  # the fast PTX reader builds the IR Lark builds from the assembler's PTX
     a = spec.inputs(s, np.random.default_rng(0))
     ref = spec.reference(copy.deepcopy(a), s)
     by_param = {f"{k}_param": v for k, v in a.items()}
