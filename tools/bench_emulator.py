@@ -1,18 +1,30 @@
-"""Emulator speed: thread-instructions per second on a tiled SGEMM (256³) and a reduction.
+"""Emulator speed and check cost on every shipped kernel, and the first-call time of a small kernel.
 
-Usage: python tools/bench_emulator.py [--size 256] [--n 1048576] [--no-check] [--wave-lanes 65536]
+Usage:
+    python tools/bench_emulator.py                 # every kernels_asm/*.sasm, checks on and off
+    python tools/bench_emulator.py saxpy sgemm     # some of them
+    python tools/bench_emulator.py --memory        # + peak memory of the run with and without checks
+    python tools/bench_emulator.py --first-call    # first emulate() of a small kernel: fast reader vs Lark
 
-Uses the committed nvcc PTX under tests/emulator/data (no nvcc or GPU needed). Prints one line per
-run: kernel, checks on/off, steps, thread-instructions, wall and CPU seconds, rates per wall and per
-CPU second (the CPU figure is steadier on a shared machine), and the result's error (SGEMM: max abs;
-reduction: relative).
+Throughput is thread-instructions per CPU second (``time.process_time``: the development machine is
+shared, so wall time says more about the neighbours than about the emulator), best of ``--reps`` runs,
+at a size per kernel that fills at least one 65,536-lane wave (``BENCH`` below). Each run's result is
+checked against the kernel's own float64 reference (``rel.err`` column). Memory (``--memory``, a
+separate traced run): the peak of numpy/Python allocations during ``emulate`` with checks off (the
+kernel's own: heap, registers, shared/local windows) and the extra the checks add, and their ratio.
+``--first-call`` times ``emulate()`` of a small kernel from a fresh process, once reading the PTX with
+the fast reader and once with the Lark parser (the previous path), alternating, medians of ``--reps``.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import statistics
+import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -20,56 +32,150 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sass_lab.emulator import emulate  # noqa: E402
+from sass_lab.paths import KERNELS  # noqa: E402
 
-DATA = ROOT / "tests" / "emulator" / "data"
-
-
-def bench_sgemm(size: int, check: bool, wave_lanes: int) -> tuple:
-    rng = np.random.default_rng(0)
-    A = rng.random((size, size), np.float32)
-    B = rng.random((size, size), np.float32)
-    C = np.full((size, size), np.nan, np.float32)
-    ptx = (DATA / "sgemm.sm_80.ptx").read_text()
-    grid = ((size + 15) // 16, (size + 15) // 16)
-    t0, c0 = time.perf_counter(), time.process_time()
-    rep = emulate(ptx, "sgemm", grid, (16, 16), [A, B, C, np.int32(size), np.int32(size), np.int32(size)],
-                  check=check, wave_lanes=wave_lanes, max_steps=10**8)
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    err = float(np.max(np.abs(C - A.astype(np.float64) @ B)))
-    return rep, dt, cpu, err
+BENCH = {  # .sasm stem -> size (at least one full wave of 65,536 lanes)
+    "conv_direct": dict(N=8, C=8, H=64, W=64, K=64, stride=1, pad=1),
+    "peak_copy": dict(n=1 << 22),
+    "peak_ffma": dict(blocks=256, iters=4),
+    "reduce": dict(n=1 << 20),
+    "saxpy": dict(n=1 << 20),
+    "sgemm": dict(M=2048, N=2048, K=32, beta=1),
+    "sgemm_tiled": dict(M=1024, N=1024, K=32),
+    "winograd_2x2_3x3": dict(N=8, C=8, H=64, W=64, K=32),
+    "winograd_4x4_3x3": dict(N=8, C=8, H=64, W=64, K=32),
+}
 
 
-def bench_reduce(n: int, check: bool, wave_lanes: int) -> tuple:
-    rng = np.random.default_rng(0)
-    x = rng.random(n, np.float32)
-    out = np.zeros(1, np.float32)
-    ptx = (DATA / "reduce.sm_80.ptx").read_text()
-    t0, c0 = time.perf_counter(), time.process_time()
-    rep = emulate(ptx, "reduce_sum", (n + 255) // 256, 256, [x, out, np.int32(n)], check=check,
-                  wave_lanes=wave_lanes, max_steps=10**8)
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return rep, dt, cpu, abs(float(out[0]) - float(x.astype(np.float64).sum())) / float(x.sum())
+def load(stem: str):
+    from sass_lab.api import assemble_file
+    from sass_lab.lab.spec import load_spec
+
+    path = Path(KERNELS) / f"{stem}.sasm"
+    spec = load_spec(path)
+    mod = assemble_file(path, defines=spec.defines)
+    kern = mod[spec.kernel_name(list(mod.kernels))]
+    size = BENCH.get(stem, spec.test_sizes[-1])
+    return spec, kern, size
+
+
+def run_once(spec, kern, size, check: bool, trace: bool = False):
+    a = spec.inputs(size, np.random.default_rng(0))
+    ref = spec.reference(copy.deepcopy(a), size)
+    by_param = {f"{k}_param": v for k, v in a.items()}
+    args = [by_param[p.name] for p in kern.params]
+    if trace:
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+    c0 = time.process_time()
+    rep = kern.emulate(spec.grid(size), spec.block(size), *args, dynamic_shared=spec.shared(size), check=check,
+                       max_steps=10**8)
+    cpu = time.process_time() - c0
+    peak = 0
+    if trace:
+        peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.stop()
+    return rep, cpu, peak, (a, ref)
+
+
+def error(spec, size, a_ref) -> float:
+    a, ref = a_ref
+    norm = spec.scale(a, size) or {}
+    worst = 0.0
+    for out, want in ref.items():
+        got = np.asarray(a[out], np.float64)
+        den = np.asarray(norm.get(out, np.max(np.abs(want)) or 1.0))
+        worst = max(worst, float(np.max(np.abs(got - want) / den)))
+    return worst
+
+
+def bench(stems: list[str], reps: int, memory: bool) -> None:
+    head = f"{'kernel':<18} {'threads':>8} {'waves':>5} {'thread-instr':>13} {'cpu s off':>9} {'cpu s on':>9} " \
+           f"{'rate off':>9} {'rate on':>9} {'on/off':>6}  rel.err"
+    if memory:
+        head += f"  {'own MB':>7} {'extra MB':>8} {'extra/own':>9}"
+    print(head)
+    for stem in stems:
+        spec, kern, size = load(stem)
+        best = {}
+        for check in (False, True):
+            for _ in range(reps):
+                rep, cpu, _, a = run_once(spec, kern, size, check)
+                if check not in best or cpu < best[check][1]:
+                    best[check] = (rep, cpu, a)
+        rep, _, a = best[True]
+        s = rep.stats
+        threads = int(np.prod(spec.grid(size))) * int(np.prod(spec.block(size)))
+        off, on = best[False][1], best[True][1]
+        line = (f"{stem:<18} {threads:>8} {s.waves:>5} {s.thread_instructions:>13,} {off:>9.3f} {on:>9.3f} "
+                f"{s.thread_instructions / off:>9.3g} {s.thread_instructions / on:>9.3g} {on / off:>6.2f}  "
+                f"{error(spec, size, a):.1e}")
+        if memory:
+            own = run_once(spec, kern, size, False, trace=True)[2]
+            both = run_once(spec, kern, size, True, trace=True)[2]
+            line += f"  {own / 2**20:>7.1f} {(both - own) / 2**20:>8.1f} {(both - own) / own:>9.2f}"
+        print(line, flush=True)
+
+
+# ---------------------------------------------------------------------------------- first call
+
+FIRST = """
+import sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+from sass_lab.emulator import emulate, ptx as P
+P.READER = {reader!r}
+if {kernel!r} == "vecadd":
+    ptx = open({ptx!r}).read()
+    n = 1000
+    x, y = np.ones(n, np.float32), np.zeros(n, np.float32)
+    c0 = time.perf_counter()
+    emulate(ptx, "vecadd", 4, 256, [x, x, y, np.int32(n)])
+else:  # a shipped kernel through Kernel.emulate, right after assembling it (not timed)
+    from sass_lab.api import assemble_file
+    from sass_lab.lab.spec import load_spec
+    path = {kernels!r} + "/" + {kernel!r} + ".sasm"
+    spec = load_spec(path)
+    mod = assemble_file(path, defines=spec.defines)
+    kern = mod[spec.kernel_name(list(mod.kernels))]
+    s = spec.test_sizes[1]
+    a = spec.inputs(s, np.random.default_rng(0))
+    args = [a[p.name[:-len("_param")]] for p in kern.params]
+    c0 = time.perf_counter()
+    kern.emulate(spec.grid(s), spec.block(s), *args, dynamic_shared=spec.shared(s))
+print(time.perf_counter() - c0)
+"""
+
+
+def first_call(reps: int) -> None:
+    ptx = ROOT / "tests" / "emulator" / "data" / "vecadd.sm_80.ptx"
+    print(f"first emulate() in a fresh process (imports done, not timed), wall-clock medians of {reps}:")
+    for kernel, what in (("vecadd", "nvcc's vecadd (sm_80, 4 x 256 threads)"),
+                         ("saxpy", "saxpy.sasm through Kernel.emulate after assembling (n=1003)")):
+        times: dict[str, list[float]] = {"fast": [], "lark": []}
+        for _ in range(reps):
+            for reader in ("lark", "fast"):
+                code = FIRST.format(root=str(ROOT), reader=reader, ptx=str(ptx), kernel=kernel, kernels=str(KERNELS))
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+                times[reader].append(float(out.stdout.split()[-1]))
+        lark, fast = statistics.median(times["lark"]), statistics.median(times["fast"])
+        print(f"  {what}: Lark parser (previous path) {lark * 1e3:.1f} ms, fast reader {fast * 1e3:.1f} ms, "
+              f"speed-up {lark / fast:.1f}x")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--n", type=int, default=1 << 20)
-    ap.add_argument("--wave-lanes", type=int, default=1 << 16)
-    ap.add_argument("--no-check", action="store_true", help="only the unchecked runs")
+    ap.add_argument("kernels", nargs="*", help=f"kernels_asm stems (default: all: {', '.join(BENCH)})")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--memory", action="store_true", help="also the peak memory with and without checks")
+    ap.add_argument("--first-call", action="store_true", help="only the first-call comparison")
     args = ap.parse_args()
-    checks = (False,) if args.no_check else (True, False)
-    print(f"{'kernel':<22} {'checks':<7} {'steps':>8} {'thread-instr':>14} {'wall s':>7} {'cpu s':>7} "
-          f"{'rate/s':>9} {'per cpu-s':>9}  rel.error")
-    for check in checks:
-        for name, fn, arg in ((f"sgemm {args.size}^3", bench_sgemm, args.size),
-                              (f"reduce n={args.n}", bench_reduce, args.n)):
-            rep, dt, cpu, err = fn(arg, check, args.wave_lanes)
-            s = rep.stats
-            print(f"{name:<22} {'on' if check else 'off':<7} {s.steps:>8} {s.thread_instructions:>14,} "
-                  f"{dt:>7.2f} {cpu:>7.2f} {s.thread_instructions / dt:>9.3g} {s.thread_instructions / cpu:>9.3g}"
-                  f"  {err:.1e}")
+    if args.first_call:
+        first_call(args.reps)
+        return 0
+    stems = args.kernels or sorted(p.stem for p in Path(KERNELS).glob("*.sasm"))
+    bench(stems, args.reps, args.memory)
     return 0
 
 

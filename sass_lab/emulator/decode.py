@@ -86,7 +86,7 @@ class Program:
     machine: tuple[int, int] = (132, 1024)  # (%nsmid, reserved shared bytes per block) of the .target
     exit_pcs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unguarded ret/exit (or a bra to one)
     uses_proxy: bool = False
-    global_gran: int = 4  # smallest plain global access in bytes (at most 8): the global race unit
+    global_gran: int = 4  # smallest plain global access in bytes (a vector whole, at most 16): the race unit
     global_writes: bool = False  # plain global stores exist (else no global race is possible)  # wgmma, bulk copies or proxy fences: Hopper async state, generic-proxy writes
 
 
@@ -116,7 +116,7 @@ class Ctx:
         self.uses_shared = False
         self.uses_mbarrier = False
         self.uses_async = False
-        self.min_global = 8
+        self.min_global = 16
         self.global_writes = False
 
     # ------------------------------------------------------------------ errors

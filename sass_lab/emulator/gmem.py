@@ -4,7 +4,8 @@ Blocks run in no defined order and cannot wait for each other, so two accesses t
 bytes by different blocks, at least one a plain (non-atomic) write, race: ``race-global`` (write/write
 or read/write), whatever the order the emulator happened to run them in.
 
-Each tracking unit of the heap (the kernel's smallest global access, at most 8 bytes) keeps
+Each tracking unit of the heap (the kernel's smallest plain global access, vectors whole, at most 16
+bytes) keeps
 order-free summaries, so the findings do not depend on the wave size:
 
 - ``wr``: the lowest block that wrote it with a plain store, + 1, negated once several blocks did
@@ -33,7 +34,7 @@ TID_BITS = 10
 class GlobalRaces:
     def __init__(self, st, heap_bytes: int, gran: int, nblocks: int):
         self.st = st
-        self.shift = {1: 0, 2: 1, 4: 2, 8: 3}[gran]
+        self.shift = {1: 0, 2: 1, 4: 2, 8: 3, 16: 4}[gran]
         n = (heap_bytes >> self.shift) + 1
         self.wr = np.zeros(n, np.int32)
         self.rd = np.zeros(n, np.int32)
@@ -127,8 +128,12 @@ def _merge(arr: np.ndarray, u: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Fold blocks ``b`` (lanes ascend by block) into the summaries ``arr[u]``; per lane: did the unit's
     lowest block change (a first access by the new lowest block)?"""
     cur = arr[u]
+    if np.array_equal(cur, b):  # the same blocks again (a block re-reading its own data): nothing new
+        return np.zeros(len(u), bool)
     arr[u[::-1]] = b[::-1]  # the last store per unit is its lowest block in this instruction
     mn = arr[u]
+    if not cur.any() and np.array_equal(mn, b):  # first touch, one block per unit (streaming kernels)
+        return np.ones(len(u), bool)
     acur = np.abs(cur)
     first = (cur == 0) | (mn < acur)
     low = np.where(first, mn, acur)

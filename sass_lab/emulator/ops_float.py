@@ -25,13 +25,26 @@ def fma_f32(a, b, c):
     r = s.astype(F32)
     tie = np.equal(np.bitwise_and(s.view(np.uint64), np.uint64(0x1FFFFFFF)), np.uint64(0x10000000))
     if tie.any():
-        # exact error of the f64 sum (TwoSum); nudge the tie toward it, then round
-        p = np.multiply(a, b, dtype=F64)
-        c64 = np.asarray(c, F64)
-        bb = s - p
-        err = (p - (s - bb)) + (c64 - bb)
-        nudged = np.where(err > 0, np.nextafter(s, np.inf), np.where(err < 0, np.nextafter(s, -np.inf), s))
-        r = np.where(tie, nudged.astype(F32), r)
+        # exact error of the f64 sum (TwoSum) at the ties only; nudge each tie toward it, then round
+        if s.ndim == 0:
+            i, pick = (), (lambda x: np.asarray(x, F64))
+        else:
+            i = np.flatnonzero(tie)
+            shape = s.shape
+
+            def pick(x):
+                x = np.asarray(x)
+                return (x if x.ndim == 0 else np.broadcast_to(x, shape).reshape(-1)[i]).astype(F64)
+        p = pick(a) * pick(b)
+        si = s.reshape(-1)[i] if s.ndim else s
+        c64 = pick(c)
+        bb = si - p
+        err = (p - (si - bb)) + (c64 - bb)
+        if np.any(err != 0):
+            nudged = np.where(err > 0, np.nextafter(si, np.inf), np.where(err < 0, np.nextafter(si, -np.inf), si))
+            if s.ndim == 0:
+                return nudged.astype(F32)
+            r.reshape(-1)[i] = nudged.astype(F32)
     return r
 
 

@@ -161,7 +161,7 @@ def ld(ctx: Ctx, ins: ir.Instr):
     if space in ("shared", "generic"):  # a generic access may land in shared memory
         ctx.note_shared(e)
     if space in ("global", "generic"):
-        ctx.note_global(e, False)
+        ctx.note_global(size, False)
     acquire = "acquire" in mods and ("gpu" in mods or "sys" in mods)
     get, const = address(ctx, mem)
     puts = [dst_lanes(ctx, x, t) for x in items]
@@ -207,7 +207,7 @@ def st_(ctx: Ctx, ins: ir.Instr):
     if space in ("shared", "generic"):  # a generic access may land in shared memory
         ctx.note_shared(e)
     if space in ("global", "generic"):
-        ctx.note_global(e, True)
+        ctx.note_global(size, True)
     get, const = address(ctx, mem)
     udt = np.dtype(f"u{e}")
     gets = [None if isinstance(x, ir.Sink) else ctx.src(x, t) for x in items]

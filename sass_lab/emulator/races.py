@@ -10,7 +10,11 @@ warps, ``-3`` for an atomic; ``-1`` (the whole stamp) means never accessed. A bl
 new block epoch; ``bar.warp.sync`` a new warp epoch of that warp. Two accesses of one unit conflict
 when they are in the same block epoch, by different threads, at least one a write, and not ordered by
 a warp sync (same warp, different warp epoch). Reads only matter to a later write of the same epoch,
-so they are logged and folded into the reader stamps lazily; a barrier of every block drops the log.
+so they are logged (the units, 4 bytes each, with the lanes and the stamp array of their time) and
+folded into the reader stamps lazily: a write folds only the logged reads of the units it writes (a
+per-unit generation byte says whether there can be any), so double-buffered kernels that read one
+buffer and fill the other never fold; a barrier of every block drops the log, and past ``limit``
+entries it is folded chunk by chunk.
 """
 
 from __future__ import annotations
@@ -51,14 +55,22 @@ class RaceTracker:
     def __init__(self, st, units: int):
         self.st = st
         self.wr = np.full(units, -1, np.int64)
-        self.wbep = np.full(units, -1, np.int32)  # block epoch of the last write (-1: never): the read fast path
+        # block epoch of the last write mod 2**15 (-1: never): the read fast path; a wrapped match only
+        # sends a read to the full stamp check
+        self.wbep = np.full(units, -1, np.int16)
         self.rd = np.full(units, -1, np.int64)
+        self.mark = np.zeros(units, bool)  # scratch: the units of one write
+        self.seen = np.zeros(units, np.uint8)  # == gen: the unit may have logged reads (a wrapped match: a scan)
+        self.gen = 1
         self.bep = np.zeros(st.nb, np.int64)
         self.wep = np.zeros(st.L // 32, np.int64)
-        self.log: list[tuple[np.ndarray, np.ndarray]] = []
+        # logged reads, in program order: (units int32, lanes (None: every lane) or per-unit lanes, units per
+        # lane, the stamp array of the time)
+        self.log: list[list] = []
         self.log_len = 0
+        self.limit = max(LOG_LIMIT, 128 * st.L)
         self.stamp = np.zeros(st.L, np.int64)
-        self.lane_bep = np.zeros(st.L, np.int32)
+        self.lane_bep = np.zeros(st.L, np.int16)
         self.asyncs = None  # AsyncCopies when the kernel issues asynchronous copies
         self.restamp()
 
@@ -67,20 +79,19 @@ class RaceTracker:
         self.stamp = (((self.bep[st.lane_blk] & EP_MASK) << BEP_SHIFT)
                       | ((self.wep[st.all_lanes >> 5] & EP_MASK) << WEP_SHIFT)
                       | (st.lane_tid.astype(np.int64) + BIAS))
-        self.lane_bep = (self.stamp >> BEP_SHIFT).astype(np.int32)
+        self.lane_bep = ((self.stamp >> BEP_SHIFT) & 0x7FFF).astype(np.int16)
 
     def block_barrier(self, blocks) -> None:
-        if self.log:
-            if len(blocks) == self.st.nb:
-                self.log.clear()
-                self.log_len = 0
-            else:
-                self.fold()
+        # logged reads keep the stamps of their time, so they stay valid across epochs; a barrier of every
+        # block makes them irrelevant (a race needs one epoch)
+        if self.log and len(blocks) == self.st.nb:
+            self.log.clear()
+            self.log_len = 0
+            self.gen = self.gen % 255 + 1
         self.bep[blocks] += 1
         self.restamp()
 
     def warp_sync(self, warps) -> None:
-        self.fold()
         self.wep[warps] += 1
         self.restamp()
 
@@ -96,33 +107,42 @@ class RaceTracker:
 
     # ------------------------------------------------------------------ accesses
     def read(self, flat, size, lanes) -> None:
-        u, ln, me = self._units(flat, size, lanes)
+        st = self.st
+        g = st.gran
+        n = size // g if size > g else 1
+        u1 = flat >> {1: 0, 2: 1, 4: 2}[g]
+        u = (u1[:, None] + np.arange(n)).ravel() if n > 1 else u1
         if self.asyncs is not None:
-            self.asyncs.access(u, ln, False)
+            self.asyncs.access(u, np.repeat(lanes, n) if n > 1 else lanes, False)
         wb = self.wbep[u]
         never = wb < 0
         if never.any():
             i = np.flatnonzero(never)
             o = self._offset(u[i[0]])
-            var, where = self.st.shared_var(o)
-            self.st.report("uninit-shared", ln[i], f"shared {where} (offset {o:#x}) is read but was never written",
-                           buffer=var, address=o)
-        me_bep = self.lane_bep if ln is self.st.all_lanes else self.lane_bep[ln]
-        if (wb == me_bep).any():  # written in this epoch: the full check
+            var, where = st.shared_var(o)
+            st.report("uninit-shared", lanes[i // n], f"shared {where} (offset {o:#x}) is read but was never "
+                      "written", buffer=var, address=o)
+        me_bep = self.lane_bep if lanes is st.all_lanes else self.lane_bep[lanes]
+        cur = (wb.reshape(-1, n) == me_bep[:, None]) if n > 1 else (wb == me_bep)
+        if cur.any():  # written in this epoch: the full check
+            ln = np.repeat(lanes, n) if n > 1 else lanes
+            me = self.stamp[ln]
             w = self.wr[u]
             race = conflict(w, me)
             if race.any():
                 i = np.flatnonzero(race)
                 self._race(ln[i], u[i[0]], int(code(w[i[0]])), "read after write")
-        self.log.append((u, me))
+        self.log.append([u.astype(np.int32), None if lanes is st.all_lanes else lanes, n, self.stamp])
+        self.seen[u] = self.gen
         self.log_len += len(u)
-        if self.log_len > LOG_LIMIT:
+        if self.log_len > self.limit:
             self.fold()
 
     def write(self, flat, size, lanes, atomic: bool = False, copy: bool = False) -> None:
         """A write (``atomic``; ``copy``: an asynchronous copy, in flight until waited for)."""
-        self.fold()
         u, ln, me = self._units(flat, size, lanes)
+        if self.log and (self.seen[u] == self.gen).any():
+            self.fold(u)
         if self.asyncs is not None:
             self.asyncs.access(u, ln, True)
             if copy:
@@ -140,7 +160,7 @@ class RaceTracker:
             self._race(ln[i], u[i[0]], int(code(r[i[0]])), "write after read")
         mark = (me & ~CODE_MASK) | (ATOMIC + BIAS) if atomic else me
         self.wr[u] = mark
-        self.wbep[u] = (me >> BEP_SHIFT).astype(np.int32)
+        self.wbep[u] = ((me >> BEP_SHIFT) & 0x7FFF).astype(np.int16)
         if not atomic:
             back = self.wr[u]
             dup = back != me
@@ -148,14 +168,35 @@ class RaceTracker:
                 i = np.flatnonzero(dup)
                 self._race(ln[i], u[i[0]], int(code(back[i[0]])), "two threads write")
 
-    def fold(self) -> None:
-        """Merge the logged reads (in program order) into the reader stamps."""
+    def fold(self, only: np.ndarray | None = None) -> None:
+        """Merge logged reads (in program order, chunk by chunk) into the reader stamps: all of them, or
+        those of the units ``only`` (the units a write is about to touch; the others stay logged)."""
         if not self.log:
             return
-        u = np.concatenate([x[0] for x in self.log])
-        me = np.concatenate([x[1] for x in self.log])
-        self.log.clear()
-        self.log_len = 0
+        if only is not None:
+            self.mark[only] = True
+        keep = []
+        for chunk in self.log:
+            u, lanes, n, stamp = chunk
+            lane_of = None
+            if only is not None:
+                m = self.mark[u]
+                if not m.any():
+                    keep.append(chunk)
+                    continue
+                sel = np.flatnonzero(m)
+                lane_of = _lane_of(chunk, self.st)
+                rest = np.flatnonzero(~m)
+                if len(rest):  # the other reads stay logged, one lane per unit from now on
+                    keep.append([u[rest], lane_of[rest], 1, stamp])
+                u, lane_of = u[sel], lane_of[sel]
+            self._merge_reads(u.astype(np.int64), stamp[_lane_of(chunk, self.st) if lane_of is None else lane_of])
+        if only is not None:
+            self.mark[only] = False
+        self.log = keep
+        self.log_len = sum(len(c[0]) for c in keep)
+
+    def _merge_reads(self, u: np.ndarray, me: np.ndarray) -> None:
         new = _merge(self.rd[u], me)
         self.rd[u] = new
         back = self.rd[u]
@@ -189,6 +230,14 @@ class RaceTracker:
         var, where = self.st.shared_var(o)
         self.st.report("race-shared", lanes, f"{what}: shared {where} (offset {o:#x}) also accessed by {who} with "
                        "no barrier in between", buffer=var, address=o, key_extra=what)
+
+
+def _lane_of(chunk, st) -> np.ndarray:
+    """The reading lane of each logged unit of ``chunk``."""
+    u, lanes, n, _stamp = chunk
+    if lanes is None:
+        lanes = st.all_lanes
+    return np.repeat(lanes, n) if n > 1 else lanes
 
 
 def _merge(r, me):

@@ -327,3 +327,20 @@ def test_bit_ops_every_width(op, t):
     emulate(ptx, "k", 1, N, [out, data, np.uint32(N)])
     want = [_bitref(op, t, x, y) for x, y in zip(xs, ys)]
     assert [int(v) for v in out] == want
+
+
+def test_fma_f32_never_double_rounds_at_a_float64_tie():
+    # (1 + 2^-12)^2 + 2^-80: the float64 sum drops 2^-80 and lands exactly halfway between two f32
+    # values; the exact result lies above it, so the single rounding goes up (a naive f64 round goes even)
+    from sass_lab.emulator.ops_float import fma_f32
+
+    a = np.float32(1 + 2.0 ** -12)
+    tiny = np.float32(2.0 ** -80)
+    want = np.float32(1 + 2.0 ** -11 + 2.0 ** -23)
+    lanes = np.array([a, -a, a, a], np.float32)
+    c = np.array([tiny, -tiny, 0, tiny], np.float32)
+    got = fma_f32(lanes, np.array([a, a, a, np.float32(1)], np.float32), c)
+    assert got[0] == want and got[1] == -want
+    assert got[2] == np.float32(1 + 2.0 ** -11)  # an exact tie: to even
+    assert got[3] == a  # no tie
+    assert fma_f32(np.array(a), np.array(a), np.array(tiny)) == want  # uniform (0-d) operands
