@@ -20,6 +20,10 @@ BUGS = {
     # write after read: read the neighbour, then overwrite own slot, same epoch
     "race-war": ("st.shared.u32 [%r4], %r0; bar.sync 0; xor.b32 %r5, %r3, 4; add.s32 %r6, %r2, %r5;"
                  "ld.shared.u32 %r7, [%r6]; st.shared.u32 [%r4], %r7; st.global.u32 [%rd3], %r7;", 64),
+    # the read is logged, a write elsewhere leaves it logged, the later write to the read word races
+    "race-war-late": ("st.shared.u32 [%r4], %r0; bar.sync 0; xor.b32 %r5, %r3, 4; add.s32 %r6, %r2, %r5;"
+                      "ld.shared.u32 %r7, [%r6]; st.shared.u32 [%r4+128], %r7; st.shared.u32 [%r4], %r7;"
+                      "st.global.u32 [%rd3], %r7;", 32),
     # two threads write the same word
     "race-waw": ("shr.u32 %r5, %r0, 1; shl.b32 %r5, %r5, 2; add.s32 %r6, %r2, %r5; st.shared.u32 [%r6], %r0;", 64),
     # half the block skips the barrier
@@ -35,7 +39,7 @@ WARP_REDUCE = ("st.shared.u32 [%r4], %r0; bar.sync 0; setp.ge.u32 %p1, %r0, 32; 
                "shr.u32 %r10, %r10, 1; setp.ne.u32 %p2, %r10, 0; @%p2 bra LOOP;"
                "setp.eq.u32 %p3, %r0, 0; @%p3 st.global.u32 [%rd3], %r13; DONE:")
 BUGS["race-no-syncwarp"] = (WARP_REDUCE.replace("SYNC", ""), 64)
-KIND = {"race-no-syncwarp": "race-shared", "race-war": "race-shared", "race-waw": "race-shared", "barrier-exit": "barrier-divergence"}
+KIND = {"race-no-syncwarp": "race-shared", "race-war": "race-shared", "race-war-late": "race-shared", "race-waw": "race-shared", "barrier-exit": "barrier-divergence"}
 
 
 @pytest.mark.parametrize("bug", sorted(BUGS))
