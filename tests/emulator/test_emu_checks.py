@@ -21,9 +21,9 @@ BUGS = {
     "race-war": ("st.shared.u32 [%r4], %r0; bar.sync 0; xor.b32 %r5, %r3, 4; add.s32 %r6, %r2, %r5;"
                  "ld.shared.u32 %r7, [%r6]; st.shared.u32 [%r4], %r7; st.global.u32 [%rd3], %r7;", 64),
     # the read is logged, a write elsewhere leaves it logged, the later write to the read word races
-    "race-war-late": ("st.shared.u32 [%r4], %r0; bar.sync 0; xor.b32 %r5, %r3, 4; add.s32 %r6, %r2, %r5;"
-                      "ld.shared.u32 %r7, [%r6]; st.shared.u32 [%r4+128], %r7; st.shared.u32 [%r4], %r7;"
-                      "st.global.u32 [%rd3], %r7;", 32),
+    "race-war-late": ("st.shared.u32 [%r4], %r0; st.shared.u32 [%r4+128], %r0; bar.sync 0; xor.b32 %r5, %r3, 4;"
+                      "add.s32 %r6, %r2, %r5; ld.shared.u32 %r7, [%r6]; ld.shared.u32 %r8, [%r4+128];"
+                      "st.shared.u32 [%r4+128], %r7; st.shared.u32 [%r4], %r8; st.global.u32 [%rd3], %r7;", 32),
     # two threads write the same word
     "race-waw": ("shr.u32 %r5, %r0, 1; shl.b32 %r5, %r5, 2; add.s32 %r6, %r2, %r5; st.shared.u32 [%r6], %r0;", 64),
     # half the block skips the barrier
