@@ -34,8 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 from sass_lab.paths import KERNELS  # noqa: E402
 
-BENCH = {  # .sasm stem -> size (at least one full wave of 65,536 lanes)
+BENCH = {  # .sasm stem -> size (at least one full wave of 65,536 lanes; the fused blocks: 28-50 k threads)
     "conv_direct": dict(N=8, C=8, H=64, W=64, K=64, stride=1, pad=1),
+    "convfirst_block": dict(N=8, H=56, W=56, C=64),
+    "grouped_conv3x3": dict(N=4, H=56, W=56, C=64),
+    "mbconv_block": dict(N=8, H=56, W=56, C=64),
+    "pointwise_bn": dict(N=8, H=28, W=28, C=64, K=256),
     "peak_copy": dict(n=1 << 22),
     "peak_ffma": dict(blocks=256, iters=4),
     "reduce": dict(n=1 << 20),
@@ -53,9 +57,10 @@ def load(stem: str):
 
     path = Path(KERNELS) / f"{stem}.sasm"
     spec = load_spec(path)
+    size = BENCH.get(stem, spec.test_sizes[-1])
+    spec, _ = spec.for_size(size)  # a size may fix defines (the fused blocks' channel count)
     mod = assemble_file(path, defines=spec.defines)
     kern = mod[spec.kernel_name(list(mod.kernels))]
-    size = BENCH.get(stem, spec.test_sizes[-1])
     return spec, kern, size
 
 

@@ -38,12 +38,11 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
     d, mem = ins.operands
     items, trans = _m8n8(ctx, ins, d, "destination")
     num = len(items)
-    ctx.note_shared(2)
+    ctx.note_shared(16)  # whole 16-byte rows
     get, const = address(ctx, mem)
     puts = [dst_lanes(ctx, x, "b32") for x in items]
     generic = not any(m.split("::")[0] == "shared" for m in ins.mods)
     t = np.arange(32)
-    row, colp = t // 4, 2 * (t % 4)
 
     def h(st, wm, gm):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
@@ -58,17 +57,17 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
             return
         if st.races is not None:
             st.races.read(flat, 16, ln)
-        m = st.sv[2][(flat >> 1)[:, None] + np.arange(8)].reshape(len(warps), num, 8, 8)
+        # 16-byte rows (ldmatrix rows are 16-byte aligned): lane t of a warp gets the b32 at row t / 4,
+        # word t % 4 of each 8x8 b16 matrix (of its transpose with .trans): a reinterpretation
+        rows16 = st.shared[:len(st.shared) // 16 * 16].view(np.uint64).reshape(-1, 2)
+        m = rows16[flat >> 4].view(np.uint16).reshape(len(warps), num, 8, 8)
+        if trans:
+            m = m.transpose(0, 1, 3, 2)
+        m = np.ascontiguousarray(m).view(np.uint32).reshape(len(warps), num, 32)
+        wl = (warps[:, None] * 32 + t).ravel()
+        keep = np.isin(wl, lanes, assume_unique=True) if len(wl) != len(lanes) else slice(None)
         for i, p in enumerate(puts):
-            mi = m[:, i]
-            if trans:
-                lo, hi = mi[:, colp, row], mi[:, colp + 1, row]
-            else:
-                lo, hi = mi[:, row, colp], mi[:, row, colp + 1]
-            val = (lo.astype(np.uint32) | (hi.astype(np.uint32) << np.uint32(16))).ravel()
-            wl = (warps[:, None] * 32 + t).ravel()
-            keep = np.isin(wl, lanes, assume_unique=True) if len(wl) != len(lanes) else slice(None)
-            p(st, wl[keep], val[keep])
+            p(st, wl[keep], m[:, i].reshape(-1)[keep])
     return h
 
 
@@ -78,7 +77,7 @@ def stmatrix(ctx: Ctx, ins: ir.Instr):
     mem, s = ins.operands
     items, trans = _m8n8(ctx, ins, s, "source")
     num = len(items)
-    ctx.note_shared(2)
+    ctx.note_shared(16)  # whole 16-byte rows
     get, const = address(ctx, mem)
     gets = [ctx.src(x, "b32") for x in items]
     generic = not any(m.split("::")[0] == "shared" for m in ins.mods)
@@ -188,6 +187,26 @@ def _unpack(words: list, kind: str) -> list:
     return out
 
 
+RAW = {  # raw fragment element storage -> values (after the gather)
+    "f16": lambda x: x.view(np.float16),
+    "bf16": lambda x: (x.astype(np.uint32) << np.uint32(16)).view(np.float32),
+    "f32": lambda x: x.view(np.float32),
+    "tf32": lambda x: (x.view(np.uint32) & np.uint32(0xFFFFE000)).view(np.float32),
+    "s32": lambda x: x.view(np.int32),
+    "f64": lambda x: x,
+}
+
+
+def _gather_order(layout, rows: int, cols: int) -> np.ndarray:
+    """For a fragment layout [(row, col) per element over the lanes]: the (lane * elements + element)
+    index that holds each (row, col) of the matrix, in row-major order."""
+    ne = len(layout)
+    order = np.empty(rows * cols, np.int64)
+    for e, (r, c) in enumerate(layout):
+        order[np.asarray(r) * cols + np.asarray(c)] = LANE * ne + e
+    return order
+
+
 MMA_FORMS = ("f16/bf16 m16n8k8, m16n8k16 (f32 or f16 accumulators for f16); tf32 m16n8k4, m16n8k8; "
              "s8/u8 m8n8k16, m16n8k16, m16n8k32; s4/u4 m8n8k32, m16n8k32, m16n8k64 (s32, .satfinite); "
              "f64 m8n8k4")
@@ -231,30 +250,47 @@ def mma(ctx: Ctx, ins: ir.Instr):
     puts = [dst_lanes(ctx, x, "f64" if dk == "f64" else "b32") for x in d.items]
     sat = "satfinite" in other
 
+    # each layout is a bijection (lane, element) <-> (row, col): one gather builds a warp's matrix from
+    # its lanes' elements, and one gather spreads D back over the lanes
+    a_perm, b_perm, c_perm = (_gather_order(lay_, rows, cols) for lay_, rows, cols in
+                              ((a_lay, M, K), (b_lay, K, 8), (c_lay, M, 8)))
+    d_flat = np.stack([r * 8 + cc for r, cc in d_lay], axis=1).ravel()  # (lane, element) -> row*8 + col
+    acc = np.int64 if integer else (np.longdouble if ak == "f64" else np.float64)
+
     def h(st, wm, gm):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
         lanes = lanes_of(st, gm)
-        warps = np.unique(lanes >> 5)
-        wl = (warps[:, None] * 32 + LANE).ravel()
+        full = lanes is st.all_lanes
+        warps = np.arange(st.L >> 5) if full else np.unique(lanes >> 5)
+        wl = st.all_lanes if full else (warps[:, None] * 32 + LANE).ravel()
         nw = len(warps)
 
         def grab(gs):
-            return [np.ascontiguousarray(np.broadcast_to(g(st), (st.L,))[wl]) for g in gs]
-        acc = np.int64 if integer else (np.longdouble if ak == "f64" else np.float64)
-        A = np.zeros((nw, M, K), acc)
-        B = np.zeros((nw, K, 8), acc)
-        C = np.zeros((nw, M, 8), acc)
-        wi = np.repeat(np.arange(nw), 32)
-        li = np.tile(LANE, nw)
-        for (r, cc), v in zip(a_lay, _unpack(grab(ga), ak)):
-            A[wi, r[li], cc[li]] = v
-        for (r, cc), v in zip(b_lay, _unpack(grab(gb), bk)):
-            B[wi, r[li], cc[li]] = v
-        for (r, cc), v in zip(c_lay, _unpack(grab(gc), ck)):
-            C[wi, r[li], cc[li]] = v
+            return [np.broadcast_to(g(st), (st.L,)) if full else np.broadcast_to(g(st), (st.L,))[wl] for g in gs]
+
+        def matrix(gs, kind, perm, rows, cols):
+            regs = grab(gs)
+            if kind in RAW:  # gather the raw elements, convert once
+                raw = np.stack(regs, axis=1)
+                if kind in ("f16", "bf16"):
+                    raw = raw.view(np.uint16)
+                raw = np.take(raw.reshape(nw, -1), perm, axis=1)
+                return RAW[kind](raw).astype(acc, copy=False).reshape(nw, rows, cols)
+            lane_major = np.stack(_unpack(regs, kind), axis=1).astype(acc, copy=False).reshape(nw, -1)
+            return np.take(lane_major, perm, axis=1).reshape(nw, rows, cols)
+        A = matrix(ga, ak, a_perm, M, K)
+        B = matrix(gb, bk, b_perm, K, 8)
+        C = matrix(gc, ck, c_perm, M, 8)
         D = np.matmul(A, B) + C
         keep = np.isin(wl, lanes, assume_unique=True) if len(wl) != len(lanes) else slice(None)
-        vals = [D[wi, r[li], cc[li]] for r, cc in d_lay]
+        if dk == "f32":  # one rounding of the whole tile, then spread over the lanes
+            spread = np.take(D.astype(np.float32).reshape(nw, M * 8), d_flat, axis=1).reshape(nw * 32, -1)
+            vals = [np.ascontiguousarray(spread[:, j]).view(np.uint32) for j in range(spread.shape[1])]
+            for p, v in zip(puts, vals):
+                p(st, wl if full else wl[keep], v if full else v[keep])
+            return
+        spread = np.take(D.reshape(nw, M * 8), d_flat, axis=1).reshape(nw * 32, -1)  # (lane, element)
+        vals = [spread[:, j] for j in range(spread.shape[1])]
         if integer:
             vals = [(np.clip(v, -2**31, 2**31 - 1) if sat else v & 0xFFFFFFFF).astype(np.int64).astype(np.uint32)
                     for v in vals]
@@ -266,5 +302,5 @@ def mma(ctx: Ctx, ins: ir.Instr):
             bits = [np.asarray(v, np.float64).astype(np.float16).view(np.uint16) for v in vals]  # one rounding
             vals = [V.pack_half2(bits[2 * j], bits[2 * j + 1]) for j in range(len(bits) // 2)]
         for p, v in zip(puts, vals):
-            p(st, wl[keep], v[keep])
+            p(st, wl if full else wl[keep], v if full else v[keep])
     return h

@@ -13,7 +13,7 @@ import numpy as np
 from .. import ir
 from . import values as V
 from .decode import Ctx, builder, split_mods
-from .machine import LOCAL_WINDOW, SHARED_WINDOW, SHIFT, WINDOW_SIZE
+from .machine import LOCAL_WINDOW, SHARED_WINDOW, SHIFT, UVIEW, WINDOW_SIZE
 
 SPACES = ("global", "shared", "local", "param", "const")
 
@@ -386,12 +386,32 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
             n = np.minimum(np.broadcast_to(gsz(st), (st.L,))[lanes].astype(np.int64), cp)
         if gign is not None:
             n = np.where(np.broadcast_to(gign(st), (st.L,))[lanes], 0, n)
+        whole = n == cp
+        if (whole | (n == 0)).all():  # whole copies and zero fills: aligned words (16 bytes: two u64) at once
+            some = whole.all()
+            rd_lanes = lanes if some else lanes[whole]
+            ln, off = st.global_index(src.view(np.uint64) if some else src[whole].view(np.uint64), cp, rd_lanes,
+                                      "cp.async read")
+            if st.gtrack is not None:
+                st.gtrack.access(off, cp, ln, False)
+            words = _words(st.heap, cp)[off // cp]
+            if len(ln) != len(lanes):  # zero fills and dropped reads write zeros
+                w = np.zeros((len(lanes),) + words.shape[1:], words.dtype)
+                w[np.searchsorted(lanes, ln)] = words
+                words = w
+            ln2, flat = st.shared_index(dst, cp, lanes, "cp.async write")
+            if st.races is not None:
+                st.races.write(flat, cp, ln2, copy=True)
+            if len(ln2) != len(lanes):
+                words = words[np.searchsorted(lanes, ln2)]
+            _words(st.shared, cp)[flat // cp] = words
+            return
         data = np.zeros((len(lanes), cp), np.uint8)
         for k in np.unique(n):
             sel = n == k
             if k == 0:
                 continue
-            ln, off = st.global_index(src[sel].view(np.uint64), int(k), lanes[sel], "cp.async read")
+            ln, off = st.global_index(src[sel].view(np.uint64), int(k), lanes[sel], "cp.async read", align=cp)
             if st.gtrack is not None:
                 st.gtrack.access(off, int(k), ln, False)
             rows = np.searchsorted(lanes, ln)
@@ -402,6 +422,14 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
         rows = np.searchsorted(lanes, ln)
         st.shared[flat[:, None] + np.arange(cp)] = data[rows]
     return h
+
+
+def _words(buf: np.ndarray, size: int) -> np.ndarray:
+    """``buf`` as aligned ``size``-byte words (16: rows of two u64)."""
+    n = len(buf) // size * size
+    if size == 16:
+        return buf[:n].view(np.uint64).reshape(-1, 2)
+    return buf[:n].view(UVIEW[size])
 
 
 def _cp_async_group(ctx: Ctx, ins: ir.Instr, verb: str):

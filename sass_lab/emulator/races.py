@@ -10,7 +10,8 @@ warps, ``-3`` for an atomic; ``-1`` (the whole stamp) means never accessed. A bl
 new block epoch; ``bar.warp.sync`` a new warp epoch of that warp. Two accesses of one unit conflict
 when they are in the same block epoch, by different threads, at least one a write, and not ordered by
 a warp sync (same warp, different warp epoch). Reads only matter to a later write of the same epoch,
-so they are logged (the units, 4 bytes each, with the lanes and the stamp array of their time) and
+so they are logged (the first unit of each lane's access, 4 bytes, with the lanes, the units per
+access and the stamp array of their time) and
 folded into the reader stamps lazily: a write folds only the logged reads of the units it writes (a
 per-unit generation byte says whether there can be any), so double-buffered kernels that read one
 buffer and fill the other never fold; a barrier of every block drops the log, and past ``limit``
@@ -132,9 +133,10 @@ class RaceTracker:
             if race.any():
                 i = np.flatnonzero(race)
                 self._race(ln[i], u[i[0]], int(code(w[i[0]])), "read after write")
-        self.log.append([u.astype(np.int32), None if lanes is st.all_lanes else lanes, n, self.stamp])
+        # one entry per lane: its first unit (the access covers n)
+        self.log.append([u1.astype(np.int32), None if lanes is st.all_lanes else lanes, n, self.stamp])
         self.seen[u] = self.gen
-        self.log_len += len(u)
+        self.log_len += len(u1)
         if self.log_len > self.limit:
             self.fold()
 
@@ -178,19 +180,23 @@ class RaceTracker:
         keep = []
         for chunk in self.log:
             u, lanes, n, stamp = chunk
-            lane_of = None
-            if only is not None:
-                m = self.mark[u]
+            lane_of = _lane_of(chunk, self.st)
+            if only is not None:  # a read is folded whole when the write touches any of its units
+                m = self.mark[u] if n == 1 else self.mark[u[:, None] + np.arange(n)].any(axis=1)
                 if not m.any():
                     keep.append(chunk)
                     continue
                 sel = np.flatnonzero(m)
-                lane_of = _lane_of(chunk, self.st)
                 rest = np.flatnonzero(~m)
-                if len(rest):  # the other reads stay logged, one lane per unit from now on
-                    keep.append([u[rest], lane_of[rest], 1, stamp])
+                if len(rest):  # the other reads stay logged
+                    keep.append([u[rest], lane_of[rest], n, stamp])
                 u, lane_of = u[sel], lane_of[sel]
-            self._merge_reads(u.astype(np.int64), stamp[_lane_of(chunk, self.st) if lane_of is None else lane_of])
+            uu = u.astype(np.int64)
+            me = stamp[lane_of]
+            if n > 1:
+                uu = (uu[:, None] + np.arange(n)).ravel()
+                me = np.repeat(me, n)
+            self._merge_reads(uu, me)
         if only is not None:
             self.mark[only] = False
         self.log = keep
@@ -233,11 +239,9 @@ class RaceTracker:
 
 
 def _lane_of(chunk, st) -> np.ndarray:
-    """The reading lane of each logged unit of ``chunk``."""
-    u, lanes, n, _stamp = chunk
-    if lanes is None:
-        lanes = st.all_lanes
-    return np.repeat(lanes, n) if n > 1 else lanes
+    """The reading lane of each logged read of ``chunk``."""
+    lanes = chunk[1]
+    return st.all_lanes if lanes is None else lanes
 
 
 def _merge(r, me):

@@ -7,7 +7,7 @@ import pytest
 from ptxkit import HEAD, kernel
 from test_emu_instructions import LOAD, STORE, run
 
-from sass_lab.emulator import emulate
+from sass_lab.emulator import EmulatorCheckError, emulate
 
 N = 64
 T = np.arange(N, dtype=np.uint32)
@@ -141,6 +141,23 @@ def test_cp_async_zfill_never_reads_out_of_bounds():
     assert rep.findings == ()
     np.testing.assert_array_equal(out, np.where(np.arange(32) < 20, np.arange(32) + 1, 0))
 
+
+
+def test_cp_async_out_of_bounds_lanes_reported_once():
+    # 16 lanes copy 16 bytes each from a 12-row source: the last 4 lanes read past its end (one finding
+    # counting 4 lanes), the others copy their row; the bad lanes leave zeros in shared
+    body = ("shl.b32 %r7, %r0, 4; cvt.u64.u32 %rd7, %r7; add.s64 %rd8, %rd1, %rd7; add.s32 %r8, %r2, %r7;"
+            "st.shared.v4.u32 [%r8], {%r0, %r0, %r0, %r0}; bar.sync 0;"
+            "cp.async.cg.shared.global [%r8], [%rd8], 16; cp.async.commit_group; cp.async.wait_group 0;"
+            "bar.sync 0; ld.shared.v4.u32 {%r10, %r11, %r12, %r13}, [%r8]; add.u32 %r6, %r10, %r11;"
+            "add.u32 %r6, %r6, %r12; add.u32 %r6, %r6, %r13;" + STORE)
+    src = np.arange(4 * 12, dtype=np.uint32).reshape(12, 4) + 1
+    out = np.zeros(16, np.uint32)
+    with pytest.raises(EmulatorCheckError) as ei:
+        emulate(kernel(body), "k", 1, 16, [out, src, np.uint32(0)])
+    oob = [f for f in ei.value.findings if f.kind == "oob-global"]
+    assert len(oob) == 1 and oob[0].count == 4 and oob[0].thread == (12, 0, 0)
+    np.testing.assert_array_equal(out, np.concatenate([src.sum(axis=1), np.zeros(4, np.uint32)]))
 
 MMA_PTX = HEAD + """
     .reg .b32 %a<4>; .reg .b32 %b<2>; .reg .f32 %d<4>;
