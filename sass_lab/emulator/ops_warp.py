@@ -32,9 +32,8 @@ def check_converged(st, gm, mask=None) -> None:
         m = np.asarray(mask)
         if m.ndim == 0:
             named = named & ((np.uint32(m) >> LANE.astype(np.uint32)) & np.uint32(1)).astype(bool)
-        else:  # per-lane masks: take each warp's from its first active lane
-            first = act.argmax(axis=1)
-            wm_ = m.reshape(-1, 32)[np.arange(len(act)), first].astype(np.uint32)
+        else:  # per-lane masks (tiles of a warp name their own lanes): the lanes any active lane names
+            wm_ = np.bitwise_or.reduce(np.where(act, m.reshape(-1, 32).astype(np.uint32), np.uint32(0)), axis=1)
             named = named & ((wm_[:, None] >> LANE.astype(np.uint32)) & np.uint32(1)).astype(bool)
     missing = named & ~act & act.any(axis=1)[:, None]
     if missing.any():
@@ -124,6 +123,27 @@ def shfl(ctx: Ctx, ins: ir.Instr):
     return h
 
 
+def _groups(st, gm, mask):
+    """(active lanes, per-lane u32 of the lanes each lane's collective covers, or None when that is every
+    active lane of its warp). The member mask may differ per lane: tiles of a warp (cooperative groups'
+    ``thread_block_tile<16>``) name their own lanes, and each lane's result covers only its group."""
+    act = _active(st, gm)
+    if mask is None:
+        return act, None
+    m = np.asarray(mask).astype(np.uint32, copy=False)
+    own = ((_full(st, m) >> (st.lane_tid & 31).astype(np.uint32)) & np.uint32(1)).astype(bool)
+    act = act & own  # a lane its own mask leaves out is a finding (check_converged), and no member
+    if m.ndim == 0 or (m == m.flat[0]).all():
+        return act, None
+    return act, _ballot(st, act, act) & _full(st, m)
+
+
+def _in_group(groups) -> np.ndarray:
+    """(warps, 32, 32) bool: lane j of the warp is in lane l's group."""
+    g = groups.reshape(-1, 32)
+    return ((g[:, :, None] >> LANE.astype(np.uint32)) & np.uint32(1)).astype(bool)
+
+
 def _ballot(st, p, act):
     """Per-lane u32: the ballot of ``p`` over the active lanes of its warp."""
     bits = (p & act).reshape(-1, 32).astype(np.uint64) << LANE.astype(np.uint64)
@@ -141,13 +161,14 @@ def vote(ctx: Ctx, ins: ir.Instr):
     put = ctx.dst(d, "b32" if mode == "ballot" else "pred")
 
     def h(st, wm, gm):
-        check_converged(st, gm, gmask(st) if gmask is not None else None)
-        act = _active(st, gm)
-        if gmask is not None:
-            act = act & ((_full(st, gmask(st)) >> (st.lane_tid & 31).astype(np.uint32)) & np.uint32(1)).astype(bool)
+        mask = gmask(st) if gmask is not None else None
+        check_converged(st, gm, mask)
+        act, groups = _groups(st, gm, mask)
         p = _full(st, ga(st))
         ball = _ballot(st, p, act)
         actb = _ballot(st, np.ones(st.L, bool), act)
+        if groups is not None:
+            ball, actb = ball & groups, groups
         if mode == "ballot":
             put(st, ball, wm)
         elif mode == "all":
@@ -182,22 +203,25 @@ def match(ctx: Ctx, ins: ir.Instr):
     gmask = ctx.src(ins.operands[2], "u32") if len(ins.operands) > 2 else None
 
     def h(st, wm, gm):
-        check_converged(st, gm, gmask(st) if gmask is not None else None)
-        act = _active(st, gm)
-        if gmask is not None:
-            act = act & ((_full(st, gmask(st)) >> (st.lane_tid & 31).astype(np.uint32)) & np.uint32(1)).astype(bool)
+        mask = gmask(st) if gmask is not None else None
+        check_converged(st, gm, mask)
+        act, groups = _groups(st, gm, mask)
         v = _full(st, ga(st)).reshape(-1, 32)
         aw = act.reshape(-1, 32)
-        eq = (v[:, :, None] == v[:, None, :]) & aw[:, None, :] & aw[:, :, None]
+        member = aw[:, None, :] & aw[:, :, None] if groups is None else _in_group(groups) & aw[:, :, None]
+        eq = (v[:, :, None] == v[:, None, :]) & member
         m = (eq.astype(np.uint64) << LANE.astype(np.uint64)).sum(axis=2).astype(np.uint32).ravel()
-        actb = _ballot(st, np.ones(st.L, bool), act)
+        actb = _ballot(st, np.ones(st.L, bool), act) if groups is None else groups
         if mode == "any":
             put(st, m, wm)
             if putp is not None:
                 putp(st, np.ones(st.L, bool), wm)
         else:
             same = m == actb
-            allsame = np.repeat(same.reshape(-1, 32)[np.arange(len(aw)), aw.argmax(axis=1)], 32)
+            if groups is None:
+                allsame = np.repeat(same.reshape(-1, 32)[np.arange(len(aw)), aw.argmax(axis=1)], 32)
+            else:  # every lane of the group sees its whole group equal
+                allsame = (m & groups) == groups
             put(st, np.where(allsame, actb, np.uint32(0)), wm)
             if putp is not None:
                 putp(st, allsame, wm)
@@ -214,9 +238,14 @@ def elect(ctx: Ctx, ins: ir.Instr):
     gmask = ctx.src(ins.operands[1], "u32")
 
     def h(st, wm, gm):
-        act = _active(st, gm) & ((_full(st, gmask(st)) >> (st.lane_tid & 31).astype(np.uint32)) & np.uint32(1)).astype(bool)
+        act, groups = _groups(st, gm, gmask(st))
         aw = act.reshape(-1, 32)
-        leader = np.repeat(np.where(aw.any(axis=1), aw.argmax(axis=1), 0), 32).astype(np.uint32)
+        if groups is None:
+            leader = np.repeat(np.where(aw.any(axis=1), aw.argmax(axis=1), 0), 32).astype(np.uint32)
+        else:  # the lowest lane of each lane's own group
+            g = groups.astype(np.int64)
+            leader = np.where(g != 0, np.log2(g & -g, where=g != 0, out=np.zeros(st.L)).astype(np.int64), 0)
+            leader = leader.astype(np.uint32)
         put(st, leader, wm)
         if putp is not None:
             putp(st, (st.all_lanes & 31) == leader, wm)
@@ -240,8 +269,13 @@ def redux(ctx: Ctx, ins: ir.Instr):
     gmask = ctx.src(ins.operands[2], "u32") if len(ins.operands) > 2 else None
 
     def h(st, wm, gm):
-        check_converged(st, gm, gmask(st) if gmask is not None else None)
-        act = _active(st, gm)
+        mask = gmask(st) if gmask is not None else None
+        check_converged(st, gm, mask)
+        act, groups = _groups(st, gm, mask)
         v = np.where(act, _full(st, ga(st)), V.const(ident, dt)).reshape(-1, 32)
-        put(st, np.repeat(red.reduce(v, axis=1).astype(dt), 32), wm)
+        if groups is None:
+            put(st, np.repeat(red.reduce(v, axis=1).astype(dt), 32), wm)
+            return
+        each = np.where(_in_group(groups), v[:, None, :], V.const(ident, dt))  # lane l: its group's values
+        put(st, red.reduce(each, axis=2).astype(dt).ravel(), wm)
     return h

@@ -133,3 +133,27 @@ def test_elect_sync_after_divergence():
     lanes = np.arange(N)
     want = np.where(lanes % 2 == 0, np.where(lanes % 32 == 0, 256, 0), 99)
     np.testing.assert_array_equal(got, want)
+
+
+# each lane names its own 8-lane tile (cooperative groups' thread_block_tile<8>): mask = 0xff << (lane & ~7)
+TILE = "mov.u32 %r20, %laneid; and.b32 %r21, %r20, -8; mov.u32 %r22, 255; shl.b32 %r23, %r22, %r21;"
+
+
+def _tiles(fn):
+    return np.concatenate([[fn(t, VALS[t - t % 8:t - t % 8 + 8], t - t % 8) for t in LANES]]).astype(np.uint32)
+
+
+@pytest.mark.parametrize("instr, ref", [
+    ("redux.sync.max.u32 %r6, %r5, %r23;", lambda t, v, b: v.max()),
+    ("redux.sync.add.u32 %r6, %r5, %r23;", lambda t, v, b: v.sum()),
+    ("and.b32 %r7, %r5, 4; setp.ne.u32 %p2, %r7, 0; vote.sync.ballot.b32 %r6, %p2, %r23;",
+     lambda t, v, b: sum(1 << ((b + j) % 32) for j in range(8) if v[j] & 4)),
+    ("and.b32 %r7, %r5, 4; setp.ne.u32 %p2, %r7, 0; vote.sync.any.pred %p3, %p2, %r23; selp.u32 %r6, 1, 0, %p3;",
+     lambda t, v, b: int(any(v & 4))),
+    ("shr.u32 %r7, %r0, 4; match.any.sync.b32 %r6, %r7, %r23;",  # one value per 16 lanes: the tile is one group
+     lambda t, v, b: 0xFF << (b % 32)),
+    ("elect.sync %r6|%p3, %r23;", lambda t, v, b: b % 32),
+])
+def test_collectives_over_per_lane_tile_masks(instr, ref):
+    got = run(LOAD + TILE + instr + STORE, VALS)
+    np.testing.assert_array_equal(got, _tiles(ref))
