@@ -230,3 +230,134 @@ def test_planted_cp_async_pipeline_bugs(arch):
         emulate(ptx("async", arch), "bug_read_in_flight", 1, 128, [x[:256], np.zeros(128, np.float32)])
     (f,) = e.value.findings
     assert f.kind == "async-in-flight" and f.message.startswith("reads shared") and "buf'+0x200" in f.message
+
+
+# ------------------------------------------------------------------------------ styles.cu
+
+
+def test_cooperative_groups_block_sum(arch):
+    n, blocks = 5003, 3
+    x = rng(13).standard_normal(n).astype(np.float32)
+    part = np.full(blocks, np.nan, np.float32)
+    emulate(ptx("styles", arch), "cg_block_sum", blocks, 256, [x, part, np.int32(n)])
+    idx = np.arange(n)
+    want = [x[(idx // 256) % blocks == b].astype(np.float64).sum() for b in range(blocks)]
+    np.testing.assert_allclose(part, want, rtol=1e-5, atol=1e-4)
+
+
+def test_cooperative_groups_tiles_reduce_scan_vote(arch):
+    # 16- and 8-thread tiles: redux/vote with a per-lane member mask, shfl.up scans inside the tile
+    n = 1000
+    x = rng(14).integers(-2000, 2000, n).astype(np.int32)
+    tmax, scan = np.full((n + 15) // 16, -7, np.int32), np.full(n, -7, np.int32)
+    votes = np.full((n + 7) // 8, 7, np.uint32)
+    emulate(ptx("styles", arch), "cg_tiles", 4, 256, [x, tmax, scan, votes, np.int32(n)])
+    xp = np.concatenate([x, np.zeros(1024 - n, np.int32)])
+    t8, t16 = xp.reshape(-1, 8), xp.reshape(-1, 16)
+    np.testing.assert_array_equal(tmax, t16.max(axis=1)[:len(tmax)])
+    np.testing.assert_array_equal(scan, np.cumsum(t8, axis=1).ravel()[:n])
+    ballot = ((t8 > 0) << np.arange(8)).sum(axis=1)
+    anyv, allv = np.repeat((t16 > 1000).any(axis=1), 2), np.repeat((t16 > -1000).all(axis=1), 2)
+    np.testing.assert_array_equal(votes, (ballot | anyv * 0x100 | allv * 0x200)[:len(votes)])
+
+
+def test_warp_aggregated_atomics(arch):
+    n = 3001
+    r = rng(15)
+    x = r.standard_normal(n).astype(np.float32)
+    out, count = np.full(n, np.nan, np.float32), np.zeros(1, np.int32)
+    # one block: the slots each value gets depend on the order of the atomics between blocks, which
+    # (as on a GPU) depends on how many blocks run at once, i.e. on the wave size (see conftest.py)
+    emulate(ptx("styles", arch), "filter_positive", 1, 128, [x, out, count, np.int32(n)])
+    k = int(np.count_nonzero(x > 0))
+    assert count[0] == k and np.isnan(out[k:]).all()
+    np.testing.assert_array_equal(np.sort(out[:k]), np.sort(x[x > 0]))  # any order, each value once
+    keys, bins = r.integers(0, 10, n).astype(np.int32), np.zeros(10, np.uint32)
+    emulate(ptx("styles", arch), "histogram_by_key", 3, 128, [keys, bins, np.int32(n)])
+    np.testing.assert_array_equal(bins, np.bincount(keys, minlength=10))
+
+
+def _bf16_rne(v):
+    """float64 → bf16 bits, one rounding to nearest even (normal range)."""
+    u = np.asarray(v, np.float64).view(np.uint64)
+    u = (u + np.uint64((1 << 44) - 1) + ((u >> np.uint64(45)) & np.uint64(1))) & ~np.uint64((1 << 45) - 1)
+    return (u.view(np.float64).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+
+
+def _bf(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+def test_half2_math(arch):
+    n2 = 777
+    r = rng(16)
+    x, y = r.standard_normal(2 * n2).astype(np.float16), r.standard_normal(2 * n2).astype(np.float16)
+    z, relu = np.full(2 * n2, np.nan, np.float16), np.full(2 * n2, np.nan, np.float16)
+    emulate(ptx("styles", arch), "h2_axpby_relu", 3, 128, [x, y, z, relu, np.float32(0.75), np.float32(-1.5),
+                                                            np.int32(n2)])
+    # products of halves are exact in float64, and so is the fma's sum here: one rounding each (numpy's
+    # float64 → float16 rounds to nearest even)
+    t = (-1.5 * y.astype(np.float64)).astype(np.float16)
+    want = (0.75 * x.astype(np.float64) + t).astype(np.float16)
+    np.testing.assert_array_equal(z.view(np.uint16), want.view(np.uint16))
+    np.testing.assert_array_equal(relu, np.maximum(want, np.float16(0)))
+    out = np.zeros(1, np.float32)
+    emulate(ptx("styles", arch), "h2_dot", 3, 128, [x, y, out, np.int32(n2)])
+    want = (x.astype(np.float64) * y).astype(np.float16).astype(np.float64).sum()
+    np.testing.assert_allclose(out[0], want, rtol=1e-5, atol=1e-4)
+
+
+def test_bf16x2_math(arch):
+    n2 = 501
+    r = rng(17)
+    x = r.standard_normal(2 * n2).astype(np.float32)
+    w, c = _bf16_rne(r.standard_normal(2 * n2)), _bf16_rne(r.standard_normal(2 * n2))
+    out, packed = np.full(2 * n2, np.nan, np.float32), np.zeros(2 * n2, np.uint16)
+    emulate(ptx("styles", arch), "bf2_fma_max", 3, 128, [x, w, c, out, packed, np.int32(n2)])
+    xb = _bf16_rne(x.astype(np.float64))
+    np.testing.assert_array_equal(packed, xb)
+    v = _bf16_rne(_bf(xb) * _bf(w) + _bf(c))  # bf16 products are exact in float64: fma = one rounding
+    np.testing.assert_array_equal(out.astype(np.float64), np.maximum(_bf(v), _bf(c)))
+
+
+def test_packed_atomics(arch):
+    # small integers: every partial sum is exact in half and bf16, so the order of the atomics is moot
+    n2, bins = 501, 7
+    r = rng(18)
+    xh = r.integers(-8, 9, 2 * n2).astype(np.float16)
+    xb = _bf16_rne(r.integers(-8, 9, 2 * n2).astype(np.float64))
+    hb, bb = np.zeros(2 * bins, np.float16), np.zeros(2 * bins, np.uint16)
+    emulate(ptx("styles", arch), "packed_atomics", 3, 128, [xh, xb, hb, bb, np.int32(bins), np.int32(n2)])
+    i = np.arange(n2) % bins
+    wh, wb = np.zeros((bins, 2)), np.zeros((bins, 2))
+    np.add.at(wh, i, xh.reshape(-1, 2).astype(np.float64))
+    np.add.at(wb, i, _bf(xb).reshape(-1, 2))
+    np.testing.assert_array_equal(hb.astype(np.float64), wh.ravel())
+    np.testing.assert_array_equal(_bf(bb), wb.ravel())
+
+
+def test_constant_tables(arch):
+    n = 1003
+    r = rng(19)
+    x, y = r.standard_normal(n).astype(np.float32), np.full(n, np.nan, np.float32)
+    taps = r.standard_normal(9).astype(np.float32)
+    emulate(ptx("styles", arch), "fir9", 3, 128, [x, y, np.int32(n)], symbols={"taps": taps})
+    xp = np.concatenate([np.zeros(4), x, np.zeros(4)])
+    np.testing.assert_allclose(y, sum(taps[k].astype(np.float64) * xp[k:k + n] for k in range(9)), rtol=1e-5,
+                               atol=1e-5)
+    words = r.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32)
+    which, v = r.integers(0, 100, n).astype(np.int32), (r.standard_normal(n) * 40).astype(np.float32)
+    bits, rot, q = np.full(n, -1, np.int32), np.full(2 * n, np.nan, np.float32), np.full(n, -99, np.int32)
+    stages = np.zeros(4, dtype=[("scale", "<f4"), ("bias", "<f4"), ("lo", "<i4"), ("hi", "<i4")])
+    stages["scale"], stages["bias"] = [1, 0.5, -2, 3], [0, 1.5, 0.25, -7]
+    stages["lo"], stages["hi"] = [-10, -100, -50, 0], [10, 100, 50, 255]
+    emulate(ptx("styles", arch), "lookups", 3, 128, [words, which, bits, rot, q, v, np.int32(n)],
+            symbols={"stages": stages})
+    np.testing.assert_array_equal(bits, [bin(int(w)).count("1") for w in words])
+    s = np.float32(0.70710677)
+    circle = np.array([(1, 0), (s, s), (0, 1), (-s, s), (-1, 0), (-s, -s), (0, -1), (s, -s)], np.float64)
+    u = circle[words & 7]
+    np.testing.assert_allclose(rot[0::2], u[:, 0] * v - u[:, 1], rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(rot[1::2], u[:, 1] * v + u[:, 0], rtol=1e-6, atol=1e-5)
+    a = stages[which & 3]
+    np.testing.assert_array_equal(q, np.clip(np.rint(a["scale"].astype(np.float64) * v + a["bias"]), a["lo"], a["hi"]))
