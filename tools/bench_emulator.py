@@ -12,7 +12,7 @@ at a size per kernel that fills at least one 65,536-lane wave (``BENCH`` below).
 checked against the kernel's own float64 reference (``rel.err`` column). Memory (``--memory``, a
 separate traced run): the peak of numpy/Python allocations during ``emulate`` with checks off (the
 kernel's own: heap, registers, shared/local windows) and the extra the checks add, and their ratio.
-``--first-call`` times ``emulate()`` of a small kernel from a fresh process, once reading the PTX with
+``--first-call`` times (wall and CPU) ``emulate()`` of a small kernel from a fresh process, once reading the PTX with
 the fast reader and once with the Lark parser (the previous path), alternating, medians of ``--reps``.
 """
 
@@ -135,7 +135,7 @@ if {kernel!r} == "vecadd":
     ptx = open({ptx!r}).read()
     n = 1000
     x, y = np.ones(n, np.float32), np.zeros(n, np.float32)
-    c0 = time.perf_counter()
+    c0, p0 = time.perf_counter(), time.process_time()
     emulate(ptx, "vecadd", 4, 256, [x, x, y, np.int32(n)])
 else:  # a shipped kernel through Kernel.emulate, right after assembling it (not timed)
     from sass_lab.api import assemble_file
@@ -147,26 +147,27 @@ else:  # a shipped kernel through Kernel.emulate, right after assembling it (not
     s = spec.test_sizes[1]
     a = spec.inputs(s, np.random.default_rng(0))
     args = [a[p.name[:-len("_param")]] for p in kern.params]
-    c0 = time.perf_counter()
+    c0, p0 = time.perf_counter(), time.process_time()
     kern.emulate(spec.grid(s), spec.block(s), *args, dynamic_shared=spec.shared(s))
-print(time.perf_counter() - c0)
+print(time.perf_counter() - c0, time.process_time() - p0)
 """
 
 
 def first_call(reps: int) -> None:
     ptx = ROOT / "tests" / "emulator" / "data" / "vecadd.sm_80.ptx"
-    print(f"first emulate() in a fresh process (imports done, not timed), wall-clock medians of {reps}:")
+    print(f"first emulate() in a fresh process (imports done, not timed), medians of {reps} (wall / CPU):")
     for kernel, what in (("vecadd", "nvcc's vecadd (sm_80, 4 x 256 threads)"),
                          ("saxpy", "saxpy.sasm through Kernel.emulate after assembling (n=1003)")):
-        times: dict[str, list[float]] = {"fast": [], "lark": []}
+        times: dict[str, list[tuple[float, float]]] = {"fast": [], "lark": []}
         for _ in range(reps):
             for reader in ("lark", "fast"):
                 code = FIRST.format(root=str(ROOT), reader=reader, ptx=str(ptx), kernel=kernel, kernels=str(KERNELS))
                 out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-                times[reader].append(float(out.stdout.split()[-1]))
-        lark, fast = statistics.median(times["lark"]), statistics.median(times["fast"])
-        print(f"  {what}: Lark parser (previous path) {lark * 1e3:.1f} ms, fast reader {fast * 1e3:.1f} ms, "
-              f"speed-up {lark / fast:.1f}x")
+                wall, cpu = out.stdout.split()[-2:]
+                times[reader].append((float(wall), float(cpu)))
+        (lw, lc), (fw, fc) = ([statistics.median(t[i] for t in times[r]) for i in (0, 1)] for r in ("lark", "fast"))
+        print(f"  {what}: Lark parser (previous path) {lw * 1e3:.1f} / {lc * 1e3:.1f} ms, fast reader "
+              f"{fw * 1e3:.1f} / {fc * 1e3:.1f} ms, speed-up {lw / fw:.1f}x wall, {lc / fc:.1f}x CPU")
 
 
 def main() -> int:
