@@ -135,15 +135,20 @@ class Context:
                           f"finding the __constant__/__device__ variable '{name}' (cuModuleGetGlobal)")
         return int(ptr), int(size)
 
-    def allow_shared(self, cubin: bytes, name: str, fn: Any, dynamic: int) -> None:
-        """Raise the function's dynamic shared-memory limit when asking for more than the default."""
+    def allow_shared(self, cubin: bytes, name: str, fn: Any, dynamic: int, static: int = 0) -> None:
+        """Raise the function's dynamic shared-memory limit when static + dynamic exceed the default.
+
+        The driver's default limit for dynamic shared memory is the per-block default (48 KB) minus the
+        kernel's static shared memory; above it, ``CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES``
+        must be raised (at most the opt-in limit minus static) or the launch fails.
+        """
         key = (hashlib.sha256(cubin).digest(), name)
-        if dynamic <= self.shared_set.get(key, 48 * 1024):
+        if dynamic <= self.shared_set.get(key, self.info.shared_per_block - static):
             return
         drv = driver()
         attr = drv.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
         check(drv.cuFuncSetAttribute(fn, attr, int(dynamic)),
-              f"allowing {dynamic} bytes of dynamic shared memory for '{name}'")
+              f"allowing {dynamic} bytes of dynamic shared memory for '{name}' ({static} static)")
         self.shared_set[key] = dynamic
 
 

@@ -100,9 +100,11 @@ class Prepared:
         for arr, ptr in self.symbols_back:
             copy_out(arr.reshape(-1).view(np.uint8), ptr)
 
-    def free(self) -> None:
+    def free(self, quiet: bool = False) -> None:
+        """Free the device copies; ``quiet`` (cleanup while an error propagates) never raises, so a
+        broken context's error on cuMemFree cannot hide the error that broke it."""
         for b in self.buffers.values():
-            b.free()
+            b.free(quiet)
         self.buffers.clear()
 
 
@@ -151,7 +153,7 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
                    shared_static=res.shared_static, registers=res.registers, info=ctx.info)
     _hw_problems(kernel, b[0] * b[1] * b[2], int(dynamic_shared))
     fn = ctx.function(kernel.cubin, kernel.name)
-    ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared))
+    ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared), res.shared_static)
     prep = Prepared(kernel.name, fn, g, b, int(dynamic_shared), stream, plan)
     prep.symbols_back = set_symbols(ctx, kernel, symbols)
     try:
@@ -164,7 +166,7 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
         prep.blob[:len(encoded)] = np.frombuffer(encoded, dtype=np.uint8)
         prep.pointers = pointer_array(prep.blob, plan)
     except BaseException:
-        prep.free()
+        prep.free(quiet=True)
         raise
     return prep
 
@@ -173,18 +175,20 @@ def launch(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int =
            symbols: dict | None = None) -> None:
     """Run ``kernel`` once and wait; numpy arrays are copied in and written back in place."""
     prep = prepare(kernel, grid, block, *args, dynamic_shared=dynamic_shared, stream=stream, symbols=symbols)
+    done = False
     try:
         prep.enqueue()
         prep.finish()
+        done = True
     finally:
-        prep.free()
+        prep.free(quiet=not done)
 
 
 def max_active_blocks(kernel: Any, block_threads: int, dynamic_shared: int = 0) -> int:
     """cuOccupancyMaxActiveBlocksPerMultiprocessor for ``kernel`` (the occupancy model's judge)."""
     ctx = context()
     fn = ctx.function(kernel.cubin, kernel.name)
-    ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared))
+    ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared), kernel.resources.shared_static)
     n = check(driver().cuOccupancyMaxActiveBlocksPerMultiprocessor(fn, int(block_threads), int(dynamic_shared)),
               f"occupancy of '{kernel.name}' at {block_threads} threads")
     return int(n)

@@ -25,16 +25,19 @@ class DeviceBuffer:
         return {"shape": shape, "typestr": np.dtype(self.dtype).str, "data": (self.ptr, False),
                 "version": 3, "strides": None}
 
-    def free(self) -> None:
+    def free(self, quiet: bool = False) -> None:
+        """cuMemFree; ``quiet`` ignores its error (cleanup while another error propagates)."""
         if self.ptr:
-            check(driver().cuMemFree(self.ptr), "cuMemFree")
-            self.ptr = 0
+            ptr, self.ptr = self.ptr, 0
+            res = driver().cuMemFree(ptr)
+            if not quiet:
+                check(res, "cuMemFree")
 
     def __enter__(self) -> DeviceBuffer:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.free()
+        self.free(quiet=exc[0] is not None)
 
 
 def alloc(nbytes: int, ordinal: int = 0) -> DeviceBuffer:

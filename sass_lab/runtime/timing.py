@@ -15,7 +15,6 @@ from .driver import DeviceInfo, check, context, driver
 from .memory import (
     DeviceBuffer,
     alloc,
-    destroy_event,
     elapsed_ms,
     event,
     free_stream,
@@ -93,22 +92,24 @@ class CudaTimer:
 
         return replay
 
-    def close(self) -> None:
-        """Free the flush buffer, events and graphs."""
+    def close(self, quiet: bool = False) -> None:
+        """Free the flush buffer, events and graphs (``quiet``: ignore errors, while another propagates)."""
         drv = driver()
-        for ev in self._events:
-            destroy_event(ev)
-        self._events.clear()
-        for graph, exe in self._graphs:
+        events, self._events = self._events, []
+        for ev in events:
+            res = drv.cuEventDestroy(ev)
+            if not quiet:
+                check(res, "cuEventDestroy")
+        graphs, self._graphs = self._graphs, []
+        for graph, exe in graphs:
             drv.cuGraphExecDestroy(exe)
             drv.cuGraphDestroy(graph)
-        self._graphs.clear()
         if self._flush_buf is not None:
-            self._flush_buf.free()
-            self._flush_buf = None
+            buf, self._flush_buf = self._flush_buf, None
+            buf.free(quiet)
 
     def __enter__(self) -> CudaTimer:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        self.close(quiet=exc[0] is not None)

@@ -39,13 +39,40 @@ class RawInstr:
     labels: tuple[str, ...]
 
 
-def nvdisasm_path() -> str:
-    try:
-        from cuda.pathfinder import find_nvidia_binary_utility
+WHEEL_BINS = ("nvidia/cu13/bin", "nvidia/cuda_nvdisasm/bin")  # nvidia-cuda-nvdisasm wheel layouts
 
-        path = find_nvidia_binary_utility("nvdisasm")
-    except Exception:  # noqa: BLE001 - pathfinder missing or failing: fall back to PATH
-        path = None
+
+def wheel_nvdisasm(paths: list[str] | None = None) -> str | None:
+    """nvdisasm from an nvidia-cuda-nvdisasm wheel in any import path entry, site-packages or not.
+
+    ``pip install --target DIR`` + ``PYTHONPATH=DIR`` (how the device machine gets its wheels) puts the
+    wheel where cuda.pathfinder does not look; the import path is where Python itself finds packages.
+    """
+    import sys
+
+    for entry in paths if paths is not None else sys.path:
+        for sub in WHEEL_BINS:
+            cand = os.path.join(entry or ".", sub, "nvdisasm")
+            if os.path.isfile(cand):
+                if not os.access(cand, os.X_OK):
+                    try:
+                        os.chmod(cand, os.stat(cand).st_mode | 0o111)
+                    except OSError:
+                        continue
+                return cand
+    return None
+
+
+def nvdisasm_path() -> str:
+    """The wheel's nvdisasm on the import path first, then cuda.pathfinder's, then PATH's."""
+    path = wheel_nvdisasm()
+    if not path:
+        try:
+            from cuda.pathfinder import find_nvidia_binary_utility
+
+            path = find_nvidia_binary_utility("nvdisasm")
+        except Exception:  # noqa: BLE001 - pathfinder missing or failing: fall back to PATH
+            path = None
     if not path:
         import shutil
 

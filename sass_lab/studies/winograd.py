@@ -148,12 +148,13 @@ def conv2d_direct(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) -
     p, q = out_size(h, r, stride, pad), out_size(wd, s, stride, pad)
     xp = np.zeros((n, c, h + 2 * pad + stride * r, wd + 2 * pad + stride * s))
     xp[:, :, pad:pad + h, pad:pad + wd] = x
-    y = np.zeros((n, k, p, q))
+    y = np.zeros((k, n, p, q))
     for i in range(r):
         for j in range(s):
             patch = xp[:, :, i:i + stride * p:stride, j:j + stride * q:stride]  # N C P Q
-            y += np.einsum("ncpq,kc->nkpq", patch, w[:, :, i, j])
-    return y
+            # one BLAS product per tap (multi-threaded): K×C by C×(N·P·Q)
+            y += np.tensordot(w[:, :, i, j], patch, axes=([1], [1]))  # K N P Q
+    return np.ascontiguousarray(y.transpose(1, 0, 2, 3))
 
 
 def tiles(h: int, w: int, m: int) -> tuple[int, int]:

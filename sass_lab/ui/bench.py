@@ -31,7 +31,8 @@ def rows(results: list[dict]) -> list[list[str]]:
                 else "-",
                 f"{_pct(f.get('bytes_vs_measured'))} / {_pct(f.get('bytes_vs_datasheet'))}" if f and r["bytes"]
                 else "-",
-                "-" if ratio is None else f"{ratio:.2f}x",
+                "peer failed" if ratio is None and name == r["kernel"] and r.get("peer_error")
+                else "-" if ratio is None else f"{ratio:.2f}x",
             ])
     return out
 
