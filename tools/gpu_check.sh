@@ -1,82 +1,46 @@
 #!/usr/bin/env bash
-# Everything that needs a GPU, in one command, for the device machine (no network there).
+# Everything that needs a GPU, in one command, for the device machine (no network there). docs/GPU.md.
 #
-#   run(command="bash tools/gpu_check.sh", carry=[".whl"])        # the device tool; see docs/GPU.md
-#   bash tools/gpu_check.sh [--tests-only | --bench-only] [pytest -k EXPR]
+#   run(command="bash tools/gpu_check.sh", carry=[".whl"], timeout_s=300)     # the device tool
+#   bash tools/gpu_check.sh [--tests-only | --bench-only] [-k EXPR] [--group NAME] [--only KERNEL]
+#   bash tools/gpu_check.sh --rehearse [...]    # here, without a GPU: the stand-in driver (tests/standin)
+#   SASS_LAB_FAKE_GPU=1 bash tools/gpu_check.sh # the same
 #
 # 1. installs the carried wheels (.whl/, made by tools/fetch_gpu_wheels.sh) into /tmp/site;
 # 2. puts the repository and /tmp/site on PYTHONPATH (no install of the project, no network);
-# 3. runs `pytest -m gpu` (JUnit XML and log);
-# 4. benchmarks every shipped kernel and its peer (tools/bench_all.py): bench.md and bench.json;
-# 5. the block-fusion comparison (tools/bench_blocks.py): blocks.md and blocks.json.
-# Results go to $OUT (the device tool's folder that comes back), else ./out.
+# 3. runs tools/gpu_check.py: versions, the test groups and the benchmarks of tools/gpu_check.plan,
+#    each phase logged with its elapsed time, results written to $OUT as each part ends.
+# Results go to $OUT (the device tool's folder that comes back), else ./out. Budget: GPU_CHECK_BUDGET_S
+# (240). The last line says what passed, failed, timed out and was skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-$PWD/out}"
+export OUT="${OUT:-$PWD/out}"
 mkdir -p "$OUT"
 PY="${PYTHON:-python3}"
 export PYTHONUNBUFFERED=1
-MODE="${1:-all}"
-[[ "$MODE" == --* ]] && shift || MODE=all
-K_EXPR="${1:-}"
+T0=$(date +%s)
 
-log() { echo "== $*" | tee -a "$OUT/gpu_check.log"; }
+args=()
+for a in "$@"; do
+  if [[ "$a" == "--rehearse" ]]; then export SASS_LAB_FAKE_GPU=1; else args+=("$a"); fi
+done
 
-log "gpu_check $(date -u +%FT%TZ) on $(hostname)"
-{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 || true; } \
-  | tee -a "$OUT/gpu_check.log"
+log() { echo "[$(printf '%6.1f' "$(( $(date +%s) - T0 ))") s] $*" | tee -a "$OUT/gpu_check.log"; }
 
+log "gpu_check.sh on $(hostname) $(date -u +%FT%TZ)${SASS_LAB_FAKE_GPU:+ (rehearsal: stand-in driver)}"
+site=""
 if compgen -G ".whl/*.whl" >/dev/null; then
-  log "installing carried wheels into /tmp/site"
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-    .whl/*.whl 2>&1 | tee -a "$OUT/gpu_check.log" || { log "wheel install failed"; exit 1; }
+  site=/tmp/site
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" \
+    .whl/*.whl >>"$OUT/gpu_check.log" 2>&1 || { log "wheel install failed (see above); gpu_check FAILED"; exit 1; }
+  log "phase setup done: carried wheels installed into $site ($(ls .whl/*.whl | wc -l) wheels)"
 else
-  log "no .whl/ folder: relying on the machine's packages (run tools/fetch_gpu_wheels.sh and carry .whl)"
+  log "phase setup done: no .whl/ folder, the machine's packages only (tools/fetch_gpu_wheels.sh, carry .whl)"
 fi
-export PYTHONPATH="$PWD:/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
-
-"$PY" - <<'EOF' 2>&1 | tee -a "$OUT/gpu_check.log"
-import sys
-from importlib import metadata
-print("python", sys.version.split()[0])
-for n in ("numpy", "cuda-bindings", "cuda-core", "nvidia-nvjitlink", "torch", "cupy-cuda13x", "lark",
-          "pyelftools", "textual", "rich", "pytest", "hypothesis", "nvidia-cuda-nvdisasm"):
-    try:
-        print(f"{n} {metadata.version(n)}")
-    except metadata.PackageNotFoundError:
-        print(f"{n} (missing)")
-import sass_lab.runtime as rt
-print("device:", rt.device_info() if rt.available() else "NONE")
-EOF
-
-status=0
-if [[ "$MODE" != "--bench-only" ]]; then
-  log "pytest -m gpu"
-  args=(-m gpu -q -rfEs -p no:cacheprovider --continue-on-collection-errors --junitxml="$OUT/gpu_tests.xml" tests)
-  "$PY" -c "import pytest_timeout" 2>/dev/null && args+=(--timeout "${TEST_TIMEOUT_S:-240}")
-  [[ -n "$K_EXPR" ]] && args+=(-k "$K_EXPR")
-  "$PY" -m pytest "${args[@]}" 2>&1 | tee "$OUT/gpu_tests.log"
-  rc=${PIPESTATUS[0]}
-  log "pytest exit $rc"
-  [[ $rc -ne 0 ]] && status=1
-fi
-
-if [[ "$MODE" != "--tests-only" ]]; then
-  log "benchmarks"
-  "$PY" tools/bench_all.py --out "$OUT" --budget-s "${BENCH_BUDGET_S:-300}" 2>&1 | tee "$OUT/bench.log"
-  rc=${PIPESTATUS[0]}
-  log "bench_all exit $rc"
-  [[ $rc -ne 0 ]] && status=1
-fi
-if [[ "$MODE" != "--tests-only" ]]; then
-  # issue 16: fused vs unfused DSL vs PyTorch (and torch.compile) for ConvFirst and MBConv, N = 1, 8, 32,
-  # C = 64, 128, 56x56 and 28x28: blocks.md and blocks.json (tools/bench_blocks.py; skips what the
-  # budget leaves out)
-  log "block fusion comparison"
-  "$PY" tools/bench_blocks.py --out "$OUT" --budget-s "${BLOCKS_BUDGET_S:-240}" 2>&1 | tee "$OUT/blocks.log"
-  rc=${PIPESTATUS[0]}
-  log "bench_blocks exit $rc"
-  [[ $rc -ne 0 ]] && status=1
-fi
-log "done, status $status"
-exit $status
+pp="$PWD${site:+:$site}"
+[[ "${SASS_LAB_FAKE_GPU:-}" == "1" ]] && pp="$PWD/tests/standin:$pp"
+export PYTHONPATH="$pp${PYTHONPATH:+:$PYTHONPATH}"
+export XDG_CACHE_HOME="${XDG_CACHE_HOME:-/tmp/gpu_check_cache}" XDG_DATA_HOME="${XDG_DATA_HOME:-/tmp/gpu_check_data}"
+budget="${GPU_CHECK_BUDGET_S:-240}"
+export GPU_CHECK_BUDGET_S=$(( budget - ($(date +%s) - T0) ))
+exec "$PY" tools/gpu_check.py ${args[@]+"${args[@]}"}
