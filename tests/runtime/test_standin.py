@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import cuda.bindings
 import numpy as np
-from cuda.bindings import driver as real
 import pytest
+from cuda.bindings import driver as real
 from cuda_standin import StandIn, install
 from runtime_fakes import FakeDriver
 
@@ -57,7 +57,10 @@ def ptx_kernel(body: str, params: str = ".param .u64 p", shared: int = 0, name: 
             f"{decl}{body}{use}\tret;\n}}\n")
 
 
-def kernel_of(ptx: str, name: str = "k", params=(ir.Param("p", "u64"),)):
+PTR = (ir.Param("p", "u64"),)
+
+
+def kernel_of(ptx: str, name: str = "k", params=PTR):
     c = compile_ptx(ptx, "sm_90")
     return SimpleNamespace(name=name, cubin=c.cubin, params=params, resources=c.resources[name], arch="sm_90")
 
