@@ -316,3 +316,19 @@ def test_kernel_params_tuple_form(standin):
     out = np.zeros(1, np.uint32)
     standin.cuMemcpyDtoH(out, buf, 4)
     assert out[0] == 41
+
+
+def test_bench_keeps_our_timing_when_the_peer_fails(standin, monkeypatch):
+    """A peer that cannot run (no torch/cupy with CUDA here) is reported in the result, not raised."""
+    from sass_lab.errors import UsageError
+    from sass_lab.lab import peers
+    from sass_lab.lab.bench import BenchConfig, time_spec
+
+    def no_lib(*a, **k):
+        raise UsageError("no peer library: none of torch, cupy can be imported")
+
+    monkeypatch.setattr(peers, "find_lib", no_lib)
+    r = time_spec(KERNELS / "sgemm_tiled.sasm", {"M": 64, "N": 64, "K": 16}, cfg=BenchConfig(rep_ms=1, warmup_ms=1),
+                  vs="cublas", peaks=False)
+    assert r.stats.median > 0 and r.max_rel_err is not None and r.peer is None
+    assert r.peer_error.startswith("no peer library") and r.to_dict()["peer_error"] == r.peer_error

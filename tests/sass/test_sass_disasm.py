@@ -150,3 +150,23 @@ def test_target_tells_sm_90a():
 
     assert target(compile_fixture("wgmma", "sm_90a")) == "sm_90a"
     assert target(compile_fixture("misc", "sm_90")) == "sm_90"
+
+
+def test_nvdisasm_from_a_target_folder_on_the_import_path(tmp_path, monkeypatch):
+    """The device machine installs wheels with ``pip install --target DIR`` and PYTHONPATH=DIR, where
+    cuda.pathfinder does not look: the carried wheel must win over whatever nvdisasm the host has."""
+    import sys
+
+    import cuda.pathfinder
+
+    from sass_lab.sass import disasm
+
+    tool = tmp_path / "site" / "nvidia" / "cu13" / "bin" / "nvdisasm"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o644)  # not executable, as some unzip paths leave it
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "site"), *sys.path])
+    monkeypatch.setattr(cuda.pathfinder, "find_nvidia_binary_utility", lambda name: "/usr/bin/host-nvdisasm",
+                        raising=False)
+    assert disasm.nvdisasm_path() == str(tool)
+    assert tool.stat().st_mode & 0o100

@@ -131,3 +131,25 @@ def test_torch_peer_calls_conv2d_with_the_layer():
     torch_conv_peer({"x": X()}, s, Lib, stride=2, pad=0, r=1, sw=1, _cache={})
     assert ("view", (2, 3, 9, 8)) in calls and ("randn", (5, 3, 1, 1), "cuda", "f32") in calls
     assert calls[-1] == ("conv2d", "x", "w", 2, 0)
+
+
+def test_direct_reference_is_blas_not_einsum(monkeypatch):
+    """The float64 reference of the three conv kernels: one BLAS product per tap (multi-threaded), the
+    same numbers as the single-threaded einsum it replaced."""
+    from sass_lab.lab import winograd as wmod
+
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((2, 6, 9, 8)), rng.standard_normal((5, 6, 3, 3))
+    want = np.zeros((2, 5, 9, 8))
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    for i in range(3):
+        for j in range(3):
+            want += np.einsum("ncpq,kc->nkpq", xp[:, :, i:i + 9, j:j + 8], w[:, :, i, j])
+
+    def refuse(*a, **k):
+        raise AssertionError("np.einsum in the reference (single-threaded)")
+
+    monkeypatch.setattr(wmod.np, "einsum", refuse)
+    got = wmod.conv2d_direct(x, w, 1, 1)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    assert got.flags.c_contiguous
