@@ -9,21 +9,21 @@ rule) then check the model's arithmetic independently.
 from __future__ import annotations
 
 import itertools
-import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
+import occupancy_header as oh
 import pytest
 
 from sass_lab.hw.arch import ARCHS, arch_info
 from sass_lab.hw.occupancy import limits, occupancy
+from sass_lab.paths import KERNELS
 
-HEADER_DIRS = [Path("/usr/local/cuda/include"), Path("/usr/local/cuda-13.0/include")]
-HEADER = next((d for d in HEADER_DIRS if (d / "cuda_occupancy.h").exists()), None)
-CXX = shutil.which("g++") or shutil.which("c++")
+HEADER = oh.header()  # the nvidia-cuda-runtime wheel's include folder first, else a CUDA toolkit's
+CXX = oh.compiler()
 
-pytestmark = pytest.mark.skipif(HEADER is None or CXX is None,
-                                reason="needs cuda_occupancy.h and a C++ compiler")
+pytestmark = pytest.mark.skipif(oh.missing() is not None, reason=f"occupancy oracle: {oh.missing()}")
 
 ORACLE = r"""
 #include <cstdio>
@@ -86,7 +86,7 @@ BITS = {"warps": 1, "registers": 2, "shared": 4, "blocks": 8, "barriers": 16}
 def _build(d: Path, source: str, name: str) -> Path:
     (d / f"{name}.cpp").write_text(source)
     exe = d / name
-    proc = subprocess.run([CXX, "-O1", "-w", f"-I{HEADER}", str(d / f"{name}.cpp"), "-o", str(exe)],
+    proc = subprocess.run([CXX, "-O1", "-w", f"-I{HEADER.parent}", str(d / f"{name}.cpp"), "-o", str(exe)],
                           capture_output=True, text=True)
     if proc.returncode:
         pytest.skip(f"cannot build the oracle: {proc.stderr[-300:]}")
@@ -175,3 +175,69 @@ def test_block_size_suggestion_matches_header(block_oracle, arch):
         if err == 0 and (got.block, got.min_grid) != (block, grid):
             bad.append((q, (got.block, got.min_grid), (block, grid)))
     assert not bad, bad[:5]
+
+
+# ------------------------------------------------------------------ every shipped kernel, four chips
+
+SHIPPED_ARCHS = ("sm_80", "sm_86", "sm_89", "sm_90")
+SWEEP_BLOCKS = (32, 64, 96, 128, 192, 256, 288, 384, 512, 640, 768, 1024)
+SWEEP_DYNAMIC = (0, 1, 4 * 1024, 20 * 1024, 40 * 1024, 64 * 1024, 100 * 1024)
+
+
+def _device(arch: str) -> oh.Device:
+    a = arch_info(arch)
+    return oh.Device(a.capability, a.max_threads_per_sm, a.regs_per_sm, a.shared_per_sm, 48 * 1024,
+                     a.max_shared_per_block, a.reserved_shared_per_block)
+
+
+@pytest.mark.parametrize("arch", SHIPPED_ARCHS)
+def test_every_shipped_kernel_matches_the_header(arch):
+    """Kernel.occupancy(block, dynamic) == cudaOccMaxActiveBlocksPerMultiprocessor for each shipped kernel
+    compiled for ``arch`` (its registers, static shared memory, barriers and thread limit), over block sizes
+    and dynamic shared sizes (opted in up to the chip's limit)."""
+    import sass_lab as sl
+
+    dev, a = _device(arch), arch_info(arch)
+    items, cases = [], []
+    for path in sorted(KERNELS.glob("*.sasm")):
+        for k in sl.assemble_file(path, arch):
+            r = k.resources
+            blocks = [int(np.prod(r.reqntid))] if r.reqntid else [b for b in SWEEP_BLOCKS if b <= r.max_threads]
+            f = oh.Func(r.max_threads, r.registers, r.shared_static,
+                        max(0, a.max_shared_per_block - r.shared_static), r.barriers)
+            for b, dyn in itertools.product(blocks, SWEEP_DYNAMIC):
+                if r.shared_static + dyn <= a.max_shared_per_block:
+                    items.append((f, b, dyn))
+                    cases.append((path.stem, k, b, dyn))
+    assert len({c[1].name for c in cases}) >= 9
+    bad = []
+    for (stem, k, b, dyn), (err, blocks, _) in zip(cases, oh.query(dev, items), strict=True):
+        model = k.occupancy(b, dyn).blocks_per_sm
+        if (0 if err else blocks) != model:
+            bad.append(f"{stem}:{k.name} block={b} dyn={dyn} regs={k.resources.registers} "
+                       f"static={k.resources.shared_static}: model {model}, header {blocks} (err {err})")
+    assert not bad, f"{len(bad)} of {len(cases)} differ:\n" + "\n".join(bad[:10])
+
+
+@pytest.mark.parametrize("arch", SHIPPED_ARCHS)
+def test_register_and_shared_sweep_matches_the_header(arch):
+    """A synthetic sweep of function attributes through the same shim (registers × static shared ×
+    dynamic shared × block sizes)."""
+    dev, a = _device(arch), arch_info(arch)
+    items, qs = [], []
+    for regs, static, dyn, t in itertools.product((16, 32, 48, 64, 80, 128, 168, 255), (0, 3000, 16 * 1024),
+                                                  (0, 8 * 1024, 30 * 1024, 90 * 1024), (64, 128, 256, 512, 1024)):
+        if static + dyn > a.max_shared_per_block:
+            continue
+        items.append((oh.Func(1024, regs, static, a.max_shared_per_block - static, 1), t, dyn))
+        qs.append((regs, static, dyn, t))
+    bad = [(q, occ, blocks) for q, (err, blocks, _) in zip(qs, oh.query(dev, items), strict=True)
+           if (occ := occupancy(arch, q[3], q[0], q[1] + q[2], barriers=1).blocks_per_sm) != (0 if err else blocks)]
+    assert not bad, bad[:5]
+
+
+def test_oracle_skips_cleanly_without_a_compiler(monkeypatch):
+    monkeypatch.setenv("CXX", "")
+    assert oh.compiler() is None and "compiler" in oh.missing()
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    assert oh.missing() is not None
