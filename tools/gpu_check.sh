@@ -42,5 +42,5 @@ pp="$PWD${site:+:$site}"
 export PYTHONPATH="$pp${PYTHONPATH:+:$PYTHONPATH}"
 export XDG_CACHE_HOME="${XDG_CACHE_HOME:-/tmp/gpu_check_cache}" XDG_DATA_HOME="${XDG_DATA_HOME:-/tmp/gpu_check_data}"
 budget="${GPU_CHECK_BUDGET_S:-240}"
-export GPU_CHECK_BUDGET_S=$(( budget - ($(date +%s) - T0) ))
+export GPU_CHECK_BUDGET_S=$(( budget - ($(date +%s) - T0) )) GPU_CHECK_T0=$T0
 exec "$PY" tools/gpu_check.py ${args[@]+"${args[@]}"}

@@ -33,217 +33,43 @@ from __future__ import annotations
 
 import bisect
 import ctypes
-import hashlib
-import inspect
 import os
-import re
 import sys
 import threading
-import time
 import types
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from cuda.bindings import driver as _real
-
-R = _real.CUresult
-OK = R.CUDA_SUCCESS
-A = _real.CUdevice_attribute
-F = _real.CUfunction_attribute
-KB = 1024
-BASE = 0x2000_0000_0000  # device addresses: never a mapped host address
-ALIGN = 512
-
-DEVICE = {
-    "name": "NVIDIA H100 80GB HBM3 (stand-in)", "cc": (9, 0), "sms": 132, "clock_khz": 1_980_000,
-    "mem_clock_khz": 2_619_000, "bus_width": 5120, "l2": 50 << 20, "total_mem": 80 << 30,
-    "threads_per_sm": 2048, "regs_per_sm": 65536, "shared_per_sm": 228 * KB, "shared_per_block": 48 * KB,
-    "shared_optin": 227 * KB, "reserved": 1 * KB, "blocks_per_sm": 32,
-}
-ATTRS = {
-    A.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: 9, A.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: 0,
-    A.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: 132, A.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: 50 << 20,
-    A.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK: 48 * KB,
-    A.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: 227 * KB,
-    A.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR: 228 * KB,
-    A.CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK: 1 * KB,
-    A.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: 1024, A.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: 2048,
-    A.CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK: 65536, A.CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR: 65536,
-    A.CU_DEVICE_ATTRIBUTE_WARP_SIZE: 32, A.CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR: 32,
-    A.CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X: 1024, A.CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y: 1024,
-    A.CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z: 64, A.CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X: (1 << 31) - 1,
-    A.CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y: 65535, A.CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z: 65535,
-    A.CU_DEVICE_ATTRIBUTE_CLOCK_RATE: 1_980_000, A.CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: 2_619_000,
-    A.CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH: 5120,
-}
-MAX_GRID = ((1 << 31) - 1, 65535, 65535)
-MAX_BLOCK = (1024, 1024, 64)
-FAULTS = {"oob-global": R.CUDA_ERROR_ILLEGAL_ADDRESS, "oob-local": R.CUDA_ERROR_ILLEGAL_ADDRESS,
-          "oob-shared": R.CUDA_ERROR_ILLEGAL_ADDRESS, "oob-const": R.CUDA_ERROR_ILLEGAL_ADDRESS,
-          "misaligned": R.CUDA_ERROR_MISALIGNED_ADDRESS}
-STICKY = {R.CUDA_ERROR_ILLEGAL_ADDRESS, R.CUDA_ERROR_MISALIGNED_ADDRESS, R.CUDA_ERROR_LAUNCH_FAILED,
-          R.CUDA_ERROR_ILLEGAL_INSTRUCTION, R.CUDA_ERROR_HARDWARE_STACK_ERROR}
-
-# ---------------------------------------------------------------------------------------- PTX registry
-
-PTX_BY_CUBIN: dict[str, str] = {}  # sha256 of the cubin (and of its .text-less form) -> PTX
+from standin_base import (
+    _ERR_TEXT,
+    ALIGN,
+    ATTRS,
+    DEVICE,
+    MAX_BLOCK,
+    MAX_GRID,
+    OK,
+    F,
+    Function,
+    Launch,
+    Op,
+    R,
+    State,
+    _buffer_address,
+    _convert,
+    _dptr,
+    _Err,
+    _hook_compiler,
+    _host_bytes,
+    _parse_signature,
+    _read_host,
+    _write_host,
+    ptx_for,
+)
+from standin_exec import Executor
 
 
-def _stripped_key(cubin: bytes) -> str | None:
-    """Hash of the cubin with every ``.text.*`` section zeroed: equal for a cubin and its SASS patches."""
-    try:
-        from sass_lab.toolchain.cubin import elf_file
-
-        elf = elf_file(cubin)
-        buf = bytearray(cubin)
-        for s in elf.iter_sections():
-            if s.name.startswith(".text."):
-                off, size = s["sh_offset"], s["sh_size"]
-                buf[off:off + size] = bytes(size)
-        return "t:" + hashlib.sha256(bytes(buf)).hexdigest()
-    except Exception:  # noqa: BLE001 - not an ELF: no fallback key
-        return None
-
-
-def register_ptx(cubin: bytes, ptx: str) -> None:
-    """Remember ``ptx`` as the source of ``cubin`` (and of SASS patches of it)."""
-    PTX_BY_CUBIN[hashlib.sha256(cubin).hexdigest()] = ptx
-    k = _stripped_key(cubin)
-    if k:
-        PTX_BY_CUBIN[k] = ptx
-
-
-def ptx_for(cubin: bytes) -> str | None:
-    return PTX_BY_CUBIN.get(hashlib.sha256(cubin).hexdigest()) or PTX_BY_CUBIN.get(_stripped_key(cubin) or "")
-
-
-# ---------------------------------------------------------------------------------------- signatures
-
-_SIG = re.compile(r"^\w+\((.*)\)$")
-_DOC_TYPE = re.compile(r"^\s*(\w+) : :py:obj:`~\.(\w+)`", re.M)
-_INTS = {"unsigned int": (0, 32), "int": (1, 32), "size_t": (0, 64), "unsigned long long": (0, 64),
-         "unsigned char": (0, 8), "void_ptr": (0, 64), "long long": (1, 64)}
-
-
-def _parse_signature(name: str) -> list[tuple[str, str, Any]]:
-    """(param, kind, type) from the real binding's embedded signature: kind 'int'/'enum'/'bytes'/'handle'/'any'."""
-    fn = getattr(_real, name)
-    doc = fn.__doc__ or ""
-    m = _SIG.match(doc.splitlines()[0].strip()) if doc else None
-    if not m:
-        return []
-    handles = {p: getattr(_real, t, None) for p, t in _DOC_TYPE.findall(doc)}
-    out = []
-    for part in [p.strip() for p in m.group(1).split(",") if p.strip()]:
-        if ":" in part:  # "attrib: CUfunction_attribute" / "attrib not None : X"
-            pname, tname = (s.strip() for s in part.split(":", 1))
-            out.append((pname.split()[0], "enum", getattr(_real, tname.split()[-1])))
-            continue
-        words = part.replace("*", " * ").split()
-        pname = words[-1]
-        ctype = " ".join(w for w in words[:-1] if w != "*")
-        if "*" in words and ctype == "char":
-            out.append((pname, "bytes", None))
-        elif ctype in _INTS:
-            out.append((pname, "int", _INTS[ctype]))
-        elif not ctype and isinstance(handles.get(pname), type) and hasattr(handles[pname], "getPtr"):
-            out.append((pname, "handle", handles[pname]))
-        else:
-            out.append((pname, "any", None))
-    return out
-
-
-def _convert(fname: str, pname: str, kind: str, typ: Any, v: Any) -> Any:
-    """What the real binding does with ``v`` (the same exceptions for the same mistakes)."""
-    if kind == "enum":
-        if not isinstance(v, typ):
-            raise TypeError(f"{fname}(): argument '{pname}' has incorrect type (expected {typ.__name__}, "
-                            f"got {type(v).__name__})")
-        return v
-    if kind == "int":
-        signed, bits = typ
-        if isinstance(v, float) or not hasattr(v, "__index__"):
-            raise TypeError(f"{fname}(): an integer is required for '{pname}', got {type(v).__name__}")
-        i = v.__index__()
-        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-        if not lo <= i <= hi:
-            raise OverflowError(f"{fname}(): '{pname}' = {i} does not fit the C type")
-        return i
-    if kind == "bytes":
-        if not isinstance(v, bytes):
-            raise TypeError(f"expected bytes, {type(v).__name__} found")
-        return v
-    if kind == "handle":
-        if v is None:
-            return 0
-        if isinstance(v, typ):
-            return int(v)
-        return int(typ(v))  # the real binding's conversion: TypeError for a str, a float...
-    return v
-
-
-# ---------------------------------------------------------------------------------------- state
-
-
-@dataclass(eq=False)
-class Function:
-    name: str
-    module: int
-    ptx: str | None
-    resources: Any  # sass_lab Resources (from the cubin ELF, as the driver reads it)
-    params: tuple  # cubin KParam list (offset, size)
-    max_dynamic: int
-    last_ms: float = 0.0
-
-
-@dataclass(eq=False)
-class Launch:
-    fn: Function
-    grid: tuple[int, int, int]
-    block: tuple[int, int, int]
-    shared: int
-    params: list[bytes]
-
-
-@dataclass(eq=False)
-class Op:
-    stream: int
-    kind: str  # launch | memset | event | graph
-    payload: Any
-    done: bool = False
-
-
-@dataclass(eq=False)
-class Event:
-    recorded: Op | None = None
-    time_ms: float | None = None
-
-
-@dataclass(eq=False)
-class Stream:
-    flags: int
-    capturing: list | None = None
-
-
-@dataclass
-class State:
-    initialized: bool = False
-    retained: int = 0
-    current: bool = False
-    sticky: Any = None
-    clock_ms: float = 0.0
-    mem: dict[int, np.ndarray] = field(default_factory=dict)
-    starts: list[int] = field(default_factory=list)
-    next_addr: int = BASE
-    handles: dict[int, tuple[str, Any]] = field(default_factory=dict)
-    next_handle: int = 0x5A000000
-    queue: list[Op] = field(default_factory=list)
-    executed: set = field(default_factory=set)
-    fills: dict[int, int] = field(default_factory=dict)  # id(allocation) -> pending memset value
-
-
-class StandIn(types.ModuleType):
+class StandIn(Executor, types.ModuleType):
     """The module object that replaces ``cuda.bindings.driver`` (see the module docstring)."""
 
     def __init__(self, max_threads: int | None = None, hang: str | None = None):
@@ -257,6 +83,7 @@ class StandIn(types.ModuleType):
         self.kernels: dict[str, Any] = {}  # name -> python body(values, grid, block, shm, mem) for unit tests
         self.calls: list[tuple] = []
         self.not_executed: list[str] = []
+        self.emulate_s = 0.0  # CPU seconds spent emulating kernels (work the real GPU does, not the host)
         self.lock = threading.RLock()
         for name in dir(type(self)):
             if name.startswith("cu") and callable(getattr(type(self), name, None)):
@@ -309,160 +136,6 @@ class StandIn(types.ModuleType):
         return s.sticky
 
     # ------------------------------------------------------------------ helpers
-
-    def _handle(self, kind: str, obj: Any) -> int:
-        self.st.next_handle += 0x100
-        self.st.handles[self.st.next_handle] = (kind, obj)
-        return self.st.next_handle
-
-    def _get(self, kind: str, h: int) -> Any:
-        got = self.st.handles.get(h)
-        if got is None or got[0] != kind:
-            raise _Err(R.CUDA_ERROR_INVALID_HANDLE)
-        return got[1]
-
-    def _stream(self, h: int) -> int:
-        if h in (0, 1, 2):  # NULL, CU_STREAM_LEGACY, CU_STREAM_PER_THREAD
-            return 0
-        self._get("stream", h)
-        return h
-
-    def _find(self, addr: int, n: int) -> tuple[np.ndarray, int]:
-        """The allocation holding [addr, addr+n) and the offset of addr in it."""
-        i = bisect.bisect_right(self.st.starts, addr) - 1
-        if i >= 0:
-            base = self.st.starts[i]
-            arr = self.st.mem[base]
-            if addr + n <= base + arr.size:
-                self._materialize(arr)
-                return arr, addr - base
-        raise _Err(R.CUDA_ERROR_INVALID_VALUE)
-
-    def _materialize(self, arr: np.ndarray) -> None:
-        """Apply a pending whole-buffer memset before anything reads or writes part of the buffer."""
-        v = self.st.fills.pop(id(arr), None)
-        if v is not None:
-            arr[...] = v
-
-    def _blocking(self, sid: int) -> bool:
-        return sid == 0 or (self._get("stream", sid).flags & 1) == 0
-
-    # ------------------------------------------------------------------ execution
-
-    def _drain(self, upto: Op | None = None, legacy: bool = False, stream: int | None = None) -> None:
-        """Run queued work in order: all of it, up to ``upto``, the blocking streams, or one stream."""
-        last = None
-        if upto is not None:
-            last = upto
-        elif stream is not None:
-            last = next((op for op in reversed(self.st.queue) if op.stream == stream), None)
-            if last is None:
-                return
-        for op in list(self.st.queue):
-            if self.st.sticky is not None:
-                break
-            if legacy and not self._blocking(op.stream):
-                continue
-            self._run_op(op)
-            self.st.queue.remove(op)
-            if op is last:
-                break
-        if self.st.sticky is not None:
-            self.st.queue.clear()
-
-    def _run_op(self, op: Op) -> None:
-        if op.kind == "launch":
-            self.st.clock_ms += self._execute(op.payload)
-        elif op.kind == "memset":
-            arr, off, n, value = op.payload
-            if off == 0 and n == arr.size and n > (1 << 20):  # a whole large buffer (the L2 flush): lazily
-                self.st.fills[id(arr)] = value
-            else:
-                self._materialize(arr)
-                arr[off:off + n] = value
-            self.st.clock_ms += 0.002 + n / 3e9
-        elif op.kind == "event":
-            op.payload.time_ms = self.st.clock_ms
-        elif op.kind == "graph":
-            for sub in op.payload:
-                self._run_op(Op(op.stream, sub.kind, sub.payload))
-        op.done = True
-
-    def _execute(self, ln: Launch) -> float:
-        """Run one launch (emulator or registered body); its modelled duration in ms."""
-        fn = ln.fn
-        threads = ln.grid[0] * ln.grid[1] * ln.grid[2] * ln.block[0] * ln.block[1] * ln.block[2]
-        if self.hang and fn.name == self.hang:
-            while True:  # a runaway kernel: the synchronize never returns (the GIL is free, as in the real one)
-                time.sleep(0.05)
-        key = (id(fn), ln.grid, ln.block, ln.shared, tuple(ln.params))
-        if key in self.st.executed:
-            return fn.last_ms
-        if fn.name in self.kernels:
-            err = self.kernels[fn.name](ln.params, ln.grid, ln.block, ln.shared, self)
-            if err:
-                self._fault(err)
-            self.st.executed.add(key)
-            return 0.003
-        if fn.ptx is None or threads > self.max_threads:
-            self.not_executed.append(f"{fn.name} grid={ln.grid} block={ln.block}"
-                                     + (" (no PTX known)" if fn.ptx is None else " (too large to emulate)"))
-            return 0.003 + threads * 5e-7
-        from sass_lab.emulator import emulate
-        from sass_lab.errors import EmulatorError
-
-        args, views = self._emulator_args(fn, ln)
-        steps = max(1000, int(self.work / min(threads, 1 << 16)))  # thread-instructions within the budget
-        try:
-            rep = emulate(fn.ptx, fn.name, ln.grid, ln.block, args, dynamic_shared=ln.shared, check=False,
-                          max_steps=steps)
-        except EmulatorError as e:
-            if "max_steps" in e.message:  # nothing was written back: the launch simply did not run here
-                self.not_executed.append(f"{fn.name} grid={ln.grid} block={ln.block} (too much work to emulate)")
-                return 0.003 + threads * 5e-7
-            self._fault(R.CUDA_ERROR_LAUNCH_FAILED, str(e))
-            return 0.003
-        for f in rep.findings:
-            if f.kind in FAULTS:
-                self._fault(FAULTS[f.kind], f.render())
-                break
-        self.st.executed.add(key)
-        sms, lanes, hz = DEVICE["sms"], 128, DEVICE["clock_khz"] * 1e3
-        fn.last_ms = 0.003 + 1e3 * rep.stats.thread_instructions / (sms * lanes * hz)
-        return fn.last_ms
-
-    def _emulator_args(self, fn: Function, ln: Launch) -> tuple[list, list]:
-        """Emulator arguments: a pointer into an allocation is a view of it from that address on (the
-        emulator writes it back in place); other pointers and scalars are numpy scalars of the PTX type."""
-        from sass_lab import ir
-        from sass_lab.emulator.program import program
-
-        args, views, cache = [], [], {}
-        for p, raw in zip(program(fn.ptx, fn.name).params, ln.params):
-            if p.array:
-                args.append(raw)
-                continue
-            kind, size = ir.type_kind(p.type), p.size
-            if size == 8 and kind in ("u", "s", "b"):
-                addr = int.from_bytes(raw, "little")
-                try:
-                    arr, off = self._find(addr, 1)
-                    view = cache.setdefault(addr, arr[off:])  # the same pointer twice: one array
-                    views.append(view)
-                    args.append(view)
-                    continue
-                except _Err:
-                    pass
-            dt = {"f": {2: np.float16, 4: np.float32, 8: np.float64}}.get(kind, {}).get(size) or {
-                1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[size]
-            if kind == "s":
-                dt = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}[size]
-            args.append(np.frombuffer(raw, dtype=dt)[0])
-        return args, views
-
-    def _fault(self, code, why: str = "") -> None:
-        self.st.sticky = code
-        self.fault_reason = why
 
     # ------------------------------------------------------------------ init, device, context
 
@@ -747,233 +420,26 @@ class StandIn(types.ModuleType):
             return
         self.st.queue.append(op)
 
-    # ------------------------------------------------------------------ streams, graphs, events
-
-    def cuStreamCreate(self, Flags):
-        return _real.CUstream(self._handle("stream", Stream(Flags)))
-    cuStreamCreate._outputs = 1
-
-    def cuStreamDestroy(self, hStream):
-        self._get("stream", hStream)
-        self._drain(stream=hStream)
-        del self.st.handles[hStream]
-
-    def cuStreamSynchronize(self, hStream):
-        sid = self._stream(hStream)
-        if sid and self._get("stream", sid).capturing is not None:
-            raise _Err(R.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)
-        if sid == 0:
-            self._drain(legacy=True)
-        else:
-            self._drain(stream=sid)
-        if self.st.sticky is not None:
-            raise _Err(self.st.sticky)
-
-    def cuStreamBeginCapture(self, hStream, mode):
-        sid = self._stream(hStream)
-        if sid == 0:
-            raise _Err(R.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)
-        s = self._get("stream", sid)
-        if s.capturing is not None:
-            raise _Err(R.CUDA_ERROR_ILLEGAL_STATE)
-        s.capturing = []
-
-    def cuStreamEndCapture(self, hStream):
-        sid = self._stream(hStream)
-        s = self._get("stream", sid) if sid else None
-        if s is None or s.capturing is None:
-            raise _Err(R.CUDA_ERROR_ILLEGAL_STATE)
-        ops, s.capturing = s.capturing, None
-        return _real.CUgraph(self._handle("graph", ops))
-    cuStreamEndCapture._outputs = 1
-
-    def cuGraphInstantiate(self, hGraph, flags):
-        return _real.CUgraphExec(self._handle("graphexec", list(self._get("graph", hGraph))))
-    cuGraphInstantiate._outputs = 1
-
-    def cuGraphLaunch(self, hGraphExec, hStream):
-        ops = self._get("graphexec", hGraphExec)
-        self._enqueue(Op(self._stream(hStream), "graph", ops))
-
-    def cuGraphExecDestroy(self, hGraphExec):
-        self._get("graphexec", hGraphExec)
-        del self.st.handles[hGraphExec]
-
-    def cuGraphDestroy(self, hGraph):
-        self._get("graph", hGraph)
-        del self.st.handles[hGraph]
-
-    def cuEventCreate(self, Flags):
-        return _real.CUevent(self._handle("event", Event()))
-    cuEventCreate._outputs = 1
-
-    def cuEventRecord(self, hEvent, hStream):
-        ev: Event = self._get("event", hEvent)
-        op = Op(self._stream(hStream), "event", ev)
-        ev.recorded, ev.time_ms = op, None
-        self._enqueue(op)
-
-    def cuEventQuery(self, hEvent):
-        ev: Event = self._get("event", hEvent)
-        if ev.recorded is not None and not ev.recorded.done:
-            raise _Err(R.CUDA_ERROR_NOT_READY)
-
-    def cuEventSynchronize(self, hEvent):
-        ev: Event = self._get("event", hEvent)
-        if ev.recorded is not None and not ev.recorded.done:
-            self._drain(upto=ev.recorded)
-        if self.st.sticky is not None:
-            raise _Err(self.st.sticky)
-
-    def cuEventElapsedTime(self, hStart, hEnd):
-        a: Event = self._get("event", hStart)
-        b: Event = self._get("event", hEnd)
-        if a.recorded is None or b.recorded is None:
-            raise _Err(R.CUDA_ERROR_INVALID_HANDLE)
-        if not (a.recorded.done and b.recorded.done):
-            raise _Err(R.CUDA_ERROR_NOT_READY)
-        return float(b.time_ms - a.time_ms)
-    cuEventElapsedTime._outputs = 1
-
-    def cuEventDestroy(self, hEvent):
-        self._get("event", hEvent)
-        del self.st.handles[hEvent]
-
-    # ------------------------------------------------------------------ for tests
-
-    def device_array(self, ptr: int, n: int) -> np.ndarray:
-        """A view of ``n`` bytes of device memory at ``ptr`` (tests only)."""
-        arr, off = self._find(int(ptr), n)
-        return arr[off:off + n]
-
-    def pending(self) -> int:
-        return len(self.st.queue)
-
-
-class _Err(Exception):
-    def __init__(self, code):
-        super().__init__(code)
-        self.code = code
-
-
-_ERR_TEXT = {R.CUDA_ERROR_ILLEGAL_ADDRESS: "an illegal memory access was encountered",
-             R.CUDA_ERROR_INVALID_VALUE: "invalid argument", R.CUDA_ERROR_NOT_READY: "device not ready",
-             R.CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES: "too many resources requested for launch",
-             R.CUDA_ERROR_INVALID_HANDLE: "invalid resource handle",
-             R.CUDA_ERROR_NOT_INITIALIZED: "initialization error",
-             R.CUDA_ERROR_INVALID_CONTEXT: "invalid device context",
-             R.CUDA_ERROR_MISALIGNED_ADDRESS: "misaligned address",
-             R.CUDA_ERROR_LAUNCH_FAILED: "unspecified launch failure",
-             R.CUDA_ERROR_NO_BINARY_FOR_GPU: "no kernel image is available for execution on the device",
-             R.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: "operation not permitted when stream is capturing"}
-
-
-def _dptr(v: Any) -> int:
-    return int(v)
-
-
-def _buffer_address(obj: Any) -> int:
-    if hasattr(obj, "ctypes"):
-        return int(obj.ctypes.data)
-    return ctypes.addressof(ctypes.c_char.from_buffer(obj))
-
-
-def _host_bytes(image: Any) -> bytes:
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        return bytes(image)
-    if isinstance(image, np.ndarray):
-        return image.tobytes()
-    raise TypeError(f"cuModuleLoadData: expected a buffer, got {type(image).__name__}")
-
-
-def _read_host(src: Any, n: int) -> bytes:
-    if src is None:
-        raise _Err(R.CUDA_ERROR_INVALID_VALUE)
-    if isinstance(src, int):
-        if BASE <= src < BASE + (1 << 44):  # a device pointer passed as host memory
-            raise _Err(R.CUDA_ERROR_INVALID_VALUE)
-        return ctypes.string_at(src, n)
-    if isinstance(src, _real.CUdeviceptr):
-        raise _Err(R.CUDA_ERROR_INVALID_VALUE)
-    mv = memoryview(src).cast("B")
-    if mv.nbytes < n:
-        raise _Err(R.CUDA_ERROR_INVALID_VALUE)
-    return bytes(mv[:n])
-
-
-def _write_host(dst: Any, data: np.ndarray) -> None:
-    n = data.size
-    if isinstance(dst, int):
-        if BASE <= dst < BASE + (1 << 44):
-            raise _Err(R.CUDA_ERROR_INVALID_VALUE)
-        ctypes.memmove(dst, data.ctypes.data, n)
-        return
-    if isinstance(dst, _real.CUdeviceptr) or dst is None:
-        raise _Err(R.CUDA_ERROR_INVALID_VALUE)
-    mv = memoryview(dst).cast("B")
-    if mv.readonly or mv.nbytes < n:
-        raise _Err(R.CUDA_ERROR_INVALID_VALUE)
-    mv[:n] = data.tobytes()
-
-
-# ---------------------------------------------------------------------------------------- install
-
-
 def install(standin: StandIn | None = None) -> StandIn:
-    """Put the stand-in in place of ``cuda.bindings.driver`` in this process (and learn compiled PTX)."""
+    """Put the stand-in in place of ``cuda.bindings.driver`` in this process (and learn compiled PTX).
+
+    With ``SASS_LAB_FAKE_GPU_STATS=FILE`` the process appends, at exit, the CPU seconds it spent emulating
+    kernels, so the rehearsal can tell the host's own work from the stand-in's.
+    """
+    import atexit
+
     import cuda.bindings
 
     d = standin or StandIn()
+    stats = os.environ.get("SASS_LAB_FAKE_GPU_STATS")
+    if stats and standin is None:
+        def report() -> None:
+            with open(stats, "a") as fh:
+                fh.write(f"{os.getpid()} {d.emulate_s:.3f} {len(d.not_executed)}\n")
+
+        atexit.register(report)
     sys.modules["cuda.bindings.driver"] = d
     cuda.bindings.driver = d
     _hook_compiler()
     return d
 
-
-def _hook_compiler() -> None:
-    """Wrap ``sass_lab.toolchain.compile.compile_ptx`` (now or when it is first imported)."""
-    mod = sys.modules.get("sass_lab.toolchain.compile")
-    if mod is not None:
-        _wrap_compile(mod)
-        return
-    if any(isinstance(f, _CompileHook) for f in sys.meta_path):
-        return
-    sys.meta_path.insert(0, _CompileHook())
-
-
-def _wrap_compile(mod: types.ModuleType) -> None:
-    orig = mod.compile_ptx
-    if getattr(orig, "_standin", False):
-        return
-
-    def compile_ptx(ptx, arch, *a, **kw):
-        out = orig(ptx, arch, *a, **kw)
-        register_ptx(out.cubin, ptx)
-        return out
-
-    compile_ptx._standin = True  # type: ignore[attr-defined]
-    compile_ptx.__wrapped__ = orig  # type: ignore[attr-defined]
-    compile_ptx.__signature__ = inspect.signature(orig)  # type: ignore[attr-defined]
-    mod.compile_ptx = compile_ptx
-
-
-class _CompileHook:
-    """A meta-path finder that wraps compile_ptx right after its module executes."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "sass_lab.toolchain.compile":
-            return None
-        from importlib.machinery import PathFinder
-
-        spec = PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
-            return spec
-        loader = spec.loader
-        orig_exec = loader.exec_module
-
-        def exec_module(module):
-            orig_exec(module)
-            _wrap_compile(module)
-
-        loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
