@@ -77,6 +77,7 @@ def test_device_arrays_from_torch_or_cupy_pass_without_copy():
     np.testing.assert_allclose(got, 3 * np.arange(n) + 1)
 
 
+@pytest.mark.timing
 def test_twice_the_work_takes_about_twice_the_time():
     from sass_lab.lab.bench import BenchConfig, time_spec
 
@@ -86,6 +87,7 @@ def test_twice_the_work_takes_about_twice_the_time():
     assert 1.5 <= t2 / t1 <= 2.6, (t1, t2)
 
 
+@pytest.mark.timing
 def test_graph_replay_times_like_launches():
     from sass_lab.lab.bench import BenchConfig, time_spec
 
@@ -96,6 +98,7 @@ def test_graph_replay_times_like_launches():
     assert graph.timing.graph and 0.5 <= graph.stats.median / eager.stats.median <= 2.0
 
 
+@pytest.mark.timing
 def test_sgemm_against_cublas_reports_a_ratio():
     from sass_lab.lab.bench import BenchConfig, time_spec
 
@@ -106,6 +109,7 @@ def test_sgemm_against_cublas_reports_a_ratio():
     assert r.peer is not None and r.ratio is not None and 0.005 < r.ratio < 5
 
 
+@pytest.mark.timing
 def test_measured_peaks_are_plausible(tmp_path, monkeypatch):
     import sass_lab.runtime as rt
     from sass_lab.hw import peaks as pk
