@@ -20,7 +20,7 @@ def _saxpy():
     import sass_lab as sl
     from sass_lab.paths import KERNELS
 
-    return sl.assemble_file(KERNELS / "saxpy.sasm", ITEMS=1)["saxpy"]
+    return sl.assemble_file(KERNELS / "saxpy.sasm", defines={"ITEMS": 1})["saxpy"]
 
 
 def _small_saxpy() -> None:
