@@ -136,7 +136,7 @@ def test_torch_peer_calls_conv2d_with_the_layer():
 def test_direct_reference_is_blas_not_einsum(monkeypatch):
     """The float64 reference of the three conv kernels: one BLAS product per tap (multi-threaded), the
     same numbers as the single-threaded einsum it replaced."""
-    from sass_lab.lab import winograd as wmod
+    from sass_lab.studies import winograd as wmod
 
     rng = np.random.default_rng(11)
     x, w = rng.standard_normal((2, 6, 9, 8)), rng.standard_normal((5, 6, 3, 3))
