@@ -11,7 +11,8 @@ at once, so a command killed at its limit still returns what it measured:
    rest of the group then runs in a fresh process. Each group's JUnit XML is added to junit.tar.gz,
    re-written atomically after every group;
 3. ``bench``: tools/bench_all.py, one process per kernel at its share: bench.jsonl (a line per
-   kernel), bench.md (re-written per kernel);
+   kernel), bench.md (re-written per kernel); then each ``script`` line of the plan (the block-fusion
+   comparison, tools/bench_blocks.py), its files folded into bench.jsonl and bench.md;
 4. the last line: what passed, failed, timed out and was skipped.
 
 $OUT never holds more than 8 files, all at its top level: versions.txt, gpu_check.log, tests.log,
@@ -46,7 +47,7 @@ LOG_CAP = 12 << 20  # tests.log stops growing here (the device tool returns file
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # tests | bench | peaks
+    kind: str  # tests | peaks | bench | script
     name: str
     share: float
     targets: tuple[str, ...]
@@ -330,6 +331,40 @@ class Runner:
         if rc not in (0, 1):
             self.bench.append({"file": "bench_all", "error": f"exit {rc}"})
 
+    def script(self, step: Step) -> None:
+        """A plan ``script`` line (e.g. tools/bench_blocks.py): run it into a work folder, killed at its
+        share, then fold what it wrote into bench.jsonl (each .json as one line) and bench.md (each .md
+        appended), so $OUT keeps its 8 files."""
+        t, c = time.time(), _cpu()
+        share = min(step.share, self.left())
+        if share < 10:
+            self.log(f"phase script:{step.name} skipped: {max(0.0, self.left()):.0f} s left of the budget")
+            self.bench.append({"file": step.name, "skipped": True, "error": "budget"})
+            return
+        folder = self.work / step.name
+        folder.mkdir(exist_ok=True)
+        argv = [self.py, str(ROOT / step.targets[0]), *step.targets[1:], "--out", str(folder),
+                "--budget-s", f"{0.8 * share:.0f}"]
+        rc, killed = self.run(argv, share, self.env(), self.work / f"{step.name}.log")
+        for f in sorted(folder.glob("*.json")):
+            try:
+                data = json.loads(f.read_text())
+            except ValueError:
+                data = f.read_text()[-20000:]
+            with open(self.out / "bench.jsonl", "a") as fh:
+                fh.write(json.dumps({"script": step.name, "file": f.name, "data": data}, default=str) + "\n")
+        for f in sorted(folder.glob("*.md")):
+            with open(self.out / "bench.md", "a") as fh:
+                fh.write(f"\n## {step.name} ({f.name})\n\n{f.read_text()}")
+        entry = {"file": step.name}
+        if rc != 0:
+            entry.update(error=killed or f"exit {rc}", timed_out=bool(killed))
+        self.bench.append(entry)
+        tail = (self.work / f"{step.name}.log").read_text().strip().splitlines()[-1:] if rc else []
+        self.log(f"phase script:{step.name} done in {time.time() - t:.1f} s (cpu {_cpu() - c:.1f} s"
+                 f"{self.standin_cpu()}, exit {rc}){'; ' + killed if killed else ''}"
+                 + (f"; {tail[0][-300:]}" if tail else ""))
+
     def bench_counts(self) -> dict[str, int]:
         c = {"ok": 0, "failed": 0, "timed out": 0, "skipped": 0}
         for e in self.bench:
@@ -400,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
             done += list(s.targets)
     if not args.tests_only:
         r.benchmarks(steps)
+        for s in steps:
+            if s.kind == "script" and s.targets and (not args.only or args.only in s.name):
+                r.script(s)
     return r.summary()
 
 

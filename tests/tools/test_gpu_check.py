@@ -90,8 +90,9 @@ def test_plan_lists_groups_and_globs(gc, ba):
     # a new kernel slots in by its glob
     assert ba.kernels([("*_block.sasm", 9.0, []), ("*.sasm", 1.0, [])], "saxpy")[0][1] == 1.0
     tests = sum(s.share for s in steps if s.kind == "tests")
-    bench = sum(s.share for s in steps if s.kind == "peaks") + sum(names.values())
+    bench = sum(s.share for s in steps if s.kind in ("peaks", "script")) + sum(names.values())
     assert tests + bench <= 230, (tests, bench)  # the whole check within 240 s, setup included
+    assert [s.targets[0] for s in steps if s.kind == "script"] == ["tools/bench_blocks.py"]
 
 
 def test_sass_group_writes_interleave_timings(gc, tmp_path):
@@ -213,3 +214,21 @@ def test_rehearsal(tmp_path):
     rows = [json.loads(x) for x in (out / "bench.jsonl").read_text().splitlines()]
     sg = next(r for r in rows if r.get("file") == "sgemm_tiled.sasm")
     assert sg["results"] and sg["results"][0]["time_ms"]["median"] > 0 and "peer_error" in sg
+
+
+def test_script_step_folds_its_files_into_the_bench_files(gc, tmp_path):
+    """A comparison tool (tools/bench_blocks.py in the plan) adds no file to $OUT: its .json becomes a
+    bench.jsonl line, its .md is appended to bench.md; it gets --out and a budget under its share."""
+    tool = tmp_path / "tool.py"
+    tool.write_text("import json, sys, pathlib\nout = pathlib.Path(sys.argv[sys.argv.index('--out') + 1])\n"
+                    "b = float(sys.argv[sys.argv.index('--budget-s') + 1])\n"
+                    "(out / 'blocks.json').write_text(json.dumps({'rows': [1], 'budget': b}))\n"
+                    "(out / 'blocks.md').write_text('| fused | 1 |\\n')\n")
+    args = gc.parse(["--out", str(tmp_path / "out"), "--budget-s", "100"])
+    r = gc.Runner(args)
+    r.script(gc.Step("script", "blocks", 20.0, (str(tool), "--n", "1")))
+    line = json.loads((tmp_path / "out" / "bench.jsonl").read_text())
+    assert line["script"] == "blocks" and line["data"] == {"rows": [1], "budget": 16.0}
+    assert "## blocks (blocks.md)" in (tmp_path / "out" / "bench.md").read_text()
+    assert r.bench == [{"file": "blocks"}] and "phase script:blocks done" in (tmp_path / "out" /
+                                                                             "gpu_check.log").read_text()
