@@ -375,6 +375,11 @@ def bench_file(path: str | Path, arch: str | None = None, size: dict | None = No
     return columns(r)
 
 
+def bench_candidate(path: str, arch: str, defines: dict, size: dict) -> dict:
+    """:func:`bench_file` in the tuner's bench contract ``bench(path, arch, defines, size)``."""
+    return bench_file(path, arch, size, defines)
+
+
 def columns(r: BenchResult) -> dict:
     """The results store's columns for one result (``extra``: the whole JSON record)."""
     st, f = r.stats, r.figures

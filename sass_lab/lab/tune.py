@@ -201,9 +201,9 @@ def tune(path: str | Path, arch: str = "sm_90", size: dict | None = None, *, com
     cands = list(restrict) if restrict is not None else spec.combinations()
     real_bench = not compile_only and bench is None
     if real_bench:
-        from .bench import bench_file
+        from .bench import bench_candidate
 
-        bench = bench_file
+        bench = bench_candidate
     comp = compiler or default_compiler()
     label, ident = compiler_id("ptxas" if arch == "sm_70" else comp, arch)  # sm_70: the CUDA 12 ptxas
     shash, versions = source_hash(path), {**package_versions(), "compiler": label}

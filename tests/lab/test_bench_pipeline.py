@@ -103,3 +103,20 @@ def test_graph_replay_path(fake_gpu):
     assert len(launches) == 1 + len(graphs)  # the verify launch, then one kernel per replay
     assert r.stats.median == pytest.approx(1.0)
     assert d.graphs_alive == 0 and d.mem == {}
+
+
+def test_bench_candidate_takes_the_tuners_argument_order(monkeypatch):
+    """The tuner calls ``bench(path, arch, defines, size)``; bench_file's order is (path, arch, size,
+    defines). Handing bench_file itself to the tuner swapped them ("unknown define 'n'" on every GPU);
+    the tuner's GPU path end to end: tests/lab/test_tune_gpu.py, run by the rehearsal."""
+    from sass_lab.lab import bench as lb
+
+    seen = {}
+
+    def fake_bench_file(path, arch=None, size=None, defines=None, *a, **k):
+        seen.update(size=size, defines=defines)
+        return {"verified": "pass"}
+
+    monkeypatch.setattr(lb, "bench_file", fake_bench_file)
+    lb.bench_candidate("k.sasm", "sm_90", {"BLOCK": 128}, {"n": 3000})
+    assert seen == {"size": {"n": 3000}, "defines": {"BLOCK": 128}}
