@@ -76,7 +76,7 @@ class DeviceInfo:
     cc: tuple[int, int]
     sm_count: int
     l2_bytes: int
-    shared_per_block: int  # default dynamic+static limit (48 KB)
+    shared_per_block: int  # default dynamic+static limit (hw.arch.STATIC_SHARED_MAX; the GPU tests compare)
     shared_per_block_optin: int  # limit after the opt-in attribute
     clock_khz: int  # peak SM clock
     mem_clock_khz: int
@@ -138,8 +138,9 @@ class Context:
     def allow_shared(self, cubin: bytes, name: str, fn: Any, dynamic: int, static: int = 0) -> None:
         """Raise the function's dynamic shared-memory limit when static + dynamic exceed the default.
 
-        The driver's default limit for dynamic shared memory is the per-block default (48 KB) minus the
-        kernel's static shared memory; above it, ``CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES``
+        The driver's default limit for dynamic shared memory is the device's per-block default
+        (``CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK``, read into ``DeviceInfo``: 48 KB on every
+        architecture of hw.arch, which the GPU tests check) minus the kernel's static shared memory; above it, ``CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES``
         must be raised (at most the opt-in limit minus static) or the launch fails.
         """
         key = (hashlib.sha256(cubin).digest(), name)

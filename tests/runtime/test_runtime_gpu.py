@@ -41,6 +41,29 @@ def test_peak_kernels_correct_on_gpu(name):
     assert all(r.ok for r in verify_sizes(KERNELS / name, emulate=False, seed=7))
 
 
+def test_the_arch_table_matches_the_chip():
+    """hw.arch's per-block and per-SM limits (the default 48 KB, the opt-in, shared per SM, registers,
+    threads, blocks) are what the driver reports: the runtime reads the chip, the models read the table."""
+    import sass_lab.runtime as rt
+    from sass_lab.hw.arch import arch_info
+    from sass_lab.runtime.driver import driver
+
+    ctx = rt.context()
+    info, a = ctx.info, arch_info(ctx.info.arch)
+    drv = driver()
+
+    def attr(name: str) -> int:
+        return int(drv.cuDeviceGetAttribute(getattr(drv.CUdevice_attribute, name), ctx.device)[1])
+
+    assert info.shared_per_block == a.default_shared_per_block
+    assert info.shared_per_block_optin == a.max_shared_per_block
+    assert attr("CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR") == a.shared_per_sm
+    assert attr("CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK") == a.reserved_shared_per_block
+    assert attr("CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR") == a.regs_per_sm
+    assert attr("CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR") == a.max_threads_per_sm
+    assert attr("CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR") == a.max_blocks_per_sm
+
+
 def test_launch_with_numpy_copies_back():
     import sass_lab as sl
 

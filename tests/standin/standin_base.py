@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 from cuda.bindings import driver as _real
 
+from sass_lab.hw.arch import arch_info
+from sass_lab.hw.devices import DEVICES
+
 R = _real.CUresult
 OK = R.CUDA_SUCCESS
 A = _real.CUdevice_attribute
@@ -23,26 +26,36 @@ KB = 1024
 BASE = 0x2000_0000_0000  # device addresses: never a mapped host address
 ALIGN = 512
 
+# The device: an H100 SXM, its limits from sass_lab's facts tables (hw.arch for sm_90, hw.devices for the
+# product), so the stand-in and the lab never disagree on a figure by a typo; the GPU tests check those
+# tables against the real chip's attributes (tests/runtime/test_runtime_gpu.py).
+_ARCH, _H100 = arch_info("sm_90"), DEVICES["H100-SXM"]
 DEVICE = {
-    "name": "NVIDIA H100 80GB HBM3 (stand-in)", "cc": (9, 0), "sms": 132, "clock_khz": 1_980_000,
-    "mem_clock_khz": 2_619_000, "bus_width": 5120, "l2": 50 << 20, "total_mem": 80 << 30,
-    "threads_per_sm": 2048, "regs_per_sm": 65536, "shared_per_sm": 228 * KB, "shared_per_block": 48 * KB,
-    "shared_optin": 227 * KB, "reserved": 1 * KB, "blocks_per_sm": 32,
+    "name": "NVIDIA H100 80GB HBM3 (stand-in)", "cc": _ARCH.capability, "sms": _H100.sms,
+    "clock_khz": int(_H100.boost_clock_hz / 1e3), "mem_clock_khz": 2_619_000, "bus_width": 5120,
+    "l2": _H100.l2_bytes, "total_mem": 80 << 30, "threads_per_sm": _ARCH.max_threads_per_sm,
+    "regs_per_sm": _ARCH.regs_per_sm, "shared_per_sm": _ARCH.shared_per_sm,
+    "shared_per_block": _ARCH.default_shared_per_block, "shared_optin": _ARCH.max_shared_per_block,
+    "reserved": _ARCH.reserved_shared_per_block, "blocks_per_sm": _ARCH.max_blocks_per_sm,
 }
 ATTRS = {
-    A.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: 9, A.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: 0,
-    A.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: 132, A.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: 50 << 20,
-    A.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK: 48 * KB,
-    A.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: 227 * KB,
-    A.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR: 228 * KB,
-    A.CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK: 1 * KB,
-    A.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: 1024, A.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: 2048,
-    A.CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK: 65536, A.CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR: 65536,
-    A.CU_DEVICE_ATTRIBUTE_WARP_SIZE: 32, A.CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR: 32,
+    A.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: DEVICE["cc"][0],
+    A.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: DEVICE["cc"][1],
+    A.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: DEVICE["sms"], A.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: DEVICE["l2"],
+    A.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK: DEVICE["shared_per_block"],
+    A.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: DEVICE["shared_optin"],
+    A.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR: DEVICE["shared_per_sm"],
+    A.CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK: DEVICE["reserved"],
+    A.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: _ARCH.max_threads_per_block,
+    A.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: DEVICE["threads_per_sm"],
+    A.CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK: _ARCH.max_regs_per_block,
+    A.CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR: DEVICE["regs_per_sm"],
+    A.CU_DEVICE_ATTRIBUTE_WARP_SIZE: _ARCH.warp_size, A.CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR:
+        DEVICE["blocks_per_sm"],
     A.CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X: 1024, A.CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y: 1024,
     A.CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z: 64, A.CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X: (1 << 31) - 1,
     A.CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y: 65535, A.CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z: 65535,
-    A.CU_DEVICE_ATTRIBUTE_CLOCK_RATE: 1_980_000, A.CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: 2_619_000,
+    A.CU_DEVICE_ATTRIBUTE_CLOCK_RATE: DEVICE["clock_khz"], A.CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: 2_619_000,
     A.CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH: 5120,
 }
 MAX_GRID = ((1 << 31) - 1, 65535, 65535)
