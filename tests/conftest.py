@@ -71,16 +71,25 @@ def pytest_runtest_setup(item):
 _MARK = pytest.StashKey[int]()
 
 
+def _verify_failed() -> type:
+    from sass_lab.lab.bench import VerifyFailed
+
+    return VerifyFailed
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """On the stand-in, a failure is excused (reported as skipped, with the reason) only when the test
-    launched work the stand-in did not execute (too large to emulate), or asserts on device speed
-    (marker ``timing``): the stand-in's clock is a model. Every other failure stays a failure."""
+    """On the stand-in, a failed check (an assertion, a wrong result) is excused (reported as skipped,
+    with the reason) only when the test launched work the stand-in did not execute (too large to
+    emulate), or asserts on device speed (marker ``timing``): the stand-in's clock is a model. Every
+    other failure stays a failure, and so does any error raised by the driver or the runtime."""
     outcome = yield
     rep = outcome.get_result()
     d = _standin()
     if d is None or rep.when != "call" or not rep.failed:
         return
+    if call.excinfo is not None and not call.excinfo.errisinstance((AssertionError, _verify_failed())):
+        return  # a driver error, a TypeError...: what the stand-in is there to catch, never excused
     skipped = d.not_executed[item.stash.get(_MARK, 0):]
     if skipped:
         why = f"stand-in: {len(skipped)} launch(es) not executed, e.g. {skipped[0]}"
