@@ -332,3 +332,14 @@ def test_bench_keeps_our_timing_when_the_peer_fails(standin, monkeypatch):
                   vs="cublas", peaks=False)
     assert r.stats.median > 0 and r.max_rel_err is not None and r.peer is None
     assert r.peer_error.startswith("no peer library") and r.to_dict()["peer_error"] == r.peer_error
+
+
+def test_graph_timing_captures_on_its_own_stream(standin):
+    """The harness's --graph path at a size the stand-in executes: captured on a stream of its own
+    (the legacy stream cannot be captured), verified, replayed."""
+    from sass_lab.lab.bench import BenchConfig, time_spec
+
+    r = time_spec(KERNELS / "saxpy.sasm", {"n": 4096}, cfg=BenchConfig(rep_ms=1, warmup_ms=1, graph=True),
+                  peaks=False)
+    assert r.timing.graph and r.stats.median > 0 and r.max_rel_err is not None
+    assert any(c[0] == "cuGraphLaunch" for c in standin.calls) and standin.not_executed == []
