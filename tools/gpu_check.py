@@ -5,11 +5,13 @@ Phases, each logged with its wall and CPU time as it ends, each writing its resu
 at once, so a command killed at its limit still returns what it measured:
 
 1. ``versions``: Python, packages, nvidia-smi, the device and the nvdisasm in use → versions.txt;
-2. ``tests:<group>``: one pytest process per group of the plan (``tools/gpu_check.plan``), killed at
-   the group's share; tools/gpu_check_plugin.py records each test as it ends, kills a test past
+2. ``tests:<group>``: one pytest process per group of the plan (``tools/gpu_check.plan``), the groups
+   side by side (``--jobs``: the device host's cores compile and compute the references), each killed
+   at its share; tests marked ``timing`` are left out there and run afterwards alone on the GPU (the
+   plan's ``timing`` line). tools/gpu_check_plugin.py records each test as it ends, kills a test past
    ``--test-timeout`` (a hung synchronize too) and restarts after a fault that broke the context; the
    rest of the group then runs in a fresh process. Each group's JUnit XML is added to junit.tar.gz,
-   re-written atomically after every group;
+   re-written atomically after every group, its output appended to tests.log;
 3. ``bench``: tools/bench_all.py, one process per kernel at its share: bench.jsonl (a line per
    kernel), bench.md (re-written per kernel); then each ``script`` line of the plan (the block-fusion
    comparison, tools/bench_blocks.py), its files folded into bench.jsonl and bench.md;
@@ -30,7 +32,9 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -47,7 +51,7 @@ LOG_CAP = 12 << 20  # tests.log stops growing here (the device tool returns file
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # tests | peaks | bench | script
+    kind: str  # tests | timing | peaks | bench | script
     name: str
     share: float
     targets: tuple[str, ...]
@@ -185,28 +189,30 @@ class Runner:
         self.groups: list[Group] = []
         self.bench: list[dict] = []
         self.py = sys.executable
+        self.lock = threading.Lock()  # log lines, tests.log and the archive, from the group threads
 
     # ---- log
     def log(self, text: str) -> None:
         line = f"[{time.time() - self.t0:6.1f} s] {text}"
-        print(line, flush=True)
-        with open(self.out / "gpu_check.log", "a") as fh:
-            fh.write(line + "\n")
+        with self.lock:
+            print(line, flush=True)
+            with open(self.out / "gpu_check.log", "a") as fh:
+                fh.write(line + "\n")
 
-    def env(self, **extra: str) -> dict[str, str]:
+    def env(self, stats: str = "standin.txt", **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         tools = str(ROOT / "tools")
         env["PYTHONPATH"] = os.pathsep.join([tools, str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(
             os.pathsep) if p])
         env["PYTHONUNBUFFERED"] = "1"
         env["SASS_LAB_TEST_CUBINS"] = str(self.work / "cubins")  # one cubin cache for every test process
-        env["SASS_LAB_FAKE_GPU_STATS"] = str(self.work / "standin.txt")  # read only by the stand-in
+        env["SASS_LAB_FAKE_GPU_STATS"] = str(self.work / stats)  # read only by the stand-in
         env.update(extra)
         return env
 
-    def standin_cpu(self) -> str:
+    def standin_cpu(self, stats: str = "standin.txt") -> str:
         """', of which N s emulating kernels on the stand-in' since the last call (rehearsal only)."""
-        f = self.work / "standin.txt"
+        f = self.work / stats
         if not f.exists():
             return ""
         secs = sum(float(ln.split()[1]) for ln in f.read_text().splitlines() if ln.strip())
@@ -218,16 +224,29 @@ class Runner:
 
     def run(self, argv: list[str], timeout: float, env: dict, log: Path | None) -> tuple[int, str | None]:
         """Run ``argv`` in its own process group, killed (SIGKILL, the whole group) at ``timeout``."""
+        rc, killed, _ = self.run_cpu(argv, timeout, env, log)
+        return rc, killed
+
+    def run_cpu(self, argv: list[str], timeout: float, env: dict, log: Path | None) -> tuple[int, str | None, float]:
+        """:meth:`run`, and the CPU seconds of the process and the children it waited for (wait4: right
+        while other groups run side by side, where this process's RUSAGE_CHILDREN mixes them)."""
         fh = open(log, "ab") if log else subprocess.DEVNULL
         try:
             p = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                  start_new_session=True)
-            try:
-                return p.wait(timeout=max(1.0, timeout)), None
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-                return 124, f"killed at the group's share ({timeout:.0f} s)"
+            end, killed = time.time() + max(1.0, timeout), None
+            while True:
+                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.time() >= end:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    pid, status, ru = os.wait4(p.pid, 0)
+                    killed = f"killed at the group's share ({timeout:.0f} s)"
+                    break
+                time.sleep(0.05)
+            p.returncode = rc = 124 if killed else os.waitstatus_to_exitcode(status)
+            return rc, killed, ru.ru_utime + ru.ru_stime
         finally:
             if log:
                 fh.close()
@@ -261,12 +280,13 @@ class Runner:
         self.log(f"phase versions done in {time.time() - t:.1f} s (cpu {_cpu() - c:.1f} s): "
                  + " | ".join(ln for ln in path.read_text().splitlines() if ln.startswith(("device", "nvdisasm"))))
 
-    def test_group(self, step: Step, ignore: list[str]) -> None:
-        g = Group(step.name)
-        self.groups.append(g)
-        t, c = time.time(), _cpu()
+    def test_group(self, g: Group, step: Step, ignore: list[str], marks: str) -> None:
+        """One group: pytest processes (a fresh one after a fault or a hang) until its tests are done or
+        its share is spent; its XML into junit.tar.gz and its output into tests.log as it ends."""
+        t = time.time()
         share = min(step.share, self.left())
         progress = self.work / f"progress-{step.name}.jsonl"
+        glog, stats = self.work / f"tests-{step.name}.log", f"standin-{step.name}.txt"
         targets = list(step.targets) or ["tests"]
         if share < 5:
             g.note = f"skipped: {max(0.0, self.left()):.0f} s left of the budget"
@@ -275,17 +295,15 @@ class Runner:
             argv = [self.py, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider", "-p", "gpu_check_plugin",
                     "--continue-on-collection-errors", *targets]
             if not self.args.all_tests:
-                argv[3:3] = ["-m", "gpu"]
+                argv[3:3] = ["-m", marks]
             argv += [f"--ignore={p}" for p in ignore]
             argv += [f"--deselect={n}" for n in g.order]
             if self.args.k:
                 argv += ["-k", self.args.k]
             extra = {"GPU_CHECK_PROGRESS": str(progress), "GPU_CHECK_TEST_TIMEOUT": str(self.args.test_timeout),
                      **group_env(targets, self.out)}
-            log = self.out / "tests.log"
-            if log.exists() and log.stat().st_size > LOG_CAP:
-                log = None
-            rc, killed = self.run(argv, share - (time.time() - t), self.env(**extra), log)
+            rc, killed, cpu = self.run_cpu(argv, share - (time.time() - t), self.env(stats, **extra), glog)
+            g.cpu += cpu
             clean, culprit = absorb(g, progress, killed)
             if clean or rc in (0, 1, 5) and culprit is None:
                 break
@@ -293,14 +311,46 @@ class Runner:
                 break
             self.log(f"  tests:{step.name}: {culprit} stopped the process (exit {rc}); the rest runs in a "
                      "fresh one")
-        g.wall, g.cpu = time.time() - t, _cpu() - c
-        (self.work / "xml").mkdir(exist_ok=True)
-        (self.work / "xml" / f"{step.name}.xml").write_text(junit(g))
-        write_archive(self.out, self.work / "xml")
+        g.wall = time.time() - t
+        with self.lock:
+            (self.work / "xml").mkdir(exist_ok=True)
+            (self.work / "xml" / f"{step.name}.xml").write_text(junit(g))
+            write_archive(self.out, self.work / "xml")
+            log = self.out / "tests.log"
+            if glog.exists() and (not log.exists() or log.stat().st_size < LOG_CAP):
+                with open(log, "ab") as fh:
+                    fh.write(f"===== tests:{step.name} =====\n".encode() + glog.read_bytes()[-LOG_CAP // 4:])
         cnt = g.counts()
-        self.log(f"phase tests:{step.name} done in {g.wall:.1f} s (cpu {g.cpu:.1f} s{self.standin_cpu()}, "
+        self.log(f"phase tests:{step.name} done in {g.wall:.1f} s (cpu {g.cpu:.1f} s{self.standin_cpu(stats)}, "
                  f"{g.runs} process(es)): "
                  + ", ".join(f"{v} {k}" for k, v in cnt.items()) + (f" ({g.note})" if g.note else ""))
+
+    def tests(self, steps: list[Step]) -> None:
+        """The test groups side by side (``--jobs`` at once), tests marked ``timing`` left out; then the
+        ``timing`` line's group: those tests alone on the GPU, over every group's folders."""
+        groups = [s for s in steps if s.kind == "tests" and (not self.args.group or s.name in self.args.group)]
+        timing = [s for s in steps if s.kind == "timing" and (not self.args.group or s.name in self.args.group)]
+        t = time.time()
+        marks = "gpu and not timing" if timing else "gpu"
+        work = []
+        for s in groups:
+            inside = [o for other in groups if other is not s for o in other.targets
+                      if o not in s.targets and any(_within(o, mine) for mine in (s.targets or ("tests",)))]
+            g = Group(s.name)
+            self.groups.append(g)
+            work.append((g, s, inside))
+        jobs = max(1, min(len(work), self.args.jobs))
+        with ThreadPoolExecutor(jobs) as pool:
+            for f in [pool.submit(self.test_group, g, s, inside, marks) for g, s, inside in work]:
+                f.result()
+        if groups:
+            self.log(f"phase tests done in {time.time() - t:.1f} s ({len(groups)} groups, {jobs} at a time)")
+        for s in timing:
+            union = tuple(dict.fromkeys(x for o in groups for x in (o.targets or ("tests",))))
+            targets = ("tests",) if "tests" in union or not union else union
+            g = Group(s.name)
+            self.groups.append(g)
+            self.test_group(g, Step(s.kind, s.name, s.share, s.targets or targets), [], "gpu and timing")
 
     def benchmarks(self, steps: list[Step]) -> None:
         t, c = time.time(), _cpu()
@@ -387,6 +437,12 @@ class Runner:
         return 1 if bad else 0
 
 
+def _within(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or below it (plan targets, relative to the repository)."""
+    p, f = (ROOT / path).resolve(), (ROOT / folder).resolve()
+    return p == f or p.is_relative_to(f)
+
+
 def _cpu() -> float:
     """CPU seconds of this process and its finished children."""
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -402,6 +458,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--only", default="", help="substring of the kernel files to benchmark")
     ap.add_argument("--group", action="append", default=[], help="run only these test groups (repeatable)")
     ap.add_argument("--plan", default=str(PLAN), type=Path)
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("GPU_CHECK_JOBS") or min(8, os.cpu_count() or 1)),
+                    help="test groups at once (default: the cores, at most 8)")
     ap.add_argument("--out", default=os.environ.get("OUT") or str(ROOT / "out"))
     ap.add_argument("--budget-s", type=float, default=float(os.environ.get("GPU_CHECK_BUDGET_S", 240)))
     ap.add_argument("--test-timeout", type=float, default=float(os.environ.get("GPU_CHECK_TEST_TIMEOUT", 60)))
@@ -426,13 +484,7 @@ def main(argv: list[str] | None = None) -> int:
           + (f", -k {args.k!r}" if args.k else ""))
     r.versions()
     if not args.bench_only:
-        tests = [s for s in steps if s.kind == "tests"]
-        done: list[str] = []
-        for s in tests:
-            if args.group and s.name not in args.group:
-                continue
-            r.test_group(s, [d for d in done if s.targets == ("tests",) or not s.targets])
-            done += list(s.targets)
+        r.tests(steps)
     if not args.tests_only:
         r.benchmarks(steps)
         for s in steps:

@@ -79,6 +79,7 @@ def run_sgemm(cubin: bytes, a: np.ndarray, b: np.ndarray, reps: int = 20) -> tup
 
 
 @pytest.mark.gpu
+@pytest.mark.timing  # its figures are timings: tools/gpu_check.sh runs it alone on the GPU
 def test_interleave_benchmark():
     arch = _context()
     cubin = compile_fixture("sgemm", "sm_90" if arch.startswith("sm_9") else "sm_80")

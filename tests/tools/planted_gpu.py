@@ -65,3 +65,9 @@ def test_d_hangs():
 
 def test_e_after_the_hang():
     _small_saxpy()
+
+
+@pytest.mark.timing
+def test_f_alone_on_the_gpu():
+    """Marked ``timing``: left out of the side-by-side groups, run by the plan's ``timing`` group."""
+    _small_saxpy()

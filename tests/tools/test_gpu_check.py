@@ -7,6 +7,7 @@ benchmarks. It is the CI form of ``bash tools/gpu_check.sh --rehearse``.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 import os
@@ -83,15 +84,19 @@ def test_runner_parses_k_and_modes(gc):
 
 def test_plan_lists_groups_and_globs(gc, ba):
     steps = gc.read_plan(gc.PLAN)
-    assert [s.name for s in steps if s.kind == "tests"][:2] == ["runtime", "kernels"]
+    assert [s.name for s in steps if s.kind == "tests"][:2] == ["runtime", "sgemm"]
+    assert [s.kind for s in steps].count("timing") == 1
     plan = ba.read_plan(ba.PLAN)
     names = {p.name: share for p, share in ba.kernels(plan)}
     assert "peak_copy.sasm" not in names and names["sgemm.sasm"] > 0 and names["saxpy.sasm"] > 0
     # a new kernel slots in by its glob
     assert ba.kernels([("*_block.sasm", 9.0, []), ("*.sasm", 1.0, [])], "saxpy")[0][1] == 1.0
-    tests = sum(s.share for s in steps if s.kind == "tests")
-    bench = sum(s.share for s in steps if s.kind in ("peaks", "script")) + sum(names.values())
-    assert tests + bench <= 230, (tests, bench)  # the whole check within 240 s, setup included
+    # issue 15's wgmma GEMM (kernels_asm/gemm_bf16.sasm, benchmarked against cuBLAS) counts before it lands
+    names.setdefault("gemm_bf16.sasm", next(x for pat, x, _ in plan if fnmatch.fnmatch("gemm_bf16.sasm", pat)))
+    assert names["gemm_bf16.sasm"] > 0
+    tests = max(s.share for s in steps if s.kind == "tests")  # side by side
+    serial = sum(s.share for s in steps if s.kind in ("timing", "peaks", "script")) + sum(names.values())
+    assert tests + serial <= 230, (tests, serial)  # the whole check within 240 s, setup included
     assert [s.targets[0] for s in steps if s.kind == "script"] == ["tools/bench_blocks.py"]
 
 
@@ -185,7 +190,8 @@ def test_rehearsal(tmp_path):
     """bash tools/gpu_check.sh --rehearse on a small plan: a fault and a hang cost only their own test."""
     out = tmp_path / "out"
     env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "SASS_LAB_FAKE_GPU_HANG": "planted_hang",
-           "GPU_CHECK_TEST_TIMEOUT": "10", "XDG_CACHE_HOME": str(tmp_path / "c"),
+           "GPU_CHECK_TEST_TIMEOUT": "40",  # the tuner's workers on a loaded 2-core box: far below
+           "XDG_CACHE_HOME": str(tmp_path / "c"),
            "XDG_DATA_HOME": str(tmp_path / "d")}
     env.pop("SASS_LAB_TEST_CUBINS", None)
     p = subprocess.run(["bash", str(TOOLS / "gpu_check.sh"), "--rehearse", "--plan",
@@ -194,7 +200,7 @@ def test_rehearsal(tmp_path):
     log = (out / "gpu_check.log").read_text()
     assert p.stdout.strip().splitlines()[-1] in log.strip().splitlines()[-1], p.stdout[-3000:]
     last = log.strip().splitlines()[-1]
-    assert re.search(r"gpu_check FAILED in \d+ s: tests 5 passed, 0 failed, 1 timed out, 0 skipped; "
+    assert re.search(r"gpu_check FAILED in \d+ s: tests 6 passed, 0 failed, 1 timed out, 0 skipped; "
                      r"bench 2 ok, 0 failed, 0 timed out, 0 skipped$", last), log[-3000:]
     assert p.returncode == 1
     files = device_tool_would_return(out)
@@ -211,6 +217,10 @@ def test_rehearsal(tmp_path):
     assert all(cases[n].find("*") is None for n in ("test_a_runs", "test_c_after_the_fault",
                                                       "test_e_after_the_hang"))
     assert suites["tuner.xml"].get("tests") == "1" and suites["tuner.xml"].get("failures") == "0"
+    assert "test_f_alone_on_the_gpu" not in cases  # marked timing: not beside the other groups ...
+    timing = {c.get("name"): c for c in suites["timing.xml"].iter("testcase")}
+    assert list(timing) == ["test_f_alone_on_the_gpu"] and timing["test_f_alone_on_the_gpu"].find("*") is None
+    assert re.search(r"phase tests done in [\d.]+ s \(2 groups, 2 at a time\)", log)
     rows = [json.loads(x) for x in (out / "bench.jsonl").read_text().splitlines()]
     sg = next(r for r in rows if r.get("file") == "sgemm_tiled.sasm")
     assert sg["results"] and sg["results"][0]["time_ms"]["median"] > 0 and "peer_error" in sg
