@@ -221,6 +221,7 @@ class State:
     next_handle: int = 0x5A000000
     queue: list[Op] = field(default_factory=list)
     executed: set = field(default_factory=set)
+    too_much: set = field(default_factory=set)  # launches that ran out of the work budget: not tried again
     fills: dict[int, int] = field(default_factory=dict)  # id(allocation) -> pending memset value
 
 

@@ -108,6 +108,9 @@ class Executor:
                 self._fault(err)
             self.st.executed.add(key)
             return 0.003
+        if key in self.st.too_much:  # the same launch ran out of the budget before: say so at once
+            self.not_executed.append(f"{fn.name} grid={ln.grid} block={ln.block} (too much work to emulate)")
+            return 0.003 + threads * 5e-7
         if fn.ptx is None or threads > self.max_threads:
             self.not_executed.append(f"{fn.name} grid={ln.grid} block={ln.block}"
                                      + (" (no PTX known)" if fn.ptx is None else " (too large to emulate)"))
@@ -124,6 +127,7 @@ class Executor:
         except EmulatorError as e:
             self.emulate_s += time.process_time() - t0
             if "max_steps" in e.message:  # nothing was written back: the launch simply did not run here
+                self.st.too_much.add(key)
                 self.not_executed.append(f"{fn.name} grid={ln.grid} block={ln.block} (too much work to emulate)")
                 return 0.003 + threads * 5e-7
             self._fault(R.CUDA_ERROR_LAUNCH_FAILED, str(e))
