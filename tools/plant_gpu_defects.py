@@ -93,8 +93,11 @@ PLANTS = [
 
 
 def main() -> int:
-    if ROOT == Path(__file__).resolve().parents[1]:
-        sys.exit("plant in a scratch checkout (git worktree add --detach /tmp/plant HEAD), not this one")
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    if dirty:
+        sys.exit(f"{ROOT} has uncommitted changes: plant in a scratch checkout "
+                 "(git worktree add --detach /tmp/plant HEAD)")
     bad = 0
     for name, rel, old, new, targets, env in PLANTS:
         if ONLY and not any(name.startswith(o) for o in ONLY):
