@@ -96,12 +96,8 @@ def kernel_ptx_lines(ptx: str, name: str) -> list[str]:
     depth, body, opened = 0, [], False
     for line in lines[start:]:
         code = line.split("//")[0]
-        for ch in code:
-            if ch == "{":
-                depth += 1
-                opened = True
-            elif ch == "}":
-                depth -= 1
+        depth += code.count("{") - code.count("}")  # only the depth at the line's end matters
+        opened = opened or "{" in code
         if opened:
             body.append(code)
             if depth == 0:
