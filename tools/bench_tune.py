@@ -8,7 +8,7 @@ so every candidate is really expanded, parsed, scheduled, emitted and compiled; 
 ``tune()`` call (imports excluded) and the whole process. The variants run interleaved, repetition by
 repetition, so they share the machine's load: ``--compiler`` names the compilers to time (the ptxas
 command line in a subprocess, nvJitLink in the worker), ``--baseline DIR`` adds an older checkout of
-sass_lab (e.g. ``git worktree add /tmp/base <commit>``) run the same way. ``--warm`` adds one more
+sass_lab (e.g. ``git worktree add /tmp/base <commit>``) run the same way, with each compiler. ``--warm`` adds one more
 sweep over the filled caches into a new results database (what a rerun costs: the cubins, and since
 issue 17 the candidate summaries, are cached). Prints medians per variant, wall and CPU time.
 """
@@ -66,8 +66,8 @@ def main() -> None:
     ap.add_argument("--baseline", metavar="DIR", help="an older sass_lab checkout to time side by side")
     a = ap.parse_args()
     variants = [(f"{c} (this tree)", ROOT, c) for c in a.compiler]
-    if a.baseline:
-        variants.append((f"baseline {a.baseline}", Path(a.baseline).resolve(), None))
+    if a.baseline:  # the older checkout, once per compiler
+        variants += [(f"{c} (baseline)", Path(a.baseline).resolve(), c) for c in a.compiler]
     print(f"{a.file}: {a.jobs} compile processes, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     times: dict[str, list[float]] = {v[0]: [] for v in variants}
     cpus: dict[str, list[float]] = {v[0]: [] for v in variants}
