@@ -302,6 +302,9 @@ CASES = [
     Case("verify-unknown-kernel", "verify mini.sasm --emulate --kernel nope", 1, ("no kernel 'nope'", "fill")),
     Case("verify-negative-seed", "verify mini.sasm --emulate --seed -1", 1, ("--seed", "smallest allowed value, 0")),
     Case("verify-seed-not-int", "verify mini.sasm --emulate --seed x", 1, ("--seed", "not an integer")),
+    Case("verify-every-test-size", "verify mini.sasm --emulate", 0, ("all 2 run(s) passed",)),
+    Case("verify-broken-define-caught", "verify saxpy.sasm --emulate -D VEC=3", 1,
+         ("misaligned", "3 of 4 runs failed")),  # only the first TEST_SIZES entry passes
     Case("verify-no-gpu", "verify mini.sasm", 3, ("No CUDA GPU", "--emulate"), gpu=True),
     # --------------------------------------------------------------------------------------------- sass
     Case("sass-missing", "sass nope.cubin", 1, ("nope.cubin", "No such file")),
