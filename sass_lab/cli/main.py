@@ -120,6 +120,42 @@ def user_error(e: BaseException, args) -> SasmError | None:
     return None
 
 
+def check_input(args) -> None:
+    """What a GPU command would find wrong with its input before the launch, found without a GPU:
+    the file, the lab block, -D, --size and the launch shape against the kernel's limits."""
+    from ..api import DEFAULT_ARCH, assemble_file
+    from ..lab.spec import load_spec, parse_size
+    from ..runtime.launch import check_geometry, dim3
+    from .assemble import parse_defines
+
+    if getattr(args, "command", None) not in ("verify", "run", "bench") or not getattr(args, "file", None):
+        return
+    defines = parse_defines(getattr(args, "defines", None) or [])
+    mod = assemble_file(args.file, getattr(args, "arch", None) or DEFAULT_ARCH, defines=defines)
+    spec = load_spec(args.file, resolved=mod.defines)
+    size = spec.with_size(parse_size(getattr(args, "size", None)))
+    name = getattr(args, "kernel", None) or spec.kernel_name(list(mod.kernels))
+    kernel = mod[name]
+    sized, _ = spec.for_size(size, defines)
+    if sized is not spec:  # the size fixes a define: its own build has its own limits
+        return
+    res, shared = kernel.resources, sized.shared(size)
+    g, b = dim3(sized.grid(size), "grid"), dim3(sized.block(size), "block")
+    check_geometry(name, g, b, shared, max_threads=res.max_threads, shared_static=res.shared_static,
+                   registers=res.registers)  # the launch's own rule, pure (no device needed)
+
+
+def input_error(args) -> SasmError | None:
+    """:func:`check_input`'s finding as an error to print, or None when the input is fine."""
+    try:
+        check_input(args)
+    except SasmError as e:
+        return e
+    except Exception as e:  # noqa: BLE001 - only a user's mistake is reported here
+        return user_error(e, args)
+    return None
+
+
 BUILD_ENV = ("SASS_LAB_COMPILER", "SASS_LAB_COMPILE_TIMEOUT", "SASS_LAB_LIMITS")
 
 
@@ -142,6 +178,10 @@ def _main(argv: list[str] | None) -> int:
         apply_build_options(args)
         return int(args.func(args) or 0)
     except NoGPUError as e:  # one sentence, with the command's CPU alternative when it has one
+        wrong = input_error(args)
+        if wrong is not None:  # the input's own mistake first: the CPU alternative would meet it too
+            print_error(wrong)
+            return 1
         alt = getattr(importlib.import_module(f"sass_lab.cli.{args.command}"), "NO_GPU", "")
         msg = f"{e.message.rstrip('.')}; {alt.format(file=_inputs(args))}." if alt else e.message
         print_error(type(e)(msg, e.span, log=e.log))

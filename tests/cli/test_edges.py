@@ -165,15 +165,19 @@ def _unreadable(root, mp):
     p = root / "locked.sasm"
     p.write_text(MINI)
     p.chmod(0)
-    if os.geteuid() == 0:  # root reads anything: make the read fail as it would for a user
-        real = Path.read_bytes
+    if os.geteuid() == 0:  # root reads anything: make every open fail as it would for a user
+        import builtins
+        import io
 
-        def read_bytes(self):
-            if self.name == "locked.sasm":
-                raise PermissionError(errno.EACCES, "Permission denied", str(self))
-            return real(self)
+        real = io.open
 
-        mp.setattr(Path, "read_bytes", read_bytes)
+        def refuse(file, *a, **kw):
+            if isinstance(file, (str, os.PathLike)) and os.path.basename(os.fspath(file)) == "locked.sasm":
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(file))
+            return real(file, *a, **kw)
+
+        mp.setattr(io, "open", refuse)
+        mp.setattr(builtins, "open", refuse)
 
 
 def _readonly_dir(root, mp):
@@ -211,6 +215,13 @@ def _interrupt_compile(root, mp):
         raise KeyboardInterrupt
 
     mp.setattr(tc, "compile_ptx", compile_ptx)
+
+
+def _store(root, mp):
+    """A results database with the rows of a compile-only sweep of mini.sasm."""
+    from sass_lab.lab.tune import tune
+
+    tune(str(root / "mini.sasm"), compile_only=True, db=str(root / "store.db"), jobs=1)
 
 
 def _old_out(root, mp):
@@ -352,6 +363,20 @@ CASES = [
     Case("results-default-db-missing", "results", 0, ("no results stored", "default.db")),  # creates none
     Case("results-history-db-folder", "results --history --db dbdir", 1, ("dbdir",)),
     Case("results-json-and-csv", "results --json --csv", 1, ("not allowed with",)),
+    Case("results-export-onto-source", "results --export mini.sasm --db store.db", 1,
+         ("--export mini.sasm", "names a source file", "give the output a .jsonl name"), setup=_store),
+    Case("results-export-onto-db", "results --export store.db --db store.db", 1,
+         ("would overwrite the input",), setup=_store),
+    Case("results-export-into-missing-folder", "results --export nodir/x.jsonl --db store.db", 1,
+         ("nodir", "does not exist", "mkdir"), setup=_store),
+    Case("results-export", "results --export rows.jsonl --db store.db", 0, (), setup=_store,
+         creates=("rows.jsonl",)),
+    Case("results-import-missing", "results --import nope.jsonl --db store.db", 1, ("nope.jsonl",), setup=_store),
+    Case("results-import-binary", "results --import noise.cubin --db store.db", 1, ("noise.cubin", "binary"),
+         setup=_store),
+    Case("results-import-not-rows", "results --import times.json --db store.db", 1,
+         ("times.json:1:", "not a sass_lab results line"), setup=_store),
+    Case("results-import-folder", "results --import dir --db store.db", 1, ("dir",), setup=_store),
     # ------------------------------------------------------------------------------------------- report
     Case("report-missing", "report nope.sasm", 1, ("nope.sasm",)),
     Case("report-binary", "report noise.sasm", 1, ("noise.sasm",)),
@@ -361,6 +386,7 @@ CASES = [
     Case("analyze-png-missing-folder", "analyze vgg16 --png nodir/x.png", 1, ("nodir", "does not exist", "mkdir")),
     Case("analyze-png-folder", "analyze vgg16 --png dir", 1, ("dir", "is a folder")),
     Case("analyze-png-onto-input", "analyze vgg16 --times times.json --png times.json", 1, ("overwrite the input",)),
+    Case("analyze-png-onto-source", "analyze vgg16 --png mini.sasm", 1, ("--png mini.sasm", "names a source file")),
     Case("analyze-zero-peak", "analyze vgg16 --peak-tflops 0", 1, ("--peak-tflops", "must be above 0")),
     Case("analyze-nan-bandwidth", "analyze vgg16 --bandwidth-tbs nan", 1, ("--bandwidth-tbs", "not a finite number")),
     Case("analyze-zero-batch", "analyze vgg16 --batch 0", 1, ("--batch", "smallest allowed value, 1")),
@@ -375,6 +401,20 @@ CASES = [
     Case("analyze-unknown-layer", "analyze vgg16 --fuse a:b", 1, ("no layer 'a'",)),
     # ------------------------------------------------------------------------------------ run, bench, cli
     Case("run-no-gpu", "run mini.sasm", 3, ("No CUDA GPU", "verify mini.sasm --emulate"), gpu=True),
+    # without a GPU the input's own mistake comes first (exit 1, as with one), not "no GPU"
+    Case("verify-gpu-missing", "verify nope.sasm", 1, ("nope.sasm", "No such file")),
+    Case("verify-gpu-block-over-maxntid", "verify toobig.sasm", 1, ("512 threads", "limit of 256")),
+    Case("run-missing", "run nope.sasm", 1, ("nope.sasm", "No such file")),
+    Case("run-folder", "run dir", 1, ("dir", "folder, not a file")),
+    Case("run-binary", "run noise.sasm", 1, ("noise.sasm", "binary file")),
+    Case("run-no-lab-block", "run k.ptx", 1, ("k.ptx", "no '%% lab' block")),
+    Case("run-block-over-1024", "run saxpy.sasm -D BLOCK=4096", 1, ("saxpy.sasm:10:", ".maxntid 4096", "1024")),
+    Case("run-unknown-size", "run mini.sasm --size m=3", 1, ("unknown size name 'm'",)),
+    Case("run-unknown-kernel", "run mini.sasm --kernel nope", 1, ("no kernel 'nope'", "fill")),
+    Case("run-lab-bad-return", "run badgrid.sasm", 1, ("badgrid.sasm:21:", "grid()")),
+    Case("bench-missing", "bench nope.sasm", 1, ("nope.sasm", "No such file")),
+    Case("bench-cuda", "bench k.cu", 1, ("k.cu", "nvcc -ptx")),
+    Case("bench-unknown-define", "bench saxpy.sasm -D NOPE=1", 1, ("unknown define 'NOPE'",)),
     Case("bench-no-gpu", "bench mini.sasm", 3, ("No CUDA GPU", "--compile-only"), gpu=True),
     Case("bench-negative-budget", "bench mini.sasm --rep-ms -1", 1, ("--rep-ms", "must be above 0")),
     Case("bench-bad-peer", "bench mini.sasm --vs nope", 1, ("invalid choice",)),
