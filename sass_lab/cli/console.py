@@ -14,13 +14,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..files import check_input
+    from ..files import check_input, read_bytes
     from ..lab.report import shipped_kernels
     from ..ui.console import ConsoleModel
     from ..ui.console.app import LabConsole
 
-    for f in args.files:  # a wrong path is said here; a file that does not assemble is shown in the app
-        check_input(f)
+    for f in args.files:  # a wrong path or an unreadable file is said here; one that does not
+        check_input(f)    # assemble (binary, a syntax error) is shown in the app
+        read_bytes(f)
     files = args.files or [str(p) for p in shipped_kernels()]
     app = LabConsole(ConsoleModel(files, args.arch, args.db))
     app.run()

@@ -15,7 +15,7 @@ from textual.widgets import ListView, Static, TabbedContent, TextArea
 from sass_lab.cli import main as cli
 from sass_lab.ui.console.app import LabConsole
 from sass_lab.ui.console.model import ConsoleModel
-from tests.cli.test_edges import snapshot, template  # noqa: F401 - the same inputs as the command-line cases
+from tests.cli.test_edges import _unreadable, snapshot, template  # noqa: F401 - the same inputs as the command-line cases
 
 TABS = ("tab-source", "tab-ptx", "tab-sass", "tab-resources", "tab-efficiency", "tab-verify", "tab-tune",
         "tab-results")
@@ -43,6 +43,7 @@ CASES = [  # (bad input, words the console must show about it)
     ("raises.sasm", ("raises.sasm:23", "KeyError")),
     ("utf16.sasm", ("utf16.sasm", "UTF-16")),
     ("gone-while-open", ("gone.sasm", "cannot read")),
+    ("locked.sasm", ("locked.sasm", "Permission denied")),
 ]
 
 
@@ -52,6 +53,8 @@ def test_console_on_a_bad_input(bad, words, template, tmp_path, monkeypatch):  #
     shutil.copytree(template, root, symlinks=True)
     monkeypatch.chdir(root)
     monkeypatch.setattr(ConsoleModel, "gpu_status", lambda self: (False, "no GPU (test)"))
+    if bad == "locked.sasm":
+        _unreadable(root, monkeypatch)
     if bad == "gone-while-open":
         shutil.copy(root / "mini.sasm", root / "gone.sasm")
         bad = "gone.sasm"
@@ -93,6 +96,7 @@ def test_console_on_a_bad_input(bad, words, template, tmp_path, monkeypatch):  #
     ("console dir", ("dir", "folder, not a file")),
     ("console k.cu", ("k.cu", "nvcc -ptx")),
     ("console mini.sasm --arch sm_1", ("invalid choice",)),
+    ("console locked.sasm", ("locked.sasm", "Permission denied")),
 ])
 def test_console_command_refuses_a_wrong_path(argv, words, template, tmp_path, monkeypatch, capsys):  # noqa: F811
     from sass_lab.ui.console import app as console_app
@@ -102,6 +106,8 @@ def test_console_command_refuses_a_wrong_path(argv, words, template, tmp_path, m
     monkeypatch.chdir(root)
     started = []
     monkeypatch.setattr(console_app.LabConsole, "run", lambda self: started.append(1))
+    (root / "locked.sasm").write_text("// locked\n")
+    _unreadable(root, monkeypatch)
     before = snapshot(root)
     try:
         rc = cli.main(argv.split())
