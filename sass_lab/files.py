@@ -163,9 +163,13 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (),
-                 flag: str = "-o") -> Path:
-    """Refuse an output path that is an input of the run, a symbolic link or a folder."""
+                 flag: str = "-o", writes: str | None = None) -> Path:
+    """Refuse an output path that is an input of the run, a symbolic link or a folder; and, for an
+    output file the user names (``writes``: its suffix, e.g. ".cubin"), a source file's name."""
     p = Path(path)
+    if writes and p.suffix.lower() in SOURCE_SUFFIXES:
+        raise UsageError(f"{flag} {p} names a source file, but the output is a {writes} file",
+                         hint=f"give the output a {writes} name (sass_lab never writes over a source file)")
     for src in inputs:
         if same_file(p, src):
             raise UsageError(f"{flag} {p} would overwrite the input {src}",
@@ -184,10 +188,10 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = 
 
 @contextmanager
 def replacing(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (),
-              flag: str = "-o") -> Iterator[BinaryIO]:
+              flag: str = "-o", writes: str | None = None) -> Iterator[BinaryIO]:
     """A binary file to write ``path``'s new content into: a temporary file beside it, flushed and
     renamed over ``path`` when the block ends normally, removed when it raises or is interrupted."""
-    p = check_output(path, inputs, flag)
+    p = check_output(path, inputs, flag, writes)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
@@ -212,9 +216,9 @@ def replacing(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (),
 
 
 def write_output(path: str | os.PathLike, data: bytes | str, inputs: Iterable[str | os.PathLike] = (),
-                 flag: str = "-o") -> Path:
+                 flag: str = "-o", writes: str | None = None) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename (see :func:`replacing`)."""
-    with replacing(path, inputs, flag) as f:
+    with replacing(path, inputs, flag, writes) as f:
         f.write(data.encode() if isinstance(data, str) else data)
     return Path(path)
 

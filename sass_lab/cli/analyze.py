@@ -82,7 +82,7 @@ def run(args) -> int:
 
     inputs = [f for f in (args.times, args.network, args.db) if f and Path(f).is_file()]
     if args.png:
-        check_output(args.png, inputs, "--png")  # before any work: no half-done run for a bad path
+        check_output(args.png, inputs, "--png", ".png")  # before any work: no half-done run for a bad path
     plan, fused_layers, spec = None, None, {}
     if args.results:
         layers, title = layers_from_results(args.db), "stored results"
@@ -174,7 +174,7 @@ def run(args) -> int:
         con.print(f"waterline {base.waterline_s * 1e3:.4f} ms -> {w.waterline_s * 1e3:.4f} ms "
                   f"({base.waterline_s / w.waterline_s:.2f}x lower)")
     if args.png:
-        with replacing(args.png, inputs, "--png") as f:
+        with replacing(args.png, inputs, "--png", ".png") as f:
             if fused_w is not None:
                 save_fusion_png(base, fused_w, f, title)
             else:

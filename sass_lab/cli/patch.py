@@ -7,11 +7,10 @@ writes a new cubin; the result is checked with nvdisasm and a byte diff before i
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from ..api import ARCHS
 from ..errors import UsageError
-from ..files import SOURCE_SUFFIXES, check_output, write_output
+from ..files import check_output, write_output
 from .types import integer, real
 
 
@@ -39,10 +38,7 @@ def run(args) -> int:
 
     if not args.sets and args.interleave_ffma is None:
         raise UsageError("nothing to patch", hint="give --set ADDR:field=value or --interleave-ffma F")
-    if Path(args.out).suffix.lower() in SOURCE_SUFFIXES:
-        raise UsageError(f"-o {args.out} names a source file, but patch writes a cubin",
-                         hint="give the output a .cubin name")
-    check_output(args.out, [args.file])  # before any work: never the input, a link or a folder
+    check_output(args.out, [args.file], writes=".cubin")  # before any work: not an input, a source, a link
     src = load(args.file, args.arch, parse_defines(args.defines))
     funcs = disassemble(src.cubin, src.arch)
     kernels = args.kernel or entries(src.cubin) or list(funcs)
@@ -58,7 +54,7 @@ def run(args) -> int:
         for k in kernels:
             edits += interleave_ffma(funcs[k], k, args.interleave_ffma, min_run=args.min_run)
     patched = patch_cubin(src.cubin, edits, src.arch)
-    write_output(args.out, patched.cubin, [args.file, *src.sources])
+    write_output(args.out, patched.cubin, [args.file, *src.sources], writes=".cubin")
     if args.json:
         print(json.dumps([c.to_dict() for c in patched.changes], indent=1))
     else:

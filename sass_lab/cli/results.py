@@ -62,14 +62,14 @@ def run(args) -> int:
 
 def _import(args) -> int:
     from ..errors import UsageError
-    from ..files import read_source
+    from ..files import read_text
     from ..lab.exchange import load, merge
     from ..lab.store import Store
 
     path = Path(args.import_)
     if not path.is_file():
         raise UsageError(f"no file {path} to import", hint="name a file written by `sass_lab results --export`")
-    entries = load(read_source(path), str(path))  # every line checked before anything is written
+    entries = load(read_text(path), str(path))  # every line checked before anything is written
     with Store(args.db) as st:
         wrote, kept = merge(st, entries)
         where = st.path
@@ -89,5 +89,5 @@ def _export(args) -> int:
     if args.export == "-":
         sys.stdout.write(text)
     else:
-        write_output(Path(args.export), text, [db], flag="--export")
+        write_output(Path(args.export), text, [db], flag="--export", writes=".jsonl")
     return 0

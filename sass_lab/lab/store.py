@@ -176,7 +176,10 @@ class Store:
         try:
             if write:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = _connect(self.path, "rwc" if write else "ro")
+            # a reader of a database with no write-ahead log beside it opens it immutable: read-only
+            # alone would create the -wal and -shm files and could not remove them
+            self.conn = _connect(self.path, "rwc" if write else "ro",
+                                 immutable=not write and not Path(f"{self.path}-wal").exists())
             if write:
                 _busy_retry(self._prepare)
         except (sqlite3.Error, OSError) as e:
