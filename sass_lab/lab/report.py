@@ -136,15 +136,20 @@ def _join_best(s: KernelSummary, best: list, names: set[str], arch: str) -> None
 
 
 def summarize(path: Path, arch: str = "sm_90", db=None, best: list | None = None) -> list[KernelSummary]:
-    """Assemble one file with its defaults and join the best stored results."""
+    """Assemble one file with its defaults and join the best stored results; a file that does not
+    assemble, or whose lab block is broken, is one row with the error."""
     from ..api import assemble_file
+    from ..files import read_source
+    from .spec import lab_source, load_spec
 
     path = Path(path)
     try:
         mod = assemble_file(path, arch)
+        spec = load_spec(path, resolved=mod.defines) if lab_source(read_source(path)) else None
     except SasmError as e:
-        return [KernelSummary(str(path), path.stem, arch, error=e.render().splitlines()[0])]
-    return summarize_module(mod, lab_spec(path, mod), stored_best(db) if best is None else best, arch)
+        said = e.render().splitlines()[0] + (f" ({e.hint})" if e.hint else "")  # what is wrong, what to do
+        return [KernelSummary(str(path), path.stem, arch, error=said)]
+    return summarize_module(mod, spec, stored_best(db) if best is None else best, arch)
 
 
 def stored_best(db=None) -> list:

@@ -350,6 +350,8 @@ CASES = [
     Case("tune-missing", "tune nope.sasm --compile-only", 1, ("nope.sasm", "No such file")),
     Case("tune-folder", "tune dir --compile-only", 1, ("dir", "folder, not a file")),
     Case("tune-binary", "tune noise.sasm --compile-only", 1, ("noise.sasm", "binary file")),
+    Case("tune-lab-bad-constant", "tune badsizes.sasm --compile-only", 1, ("badsizes.sasm:15:", "TEST_SIZES")),
+    Case("tune-empty", "tune empty.sasm --compile-only", 1, ("empty.sasm", "no '%% lab' block")),
     Case("tune-db-folder", "tune mini.sasm --compile-only --db dbdir", 1, ("dbdir", "folder")),
     Case("tune-db-not-sqlite", "tune mini.sasm --compile-only --db notdb.db", 1, ("notdb.db", "not a database")),
     Case("tune-bad-size", "tune mini.sasm --compile-only --size n", 1, ("bad --size item",)),
@@ -380,6 +382,9 @@ CASES = [
     # ------------------------------------------------------------------------------------------- report
     Case("report-missing", "report nope.sasm", 1, ("nope.sasm",)),
     Case("report-binary", "report noise.sasm", 1, ("noise.sasm",)),
+    Case("report-lab-bad-constant", "report badsizes.sasm", 1, ("badsizes.sasm:15:", "TEST_SIZES")),
+    Case("report-empty", "report empty.sasm", 1, ("empty.sasm", "no kernel")),
+    Case("report-cuda", "report k.cu", 1, ("k.cu", "CUDA C++", "compile it to PTX")),
     Case("report-db-folder", "report mini.sasm --db dbdir", 1, ("dbdir", "folder")),
     Case("report-link", "report link.sasm", 0, ("fill",), setup=_link_in),  # reading the store creates nothing
     # ------------------------------------------------------------------------------------------ analyze
