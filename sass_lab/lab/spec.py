@@ -87,8 +87,11 @@ class KernelSpec:
         except SasmError:
             raise
         except Exception as e:  # noqa: BLE001 - user code: report it at its .sasm line
-            raise self._error(f"{name}() in the lab block raised {type(e).__name__}: {e}",
-                              _tb_line(e, self.file), fn) from None
+            err = self._error(f"{name}() in the lab block raised {type(e).__name__}: {e}",
+                              _tb_line(e, self.file), fn)
+            if isinstance(e, MemoryError) or "dimension exceeded" in str(e):  # numpy: a size too large
+                err.hint = "the problem size needs more memory than this machine has: use a smaller --size"
+            raise err from None
         except BaseException as e:
             if not is_user_exit(e, box):
                 raise
