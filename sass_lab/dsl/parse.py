@@ -236,7 +236,9 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
         msg = f"syntax error: unexpected {what}"
     elif isinstance(e, UnexpectedCharacters):
         ch = text.split("\n")[line - 1][col - 1]
-        msg = f"syntax error: unexpected character '{ch}'"
+        shown = (f"'{ch}'" if ch.isascii() and ch.isprintable() else
+                 f"'{ch}' (U+{ord(ch):04X})" if ch.isprintable() else f"U+{ord(ch):04X} (invisible)")
+        msg = f"syntax error: unexpected character {shown}"
         expected = _expected(e.allowed or ())
 
     elif isinstance(e, UnexpectedEOF):

@@ -87,6 +87,8 @@ def template(tmp_path_factory) -> Path:
         "times.json": '{"conv1_1": 1.5}', "badtimes.json": "[1, 2", "badnet.json": '{"layers": [{"op": "x"}]}',
         "huge.sasm": "// padding\n" * 50_000 + MINI,
         "deep.sasm": MINI.replace("mov.u32         i, %tid.x", "mov.u32 i, " + "(" * 3000 + "1" + ")" * 3000),
+        "zwsp.sasm": MINI.replace("mov.u32         i, %tid.x", "mov.u32 i,\u200b %tid.x"),
+        "dash.sasm": MINI.replace("mul.wide.u32    off, i, 4", "mul.wide.u32    off, i, \u20134"),
         "defs.sasm": ".define schedule = 1, file = 2, arch = 3\n" + MINI,
     }
     for name, data in files.items():
@@ -249,6 +251,8 @@ CASES = [
     Case("assemble-unreadable", "assemble locked.sasm", 1, ("locked.sasm", "Permission denied", "permissions"),
          setup=_unreadable),
     Case("assemble-syntax", "assemble syntax.sasm", 1, ("syntax.sasm:13:", "^")),
+    Case("assemble-invisible-char", "assemble zwsp.sasm", 1, ("zwsp.sasm:6:", "U+200B (invisible)", "^")),
+    Case("assemble-look-alike-char", "assemble dash.sasm", 1, ("dash.sasm:9:", "'\u2013' (U+2013)")),
     Case("assemble-huge", "assemble huge.sasm", 0, ("fill",)),
     Case("assemble-any-extension", "assemble k.txt", 0, ("fill",)),
     Case("assemble-o-is-file", "assemble mini.sasm -o mini.sasm", 1, ("-o mini.sasm", "not a folder")),
