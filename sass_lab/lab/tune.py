@@ -66,6 +66,8 @@ def static_of(reply: Reply, defines: dict, budget: float | None) -> Static:
         return Static(defines=defines, failure=e.render(), compile_s=reply.seconds, exc=e)
     if isinstance(e, SasmError):
         return Static(defines=defines, error=e.render(), compile_s=reply.seconds, exc=e)
+    if isinstance(e, KeyboardInterrupt):  # Ctrl-C reached the worker first: the sweep is interrupted,
+        raise KeyboardInterrupt            # and nothing about this candidate is stored
     if e is not None:
         return Static(defines=defines, failure=f"internal error compiling this candidate: {type(e).__name__}: {e}",
                       compile_s=reply.seconds)

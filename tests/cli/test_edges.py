@@ -89,6 +89,8 @@ def template(tmp_path_factory) -> Path:
         "deep.sasm": MINI.replace("mov.u32         i, %tid.x", "mov.u32 i, " + "(" * 3000 + "1" + ")" * 3000),
         "zwsp.sasm": MINI.replace("mov.u32         i, %tid.x", "mov.u32 i,\u200b %tid.x"),
         "dash.sasm": MINI.replace("mul.wide.u32    off, i, 4", "mul.wide.u32    off, i, \u20134"),
+        "badvalid.sasm": _variant("SIZE = dict(n=32)", 'SIZE = dict(n=32)\nTUNE = dict(X=[1, 2])\n'
+                                  'def valid(d): return d["nope"] > 0'),
         "defs.sasm": ".define schedule = 1, file = 2, arch = 3\n" + MINI,
     }
     for name, data in files.items():
@@ -360,6 +362,12 @@ CASES = [
     Case("tune-binary", "tune noise.sasm --compile-only", 1, ("noise.sasm", "binary file")),
     Case("tune-lab-bad-constant", "tune badsizes.sasm --compile-only", 1, ("badsizes.sasm:15:", "TEST_SIZES")),
     Case("tune-empty", "tune empty.sasm --compile-only", 1, ("empty.sasm", "no '%% lab' block")),
+    Case("tune-cuda", "tune k.cu --compile-only", 1, ("k.cu", "nvcc -ptx")),
+    Case("tune-unknown-size", "tune mini.sasm --compile-only --size m=3", 1, ("unknown size name 'm'",)),
+    Case("tune-lab-raises", "tune badvalid.sasm --compile-only", 1,
+         ("badvalid.sasm:18:", "valid()", "KeyError", "fix the Python")),
+    Case("tune-interrupted", "tune mini.sasm --compile-only -j 1 --db store.db", 130, ("interrupted",),
+         setup=_interrupt_compile, creates=("store.db",)),
     Case("tune-db-folder", "tune mini.sasm --compile-only --db dbdir", 1, ("dbdir", "folder")),
     Case("tune-db-not-sqlite", "tune mini.sasm --compile-only --db notdb.db", 1, ("notdb.db", "not a database")),
     Case("tune-bad-size", "tune mini.sasm --compile-only --size n", 1, ("bad --size item",)),
@@ -523,3 +531,38 @@ def test_killed_assemble_leaves_whole_outputs_or_none(sig, template, tmp_path):
                 assert f.is_dir(), f"left behind: {f}"
         if (root / "out").exists():
             shutil.rmtree(root / "out")
+
+
+def test_interrupted_tune_stores_no_false_failure(template, tmp_path):
+    """A real Ctrl-C (SIGINT to the process group, as a terminal sends it) at several points of a
+    compile-only sweep: exit 0 or 130 with one word and no traceback, the database readable, every row
+    in it a real result (none says KeyboardInterrupt), the inputs untouched."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sass_lab.lab.store import Store
+
+    root = tmp_path / "w"
+    shutil.copytree(template, root, symlinks=True)
+    source = (root / "saxpy.sasm").read_bytes()
+    argv = [sys.executable, "-m", "sass_lab.cli.main", "tune", "saxpy.sasm", "--compile-only", "-j", "2",
+            "--db", "store.db"]
+    env = {**os.environ, "SASS_LAB_CACHE": "off"}
+    t0 = time.perf_counter()
+    subprocess.run(argv, cwd=root, env=env, capture_output=True, check=True)
+    full = time.perf_counter() - t0
+    for frac in (0.4, 0.7, 0.9):
+        (root / "store.db").unlink()
+        proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        time.sleep(max(0.1, full * frac))
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode in (0, 130), err.decode()
+        assert b"Traceback" not in err + out and b"internal error" not in err + out
+        assert (root / "saxpy.sasm").read_bytes() == source
+        if (root / "store.db").exists():
+            with Store(root / "store.db", write=False) as st:
+                assert not [r for r in st.rows() if "KeyboardInterrupt" in str(r.values.get("error"))]
