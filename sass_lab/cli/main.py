@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -159,11 +160,29 @@ def input_error(args) -> SasmError | None:
 BUILD_ENV = ("SASS_LAB_COMPILER", "SASS_LAB_COMPILE_TIMEOUT", "SASS_LAB_LIMITS")
 
 
+def _unraisable(hook):
+    """``sys.unraisablehook`` that re-raises a Ctrl-C Python could not raise where it landed (a
+    finalizer, an at-fork callback: Python would print "Exception ignored ... Traceback" and go on):
+    the signal is sent again, from another thread so that it is not raised inside the hook as well,
+    and interrupts the command at its next ordinary line."""
+    import threading
+
+    def reraise(u):
+        if isinstance(u.exc_value, KeyboardInterrupt):
+            threading.Thread(target=signal.raise_signal, args=(signal.SIGINT,), daemon=True).start()
+        else:
+            hook(u)
+    return reraise
+
+
 def main(argv: list[str] | None = None) -> int:
     saved = {k: os.environ.get(k) for k in BUILD_ENV}
+    hook = sys.unraisablehook
+    sys.unraisablehook = _unraisable(hook)
     try:
         return _main(argv)
     finally:  # a command's --compiler/--limit end with it (main() may be called again in-process)
+        sys.unraisablehook = hook
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -264,6 +264,8 @@ class Store:
             names = [d[0] for d in cur.description]
             return [_decode(dict(zip(names, r))) for r in cur.fetchall()]
         except sqlite3.Error as e:
+            if "no such table: results" in str(e):  # a sweep interrupted before its schema: empty
+                return []
             raise _unusable(self.path, e, False) from None
 
     def best(self, kernel: str | None = None) -> list[Row]:

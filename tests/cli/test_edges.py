@@ -375,6 +375,8 @@ CASES = [
     Case("analyze-results-db-not-sqlite", "analyze --results --db notdb.db", 1, ("notdb.db", "not a database")),
     Case("tune-no-gpu", "tune mini.sasm", 3, ("No CUDA GPU", "--compile-only"), gpu=True),
     # ------------------------------------------------------------------------------------------ results
+    Case("results-db-empty-sqlite", "results --db blank.db", 0, ("no results stored",),
+         setup=lambda root, mp: __import__("sqlite3").connect(root / "blank.db").close()),
     Case("results-db-folder", "results --db dbdir", 1, ("dbdir", "folder")),
     Case("results-db-not-sqlite", "results --db notdb.db", 1, ("notdb.db", "not a database")),
     Case("results-db-new", "results --db new.db", 1, ("no results database at new.db", "check --db")),
@@ -566,3 +568,27 @@ def test_interrupted_tune_stores_no_false_failure(template, tmp_path):
         if (root / "store.db").exists():
             with Store(root / "store.db", write=False) as st:
                 assert not [r for r in st.rows() if "KeyboardInterrupt" in str(r.values.get("error"))]
+
+
+def test_ctrl_c_python_cannot_raise_still_interrupts(monkeypatch, capsys):
+    """A Ctrl-C that lands in a finalizer or an at-fork callback is 'unraisable' (Python prints
+    "Exception ignored ... Traceback" and goes on): the command is interrupted all the same, with exit
+    130 and one word."""
+    import time
+
+    import sass_lab.cli.results as results_cmd
+
+    class Finalizer:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    def command(args):
+        Finalizer()  # dropped at once: its Ctrl-C cannot propagate from __del__
+        for _ in range(2000):  # ends at the interrupt, at once when it works
+            time.sleep(0.005)
+        return 0
+
+    monkeypatch.setattr(results_cmd, "run", command)
+    rc, text = _run(["results"], capsys)
+    assert rc == 130 and "interrupted" in text
+    assert "Traceback" not in text and "Exception ignored" not in text, text
