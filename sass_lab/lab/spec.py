@@ -33,6 +33,7 @@ The block runs with ``np`` imported and every resolved ``.define`` bound as a va
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,16 @@ class KernelSpec:
             raise SourceError(f"the %% lab block of {self.file} defines no '{name}'",
                               hint=f"add `def {name}(...)` to the lab block (see docs/LAB.md)")
         return fn
+
+    def at(self, name: str, message: str, hint: str) -> SourceError:
+        """An error about the lab block's ``name`` (a function or a constant) at the line that
+        defines it (the file alone when no line does)."""
+        lines = self.text.splitlines()
+        pat = re.compile(rf"^\s*(def\s+{name}\b|{name}\s*=)")
+        line = next((i + 1 for i, t in enumerate(lines) if pat.match(t)), None)
+        if line is None:
+            return SourceError(f"{Path(self.file).name}: {message}", hint=hint)
+        return SourceError(message, span=Span(self.file, line, 1, None, lines[line - 1]), hint=hint)
 
     def _call(self, name: str, *args: Any, fn: Callable | None = None, want: type | None = None) -> Any:
         """Call the lab block's ``name`` (user code): an exception in it, or a result of the wrong
@@ -165,8 +176,8 @@ class KernelSpec:
         """``TOL`` for size ``s``: a number, or ``TOL(s, d)`` when the bound depends on the size."""
         t = self.ns.get("TOL", self.tol)
         if callable(t):
-            return self._value("TOL", s, self.defines, convert=float)
-        return float(t)
+            return self._value("TOL", s, self.defines, convert=_tol_value)
+        return _tol_value(t)
 
     def scale(self, args: dict, s: dict) -> dict[str, Any] | None:
         """Per-output normalisers of the relative error (``scale`` in the block), or None."""
@@ -225,8 +236,18 @@ class KernelSpec:
 
 
 def _dim3(v) -> tuple[int, int, int]:
-    t = tuple(int(x) for x in (v if isinstance(v, (tuple, list)) else (v,)))
-    return (t + (1, 1, 1))[:3]
+    """1 to 3 whole numbers (2.0 is 2; 1.5 is an error, not a block silently cut to 1)."""
+    t = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if not 1 <= len(t) <= 3:
+        raise ValueError(f"a launch shape has 1 to 3 numbers, not {len(t)}")
+    out = []
+    for x in t:
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{x!r} is not a number")
+        if float(x) != int(x):
+            raise ValueError(f"{x!r} is not a whole number")
+        out.append(int(x))
+    return (tuple(out) + (1, 1, 1))[:3]  # type: ignore[return-value]
 
 
 def lab_source(text: str) -> tuple[str, int] | None:
@@ -352,7 +373,18 @@ def _sizes(ns: dict, name: str, many: bool = False):
 
 
 def _static_tol(t) -> float:
-    return float("nan") if callable(t) else float(t)
+    return float("nan") if callable(t) else _tol_value(t)
+
+
+def _tol_value(t) -> float:
+    """A tolerance: a finite number ≥ 0 (a negative or NaN one would fail or pass every run)."""
+    try:
+        v = float(t)
+    except (TypeError, ValueError):
+        raise ValueError(f"TOL must be a number, not {t!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"TOL must be a finite number ≥ 0, got {t!r}")
+    return v
 
 
 def _tb_line(e: BaseException, filename: str) -> int | None:

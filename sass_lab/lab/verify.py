@@ -98,8 +98,9 @@ def compare(outputs: dict[str, np.ndarray], reference: dict[str, np.ndarray], to
         want = np.asarray(want, dtype=np.float64)
         got = np.asarray(outputs[name]).astype(np.float64, copy=False)
         if got.size != want.size:
-            checks.append(OutputCheck(name, tuple(got.shape), float("inf"), tol, 0))
-            continue
+            raise SourceError(f"the reference's '{name}' has {want.size} value(s) ({want.shape}), the kernel's "
+                              f"{got.size} ({got.shape})",
+                              hint="reference() must return one value per element of each output")
         got = got.reshape(want.shape)
         checks.append(_check(name, got, want, tol, None if scale is None else scale.get(name)))
     return checks
@@ -202,8 +203,15 @@ def verify(path: str | Path, size: dict | str | None = None, emulate: bool = Tru
     run = dev.launch(k, grid, block, ordered, dynamic_shared=spec.shared(s))
     t3 = time.perf_counter()
     ref = spec.reference(pristine, s)
+    unknown = [o for o in spec.outputs if o not in args]
+    if unknown:
+        raise spec.at("OUTPUTS", f"OUTPUTS names {', '.join(map(repr, unknown))}, which inputs() does not return",
+                      hint=f"OUTPUTS lists the kernel parameters it writes: {', '.join(args)}")
     outputs = spec.decode({o: args[o] for o in (spec.outputs or list(ref))}, s)
-    checks = compare(outputs, ref, spec.tolerance(s), spec.scale(pristine, s))
+    try:
+        checks = compare(outputs, ref, spec.tolerance(s), spec.scale(pristine, s))
+    except SourceError as e:  # the reference does not fit the outputs: said at reference()
+        raise spec.at("reference", e.message, e.hint or "") from None
     return VerifyResult(file=str(path), kernel=name, size=s, defines=dict(spec.defines), device=dev.name,
                         grid=grid, block=block, checks=checks, tol_why=spec.tol_why, seed=seed,
                         times={"assemble_s": t1 - t0, "run_s": run.seconds,

@@ -91,6 +91,11 @@ def template(tmp_path_factory) -> Path:
         "dash.sasm": MINI.replace("mul.wide.u32    off, i, 4", "mul.wide.u32    off, i, \u20134"),
         "badvalid.sasm": _variant("SIZE = dict(n=32)", 'SIZE = dict(n=32)\nTUNE = dict(X=[1, 2])\n'
                                   'def valid(d): return d["nope"] > 0'),
+        "refshape.sasm": _variant('return {"y": np.ones(s["n"])}', 'return {"y": np.ones(3)}'),
+        "outunknown.sasm": _variant('OUTPUTS = ["y"]', 'OUTPUTS = ["q"]'),
+        "tolneg.sasm": _variant("TOL = 0.0", "TOL = -1"),
+        "tolnan.sasm": _variant("TOL = 0.0", 'TOL = float("nan")'),
+        "gridfrac.sasm": _variant("def grid(s, d): return (1, 1, 1)", "def grid(s, d): return (1.5, 1, 1)"),
         "defs.sasm": ".define schedule = 1, file = 2, arch = 3\n" + MINI,
     }
     for name, data in files.items():
@@ -308,6 +313,14 @@ CASES = [
          ("raises.sasm:23:", "inputs()", "KeyError", "fix the Python")),
     Case("verify-lab-bad-return", "verify badgrid.sasm --emulate", 1, ("badgrid.sasm:21:", "grid()", "'x'")),
     Case("verify-lab-bad-constant", "verify badsizes.sasm --emulate", 1, ("badsizes.sasm:15:", "TEST_SIZES")),
+    Case("verify-lab-reference-shape", "verify refshape.sasm --emulate", 1,
+         ("refshape.sasm:24:", "3 value(s)", "32", "one value per element")),
+    Case("verify-lab-unknown-output", "verify outunknown.sasm --emulate", 1,
+         ("outunknown.sasm:18:", "OUTPUTS names 'q'", "y, n")),
+    Case("verify-lab-negative-tol", "verify tolneg.sasm --emulate", 1, ("tolneg.sasm:15:", "TOL must be", "≥ 0")),
+    Case("verify-lab-nan-tol", "verify tolnan.sasm --emulate", 1, ("tolnan.sasm:15:", "TOL must be", "nan")),
+    Case("verify-lab-fractional-grid", "verify gridfrac.sasm --emulate", 1,
+         ("gridfrac.sasm:21:", "grid()", "1.5 is not a whole number")),
     Case("verify-block-over-maxntid", "verify toobig.sasm --emulate", 1, (".maxntid 32,8", "512 threads")),
     Case("verify-bad-size", "verify mini.sasm --emulate --size n", 1, ("bad --size item 'n'", "NAME=VALUE")),
     Case("verify-size-not-int", "verify mini.sasm --emulate --size n=abc", 1, ("--size n", "integer")),
