@@ -45,6 +45,16 @@ def _index(layers, tok: str) -> int:
     raise UsageError(f"no layer '{tok}' to fuse", hint="layers: " + ", ".join(ly.name for ly in layers))
 
 
+def _range(layers, first: str, last: str, what: str) -> tuple[int, int]:
+    """``first``..``last`` (names or 0-based indices) as indices, in order and inside the network."""
+    a, b = _index(layers, str(first)), _index(layers, str(last))
+    if not 0 <= a <= b < len(layers):
+        raise UsageError(f"{what}: layers {first}..{last} are not a range of the network's {len(layers)} layers",
+                         hint=f"give FIRST:LAST in order, indices 0..{len(layers) - 1} or names: "
+                              + ", ".join(ly.name for ly in layers))
+    return a, b
+
+
 def layers_from_results(db: str | None):
     from ..lab.store import Store
     from ..studies.analyze import Layer
@@ -116,7 +126,7 @@ def run(args) -> int:
         fused_layers = [traffic_layer(plan.fused, "fused")]
     elif "fusion" in spec:
         rng = spec["fusion"]
-        fused_layers = fuse(layers, _index(layers, rng["first"]), _index(layers, rng["last"]),
+        fused_layers = fuse(layers, *_range(layers, rng["first"], rng["last"], f"the fusion of {args.network}"),
                             name="fused (what-if, no kernel)")
     peak_tf = args.peak_tflops if args.peak_tflops is not None else peak_tf
     bw_tb = args.bandwidth_tbs if args.bandwidth_tbs is not None else bw_tb
@@ -129,7 +139,7 @@ def run(args) -> int:
     for fs in args.fuse:
         if ":" not in fs:
             raise UsageError(f"bad --fuse '{fs}'", hint="write --fuse FIRST:LAST")
-        a, b = (_index(layers, t) for t in fs.split(":", 1))
+        a, b = _range(layers, *fs.split(":", 1), f"--fuse {fs}")
         if plan is not None and (a, b) == (0, len(layers) - 1):  # the block's range: the real kernel's row
             whatifs.append((fs, waterline(fused_layers, peak, bw)))
         else:

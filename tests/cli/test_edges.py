@@ -437,6 +437,10 @@ CASES = [
     Case("analyze-bad-times", "analyze vgg16 --times badtimes.json", 1, ("badtimes.json", "JSON")),
     Case("analyze-missing-times", "analyze vgg16 --times nope.json", 1, ("nope.json", "No such file")),
     Case("analyze-bad-fuse", "analyze vgg16 --fuse conv1_1", 1, ("bad --fuse", "FIRST:LAST")),
+    Case("analyze-fuse-reversed", "analyze vgg16 --fuse conv2_1:conv1_1", 1,
+         ("--fuse conv2_1:conv1_1", "not a range", "in order")),
+    Case("analyze-fuse-out-of-range", "analyze vgg16 --fuse 3:99", 1, ("--fuse 3:99", "not a range", "0..")),
+    Case("analyze-fuse-negative", "analyze vgg16 --fuse=-1:2", 1, ("--fuse -1:2", "not a range")),
     Case("analyze-unknown-layer", "analyze vgg16 --fuse a:b", 1, ("no layer 'a'",)),
     # ------------------------------------------------------------------------------------ run, bench, cli
     Case("run-no-gpu", "run mini.sasm", 3, ("No CUDA GPU", "verify mini.sasm --emulate"), gpu=True),
