@@ -72,14 +72,22 @@ def layers_from_results(db: str | None):
 
 
 def _block_plan(block: dict, args):
-    from ..studies.planner import Tile, kernel_plan
+    from ..studies.planner import Tile, kernel_plan, valid_tile
 
     tile = None
     if args.tile:
         try:
-            tile = Tile(*(int(v) for v in args.tile.split(",")))
-        except (TypeError, ValueError):
-            raise UsageError(f"bad --tile '{args.tile}'", hint="write --tile TH,TW,NW,CH, e.g. 8,16,4,32") from None
+            values = [int(v) for v in args.tile.split(",")]
+        except ValueError:
+            values = []
+        if len(values) != 4 or min(values) < 1:
+            raise UsageError(f"bad --tile '{args.tile}'",
+                             hint="write four positive numbers: --tile TH,TW,NW,CH, e.g. 8,16,4,32")
+        tile = Tile(*values)
+        why = valid_tile(block["kind"], block["c"], block.get("exp", 4), tile, args.arch)
+        if why:
+            raise UsageError(f"--tile {args.tile}: the {block['kind']} kernel cannot take it ({why})",
+                             hint="--tiles lists the tiles it can take, ranked")
     return kernel_plan(block["kind"], args.batch, block["h"], block["w"], block["c"], args.arch, args.device,
                        tile, block.get("exp", 4))
 

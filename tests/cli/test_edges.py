@@ -441,6 +441,10 @@ CASES = [
          ("--fuse conv2_1:conv1_1", "not a range", "in order")),
     Case("analyze-fuse-out-of-range", "analyze vgg16 --fuse 3:99", 1, ("--fuse 3:99", "not a range", "0..")),
     Case("analyze-fuse-negative", "analyze vgg16 --fuse=-1:2", 1, ("--fuse -1:2", "not a range")),
+    Case("analyze-tile-two-numbers", "analyze convfirst --tile 1,2", 1, ("bad --tile '1,2'", "four positive")),
+    Case("analyze-tile-zero", "analyze convfirst --tile 0,0,0,0", 1, ("bad --tile",)),
+    Case("analyze-tile-invalid", "analyze convfirst --tile 8,16,3,32", 1,
+         ("--tile 8,16,3,32", "cannot take it", "multiple of 16·NW", "--tiles")),
     Case("analyze-unknown-layer", "analyze vgg16 --fuse a:b", 1, ("no layer 'a'",)),
     # ------------------------------------------------------------------------------------ run, bench, cli
     Case("run-no-gpu", "run mini.sasm", 3, ("No CUDA GPU", "verify mini.sasm --emulate"), gpu=True),
