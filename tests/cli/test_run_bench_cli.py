@@ -25,8 +25,7 @@ no_gpu = pytest.mark.skipif(rt.available(), reason="a GPU is present: the no-GPU
 
 @no_gpu
 @pytest.mark.parametrize("argv", [["run", SAXPY], ["run", SAXPY, "--size", "n=1000", "-D", "BLOCK=128"],
-                                  ["bench", SAXPY], ["bench", SAXPY, "--vs", "cublas", "--json"],
-                                  ["run", "does_not_exist.sasm"]])
+                                  ["bench", SAXPY], ["bench", SAXPY, "--vs", "cublas", "--json"]])
 def test_no_gpu_exits_3_with_one_sentence(argv, capsys):
     assert main(argv) == 3
     cap = capsys.readouterr()
@@ -35,6 +34,13 @@ def test_no_gpu_exits_3_with_one_sentence(argv, capsys):
     assert "No CUDA GPU can be used" in lines[0] and lines[0].rstrip().endswith(".")
     assert "--emulate" in lines[0] or "--compile-only" in lines[0]  # the CPU alternative
     assert "Traceback" not in cap.err and cap.out == ""
+
+
+@no_gpu
+def test_no_gpu_input_mistake_first(capsys):
+    """The input's own mistake is exit 1 as with a GPU (the CPU alternative would meet it too)."""
+    assert main(["run", "does_not_exist.sasm"]) == 1
+    assert "does_not_exist.sasm" in capsys.readouterr().err
 
 
 @no_gpu
