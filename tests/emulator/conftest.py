@@ -50,6 +50,7 @@ def ptx_source(request):
 # share one wave, so any block mix-up (e.g. reading another block's shared memory) shows up here.
 
 WAVE_SIZES = (32, 1000, 1 << 16)
+AUDIT = {"calls": 0, "tests": set(), "skipped": 0}  # summed up at the end of the run (pytest -rA shows it)
 
 
 def _snapshot(args):
@@ -101,7 +102,10 @@ def wave_size_audit(monkeypatch, request):
                   line_map=line_map, max_steps=max_steps)
         arrs = _arrays(args)
         if any(a is not b and np.shares_memory(a, b) for i, a in enumerate(arrs) for b in arrs[:i]):
+            AUDIT["skipped"] += 1
             return original(args=args, wave_lanes=wave_lanes, symbols=symbols, **kw)
+        AUDIT["calls"] += 1
+        AUDIT["tests"].add(request.node.nodeid)
         before, sym_before = _snapshot(args), _snapshot(symbols or {})
         ref, result = _outcome(original, args, wave_lanes=wave_lanes, symbols=symbols, **kw)
         for w in WAVE_SIZES:
@@ -118,3 +122,11 @@ def wave_size_audit(monkeypatch, request):
 
     monkeypatch.setattr(run, "_emulate", checked)
     yield
+
+
+def pytest_terminal_summary(terminalreporter):
+    if AUDIT["calls"] or AUDIT["skipped"]:
+        terminalreporter.write_line(
+            f"wave-size audit: {AUDIT['calls']} emulate() calls in {len(AUDIT['tests'])} tests re-run at wave_lanes "
+            f"{', '.join(map(str, WAVE_SIZES))}: outputs and findings identical; {AUDIT['skipped']} calls with "
+            "overlapping argument arrays run once")
