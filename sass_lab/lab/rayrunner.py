@@ -33,6 +33,9 @@ def _ray():
     return ray
 
 
+ACTOR_START_S = 60.0  # how long a new actor may take to come up before its tasks are timed
+
+
 class _Worker:
     """The actor body: runs tasks and returns ``("ok", value)`` or ``("err", exception)``."""
 
@@ -106,7 +109,15 @@ class RayRunner:
     def _new(self, gpu: bool):
         opts = {"num_gpus": 1, "num_cpus": 0} if gpu else {"num_cpus": 1}
         cls = self.ray.remote(max_restarts=0, max_task_retries=0, **opts)(_Worker)
-        return cls.remote(self._warm)
+        actor = cls.remote(self._warm)
+        # A task's timeout starts when its actor is up: starting a worker process (and importing
+        # sass_lab in it) on a busy node can take longer than a short timeout. An actor that cannot
+        # start, or is still not up after a minute, is used anyway: its first task reports that.
+        try:
+            self.ray.get(actor.pid.remote(), timeout=ACTOR_START_S)
+        except Exception:  # noqa: BLE001 - surfaces as the task's crash or timeout
+            pass
+        return actor
 
     def _kill(self, actor) -> None:
         try:
@@ -154,6 +165,8 @@ class RayRunner:
                 if timeout is not None:
                     wait_s = max(0.0, min(t for _, _, t in busy.values()) + timeout - time.monotonic())
                 ready, _ = ray.wait(list(busy), num_returns=1, timeout=wait_s)
+                if ready:  # every task already done, so none of them is judged by the timeout below
+                    ready, _ = ray.wait(list(busy), num_returns=len(busy), timeout=0)
                 now = time.monotonic()
                 for ref in ready:
                     actor, i, t0 = busy.pop(ref)

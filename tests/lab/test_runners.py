@@ -128,6 +128,20 @@ def test_ray_timeout_kills_the_actor_and_goes_on(ray_runner):
     assert replies[0].ok and replies[2].ok and "timed out" in replies[1].crash
 
 
+def test_ray_timeout_starts_when_the_actor_is_up(ray_cluster):
+    """A worker that takes longer to start than the timeout does not time out its quick tasks."""
+    import time
+
+    from sass_lab.lab.rayrunner import RayRunner
+
+    r = RayRunner(jobs=2, warm=functools.partial(time.sleep, 4))  # importable in the actor
+    try:
+        replies = list(r.run(time.sleep, [(0.01,), (0.01,), (0.01,)], timeout=2))
+        assert len(replies) == 3 and all(x.ok for x in replies), [x.crash for x in replies]
+    finally:
+        r.close()
+
+
 def _suicide(x):
     if x == 1:
         os.kill(os.getpid(), signal.SIGKILL)
