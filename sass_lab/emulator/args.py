@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EmulatorError
+from ..hw.tensormap import TensorMap
 from . import values as V
 from .decode import Program
 
@@ -28,8 +29,14 @@ def _suggest(t: str) -> str:
     return {"f": "float", "i": "int", "u": "uint"}.get(d.kind, "uint") + str(d.itemsize * 8)
 
 
-def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int, np.ndarray, str]]]:
-    """→ (param bytes with pointers left to patch, [(param offset, array, name)])."""
+def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int | None, np.ndarray, str]], list]:
+    """→ (param bytes with pointers left to patch, [(param offset or None, array, name)], tensor maps).
+
+    A :class:`~sass_lab.hw.tensormap.TensorMap` fits a by-value ``.param .align 128 .b8 p[128]``
+    (``__grid_constant__ CUtensorMap``; its encoding goes in the parameter) or a 64-bit pointer (the
+    encoding goes in a 128-byte global buffer the pointer names). Its array becomes a global buffer,
+    written back like any other. Tensor maps: [(where, offset, map, buffer index of its array)].
+    """
     params = prog.params
     if isinstance(args, dict):
         names = {p.name for p in params}
@@ -48,9 +55,13 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int, np.ndarra
         raise EmulatorError(f"'{prog.name}' takes {len(params)} argument(s), got {len(args)}",
                             hint=f"parameters: {', '.join(f'{p.name} .{p.type}' for p in params)}")
     pb = bytearray(max(prog.layout.param_size, 1) + 16)
-    bufs = []
+    bufs: list = []
+    maps: list = []
     for i, (p, a) in enumerate(zip(params, args)):
         off = prog.layout.params[p.name][0]
+        if isinstance(a, TensorMap):
+            _tensor_map_arg(i, p, a, off, bufs, maps)
+            continue
         if p.array:
             raw = a.tobytes() if isinstance(a, np.ndarray) else bytes(a) if isinstance(a, (bytes, bytearray)) else None
             if raw is None or len(raw) != p.size:
@@ -85,7 +96,35 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int, np.ndarra
                 raise _param_error(i, p, f"{a} (out of range for {bits} bits)")
             val = V.const(a, dt)
         pb[off:off + dt.itemsize] = np.asarray(val).tobytes()
-    return pb, bufs
+    return pb, bufs, maps
+
+
+def _tensor_map_arg(i: int, p, tm: TensorMap, off: int, bufs: list, maps: list) -> None:
+    if tm.interleave != "none" or tm.dtype in ("float32_ftz", "tfloat32", "tfloat32_ftz"):
+        what = f"interleave {tm.interleave}" if tm.interleave != "none" else f"the {tm.dtype} conversion"
+        raise EmulatorError(f"argument {i} ('{p.name}'): a tensor map with {what} is not modelled by the emulator",
+                            p.span, hint="it is valid on the GPU; the emulator copies tile boxes of plain types")
+    if p.array and p.size == 128:
+        maps.append(("param", off, tm, len(bufs)))
+        bufs.append((None, tm.array, f"{p.name} (tensor)"))
+    elif not p.array and p.type != "pred" and V.dtype(p.type).itemsize == 8 and V.dtype(p.type).kind != "f":
+        maps.append(("heap", len(bufs), tm, len(bufs) + 1))
+        bufs.append((off, np.zeros(128, np.uint8), f"{p.name} (CUtensorMap)"))
+        bufs.append((None, tm.array, f"{p.name} (tensor)"))
+    else:
+        raise _param_error(i, p, "a TensorMap", hint="a tensor map goes to a .param .align 128 .b8 p[128] (by value) "
+                           "or a 64-bit pointer parameter")
+
+
+def place_tensor_maps(maps, offs, addrs, pb: bytearray, heap: np.ndarray, base: int) -> None:
+    """Write each tensor map's emulator encoding, now that its array has a device address (``addrs``;
+    ``offs`` are heap offsets, where a by-pointer map's 128 bytes live)."""
+    for where, at, tm, ai in maps:
+        raw = tm.emulated_bytes(base + addrs[ai])
+        if where == "param":
+            pb[at:at + 128] = raw
+        else:
+            heap[offs[at]:offs[at] + 128] = np.frombuffer(raw, np.uint8)
 
 
 # ---------------------------------------------------------------------------------- memory

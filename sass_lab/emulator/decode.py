@@ -35,7 +35,9 @@ SPECIALS = ("%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ntid.z", "%cta
             "%smid", "%nsmid", "%gridid", "%lanemask_eq", "%lanemask_lt", "%lanemask_le",
             "%lanemask_gt", "%lanemask_ge", "%dynamic_smem_size", "%total_smem_size", "WARP_SZ",
             "%reserved_smem_offset_begin", "%reserved_smem_offset_end", "%reserved_smem_offset_cap",
-            *(f"%envreg{i}" for i in range(32)))
+            *(f"%envreg{i}" for i in range(32)),
+            *(f"%{r}.{a}" for r in ("cluster_ctaid", "cluster_nctaid", "clusterid", "nclusterid") for a in "xyz"),
+            "%cluster_ctarank", "%cluster_nctarank", "%is_explicit_cluster")
 SPECIAL_TYPE = {s: special_type(s) for s in SPECIALS}  # the specials the emulator implements
 # time: the step counter (%clock, %clock64, %clock_hi) and nanoseconds = steps (%globaltimer*)
 DYNAMIC_SPECIALS = {"%clock": (0, 32), "%clock64": (0, 64), "%clock_hi": (32, 32), "%globaltimer": (0, 64),

@@ -17,6 +17,7 @@ EXIT_PC = 1 << 30  # the PC of exited lanes (after every real PC)
 GLOBAL_BASE = 0x7F00_0000_0000
 SHARED_WINDOW = 0x1000_0000_0000
 LOCAL_WINDOW = 0x2000_0000_0000
+PARAM_WINDOW = 0x3000_0000_0000  # kernel parameters (cvta.param: a __grid_constant__ CUtensorMap's address)
 WINDOW_SIZE = 1 << 32
 SHIFT = {1: 0, 2: 1, 4: 2, 8: 3, 16: 4}
 UVIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -33,13 +34,14 @@ class State:
                  "buf_deltas", "shared", "sv", "sh_size", "sh_limit", "local", "lv", "local_size", "param", "const",
                  "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
                  "block", "first_block", "steps", "live", "line_map", "all_lanes", "sh_base", "pcs", "bar_count",
-                 "wait_bar", "wait_next", "output", "hopper", "mbar", "wait_key", "asyncs", "gtrack")
+                 "wait_bar", "wait_next", "output", "hopper", "mbar", "wait_key", "asyncs", "gtrack", "cluster",
+                 "block_ids")
 
     # ------------------------------------------------------------------ findings
     def lane_coords(self, lane: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         bx, by, _ = self.block
         gx, gy, _ = self.grid
-        b = self.first_block + lane // self.tp
+        b = int(self.block_ids[lane // self.tp])
         t = lane % self.tp
         return ((b % gx, (b // gx) % gy, b // (gx * gy)), (t % bx, (t // bx) % by, t // (bx * by)))
 
@@ -133,6 +135,9 @@ class State:
     def shared_index(self, off: np.ndarray, size: int, lanes: np.ndarray, what: str, align: int = 0):
         """Flat byte indexes into the wave's shared array for shared-space offsets; drops bad lanes."""
         off = off.astype(np.int64, copy=False)
+        slot = None
+        if self.cluster is not None and off.size and int(off.max()) >= (1 << 24):  # another CTA of the cluster
+            lanes, slot, off = self.cluster.resolve(self, off, lanes)
         if off.size and (int(off.min()) < 0 or int(off.max()) + size > self.sh_limit):
             ok = (off >= 0) & (off + size <= self.sh_limit)
             bad = np.flatnonzero(~ok)
@@ -140,12 +145,16 @@ class State:
             self.report("oob-shared", lanes[bad], f"{size}-byte shared {what} at offset {o:#x} is outside "
                         f"the block's {self.sh_limit} bytes of shared memory", address=o)
             lanes, off = lanes[ok], off[ok]
+            slot = slot[ok] if slot is not None else None
         align = align or size
         if align > 1 and off.size and (off & (align - 1)).any():
             mis = (off & (align - 1)) != 0
             self.report("misaligned", lanes[mis], f"{size}-byte shared {what} at offset "
                         f"{int(off[mis][0]):#x} is not {align}-byte aligned")
             lanes, off = lanes[~mis], off[~mis]
+            slot = slot[~mis] if slot is not None else None
+        if slot is not None:
+            return lanes, slot * self.sh_size + off
         base = self.sh_base if lanes is self.all_lanes else self.sh_base[lanes]
         return lanes, base + off
 

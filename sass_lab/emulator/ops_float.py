@@ -306,7 +306,7 @@ def cvt(ctx: Ctx, ins: ir.Instr):
 
 @builder("cvta")
 def cvta(ctx: Ctx, ins: ir.Instr):
-    from .machine import LOCAL_WINDOW, SHARED_WINDOW
+    from .machine import LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW
 
     types, mods = split_mods(ins.mods)
     t = types[-1] if types else "u64"
@@ -314,9 +314,9 @@ def cvta(ctx: Ctx, ins: ir.Instr):
     space = next((m for m in ("global", "shared", "local", "const", "param") if m in mods), None)
     if space is None:
         raise ctx.error(f"'{ins.name}' has no state space")
-    base = {"shared": SHARED_WINDOW, "local": LOCAL_WINDOW}.get(space, 0)
+    base = {"shared": SHARED_WINDOW, "local": LOCAL_WINDOW, "param": PARAM_WINDOW}.get(space, 0)
     if base == 0:
-        if space in ("const", "param"):
+        if space == "const":
             raise ctx.error(f"'{ins.name}': generic addressing of .{space} is not supported by the emulator")
         return alu(ctx, ins, t, lambda a: a, 1)
     dt = V.dtype(t)

@@ -12,8 +12,8 @@ import numpy as np
 
 from .. import ir
 from . import values as V
-from .decode import Ctx, builder, split_mods
-from .machine import LOCAL_WINDOW, SHARED_WINDOW, SHIFT, UVIEW, WINDOW_SIZE
+from .decode import BUILDERS, Ctx, builder, split_mods
+from .machine import LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW, SHIFT, UVIEW, WINDOW_SIZE
 
 SPACES = ("global", "shared", "local", "param", "const")
 
@@ -109,11 +109,18 @@ def locate(st, space: str, a, size: int, lanes, what: str, write: bool):
     if space == "generic":
         sh = (a - SHARED_WINDOW).astype(np.uint64) < WINDOW_SIZE
         lo = (a - LOCAL_WINDOW).astype(np.uint64) < WINDOW_SIZE
-        if not sh.any() and not lo.any():
+        pa = (a - PARAM_WINDOW).astype(np.uint64) < WINDOW_SIZE
+        if not sh.any() and not lo.any() and not pa.any():
             space = "global"
         else:
             out = []
-            gl = ~(sh | lo)
+            if pa.any():
+                if write:
+                    st.report("bad-address", lanes[pa], f"{what} through a generic address into the kernel "
+                              "parameters, which are read-only")
+                else:
+                    out += locate(st, "param", a[pa] - PARAM_WINDOW, size, lanes[pa], what, write)
+            gl = ~(sh | lo | pa)
             if gl.any():
                 out += locate(st, "global", a[gl], size, lanes[gl], what, write)
             if sh.any():
@@ -358,6 +365,8 @@ CP_ASYNC_MORE: dict = {}  # cp.async.<mod> builders registered by other modules 
 @builder("cp")
 def cp_async(ctx: Ctx, ins: ir.Instr):
     mods = ins.mods
+    if _tma(mods):  # TMA and the bulk copy family beyond the plain global → shared load: ops_tma
+        return BUILDERS["cp.bulk"](ctx, ins)
     if not mods or mods[0] != "async":
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
     if len(mods) > 1 and mods[1] in ("commit_group", "wait_group", "wait_all"):
@@ -465,6 +474,12 @@ def membar(ctx: Ctx, ins: ir.Instr):
     return h
 
 
+def _tma(mods: tuple[str, ...]) -> bool:
+    return (mods[:1] == ("reduce",) or "tensor" in mods or "prefetch" in mods or "bulk_group" in mods
+            or "multicast::cluster" in mods
+            or (mods[1:2] == ("bulk",) and any(m in mods for m in ("commit_group", "wait_group"))))
+
+
 @builder("prefetch", "prefetchu", "discard", "applypriority", "createpolicy",
          "griddepcontrol", "nanosleep", "pmevent")
 def nop(ctx: Ctx, ins: ir.Instr):
@@ -502,5 +517,6 @@ def isspacep(ctx: Ctx, ins: ir.Instr):
         a = ga(st).view(np.int64)
         sh = (a - SHARED_WINDOW).astype(np.uint64) < WINDOW_SIZE
         lo = (a - LOCAL_WINDOW).astype(np.uint64) < WINDOW_SIZE
-        put(st, {"shared": sh, "local": lo, "global": ~(sh | lo)}.get(space, np.zeros_like(sh)), wm)
+        pa = (a - PARAM_WINDOW).astype(np.uint64) < WINDOW_SIZE
+        put(st, {"shared": sh, "local": lo, "param": pa, "global": ~(sh | lo | pa)}.get(space, np.zeros_like(sh)), wm)
     return h

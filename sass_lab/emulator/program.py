@@ -13,6 +13,7 @@ from ..errors import EmulatorError
 from ..hw.arch import ARCHS
 from ..hw.devices import reference
 from . import (  # noqa: F401
+    cluster,
     ops_bits,
     ops_cmp,
     ops_float,
@@ -22,6 +23,7 @@ from . import (  # noqa: F401
     ops_mbarrier,
     ops_mem,
     ops_sync,
+    ops_tma,
     ops_warp,
     ops_wgmma,
     ops_wmma,
@@ -113,6 +115,7 @@ subnormal sys cc l r wrap clamp idx load store mma a b c d m16n16k16 m32n8k16 m8
 m16n8k32 m16n8k64 m8n8k16 m8n8k32 m8n8k4 satfinite s4 u4
 init arrive arrive_drop expect_tx complete_tx test_wait try_wait parity pending_count inval noComplete noinc
 mbarrier bulk noftz
+tensor 1d 2d 3d 4d 5d tile multicast bulk_group reduce prefetch read tensormap
 """.split())
 
 
@@ -176,7 +179,7 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
                 raise ctx.error(f"guard '{ins.guard.reg.name}' is not a predicate register")
             guard, neg = gi, ins.guard.negate
         op = ins.opcode
-        if op in BUILDERS or op in ("bra", "ret", "exit", "bar", "barrier"):
+        if (op in BUILDERS or op in ("bra", "ret", "exit", "bar", "barrier")) and not (op == "barrier" and "cluster" in ins.mods):
             _check_mods(ctx, ins)
         if op == "brx":
             tab = ins.operands[1] if len(ins.operands) == 2 else None
@@ -188,6 +191,8 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
             ops.append(Op(BRANCH, None, ctx.label(ins.operands[0]), guard, neg))
         elif op in ("ret", "exit"):
             ops.append(Op(EXIT, None, -1, guard, neg))
+        elif op == "barrier" and "cluster" in ins.mods:
+            ops.append(Op(SYNC, cluster.barrier_cluster(ctx, ins).fn, -1, guard, neg))
         elif op in ("bar", "barrier"):
             ops.append(Op(BARRIER, _barrier(ctx, ins), -1, guard, neg))
         elif op in BUILDERS:

@@ -15,9 +15,12 @@ import numpy as np
 
 from ..errors import EmulatorError, Span
 from ..hw.launch import block_problem, extent_problem
-from .args import bind_args, bind_symbols, build_heap
+from .args import bind_args, bind_symbols, build_heap, place_tensor_maps
 from .asyncs import AsyncCopies
 from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
+from .cluster import ClusterState, block_order, check_cluster
+from .cluster import specials as cluster_specials
+from .cluster import stall as cluster_stall
 from .decode import BRANCH, BRX, EXIT, NORMAL, SYNC, Program
 from .gmem import GlobalRaces
 from .hopper import HopperState
@@ -55,7 +58,8 @@ def _bank(data: bytes) -> np.ndarray:
 # ---------------------------------------------------------------------------------- waves
 
 
-def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_shared: int) -> None:
+def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_shared: int,
+               order: np.ndarray | None = None, cluster3: tuple[int, int, int] | None = None) -> None:
     tp = st.tp
     L = nb * tp
     st.L = L
@@ -69,7 +73,8 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     bx, by, bz = st.block
     gx, gy, gz = st.grid
     tid = st.lane_tid.astype(np.uint32)
-    b = (first + st.lane_blk).astype(np.uint32)
+    st.block_ids = order[first:first + nb] if order is not None else np.arange(first, first + nb)
+    b = st.block_ids[st.lane_blk].astype(np.uint32)
     sp = prog.special_index
 
     def put(name, v):
@@ -116,6 +121,8 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
         st.asyncs = st.races.asyncs = AsyncCopies(st, len(st.races.wr))
         if st.mbar is not None:
             st.mbar.on_complete.append(st.asyncs.completed)
+    st.cluster = ClusterState(st, cluster3, True) if cluster3 is not None else None
+    cluster_specials(st, put, b, st.cluster or ClusterState(st, (1, 1, 1), False))
 
 
 def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
@@ -142,7 +149,7 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
         if minpc >= EXIT_PC:
             break
         if minpc == WAIT_PC:  # every live lane waits: mbarrier waiters retry once, else it can never complete
-            if not stall(st):
+            if not stall(st) and not cluster_stall(st, EXIT_PC):
                 release_deadlock(st)
             continue
         gmask = pcs == minpc
@@ -268,7 +275,7 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
 
 def emulate(ptx: str, kernel: str, grid, block, args, dynamic_shared: int = 0, check: bool = True,
             line_map: tuple[Span | None, ...] | None = None, max_steps: int = DEFAULT_MAX_STEPS,
-            wave_lanes: int = DEFAULT_WAVE_LANES, symbols: dict | None = None) -> Report:
+            wave_lanes: int = DEFAULT_WAVE_LANES, symbols: dict | None = None, cluster=None) -> Report:
     """Run ``kernel`` of ``ptx`` over ``grid`` × ``block`` threads on the CPU.
 
     ``args``: list in parameter order or dict by name; numpy arrays are global buffers (copied in,
@@ -277,10 +284,11 @@ def emulate(ptx: str, kernel: str, grid, block, args, dynamic_shared: int = 0, c
     issued per wave. Errors located on a PTX line point at the ``.sasm`` span when ``line_map`` has one.
     ``symbols`` sets ``__constant__``/``__device__`` variables by PTX name before the run (arrays for
     ``.global`` ones are written back after it), like ``cudaMemcpyToSymbol``/``FromSymbol``.
+    ``cluster=(cx, cy, cz)`` launches thread-block clusters (it must agree with ``.reqnctapercluster``).
     """
     try:
         return _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes,
-                        symbols)
+                        symbols, cluster)
     except EmulatorCheckError:
         raise
     except EmulatorError as e:
@@ -299,8 +307,9 @@ def _at_source(e: EmulatorError, line_map) -> EmulatorError:
     return type(e)(e.message, src, hint=f"{e.hint}; {ptx_hint}" if e.hint else ptx_hint, log=e.log)
 
 
-def _check_launch(ptx: str, prog, grid3, block3) -> None:
-    """The launch rule the GPU applies (hw.launch.block_problem): hardware extents, .maxntid, .reqntid."""
+def _check_launch(ptx: str, prog, grid3, block3, cluster=None) -> tuple[int, int, int] | None:
+    """The launch rule the GPU applies (hw.launch.block_problem): hardware extents, .maxntid, .reqntid;
+    returns the cluster shape (None without clusters), checked against the cluster directives."""
     k = next(k for k in parse_ptx(ptx).kernels if k.name == prog.name)
     d = {x.name: tuple(int(v) for v in x.values) for x in k.directives if x.name in ("maxntid", "reqntid")}
     p = block_problem(block3, d.get("maxntid", ()), d.get("reqntid", ()))
@@ -309,10 +318,13 @@ def _check_launch(ptx: str, prog, grid3, block3) -> None:
     g = extent_problem(grid3, "grid")
     if g is not None:
         raise EmulatorError(f"'{prog.name}': {g}", hint="split the work over fewer blocks in that axis")
+    dirs = {x.name: tuple(int(v) for v in x.values) for x in k.directives
+            if x.name in ("reqnctapercluster", "explicitcluster", "maxclusterrank")}
+    return check_cluster(grid3, _dim3(cluster, "cluster") if cluster is not None else None, dirs, prog.name)
 
 
 def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes,
-             symbols=None) -> Report:
+             symbols=None, cluster=None) -> Report:
     t0 = time.perf_counter()
     if not isinstance(ptx, str) or not isinstance(kernel, str):
         raise EmulatorError("emulate() takes the PTX text and the kernel name as strings")
@@ -321,12 +333,14 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     prog = program(ptx, kernel)
     grid3, block3 = _dim3(grid, "grid"), _dim3(block, "block")
     T = block3[0] * block3[1] * block3[2]
-    _check_launch(ptx, prog, grid3, block3)
-    pb, bufs = bind_args(prog, args)
+    cluster3 = _check_launch(ptx, prog, grid3, block3, cluster)
+    pb, bufs, maps = bind_args(prog, args)
     hp = build_heap(prog, bufs)
     heap, offs = hp.heap, hp.offs
     for (poff, _a, _n), d in zip(bufs, hp.addrs):
-        pb[poff:poff + 8] = int(GLOBAL_BASE + d).to_bytes(8, "little")
+        if poff is not None:
+            pb[poff:poff + 8] = int(GLOBAL_BASE + d).to_bytes(8, "little")
+    place_tensor_maps(maps, offs, hp.addrs, pb, heap, GLOBAL_BASE)
     lay = prog.layout
     st = State()
     st.kernel, st.grid, st.block, st.prog, st.check, st.line_map = prog.name, grid3, block3, prog, check, line_map
@@ -348,11 +362,14 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     # lanes per wave: as asked, but keep local frames and shared windows within a memory budget
     lanes = min(wave_lanes, MEMORY_BUDGET // max(1, st.local_size), MEMORY_BUDGET // st.sh_size * st.tp)
     per = max(1, lanes // st.tp)
+    csize = cluster3[0] * cluster3[1] * cluster3[2] if cluster3 else 1
+    per = max(csize, per // csize * csize)  # a cluster's blocks share a wave
+    order = block_order(grid3, cluster3) if cluster3 else None
     ti, waves = 0, 0
     with np.errstate(all="ignore"):
         for first in range(0, nblocks, per):
             st.nb = min(per, nblocks - first)
-            _init_wave(st, prog, first, st.nb, T, dynamic_shared)
+            _init_wave(st, prog, first, st.nb, T, dynamic_shared, order, cluster3)
             ti += run_wave(st, prog, T, max_steps * (waves + 1))
             waves += 1
     if st.gtrack is not None:

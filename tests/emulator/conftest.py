@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ptxkit import DATA, committed_ptx
+
+from sass_lab.hw.tensormap import TensorMap
 
 NVCC = shutil.which("nvcc")
 FAST_MATH = {"softmax"}
@@ -57,6 +60,8 @@ def _snapshot(args):
     memo: dict[int, np.ndarray] = {}  # the same array passed twice stays one array
 
     def cp(v):
+        if isinstance(v, TensorMap):  # its array is memory the kernel may write: copy it too
+            return dataclasses.replace(v, array=cp(v.array))
         if not isinstance(v, np.ndarray):
             return v
         if id(v) not in memo:
@@ -69,7 +74,7 @@ def _snapshot(args):
 
 def _arrays(args):
     vals = args.values() if isinstance(args, dict) else args
-    return [a for a in vals if isinstance(a, np.ndarray)]
+    return [a.array if isinstance(a, TensorMap) else a for a in vals if isinstance(a, np.ndarray | TensorMap)]
 
 
 def _outcome(fn, args, **kw):
@@ -97,9 +102,10 @@ def wave_size_audit(monkeypatch, request):
         return
     original = run._emulate
 
-    def checked(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes, symbols=None):
+    def checked(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes, symbols=None,
+                cluster=None):
         kw = dict(ptx=ptx, kernel=kernel, grid=grid, block=block, dynamic_shared=dynamic_shared, check=check,
-                  line_map=line_map, max_steps=max_steps)
+                  line_map=line_map, max_steps=max_steps, cluster=cluster)
         arrs = _arrays(args)
         if any(a is not b and np.shares_memory(a, b) for i, a in enumerate(arrs) for b in arrs[:i]):
             AUDIT["skipped"] += 1

@@ -106,3 +106,127 @@ DONE:
     ret;
 }}
 """
+
+
+def tma_load_kernel(rank: int, box_bytes: int, smem: int, by_pointer: bool = False, multicast: bool = False,
+                    expect: int | None = None, fence_init: bool = True, dump: int | None = None) -> str:
+    """k(tmap, out, coords...): thread 0 of each block arms its mbarrier (expect_tx ``expect`` bytes,
+    default the box) and issues one tensor load at ``coords`` (rank 0 of a cluster multicasts to every
+    CTA with ``multicast``); every thread waits for phase 0, then the block dumps its shared memory to
+    out[block * smem ...]."""
+    expect = box_bytes if expect is None else expect
+    dump = box_bytes if dump is None else dump
+    cs = ", ".join(f"%c{i}" for i in range(rank))
+    cparams = "".join(f",\n    .param .u32 c{i}" for i in range(rank))
+    cloads = "\n".join(f"    ld.param.u32 %c{i}, [c{i}];" for i in range(rank))
+    mparam = ".param .u64 tmap" if by_pointer else ".param .align 128 .b8 tmap[128]"
+    maddr = "    ld.param.u64 %rd1, [tmap];" if by_pointer else "    mov.b64 %rd1, tmap;\n    cvta.param.u64 %rd1, %rd1;"
+    if multicast:
+        issue = f"""    mov.u32 %r9, %cluster_ctarank;
+    setp.ne.u32 %p2, %r9, 0;
+    @%p2 bra ISSUED;
+    mov.b16 %m0, 3;
+    cp.async.bulk.tensor.{rank}d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%r2], [%rd1, {{{cs}}}], [%r3], %m0;
+ISSUED:"""
+        sync = "    barrier.cluster.arrive.release.aligned;\n    barrier.cluster.wait.acquire.aligned;"
+    else:
+        issue = f"    cp.async.bulk.tensor.{rank}d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%r2], [%rd1, {{{cs}}}], [%r3];"
+        sync = "    bar.sync 0;"
+    return HEAD + f""".visible .entry k({mparam},
+    .param .u64 out{cparams}
+)
+{{
+    .reg .pred %p<4>;
+    .reg .b16 %m<2>;
+    .reg .b32 %r<16>;
+    .reg .b32 %c<6>;
+    .reg .b64 %rd<12>;
+    .shared .align 1024 .b8 sm[{smem}];
+    .shared .align 8 .b64 bar;
+    mov.u32 %r0, %tid.x;
+{maddr}
+{cloads}
+    mov.u32 %r2, sm;
+    mov.u32 %r3, bar;
+    setp.ne.u32 %p0, %r0, 0;
+    @%p0 bra ARMED;
+    mbarrier.init.shared::cta.b64 [%r3], 1;
+{"    fence.mbarrier_init.release.cluster;" if fence_init else ""}
+ARMED:
+{sync}
+    @%p0 bra WAIT;
+    mbarrier.arrive.expect_tx.shared::cta.b64 %rd2, [%r3], {expect};
+{issue}
+WAIT:
+    mbarrier.try_wait.parity.shared::cta.b64 %p1, [%r3], 0;
+    @!%p1 bra WAIT;
+    ld.param.u64 %rd3, [out];
+    mov.u32 %r4, %ctaid.x;
+    mul.wide.u32 %rd4, %r4, {smem};
+    add.s64 %rd3, %rd3, %rd4;
+    mov.u32 %r5, %r0;
+DUMP:
+    setp.ge.u32 %p3, %r5, {dump // 4};
+    @%p3 bra END;
+    shl.b32 %r6, %r5, 2;
+    add.u32 %r7, %r2, %r6;
+    ld.shared.u32 %r8, [%r7];
+    mul.wide.u32 %rd5, %r5, 4;
+    add.s64 %rd6, %rd3, %rd5;
+    st.global.u32 [%rd6], %r8;
+    add.u32 %r5, %r5, %ntid.x;
+    bra DUMP;
+END:
+{"    barrier.cluster.arrive.release.aligned;" + chr(10) + "    barrier.cluster.wait.acquire.aligned;" if multicast else ""}
+    ret;
+}}
+"""
+
+
+def tma_store_kernel(rank: int, smem: int, reduce: str | None = None, fence: bool = True) -> str:
+    """k(tmap, src, coords...): the block copies src (smem bytes) into shared memory with ordinary
+    stores, fences (optionally) and thread 0 stores (or reduces) the box at coords."""
+    cs = ", ".join(f"%c{i}" for i in range(rank))
+    cparams = "".join(f",\n    .param .u32 c{i}" for i in range(rank))
+    cloads = "\n".join(f"    ld.param.u32 %c{i}, [c{i}];" for i in range(rank))
+    op = (f"cp.reduce.async.bulk.tensor.{rank}d.global.shared::cta.{reduce}.tile.bulk_group" if reduce else
+          f"cp.async.bulk.tensor.{rank}d.global.shared::cta.tile.bulk_group")
+    return HEAD + f""".visible .entry k(.param .align 128 .b8 tmap[128],
+    .param .u64 src{cparams}
+)
+{{
+    .reg .pred %p<4>;
+    .reg .b32 %r<16>;
+    .reg .b32 %c<6>;
+    .reg .b64 %rd<12>;
+    .shared .align 1024 .b8 sm[{smem}];
+    mov.u32 %r0, %tid.x;
+    mov.b64 %rd1, tmap;
+    cvta.param.u64 %rd1, %rd1;
+{cloads}
+    ld.param.u64 %rd3, [src];
+    mov.u32 %r2, sm;
+    mov.u32 %r5, %r0;
+FILL:
+    setp.ge.u32 %p3, %r5, {smem // 4};
+    @%p3 bra FILLED;
+    mul.wide.u32 %rd5, %r5, 4;
+    add.s64 %rd6, %rd3, %rd5;
+    ld.global.u32 %r8, [%rd6];
+    shl.b32 %r6, %r5, 2;
+    add.u32 %r7, %r2, %r6;
+    st.shared.u32 [%r7], %r8;
+    add.u32 %r5, %r5, %ntid.x;
+    bra FILL;
+FILLED:
+{"    fence.proxy.async.shared::cta;" if fence else ""}
+    bar.sync 0;
+    setp.ne.u32 %p0, %r0, 0;
+    @%p0 bra END;
+    {op} [%rd1, {{{cs}}}], [%r2];
+    cp.async.bulk.commit_group;
+    cp.async.bulk.wait_group.read 0;
+END:
+    ret;
+}}
+"""
