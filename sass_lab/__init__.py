@@ -31,9 +31,13 @@ def __getattr__(name: str):
         from . import api
 
         return getattr(api, name)
+    if name == "TensorMap":  # the cuTensorMapEncodeTiled contract (numpy: loaded on first use too)
+        from .hw.tensormap import TensorMap
+
+        return TensorMap
     raise AttributeError(f"module 'sass_lab' has no attribute {name!r}")
 
 __all__ = [
     "ARCHS", "CompileOptions", "CudaError", "EmulatorError", "Kernel", "Module", "NoGPUError", "ResourceError",
-    "SasmError", "SourceError", "Span", "ToolchainError", "UsageError", "assemble", "assemble_file",
+    "SasmError", "SourceError", "Span", "TensorMap", "ToolchainError", "UsageError", "assemble", "assemble_file",
 ]

@@ -4,7 +4,8 @@
 runs every lane of a wave of blocks as one numpy array; see docs/EMULATOR.md.
 """
 
+from ..hw.tensormap import TensorMap
 from .report import EmulatorCheckError, Finding, Report, Stats
 from .run import emulate
 
-__all__ = ["emulate", "EmulatorCheckError", "Finding", "Report", "Stats"]
+__all__ = ["emulate", "EmulatorCheckError", "Finding", "Report", "Stats", "TensorMap"]

@@ -51,7 +51,8 @@ class MBarriers:
         self.valid = np.zeros(0, bool)
         self.version = 0  # bumped on every state change: a stall with no change since the last is a deadlock
         self.stall_version = -1
-        self.on_complete = []  # callbacks(idx of completed barriers, their phase before completing)
+        self.on_complete = []
+        self.remote: dict[int, set[int]] = {}  # barrier index -> other blocks that arrived this phase  # callbacks(idx of completed barriers, their phase before completing)
 
     # ------------------------------------------------------------------ lookup
     def find(self, keys: np.ndarray, lanes: np.ndarray, what: str, allow_invalid: bool = False):
@@ -121,6 +122,7 @@ class MBarriers:
         if not len(idx):
             return tokens, False
         self.version += 1
+        self._note_remote(idx, lanes)
         order = np.argsort(idx, kind="stable")
         si, sc = idx[order], counts[order]
         first = np.ones(len(si), bool)
@@ -189,6 +191,18 @@ class MBarriers:
         u = np.unique(idx)
         return self._complete(u[(self.pending[u] == 0) & (self.tx[u] == 0)])
 
+    def _note_remote(self, idx: np.ndarray, lanes: np.ndarray) -> None:
+        """Remember blocks arriving on another block's barrier (a cluster's remote arrive): the phase's
+        completion orders their earlier accesses too, so it starts a race epoch in their blocks as well."""
+        st = self.st
+        if st.races is None or not len(lanes):
+            return
+        mine = st.lane_blk[lanes]
+        owner = self.keys[idx] // st.sh_size
+        far = np.flatnonzero(mine != owner)
+        for j in far:
+            self.remote.setdefault(int(idx[j]), set()).add(int(mine[j]))
+
     def _complete(self, done: np.ndarray) -> bool:
         """Phases of barriers ``done`` complete: wake their waiters, new race epoch, async callbacks."""
         if not len(done):
@@ -198,7 +212,9 @@ class MBarriers:
         self.phase[done] += 1
         self.pending[done] = self.expected[done]
         if st.races is not None:
-            st.races.block_barrier(np.unique(self.keys[done] // st.sh_size))
+            far = [b for k in done for b in self.remote.pop(int(k), ())]
+            st.races.block_barrier(np.unique(np.concatenate([self.keys[done] // st.sh_size,
+                                                             np.array(far, np.int64)])))
         for cb in self.on_complete:
             cb(done, before)
         return self._wake(done)

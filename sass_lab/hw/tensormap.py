@@ -110,6 +110,21 @@ class TensorMap:
         """Shared-memory footprint of one box."""
         return self.row_pitch * int(np.prod(self.box_counts[1:]))
 
+    def values(self) -> np.ndarray:
+        """The tensor the map describes (``global_dim`` reversed: outermost first, read through
+        ``global_strides``, so padding between rows is left out) as numbers: bf16 decoded from its bit
+        patterns, other types read as themselves (what a lab block compares with its reference)."""
+        e = self.elem_bytes
+        raw = np.lib.stride_tricks.as_strided(self.array.reshape(-1).view(np.uint8),
+                                              shape=(*reversed(self.global_dim), e),
+                                              strides=(*reversed(self.strides), 1))
+        bits = np.ascontiguousarray(raw).view(f"u{e}")[..., 0]
+        if self.dtype == "bfloat16":
+            return (bits.astype(np.uint32) << 16).view(np.float32)
+        kind = {"float16": np.float16, "float32": np.float32, "float64": np.float64, "int32": np.int32,
+                "int64": np.int64}.get(self.dtype)
+        return bits.view(kind) if kind is not None else bits
+
     def driver_args(self) -> dict:
         """The enum values and arrays ``cuTensorMapEncodeTiled`` takes (without the address)."""
         return dict(dtype=DTYPE_ENUM[self.dtype], rank=self.rank, global_dim=self.global_dim,
