@@ -281,7 +281,7 @@ class _Build(Transformer):
         return ir.Reg(name)
 
     def op_pair(self, a, b):
-        return ir.PredPair(ir.Reg(str(a)), ir.Reg(str(b)))
+        return ir.PredPair(ir.Sink() if str(a) == "_" else ir.Reg(str(a)), ir.Reg(str(b)))  # elect.sync _|p
 
     def op_not(self, tok):
         return ir.Reg("!" + str(tok))
