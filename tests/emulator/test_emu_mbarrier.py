@@ -183,9 +183,9 @@ def test_init_must_be_ordered_before_other_threads_use_it():
 def test_unsupported_forms_are_refused_at_decode_time():
     with pytest.raises(EmulatorError, match="not supported"):
         run("mbarrier.arrive.shared.b64 %rd10, [%r21]; mbarrier.frobnicate.shared.b64 [%r21];")
-    with pytest.raises(EmulatorError, match="'.tensor' .* not supported"):
-        run("cp.async.bulk.tensor.1d.shared::cluster.global.mbarrier::complete_tx::bytes [%r4], [%rd4, {%r0}], "
-            "[%r21];")
+    with pytest.raises(EmulatorError, match="'.im2col' .* not supported"):  # TMA: tile mode only
+        run("cp.async.bulk.tensor.3d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes [%r4], "
+            "[%rd4, {%r0, %r0, %r0}], [%r21], {%rs1};")
     with pytest.raises(EmulatorError, match="only global → shared with mbarrier::complete_tx::bytes"):
         run("cp.async.bulk.global.shared::cluster.mbarrier::complete_tx::bytes [%rd4], [%r4], 16, [%r21];")
 
