@@ -136,6 +136,7 @@ def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>",
     """
     from .dsl import frontend
     from .files import normalize
+    from .isa import arch_specific
     from .passes import run_passes
     from .toolchain.compile import compile_module
 
@@ -155,6 +156,8 @@ def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>",
         reports[k2.name] = rep
     mod_ir = ir.Module(kernels=tuple(kernels), vars=front.module.vars, raw=front.module.raw,
                        file=front.module.file)
+    if arch == "sm_90" and any(arch_specific(s) for k in kernels for s in k.body if isinstance(s, ir.Instr)):
+        arch = "sm_90a"  # wgmma and setmaxnreg exist only in sm_90's arch-specific feature set
     emitted, compiled = compile_module(mod_ir, arch, options)
     mod = Module(file=file, arch=arch, defines=dict(front.defines), ptx=emitted.text,
                  cubin=compiled.cubin, line_map=tuple(emitted.line_map), log=compiled.log, ir=mod_ir,

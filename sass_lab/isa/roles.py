@@ -85,6 +85,11 @@ def is_async_wait(ins: Instr) -> bool:
     return ins.opcode == "wgmma" and ins.mods[:1] == ("wait_group",)
 
 
+def arch_specific(ins: Instr) -> bool:
+    """An instruction of sm_90a's arch-specific feature set (PTX ISA: wgmma, setmaxnreg)."""
+    return ins.opcode in ("wgmma", "setmaxnreg")
+
+
 def is_branch(ins: Instr) -> bool:
     return ins.opcode in ("bra", "brx", "ret", "exit", "call", "trap")
 

@@ -87,7 +87,7 @@ def _jsonable(v):
     return v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
 
 
-def _values(v):
+def output_values(v):
     """An output as numbers: a TensorMap's tensor (decoded from bf16/f16 bits), else as it is."""
     from ..hw.tensormap import TensorMap
 
@@ -214,7 +214,7 @@ def verify(path: str | Path, size: dict | str | None = None, emulate: bool = Tru
     if unknown:
         raise spec.at("OUTPUTS", f"OUTPUTS names {', '.join(map(repr, unknown))}, which inputs() does not return",
                       hint=f"OUTPUTS lists the kernel parameters it writes: {', '.join(args)}")
-    outputs = spec.decode({o: _values(args[o]) for o in (spec.outputs or list(ref))}, s)
+    outputs = spec.decode({o: output_values(args[o]) for o in (spec.outputs or list(ref))}, s)
     try:
         checks = compare(outputs, ref, spec.tolerance(s), spec.scale(pristine, s))
     except SourceError as e:  # the reference does not fit the outputs: said at reference()
