@@ -10,7 +10,11 @@ Accepted values per parameter type:
 - 64-bit integer params (``.u64``/``.s64``/``.b64``, the DSL's pointers): a numpy array (copied in and
   out), a device array (``__cuda_array_interface__`` or CUDA DLPack: passed without a copy), or an int;
 - other scalars: Python/numpy numbers converted to the declared type, with range checks;
-- byte arrays (``.param .align 64 .b8 p[128]``): exactly ``size`` bytes from any buffer.
+- byte arrays (``.param .align 64 .b8 p[128]``): exactly ``size`` bytes from any buffer;
+- a :class:`~sass_lab.hw.tensormap.TensorMap`, for a by-value ``.param .align 128 .b8 p[128]``
+  (``__grid_constant__ CUtensorMap``) or a 64-bit pointer (``const CUtensorMap*``): its array is copied
+  in and out like any numpy argument (host key ``tensor_key(i)``), and the runtime encodes the map
+  with the driver once the array has a device address (:class:`MapArg`).
 """
 
 from __future__ import annotations
@@ -59,6 +63,25 @@ class HostArray:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class MapArg:
+    """A TensorMap argument: parameter ``index`` gets the map by value, or a pointer to a device copy."""
+
+    index: int
+    map: Any  # hw.tensormap.TensorMap
+    by_value: bool
+
+
+def tensor_key(index: int) -> int:
+    """Host-array key of the tensor of the TensorMap given for parameter ``index`` (never a param index)."""
+    return -2 * index - 1
+
+
+def map_key(index: int) -> int:
+    """Device-buffer key of the encoded map of a by-pointer TensorMap parameter ``index``."""
+    return -2 * index - 2
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ArgPlan:
     """Packed arguments: buffer layout, scalar bytes, host arrays to copy, device pointers as given."""
 
@@ -67,18 +90,24 @@ class ArgPlan:
     size: int  # bytes up to the end of the last parameter
     values: tuple[bytes | None, ...]  # None where a host array's device pointer goes
     host: tuple[HostArray, ...]
+    maps: tuple[MapArg, ...] = ()
 
     @property
     def copy_backs(self) -> tuple[HostArray, ...]:
         """The host arrays copied back after the launch (the writable ones)."""
         return tuple(h for h in self.host if h.target is not None)
 
-    def encode(self, device_ptrs: Mapping[int, int] | None = None) -> bytes:
-        """The parameter buffer, with ``device_ptrs[param index]`` for each host array."""
+    def encode(self, device_ptrs: Mapping[int, int] | None = None,
+               blobs: Mapping[int, bytes] | None = None) -> bytes:
+        """The parameter buffer, with ``device_ptrs[param index]`` for each host array and
+        ``blobs[param index]`` (an encoded tensor map) for each by-value map."""
         device_ptrs = device_ptrs or {}
+        blobs = blobs or {}
         buf = bytearray(self.size)
         for i, (slot, val) in enumerate(zip(self.slots, self.values)):
-            if val is None:
+            if val is None and i in blobs:
+                val = blobs[i]
+            elif val is None:
                 if i not in device_ptrs:
                     raise UsageError(f"no device pointer for parameter '{pname(slot.param)}' of {self.kernel}")
                 val = struct.pack("<Q", device_ptrs[i])
@@ -111,8 +140,14 @@ def plan_args(params: Sequence[ir.Param], args: Sequence[Any], kernel: str = "ke
     slots, size = layout(params, kernel)
     values: list[bytes | None] = []
     host: list[HostArray] = []
+    maps: list[MapArg] = []
     for i, (slot, arg) in enumerate(zip(slots, args)):
         p = slot.param
+        if _is_tensor_map(arg):
+            maps.append(_map_arg(i, p, arg, kernel))
+            host.append(_host_array(tensor_key(i), arg.array))
+            values.append(None)
+            continue
         if p.array:
             values.append(_byte_array(p, arg, kernel))
             continue
@@ -124,7 +159,22 @@ def plan_args(params: Sequence[ir.Param], args: Sequence[Any], kernel: str = "ke
             values.append(struct.pack("<Q", ptr))
         else:
             values.append(encode_scalar(p, arg, kernel))
-    return ArgPlan(kernel, slots, size, tuple(values), tuple(host))
+    return ArgPlan(kernel, slots, size, tuple(values), tuple(host), tuple(maps))
+
+
+def _is_tensor_map(arg: Any) -> bool:
+    from ..hw.tensormap import TensorMap
+
+    return isinstance(arg, TensorMap)
+
+
+def _map_arg(i: int, p: ir.Param, tm: Any, kernel: str) -> MapArg:
+    if p.array and p.size == 128:
+        return MapArg(i, tm, True)
+    if not p.array and p.type in ("u64", "s64", "b64"):
+        return MapArg(i, tm, False)
+    raise UsageError(f"parameter '{pname(p)}' (.{p.type}) of {kernel} cannot take a TensorMap",
+                     hint="a tensor map goes to a .param .align 128 .b8 p[128] (by value) or a 64-bit pointer")
 
 
 def args_from_dict(params: Sequence[ir.Param], named: Mapping[str, Any], kernel: str = "kernel") -> tuple:

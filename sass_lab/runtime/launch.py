@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import CudaError, ResourceError, UsageError
-from .args import ArgPlan, plan_args
+from .args import ArgPlan, map_key, plan_args, tensor_key
 from .driver import DeviceInfo, check, context, driver, stream_handle
 from .memory import DeviceBuffer, alloc, copy_in, copy_out
+from .tensormap import encode as encode_map
 
 
 def dim3(v: int | tuple[int, ...] | list[int], what: str) -> tuple[int, int, int]:
@@ -76,13 +77,20 @@ class Prepared:
     blob: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     pointers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     symbols_back: list = field(default_factory=list)  # (array, device address) read back after the run
+    cluster: tuple[int, int, int] | None = None  # launch-time cluster shape (cuLaunchKernelEx)
 
     def enqueue(self, stream: Any = None) -> None:
-        """cuLaunchKernel on ``stream`` (default: the prepared one); launch-time errors raise."""
+        """cuLaunchKernel (cuLaunchKernelEx with a launch-time cluster shape) on ``stream`` (default:
+        the prepared one); launch-time errors raise."""
         s = stream_handle(self.stream if stream is None else stream)
         params = int(self.pointers.ctypes.data) if len(self.pointers) else 0
-        result = driver().cuLaunchKernel(self.fn, *self.grid, *self.block, self.dynamic_shared, s, params, 0)
-        check(result, f"launching '{self.name}' with grid {self.grid}, block {self.block}")
+        drv = driver()
+        if self.cluster is None:
+            result = drv.cuLaunchKernel(self.fn, *self.grid, *self.block, self.dynamic_shared, s, params, 0)
+        else:
+            result = drv.cuLaunchKernelEx(cluster_config(self, s), self.fn, params, 0)
+        check(result, f"launching '{self.name}' with grid {self.grid}, block {self.block}"
+              + (f", cluster {self.cluster}" if self.cluster else ""))
 
     def finish(self) -> None:
         """Wait for the work, raise CudaError if the kernel faulted, copy numpy outputs back."""
@@ -106,6 +114,39 @@ class Prepared:
         for b in self.buffers.values():
             b.free(quiet)
         self.buffers.clear()
+
+
+def cluster_config(prep: Prepared, stream: Any) -> Any:
+    """A CUlaunchConfig with the grid, block, shared memory and a cluster-dimension attribute."""
+    drv = driver()
+    cfg = drv.CUlaunchConfig()
+    cfg.gridDimX, cfg.gridDimY, cfg.gridDimZ = prep.grid
+    cfg.blockDimX, cfg.blockDimY, cfg.blockDimZ = prep.block
+    cfg.sharedMemBytes = prep.dynamic_shared
+    cfg.hStream = stream
+    attr = drv.CUlaunchAttribute()
+    attr.id = drv.CUlaunchAttributeID.CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION
+    attr.value.clusterDim.x, attr.value.clusterDim.y, attr.value.clusterDim.z = prep.cluster
+    cfg.attrs = [attr]
+    cfg.numAttrs = 1
+    return cfg
+
+
+def launch_cluster(kernel: Any, grid: tuple[int, int, int], cluster: Any) -> tuple[int, int, int] | None:
+    """The cluster shape to pass at launch (None: none, or the kernel's own compile-time one, which a
+    plain launch applies); refuses a ``cluster=`` that disagrees with ``.reqnctapercluster``."""
+    fixed = tuple(getattr(kernel.resources, "cluster", ()) or ())
+    if cluster is None:
+        return None
+    c = dim3(cluster, "cluster")
+    if fixed and tuple((list(fixed) + [1, 1])[:3]) != c:
+        raise UsageError(f"{kernel.name} declares .reqnctapercluster {','.join(map(str, fixed))} but is launched "
+                         f"with cluster={c}", hint="launch with the cluster shape the kernel declares (or none)")
+    if any(g % k for g, k in zip(grid, c)):
+        raise UsageError(f"{kernel.name}: grid {grid} is not a multiple of the cluster shape {c}")
+    if c[0] * c[1] * c[2] > 16:
+        raise UsageError(f"{kernel.name}: a cluster of {c[0] * c[1] * c[2]} blocks; at most 16 (8 portable)")
+    return None if fixed else c
 
 
 def _hw_problems(kernel: Any, threads: int, dynamic_shared: int) -> None:
@@ -141,11 +182,14 @@ def set_symbols(ctx: Any, kernel: Any, symbols: dict | None) -> list:
 
 
 def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int = 0,
-            stream: Any = None, symbols: dict | None = None) -> Prepared:
+            stream: Any = None, symbols: dict | None = None, cluster: Any = None) -> Prepared:
     """Load, check and pack a launch of ``kernel`` (an ``api.Kernel``) without running it.
 
-    ``symbols`` sets ``__constant__``/``__device__`` variables by name first (read back after the run)."""
+    ``symbols`` sets ``__constant__``/``__device__`` variables by name first (read back after the run);
+    ``cluster=(cx, cy, cz)`` launches thread-block clusters (it must agree with ``.reqnctapercluster``);
+    TensorMap arguments are encoded by the driver once their tensors are on the device."""
     g, b = dim3(grid, "grid"), dim3(block, "block")
+    cl = launch_cluster(kernel, g, cluster)
     plan = plan_args(kernel.params, args, kernel.name)
     res = kernel.resources
     ctx = context()
@@ -154,14 +198,23 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
     _hw_problems(kernel, b[0] * b[1] * b[2], int(dynamic_shared))
     fn = ctx.function(kernel.cubin, kernel.name)
     ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared), res.shared_static)
-    prep = Prepared(kernel.name, fn, g, b, int(dynamic_shared), stream, plan)
+    prep = Prepared(kernel.name, fn, g, b, int(dynamic_shared), stream, plan, cluster=cl)
     prep.symbols_back = set_symbols(ctx, kernel, symbols)
     try:
         for h in plan.host:
             buf = alloc(h.nbytes)
             prep.buffers[h.index] = buf
             copy_in(buf.ptr, h.staging)
-        encoded = plan.encode({i: bf.ptr for i, bf in prep.buffers.items()})
+        ptrs, blobs = {i: bf.ptr for i, bf in prep.buffers.items()}, {}
+        for m in plan.maps:  # the tensor is on the device: now the driver can encode the map
+            raw = encode_map(m.map, prep.buffers[tensor_key(m.index)].ptr)
+            if m.by_value:
+                blobs[m.index] = raw
+            else:
+                buf = prep.buffers[map_key(m.index)] = alloc(128)
+                copy_in(buf.ptr, np.frombuffer(raw, np.uint8))
+                ptrs[m.index] = buf.ptr
+        encoded = plan.encode(ptrs, blobs)
         prep.blob = np.zeros(max(1, len(encoded)), dtype=np.uint8)  # numpy-aligned host copy
         prep.blob[:len(encoded)] = np.frombuffer(encoded, dtype=np.uint8)
         prep.pointers = pointer_array(prep.blob, plan)
@@ -172,9 +225,10 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
 
 
 def launch(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int = 0, stream: Any = None,
-           symbols: dict | None = None) -> None:
-    """Run ``kernel`` once and wait; numpy arrays are copied in and written back in place."""
-    prep = prepare(kernel, grid, block, *args, dynamic_shared=dynamic_shared, stream=stream, symbols=symbols)
+           symbols: dict | None = None, cluster: Any = None) -> None:
+    """Run ``kernel`` once and wait; numpy arrays (TensorMap tensors too) are copied in and written back."""
+    prep = prepare(kernel, grid, block, *args, dynamic_shared=dynamic_shared, stream=stream, symbols=symbols,
+                   cluster=cluster)
     done = False
     try:
         prep.enqueue()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import struct
 from types import SimpleNamespace
 
 import numpy as np
@@ -45,6 +46,12 @@ class FakeDriver:
         self.capturing: dict[str, list] = {}  # stream -> launches recorded while capturing
         self.graphs_alive = 0
         self.globals_: dict[str, ctypes.Array] = {}  # module variables (cuModuleGetGlobal)
+        ident = int  # the tensor-map enums: plain ints are enough here
+        self.CUtensorMapDataType = self.CUtensorMapInterleave = self.CUtensorMapSwizzle = ident
+        self.CUtensorMapL2promotion = self.CUtensorMapFloatOOBfill = ident
+        self.CUlaunchAttributeID = SimpleNamespace(CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION="cluster")
+        self.encoded: list[tuple] = []  # cuTensorMapEncodeTiled calls
+        self.maps: list[ctypes.Array] = []
 
     # ---- init, device, context
     def cuInit(self, flags):
@@ -143,6 +150,27 @@ class FakeDriver:
         err = self.kernels[fn][1](values, grid, block, shm)
         if err:
             self.sticky = err
+
+    def CUlaunchConfig(self):  # noqa: N802 - the driver's names
+        return SimpleNamespace()
+
+    def CUlaunchAttribute(self):  # noqa: N802
+        return SimpleNamespace(id=None, value=SimpleNamespace(clusterDim=SimpleNamespace(x=0, y=0, z=0)))
+
+    def cuLaunchKernelEx(self, cfg, fn, params, extra):
+        """Recorded with its cluster shape, then run like cuLaunchKernel."""
+        a = cfg.attrs[0]
+        self.calls.append(("launch_ex", (a.value.clusterDim.x, a.value.clusterDim.y, a.value.clusterDim.z)))
+        return self.cuLaunchKernel(fn, cfg.gridDimX, cfg.gridDimY, cfg.gridDimZ, cfg.blockDimX, cfg.blockDimY,
+                                   cfg.blockDimZ, cfg.sharedMemBytes, cfg.hStream, params, extra)
+
+    # ---- tensor maps: a 128-byte blob b'MAP!' + the tensor's address + the global dims
+    def cuTensorMapEncodeTiled(self, dtype, rank, addr, dims, strides, box, es, il, sw, l2, oob):
+        self.encoded.append((dtype, rank, addr, tuple(dims), tuple(strides), tuple(box), tuple(es), il, sw, l2, oob))
+        raw = b"MAP!" + struct.pack("<Q", addr) + struct.pack("<5Q", *dims, *[0] * (5 - rank))
+        buf = ctypes.create_string_buffer(raw + bytes(128 - len(raw)), 128)
+        self.maps.append(buf)  # kept alive; the runtime copies the bytes out
+        return (OK, SimpleNamespace(getPtr=lambda: ctypes.addressof(buf)))
 
     # ---- streams and graphs
     def cuStreamCreate(self, flags):

@@ -265,7 +265,16 @@ def test_every_shipped_lab_block_packs_against_its_kernel(path):
     size = spec.test_sizes[0] if spec.test_sizes else spec.size
     inputs = spec.inputs(size, np.random.default_rng(0))
     plan = plan_args(k.params, args_from_dict(k.params, inputs, k.name), k.name)
-    assert {h.index for h in plan.host} == {i for i, p in enumerate(k.params)
-                                            if isinstance(inputs[pname(p)], np.ndarray) and inputs[pname(p)].ndim}
-    assert set(spec.outputs) <= {pname(k.params[h.index]) for h in plan.copy_backs}
-    assert len(plan.encode({h.index: 0x1000 * (h.index + 1) for h in plan.host})) == plan.size
+    from sass_lab.hw.tensormap import TensorMap
+    from sass_lab.runtime.args import tensor_key
+
+    arrays = {i for i, p in enumerate(k.params) if isinstance(inputs[pname(p)], np.ndarray) and inputs[pname(p)].ndim}
+    maps = {i for i, p in enumerate(k.params) if isinstance(inputs[pname(p)], TensorMap)}
+    assert {h.index for h in plan.host} == arrays | {tensor_key(i) for i in maps}
+
+    def param_of(index):  # a TensorMap's tensor is keyed tensor_key(i) = -2i - 1
+        return index if index >= 0 else (-index - 1) // 2
+    assert set(spec.outputs) <= {pname(k.params[param_of(h.index)]) for h in plan.copy_backs}
+    blobs = {m.index: bytes(128) for m in plan.maps if m.by_value}
+    ptrs = {h.index: 0x1000 * (abs(h.index) + 1) for h in plan.host} | {m.index: 0x9000 for m in plan.maps}
+    assert len(plan.encode(ptrs, blobs)) == plan.size
