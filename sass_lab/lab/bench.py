@@ -285,7 +285,7 @@ def time_spec(path: str | Path, size: dict | None = None, defines: dict | None =
                 res.peer = _time_peer(vs, spec, s, first, timer, cfg)
             except Exception as e:  # noqa: BLE001 - a failing peer is reported, our timing stands
                 res.peer_error = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
-        _add_figures(res, info, timer, measure=peaks)
+        _add_figures(res, info, timer, measure=peaks, kind=str(spec.ns.get("PEAK", "fp32")))
         ok = True
         return res
     finally:  # quiet while an error propagates: a broken context must not hide what broke it
@@ -321,7 +321,7 @@ def _upload(v: Any, buffers: list) -> Any:
 def _verify_once(spec: Any, s: dict, host: dict, prep: Any, bufs: list, name: str) -> float:
     """Run set 0 once, read the outputs back, compare with the reference; VerifyFailed if off."""
     from ..runtime import copy_out
-    from .verify import compare
+    from .verify import compare, output_values
 
     prep.enqueue()
     prep.finish()
@@ -329,6 +329,9 @@ def _verify_once(spec: Any, s: dict, host: dict, prep: Any, bufs: list, name: st
     ref = spec.reference(host, s)
     outputs = {}
     for o in spec.outputs or list(ref):
+        if o in host and hasattr(host[o], "values") and hasattr(host[o], "box_dim"):  # a TensorMap: copied back
+            outputs[o] = output_values(host[o])
+            continue
         if o not in host or bufs[names.index(o)] is None:
             continue  # compare() names an output the kernel does not have
         arr = np.empty_like(np.ascontiguousarray(host[o]))
@@ -347,15 +350,22 @@ def _verify_once(spec: Any, s: dict, host: dict, prep: Any, bufs: list, name: st
     return max((c.max_rel_err for c in checks), default=0.0)
 
 
-def _add_figures(res: BenchResult, info: Any, timer: Timer, measure: bool) -> None:
-    """Rates and efficiencies; measured peaks from the cache, measured now only when ``measure``."""
+def _add_figures(res: BenchResult, info: Any, timer: Timer, measure: bool, kind: str = "fp32") -> None:
+    """Rates and efficiencies; measured peaks from the cache, measured now only when ``measure``.
+    ``kind`` is the lab block's ``PEAK``: "fp32" (FFMA kernels) or "bf16" (the dense tensor-core rate of
+    the datasheet; no measured bf16 peak exists, so that efficiency is left out)."""
     sheet = datasheet_for(info)
     try:
         meas = measured(info, timer=timer) if measure else load_cached(device_key(info))
     except SasmError as e:  # the peak kernels could not run: keep the datasheet figures
         meas = None
         res.peaks["measured_error"] = e.message
-    res.peaks.update(datasheet=sheet.to_dict(), measured=meas.to_dict() if meas else None)
+    res.peaks.update(datasheet=sheet.to_dict(), measured=meas.to_dict() if meas else None, kind=kind)
+    if kind == "bf16":
+        from dataclasses import replace
+
+        sheet = replace(sheet, fp32_flops=sheet.bf16_flops)
+        meas = replace(meas, fp32_flops=0.0) if meas else None
     res.figures = figures(res.stats.median, res.flops, res.nbytes, sheet, meas)
     if res.peer:
         res.peer.figures = figures(res.peer.timing.stats.median, res.flops, res.nbytes, sheet, meas)

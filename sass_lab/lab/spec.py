@@ -23,6 +23,7 @@ emit::
     def scale(a, s, d): ...                # optional: {output: normaliser} for the relative error
                                            # (default: max |reference| of that output)
     PEER = "cublas"                        # optional: "cublas", "cudnn" or None
+    PEAK = "fp32"                          # optional: the efficiency's peak, "fp32" or "bf16" (tensor cores)
     def peer(a, s, lib): ...               # optional: run the peer on torch/cupy tensors
     def size_defines(s): ...               # optional: {define: value} a size fixes (compile-time C)
     def decode(o, s, d): ...               # optional: {output: numbers} from raw outputs (bf16 bits)
