@@ -147,6 +147,7 @@ def _tensor_load(ctx: Ctx, ins: ir.Instr) -> Sync:
         raise ctx.error(f"'{ins.name}' needs a ctaMask operand")
     ctx.note_shared(8)
     ctx.uses_mbarrier = True
+    ctx.uses_async = True
     name = "cp.async.bulk.tensor"
 
     def h(st, wm, gm, pc):
@@ -196,26 +197,31 @@ def _tensor_load(ctx: Ctx, ins: ir.Instr) -> Sync:
             data = gather(d, st.heap, 0, goff2, inb2)
             for s in slots:
                 flat = s * st.sh_size + saddr
-                st.shared[flat[:, None] + np.arange(d.elem_bytes)] = data
-                first = s * st.tp
+                # the writer, for the race and in-flight checks: the issuing thread in its own CTA, the
+                # destination CTA's thread 0 in another (epochs are per block)
+                who = lane if s == int(st.lane_blk[lane]) else s * st.tp
                 if st.races is not None:
-                    st.races.write(flat, d.elem_bytes, np.full(len(flat), first, np.int64))
+                    st.races.write(flat, d.elem_bytes, np.full(len(flat), who, np.int64), copy=True)
+                st.shared[flat[:, None] + np.arange(d.elem_bytes)] = data
                 hs.async_write(flat)
                 bslot, boff = _slot_and_offset(st, int(bar[j]), lane)
                 keys.append(s * st.sh_size + boff if multicast or bslot < 0 else bslot * st.sh_size + boff)
-                ls.append(lane)
+                ls.append(who)
                 nbytes.append(d.box_bytes)
         if not keys:
             return NONE, False
         if st.mbar is None:
             st.report("mbarrier", np.array(ls), f"{name} completes on an mbarrier that was never initialised")
             return NONE, False
-        idx, tx = [], []
+        idx, tx, who = [], [], []
         for k, lane, nb in zip(keys, ls, nbytes):  # one by one: a bad barrier drops only its own copy
             i, _ = st.mbar.find(np.array([k], np.int64), np.array([lane], np.int64), name)
             if len(i):
                 idx.append(int(i[0]))
                 tx.append(nb)
+                who.append(lane)
+        if st.asyncs is not None and idx:  # the copies are in flight until those phases complete
+            st.asyncs.track(np.array(who, np.int64), np.array(idx, np.int64))
         if not idx:
             return NONE, False
         return NONE, st.mbar.expect_tx(np.array(idx, np.int64), -np.array(tx, np.int64))

@@ -133,3 +133,19 @@ def test_a_non_map_operand_and_bad_maps_are_refused():
     with pytest.raises(EmulatorError, match="expected"):
         emulate(tma_load_kernel(2, 1024, 1024), "k", 1, 32, [g, np.zeros(256, np.uint32), np.uint32(0), np.uint32(0)])
     del tm
+
+
+def test_reading_a_tma_destination_before_its_mbarrier_phase_is_a_finding():
+    """The copy completes at issue in the emulator, but until the mbarrier phase that tracks it completes
+    it is in flight: reading its bytes first is an async-in-flight finding (on the GPU: stale data).
+    Planted: thread 0 issues the load, reads the destination, and only then arms the barrier."""
+    g = np.ones((16, 16), np.float32)
+    tm = TensorMap(g, "float32", (16, 16), (64,), (16, 16))
+    ptx = tma_load_kernel(2, tm.box_bytes, 1024)
+    arm = f"    mbarrier.arrive.expect_tx.shared::cta.b64 %rd2, [%r3], {tm.box_bytes};\n"
+    load = next(line for line in ptx.splitlines(True) if line.lstrip().startswith("cp.async.bulk.tensor"))
+    early = ptx.replace(arm + load, load + "    ld.shared.u32 %r9, [%r2];\n" + arm)
+    assert early != ptx
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(early, "k", 1, 32, [tm, np.zeros(256, np.uint32), np.uint32(0), np.uint32(0)])
+    assert any(f.kind == "async-in-flight" and "still in flight" in f.message for f in e.value.findings)
