@@ -200,6 +200,8 @@ def ld(ctx: Ctx, ins: ir.Instr):
 
 @builder("st")
 def st_(ctx: Ctx, ins: ir.Instr):
+    if "async" in ins.mods:  # st.async: a cluster store completing on an mbarrier (ops_tma)
+        return BUILDERS["st.async"](ctx, ins)
     types, mods = split_mods(ins.mods)
     t = types[-1]
     mem, s = ins.operands[0], ins.operands[1]
@@ -318,6 +320,8 @@ def atom(ctx: Ctx, ins: ir.Instr):
     op = next((m for m in ins.mods if m in ("add", "min", "max", "exch", "cas", "and", "or", "xor",
                                              "inc", "dec")), None)
     half = t in ("f16", "bf16", "f16x2", "bf16x2")
+    if "async" in ins.mods:
+        raise ctx.error(f"'{ins.name}' (red.async) is not supported by the emulator")
     if op is None or len(types) > 1 or mods & {"v2", "v4", "v8"}:
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
     if half and (op != "add" or "noftz" not in mods):

@@ -344,3 +344,46 @@ def _float_op(op: str, o, n):
     if op in ("min", "max"):
         return np.fmin(o, n) if op == "min" else np.fmax(o, n)
     raise ValueError(f"reduction .{op} is not defined on floating-point data")
+
+
+# ------------------------------------------------------------------------------ st.async
+
+
+@builder("st.async")  # reached from ops_mem.st_
+def st_async(ctx: Ctx, ins: ir.Instr) -> Sync:
+    """``st.async.shared::cluster.mbarrier::complete_tx::bytes{.v2,.v4}.type [a], b, [mbar]``: a store into
+    (usually another CTA's) shared memory that completes its bytes on the mbarrier of that CTA."""
+    mods = set(ins.mods)
+    types = [m for m in ins.mods if m in V.TYPES]
+    if "mbarrier::complete_tx::bytes" not in mods or len(ins.operands) != 3 or len(types) != 1:
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator",
+                        hint="st.async.shared::cluster.mbarrier::complete_tx::bytes{.v2|.v4}.type [a], b, [mbar]")
+    t = types[0]
+    mem, val, bar = ins.operands
+    items = val.items if isinstance(val, ir.Vec) else (val,)
+    e = V.dtype(t).itemsize
+    size = e * len(items)
+    ga, ca = address(ctx, mem)
+    gb, cb = address(ctx, bar)
+    gets = [ctx.src(x, t) for x in items]
+    udt = np.dtype(f"u{e}")
+    ctx.note_shared(min(e, 4))
+    ctx.uses_mbarrier = True
+
+    def h(st, wm, gm, pc):
+        lanes = lanes_of(st, gm)
+        a = lane_addresses(st, ga, ca, lanes)
+        ln, flat = st.shared_index(a & 0xFFFFFFFF, size, lanes, "st.async")
+        if st.races is not None:
+            st.races.write(flat, size, ln)
+        rows = np.searchsorted(lanes, ln)
+        for k, g in enumerate(gets):
+            v = np.broadcast_to(g(st), (st.L,))[lanes][rows]
+            st.shared[(flat + k * e)[:, None] + np.arange(e)] = np.asarray(v).view(udt).view(np.uint8).reshape(-1, e)
+        b = lane_addresses(st, gb, cb, lanes)[rows]
+        ln2, bflat = st.shared_index(b & 0xFFFFFFFF, 8, ln, "st.async mbarrier")
+        if st.mbar is None or not len(ln2):
+            return NONE, False
+        idx, ln3 = st.mbar.find(bflat, ln2, "st.async")
+        return NONE, st.mbar.expect_tx(idx, -np.full(len(idx), size, np.int64))
+    return Sync(h)

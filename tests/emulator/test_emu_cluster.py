@@ -134,3 +134,69 @@ def test_mapa_to_a_rank_outside_the_cluster_is_a_finding():
     with pytest.raises(EmulatorCheckError) as e:
         emulate(bad, "k", 2, 32, [np.zeros((2, 32, 2), np.uint32)], cluster=(2, 1, 1), max_steps=20000)
     assert any(f.kind == "cluster" and "rank 2" in f.message for f in e.value.findings)
+
+
+STASYNC = HEAD + """.visible .entry k(.param .u64 out)
+{
+    .reg .pred %p<4>;
+    .reg .b32 %r<16>;
+    .reg .b64 %rd<8>;
+    .shared .align 8 .b64 bar;
+    .shared .align 8 .b32 box[64];
+    .shared .align 4 .b32 count;
+    mov.u32 %r0, %tid.x;
+    mov.u32 %r1, %cluster_ctarank;
+    mov.u32 %r3, bar;
+    setp.ne.u32 %p0, %r0, 0;
+    @%p0 bra INIT;
+    mbarrier.init.shared::cta.b64 [%r3], 1;
+    mov.u32 %r2, 0;
+    st.shared.u32 [count], %r2;
+INIT:
+    barrier.cluster.arrive.release.aligned;
+    barrier.cluster.wait.acquire.aligned;
+    @%p0 bra SEND;
+    mbarrier.arrive.expect_tx.shared::cta.b64 %rd1, [%r3], 256;   // 32 threads x 2 words x 4 bytes
+SEND:
+    xor.b32 %r4, %r1, 1;
+    mov.u32 %r5, box;
+    shl.b32 %r6, %r0, 3;
+    add.u32 %r5, %r5, %r6;
+    mapa.shared::cluster.u32 %r7, %r5, %r4;
+    mapa.shared::cluster.u32 %r8, %r3, %r4;
+    mad.lo.u32 %r9, %r1, 1000, %r0;
+    add.u32 %r10, %r9, 500;
+    st.async.shared::cluster.mbarrier::complete_tx::bytes.v2.b32 [%r7], {%r9, %r10}, [%r8];
+    mov.u32 %r11, count;
+    mapa.shared::cluster.u32 %r11, %r11, 0;
+    atom.shared::cluster.add.u32 %r12, [%r11], 1;
+WAIT:
+    mbarrier.try_wait.parity.shared::cta.b64 %p1, [%r3], 0;
+    @!%p1 bra WAIT;
+    barrier.cluster.arrive.release.aligned;
+    barrier.cluster.wait.acquire.aligned;
+    ld.shared.v2.u32 {%r13, %r14}, [%r5];
+    ld.shared.u32 %r15, [count];
+    ld.param.u64 %rd0, [out];
+    mov.u32 %r2, %ctaid.x;
+    mad.lo.u32 %r2, %r2, 32, %r0;
+    mul.wide.u32 %rd2, %r2, 12;
+    add.s64 %rd3, %rd0, %rd2;
+    st.global.u32 [%rd3], %r13;
+    st.global.u32 [%rd3+4], %r14;
+    st.global.u32 [%rd3+8], %r15;
+    barrier.cluster.arrive.release.aligned;
+    barrier.cluster.wait.acquire.aligned;
+    ret;
+}
+"""
+
+
+def test_st_async_completes_on_the_peer_barrier_and_cluster_atomics():
+    out = np.zeros((4, 32, 3), np.uint32)
+    emulate(STASYNC, "k", 4, 32, [out], cluster=(2, 1, 1))
+    for b in range(4):
+        peer = (b % 2) ^ 1
+        assert out[b, :, 0].tolist() == [peer * 1000 + t for t in range(32)]
+        assert out[b, :, 1].tolist() == [peer * 1000 + t + 500 for t in range(32)]
+        assert (out[b, :, 2] == (64 if b % 2 == 0 else 0)).all()  # both CTAs' 32 threads counted on rank 0
