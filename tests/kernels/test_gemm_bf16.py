@@ -89,3 +89,17 @@ def test_planted_read_of_accumulators_before_wait_group_is_a_finding(tmp_path):
 def test_planted_missing_wgmma_fence_is_a_finding(tmp_path):
     r = planted(tmp_path, "    wgmma.fence.sync.aligned\n", "")
     assert any(f.kind == "wgmma-fence" for f in r.findings)
+
+
+def test_the_sass_is_a_hopper_pipeline():
+    """ptxas kept the Hopper path: HGMMA from shared memory, TMA loads and store, setmaxnreg honoured
+    (whole-program ptxas), no spills."""
+    import collections
+
+    import sass_lab as sl
+
+    k = sl.assemble_file(PATH)["gemm_bf16"]
+    assert k.arch == "sm_90a" and k.resources.spill_stores == 0 and k.resources.cluster == (2, 1, 1)
+    ops = collections.Counter(i.opcode.split(".")[0] for i in k.sass)
+    assert ops["HGMMA"] >= 4 and ops["UTMALDG"] >= 2 and ops["UTMASTG"] >= 1 and ops["USETMAXREG"] == 2
+    assert not ops["HMMA"] and not ops["FFMA"]
