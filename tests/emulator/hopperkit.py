@@ -38,6 +38,8 @@ def random_bits(rng, shape, t: str) -> np.ndarray:
         return (x.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
     if t == "tf32":
         return x.astype(np.float32).view(np.uint32)
+    if t in ("s8", "u8"):
+        return rng.integers(0, 256, shape).astype(np.uint8)  # every bit pattern: s8 -128..127, u8 0..255
     table = E4M3 if t == "e4m3" else E5M2
     fin = np.flatnonzero(np.isfinite(table) & (np.abs(table) < 8))
     return rng.choice(fin, size=shape).astype(np.uint8)

@@ -149,3 +149,38 @@ def test_reading_a_tma_destination_before_its_mbarrier_phase_is_a_finding():
     with pytest.raises(EmulatorCheckError) as e:
         emulate(early, "k", 1, 32, [tm, np.zeros(256, np.uint32), np.uint32(0), np.uint32(0)])
     assert any(f.kind == "async-in-flight" and "still in flight" in f.message for f in e.value.findings)
+
+
+def test_prefetch_tensor_and_cache_hints_are_no_ops():
+    """cp.async.bulk.prefetch.tensor (even of a box outside the tensor) and prefetch.tensormap are L2
+    hints: the load after them reads the same bytes, with no finding; an .L2::cache_hint operand
+    changes nothing either."""
+    rng = np.random.default_rng(4)
+    g = rng.integers(1, 60000, size=(24, 64), dtype=np.uint16)
+    tm = TensorMap(g, "bfloat16", (64, 24), (128,), (64, 8), swizzle="128B")
+    ptx = tma_load_kernel(2, tm.box_bytes, SMEM, dump=tm.smem_bytes)
+    load = next(line for line in ptx.splitlines(True) if line.lstrip().startswith("cp.async.bulk.tensor"))
+    hinted = load.replace(".mbarrier::complete_tx::bytes", ".mbarrier::complete_tx::bytes.L2::cache_hint")
+    hinted = hinted.replace("[%r3];", "[%r3], %rd9;")
+    extra = ("    prefetch.tensormap [%rd1];\n"
+             "    cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%rd1, {%c0, %c1}];\n"
+             "    mov.u32 %r12, 4096;\n"
+             "    cp.async.bulk.prefetch.tensor.2d.L2.global [%rd1, {%r12, %r12}];\n"
+             "    mov.b64 %rd9, 0x1000000000000000;\n")
+    pre = ptx.replace(load, extra + hinted)
+    assert pre != ptx
+    want = expected_smem(g, (0, 8), tm.box_dim, (1, 1), "128B")
+    for text in (ptx, pre):
+        out = np.zeros(SMEM // 4, np.uint32)
+        rep = emulate(text, "k", 1, 128, [tm, out, np.uint32(0), np.uint32(8)])
+        assert rep.ok and not rep.findings
+        np.testing.assert_array_equal(out.view(np.uint8), want)
+
+
+@pytest.mark.parametrize("form", ["im2col", "tile::gather4"])
+def test_im2col_and_gather4_are_refused_at_decode_time(form):
+    g = np.zeros((16, 16), np.float32)
+    tm = TensorMap(g, "float32", (16, 16), (64,), (16, 16))
+    ptx = tma_load_kernel(2, tm.box_bytes, 1024).replace(".global.tile.mbarrier", f".global.{form}.mbarrier")
+    with pytest.raises(EmulatorError, match=rf"'.{form}' of .* is not supported|only tile mode is modelled"):
+        emulate(ptx, "k", 1, 32, [tm, np.zeros(256, np.uint32), np.uint32(0), np.uint32(0)])
