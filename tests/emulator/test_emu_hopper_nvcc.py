@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sass_lab.emulator import TensorMap, emulate
+from sass_lab.emulator import EmulatorCheckError, TensorMap, emulate
 
 PTX = (Path(__file__).parent / "hopper" / "hopper_kernels.sm_90a.ptx").read_text()
 NAMES = {n: next(line.split()[2].rstrip("(") for line in PTX.splitlines() if line.startswith(".visible .entry")
@@ -69,3 +69,25 @@ def test_nvcc_warp_specialised_setmaxnreg_elect_stmatrix(tiles):
     mO = TensorMap(Out, "bfloat16", (64, 64 * tiles), (128,), (64, 64))
     emulate(PTX, NAMES["ws_scale"], 1, 256, [mI, mO, np.int32(tiles)])
     np.testing.assert_array_equal(f32(Out), 2 * f32(In))
+
+
+GUIDE = (Path(__file__).parent / "hopper" / "tma_guide.sm_90a.ptx").read_text()
+GUIDE_K = next(line.split()[2].rstrip("(") for line in GUIDE.splitlines() if line.startswith(".visible .entry"))
+
+
+def test_nvcc_programming_guide_tma_round_trip():
+    """cuda::barrier + cde::cp_async_bulk_tensor_2d_* (the Programming Guide's TMA pattern): every block
+    adds one to its 32x32 tile of a 70x100 tensor; the ragged edge tiles load zeros outside it and
+    their stores are clipped to it. Without the fence before the TMA store it is a finding."""
+    rng = np.random.default_rng(5)
+    g = rng.integers(-1000, 1000, (70, 100), dtype=np.int32)
+    g0 = g.copy()
+    grid = (-(-100 // 32), -(-70 // 32))
+    emulate(GUIDE, GUIDE_K, grid, 128, [TensorMap(g, "int32", (100, 70), (400,), (32, 32))])
+    np.testing.assert_array_equal(g, g0 + 1)
+    fence = "fence.proxy.async.shared::cta;"
+    assert GUIDE.count(fence) == 2
+    cut = GUIDE[::-1].replace(fence[::-1], "", 1)[::-1]  # the fence before the store
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(cut, GUIDE_K, grid, 128, [TensorMap(g, "int32", (100, 70), (400,), (32, 32))])
+    assert any(f.kind == "fence-proxy-async" and "TMA store" in f.message for f in e.value.findings)

@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
-"$NVCC" -ptx -std=c++17 -gencode=arch=compute_90a,code=sm_90a hopper_kernels.cu -o hopper_kernels.sm_90a.ptx
-echo "hopper_kernels.sm_90a.ptx: $(wc -l < hopper_kernels.sm_90a.ptx) lines"
+for f in hopper_kernels tma_guide; do
+  "$NVCC" -ptx -std=c++17 -gencode=arch=compute_90a,code=sm_90a "$f.cu" -o "$f.sm_90a.ptx"
+  echo "$f.sm_90a.ptx: $(wc -l < "$f.sm_90a.ptx") lines"
+done
