@@ -287,6 +287,8 @@ def cvt(ctx: Ctx, ins: ir.Instr):
     if len(types) != 2:
         raise ctx.error(f"'{ins.name}' needs a destination and a source type")
     dt_t, st_t = types
+    if dt_t in FP8X2 or st_t in FP8X2:
+        return _cvt_fp8(ctx, ins, dt_t, st_t, mods)
     if dt_t in ("f16x2", "bf16x2"):  # cvt.rn.f16x2.f32 d, a, b: a → upper half, b → lower
         half = "bf16" if dt_t == "bf16x2" else "f16"
 
@@ -302,6 +304,41 @@ def cvt(ctx: Ctx, ins: ir.Instr):
     if dt_t in ("e4m3", "e5m2") or st_t in ("e4m3", "e5m2", "tf32"):
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
     return alu(ctx, ins, dt_t, lambda a: cvt_value(a, dt_t, st_t, mods), 1, src_ts=[st_t])
+
+
+FP8X2 = {"e4m3x2": "e4m3", "e5m2x2": "e5m2"}
+
+
+def _cvt_fp8(ctx: Ctx, ins: ir.Instr, dt_t: str, st_t: str, mods: set[str]):
+    """``cvt.rn.satfinite{.relu}.{e4m3x2,e5m2x2}.f32 d, a, b`` (a → the upper byte),
+    ``cvt.rn.satfinite{.relu}.{e4m3x2,e5m2x2}.f16x2 d, a`` and ``cvt.rn{.relu}.f16x2.{e4m3x2,e5m2x2} d, a``
+    (the upper element → the upper half), exactly as :func:`~sass_lab.hw.wgmma.to_fp8` says."""
+    from ..hw.wgmma import fp8_to_f16_bits, to_fp8
+
+    relu = "relu" in mods
+    if dt_t in FP8X2 and st_t in ("f32", "f16x2"):
+        if not {"rn", "satfinite"} <= mods or mods - {"rn", "satfinite", "relu"}:
+            raise ctx.error(f"'{ins.name}': a conversion to {dt_t} is cvt.rn.satfinite{{.relu}} (PTX ISA, cvt)")
+        t = FP8X2[dt_t]
+
+        def pair(hi, lo):
+            return ((to_fp8(hi, t, relu).astype(np.uint16) << np.uint16(8)) | to_fp8(lo, t, relu)).astype(np.uint16)
+        if st_t == "f32":
+            return alu(ctx, ins, "b16", pair, 2, src_ts=["f32", "f32"])
+        return alu(ctx, ins, "b16", lambda a: pair(*V.unpack_half2(a, "f16x2")[::-1]), 1, src_ts=["b32"])
+    if dt_t == "f16x2" and st_t in FP8X2:
+        if "rn" not in mods or mods - {"rn", "relu"}:
+            raise ctx.error(f"'{ins.name}': a conversion from {st_t} is cvt.rn{{.relu}}.f16x2 (PTX ISA, cvt)")
+        t = FP8X2[st_t]
+
+        def widen(a):
+            a = np.asarray(a).astype(np.uint16)
+            lo = fp8_to_f16_bits((a & np.uint16(0xFF)).astype(np.uint8), t, relu)
+            hi = fp8_to_f16_bits((a >> np.uint16(8)).astype(np.uint8), t, relu)
+            return V.pack_half2(lo, hi)
+        return alu(ctx, ins, "b32", widen, 1, src_ts=["b16"])
+    raise ctx.error(f"'{ins.name}' is not supported by the emulator",
+                    hint="fp8 pairs convert from .f32 or .f16x2 and to .f16x2")
 
 
 @builder("cvta")

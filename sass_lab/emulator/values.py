@@ -20,6 +20,7 @@ DTYPES: dict[str, np.dtype] = {
     "tf32": np.dtype(np.uint32),
     "b64": np.dtype(np.uint64), "u64": np.dtype(np.uint64), "s64": np.dtype(np.int64),
     "f64": np.dtype(np.float64), "e4m3": np.dtype(np.uint8), "e5m2": np.dtype(np.uint8),
+    "e4m3x2": np.dtype(np.uint16), "e5m2x2": np.dtype(np.uint16),
 }
 TYPES = frozenset(DTYPES)
 UINT = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}

@@ -158,6 +158,48 @@ E4M3 = _fp8_table(4, 3, 7, ieee=False)  # OCP FP8 E4M3 ("fn"): no infinities, S.
 E5M2 = _fp8_table(5, 2, 15, ieee=True)  # IEEE-like: infinities and NaNs, max 57344
 
 
+FP8_NAN = 0x7F  # the NaN cvt writes (both formats); F16_NAN when an fp8 NaN widens to f16
+F16_NAN = 0x7FFF
+
+
+def _positive_codes(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.flatnonzero(np.isfinite(table[:128]))  # 0x00.. up to the largest finite: values ascend
+    return codes.astype(np.uint8), table[codes]
+
+
+_POS = {"e4m3": _positive_codes(E4M3), "e5m2": _positive_codes(E5M2)}
+
+
+def to_fp8(x, t: str, relu: bool = False) -> np.ndarray:
+    """float values → e4m3/e5m2 bit patterns as ``cvt.rn.satfinite{.relu}`` does (PTX ISA, cvt): round
+    to nearest, ties to the even code; a magnitude beyond the largest finite value (infinity included)
+    saturates to it with its sign; NaN → :data:`FP8_NAN`; ``relu`` clamps negatives to +0."""
+    v = np.asarray(x, np.float64)
+    codes, vals = _POS[t]
+    mag = np.minimum(np.abs(v), vals[-1])
+    hi = np.minimum(np.searchsorted(vals, mag), len(vals) - 1)
+    lo = np.maximum(hi - 1, 0)
+    dlo, dhi = mag - vals[lo], vals[hi] - mag
+    pick_hi = (dhi < dlo) | ((dhi == dlo) & (codes[hi] % 2 == 0))
+    out = np.where(pick_hi, codes[hi], codes[lo]).astype(np.uint8)
+    neg = np.signbit(v)
+    if relu:
+        out = np.where(neg, np.uint8(0), out)
+    else:
+        out = out | np.where(neg, np.uint8(0x80), np.uint8(0))
+    return np.where(np.isnan(v), np.uint8(FP8_NAN), out).astype(np.uint8)
+
+
+def fp8_to_f16_bits(bits, t: str, relu: bool = False) -> np.ndarray:
+    """e4m3/e5m2 bit patterns → f16 bits (``cvt.rn{.relu}.f16x2.{e4m3x2,e5m2x2}``): exact, every fp8
+    value is an f16 value; NaN → :data:`F16_NAN`; ``relu`` clamps negatives to +0."""
+    v = decode(np.asarray(bits, np.uint8), t)
+    if relu:
+        v = np.where(v < 0, 0.0, v)
+    out = v.astype(np.float16).view(np.uint16)
+    return np.where(np.isnan(v), np.uint16(F16_NAN), out).astype(np.uint16)
+
+
 def decode(bits: np.ndarray, t: str) -> np.ndarray:
     """Element bit patterns of type ``t`` → float64 (int64 for s8/u8)."""
     b = np.asarray(bits)
