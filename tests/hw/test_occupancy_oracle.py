@@ -180,6 +180,7 @@ def test_block_size_suggestion_matches_header(block_oracle, arch):
 # ------------------------------------------------------------------ every shipped kernel, four chips
 
 SHIPPED_ARCHS = ("sm_80", "sm_86", "sm_89", "sm_90")
+HOPPER_ONLY = {"gemm_bf16"}  # TMA, wgmma, clusters, setmaxnreg: compiled for sm_90 only
 SWEEP_BLOCKS = (32, 64, 96, 128, 192, 256, 288, 384, 512, 640, 768, 1024)
 SWEEP_DYNAMIC = (0, 1, 4 * 1024, 20 * 1024, 40 * 1024, 64 * 1024, 100 * 1024)
 
@@ -200,6 +201,8 @@ def test_every_shipped_kernel_matches_the_header(arch):
     dev, a = _device(arch), arch_info(arch)
     items, cases = [], []
     for path in sorted(KERNELS.glob("*.sasm")):
+        if path.stem in HOPPER_ONLY and arch != "sm_90":
+            continue
         for k in sl.assemble_file(path, arch):
             r = k.resources
             blocks = [int(np.prod(r.reqntid))] if r.reqntid else [b for b in SWEEP_BLOCKS if b <= r.max_threads]
