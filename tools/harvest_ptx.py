@@ -1,0 +1,381 @@
+"""Generated PTX instruction matrices for the SASS encoding harvest (tools/harvest_sass.py).
+
+Each *snippet* is one PTX instruction pattern over typed inputs (``{a}``, ``{b}``, ``{c}``: registers
+loaded from global memory, so ptxas cannot fold them; ``{pa}``…: kernel parameters, which ptxas
+turns into constant-bank operands) writing typed outputs (``{d}``, ``{e}``). Snippets are expanded over
+types, modifiers and operand kinds (register, immediate, parameter), packed into kernels whose
+inputs stay live together (so registers spread over the file), and every output is stored.
+``kernels()`` yields ``(name, ptx, arch)``; a kernel ptxas rejects is split until the bad snippet is
+isolated and dropped by the harvester.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+
+# type -> (register class, declaration type, load/store type)
+TYPES = {
+    "s16": ("h", "b16", "u16"), "u16": ("h", "b16", "u16"), "b16": ("h", "b16", "u16"),
+    "f16": ("h", "b16", "u16"), "bf16": ("h", "b16", "u16"),
+    "s32": ("r", "b32", "u32"), "u32": ("r", "b32", "u32"), "b32": ("r", "b32", "u32"),
+    "f16x2": ("r", "b32", "u32"), "bf16x2": ("r", "b32", "u32"),
+    "s64": ("rd", "b64", "u64"), "u64": ("rd", "b64", "u64"), "b64": ("rd", "b64", "u64"),
+    "f32": ("f", "f32", "f32"), "f64": ("fd", "f64", "f64"), "pred": ("p", "pred", None),
+}
+INTS = ("s16", "u16", "s32", "u32", "s64", "u64")
+INT32 = ("s32", "u32")
+FLOATS = ("f32", "f64")
+IMM = {"s16": ("7", "-3", "0x7fff"), "u16": ("5", "0xffff"), "s32": ("1", "-1", "123456", "0x7fffffff", "-65536"),
+       "u32": ("3", "0xffffffff", "0x80000000", "4096", "255"),
+       "s64": ("1", "-1", "0x100000000", "-4294967296"), "u64": ("7", "0xffffffffffffffff", "0x123456789"),
+       "b32": ("0xff00ff00", "1", "0"), "b64": ("0xff", "0xffffffff00000000"), "b16": ("0xff",),
+       "f32": ("0f3F800000", "0f40490FDB", "0fBF000000", "0f7F800000", "0f00000000", "0f47000000",
+               "0f3DCCCCCD", "0fC2C80000"),
+       "f64": ("0d3FF0000000000000", "0d4000000000000000", "0dBFE0000000000000", "0d3FB999999999999A",
+               "0d7FF0000000000000")}
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """``text`` with ``{d}``/``{e}`` outputs of ``out`` types and ``{a}``,``{b}``,``{c}`` inputs (``{pa}`` …
+    for parameters) of ``ins`` types; ``arch`` is sm_90 or sm_90a."""
+
+    text: str
+    out: tuple[str, ...]
+    ins: tuple[str, ...]
+    arch: str = "sm_90"
+
+
+def _operand_forms(ins: tuple[str, ...], rng: random.Random) -> list[tuple[str, ...]]:
+    """Operand kinds for the inputs: all registers, each one immediate, each one a parameter."""
+    forms = [("reg",) * len(ins)]
+    for i, t in enumerate(ins):
+        if t in IMM and t != "pred":
+            forms.append(tuple("imm:" + rng.choice(IMM[t]) if j == i else "reg" for j in range(len(ins))))
+            forms.append(tuple("imm:" + rng.choice(IMM[t]) if j == i else "reg" for j in range(len(ins))))
+        if TYPES[t][2] is not None:
+            forms.append(tuple("par" if j == i else "reg" for j in range(len(ins))))
+    return forms
+
+
+def _s(text, out, ins, arch="sm_90"):
+    return Snippet(text, tuple(out), tuple(ins), arch)
+
+
+def snippets() -> list[tuple[str, Snippet]]:
+    """(group, snippet) pairs: the instruction matrix."""
+    out: list[tuple[str, Snippet]] = []
+
+    def add(group, text, o, i, arch="sm_90"):
+        out.append((group, _s(text, o, i, arch)))
+
+    for t in INTS + ("f32", "f64"):
+        for op in ("add", "sub", "min", "max"):
+            add(f"arith_{t}", f"{op}.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        add(f"arith_{t}", f"abs.{t} {{d}}, {{a}};", [t], [t])
+        add(f"arith_{t}", f"neg.{t} {{d}}, {{a}};", [t], [t])
+    for t in INTS:
+        for op in ("mul.lo", "mul.hi", "mad.lo", "mad.hi", "div", "rem"):
+            if op.startswith("mad"):
+                add(f"mul_{t}", f"{op}.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, t])
+            else:
+                add(f"mul_{t}", f"{op}.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        if t in ("s16", "u16", "s32", "u32"):
+            wide = {"s16": "s32", "u16": "u32", "s32": "s64", "u32": "u64"}[t]
+            add(f"mul_{t}", f"mul.wide.{t} {{d}}, {{a}}, {{b}};", [wide], [t, t])
+            add(f"mul_{t}", f"mad.wide.{t} {{d}}, {{a}}, {{b}}, {{c}};", [wide], [t, t, wide])
+    for t in ("s32", "u32"):
+        add("sat", "add.sat.s32 {d}, {a}, {b};", ["s32"], ["s32", "s32"])
+        add("sat", "sub.sat.s32 {d}, {a}, {b};", ["s32"], ["s32", "s32"])
+        add("mul24", f"mul24.lo.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        add("mul24", f"mul24.hi.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        add("mul24", f"mad24.lo.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, t])
+        add("sad", f"sad.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, t])
+        add("carry", f"add.cc.{t} {{d}}, {{a}}, {{b}};\naddc.cc.{t} {{e}}, {{a}}, {{c}};", [t, t], [t, t, t])
+        add("carry", f"sub.cc.{t} {{d}}, {{a}}, {{b}};\nsubc.{t} {{e}}, {{a}}, {{c}};", [t, t], [t, t, t])
+        add("carry", f"mad.lo.cc.{t} {{d}}, {{a}}, {{b}}, {{c}};\nmadc.hi.{t} {{e}}, {{a}}, {{b}}, {{c}};",
+            [t, t], [t, t, t])
+        add("dp", f"dp4a.{t}.{t} {{d}}, {{a}}, {{b}}, {{c}};", ["s32" if t == "s32" else "u32"], [t, t, t])
+        add("dp", f"dp2a.lo.{t}.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, t])
+        add("dp", f"dp2a.hi.{t}.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, t])
+    for t in ("b16", "b32", "b64"):
+        for op in ("and", "or", "xor"):
+            add(f"logic_{t}", f"{op}.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        add(f"logic_{t}", f"not.{t} {{d}}, {{a}};", [t], [t])
+        add(f"logic_{t}", f"cnot.{t} {{d}}, {{a}};", [t], [t])
+        add(f"shift_{t}", f"shl.{t} {{d}}, {{a}}, {{b}};", [t], [t, "u32"])
+    for t in ("s16", "u16", "s32", "u32", "s64", "u64"):
+        add(f"shift_{t}", f"shr.{t} {{d}}, {{a}}, {{b}};", [t], [t, "u32"])
+    for lut in ("0x96", "0xe8", "0xfe", "0x80", "0x3c", "0xf0", "0x1e"):
+        add("lop3", f"lop3.b32 {{d}}, {{a}}, {{b}}, {{c}}, {lut};", ["b32"], ["b32", "b32", "b32"])
+    for t in ("b32", "b64"):
+        add("bits", f"popc.{t} {{d}}, {{a}};", ["u32"], [t])
+        add("bits", f"clz.{t} {{d}}, {{a}};", ["u32"], [t])
+        add("bits", f"brev.{t} {{d}}, {{a}};", [t], [t])
+    for t in ("s32", "u32", "s64", "u64"):
+        add("bits", f"bfind.{t} {{d}}, {{a}};", ["u32"], [t])
+        add("bits", f"bfind.shiftamt.{t} {{d}}, {{a}};", ["u32"], [t])
+        add("bits", f"bfe.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, "u32", "u32"])
+    for t in ("b32", "b64"):
+        add("bits", f"bfi.{t} {{d}}, {{a}}, {{b}}, {{c}}, {{e2}};".replace(", {e2}", ", 5"), [t], [t, t, "u32"])
+    for mode in ("", ".f4e", ".b4e", ".rc8", ".ecl", ".ecr", ".rc16"):
+        add("prmt", f"prmt.b32{mode} {{d}}, {{a}}, {{b}}, {{c}};", ["b32"], ["b32", "b32", "b32"])
+    for d in ("l", "r"):
+        for m in ("clamp", "wrap"):
+            add("shf", f"shf.{d}.{m}.b32 {{d}}, {{a}}, {{b}}, {{c}};", ["b32"], ["b32", "b32", "u32"])
+    # floating point
+    for t in FLOATS:
+        for rnd in (".rn", ".rz", ".rm", ".rp"):
+            ftz = [".ftz", ""] if t == "f32" else [""]
+            for f in ftz:
+                add(f"fp_{t}", f"add{rnd}{f}.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+                add(f"fp_{t}", f"mul{rnd}{f}.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+                add(f"fp_{t}", f"fma{rnd}{f}.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, t])
+                add(f"fp_{t}", f"div{rnd}{f}.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+                add(f"fp_{t}", f"sqrt{rnd}{f}.{t} {{d}}, {{a}};", [t], [t])
+                add(f"fp_{t}", f"rcp{rnd}{f}.{t} {{d}}, {{a}};", [t], [t])
+        add(f"fp_{t}", f"min.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        add(f"fp_{t}", f"copysign.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        for tp in ("finite", "infinite", "number", "notanumber", "normal", "subnormal"):
+            add(f"testp_{t}", f"testp.{tp}.{t} {{d}}, {{a}};", ["pred"], [t])
+    for f in ("", ".ftz"):
+        add("fp_sat", f"add.rn{f}.sat.f32 {{d}}, {{a}}, {{b}};", ["f32"], ["f32", "f32"])
+        add("fp_sat", f"fma.rn{f}.sat.f32 {{d}}, {{a}}, {{b}}, {{c}};", ["f32"], ["f32", "f32", "f32"])
+        add("fp_sat", f"mul.rn{f}.sat.f32 {{d}}, {{a}}, {{b}};", ["f32"], ["f32", "f32"])
+        add("fp_nan", f"min{f}.NaN.f32 {{d}}, {{a}}, {{b}};", ["f32"], ["f32", "f32"])
+        add("fp_nan", f"max{f}.NaN.f32 {{d}}, {{a}}, {{b}};", ["f32"], ["f32", "f32"])
+        for op in ("sin", "cos", "lg2", "ex2", "rsqrt", "sqrt", "rcp"):
+            add("sfu", f"{op}.approx{f}.f32 {{d}}, {{a}};", ["f32"], ["f32"])
+        add("sfu", f"div.approx{f}.f32 {{d}}, {{a}}, {{b}};", ["f32"], ["f32", "f32"])
+        add("sfu", f"div.full{f}.f32 {{d}}, {{a}}, {{b}};", ["f32"], ["f32", "f32"])
+    add("sfu", "tanh.approx.f32 {d}, {a};", ["f32"], ["f32"])
+    add("sfu", "ex2.approx.ftz.bf16x2 {d}, {a};", ["bf16x2"], ["bf16x2"])
+    add("sfu", "rcp.approx.ftz.f64 {d}, {a};", ["f64"], ["f64"])
+    add("sfu", "rsqrt.approx.f64 {d}, {a};", ["f64"], ["f64"])
+    for t in ("f16", "f16x2", "bf16", "bf16x2"):
+        for op in ("add", "sub", "mul"):
+            rn = [".rn", ""] if True else [""]
+            for r in rn:
+                ftzs = [".ftz", ""] if t.startswith("f16") else [""]
+                for f in ftzs:
+                    add(f"half_{t}", f"{op}{r}{f}.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        add(f"half_{t}", f"fma.rn.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, t])
+        add(f"half_{t}", f"fma.rn.relu.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, t])
+        add(f"half_{t}", f"min.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        add(f"half_{t}", f"max.NaN.{t} {{d}}, {{a}}, {{b}};", [t], [t, t])
+        add(f"half_{t}", f"neg.{t} {{d}}, {{a}};", [t], [t])
+        add(f"half_{t}", f"abs.{t} {{d}}, {{a}};", [t], [t])
+        if t.startswith("f16"):
+            add(f"half_{t}", f"fma.rn.sat.{t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, t])
+            add(f"half_{t}", f"ex2.approx.{t} {{d}}, {{a}};", [t], [t])
+            add(f"half_{t}", f"tanh.approx.{t} {{d}}, {{a}};", [t], [t])
+    # comparisons
+    cmps_i = ("eq", "ne", "lt", "le", "gt", "ge")
+    cmps_u = ("lo", "ls", "hi", "hs")
+    cmps_f = ("eq", "ne", "lt", "le", "gt", "ge", "equ", "neu", "ltu", "leu", "gtu", "geu", "num", "nan")
+    for t in INTS + ("b16", "b32", "b64") + FLOATS + ("f16", "f16x2", "bf16", "bf16x2"):
+        cmps = cmps_f if t[0] in "fb" and t not in ("b16", "b32", "b64") else cmps_i + (cmps_u if t[0] == "u" else ())
+        for c in cmps:
+            if t.endswith("x2"):
+                add(f"setp_{t}", f"setp.{c}.{t} {{d}}|{{e}}, {{a}}, {{b}};", ["pred", "pred"], [t, t])
+                continue
+            if t[0] == "b" and c not in ("eq", "ne"):
+                continue
+            add(f"setp_{t}", f"setp.{c}.{t} {{d}}, {{a}}, {{b}};", ["pred"], [t, t])
+        for bop in ("and", "or", "xor"):
+            c = cmps[2]
+            if t.endswith("x2") or t[0] == "b":
+                continue
+            add(f"setp_{t}", f"setp.{c}.{bop}.{t} {{d}}, {{a}}, {{b}}, {{c}};", ["pred"], [t, t, "pred"])
+            add(f"setp_{t}", f"setp.{c}.{bop}.{t} {{d}}|{{e}}, {{a}}, {{b}}, !{{c}};", ["pred", "pred"], [t, t, "pred"])
+        if t in ("s32", "u32", "f32", "s64", "f64"):
+            add(f"set_{t}", f"set.{cmps[3]}.u32.{t} {{d}}, {{a}}, {{b}};", ["u32"], [t, t])
+            add(f"set_{t}", f"set.{cmps[0]}.f32.{t} {{d}}, {{a}}, {{b}};", ["f32"], [t, t])
+            add(f"set_{t}", f"slct.{t}.s32 {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, "s32"])
+            add(f"set_{t}", f"slct.{t}.f32 {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, "f32"])
+        if t not in ("f16x2", "bf16x2", "bf16"):
+            add(f"selp_{t}", f"selp.{'b' + t[1:] if t[0] in 'su' else t} {{d}}, {{a}}, {{b}}, {{c}};", [t], [t, t, "pred"])
+    for bop in ("and", "or", "xor"):
+        add("pred", f"{bop}.pred {{d}}, {{a}}, {{b}};", ["pred"], ["pred", "pred"])
+    add("pred", "not.pred {d}, {a};", ["pred"], ["pred"])
+    # conversions
+    conv = ("s8", "u8", "s16", "u16", "s32", "u32", "s64", "u64", "f16", "bf16", "f32", "f64")
+    for dt, st in itertools.product(conv, conv):
+        if dt == st:
+            continue
+        dreg = {"s8": "s16", "u8": "u16"}.get(dt, dt)
+        sreg = {"s8": "s16", "u8": "u16"}.get(st, st)
+        fdst, fsrc = dt[0] == "f" or dt == "bf16", st[0] == "f" or st == "bf16"
+        rnds = [""]
+        if fdst and fsrc:
+            rnds = [".rn", ".rz"] if conv.index(dt) < conv.index(st) else [""]
+            if conv.index(dt) < conv.index(st):
+                rnds += [".rm", ".rp"] if dt in ("f32",) else []
+        elif fdst:
+            rnds = [".rn", ".rz", ".rm", ".rp"]
+        elif fsrc:
+            rnds = [".rni", ".rzi", ".rmi", ".rpi"]
+        for r in rnds:
+            add(f"cvt_{st}", f"cvt{r}.{dt}.{st} {{d}}, {{a}};", [dreg], [sreg])
+        if fdst and dt == "f32":
+            add(f"cvt_{st}", f"cvt{rnds[0]}.sat.{dt}.{st} {{d}}, {{a}};", [dreg], [sreg])
+        if not fdst and fsrc:
+            add(f"cvt_{st}", f"cvt.rzi.sat.{dt}.{st} {{d}}, {{a}};", [dreg], [sreg])
+    for t in ("f32", "f64"):
+        for r in (".rni", ".rzi", ".rmi", ".rpi"):
+            add("cvt_round", f"cvt{r}.{t}.{t} {{d}}, {{a}};", [t], [t])
+    add("cvt_pack", "cvt.rn.f16x2.f32 {d}, {a}, {b};", ["f16x2"], ["f32", "f32"])
+    add("cvt_pack", "cvt.rn.bf16x2.f32 {d}, {a}, {b};", ["bf16x2"], ["f32", "f32"])
+    add("cvt_pack", "cvt.rn.relu.bf16x2.f32 {d}, {a}, {b};", ["bf16x2"], ["f32", "f32"])
+    add("cvt_pack", "cvt.rna.tf32.f32 {d}, {a};", ["b32"], ["f32"])
+    add("cvt_pack", "cvt.rn.satfinite.e4m3x2.f32 {d}, {a}, {b};", ["b16"], ["f32", "f32"])
+    add("cvt_pack", "cvt.rn.satfinite.e5m2x2.f32 {d}, {a}, {b};", ["b16"], ["f32", "f32"])
+    add("cvt_pack", "cvt.rn.f16x2.e4m3x2 {d}, {a};", ["f16x2"], ["b16"])
+    add("mov", "mov.b64 {d}, {{{a}, {b}}};", ["b64"], ["b32", "b32"])
+    add("mov", "mov.b64 {{{d}, {e}}}, {a};", ["b32", "b32"], ["b64"])
+    add("mov", "mov.b32 {d}, {{{a}, {b}}};", ["b32"], ["b16", "b16"])
+    # warp-level
+    for m in ("up", "down", "bfly", "idx"):
+        add("shfl", f"shfl.sync.{m}.b32 {{d}}, {{a}}, {{b}}, 0x1f, 0xffffffff;", ["b32"], ["b32", "u32"])
+        add("shfl", f"shfl.sync.{m}.b32 {{d}}|{{e}}, {{a}}, 3, {{b}}, 0xffffffff;", ["b32", "pred"], ["b32", "u32"])
+        add("shfl", f"shfl.sync.{m}.b32 {{d}}, {{a}}, {{b}}, {{c}}, 0xffffffff;", ["b32"], ["b32", "u32", "u32"])
+    for m in ("all", "any", "uni"):
+        add("vote", f"vote.sync.{m}.pred {{d}}, {{a}}, 0xffffffff;", ["pred"], ["pred"])
+    add("vote", "vote.sync.ballot.b32 {d}, {a}, 0xffffffff;", ["b32"], ["pred"])
+    add("vote", "vote.sync.ballot.b32 {d}, !{a}, 0xffffffff;", ["b32"], ["pred"])
+    add("vote", "match.any.sync.b32 {d}, {a}, 0xffffffff;", ["b32"], ["b32"])
+    add("vote", "match.all.sync.b32 {d}|{e}, {a}, 0xffffffff;", ["b32", "pred"], ["b32"])
+    add("vote", "match.any.sync.b64 {d}, {a}, 0xffffffff;", ["b32"], ["b64"])
+    for op in ("add", "min", "max"):
+        for t in ("u32", "s32"):
+            add("redux", f"redux.sync.{op}.{t} {{d}}, {{a}}, 0xffffffff;", [t], [t])
+    for op in ("and", "or", "xor"):
+        add("redux", f"redux.sync.{op}.b32 {{d}}, {{a}}, 0xffffffff;", ["b32"], ["b32"])
+    add("elect", "elect.sync {d}|{e}, 0xffffffff;", ["b32", "pred"], [])
+    add("misc", "activemask.b32 {d};", ["b32"], [])
+    for sreg in ("%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ctaid.x", "%ctaid.y", "%ctaid.z",
+                 "%nctaid.x", "%laneid", "%warpid", "%nwarpid", "%smid", "%nsmid", "%lanemask_lt",
+                 "%lanemask_ge", "%clock", "%gridid", "%clusterid.x", "%cluster_ctarank", "%cluster_nctarank",
+                 "%is_explicit_cluster", "%dynamic_smem_size", "%total_smem_size"):
+        add("sreg", f"mov.u32 {{d}}, {sreg};", ["u32"], [])
+    for sreg in ("%clock64", "%globaltimer", "%gridid"):
+        add("sreg", f"mov.u64 {{d}}, {sreg};", ["u64"], [])
+    return out
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def _reg(cls: str, n: int) -> str:
+    return f"%{cls}{n}"
+
+
+class _Alloc:
+    def __init__(self):
+        self.count = {c: 0 for c in ("h", "r", "rd", "f", "fd", "p")}
+
+    def new(self, t: str) -> str:
+        cls = TYPES[t][0]
+        self.count[cls] += 1
+        return _reg(cls, self.count[cls])
+
+
+def _store_val(t: str, reg: str, al: _Alloc, lines: list[str], outp: str, off: int) -> int:
+    cls, _decl, st = TYPES[t]
+    if t == "pred":
+        r = al.new("u32")
+        lines.append(f"selp.u32 {r}, 1, 0, {reg};")
+        reg, st = r, "u32"
+    lines.append(f"st.global.{st} [{outp}+{off}], {reg};")
+    return off + 8
+
+
+def kernel(name: str, items: list[Snippet], rng: random.Random, live: int = 8, arch: str = "sm_90",
+           uniform: bool = False) -> str:
+    """One kernel: ``live`` copies of each snippet's inputs loaded up front, then every snippet over
+    every operand form on those copies, then every output stored. ``uniform`` inputs are kernel
+    parameters, the same in every thread, so ptxas computes on the uniform datapath (U* ops)."""
+    al = _Alloc()
+    body: list[str] = []
+    params = [".param .u64 p_in", ".param .u64 p_out"]
+    ptypes = sorted({t for s in items for t in s.ins if TYPES[t][2] is not None})
+    for t in ptypes:
+        params.append(f".param .{TYPES[t][2]} p_{t}")
+    body += ["mov.u32 %r1000, %tid.x;", "mov.u32 %r1001, %ctaid.x;", "mad.lo.u32 %r1000, %r1001, 256, %r1000;",
+             "ld.param.u64 %rd1000, [p_in];", "ld.param.u64 %rd1001, [p_out];",
+             "cvta.to.global.u64 %rd1000, %rd1000;", "cvta.to.global.u64 %rd1001, %rd1001;",
+             "mul.wide.u32 %rd1002, %r1000, 4096;", "add.u64 %rd1003, %rd1000, %rd1002;",
+             "add.u64 %rd1004, %rd1001, %rd1002;"]
+    par = {}
+    for t in ptypes:
+        r = al.new(t)
+        body.append(f"ld.param.{TYPES[t][2]} {r}, [p_{t}];")
+        par[t] = r
+    pools: dict[str, list[str]] = {}
+    off = 0
+    needed = sorted({t for s in items for t in s.ins})
+    for t in needed:
+        pools[t] = []
+        for _ in range(live):
+            r = al.new(t)
+            if t == "pred":
+                src = al.new("u32")
+                if uniform:
+                    params.append(f".param .u32 q_{off}")
+                    body.append(f"ld.param.u32 {src}, [q_{off}];")
+                else:
+                    body.append(f"ld.global.u32 {src}, [%rd1003+{off}];")
+                body.append(f"setp.ne.u32 {r}, {src}, {rng.randint(0, 9)};")
+            elif uniform:
+                params.append(f".param .{TYPES[t][2]} q_{off}")
+                body.append(f"ld.param.{TYPES[t][2]} {r}, [q_{off}];")
+            else:
+                body.append(f"ld.global.{TYPES[t][2]} {r}, [%rd1003+{off}];")
+            off += 8
+            pools[t].append(r)
+    outs: list[tuple[str, str]] = []
+    for s in items:
+        for form in _operand_forms(s.ins, rng):
+            vals = {}
+            for j, (t, kind) in enumerate(zip(s.ins, form)):
+                key = "abc"[j]
+                if kind == "reg":
+                    vals[key] = rng.choice(pools[t])
+                elif kind == "par":
+                    vals[key] = par[t]
+                else:
+                    v = kind[4:]
+                    vals[key] = v
+            ds = {}
+            for j, t in enumerate(s.out):
+                r = al.new(t)
+                ds["de"[j]] = r
+                outs.append((t, r))
+            body.append(s.text.format(**vals, **ds))
+    o = 0
+    for t, r in outs:
+        o = _store_val(t, r, al, body, "%rd1004", o)
+    decl = [f".reg .{d} %{c}<{al.count[c] + 1100}>;" for c, d in
+            (("h", "b16"), ("r", "b32"), ("rd", "b64"), ("f", "f32"), ("fd", "f64"), ("p", "pred"))]
+    return "\n".join([".version 9.0", f".target {arch}", ".address_size 64", "",
+                      f".visible .entry {name}({', '.join(params)})", "{", *decl, *body, "ret;", "}", ""])
+
+
+def kernels(seed: int = 1) -> list[tuple[str, list[Snippet], str]]:
+    """``(name, snippets, arch)`` per kernel: one per group and register-pressure level."""
+    rng = random.Random(seed)
+    groups: dict[str, list[Snippet]] = {}
+    for g, s in snippets():
+        groups.setdefault(g, []).append(s)
+    out = []
+    for g, items in sorted(groups.items()):
+        arch = "sm_90a" if any(s.arch == "sm_90a" for s in items) else "sm_90"
+        for live in (4, 24, -6):  # negative: uniform inputs
+            out.append((f"gen_{g}_{live if live > 0 else 'u' + str(-live)}", items, arch, live, rng.randint(0, 1 << 30)))
+    return out
+
+
+def render(name: str, items: list[Snippet], arch: str, live: int, seed: int) -> str:
+    return kernel(name, items, random.Random(seed), live=abs(live), arch=arch, uniform=live < 0)
