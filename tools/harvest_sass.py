@@ -143,9 +143,10 @@ def shipped_ptx(include_held_out: bool = False, points: int = TUNE_POINTS) -> li
     from sass_lab.ir import Module
     from sass_lab.lab.spec import load_spec
     from sass_lab.passes import run_passes
+    from sass_lab.paths import KERNELS
 
     out = []
-    for path in sorted((ROOT / "kernels_asm").glob("*.sasm")):
+    for path in sorted(KERNELS.glob("*.sasm")):
         if is_held_out(path.name) != include_held_out:
             continue
         choices: list[dict] = [{}]
@@ -171,6 +172,8 @@ def shipped_ptx(include_held_out: bool = False, points: int = TUNE_POINTS) -> li
                 continue
             tag = ",".join(f"{k}={v}" for k, v in d.items())
             out.append((f"kernels_asm/{path.name}[{tag}]", ptx))
+    if not out and not include_held_out:
+        sys.exit("harvest: no shipped kernel builds (the PTX front end failed on every one)")
     return out
 
 
@@ -231,17 +234,27 @@ def compile_one(ptx: str, arch: str, opts: tuple[str, ...], work: Path, tool: st
 
 
 def _gen_fallback(name: str, work: Path, opts: tuple[str, ...], tool: str) -> list[bytes]:
-    """A generated kernel ptxas rejects: compile its snippets one kernel each, keep those that build."""
+    """A generated kernel ptxas rejects: split its snippets in halves until the parts build (a bad
+    snippet alone is dropped), so a few bad snippets cost a few extra kernels, not one per snippet."""
     import harvest_ptx
 
     spec = {n: (items, arch, live, seed) for n, items, arch, live, seed in harvest_ptx.kernels()}
     items, arch, live, seed = spec[name.removeprefix("gen/")]
-    out = []
-    for i, s in enumerate(items):
-        ptx = harvest_ptx.render(f"{name.removeprefix('gen/')}_{i}", [s], arch, live, seed + i)
+    out: list[bytes] = []
+
+    def build(part: list, tag: str) -> None:
+        ptx = harvest_ptx.render(f"{name.removeprefix('gen/')}_{tag}", part, arch, live, seed + len(tag))
         cub, _ = compile_one(ptx, arch, opts, work, tool)
         if cub is not None:
             out.append(cub)
+        elif len(part) > 1:
+            half = len(part) // 2
+            build(part[:half], tag + "a")
+            build(part[half:], tag + "b")
+
+    half = len(items) // 2
+    build(items[:half], "a")
+    build(items[half:], "b")
     return out
 
 

@@ -24,4 +24,8 @@ step "$("$sl" --version), kernels at ${kernels#"$work"/}"
 "$sl" assemble "$kernels/saxpy.sasm" "$kernels/reduce.sasm" -o out
 ls out
 "$sl" verify "$kernels/saxpy.sasm" --emulate
+step "SASS listing round trip (the learned encodings ship in the wheel)"
+"$sl" sass out/saxpy.cubin --edit -o out/saxpy.sass
+"$sl" assemble out/saxpy.sass -o out/saxpy_again.cubin
+cmp out/saxpy.cubin out/saxpy_again.cubin
 step "ok"

@@ -23,6 +23,11 @@ def register(sub) -> None:
                         "folders go to subfolders; an input is never overwritten)")
     p.add_argument("--no-schedule", action="store_true", help="leave .schedule regions in source order")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of tables")
+    g = p.add_argument_group("editable SASS listings (.sass, from `sass FILE --edit`); -o is then the cubin")
+    g.add_argument("--auto-control", action="store_true",
+                   help="compute stall/yield/barriers/waits from the scoreboard model")
+    g.add_argument("--no-check", action="store_true", help="report hazards as warnings instead of errors")
+    g.add_argument("--banks", default="volta", metavar="MODEL", help="bank model for the report: volta, maxwell")
     p.set_defaults(func=run)
 
 
@@ -88,6 +93,16 @@ def _outputs(base: Path) -> tuple[Path, Path]:
 def run(args) -> int:
     from ..ui.report import assemble_table
 
+    listings = [f for f in args.files if f.endswith(".sass")]
+    if listings:
+        if len(args.files) != 1:
+            raise UsageError("assemble one .sass listing at a time", hint="sass_lab assemble K.sass -o K.cubin")
+        from .sassasm import run as run_listing
+
+        return run_listing(args, listings[0])
+    if args.auto_control or args.no_check:
+        raise UsageError("--auto-control and --no-check apply to .sass listings",
+                         hint="write one with `sass_lab sass FILE --edit -o K.sass`")
     defines = parse_defines(args.defines)
     files: list[str] = []
     for f in args.files:  # each file once, as first named

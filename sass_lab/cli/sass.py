@@ -24,6 +24,10 @@ def register(sub) -> None:
     p.add_argument("--all", action="store_true", help="include device functions (default: kernels only)")
     p.add_argument("-D", dest="defines", action="append", default=[], metavar="K=V",
                    help="override a .define when assembling")
+    p.add_argument("--edit", action="store_true",
+                   help="write an editable listing (-o K.sass) and its skeleton cubin; assemble it back "
+                        "with `sass_lab assemble K.sass -o K.cubin`")
+    p.add_argument("-o", "--out", metavar="K.sass", help="with --edit: the listing to write")
     p.set_defaults(func=run)
 
 
@@ -60,10 +64,18 @@ def run(args) -> int:
     from ..sass.listing import kernel_record, render
     from .assemble import parse_defines
 
+    if args.out and not args.edit:
+        raise UsageError("-o goes with --edit", hint="sass_lab sass FILE --edit -o K.sass")
+    if args.edit and not args.out:
+        raise UsageError("--edit needs -o K.sass", hint="sass_lab sass FILE --edit -o K.sass")
     src = load(args.file, args.arch, parse_defines(args.defines))
     funcs = disassemble(src.cubin, src.arch)
     ents = entries(src.cubin)
-    names = select(funcs, ents, args.kernel, args.all)
+    names = select(funcs, ents, args.kernel, args.all or args.edit)
+    if args.edit:
+        from .sassasm import edit
+
+        return edit(args, src, names if args.kernel else list(funcs))
     model = bank_model(args.banks)
     stats = {n: kernel_stats(funcs[n], model) for n in names}
     if args.json:

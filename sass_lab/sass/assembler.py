@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import SourceError, Span, UsageError
-from .control import CTRL_MASK, Control, encode
+from .control import Control, encode
 from .disasm import RawInstr, build, scan
 from .disasm import listing as nvdisasm_listing
 from .encoding import Refused, encoder
@@ -139,7 +139,7 @@ def old_function(skeleton: bytes, name: str) -> tuple[dict[int, str], dict[str, 
 
 
 def code_of(name: str, instrs: list[SassInstr], labels: dict[str, int], skeleton: bytes, settings: dict,
-            old_registers: int) -> Code:
+            old_registers: int, old_barriers: int = 0) -> Code:
     from .regs import access
 
     text = b"".join(i.word.to_bytes(16, "little") for i in instrs)
@@ -153,8 +153,8 @@ def code_of(name: str, instrs: list[SassInstr], labels: dict[str, int], skeleton
                           f"{REG_SLACK})", settings["registers"][1])
     bars = [int(o.value) for i in instrs if i.opcode == "BAR" for o in i.operands if o.kind == "imm"]
     barriers = settings.get("barriers", (None,))[0]
-    if barriers is None and bars:
-        barriers = max(bars) + 1
+    if barriers is None and bars and max(bars) + 1 > old_barriers:
+        barriers = max(bars) + 1  # named barriers beyond the skeleton's count
     old_texts, old_labels, old_syms = old_function(skeleton, name)
     syms = tuple((i.address, s) for i in instrs for s in split(i.text, labels).symbols)
     return Code(text=text, texts={i.address: " ".join(i.text.split()) for i in instrs},
@@ -167,10 +167,11 @@ def code_of(name: str, instrs: list[SassInstr], labels: dict[str, int], skeleton
 
 
 def assemble(listing: Listing, skeleton: bytes | None = None, auto_control: bool = False,
-             check: bool = True) -> Assembled:
-    """Encode every function of ``listing`` and splice it into the skeleton cubin."""
+             check: bool = True, banks: str = "volta") -> Assembled:
+    """Encode every function of ``listing`` and splice it into the skeleton cubin (named registers
+    allocated under bank model ``banks``)."""
     from ..toolchain.cubin import read_cubin
-    from .names import resolve
+    from .names import bank_report, resolve, set_reuse, substitute
     from .sched import check_hazards, schedule_control
 
     if listing.arch not in ("sm_90", "sm_90a"):
@@ -182,7 +183,7 @@ def assemble(listing: Listing, skeleton: bytes | None = None, auto_control: bool
         if fn.name not in info:
             raise SourceError(f"the skeleton has no function '{fn.name}'", fn.span,
                               hint=f"functions: {', '.join(info)}")
-        named = resolve(fn)
+        named = resolve(fn, banks, ceiling=fn.settings.get("registers", (info[fn.name].registers,))[0])
         instrs, spans, labels = encode_function(fn, listing.arch, named.texts)
         missing = [sp for it, sp in zip(fn.instructions, spans) if it.ctrl is None]
         if auto_control:
@@ -190,6 +191,14 @@ def assemble(listing: Listing, skeleton: bytes | None = None, auto_control: bool
         elif missing:
             raise SourceError("instruction without a control field", missing[0],
                               hint="write wait:read:write:yield:stall, or assemble with --auto-control")
+        elif named.reuse:
+            instrs = set_reuse(instrs)
+        banks = {}
+        if named.auto:
+            naive = [substitute(it.text, named.banks["naive"]) for it in fn.instructions]
+            before = encode_function(fn, listing.arch, naive)[0]
+            before = [_no_reuse(i) for i in before]
+            banks = bank_report(before, instrs, named.banks["model"])
         hazards = tuple(check_hazards(instrs))
         if check and hazards:
             h = hazards[0]
@@ -197,12 +206,77 @@ def assemble(listing: Listing, skeleton: bytes | None = None, auto_control: bool
             raise SourceError(f"hazard: {h.describe()}", spans[h.consumer],
                               hint="wait on the barrier the producer sets (or use --auto-control)",
                               log=(f"{len(hazards)} hazards in {fn.name}:\n{more}" if len(hazards) > 1 else None))
-        codes[fn.name] = code_of(fn.name, instrs, labels, skeleton, fn.settings, info[fn.name].registers)
+        codes[fn.name] = code_of(fn.name, instrs, labels, skeleton, fn.settings, info[fn.name].registers,
+                                 info[fn.name].barriers)
         results[fn.name] = FunctionResult(fn.name, tuple(instrs), tuple(spans), hazards,
                                           codes[fn.name].registers or info[fn.name].registers,
-                                          named.mapping, named.banks)
+                                          named.mapping, banks)
     return Assembled(splice(skeleton, codes), results)
 
 
-def words_equal(a: list[SassInstr], b: list[SassInstr]) -> bool:
-    return [i.word & ~CTRL_MASK for i in a] == [i.word & ~CTRL_MASK for i in b]
+def _no_reuse(ins: SassInstr) -> SassInstr:
+    word = encode(replace(ins.ctrl, reuse=0), ins.word)
+    return SassInstr(address=ins.address, text=ins.text, guard=ins.guard, opcode=ins.opcode,
+                     modifiers=ins.modifiers, operands=ins.operands, word=word, labels=ins.labels,
+                     target=ins.target)
+
+
+def canonical(text: str, address: int, labels: dict[str, int]) -> tuple:
+    """An instruction as (variant, operand values) with labels as addresses and numbers as values,
+    so that spelling (label names, 16 vs 0x10, spacing) does not matter."""
+    from .fields import number_bits
+
+    sp = split(text, labels)
+    atoms = []
+    for kind, raw in sp.atoms:
+        if kind == "L":
+            atoms.append(("L", labels.get(raw)))
+        elif kind == "N":
+            v = number_bits(raw, "i")
+            atoms.append(("N", v if v is not None else number_bits(raw, "d") if number_bits(raw, "f") is None
+                          else number_bits(raw, "f")))
+        else:
+            atoms.append((kind, raw))
+    return sp.key, tuple(atoms), sp.symbols
+
+
+def readback(result: Assembled, listing: Listing) -> None:
+    """nvdisasm must read the new cubin back as the listing that was assembled (texts as
+    ``canonical``, control fields exactly); raise ToolchainError naming the first difference."""
+    import hashlib
+
+    from ..errors import ToolchainError
+    from .sassfile import ctrl_text, read, write
+
+    try:
+        back = read(write(result.cubin, "new.cubin", hashlib.sha1(result.cubin).hexdigest(),
+                          list(result.functions), listing.arch), "<nvdisasm>")
+    except ToolchainError as e:
+        raise ToolchainError("nvdisasm cannot read the assembled cubin back (a control value or an "
+                             "encoding it rejects)", log=e.log) from None
+    problems = []
+    for name, fr in result.functions.items():
+        fb = back.function(name)
+        if fb is None:
+            problems.append(f"{name}: missing in nvdisasm's listing")
+            continue
+        mine_labels = {lab: i.address for i in fr.instrs for lab in i.labels}
+        addr, their_labels = 0, {}
+        for it in fb.items:
+            if it.label:
+                their_labels[it.label] = addr
+            else:
+                addr += 16
+        theirs = fb.instructions
+        if len(theirs) != len(fr.instrs):
+            problems.append(f"{name}: {len(fr.instrs)} instructions became {len(theirs)}")
+            continue
+        for ins, it, span in zip(fr.instrs, theirs, fr.spans):
+            a = canonical(ins.text, ins.address, mine_labels)
+            b = canonical(it.text, ins.address, their_labels)
+            if a != b or ctrl_text(ins.ctrl) != ctrl_text(it.ctrl):
+                problems.append(f"{span.file}:{span.line}: '{ins.body}' [{ctrl_text(ins.ctrl)}] reads back as "
+                                f"'{it.text}' [{ctrl_text(it.ctrl)}]")
+    if problems:
+        raise ToolchainError("nvdisasm reads the assembled cubin back differently (an encoding bug)",
+                             log="\n".join(problems[:20]))

@@ -16,7 +16,9 @@ measured from ptxas's own schedules over the harvested corpus.
   ``DOCUMENTED`` and the larger of the two is used;
 * **barrier setup**: the least distance ptxas leaves between an instruction that sets a barrier and
   the first instruction that waits on it;
-* **least stall** per opcode (e.g. branches), and the opcodes on which ptxas sets reuse flags.
+* **least stall** per opcode: the smallest stall ptxas ever gives an instruction of the opcode, kept
+  as a floor when seen over at least ``STALL_SAMPLES`` instances (and always for branches: ptxas
+  never gives BRA/EXIT/RET less than 5); and the opcodes on which ptxas sets reuse flags.
 
 ``table(arch)`` reads the measured table shipped in ``data/<arch>.sched.json`` (tools/harvest_sass.py
 writes it). Opcodes missing from the table are treated as variable latency (safe).
@@ -45,6 +47,7 @@ QUEUES = {"shared": ("LDS", "LDSM", "STS", "STSM", "ATOMS"), "global": ("LDG", "
           "local": ("LDL", "STL"), "generic": ("LD", "ST", "ATOM"), "const": ("LDC",)}
 QUEUE_OF = {op: q for q, ops in QUEUES.items() for op in ops}
 MAX_STALL = 15
+STALL_SAMPLES = 20  # a least stall seen over this many instances is kept as a floor (branches always)
 BRANCH_FLOOR = ("BRA", "BRX", "JMP", "JMX", "CALL", "RET", "EXIT", "BSYNC", "BREAK", "WARPSYNC", "YIELD", "KILL")
 
 
@@ -99,6 +102,7 @@ def collect(functions) -> dict:
     rb: dict[str, int] = defaultdict(int)
     lat: dict[str, list[int]] = {}  # "P>C" -> [min distance, samples]
     stall_min: dict[str, int] = {}
+    stall_n: dict[str, int] = defaultdict(int)
     setup = 99
     reuse = set()
     for instrs in functions:
@@ -113,7 +117,9 @@ def collect(functions) -> dict:
             times.append(t)
             d, u = deps(ins)
             op = ins.opcode
-            stall_min[op] = min(stall_min.get(op, 99), ins.stall)
+            if ins.target != ins.address and op != "NOP":  # not the end padding (BRA to itself, NOPs)
+                stall_min[op] = min(stall_min.get(op, 99), ins.stall)
+                stall_n[op] += 1
             if ins.reuse:
                 reuse.add(op)
             for b in range(6):
@@ -140,13 +146,13 @@ def collect(functions) -> dict:
             t += ins.stall
             if k in ends:
                 writer, barrier_set = {}, {}
-    return {"wb": dict(wb), "rb": dict(rb), "lat": lat, "stall_min": stall_min, "setup": setup,
-            "reuse": sorted(reuse)}
+    return {"wb": dict(wb), "rb": dict(rb), "lat": lat, "stall_min": stall_min, "stall_n": dict(stall_n),
+            "setup": setup, "reuse": sorted(reuse)}
 
 
 def merge(a: dict, b: dict) -> dict:
     out = {"wb": dict(a["wb"]), "rb": dict(a["rb"]), "lat": {k: list(v) for k, v in a["lat"].items()},
-           "stall_min": dict(a["stall_min"]), "setup": min(a["setup"], b["setup"]),
+           "stall_min": dict(a["stall_min"]), "stall_n": dict(a["stall_n"]), "setup": min(a["setup"], b["setup"]),
            "reuse": sorted(set(a["reuse"]) | set(b["reuse"]))}
     for op, (n, w) in b["wb"].items():
         cur = out["wb"].get(op, [0, 0])
@@ -158,6 +164,8 @@ def merge(a: dict, b: dict) -> dict:
         out["lat"][k] = [min(cur[0], v), cur[1] + n]
     for op, v in b["stall_min"].items():
         out["stall_min"][op] = min(out["stall_min"].get(op, 99), v)
+    for op, n in b["stall_n"].items():
+        out["stall_n"][op] = out["stall_n"].get(op, 0) + n
     return out
 
 
@@ -175,7 +183,8 @@ def finish(raw: dict) -> dict:
         row["*"] = max(solid) if solid else min(MAX_STALL, max(row.values()))
     return {"fixed": fixed, "fixed_samples": dict(samples), "variable": variable,
             "reads_late": sorted(raw["rb"]),
-            "min_stall": {op: v for op, v in sorted(raw["stall_min"].items()) if op in BRANCH_FLOOR},
+            "min_stall": {op: v for op, v in sorted(raw["stall_min"].items())
+                          if op in BRANCH_FLOOR or raw["stall_n"].get(op, 0) >= STALL_SAMPLES},
             "setup": raw["setup"], "reuse_ops": raw["reuse"],
             "write_barrier_share": {op: v for op, v in sorted(raw["wb"].items())}}
 

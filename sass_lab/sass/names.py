@@ -179,10 +179,18 @@ def _reads(texts: list[str]) -> list[list[str]]:
     return out
 
 
+def _reg_of(tok: str, assign: dict[str, int]) -> int | None:
+    t = tok.strip("-|")
+    if t in assign:
+        return assign[t]
+    return int(t[1:]) if t[:1] == "R" and t[1:].isdigit() else None
+
+
 def _cost(reads: list[list[str]], assign: dict[str, int], model: BankModel) -> int:
+    """Bank-conflict cycles of the source lists under ``assign`` (names) and literal Rn."""
     total = 0
     for srcs in reads:
-        regs = {assign.get(s.strip("-|"), None) for s in srcs} - {None}
+        regs = {_reg_of(s, assign) for s in srcs} - {None}
         if len(regs) < 2:
             continue
         per = {}
@@ -287,3 +295,40 @@ def bank_report(before: list[SassInstr], after: list[SassInstr], model: BankMode
     a, b = kernel_stats(before, model), kernel_stats(after, model)
     return {"model": a.bank_model.name, "before": a.bank_conflicts, "after": b.bank_conflicts,
             "before_reuse": round(a.reuse_rate, 4), "after_reuse": round(b.reuse_rate, 4)}
+
+
+def name_accumulators(fn: Function, loop_instrs: list[SassInstr], base: str = "acc") -> Function:
+    """``fn`` with the FFMA accumulators of a loop (``FFMA Rd, a, b, Rd``) renamed ``acc<k>`` everywhere
+    and declared ``auto`` (so the allocator places them); a ``CS2R Rk, SRZ`` that zeroes two of them as
+    a pair becomes two ``MOV acc, RZ``, so that no accumulator stays tied to a pair."""
+    acc = []
+    for ins in loop_instrs:
+        ops = ins.operands
+        if ins.opcode == "FFMA" and len(ops) == 4 and ops[0].reg is not None and ops[0].reg == ops[3].reg:
+            if ops[0].reg not in acc:
+                acc.append(ops[0].reg)
+    name = {r: f"{base}{k}" for k, r in enumerate(acc)}
+    pat = re.compile(r"(?<![\w.])R(\d+)(?![\w])(?!\.64)")
+    items = []
+    for it in fn.items:
+        if not it.text:
+            items.append(it)
+            continue
+        m = re.match(r"CS2R R(\d+), SRZ ;", it.text)
+        if m and int(m.group(1)) in name:
+            lo = int(m.group(1))
+            for r in (lo, lo + 1):
+                items.append(replace(it, text=f"MOV {name.get(r, f'R{r}')}, RZ ;", ctrl=None))
+            continue
+        used = {int(x) for x in re.findall(r"(?<![\w.])R(\d+)", it.text)}
+        opcode = it.text.split()[1] if it.text.startswith("@") else it.text.split()[0]
+        wide = re.search(r"\.(64|128)\b", opcode) or opcode.startswith(("D", "CS2R")) or "WIDE" in opcode \
+            or re.search(r"R\d+\.64", it.text)
+        if wide and used & set(name):
+            raise SourceError(f"an accumulator is part of a wider operand in '{it.text}'", it.span,
+                              hint="only accumulators used one register at a time can be renamed")
+        items.append(replace(it, text=pat.sub(lambda m: name.get(int(m.group(1)), m.group(0)) if int(m.group(1)) in name
+                                              else m.group(0), it.text)))
+    span = fn.span
+    regs = (*fn.regs, (f"{base}<0-{len(acc) - 1}> auto", "", span))
+    return replace(fn, items=tuple(items), regs=regs)

@@ -164,6 +164,28 @@ def write(cubin: bytes, skeleton_name: str, sha1: str, functions: list[str] | No
     return "\n".join(out) + "\n"
 
 
+def dump(listing: Listing, ctrl: dict[str, list[Control | None]] | None = None) -> str:
+    """A listing as text again (comments dropped); ``ctrl`` replaces the control fields of the named
+    functions' instructions (None writes ``auto``)."""
+    out = [f".arch {listing.arch}"]
+    if listing.skeleton:
+        out.append(f".skeleton {listing.skeleton}" + (f" sha1={listing.skeleton_sha1}" if listing.skeleton_sha1 else ""))
+    for fn in listing.functions:
+        out += ["", f".function {fn.name}"]
+        out += [f".reg {spec}" for spec, _raw, _span in fn.regs]
+        out += [f".{k} {v}" for k, (v, _span) in fn.settings.items()]
+        given = (ctrl or {}).get(fn.name)
+        k = 0
+        for it in fn.items:
+            if it.label:
+                out.append(f"{it.label}:")
+                continue
+            c = given[k] if given is not None else it.ctrl
+            k += 1
+            out.append(f"        {ctrl_text(c) if c is not None else 'auto':16s}{it.text}")
+    return "\n".join(out) + "\n"
+
+
 # --------------------------------------------------------------------------- reading
 
 

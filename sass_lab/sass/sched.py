@@ -150,10 +150,10 @@ def _step(k: int, ins: SassInstr, state, tab: Table, dd, report: list | None, in
     pending, fixed = state
     defs, uses = dd[k]
     if ins.wait_mask:
-        gone = {e for e in pending if e[2] >= 0 and ins.wait_mask >> e[2] & 1 and e[5] >= tab.setup}
-        if report is not None:
-            for e in pending:
-                if e[2] >= 0 and ins.wait_mask >> e[2] & 1 and e[5] < tab.setup:
+        gone = {e for e in pending if e[2] >= 0 and ins.wait_mask >> e[2] & 1}
+        if report is not None:  # a wait issued before the barrier is set: reported once, as EARLY
+            for e in gone:
+                if e[5] < tab.setup:
                     report.append(("EARLY", e[0], k, f"barrier {e[2]}", tab.setup - e[5]))
         pending = _retire(pending, gone, instrs)
     if report is not None:
@@ -295,19 +295,21 @@ def schedule_control(instrs: list[SassInstr], tab: Table | None = None, reuse: b
     tab = tab or table()
     dd = [deps(i) for i in instrs]
     n = len(instrs)
-    overwritten = _overwritten_later(instrs, dd)
+    ends = _live_ends(instrs, dd)
+    free_at = [-1] * 6  # barrier -> index after which its producers have all been consumed
     out = []
-    rr = 0
+
+    def pick(k: int, until: int) -> int:
+        b = min(range(6), key=lambda x: (free_at[x] >= k, free_at[x]))  # a free one, else the soonest free
+        free_at[b] = max(free_at[b], until)
+        return b
+
     for k, ins in enumerate(instrs):
         var = tab.is_variable(ins.opcode)
-        wb = None
-        if dd[k][0] and var:
-            wb = rr % 6
-            rr += 1
+        wb = pick(k, ends[k][0]) if dd[k][0] and var else None
         rb = None
-        if ins.opcode in tab.reads_late and dd[k][1] and overwritten[k]:
-            rb = rr % 6
-            rr += 1
+        if ins.opcode in tab.reads_late and dd[k][1] and ends[k][1] is not None:
+            rb = pick(k, ends[k][1])
         out.append(_with(ins, stall=max(1, tab.min_stall.get(ins.opcode, 1)), yield_=False, write_barrier=wb,
                          read_barrier=rb, wait_mask=0, reuse=ins.reuse if not reuse else 0))
     succ = successors(out)
@@ -350,15 +352,23 @@ def schedule_control(instrs: list[SassInstr], tab: Table | None = None, reuse: b
     return out
 
 
-def _overwritten_later(instrs: list[SassInstr], dd) -> list[bool]:
-    """Whether any instruction after ``k`` (or anywhere, inside a loop) writes a register ``k`` reads."""
-    written_after = set()
-    out = [False] * len(instrs)
-    for k in range(len(instrs) - 1, -1, -1):
-        out[k] = bool(dd[k][1] & written_after)
-        written_after |= dd[k][0]
-    has_loop = any(i.target is not None and i.target <= i.address for i in instrs)
-    if has_loop:
-        every = set().union(*(d for d, _u in dd)) if dd else set()
-        out = [bool(dd[k][1] & every) for k in range(len(instrs))]
+def _live_ends(instrs: list[SassInstr], dd) -> list[tuple[int, int | None]]:
+    """For each instruction: the index of the first later instruction that reads or overwrites its
+    results, and of the first that overwrites its sources (None: never). A use earlier in the same
+    loop (carried round the back edge) keeps it live to the loop's end; no use at all, to the end."""
+    n = len(instrs)
+    index = {ins.address: k for k, ins in enumerate(instrs)}
+    loops = [(index[i.target], k) for k, i in enumerate(instrs)
+             if i.target is not None and i.target <= i.address and i.target in index]
+    out = []
+    for k in range(n):
+        d, u = dd[k]
+        first_d = next((j for j in range(k + 1, n) if (dd[j][1] | dd[j][0]) & d), None)
+        first_u = next((j for j in range(k + 1, n) if dd[j][0] & u), None)
+        loop_end = max((e for s, e in loops if s <= k <= e), default=None)
+        if first_d is None:
+            first_d = loop_end if loop_end is not None else n
+        if first_u is None and loop_end is not None and any(dd[j][0] & u for j in range(n)):
+            first_u = loop_end
+        out.append((first_d, first_u))
     return out

@@ -118,11 +118,22 @@ def _layout(cubin: bytes, eh, secs: list[_Sec], phs) -> bytes:
         newsize = len(secs[ref].data) if kind == "sec" else size
         cursor, prev_end = new + newsize, old + size
 
-    def moved(old_off: int) -> int | None:
+    def new_size(kind: str, ref, size: int) -> int:
+        return len(secs[ref].data) if kind == "sec" else size
+
+    def shifted(old_off: int) -> int:
+        """Where the file position ``old_off`` went: a block start moves with its block; a position
+        after a block moves with that block's end."""
         for old, _size, kind, ref, _a in blocks:
             if old == old_off:
                 return newoff[(kind, ref)]
-        return None
+        before = [b for b in blocks if b[0] < old_off]
+        if not before:
+            return old_off
+        old, size, kind, ref, _a = max(before, key=lambda b: b[0])
+        if old_off >= old + size:
+            return newoff[(kind, ref)] + new_size(kind, ref, size) + (old_off - old - size)
+        return newoff[(kind, ref)] + (old_off - old)
 
     for i, s in enumerate(secs):
         if i == 0:
@@ -130,14 +141,20 @@ def _layout(cubin: bytes, eh, secs: list[_Sec], phs) -> bytes:
         if s.type != SHT_NOBITS:
             s.hdr[4] = newoff[("sec", i)]
             s.hdr[5] = len(s.data)
+        else:
+            s.hdr[4] = shifted(s._old_nobits_off)
     new_phs = []
     for ph in phs:
         ph = list(ph)
         old_start, old_end = ph[2], ph[2] + ph[5]
         inside = [(i, s) for i, s in enumerate(secs) if i and s.type != SHT_NOBITS and s._old_off is not None
                   and old_start <= s._old_off and s._old_off + s._old_size <= old_end and s._old_size]
-        if ph[0] == 6 or (not inside and moved(old_start) is not None and ph[5]):  # PT_PHDR or the ph table
+        if ph[0] == 6 or (not inside and ph[5] and old_start == eh[5]):  # PT_PHDR, or a load of the ph table
             ph[2] = newoff.get(("ph", None), ph[2])
+        elif not ph[5]:  # no file bytes (NOBITS): keep its place relative to what precedes it; resize
+            ph[2] = shifted(old_start)
+            ph[6] += sum(s.hdr[5] - s._old_nobits for s in secs if s.type == SHT_NOBITS
+                         and old_start <= s._old_nobits_off < old_start + max(1, ph[6]))
         elif inside:
             first = min(inside, key=lambda t: t[1]._old_off)
             last = max(inside, key=lambda t: t[1]._old_off + t[1]._old_size)
@@ -229,6 +246,7 @@ def splice(skeleton: bytes, codes: dict[str, Code]) -> bytes:
     eh, secs, phs = _read(skeleton)
     for s in secs:
         s._old_off, s._old_size = (s.hdr[4], s.hdr[5]) if s.type != SHT_NOBITS else (None, 0)
+        s._old_nobits_off, s._old_nobits = s.hdr[4], s.hdr[5]
     index = {s.name: i for i, s in enumerate(secs)}
     symtab = next((s for s in secs if s.type == SHT_SYMTAB), None)
     strtab = secs[symtab.hdr[6]] if symtab is not None else None

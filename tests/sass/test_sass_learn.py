@@ -1,0 +1,116 @@
+"""The encoding learner on a made-up instruction set with a known encoder: what it learns is exact,
+what it has not seen is refused — never guessed."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from sass_lab.sass.encoding import Encoder, Refused
+from sass_lab.sass.fields import split
+from sass_lab.sass.learn import Sample, learn
+
+OPC = {"FOO": 0x123, "FOO.X": 0x523, "JMP": 0x947}
+
+
+def truth(text: str, address: int = 0, labels: dict | None = None) -> int:
+    """A fixed-position encoder: guard 12-15, Rd 16-23, Ra 24-31, imm 32-63, modifier bit 10,
+    branch offset / 4 split over word bits 34-49 (low half) and 82-97 (high half)."""
+    sp = split(text, labels)
+    op = sp.opcode
+    w = OPC[op] | (sp.atoms[0][1] << 12) | ((sp.atoms[1][1] >> 2) << 15)
+    vals = [a for a in sp.atoms[2:] if a[0] != "F"]
+    if op.startswith("FOO"):
+        (_, rd), (_, ra), (_, imm) = vals
+        w |= rd << 16 | ra << 24 | (int(imm, 16) << 32)
+    else:
+        off = ((labels[vals[0][1]] - address - 16) // 4) & 0xFFFFFFFF
+        w |= (off & 0xFFFF) << 34 | (off >> 16) << 82
+    return w
+
+
+def sample(text: str, address: int = 0, labels: dict | None = None) -> Sample:
+    sp = split(text, labels)
+    atoms = tuple((k, (labels[v], address)) if k == "L" else (k, v) for k, v in sp.atoms)
+    return Sample(sp.key, sp.family, atoms, truth(text, address, labels))
+
+
+def encoder(samples) -> Encoder:
+    return Encoder({"arch": "sm_90", "variants": learn(samples)})
+
+
+def foo(rng, op="FOO", regs=range(0, 128), imm_bits=16) -> str:
+    g = rng.choice(["", "@P0 ", "@!P3 ", "@P6 "])
+    return f"{g}{op} R{rng.choice(regs)}, R{rng.choice(regs)}, 0x{rng.getrandbits(imm_bits):x} ;"
+
+
+def test_learned_fields_encode_unseen_values_exactly():
+    rng = random.Random(1)
+    enc = encoder([sample(foo(rng)) for _ in range(300)])
+    for _ in range(200):
+        t = foo(rng)
+        assert enc.encode(t) == truth(t)
+
+
+def test_value_bits_never_seen_to_vary_are_refused():
+    rng = random.Random(2)
+    enc = encoder([sample(foo(rng, imm_bits=16)) for _ in range(300)])  # imm bits 16-31 always 0
+    with pytest.raises(Refused, match="never seen to vary") as e:
+        enc.encode("FOO R1, R2, 0x10000 ;")
+    assert e.value.category == "value"
+    with pytest.raises(Refused, match="never seen to vary"):
+        enc.encode("FOO R200, R2, 0x1 ;")  # register bit 7 never set in the samples
+
+
+def test_family_places_bits_a_variant_never_varied():
+    rng = random.Random(3)
+    samples = [sample(foo(rng, "FOO", regs=range(0, 255))) for _ in range(300)]
+    samples += [sample(foo(rng, "FOO.X", regs=range(0, 64))) for _ in range(300)]  # bits 6, 7 fixed here
+    enc = encoder(samples)
+    t = "FOO.X R200, R130, 0x7 ;"
+    assert enc.encode(t) == truth(t)  # placed by the family (same opcode and operand shape)
+
+
+def test_unseen_variant_names_the_nearest():
+    rng = random.Random(4)
+    enc = encoder([sample(foo(rng)) for _ in range(50)])
+    with pytest.raises(Refused) as e:
+        enc.encode("FOO.Y R1, R2, 0x3 ;")
+    assert e.value.category == "variant"
+    assert e.value.nearest and e.value.nearest[0].startswith("FOO")
+
+
+def test_fields_that_always_moved_together_are_refused_apart():
+    rng = random.Random(5)
+    samples = []
+    for _ in range(200):
+        r = rng.randrange(128)
+        samples.append(sample(f"FOO R{r}, R{r}, 0x{rng.getrandbits(8):x} ;"))  # Rd == Ra always
+    enc = encoder(samples)
+    assert enc.encode("FOO R9, R9, 0x3 ;") == truth("FOO R9, R9, 0x3 ;")
+    with pytest.raises(Refused, match="both ways"):
+        enc.encode("FOO R9, R10, 0x3 ;")
+
+
+def test_branch_offsets_split_over_two_ranges():
+    rng = random.Random(6)
+    samples = []
+    for _ in range(400):
+        addr = rng.randrange(0, 1 << 20) * 16
+        tgt = rng.randrange(0, 1 << 20) * 16
+        samples.append(sample("JMP `(.L_x_1) ;", addr, {".L_x_1": tgt}))
+    enc = encoder(samples)
+    for _ in range(100):
+        addr, tgt = rng.randrange(0, 1 << 20) * 16, rng.randrange(0, 1 << 20) * 16
+        assert enc.encode("JMP `(.L_x_9) ;", addr, {".L_x_9": tgt}) == truth("JMP `(.L_x_9) ;", addr, {".L_x_9": tgt})
+
+
+def test_a_bit_no_field_explains_makes_the_variant_unlearnable():
+    rng = random.Random(7)
+    samples = [sample(foo(rng)) for _ in range(50)]
+    samples = [Sample(s.key, s.family, s.atoms, s.word | (rng.getrandbits(1) << 100)) for s in samples]
+    enc = encoder(samples)
+    with pytest.raises(Refused, match="no fixed-position encoding") as e:
+        enc.encode("FOO R1, R2, 0x3 ;")
+    assert e.value.category == "unlearnable"

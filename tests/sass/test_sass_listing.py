@@ -1,0 +1,174 @@
+"""The editable listing end to end: write, read, assemble, splice; byte-identical round trips,
+edits that change the code length (EXIT offsets, symbols, relocations), and user errors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+
+import pytest
+from sass_fixtures import compile_fixture
+
+from sass_lab.cli.main import main
+from sass_lab.errors import SourceError, UsageError
+from sass_lab.sass import assembler, sassfile
+from sass_lab.sass.disasm import disassemble
+from sass_lab.toolchain.cubin import read_cubin
+
+
+def listing_of(cubin: bytes) -> str:
+    return sassfile.write(cubin, "k.skel.cubin", hashlib.sha1(cubin).hexdigest())
+
+
+def assemble_text(text: str, cubin: bytes, **kw) -> assembler.Assembled:
+    return assembler.assemble(sassfile.read(text, "k.sass"), cubin, **kw)
+
+
+@pytest.mark.parametrize("name,arch", [("sgemm", "sm_90"), ("misc", "sm_90"), ("mma", "sm_90"),
+                                       ("hopper", "sm_90a"), ("wgmma", "sm_90a")])
+def test_unedited_listing_rebuilds_the_cubin_byte_for_byte(name, arch):
+    cubin = compile_fixture(name, arch)
+    text = listing_of(cubin)
+    out = assemble_text(text, cubin, check=False)
+    assert out.cubin == cubin
+    assert sassfile.dump(sassfile.read(text, "k.sass")).count("\n") > 10
+
+
+def _relocs(cubin: bytes) -> dict[str, list[tuple[int, int]]]:
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.relocation import RelocationSection
+
+    elf = ELFFile(io.BytesIO(cubin))
+    return {s.name: [(r["r_offset"], r["r_addend"]) for r in s.iter_relocations()]
+            for s in elf.iter_sections() if isinstance(s, RelocationSection) and s.name.startswith(".rela.text")}
+
+
+def test_longer_code_moves_exits_symbols_and_relocations():
+    cubin = compile_fixture("misc", "sm_90")
+    text = listing_of(cubin)
+    # two NOPs at the top of dmix (it calls device functions through relocated operands)
+    text = text.replace(".function dmix\n", ".function dmix\n        --:-:-:-:1      NOP ;\n"
+                                           "        --:-:-:-:1      NOP ;\n", 1)
+    out = assemble_text(text, cubin, check=False)
+    assembler.readback(out, sassfile.read(text, "k.sass"))
+    old, new = read_cubin(cubin)["dmix"], read_cubin(out.cubin)["dmix"]
+    assert new.text_bytes == old.text_bytes + 32
+    exits = [a.words() for a in new.attrs if a.name == "EXIT_INSTR_OFFSETS"][0]
+    assert list(exits) == [a + 32 for a in [x.words() for x in old.attrs if x.name == "EXIT_INSTR_OFFSETS"][0]]
+    instrs = disassemble(out.cubin)["dmix"]
+    assert [i.address for i in instrs if i.opcode == "EXIT"] == list(exits)
+    r_old, r_new = _relocs(cubin)[".rela.text.dmix"], _relocs(out.cubin)[".rela.text.dmix"]
+    assert [o + 32 for o, _a in r_old] == [o for o, _a in r_new]
+    by_addr = {i.address: i for i in instrs}
+    assert all(("@lo" in by_addr[o].text or "@hi" in by_addr[o].text or by_addr[o].opcode == "CALL") for o, _ in r_new)
+    from elftools.elf.elffile import ELFFile
+
+    sym = next(s for s in ELFFile(io.BytesIO(out.cubin)).get_section_by_name(".symtab").iter_symbols()
+               if s.name == "dmix")
+    assert sym["st_size"] == new.text_bytes
+
+
+def test_shorter_code_and_a_relocated_label_that_moves():
+    cubin = compile_fixture("misc", "sm_90")
+    text = listing_of(cubin)
+    lines = text.splitlines()
+    start = lines.index(".function dmix")
+    k = next(i for i in range(start, len(lines)) if "IMAD.MOV.U32" in lines[i] or re.search(r"\bMOV R", lines[i]))
+    del lines[k]  # one register copy less (the result may differ; the layout must still be right)
+    out = assemble_text("\n".join(lines) + "\n", cubin, check=False)
+    assembler.readback(out, sassfile.read("\n".join(lines) + "\n", "k.sass"))
+    assert read_cubin(out.cubin)["dmix"].text_bytes == read_cubin(cubin)["dmix"].text_bytes - 16
+
+
+def _err(text: str, cubin: bytes, **kw) -> SourceError:
+    with pytest.raises(SourceError) as e:
+        assemble_text(text, cubin, **kw)
+    return e.value
+
+
+def test_errors_point_at_the_line():
+    cubin = compile_fixture("misc", "sm_90")
+    text = listing_of(cubin)
+    lines = text.splitlines()
+    k = next(i for i, line in enumerate(lines) if "FADD" in line or "FFMA" in line)
+    bad = lines[:k] + ["        --:-:-:-:1      FFMA.NOPE R1, R2, R3, R4 ;"] + lines[k + 1:]
+    e = _err("\n".join(bad), cubin, check=False)
+    assert e.span.line == k + 1 and "never seen" in e.message and "nearest seen variants: FFMA" in e.hint
+    assert "^" in e.span.caret()
+    bad = lines[:k] + ["        --:-:-:-:1      BRA `(.L_x_nowhere) ;"] + lines[k + 1:]
+    assert "unknown label" in _err("\n".join(bad), cubin, check=False).message
+    bad = lines[:k] + ["        99:-:-:-:1      NOP ;"] + lines[k + 1:]
+    e = _err("\n".join(bad), cubin)
+    assert "wait mask" in e.message and e.span.col == 9
+    bad = lines[:k] + ["        --:-:-:-:1      FFMA R1, R2.reuse, R3, R4 ;"] + lines[k + 1:]
+    assert "reuse" in _err("\n".join(bad), cubin).hint
+    bad = lines[:k] + ["        NOP ;"] + lines[k + 1:]
+    assert "without a control field" in _err("\n".join(bad), cubin).message
+    assert "unknown directive" in _err(text.replace(".function saxpy", ".fnction saxpy"), cubin).message
+
+
+def test_hazard_is_an_error_with_its_line():
+    cubin = compile_fixture("misc", "sm_90")
+    text = listing_of(cubin)
+    lines = text.splitlines()
+    # drop every wait in saxpy: its loads' consumers now race them
+    s = lines.index(".function saxpy")
+    broken = lines[:s] + [re.sub(r"^(\s+)[0-9a-f]{2}:", r"\1--:", ln) for ln in lines[s:]]
+    e = _err("\n".join(broken), cubin)
+    assert e.message.startswith("hazard: RAW") and "LDG" in e.message
+    assert e.span.line > s
+
+
+def test_skeleton_checks(tmp_path):
+    cubin = compile_fixture("misc", "sm_90")
+    (tmp_path / "k.skel.cubin").write_bytes(cubin)
+    lst = sassfile.read(listing_of(cubin), str(tmp_path / "k.sass"))
+    assert assembler.load_skeleton(lst) == cubin
+    (tmp_path / "k.skel.cubin").write_bytes(cubin + b"\0")
+    with pytest.raises(SourceError, match="changed since"):
+        assembler.load_skeleton(lst)
+
+
+def test_cli_edit_and_assemble(tmp_path, capsys):
+    cubin = compile_fixture("sgemm", "sm_90")
+    src = tmp_path / "s.cubin"
+    src.write_bytes(cubin)
+    assert main(["sass", str(src), "--edit", "-o", str(tmp_path / "s.sass")]) == 0
+    assert (tmp_path / "s.skel.cubin").read_bytes() == cubin
+    assert main(["assemble", str(tmp_path / "s.sass"), "-o", str(tmp_path / "out.cubin")]) == 0
+    assert (tmp_path / "out.cubin").read_bytes() == cubin
+    assert "nvdisasm reads it back" in capsys.readouterr().out
+    assert main(["assemble", str(tmp_path / "s.sass"), "-o", str(tmp_path / "s.skel.cubin")]) == 1
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert main(["sass", str(src), "--edit", "-o", str(tmp_path / "x.txt")]) == 1
+    assert main(["sass", str(src), "-o", str(tmp_path / "x.sass")]) == 1
+    text = (tmp_path / "s.sass").read_text().replace("FFMA R", "FFMA.BOGUS R", 1)
+    (tmp_path / "bad.sass").write_text(text)
+    assert main(["assemble", str(tmp_path / "bad.sass"), "-o", str(tmp_path / "b.cubin")]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"bad\.sass:\d+:\d+: error: cannot encode", err) and "^" in err
+    assert not (tmp_path / "b.cubin").exists()
+
+
+def test_usage_errors():
+    with pytest.raises(SourceError, match="no .function"):
+        sassfile.read("# nothing\n", "k.sass")
+    with pytest.raises(SourceError, match="before any .function"):
+        sassfile.read(".arch sm_90\n        --:-:-:-:1 NOP ;\n", "k.sass")
+    with pytest.raises(UsageError):
+        assembler.assemble(sassfile.read(".arch sm_80\n.function k\n--:-:-:-:1 NOP ;\n", "k.sass"), b"")
+
+
+def test_settings_resize_shared_memory_and_registers():
+    cubin = compile_fixture("sgemm", "sm_90")
+    old = read_cubin(cubin)["sgemm"]
+    assert old.shared_section > 0
+    text = listing_of(cubin).replace(".function sgemm\n", f".function sgemm\n.shared {old.shared_section + 4096}\n"
+                                                           f".registers {old.registers + 8}\n")
+    out = assemble_text(text, cubin)
+    new = read_cubin(out.cubin)["sgemm"]
+    assert (new.shared_section, new.registers) == (old.shared_section + 4096, old.registers + 8)
+    assembler.readback(out, sassfile.read(text, "k.sass"))
+    low = listing_of(cubin).replace(".function sgemm\n", ".function sgemm\n.registers 16\n")
+    assert "below what the code uses" in _err(low, cubin).message
