@@ -1,6 +1,6 @@
 """Harvest sm_90/sm_90a SASS encodings: compile a PTX corpus, disassemble, learn, verify, ship.
 
-    python tools/harvest_sass.py [--work DIR] [--out sass_lab/sass/data/sm_90.json.gz] [--quick]
+    python tools/harvest_sass.py [--work DIR] [--out sass_lab/sass/data/sm_90.json.gz] [--size quick|medium|full]
 
 Corpus (every source for both -O levels and register caps listed in OPTIONS):
 
@@ -53,6 +53,8 @@ OPTIONS = (("ptxas", ("-O3",)), ("ptxas", ("-O0",)), ("ptxas", ("-O1",)), ("ptxa
            ("ptxas", ("-O3", "--maxrregcount=128")), ("nvjitlink", ()), ("nvjitlink", ("-O0",)),
            ("nvjitlink", ("-maxrregcount=40",)))
 QUICK_OPTIONS = (("ptxas", ("-O3",)), ("ptxas", ("-O0",)), ("nvjitlink", ()))
+MEDIUM_OPTIONS = (("ptxas", ("-O3",)), ("ptxas", ("-O0",)), ("ptxas", ("-O3", "--maxrregcount=32")),
+                  ("nvjitlink", ()))
 TUNE_POINTS = 4
 DEFAULT_OUT = ROOT / "sass_lab" / "sass" / "data" / "sm_90.json.gz"
 
@@ -481,15 +483,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=str(ROOT / ".harvest"), help="cache of PTX, cubins and listings")
     ap.add_argument("--out", default=str(DEFAULT_OUT))
-    ap.add_argument("--quick", action="store_true", help="fewer option sets and no tuning points")
+    ap.add_argument("--size", choices=("quick", "medium", "full"), default="full",
+                    help="option sets and tuning points: quick (3 sets, defaults only), medium (4 sets, 2 "
+                         "tuning points), full (10 sets, 4 points)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--report", help="write the figures as JSON here")
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    options = QUICK_OPTIONS if args.quick else OPTIONS
-    sources = test_ptx() + shipped_ptx(points=0 if args.quick else TUNE_POINTS) + generated_ptx()
+    options = {"quick": QUICK_OPTIONS, "medium": MEDIUM_OPTIONS, "full": OPTIONS}[args.size]
+    points = {"quick": 0, "medium": 2, "full": TUNE_POINTS}[args.size]
+    sources = test_ptx() + shipped_ptx(points=points) + generated_ptx()
     for name, src in cuda_sources():
         for flags in ((), ("-use_fast_math",)):
             ptx = nvcc_ptx(name, src, flags, work)

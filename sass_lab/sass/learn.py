@@ -12,6 +12,11 @@ A sample is one instruction as ``fields.split`` cuts it (variant key and atoms; 
 * a value bit that never varied is *fixed*: an instruction may only encode it with the value seen —
   unless the **family** (same opcode and operand shape, any modifiers) placed that bit at exactly one
   word bit, which is constant in this variant with the value seen; then it is placed there too;
+* a varying value bit placed at several word bits (it always moved with another field) is settled
+  by the field's offset (word bit − value bit) when its other bits agree on one; register-like
+  fields (R/U/P/Q/B/S) placed as one run get their never-varied bits at the same offset where the
+  word bit is constant with the value seen and claimed by nothing else; the guard's place is learned
+  over the whole corpus (``guard_positions``) and acts as every variant's family placement;
 * every other word bit is constant: ``const``.
 
 Encoding (``encoding.encode_atoms``) sets each placed word bit from its value bits (all claimants must
@@ -124,6 +129,73 @@ def _runs(pos: dict[int, list[int]]) -> list[list[int]]:
     return runs
 
 
+CONTIGUOUS = ("R", "U", "P", "Q", "B", "S")  # register-like fields: all WIDTH bits, side by side
+
+
+def _one_offset(pos: dict[int, list[int]]) -> tuple[dict[int, list[int]], int | None]:
+    """Settle bits placed at several word bits by the field's offset ``d = word bit - value bit``
+    when its singly placed bits agree on one ``d`` (or, with none single, every bit admits exactly
+    one common ``d``). Returns the placements and ``d`` (None: no single offset)."""
+    if not pos:
+        return pos, None
+    single = {ps[0] - k for k, ps in pos.items() if len(ps) == 1}
+    if single:
+        offs = single
+    else:
+        offs = set.intersection(*({p - k for p in ps} for k, ps in pos.items()))
+    if len(offs) != 1:
+        return pos, None
+    d = next(iter(offs))
+    if any(k + d not in ps for k, ps in pos.items()):
+        return pos, None  # a bit that cannot sit at that offset: the field is not one run
+    return {k: [k + d] for k in pos}, d
+
+
+def _extend_registers(atoms, chosen: dict, fields: list[dict], const: int, claimed: set[int]) -> None:
+    """A register-like field (``CONTIGUOUS``) placed as one run at offset ``d`` gets its bits that never
+    varied at ``k + d`` too, where that word bit is a constant equal to the value bit seen and no other
+    field (or a second such extension) claims it: registers are whole fields (R0…R255 in 8 bits)."""
+    word_bits = set(WORD_BITS)
+    proposals: dict[int, list[tuple[tuple[int, str], int]]] = defaultdict(list)
+    for (a, m), pos in chosen.items():
+        kind = atoms[a][0]
+        if kind not in CONTIGUOUS or not pos or any(len(ps) != 1 for ps in pos.values()):
+            continue
+        offs = {ps[0] - k for k, ps in pos.items()}
+        if len(offs) != 1:
+            continue
+        d = offs.pop()
+        fixed = fields[a][m].fixed
+        for k in range(width(kind, m)):
+            p = k + d
+            if k in pos or p not in word_bits or p in claimed or ((const >> p) & 1) != ((fixed >> k) & 1):
+                continue
+            proposals[p].append(((a, m), k))
+    for p, who in proposals.items():
+        if len(who) == 1:
+            am, k = who[0]
+            chosen[am][k] = [p]
+
+
+def guard_positions(samples: Sequence[Sample]) -> dict[tuple[int, str], dict[int, int]]:
+    """Where the guard sits in every variant: guard value bits (atom 0: predicate, atom 1: its ``!``)
+    whose column over the *whole* corpus equals exactly one word bit's column. Used as the family
+    placement of the guard in variants where it never varied."""
+    if not samples:
+        return {}
+    W = _word_matrix([s.word for s in samples])
+    wcols = _columns(W)
+    by_col: dict[bytes, list[int]] = defaultdict(list)
+    for p in WORD_BITS:
+        by_col[wcols[p]].append(p)
+    out: dict[tuple[int, str], dict[int, int]] = {}
+    for a in (0, 1):
+        vals = [int(s.atoms[a][1]) for s in samples]
+        cols = _columns(_bits(vals, 3))
+        out[(a, "")] = {k: by_col[c][0] for k, c in enumerate(cols) if len(by_col.get(c, ())) == 1}
+    return out
+
+
 def family_positions(samples: Sequence[Sample]) -> dict[tuple[int, str], dict[int, int]]:
     """Value bits the whole family places at exactly one word bit: ``{(atom, mode): {k: p}}``."""
     placed, _cols, _z, _o = _place(samples)
@@ -154,15 +226,18 @@ def learn_variant(samples: Sequence[Sample], family: dict[tuple[int, str], dict[
         model["x"] = f"word bits {unexplained[:6]} vary with nothing in the text"
         return model
     claimed = set(explained)
-    out_fields = []
+    chosen: dict[tuple[int, str], dict[int, list[int]]] = {}
+    orig: dict[tuple[int, str], dict[int, list[int]]] = {}
     for a in range(natoms):
-        fa = {}
         for m, pl in fields[a].items():
             fam = (family or {}).get((a, m), {})
             # a varying bit seen at several word bits (it always moved with another field here) takes
-            # the family's single place for it when that is one of them
+            # the family's single place for it when that is one of them, else the one place that
+            # keeps the field's offset (word bit - value bit) the same as its other bits'
             pos = {k: [fam[k]] if len(pl.pos[k]) > 1 and fam.get(k) in pl.pos[k] else list(pl.pos[k])
                    for k in pl.varying}
+            orig[(a, m)] = {k: list(ps) for k, ps in pos.items()}
+            pos, _d = _one_offset(pos)
             for k in range(width(samples[0].atoms[a][0], m)):
                 if k in pos or k not in fam:
                     continue
@@ -170,8 +245,18 @@ def learn_variant(samples: Sequence[Sample], family: dict[tuple[int, str], dict[
                 if p in claimed or ((const >> p) & 1) != ((pl.fixed >> k) & 1):
                     continue
                 pos[k] = [p]
-            fa[m] = [_runs(pos), f"{pl.fixed:x}"]
-        out_fields.append(fa)
+            chosen[(a, m)] = pos
+    # a varying word bit that the settled placements no longer cover was a real second copy of a
+    # bit: the fields that could have placed it keep all their places
+    covered = {p for pos in chosen.values() for ps in pos.values() for p in ps}
+    lost = explained - covered
+    for am, pos in orig.items():
+        if lost & {p for ps in pos.values() for p in ps}:
+            chosen[am] = {**chosen[am], **pos}
+    _extend_registers(samples[0].atoms, chosen, fields, const, claimed)
+    out_fields = []
+    for a in range(natoms):
+        out_fields.append({m: [_runs(chosen[(a, m)]), f"{pl.fixed:x}"] for m, pl in fields[a].items()})
     model["c"] = f"{const:x}"
     model["f"] = out_fields
     return model
@@ -186,4 +271,11 @@ def learn(samples: Iterable[Sample]) -> dict[str, dict]:
         by_family[s.family].append(s)
     fam_pos = {f: family_positions(ss) for f, ss in by_family.items()
                if len({s.key for s in ss}) > 1}
-    return {k: learn_variant(ss, fam_pos.get(ss[0].family)) for k, ss in sorted(by_key.items())}
+    guard = guard_positions([s for ss in by_key.values() for s in ss])
+    out = {}
+    for k, ss in sorted(by_key.items()):
+        fam = dict(fam_pos.get(ss[0].family, {}))
+        for am, g in guard.items():
+            fam[am] = {**g, **fam.get(am, {})}
+        out[k] = learn_variant(ss, fam)
+    return out

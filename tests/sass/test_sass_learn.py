@@ -59,8 +59,42 @@ def test_value_bits_never_seen_to_vary_are_refused():
     with pytest.raises(Refused, match="never seen to vary") as e:
         enc.encode("FOO R1, R2, 0x10000 ;")
     assert e.value.category == "value"
+    # register bit 7 never set in the samples: a register is a whole 8-bit run, placed at the
+    # offset its other bits share (where the word bit was constant and nothing else claims it)
+    assert enc.encode("FOO R200, R2, 0x1 ;") == truth("FOO R200, R2, 0x1 ;")
+
+
+def test_register_extension_needs_an_unclaimed_constant_bit():
+    rng = random.Random(12)
+    samples = [sample(foo(rng, regs=range(0, 64))) for _ in range(300)]
+    # make word bit 22 (Rd bit 6, never varied) a constant 1: the extension must not claim it
+    samples = [Sample(s.key, s.family, s.atoms, s.word | 1 << 22) for s in samples]
+    enc = encoder(samples)
     with pytest.raises(Refused, match="never seen to vary"):
-        enc.encode("FOO R200, R2, 0x1 ;")  # register bit 7 never set in the samples
+        enc.encode("FOO R64, R2, 0x1 ;")
+    assert enc.encode("FOO R1, R130, 0x1 ;") == truth("FOO R1, R130, 0x1 ;") | 1 << 22
+
+
+def test_an_offset_settles_a_bit_that_moved_with_another_field():
+    rng = random.Random(13)
+    samples = []
+    for _ in range(300):  # Ra bit 0 always equals Rd bit 0 (both even or both odd), the rest vary
+        rd = rng.randrange(128)
+        ra = (rng.randrange(64) * 2) | (rd & 1)
+        samples.append(sample(f"FOO R{rd}, R{ra}, 0x{rng.getrandbits(8):x} ;"))
+    enc = encoder(samples)
+    for t in ("FOO R9, R10, 0x3 ;", "FOO R8, R9, 0x3 ;"):
+        assert enc.encode(t) == truth(t)
+
+
+def test_the_guard_is_placed_from_the_whole_corpus():
+    rng = random.Random(14)
+    samples = [sample(foo(rng)) for _ in range(200)]  # guards vary in FOO
+    samples += [sample("JMP `(.L_x_1) ;", a, {".L_x_1": rng.randrange(1 << 16) * 16})
+                for a in range(0, 16 * 200, 16)]  # JMP is never guarded
+    enc = encoder(samples)
+    t = "@!P2 JMP `(.L_x_1) ;"
+    assert enc.encode(t, 32, {".L_x_1": 4096}) == truth(t, 32, {".L_x_1": 4096})
 
 
 def test_family_places_bits_a_variant_never_varied():
