@@ -265,6 +265,101 @@ def snippets() -> list[tuple[str, Snippet]]:
     return out
 
 
+def memory_snippets() -> list[tuple[str, Snippet]]:
+    """(group, snippet) pairs of memory instructions: shared (thread, uniform and constant addresses),
+    global, generic and local loads/stores over widths, vectors and cache operators, atomics and
+    reductions, barriers, fences, cp.async and ldmatrix. ``smem``/``lmem`` are the kernel's shared and
+    local arrays; outputs past the loaded values are address temporaries."""
+    out: list[tuple[str, Snippet]] = []
+
+    def add(group, text, o, i):
+        out.append((group, _s(text, o, i)))
+
+    def addr(x: str, base: str) -> str:  # a thread-dependent (or, from a parameter, uniform) shared address
+        return f"and.b32 {{{x}}}, {{a}}, 0xff0; mov.u32 {{{base}}}, smem; add.u32 {{{x}}}, {{{x}}}, {{{base}}}; "
+
+    scalars = (("u8", "u32"), ("s8", "s32"), ("u16", "u32"), ("s16", "s32"), ("u32", "u32"), ("b32", "b32"),
+               ("f32", "f32"), ("u64", "u64"), ("f64", "f64"))
+    vectors = (("v2.u32", "u32", 2), ("v4.u32", "u32", 4), ("v2.f32", "f32", 2), ("v4.f32", "f32", 4),
+               ("v2.u64", "u64", 2), ("v2.f64", "f64", 2))
+    letters = "defgh"
+    for off in (0, 16, 0x400):
+        for ty, dt in scalars:
+            add("mem_lds", addr("e", "f") + f"ld.shared.{ty} {{d}}, [{{e}}+{off}];", [dt, "u32", "u32"], ["u32"])
+            add("mem_lds", f"ld.shared.{ty} {{d}}, [smem+{off + 32}];", [dt], [])
+            add("mem_sts", addr("d", "e") + f"st.shared.{ty} [{{d}}+{off}], {{b}};", ["u32", "u32"], ["u32", dt])
+            add("mem_sts", f"st.shared.{ty} [smem+{off + 48}], {{a}};", [], [dt])
+        for ty, dt, n in vectors:
+            vals = ", ".join(f"{{{c}}}" for c in letters[:n])
+            x, b = "ij"[0], "ij"[1]
+            add("mem_lds", addr(x, b) + f"ld.shared.{ty} {{{{{vals}}}}}, [{{{x}}}+{off}];",
+                [dt] * n + ["u32", "u32"], ["u32"])
+            srcs = ", ".join(["{b}"] * n)
+            add("mem_sts", addr("d", "e") + f"st.shared.{ty} [{{d}}+{off}], {{{{{srcs}}}}};", ["u32", "u32"], ["u32", dt])
+    for cop in ("", ".ca", ".cg", ".cs", ".lu", ".nc", ".volatile"):
+        space = ".global" if cop != ".volatile" else ".volatile.global"
+        for ty, dt in scalars:
+            c = "" if cop == ".volatile" else cop
+            ld = f"ld.global.nc{'' if c == '.nc' else c}" if c == ".nc" else f"ld{space}{c}"
+            add("mem_ldg", f"{ld}.{ty} {{d}}, [%rd1003+{0x40 + len(ty)}];", [dt], [])
+        for ty, dt, n in vectors:
+            vals = ", ".join(f"{{{c}}}" for c in letters[:n])
+            c = "" if cop == ".volatile" else cop
+            ld = "ld.global.nc" if c == ".nc" else f"ld{space}{c}"
+            add("mem_ldg", f"{ld}.{ty} {{{{{vals}}}}}, [%rd1003+0x80];", [dt] * n, [])
+    for cop in ("", ".wb", ".cg", ".cs", ".wt"):
+        for ty, dt in scalars:
+            add("mem_stg", f"st.global{cop}.{ty} [%rd1004+{0x100 + len(ty)}], {{a}};", [], [dt])
+        for ty, dt, n in vectors:
+            srcs = ", ".join(["{a}"] * n)
+            add("mem_stg", f"st.global{cop}.{ty} [%rd1004+0x200], {{{{{srcs}}}}};", [], [dt])
+    for ty, dt in scalars:
+        add("mem_generic", f"ld.{ty} {{d}}, [%rd1003+0x20];", [dt], [])
+        add("mem_generic", f"st.{ty} [%rd1004+0x20], {{a}};", [], [dt])
+        add("mem_local", f"and.b32 {{e}}, {{a}}, 0xf0; mov.u32 {{f}}, lmem; add.u32 {{e}}, {{e}}, {{f}}; "
+                         f"st.local.{ty} [{{e}}], {{b}}; ld.local.{ty} {{d}}, [{{e}}+8];", [dt, "u32", "u32"], ["u32", dt])
+    atoms = (("add.u32", "u32"), ("add.s32", "s32"), ("min.s32", "s32"), ("max.u32", "u32"), ("inc.u32", "u32"),
+             ("dec.u32", "u32"), ("and.b32", "b32"), ("or.b32", "b32"), ("xor.b32", "b32"), ("exch.b32", "b32"),
+             ("add.f32", "f32"), ("add.u64", "u64"), ("exch.b64", "b64"), ("min.u64", "u64"), ("max.s64", "s64"),
+             ("add.f64", "f64"))
+    for op, dt in atoms:
+        add("mem_atoms", addr("e", "f") + f"atom.shared.{op} {{d}}, [{{e}}], {{b}};", [dt, "u32", "u32"], ["u32", dt])
+        add("mem_atoms", f"atom.shared.{op} {{d}}, [smem+0x10], {{a}};", [dt], [dt])
+        if not op.startswith("exch"):
+            add("mem_atoms", addr("d", "e") + f"red.shared.{op} [{{d}}+8], {{b}};", ["u32", "u32"], ["u32", dt])
+        for sem in ("", ".relaxed.gpu", ".acq_rel.gpu", ".sys"):
+            add("mem_atomg", f"atom.global{sem}.{op} {{d}}, [%rd1004+0x300], {{a}};", [dt], [dt])
+        if not op.startswith("exch"):
+            add("mem_atomg", f"red.global.{op} [%rd1004+0x308], {{a}};", [], [dt])
+        add("mem_atomg", f"atom.{op} {{d}}, [%rd1004+0x310], {{a}};", [dt], [dt])
+    for ty in ("b32", "b64"):
+        add("mem_atoms", f"atom.shared.cas.{ty} {{d}}, [smem+0x18], {{a}}, {{b}};", [ty], [ty, ty])
+        add("mem_atomg", f"atom.global.cas.{ty} {{d}}, [%rd1004+0x318], {{a}}, {{b}};", [ty], [ty, ty])
+    add("mem_atoms", "atom.shared.add.u32 {d}, [smem+0x20], 1;", ["u32"], [])
+    add("mem_atoms", "red.shared.add.u32 [smem+0x24], 1;", [], [])
+    add("mem_atomg", "atom.global.add.u32 {d}, [%rd1004+0x320], 1;", ["u32"], [])
+    add("mem_atomg", "atom.global.add.noftz.f16x2 {d}, [%rd1004+0x324], {a};", ["f16x2"], ["f16x2"])
+    add("mem_atomg", "atom.global.add.noftz.bf16x2 {d}, [%rd1004+0x328], {a};", ["bf16x2"], ["bf16x2"])
+    for s in ("bar.sync 0;", "bar.sync 1, 64;", "barrier.sync.aligned 2;", "bar.arrive 3, 64;", "membar.cta;",
+              "membar.gl;", "membar.sys;", "fence.sc.gpu;", "fence.acq_rel.cta;", "fence.acq_rel.sys;",
+              "fence.proxy.async;"):
+        add("mem_sync", s, [], [])
+    add("mem_sync", "bar.red.popc.u32 {d}, 0, {a};", ["u32"], ["pred"])
+    add("mem_sync", "bar.red.and.pred {d}, 0, {a};", ["pred"], ["pred"])
+    add("mem_sync", "bar.sync 4, 128;", [], [])
+    for n in (4, 8, 16):
+        add("mem_async", f"cp.async.ca.shared.global [smem+0x{0x100 + n:x}], [%rd1003+0x{0x40 + n:x}], {n}; "
+                         "cp.async.commit_group; cp.async.wait_group 0;", [], [])
+    add("mem_async", "cp.async.cg.shared.global [smem+0x200], [%rd1003+0x80], 16; cp.async.wait_all;", [], [])
+    for x, n in (("x1", 1), ("x2", 2), ("x4", 4)):
+        vals = ", ".join(f"{{{c}}}" for c in letters[:n])
+        add("mem_ldsm", addr("i", "j") + f"ldmatrix.sync.aligned.m8n8.{x}.shared.b16 {{{{{vals}}}}}, [{{i}}];",
+            ["b32"] * n + ["u32", "u32"], ["u32"])
+        add("mem_ldsm", addr("i", "j") + f"ldmatrix.sync.aligned.m8n8.{x}.trans.shared.b16 {{{{{vals}}}}}, [{{i}}];",
+            ["b32"] * n + ["u32", "u32"], ["u32"])
+    return out
+
+
 # --------------------------------------------------------------------------- kernels
 
 
@@ -280,6 +375,15 @@ class _Alloc:
         cls = TYPES[t][0]
         self.count[cls] += 1
         return _reg(cls, self.count[cls])
+
+
+def _out_names(s: Snippet) -> str:
+    """Placeholder letters of a snippet's outputs: d, e, … in order, with ``i``/``j`` (address
+    temporaries after a vector of values) where the text uses them."""
+    n = len(s.out)
+    if "{i}" in s.text:
+        return "defgh"[:n - 2] + "ij"
+    return "defgh"[:n]
 
 
 def _store_val(t: str, reg: str, al: _Alloc, lines: list[str], outp: str, off: int) -> int:
@@ -349,9 +453,10 @@ def kernel(name: str, items: list[Snippet], rng: random.Random, live: int = 8, a
                     v = kind[4:]
                     vals[key] = v
             ds = {}
+            names = _out_names(s)
             for j, t in enumerate(s.out):
                 r = al.new(t)
-                ds["de"[j]] = r
+                ds[names[j]] = r
                 outs.append((t, r))
             body.append(s.text.format(**vals, **ds))
     o = 0
@@ -359,7 +464,10 @@ def kernel(name: str, items: list[Snippet], rng: random.Random, live: int = 8, a
         o = _store_val(t, r, al, body, "%rd1004", o)
     decl = [f".reg .{d} %{c}<{al.count[c] + 1100}>;" for c, d in
             (("h", "b16"), ("r", "b32"), ("rd", "b64"), ("f", "f32"), ("fd", "f64"), ("p", "pred"))]
-    return "\n".join([".version 9.0", f".target {arch}", ".address_size 64", "",
+    if any("lmem" in s.text for s in items):
+        decl.append(".local .align 16 .b8 lmem[256];")
+    glob = [".shared .align 16 .b8 smem[8192];"] if any("smem" in s.text for s in items) else []
+    return "\n".join([".version 9.0", f".target {arch}", ".address_size 64", "", *glob,
                       f".visible .entry {name}({', '.join(params)})", "{", *decl, *body, "ret;", "}", ""])
 
 
@@ -374,6 +482,15 @@ def kernels(seed: int = 1) -> list[tuple[str, list[Snippet], str]]:
         arch = "sm_90a" if any(s.arch == "sm_90a" for s in items) else "sm_90"
         for live in (4, 24, -6):  # negative: uniform inputs
             out.append((f"gen_{g}_{live if live > 0 else 'u' + str(-live)}", items, arch, live, rng.randint(0, 1 << 30)))
+    # the memory matrix draws from its own generator, so the kernels above stay as they were
+    mrng = random.Random(seed + 1)
+    mgroups: dict[str, list[Snippet]] = {}
+    for g, s in memory_snippets():
+        mgroups.setdefault(g, []).append(s)
+    for g, items in sorted(mgroups.items()):
+        for live in (4, -4):
+            out.append((f"gen_{g}_{live if live > 0 else 'u' + str(-live)}", items, "sm_90", live,
+                        mrng.randint(0, 1 << 30)))
     return out
 
 
