@@ -19,7 +19,7 @@ N     number (hex, decimal, float, INF/NAN)     mode  see :func:`number_bits`
 L     local label ```(.L_x_3)``                 mode  see :func:`label_bits`
 ====  =======================================  =====  ==========================
 
-Function names (```(__cuda_sm20_…)``), relocated operands (``32@lo((k + .L_x_0@srel))``), special
+Function names (```(__cuda_sm20_…)``), relocated operands (``32@lo((k + .L_x_0@srel))``, ``32@hi(__cudart_i2opi_d)``), special
 registers (``SR_TID.X``, ``SRZ``) and other names stay in the shape: they are part of the variant.
 The guard always gives two fields (``P``/``Q`` and ``F``), so unguarded instructions share their
 variant with guarded ones (no guard = ``@PT``).
@@ -42,7 +42,7 @@ _M64 = (1 << 64) - 1
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<label>`\((?P<lname>[^)]*)\))
-  | (?P<reloc>\d+@\w+\(\(.*?\)\))
+  | (?P<reloc>\d+@\w+\((?:\(.*?\)|[^()]*)\))
   | (?P<reg>R(?:\d+|Z))(?![\w])
   | (?P<ureg>UR(?:\d+|Z))(?![\w])
   | (?P<upred>UP(?:[0-7]|T))(?![\w])

@@ -58,6 +58,7 @@ def test_shipped_kernels_parse():
     ("HGMMA.64x64x16.F32.BF16 R24, gdesc[UR8], R24, gsb0 ;", ["reg", "mem", "reg", "name"],
      lambda o: o[1].base == "gdesc"),
     ("MOV R2, 0x0@lo((dmix + .L_x_36@srel)) ;", ["reg", "reloc"], lambda o: True),
+    ("UMOV UR5, 32@hi(__cudart_i2opi_d) ;", ["ureg", "reloc"], lambda o: o[1].text == "32@hi(__cudart_i2opi_d)"),
     ("S2R R9, SR_TID.X ;", ["reg", "name"], lambda o: o[1].text == "SR_TID.X"),
     ("DEPBAR.LE SB0, 0x1, {5,4} ;", ["name", "imm", "group"], lambda o: len(o[2].parts) == 2),
     ("FMUL R0, R2, -INF ;", ["reg", "reg", "float"], lambda o: o[2].value == float("-inf")),

@@ -148,3 +148,10 @@ def test_a_bit_no_field_explains_makes_the_variant_unlearnable():
     with pytest.raises(Refused, match="no fixed-position encoding") as e:
         enc.encode("FOO R1, R2, 0x3 ;")
     assert e.value.category == "unlearnable"
+
+
+def test_relocated_operands_stay_in_the_shape():
+    for text, key in (("UMOV UR5, 32@hi(__cudart_i2opi_d) ;", "UMOV U, 32@hi(X)"),
+                      ("MOV R2, 32@lo((k + .L_x_0@srel)) ;", "MOV R, 32@lo(X)")):
+        sp = split(text)
+        assert sp.key == key and sp.symbols == (text.split(", ")[1][:-2],)
