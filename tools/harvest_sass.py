@@ -352,6 +352,20 @@ def harvest(cubins: list[tuple[str, bytes]], work: Path, jobs: int):
 # --------------------------------------------------------------------------- verify
 
 
+def _init_worker(work: str) -> None:
+    """A worker reads nvdisasm listings of harvested cubins from the harvest's cache (``listing``)
+    instead of running nvdisasm again; anything else (a new cubin) still goes to nvdisasm."""
+    from sass_lab.sass import assembler, disasm, sassfile
+
+    run = disasm.listing
+
+    def cached(cubin: bytes) -> str:
+        p = Path(work) / "lst" / f"{hashlib.sha1(bytes(cubin)).hexdigest()[:20]}.lst.gz"
+        return gzip.decompress(p.read_bytes()).decode() if p.exists() else run(cubin)
+
+    disasm.listing = sassfile.nvdisasm_listing = assembler.nvdisasm_listing = cached
+
+
 def _verify_one(args) -> dict:
     """Listing → cubin for one harvested cubin with the data at ``data_path``: the editable listing
     is written, read back and assembled into the cubin itself as skeleton; the result must be the
@@ -361,7 +375,7 @@ def _verify_one(args) -> dict:
     from sass_lab.sass import assembler, encoding, sassfile
     from sass_lab.sass.sched import check_hazards
 
-    encoding.encoder.cache_clear()
+    encoding._encoder.cache_clear()
     os.environ["SASS_LAB_ENCODINGS"] = str(data_path)
     text = sassfile.write(cub, "skeleton.cubin", hashlib.sha1(cub).hexdigest())
     lst = sassfile.read(text, name)
@@ -374,10 +388,10 @@ def _verify_one(args) -> dict:
     return {"name": name, "instructions": n, "identical": out.cubin == cub, "hazards": hz}
 
 
-def verify(data_path: Path, cubins: list[tuple[str, bytes]], jobs: int) -> dict:
+def verify(data_path: Path, cubins: list[tuple[str, bytes]], jobs: int, work: Path) -> dict:
     """Round trip of every harvested cubin (``_verify_one``) in ``jobs`` processes."""
     results = []
-    with cf.ProcessPoolExecutor(max_workers=jobs) as ex:
+    with cf.ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(str(work),)) as ex:
         for i, r in enumerate(ex.map(_verify_one, [(n, c, data_path) for n, c in cubins], chunksize=4)):
             results.append(r)
             if (i + 1) % 200 == 0:
@@ -402,13 +416,13 @@ def _collect_one(cub: bytes) -> dict:
     return collect(list(disassemble(cub).values()))
 
 
-def measure_sched(cubins: list[tuple[str, bytes]], jobs: int) -> dict:
+def measure_sched(cubins: list[tuple[str, bytes]], jobs: int, work: Path) -> dict:
     """Latencies, scoreboard classes and stall floors measured over every harvested function."""
     from functools import reduce
 
     from sass_lab.sass.latency import finish, merge
 
-    with cf.ProcessPoolExecutor(max_workers=jobs) as ex:
+    with cf.ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(str(work),)) as ex:
         raws = list(ex.map(_collect_one, [c for _n, c in cubins], chunksize=8))
     return finish(reduce(merge, raws))
 
@@ -488,6 +502,9 @@ def main(argv=None) -> int:
                          "tuning points), full (10 sets, 4 points)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--report", help="write the figures as JSON here")
+    ap.add_argument("--check-only", action="store_true",
+                    help="keep the encodings and scheduling table at --out; only rerun the round trip and "
+                         "held-out checks over the same corpus and record their figures")
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -508,7 +525,12 @@ def main(argv=None) -> int:
           f"({time.time() - t0:.0f} s)", file=sys.stderr)
     for t, c in bad.most_common(10):
         print(f"  unreadable x{c}: {t}", file=sys.stderr)
-    models = learn(samples)
+    out = Path(args.out)
+    if args.check_only:  # the data and its scheduling table as written by an earlier run
+        with gzip.open(out, "rt") as f:
+            models = json.load(f)["variants"]
+    else:
+        models = learn(samples)
     unlearnable = {k: m["x"] for k, m in models.items() if "x" in m}
     corpus = {"sources": len(sources), "option_sets": [f"{t} {' '.join(o)}".strip() for t, o in options],
               "cubins": len(uniq_cubins),
@@ -517,7 +539,6 @@ def main(argv=None) -> int:
               "ptxas": subprocess.run([ptxas(), "--version"], capture_output=True, text=True).stdout.strip()
               .splitlines()[-1]}
     data = {"arch": "sm_90", "format": 1, "corpus": corpus, "variants": models}
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with gzip.open(tmp, "wt", compresslevel=9) as f:
@@ -527,13 +548,16 @@ def main(argv=None) -> int:
           f"({out.stat().st_size / 1e6:.2f} MB, {time.time() - t0:.0f} s)", file=sys.stderr)
     for k, why in list(unlearnable.items())[:15]:
         print(f"  unlearnable {k}: {why}", file=sys.stderr)
-    sched = measure_sched(uniq_cubins, args.jobs)
     sched_out = out.parent / "sm_90.sched.json"
-    sched_out.write_text(json.dumps(sched, indent=1, sort_keys=True) + "\n")
+    if args.check_only:
+        sched = json.loads(sched_out.read_text())
+    else:
+        sched = measure_sched(uniq_cubins, args.jobs, work)
+        sched_out.write_text(json.dumps(sched, indent=1, sort_keys=True) + "\n")
     os.environ["SASS_LAB_SCHED"] = str(sched_out)
     print(f"sched: {len(sched['fixed'])} fixed-latency opcodes, {len(sched['variable'])} variable "
           f"({time.time() - t0:.0f} s)", file=sys.stderr)
-    check = verify(out, uniq_cubins, args.jobs)
+    check = verify(out, uniq_cubins, args.jobs, work)
     corpus["verify"] = {k: check[k] for k in ("cubins", "cubins_identical", "instructions",
                                               "instructions_in_identical", "hazards_reported_on_ptxas_code")}
     with gzip.open(tmp, "wt", compresslevel=9) as f:

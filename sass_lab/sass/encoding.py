@@ -165,9 +165,13 @@ def load(path: str | Path) -> Encoder:
         return Encoder(json.load(f))
 
 
-@functools.cache
 def encoder(arch: str = "sm_90") -> Encoder:
-    """The shipped encodings for ``arch`` (loaded once)."""
+    """The shipped encodings for ``arch`` (loaded once; sm_90a shares sm_90's)."""
+    return _encoder(DATA_ARCHS.get(arch, arch))
+
+
+@functools.cache
+def _encoder(arch: str) -> Encoder:
     path = data_path(arch)
     if not path.exists():
         raise ToolchainError(f"learned SASS encodings missing: {path}",

