@@ -553,7 +553,7 @@ def main(argv=None) -> int:
         sched = json.loads(sched_out.read_text())
     else:
         sched = measure_sched(uniq_cubins, args.jobs, work)
-        sched_out.write_text(json.dumps(sched, indent=1, sort_keys=True) + "\n")
+        sched_out.write_text(json.dumps(sched, separators=(",", ":"), sort_keys=True) + "\n")
     os.environ["SASS_LAB_SCHED"] = str(sched_out)
     print(f"sched: {len(sched['fixed'])} fixed-latency opcodes, {len(sched['variable'])} variable "
           f"({time.time() - t0:.0f} s)", file=sys.stderr)

@@ -199,6 +199,10 @@ def from_measured(m: dict) -> Table:
     fixed, source = {}, {}
     for op, row in m["fixed"].items():
         doc = DOCUMENTED.get(op.split(".")[0])
+        # a consumer ptxas never put after this producer takes the least distance ptxas left before
+        # any consumer of it (the largest, the old fallback, flagged ptxas's own code)
+        seen = [v for c, v in row.items() if c != "*"]
+        row = {**row, "*": min(seen)} if seen else row
         fixed[op] = {c: max(v, doc) if doc is not None else v for c, v in row.items()}
         source[op] = "documented+measured" if doc is not None else "measured"
     for op, v in DOCUMENTED.items():

@@ -300,13 +300,24 @@ def bank_report(before: list[SassInstr], after: list[SassInstr], model: BankMode
 def name_accumulators(fn: Function, loop_instrs: list[SassInstr], base: str = "acc") -> Function:
     """``fn`` with the FFMA accumulators of a loop (``FFMA Rd, a, b, Rd``) renamed ``acc<k>`` everywhere
     and declared ``auto`` (so the allocator places them); a ``CS2R Rk, SRZ`` that zeroes two of them as
-    a pair becomes two ``MOV acc, RZ``, so that no accumulator stays tied to a pair."""
+    a pair becomes two ``MOV acc, RZ``, so that no accumulator stays tied to a pair. An accumulator
+    whose register is also part of a pair or vector anywhere in the function keeps its number."""
     acc = []
     for ins in loop_instrs:
         ops = ins.operands
         if ins.opcode == "FFMA" and len(ops) == 4 and ops[0].reg is not None and ops[0].reg == ops[3].reg:
             if ops[0].reg not in acc:
                 acc.append(ops[0].reg)
+    wide_regs = set()  # a register also used as part of a pair or vector elsewhere keeps its number
+    for it in fn.items:
+        if not it.text:
+            continue
+        opcode = it.text.split()[1] if it.text.startswith("@") else it.text.split()[0]
+        if re.search(r"\.(64|128)\b", opcode) or opcode.startswith("D") or "WIDE" in opcode \
+                or re.search(r"R\d+\.64", it.text):
+            wide_regs |= {int(x) for x in re.findall(r"(?<![\w.])R(\d+)", it.text)}
+            wide_regs |= {int(x) + 1 for x in re.findall(r"(?<![\w.])R(\d+)", it.text)}
+    acc = [r for r in acc if r not in wide_regs]
     name = {r: f"{base}{k}" for k, r in enumerate(acc)}
     pat = re.compile(r"(?<![\w.])R(\d+)(?![\w])(?!\.64)")
     items = []
