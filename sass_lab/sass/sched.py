@@ -164,9 +164,10 @@ def _step(k: int, ins: SassInstr, state, tab: Table, dd, report: list | None, in
                     report.append(("RAW", i, k, r, b))
                 for r in sorted(defs & pdefs):
                     report.append(("WAW", i, k, r, b))
-            else:
+            else:  # predicates (the guard too) are read at issue: only registers are read late
                 for r in sorted(defs & puses):
-                    report.append(("WAR", i, k, r, b))
+                    if not r.startswith(("P", "UP")):
+                        report.append(("WAR", i, k, r, b))
         for r, (left, i) in fixed.items():
             if r in uses:
                 need = left - (tab.latency(instrs[i].op) - tab.latency(instrs[i].op, ins.opcode))

@@ -24,12 +24,6 @@ from sass_lab.sass.sched import check_hazards
 pytestmark = pytest.mark.slow
 
 
-AUTO_WAR = ("on the current sgemm build --auto-control leaves WAR hazards on the guard predicates of predicated "
-            "LDGs (the checker reports them; the scheduler does not yet wait on read barriers before a predicate "
-            "is overwritten)")
-
-
-@pytest.mark.xfail(reason=AUTO_WAR, strict=True)
 def test_edited_sgemm_is_checked_and_reads_back():
     e = sgemm_edit.edited()
     assert e.moved > 20
@@ -82,7 +76,6 @@ def _run(kernel, cubin: bytes, spec, s: dict, host: dict, reps: int = 0):
 
 
 @pytest.mark.gpu
-@pytest.mark.xfail(reason=AUTO_WAR, strict=False)
 def test_edited_sgemm_on_the_gpu():
     import sass_lab.runtime as rt
     from sass_lab.lab.spec import load_spec
