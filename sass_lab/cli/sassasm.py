@@ -46,11 +46,12 @@ def run(args, file: str) -> int:
     if out.is_dir():
         out = out / (Path(file).stem + ".cubin")
     check_output(out, [file, str(_skel_path(listing, file))])
-    from .sass import bank_model
+    from ..sass.stats import BANK_MODELS
 
-    model = bank_model(args.banks)
-    if model.name not in ("volta", "maxwell"):
-        raise UsageError(f"--banks {args.banks}: named registers are allocated for volta or maxwell")
+    model = BANK_MODELS.get(args.banks)
+    if model is None:
+        raise UsageError(f"--banks {args.banks}: named registers are allocated for volta or maxwell",
+                         hint="--banks volta (default) or --banks maxwell")
     result = assembler.assemble(listing, skeleton, auto_control=args.auto_control, check=not args.no_check,
                                 banks=model.name)
     assembler.readback(result, listing)

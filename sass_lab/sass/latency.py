@@ -96,7 +96,7 @@ def _block_ends(instrs: list[SassInstr]) -> set[int]:
 def collect(functions) -> dict:
     """Raw figures over ``functions`` (lists of ``SassInstr`` from ptxas); ``merge`` adds two up,
     ``finish`` turns them into the table."""
-    from .sched import deps
+    from .regs import deps
 
     wb: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # opcode -> [with defs, with write barrier]
     rb: dict[str, int] = defaultdict(int)

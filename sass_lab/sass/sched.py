@@ -26,49 +26,10 @@ from .control import encode
 from .flow import successors
 from .latency import Table, table
 from .model import SassInstr
-from .regs import access, n_dests
+from .regs import deps
 
 MAX_STALL = 15
 YIELD_STALL = 4  # auto-control: an instruction that stalls this long (or waits) lets the warp yield
-
-
-def deps(ins: SassInstr) -> tuple[frozenset[str], frozenset[str]]:
-    """Registers written and read (``R5``, ``P0``, ``UR4``, ``UP1``)."""
-    acc = access(ins)
-    defs = {f"R{r}" for r in acc.defs}
-    uses = {f"R{r}" for r in acc.uses}
-    nd = n_dests(ins)
-    ops = ins.operands
-    # carry-out predicates after an R destination (IADD3 R0, P0, P1, …) are written too
-    if nd == 1 and ops and ops[0].kind == "reg" and not ins.opcode.endswith("SETP"):
-        k = 1
-        while k < len(ops) - 1 and ops[k].kind == "pred" and ops[k + 1].kind in ("pred", "reg", "imm", "const", "ureg"):
-            if ins.opcode in ("IADD3", "IMAD", "LEA", "VIADD") and "X" not in ins.modifiers:
-                nd = k + 1
-            k += 1
-    wide_u = "64" in ins.modifiers
-    for k, o in enumerate(ops):
-        target = defs if k < nd else uses
-        if o.kind in ("pred", "upred") and o.base not in ("PT", "UPT"):
-            target.add(o.base)
-        elif o.kind == "ureg" and o.base != "URZ":
-            n = o.ureg
-            target.add(f"UR{n}")
-            if "64" in o.suffixes or (k < nd and wide_u):
-                target.add(f"UR{n + 1}")
-        elif o.kind == "name" and o.base == "PR":
-            target.update(f"P{j}" for j in range(7))
-        for q in o.parts:
-            for r in (q,) + q.parts:
-                if r.kind == "ureg" and r.base != "URZ":
-                    uses.add(f"UR{r.ureg}")
-                    if "64" in r.suffixes:
-                        uses.add(f"UR{r.ureg + 1}")
-    if ins.guard:
-        g = ins.guard.lstrip("@!")
-        if g not in ("PT", "UPT"):
-            uses.add(g)
-    return frozenset(defs), frozenset(uses)
 
 
 @dataclass(frozen=True, slots=True)
