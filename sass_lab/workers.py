@@ -117,6 +117,7 @@ def _serve(conn, parent: int, pdeathsig: bool, err_fd: int) -> None:
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent across the fork
     if pdeathsig:
         die_with_parent()
     if os.getppid() != parent:  # the parent died before PR_SET_PDEATHSIG took effect
@@ -154,9 +155,16 @@ class _Worker:
         self.stderr = tempfile.TemporaryFile()
         self.proc = ctx.Process(target=_serve, args=(theirs, os.getpid(), main, self.stderr.fileno()),
                                 daemon=True)
-        self.proc.start()
-        with contextlib.suppress(OSError):
-            os.setpgid(self.proc.pid, self.proc.pid)  # also here: no window before the child's own call
+        # SIGINT stays blocked from the fork until the child ignores it: a Ctrl-C sent to the process
+        # group in that window would otherwise raise KeyboardInterrupt inside the child's start-up.
+        # The parent's own Ctrl-C is delivered when its mask is restored.
+        was = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.proc.start()
+            with contextlib.suppress(OSError):
+                os.setpgid(self.proc.pid, self.proc.pid)  # also here: no window before the child's own call
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, was)
         theirs.close()
         self.conn = ours
         _PARENT_ENDS.add(ours)

@@ -160,16 +160,26 @@ def input_error(args) -> SasmError | None:
 BUILD_ENV = ("SASS_LAB_COMPILER", "SASS_LAB_COMPILE_TIMEOUT", "SASS_LAB_LIMITS")
 
 
-def _unraisable(hook):
+def _unraisable(hook, delivered):
     """``sys.unraisablehook`` that re-raises a Ctrl-C Python could not raise where it landed (a
     finalizer, an at-fork callback: Python would print "Exception ignored ... Traceback" and go on):
-    the signal is sent again, from another thread so that it is not raised inside the hook as well,
-    and interrupts the command at its next ordinary line."""
+    the signal is sent again from another thread, until the command has seen it (``delivered`` set
+    by its KeyboardInterrupt handler). A retry is needed: a signal that arrives while the main thread
+    is still inside this hook is raised there and swallowed as well."""
     import threading
+
+    def resend():
+        for _ in range(20):  # ~10 s at most, for a main thread stuck in native code
+            if delivered.wait(0.02 if _ == 0 else 0.5):  # first let the hook return
+                return
+            signal.raise_signal(signal.SIGINT)
 
     def reraise(u):
         if isinstance(u.exc_value, KeyboardInterrupt):
-            threading.Thread(target=signal.raise_signal, args=(signal.SIGINT,), daemon=True).start()
+            try:
+                threading.Thread(target=resend, daemon=True).start()
+            except KeyboardInterrupt:  # a resend that landed in here: the next one will not
+                pass
         else:
             hook(u)
     return reraise
@@ -177,11 +187,15 @@ def _unraisable(hook):
 
 def main(argv: list[str] | None = None) -> int:
     saved = {k: os.environ.get(k) for k in BUILD_ENV}
+    import threading
+
     hook = sys.unraisablehook
-    sys.unraisablehook = _unraisable(hook)
+    delivered = threading.Event()
+    sys.unraisablehook = _unraisable(hook, delivered)
     try:
-        return _main(argv)
-    finally:  # a command's --compiler/--limit end with it (main() may be called again in-process)
+        return _main(argv, delivered)
+    finally:
+        delivered.set()  # no resend outlives the command  # a command's --compiler/--limit end with it (main() may be called again in-process)
         sys.unraisablehook = hook
         for k, v in saved.items():
             if v is None:
@@ -190,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ[k] = v
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, delivered=None) -> int:
     args = None
     try:  # building the parser imports the pipeline: Ctrl-C there is an interruption too
         args = build_parser().parse_args(argv)
@@ -209,6 +223,8 @@ def _main(argv: list[str] | None) -> int:
         print_error(e)
         return 1
     except KeyboardInterrupt:
+        if delivered is not None:
+            delivered.set()
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

@@ -577,13 +577,13 @@ def test_interrupted_tune_stores_no_false_failure(template, tmp_path):
     subprocess.run(argv, cwd=root, env=env, capture_output=True, check=True)
     full = time.perf_counter() - t0
     for frac in (0.4, 0.7, 0.9):
-        (root / "store.db").unlink()
+        (root / "store.db").unlink(missing_ok=True)  # an early Ctrl-C leaves none
         proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
         time.sleep(max(0.1, full * frac))
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=120)
-        assert proc.returncode in (0, 130), err.decode()
+        assert proc.returncode in (0, 130, -2), err.decode()  # -2: before Python installed its handler
         assert b"Traceback" not in err + out and b"internal error" not in err + out
         assert (root / "saxpy.sasm").read_bytes() == source
         if (root / "store.db").exists():
