@@ -215,6 +215,23 @@ def replacing(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (),
                 pass
 
 
+def write_cache(path: Path, data: bytes) -> None:
+    """Write a cache entry atomically (temporary file beside it, renamed into place); OSError when it
+    cannot be written (the caller decides: a cache that cannot be written only costs a recompute)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def write_output(path: str | os.PathLike, data: bytes | str, inputs: Iterable[str | os.PathLike] = (),
                  flag: str = "-o", writes: str | None = None) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename (see :func:`replacing`)."""

@@ -18,14 +18,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 import zlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..errors import SasmError
+from ..files import write_cache
 from ..hw.arch import STATIC_SHARED_MAX
 from .spec import load_spec
 
@@ -111,15 +110,8 @@ def store_summary(key: str, s: Static, ptx: str) -> None:
     d.pop("cached")
     data = MAGIC + json.dumps({"key": key, "static": d}, sort_keys=True).encode() + b"\n" + zlib.compress(
         ptx.encode(), 1)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except OSError:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp)
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs a recompile
+        write_cache(p, data)
 
 
 def cached_ptx(key: str) -> str | None:

@@ -17,9 +17,10 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..files import write_cache
 
 MAGIC = b"sass_lab-cubin-cache 2\n"
 
@@ -103,15 +104,6 @@ def store(k: str, entry: Entry) -> None:
             "cubin_len": len(entry.cubin), "log_sha256": hashlib.sha256(log).hexdigest(),
             "cubin_sha256": hashlib.sha256(entry.cubin).hexdigest()}
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(MAGIC + json.dumps(head, sort_keys=True).encode() + b"\n" + log + entry.cubin)
-            os.replace(tmp, p)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_cache(p, MAGIC + json.dumps(head, sort_keys=True).encode() + b"\n" + log + entry.cubin)
     except OSError:
         pass  # a read-only or full disk only costs a recompile
