@@ -49,8 +49,40 @@ def _ints(v, what: str) -> tuple[int, ...]:
     return t
 
 
+class _Box:
+    """What a tensor map's box geometry implies (shared by the user's map and the decoded one)."""
+
+    __slots__ = ()
+
+    @property
+    def rank(self) -> int:
+        return len(self.global_dim)
+
+    @property
+    def elem_bytes(self) -> int:
+        return DTYPES[self.dtype]
+
+    @property
+    def box_counts(self) -> tuple[int, ...]:
+        """Elements per box dimension: ``ceil(box / elementStride)`` (dimension 0 ignores its stride)."""
+        es = self.element_strides
+        return tuple(b if i == 0 else -(-b // es[i]) for i, b in enumerate(self.box_dim))
+
+    @property
+    def box_bytes(self) -> int:
+        """Bytes one box moves (the transaction count a load completes)."""
+        return int(np.prod(self.box_counts)) * self.elem_bytes
+
+    @property
+    def row_pitch(self) -> int:
+        """Shared-memory bytes per innermost row: the swizzle width when swizzled (rows narrower than
+        the swizzle are padded to it; CUDA Programming Guide, TMA swizzle), else the row itself."""
+        inner = self.box_dim[0] * self.elem_bytes
+        return inner if self.swizzle == "none" else SWIZZLE_WIDTH[self.swizzle]
+
+
 @dataclass(frozen=True, eq=False)
-class TensorMap:
+class TensorMap(_Box):
     """A tiled TMA tensor map over ``array`` (see the module docstring)."""
 
     array: np.ndarray
@@ -73,37 +105,11 @@ class TensorMap:
         set_(self, "element_strides", _ints(es, "element_strides") if es is not None else (1,) * len(self.box_dim))
         validate(self)
 
-    # ------------------------------------------------------------------ derived
-    @property
-    def rank(self) -> int:
-        return len(self.global_dim)
-
-    @property
-    def elem_bytes(self) -> int:
-        return DTYPES[self.dtype]
-
+    # ------------------------------------------------------------------ derived (and _Box's)
     @property
     def strides(self) -> tuple[int, ...]:
         """Byte strides of every dimension (the innermost is the element size)."""
         return (self.elem_bytes, *self.global_strides)
-
-    @property
-    def box_counts(self) -> tuple[int, ...]:
-        """Elements per box dimension: ``ceil(box / elementStride)`` (dimension 0 ignores its stride)."""
-        es = self.element_strides
-        return tuple(b if i == 0 else -(-b // es[i]) for i, b in enumerate(self.box_dim))
-
-    @property
-    def box_bytes(self) -> int:
-        """Bytes one box moves (the transaction count a load completes)."""
-        return int(np.prod(self.box_counts)) * self.elem_bytes
-
-    @property
-    def row_pitch(self) -> int:
-        """Shared-memory bytes per innermost row: the swizzle width when swizzled (rows narrower than
-        the swizzle are padded to it; CUDA Programming Guide, TMA swizzle), else the row itself."""
-        inner = self.box_dim[0] * self.elem_bytes
-        return inner if self.swizzle == "none" else SWIZZLE_WIDTH[self.swizzle]
 
     @property
     def smem_bytes(self) -> int:
@@ -215,7 +221,7 @@ MAGIC = b"SLTM"
 
 
 @dataclass(frozen=True, slots=True)
-class TmaDesc:
+class TmaDesc(_Box):
     """A decoded tensor map as the TMA unit uses it (no array: the tensor is at ``address``)."""
 
     dtype: str
@@ -232,28 +238,6 @@ class TmaDesc:
     def of(cls, tm: TensorMap, address: int) -> TmaDesc:
         return cls(tm.dtype, int(address), tm.global_dim, tm.strides, tm.box_dim, tm.element_strides,
                    tm.interleave, tm.swizzle, tm.oob_fill)
-
-    @property
-    def elem_bytes(self) -> int:
-        return DTYPES[self.dtype]
-
-    @property
-    def rank(self) -> int:
-        return len(self.global_dim)
-
-    @property
-    def box_counts(self) -> tuple[int, ...]:
-        es = self.element_strides
-        return tuple(b if i == 0 else -(-b // es[i]) for i, b in enumerate(self.box_dim))
-
-    @property
-    def box_bytes(self) -> int:
-        return int(np.prod(self.box_counts)) * self.elem_bytes
-
-    @property
-    def row_pitch(self) -> int:
-        inner = self.box_dim[0] * self.elem_bytes
-        return inner if self.swizzle == "none" else SWIZZLE_WIDTH[self.swizzle]
 
     def encode(self) -> bytes:
         r = self.rank

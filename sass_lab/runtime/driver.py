@@ -106,15 +106,20 @@ class Context:
     def make_current(self) -> None:
         check(driver().cuCtxSetCurrent(self.handle), "cuCtxSetCurrent")
 
+    def _module(self, cubin: bytes) -> tuple[bytes, Any]:
+        """(key, module) of ``cubin``, loaded once (cuModuleLoadData); call with _LOCK held."""
+        key = hashlib.sha256(cubin).digest()
+        mod = self.modules.get(key)
+        if mod is None:
+            mod = check(driver().cuModuleLoadData(cubin), "loading the cubin (cuModuleLoadData)")
+            self.modules[key] = mod
+        return key, mod
+
     def function(self, cubin: bytes, name: str) -> Any:
         """Load ``cubin`` once (cuModuleLoadData) and look up kernel ``name`` in it."""
         drv = driver()
-        key = hashlib.sha256(cubin).digest()
         with _LOCK:
-            mod = self.modules.get(key)
-            if mod is None:
-                mod = check(drv.cuModuleLoadData(cubin), "loading the cubin (cuModuleLoadData)")
-                self.modules[key] = mod
+            key, mod = self._module(cubin)
             fn = self.functions.get((key, name))
             if fn is None:
                 fn = check(drv.cuModuleGetFunction(mod, name.encode()),
@@ -125,12 +130,8 @@ class Context:
     def symbol(self, cubin: bytes, name: str) -> tuple[int, int]:
         """(device address, bytes) of the module variable ``name`` (cuModuleGetGlobal)."""
         drv = driver()
-        key = hashlib.sha256(cubin).digest()
         with _LOCK:
-            mod = self.modules.get(key)
-            if mod is None:
-                mod = check(drv.cuModuleLoadData(cubin), "loading the cubin (cuModuleLoadData)")
-                self.modules[key] = mod
+            _, mod = self._module(cubin)
         ptr, size = check(drv.cuModuleGetGlobal(mod, name.encode()),
                           f"finding the __constant__/__device__ variable '{name}' (cuModuleGetGlobal)")
         return int(ptr), int(size)
