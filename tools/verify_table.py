@@ -19,19 +19,6 @@ from sass_lab.lab.spec import load_spec, parse_size
 from sass_lab.lab.verify import verify
 
 
-def cover(spec) -> list[dict]:
-    """Every value of every define at least once (greedy), the defaults excluded."""
-    combos = spec.combinations()
-    seen = {(k, repr(spec.defines[k])) for k in spec.tune}
-    want = {(k, repr(v)) for c in combos for k, v in c.items()}
-    out = []
-    while not want <= seen:
-        best = max(combos, key=lambda c: len({(k, repr(v)) for k, v in c.items()} - seen))
-        out.append(best)
-        seen |= {(k, repr(v)) for k, v in best.items()}
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
@@ -46,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = load_spec(f)
         runs = [(dict(s), {}) for s in spec.test_sizes] + [(parse_size(s), {}) for s in args.size]
         if not args.no_cover:
-            runs += [(dict(spec.test_sizes[0]), d) for d in cover(spec)]
+            runs += [(dict(spec.test_sizes[0]), d) for d in spec.cover()]
         for size, defines in runs:
             t0 = time.perf_counter()
             r = verify(f, size, emulate=True, defines=defines, seed=args.seed)

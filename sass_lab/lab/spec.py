@@ -207,6 +207,19 @@ class KernelSpec:
                 out.append({n: d[n] for n in names})
         return out
 
+    def cover(self) -> list[dict[str, Any]]:
+        """Valid combinations, chosen greedily, until every value of every ``TUNE`` define has
+        appeared at least once beyond the defaults (a cheap cover of the space for verification)."""
+        combos = self.combinations()
+        seen = {(k, repr(self.defines[k])) for k in self.tune}
+        want = {(k, repr(v)) for c in combos for k, v in c.items()}
+        out = []
+        while not want <= seen:
+            best = max(combos, key=lambda c: len({(k, repr(v)) for k, v in c.items()} - seen))
+            out.append(best)
+            seen |= {(k, repr(v)) for k, v in best.items()}
+        return out
+
     def for_size(self, s: dict, defines: dict[str, Any] | None = None) -> tuple[KernelSpec, dict[str, Any]]:
         """The spec and the defines to assemble with at size ``s``: the size's ``size_defines`` over
         ``defines`` (the user's -D). A -D that contradicts the size is a UsageError."""

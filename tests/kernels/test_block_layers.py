@@ -26,17 +26,7 @@ def _verify(which, size, defines=None, seed=2):
 def _cover(spec):
     """Every value of every define at least once beyond the defaults (all combinations when
     SASS_LAB_FULL_SWEEP is set)."""
-    combos = spec.combinations()
-    if FULL:
-        return combos
-    seen = {(k, repr(spec.defines[k])) for k in spec.tune}
-    want = {(k, repr(v)) for c in combos for k, v in c.items()}
-    out = []
-    while not want <= seen:
-        best = max(combos, key=lambda c: len({(k, repr(v)) for k, v in c.items()} - seen))
-        out.append(best)
-        seen |= {(k, repr(v)) for k, v in best.items()}
-    return out
+    return spec.combinations() if FULL else spec.cover()
 
 
 def _ids(d):

@@ -157,3 +157,15 @@ def test_sgemm_peer_computes_the_same_gemm(ta, tb):
     want = spec.reference(a, s)["C"]
     spec.peer()(a, s, types.SimpleNamespace(__name__="cupy", matmul=np.matmul))
     np.testing.assert_allclose(a["C"], want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["convfirst_block", "winograd_4x4_3x3", "sgemm"])
+def test_cover_shows_every_tuning_value_in_valid_combinations(name):
+    from pathlib import Path
+
+    spec = load_spec(str(Path(__file__).resolve().parents[2] / "kernels_asm" / f"{name}.sasm"))
+    combos, cover = spec.combinations(), spec.cover()
+    assert cover and all(c in combos for c in cover) and len(cover) < len(combos)
+    for k in spec.tune:
+        shown = {repr(c[k]) for c in cover} | {repr(spec.defines[k])}
+        assert shown >= {repr(c[k]) for c in combos}, k
