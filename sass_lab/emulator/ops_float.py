@@ -58,7 +58,7 @@ def _half_wrap(t: str, f):
         return g16
     if t == "bf16":
         def gb16(*a):
-            return V.f32_to_bf16(f(*[V.bf16_to_f32(x) for x in a]))
+            return V.to_half_bits(f(*[V.bf16_to_f32(x) for x in a]), "bf16")
         return gb16
     if t in ("f16x2", "bf16x2"):
         def g2(*a):
@@ -74,7 +74,8 @@ def _post(f, mods: set[str], t: str):
     """Apply .ftz (f32) and then .sat to the results of ``f``."""
     ftz = "ftz" in mods and t == "f32"
     sat = "sat" in mods
-    if not (ftz or sat):
+    relu = "relu" in mods
+    if not (ftz or sat or relu):
         return f
 
     def g(*a):
@@ -83,14 +84,58 @@ def _post(f, mods: set[str], t: str):
             r = V.ftz32(r)
         if sat:
             r = np.where(np.isnan(r), r.dtype.type(0), np.clip(r, 0, 1)).astype(r.dtype)
+        if relu:  # negative results clamp to 0; NaN stays NaN
+            r = np.where(r < 0, r.dtype.type(0), r).astype(r.dtype)
         return r
     return g
 
 
 def _rounded(op: str, mode: str, f64f):
-    """An f32 function with a directed rounding mode: compute in f64, round once."""
+    """An f32 function with a directed rounding mode: compute in f64, round once. ``mul``, ``div``,
+    ``rcp`` and ``sqrt`` of f32 values are exact or never land on an f32 value in f64; ``add``/``sub``
+    and ``fma`` keep their exact error (round to odd) so the last rounding sees it."""
     def g(*a):
         return V.round_f32(f64f(*[np.asarray(x, F64) for x in a]), mode)
+    return g
+
+
+def _exact_sum(op: str):
+    """f64 functions of f32 (or f16/bf16) values whose result, rounded once in any mode, is the
+    correctly rounded exact result: the float64 sum/fma rounded to odd."""
+    if op == "add":
+        return lambda a, b: V.round_odd(*V.two_sum(a, b))
+    if op == "sub":
+        return lambda a, b: V.round_odd(*V.two_sum(a, np.negative(b)))
+    return lambda a, b, c: V.round_odd(*V.two_sum(np.multiply(a, b, dtype=F64), c))  # product exact
+
+
+def _directed64(op: str, mode: str):
+    """An f64 add/sub/mul/div/sqrt/rcp with a directed rounding mode: the nearest result and the sign
+    of its exact error (TwoSum, Dekker's product, the exact remainder of a quotient or a root)."""
+    def err_mul(a, b, p):
+        ah, al = _split(a)
+        bh, bl = _split(b)
+        return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+    def g(*x):
+        a = np.asarray(x[0], F64)
+        if op in ("add", "sub"):
+            b = np.asarray(x[1], F64)
+            s, e = V.two_sum(a, b if op == "add" else -b)
+        elif op == "mul":
+            b = np.asarray(x[1], F64)
+            s = a * b
+            e = err_mul(a, b, s)
+        elif op in ("div", "rcp"):
+            num, b = (a, np.asarray(x[1], F64)) if op == "div" else (np.ones_like(a), a)
+            s = num / b
+            p = s * b
+            e = ((num - p) - err_mul(s, b, p)) * np.sign(b)  # num − s·b exactly; its sign (÷ b) → error's
+        else:  # sqrt
+            s = np.sqrt(a)
+            p = s * s
+            e = (a - p) - err_mul(s, s, p)
+        return V.directed_f64(s, np.where(np.isfinite(e), e, 0.0), mode)
     return g
 
 
@@ -105,6 +150,11 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
     if not t:
         raise ctx.error(f"'{ins.name}' has no type")
     mode = next((m for m in ROUND if m in mods), "rn")
+    known = {*ROUND, "ftz", "sat", "approx", "full"} | ({"relu"} if op in ("fma", "min", "max") else set()) \
+        | ({"NaN"} if op in ("min", "max") else set())
+    if op != "testp" and mods - known:
+        raise ctx.error(f"'{ins.name}': modifier(s) {', '.join('.' + m for m in sorted(mods - known))} "
+                        "are not modelled by the emulator")
     f = None
     n = 2
     if op == "add":
@@ -116,18 +166,20 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
     elif op in ("fma", "mad"):
         n = 3
         if t == "f32":
-            f = fma_f32 if mode == "rn" else _rounded(op, mode, lambda a, b, c: a * b + c)
+            f = fma_f32 if mode == "rn" else _rounded(op, mode, _exact_sum("fma"))
         elif t == "f64":
+            if mode != "rn":
+                raise ctx.error(f"'{ins.name}': an f64 fma with a directed rounding mode is not modelled "
+                                "by the emulator", hint="fma.rn.f64 is")
             f = _fma64
-        else:
-            def f(a, b, c):
-                return (np.asarray(a, F64) * b + c).astype(F32)
+        else:  # f16/bf16 (and pairs): exact product, sum rounded to odd, one rounding to the half type
+            f = _exact_sum("fma")
     elif op == "div":
         f = np.divide
     elif op == "min":
-        f = np.fmin
+        f = np.minimum if "NaN" in mods else np.fmin  # .NaN: a NaN input gives NaN
     elif op == "max":
-        f = np.fmax
+        f = np.maximum if "NaN" in mods else np.fmax
     elif op == "neg":
         f, n = np.negative, 1
     elif op == "abs":
@@ -155,9 +207,14 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
         return _testp(ctx, ins, t, mods)
     if f is None:
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
-    if mode != "rn" and t == "f32" and op in ("add", "sub", "mul", "div", "sqrt"):
-        f64f = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "sqrt": np.sqrt}[op]
+    if mode != "rn" and t == "f32" and op in ("add", "sub", "mul", "div", "sqrt", "rcp"):
+        f64f = {"add": _exact_sum("add"), "sub": _exact_sum("sub"), "mul": np.multiply, "div": np.divide,
+                "sqrt": np.sqrt, "rcp": lambda a: 1.0 / a}[op]
         f = _rounded(op, mode, f64f)
+    elif mode != "rn" and t == "f64" and op in ("add", "sub", "mul", "div", "sqrt", "rcp"):
+        f = _directed64(op, mode)
+    elif mode != "rn" and op in ("add", "sub", "mul", "div", "sqrt", "rcp"):
+        raise ctx.error(f"'{ins.name}': rounding mode .{mode} on {t} is not modelled by the emulator")
     f = _post(f, mods, t)
     return alu(ctx, ins, t, _half_wrap(t, f), n)
 
@@ -250,35 +307,56 @@ def cvt_value(x, dt_t: str, st_t: str, mods: set[str]):
             r = np.where(over, 0.0, v).astype(np.int64)
             return np.where(over, np.int64(2**63 - 1), r)
         return v.astype(ddt)
-    # → float
+    # → float: every path rounds the exact source value once (64-bit integers through round-to-odd)
+    wide_int = not src_float and V.dtype(st_t).itemsize == 8
     if src_float:
         v = _to_float_domain(x, st_t)
         if irnd:
             v = INT_RND[irnd](v)
-    else:
-        if dt_t == "f32" and frnd == "rn":  # one correctly rounded conversion (also for 64-bit ints)
-            v = np.asarray(x).astype(F32)
+    elif wide_int:
+        if dt_t == "f64":
+            xi = np.asarray(x)
+            hi = xi >> xi.dtype.type(11) << xi.dtype.type(11)
+            s, e = V.two_sum(hi.astype(F64), (xi & xi.dtype.type(0x7FF)).astype(F64))
+            v = V.directed_f64(s, e, frnd if frnd != "rna" else "rn")
         else:
-            v = np.asarray(x).astype(F64) if dt_t == "f64" or V.dtype(st_t).itemsize >= 4 else np.asarray(x).astype(F32)
+            v = V.int64_to_f64_odd(x)
+    else:
+        v = np.asarray(x).astype(F64)  # exact for 8/16/32-bit integers
+    rnd = frnd if frnd != "rna" else "rn"
+    if "relu" in mods:  # negative inputs give +0 (NaN stays NaN)
+        v = np.where(np.asarray(v) < 0, np.asarray(v).dtype.type(0), v)
     if dt_t == "f32":
-        r = V.round_f32(np.asarray(v, F64), frnd if frnd != "rna" else "rn") if v.dtype == F64 else v.astype(F32)
+        r = V.round_f32(np.asarray(v, F64), rnd) if v.dtype == F64 else v.astype(F32)
         if "ftz" in mods:
             r = V.ftz32(r)
     elif dt_t == "f64":
         r = np.asarray(v).astype(F64)
     elif dt_t == "f16":
-        r = np.asarray(v).astype(F32).astype(np.float16)
+        r = V.to_half_bits(v, "f16", rnd).view(np.float16)
     elif dt_t == "bf16":
-        r = V.f32_to_bf16(np.asarray(v).astype(F32), "rz" if frnd == "rz" else "rn")
+        r = V.to_half_bits(v, "bf16", rnd)
     elif dt_t == "tf32":
         r = V.f32_to_tf32(np.asarray(v).astype(F32), frnd)
     else:
         raise KeyError(dt_t)
+    if "satfinite" in mods and dt_t in ("f16", "bf16"):
+        r = satfinite_half(np.asarray(r).view(np.uint16), dt_t).view(r.dtype)
     if sat:
         rv = _to_float_domain(r, dt_t)
         rv = np.where(np.isnan(rv), 0, np.clip(rv, 0, 1))
         r = cvt_value(rv.astype(F32), dt_t, "f32", {"rn"}) if dt_t != "f64" else rv
     return r
+
+
+def satfinite_half(bits, t: str):
+    """``.satfinite``: ±infinity becomes the largest finite f16/bf16 of its sign; NaN stays NaN."""
+    inf, top = (0x7C00, 0x7BFF) if t in ("f16", "f16x2") else (0x7F80, 0x7F7F)
+    b = np.asarray(bits, np.uint16)
+    return np.where((b & np.uint16(0x7FFF)) == inf, (b & np.uint16(0x8000)) | np.uint16(top), b).astype(np.uint16)
+
+
+CVT_MODS = {"rn", "rz", "rm", "rp", "rna", "rni", "rzi", "rmi", "rpi", "ftz", "sat", "relu", "satfinite"}
 
 
 @builder("cvt")
@@ -289,13 +367,23 @@ def cvt(ctx: Ctx, ins: ir.Instr):
     dt_t, st_t = types
     if dt_t in FP8X2 or st_t in FP8X2:
         return _cvt_fp8(ctx, ins, dt_t, st_t, mods)
+    if mods - CVT_MODS or ({"relu", "satfinite"} & mods and not (
+            dt_t in ("f16", "bf16", "f16x2", "bf16x2") and st_t == "f32")):
+        raise ctx.error(f"'{ins.name}': this form of cvt is not modelled by the emulator",
+                        hint=".relu/.satfinite are modelled for f32 → f16/bf16(x2)")
     if dt_t in ("f16x2", "bf16x2"):  # cvt.rn.f16x2.f32 d, a, b: a → upper half, b → lower
         half = "bf16" if dt_t == "bf16x2" else "f16"
+        rnd = next((m for m in ("rz", "rm", "rp") if m in mods), "rn")
+
+        def one(x):
+            x = np.asarray(x, F32)
+            if "relu" in mods:
+                x = np.where(x < 0, F32(0), x)
+            h = V.to_half_bits(x, half, rnd)
+            return satfinite_half(h, half) if "satfinite" in mods else h
 
         def pack(a, b):
-            hi = V.to_half_bits(np.asarray(a, F32), half, "rz" if "rz" in mods else "rn")
-            lo = V.to_half_bits(np.asarray(b, F32), half, "rz" if "rz" in mods else "rn")
-            return V.pack_half2(lo, hi)
+            return V.pack_half2(one(b), one(a))
         return alu(ctx, ins, dt_t, pack, 2, src_ts=[st_t, st_t])
     try:
         V.dtype(dt_t), V.dtype(st_t)

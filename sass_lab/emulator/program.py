@@ -22,6 +22,7 @@ from . import (  # noqa: F401
     ops_matrix,
     ops_mbarrier,
     ops_mem,
+    ops_simd,
     ops_sync,
     ops_tma,
     ops_warp,
@@ -114,7 +115,7 @@ warp arrive red popc f4e b4e rc8 ecl ecr rc16 shiftamt finite infinite number no
 subnormal sys cc l r wrap clamp idx load store mma a b c d m16n16k16 m32n8k16 m8n32k16 m16n16k8
 m16n8k32 m16n8k64 m8n8k16 m8n8k32 m8n8k4 satfinite s4 u4
 init arrive arrive_drop expect_tx complete_tx test_wait try_wait parity pending_count inval noComplete noinc
-mbarrier bulk noftz
+mbarrier bulk noftz relu NaN
 tensor 1d 2d 3d 4d 5d tile multicast bulk_group reduce prefetch read tensormap
 """.split())
 

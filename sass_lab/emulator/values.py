@@ -87,12 +87,17 @@ def bf16_to_f32(bits) -> np.ndarray:
 
 
 def f32_to_bf16(x, mode: str = "rn") -> np.ndarray:
-    """Round f32 to bf16 bits (``rn`` nearest-even, ``rz`` toward zero); NaN stays NaN."""
+    """Round f32 to bf16 bits (``rn`` nearest-even, ``rz`` toward zero, ``rm``/``rp`` toward ∓∞);
+    NaN stays NaN."""
     b = np.asarray(x, dtype=np.float32).view(np.uint32)
-    if mode == "rz":
-        r = b >> np.uint32(16)
-    else:
+    if mode == "rn":
         r = (b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    else:  # truncate, then one step away from zero where rm/rp say so and bits were dropped
+        r = b >> np.uint32(16)
+        if mode in ("rm", "rp"):
+            inexact = (b & np.uint32(0xFFFF)) != 0
+            neg = (b >> np.uint32(31)) == 1
+            r = r + (inexact & (neg if mode == "rm" else ~neg)).astype(np.uint32)
     nan = np.isnan(np.asarray(x, dtype=np.float32))
     return np.where(nan, np.uint32(0x7FC0), r).astype(np.uint16)
 
@@ -121,10 +126,74 @@ def unpack_half2(bits, kind: str):
 
 
 def to_half_bits(x, kind: str, mode: str = "rn") -> np.ndarray:
-    """f32/f64 values → f16 or bf16 bits (uint16)."""
+    """f32/f64 values → f16 or bf16 bits (uint16), rounded once with a PTX mode (rn/rz/rm/rp).
+
+    f64 goes to f16 directly (numpy rounds float64 → float16 in one step) and to bf16 through a
+    round-to-odd f32, so no value is rounded twice."""
+    x = np.asarray(x)
     if kind in ("bf16", "bf16x2"):
-        return f32_to_bf16(np.asarray(x).astype(np.float32), mode)
-    return np.asarray(x).astype(np.float16).view(np.uint16)
+        return f32_to_bf16(f64_to_f32_odd(x) if x.dtype == np.float64 else x.astype(np.float32), mode)
+    r = x.astype(np.float16)
+    if mode in ("rz", "rm", "rp"):
+        back = r.astype(x.dtype)
+        fix = {"rz": np.abs(back) > np.abs(x), "rm": back > x, "rp": back < x}[mode]
+        if fix.any():
+            to = {"rz": 0.0, "rm": -np.inf, "rp": np.inf}[mode]
+            r = np.where(fix, np.nextafter(r, np.float16(to)), r)
+    return np.asarray(r, np.float16).view(np.uint16)
+
+
+def two_sum(a, b):
+    """``s = fl(a + b)`` and its exact error ``e`` (``a + b == s + e``) in float64 (Knuth's TwoSum)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def round_odd(s, e):
+    """The exact value ``s + e`` (``s`` its nearest float64) rounded to odd: ``s`` when exact, else the
+    one of the two float64 neighbours of ``s + e`` whose last bit is 1. Rounding that value to any
+    format of at most 51 bits, in any mode, gives the correctly rounded ``s + e`` (no double rounding)."""
+    s, e = np.asarray(s, np.float64), np.asarray(e, np.float64)
+    fix = (e != 0) & ((s.view(np.uint64) & np.uint64(1)) == 0) & np.isfinite(s)
+    if not fix.any():
+        return s
+    return np.where(fix, np.nextafter(s, np.where(e > 0, np.inf, -np.inf)), s)
+
+
+def f64_to_f32_odd(x) -> np.ndarray:
+    """float64 → float32 rounded to odd (truncate; set the last bit when bits were dropped)."""
+    x = np.asarray(x, np.float64)
+    r = round_f32(x, "rz")
+    inexact = (r.astype(np.float64) != x) & np.isfinite(x)
+    return (r.view(np.uint32) | inexact.astype(np.uint32)).view(np.float32)
+
+
+def int64_to_f64_odd(x) -> np.ndarray:
+    """64-bit integers → float64 rounded to odd (exact below 2^53), so that one more rounding to f32,
+    f16 or bf16 in any mode is the correctly rounded conversion of the integer."""
+    x = np.asarray(x)
+    hi, lo = x >> x.dtype.type(11) << x.dtype.type(11), x & x.dtype.type(0x7FF)
+    return round_odd(*two_sum(hi.astype(np.float64), lo.astype(np.float64)))
+
+
+def directed_f64(s, e, mode: str):
+    """Round the exact value ``s + e`` (``s`` its nearest float64, ``e`` the exact error or any value
+    of the error's sign) to float64 in ``mode``."""
+    s, e = np.asarray(s, np.float64), np.asarray(e, np.float64)
+    if mode == "rn":
+        return s
+    down = (e < 0) & np.isfinite(s)
+    up = (e > 0) & np.isfinite(s)
+    if mode == "rz":
+        down, up = down & (s > 0), up & (s < 0)
+    elif mode == "rm":
+        up = np.zeros_like(up)
+    elif mode == "rp":
+        down = np.zeros_like(down)
+    r = np.where(down, np.nextafter(s, -np.inf), s)
+    return np.where(up, np.nextafter(s, np.inf), r)
 
 
 def pack_half2(lo_bits, hi_bits) -> np.ndarray:

@@ -69,8 +69,8 @@ def test_unknown_kernel_and_bad_launch():
     ("tensormap.replace.tile.global_address.global.b1024.b64 [%rd4], %rd4;", "tensormap.replace"),
     ("brx.idx.uni %r5, tbl;", "brx.idx.uni"),
     ("call.uni foo, (%r5);", "call.uni"),
-    ("max.NaN.f32 %f1, %f2, %f3;", ".NaN"),
-    ("cvt.rn.relu.f16x2.f32 %r6, %f1, %f2;", ".relu"),
+    ("min.xorsign.abs.f32 %f1, %f2, %f3;", ".xorsign"),
+    ("cvt.rn.relu.f32.f64 %f1, %fd1;", "cvt.rn.relu.f32.f64"),
     ("tcgen05.fence::before_thread_sync;", "tcgen05.fence::before_thread_sync"),
 ])
 def test_unsupported_instruction_is_a_decode_error(instr, name):
