@@ -165,6 +165,29 @@ def lop3(a, b, c, lut: int):
     return acc
 
 
+def fns(mask, base, offset):
+    """``fns.b32``: the position of the |offset|-th set bit of ``mask`` counting from bit ``base`` up
+    (offset > 0) or down (offset < 0); offset 0 asks for ``base`` itself; 0xffffffff when none."""
+    m = np.asarray(mask).astype(np.uint32).astype(np.int64)
+    b = np.asarray(base).astype(np.int64) & 0xFFFFFFFF
+    off = np.asarray(offset).astype(np.int32).astype(np.int64)
+    m, b, off = np.broadcast_arrays(m, b, off)
+    out = np.full(m.shape, 0xFFFFFFFF, np.int64)
+    at_base = (off == 0) & (b < 32) & (((m >> np.minimum(b, 31)) & 1) == 1)
+    out = np.where(at_base, b, out)
+    need = np.abs(off)  # set bits still to pass, walking one position per step
+    found = off == 0
+    for step in range(32):
+        pos = np.where(off > 0, b + step, b - step)
+        inside = (pos >= 0) & (pos < 32) & ~found
+        hit = inside & (((m >> np.clip(pos, 0, 31)) & 1) == 1)
+        need = need - hit
+        done = hit & (need == 0)
+        out = np.where(done, pos, out)
+        found |= done
+    return out.astype(np.uint32)
+
+
 @builder("bfe", "bfi", "popc", "clz", "brev", "prmt", "lop3", "bfind", "fns")
 def bitops(ctx: Ctx, ins: ir.Instr):
     types, mods = split_mods(ins.mods)
@@ -193,6 +216,8 @@ def bitops(ctx: Ctx, ins: ir.Instr):
     if op == "prmt":
         mode = next((m for m in mods if m in ("f4e", "b4e", "rc8", "ecl", "ecr", "rc16")), "")
         return alu(ctx, ins, "b32", lambda a, b, c: prmt(a, b, c, mode), 3)
+    if op == "fns":
+        return alu(ctx, ins, "b32", fns, 3, src_ts=["b32", "u32", "s32"])
     if op == "lop3":
         ops = ins.operands
         if len(ops) != 5 or not isinstance(ops[4], ir.Imm):

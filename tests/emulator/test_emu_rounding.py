@@ -354,3 +354,29 @@ def test_cvt_pair_relu_satfinite_and_directed():
     rz = run("cvt.rz.f16x2.f32", "b32", ab)
     np.testing.assert_array_equal((rz >> 16).astype(np.uint16).view(np.float16)[:3], [-3.0, 65504, 1.0])
     np.testing.assert_array_equal((rz & 0xFFFF).astype(np.uint16).view(np.float16)[:3], [5.0, -65504, -1.0])
+
+
+def _fns_ref(mask: int, base: int, off: int) -> int:
+    if off == 0:
+        return base if (mask >> base) & 1 else 0xFFFFFFFF
+    count, pos, inc = abs(off) - 1, base, 1 if off > 0 else -1
+    while 0 <= pos < 32:
+        if (mask >> pos) & 1:
+            if count == 0:
+                return pos
+            count -= 1
+        pos += inc
+    return 0xFFFFFFFF
+
+
+def test_fns_finds_the_nth_set_bit():
+    n = 400
+    mask = RNG.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+    mask[:4] = [0xAAAAAAAA, 0xAAAAAAAA, 0xAAAAAAAA, 0xAAAAAAAA]
+    mask[4:8] = [0, 0xFFFFFFFF, 1, 0x80000000]
+    base = RNG.integers(0, 32, n).astype(np.uint32)
+    off = RNG.integers(-34, 35, n).astype(np.int32)
+    base[:4], off[:4] = [3, 3, 2, 2], [1, -1, 1, -1]  # the PTX ISA's examples: 3, 3, 3, 1
+    got = run("fns.b32", "b32", [("b32", mask), ("u32", base), ("s32", off)])
+    assert list(got[:4]) == [3, 3, 3, 1]
+    assert [int(g) for g in got] == [_fns_ref(int(m), int(b), int(o)) for m, b, o in zip(mask, base, off)]
