@@ -62,6 +62,9 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int | None, np
         if isinstance(a, TensorMap):
             _tensor_map_arg(i, p, a, off, bufs, maps)
             continue
+        if p.array and isinstance(a, dict):  # a struct by value: {byte offset: numpy scalar or array}
+            _struct_arg(i, p, a, off, pb, bufs)
+            continue
         if p.array:
             raw = a.tobytes() if isinstance(a, np.ndarray) else bytes(a) if isinstance(a, (bytes, bytearray)) else None
             if raw is None or len(raw) != p.size:
@@ -97,6 +100,38 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int | None, np
             val = V.const(a, dt)
         pb[off:off + dt.itemsize] = np.asarray(val).tobytes()
     return pb, bufs, maps
+
+
+def _struct_arg(i: int, p, fields: dict, off: int, pb: bytearray, bufs: list) -> None:
+    """A by-value struct parameter given as ``{byte offset: value}`` (C's ``offsetof``): numpy scalars
+    are stored at their offset, numpy arrays become global buffers whose address is stored there (a
+    pointer member); bytes no field covers are zero."""
+    raw = bytearray(p.size)
+    taken: list[tuple[int, int, int]] = []
+    for k, v in sorted(fields.items(), key=lambda kv: kv[0] if isinstance(kv[0], int) else -1):
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise _param_error(i, p, f"a field key {k!r}", hint="keys are byte offsets into the struct (offsetof)")
+        if isinstance(v, np.ndarray):
+            if v.dtype.hasobject or v.dtype.fields is not None:
+                raise _param_error(i, p, f"a numpy array of {v.dtype} at offset {k}", hint="buffers must hold plain numbers")
+            size, data = 8, None
+        elif isinstance(v, np.generic) and v.dtype.kind in "fiub":
+            size, data = v.dtype.itemsize, np.asarray(v).tobytes()
+        else:
+            raise _param_error(i, p, f"{type(v).__name__} at offset {k}",
+                               hint="give each member as a numpy scalar (its width matters) or an array for a pointer")
+        if k + size > p.size or k % size:
+            raise _param_error(i, p, f"a {size}-byte member at offset {k}",
+                               hint=f"the struct has {p.size} bytes; members sit at multiples of their size")
+        clash = next((t for t in taken if k < t[0] + t[1] and t[0] < k + size), None)
+        if clash:
+            raise _param_error(i, p, f"members at offsets {clash[0]} and {k} that overlap")
+        taken.append((k, size, 0))
+        if data is None:
+            bufs.append((off + k, v, f"{p.name}+{k}"))
+        else:
+            raw[k:k + size] = data
+    pb[off:off + p.size] = raw
 
 
 def _tensor_map_arg(i: int, p, tm: TensorMap, off: int, bufs: list, maps: list) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
+
+import numpy as np
 
 DATA = Path(__file__).parent / "data"
 
@@ -43,3 +46,31 @@ def kernel(body: str) -> str:
     """A kernel ``k(out, in, n)``; the prologue sets %r0 = tid.x, %rd3 = &out[tid], %rd4 = &in[tid],
     %r1 = n, %r4 = shared address of sA[tid] (4-byte elements)."""
     return HEAD + body + "\n    ret;\n}\n"
+
+
+# (precision bits, minimum normal exponent, maximum exponent) of each float format
+FMT = {"f16": (11, -14, 15), "bf16": (8, -126, 127), "f32": (24, -126, 127), "f64": (53, -1022, 1023)}
+
+
+def round_exact(q, fmt: str, mode: str) -> float:
+    """The exact rational ``q`` (or ±inf/NaN) rounded once to ``fmt`` in PTX mode rn/rz/rm/rp."""
+    if not isinstance(q, Fraction):
+        return float(q)
+    if q == 0:
+        return 0.0
+    p, emin, emax = FMT[fmt]
+    neg, a = q < 0, abs(q)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** e > a:
+        e -= 1
+    ulp = Fraction(2) ** (max(e, emin) - p + 1)
+    k = a / ulp
+    fl = k.numerator // k.denominator
+    rem = k - fl
+    up = {"rn": rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2 == 1), "rz": False,
+          "rm": neg and rem > 0, "rp": (not neg) and rem > 0}[mode]
+    r = (fl + up) * ulp
+    top = (2 - Fraction(2) ** (1 - p)) * Fraction(2) ** emax
+    if r > top:  # overflow: nearest and away-from-zero modes give infinity, the others the largest finite
+        r = np.inf if mode == "rn" or (mode == "rp" and not neg) or (mode == "rm" and neg) else top
+    return -float(r) if neg else float(r)

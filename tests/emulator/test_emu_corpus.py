@@ -3,10 +3,12 @@ sm_90 with tools/build_corpus.py) against numpy: fresh random inputs, ragged siz
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+from ptxkit import round_exact
 
 from sass_lab.emulator import EmulatorCheckError, emulate
 
@@ -361,3 +363,103 @@ def test_constant_tables(arch):
     np.testing.assert_allclose(rot[1::2], u[:, 1] * v + u[:, 0], rtol=1e-6, atol=1e-5)
     a = stages[which & 3]
     np.testing.assert_array_equal(q, np.clip(np.rint(a["scale"].astype(np.float64) * v + a["bias"]), a["lo"], a["hi"]))
+
+
+# ------------------------------------------------------------------------------ numerics.cu
+
+
+def _bytes(x: int, signed: bool) -> list[int]:
+    out = [(x >> (8 * k)) & 255 for k in range(4)]
+    return [v - 256 if signed and v > 127 else v for v in out]
+
+
+def test_int8_dot_products_and_byte_distances(arch):
+    n = 700
+    r = rng(11)
+    a, b = (r.integers(-(2**31), 2**31, n).astype(np.int32) for _ in range(2))
+    a[:3], b[:3] = [-1, 0x7F7F7F7F, -(2**31)], [-1, -0x7F7F7F80, -(2**31)]
+    dot = np.full(2 * n, -7, np.int32)
+    sad, near = np.zeros(n, np.uint32), np.zeros(n, np.uint32)
+    emulate(ptx("numerics", arch), "int8_dots", 3, 128, [a, b, dot, sad, near, np.int32(n)])
+    for i in range(n):
+        x, y = int(a[i]) & 0xFFFFFFFF, int(b[i]) & 0xFFFFFFFF
+        sx, sy, ux, uy = _bytes(x, True), _bytes(y, True), _bytes(x, False), _bytes(y, False)
+        h = [(x >> 16 * k) & 0xFFFF for k in range(2)]
+        h = [v - 65536 if v > 32767 else v for v in h]
+        want_dot = (sum(p * q for p, q in zip(sx, sy)) + i) & 0xFFFFFFFF
+        want_dp2 = (h[0] * sy[2] + h[1] * sy[3] - i) & 0xFFFFFFFF
+        assert int(dot[2 * i]) & 0xFFFFFFFF == want_dot and int(dot[2 * i + 1]) & 0xFFFFFFFF == want_dp2, i
+        assert int(sad[i]) == sum(abs(p - q) for p, q in zip(ux, uy))
+        diff = sum(abs(p - q) << 8 * k for k, (p, q) in enumerate(zip(ux, uy)))
+        mx = sum(max(p, q) << 8 * k for k, (p, q) in enumerate(zip(ux, uy)))
+        assert int(near[i]) == diff | (mx & 0x80808080)
+
+
+def test_kth_positive_lane_from_a_ballot(arch):
+    blocks = 40
+    x = rng(12).standard_normal(blocks * 32).astype(np.float32)
+    for k in (1, 3, 17, -2):  # a negative k counts down from bit 0: only bit 0 itself can match
+        owner = np.full(blocks, 123, np.int32)
+        emulate(ptx("numerics", arch), "kth_positive", blocks, 32, [x, owner, np.int32(k)])
+        for blk in range(blocks):
+            lanes = np.flatnonzero(x[blk * 32:(blk + 1) * 32] > 0)
+            if k > 0:
+                want = int(lanes[k - 1]) if len(lanes) >= k else -1
+            else:
+                want = 0 if k == -1 and 0 in lanes else -1
+            assert owner[blk] == want, (k, blk)
+
+
+def test_rounding_mode_intrinsics(arch):
+    n = 256
+    r = rng(13)
+    f = (r.standard_normal(2 * n) * 2.0 ** r.integers(-20, 20, 2 * n)).astype(np.float32)
+    d = r.standard_normal(2 * n) * 2.0 ** r.integers(-30, 30, 2 * n)
+    d[0::2][:40] = (np.float16(r.standard_normal(40)).astype(np.float64) * (1 + 2.0 ** -11 + 2.0 ** -40))
+    ll = r.integers(-(2**62), 2**62, n) >> r.integers(0, 62, n)
+    ll[:8] = [(1 << 53) + 1, -((1 << 60) + 3), (1 << 62) + (1 << 38) + 1, 2049, -2049, 65519, 65521, 0]
+    of, od = np.full(6 * n, np.nan, np.float32), np.full(3 * n, np.nan)
+    oh = np.full(4 * n, 0x7E01, np.uint16)
+    emulate(ptx("numerics", arch), "rounding", 2, 128, [f, d, ll, of, od, oh, np.int32(n)])
+
+    def half(raw, bf=False):
+        return float((np.uint32(raw) << 16).view(np.float32)) if bf else float(np.uint16(raw).view(np.float16))
+    for i in range(n):
+        x, y = Fraction(float(f[2 * i])), Fraction(float(f[2 * i + 1]))
+        p, q, w = Fraction(float(d[2 * i])), Fraction(float(d[2 * i + 1])), Fraction(int(ll[i]))
+        tiny_x = Fraction(float(np.float32(f[2 * i] * np.float32(1e-30))))
+        tiny_y = Fraction(float(np.float32(f[2 * i + 1] * np.float32(1e-20))))
+        want_f = [round_exact(x + y, "f32", "rz"), round_exact(x * y + tiny_x, "f32", "rm"),
+                  round_exact(1 / y, "f32", "rp"), round_exact(w, "f32", "rz"), round_exact(p, "f32", "rp"),
+                  round_exact(x - tiny_y, "f32", "rp")]
+        tiny_q = Fraction(float(d[2 * i + 1] * 1e-30))
+        want_d = [round_exact(p + tiny_q, "f64", "rm"), round_exact(p / q, "f64", "rp"), round_exact(w, "f64", "rz")]
+        want_h = [round_exact(p, "f16", "rn"), round_exact(x, "f16", "rz"), round_exact(q, "bf16", "rn"),
+                  round_exact(w, "f16", "rm")]
+        assert [float(v) for v in of[6 * i:6 * i + 6]] == want_f, i
+        assert [float(v) for v in od[3 * i:3 * i + 3]] == want_d, i
+        got_h = [half(oh[4 * i]), half(oh[4 * i + 1]), half(oh[4 * i + 2], True), half(oh[4 * i + 3])]
+        assert got_h == want_h, i
+
+
+def test_struct_parameters_with_a_pointer_member(arch):
+    n, block = 300, 128
+    r = rng(14)
+    src = r.standard_normal(n).astype(np.float32)
+    out = np.full(n, np.nan, np.float32)
+    offsets = np.array([3, -2, 7], np.int16)
+    params = {0: np.float32(1.5), 4: np.int32(n), 8: np.float64(0.25), 16: offsets[0], 18: offsets[1],
+              20: offsets[2], 24: src}
+    emulate(ptx("numerics", arch), "affine", 3, block, [params, {0: np.int8(-3), 4: np.float32(0.5)}, out],
+            dynamic_shared=block * 4)
+    i = np.arange(n)
+    j = i // block * block + block - 1 - i % block
+    tile = np.where(j < n, src[np.minimum(j, n - 1)], 0).astype(np.float64)
+    want = tile * 1.5 + 0.25 + offsets[i % 3] - 1.5
+    np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6)  # fma contraction: one rounding fewer
+    with pytest.raises(Exception, match="overlap"):
+        emulate(ptx("numerics", arch), "affine", 1, 32, [{0: np.float64(1), 4: np.int32(1)}, b"\0" * 8, out])
+    with pytest.raises(Exception, match="offset 30"):
+        emulate(ptx("numerics", arch), "affine", 1, 32, [{30: np.int32(1)}, b"\0" * 8, out])
+    with pytest.raises(Exception, match="numpy scalar"):
+        emulate(ptx("numerics", arch), "affine", 1, 32, [{0: 1.5}, b"\0" * 8, out])

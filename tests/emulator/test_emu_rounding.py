@@ -10,43 +10,16 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from ptxkit import FMT, round_exact
 
 from sass_lab.emulator import emulate
 from sass_lab.errors import EmulatorError
 
 RNG = np.random.default_rng(2026)
-# (precision bits, minimum normal exponent, maximum exponent) of each float format
-FMT = {"f16": (11, -14, 15), "bf16": (8, -126, 127), "f32": (24, -126, 127), "f64": (53, -1022, 1023)}
 NP = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
 REG = {"f16": "b16", "bf16": "b16", "f32": "b32", "f64": "b64", "s64": "b64", "u64": "b64", "s32": "b32",
        "u32": "b32", "b32": "b32"}
 SIZE = {"b16": 2, "b32": 4, "b64": 8}
-
-
-def round_exact(q, fmt: str, mode: str) -> float:
-    """The exact rational ``q`` (or ±inf/NaN) rounded once to ``fmt`` in PTX mode rn/rz/rm/rp."""
-    if not isinstance(q, Fraction):
-        return float(q)
-    if q == 0:
-        return 0.0
-    p, emin, emax = FMT[fmt]
-    neg, a = q < 0, abs(q)
-    e = a.numerator.bit_length() - a.denominator.bit_length()
-    if Fraction(2) ** e > a:
-        e -= 1
-    ulp = Fraction(2) ** (max(e, emin) - p + 1)
-    k = a / ulp
-    fl = k.numerator // k.denominator
-    rem = k - fl
-    up = {"rn": rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2 == 1), "rz": False,
-          "rm": neg and rem > 0, "rp": (not neg) and rem > 0}[mode]
-    r = (fl + up) * ulp
-    top = (2 - Fraction(2) ** (1 - p)) * Fraction(2) ** emax
-    if r > top:  # overflow: nearest and away-from-zero modes give infinity, the others the largest finite
-        r = np.inf if mode == "rn" or (mode == "rp" and not neg) or (mode == "rm" and neg) else top
-    return -float(r) if neg else float(r)
-
-
 def bits_of(x: float, fmt: str) -> int:
     if fmt == "bf16":
         return int(np.float32(x).view(np.uint32)) >> 16  # x is exactly a bf16 value here

@@ -1,0 +1,57 @@
+// sass_lab's own corpus: integer intrinsics, rounding-mode intrinsics, structs passed by value.
+// Compiled by tools/build_corpus.py for sm_80 and sm_90; checked in tests/emulator/test_emu_corpus.py.
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <cstdint>
+
+// quantised dot products and byte-SIMD distances, as int8 inference code writes them
+extern "C" __global__ void int8_dots(const int* a, const int* b, int* dot, unsigned* sad, unsigned* near, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    int x = a[i], y = b[i];
+    dot[2 * i] = __dp4a(x, y, i);
+    dot[2 * i + 1] = __dp2a_hi(x, y, -i);
+    sad[i] = __vsadu4((unsigned)x, (unsigned)y);
+    near[i] = __vabsdiffu4((unsigned)x, (unsigned)y) | (__vmaxu4((unsigned)x, (unsigned)y) & 0x80808080u);
+  }
+}
+
+// the n-th set bit of a warp's ballot: which lane holds the k-th positive value
+extern "C" __global__ void kth_positive(const float* x, int* owner, int k) {
+  unsigned ballot = __ballot_sync(0xffffffffu, x[blockIdx.x * 32 + threadIdx.x] > 0.f);
+  if (threadIdx.x == 0) owner[blockIdx.x] = (int)__fns(ballot, 0, k);
+}
+
+// every rounding-mode intrinsic family once
+extern "C" __global__ void rounding(const float* f, const double* d, const long long* ll, float* of, double* od,
+                                   unsigned short* oh, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float x = f[2 * i], y = f[2 * i + 1];
+  double p = d[2 * i], q = d[2 * i + 1];
+  long long w = ll[i];
+  of[6 * i + 0] = __fadd_rz(x, y);
+  of[6 * i + 1] = __fmaf_rd(x, y, x * 1e-30f);
+  of[6 * i + 2] = __frcp_ru(y);
+  of[6 * i + 3] = __ll2float_rz(w);
+  of[6 * i + 4] = __double2float_ru(p);
+  of[6 * i + 5] = __fsub_ru(x, y * 1e-20f);
+  od[3 * i + 0] = __dadd_rd(p, q * 1e-30);
+  od[3 * i + 1] = __ddiv_ru(p, q);
+  od[3 * i + 2] = __ll2double_rz(w);
+  oh[4 * i + 0] = __half_as_ushort(__double2half(p));
+  oh[4 * i + 1] = __half_as_ushort(__float2half_rz(x));
+  oh[4 * i + 2] = __bfloat16_as_ushort(__double2bfloat16(q));
+  oh[4 * i + 3] = __half_as_ushort(__ll2half_rd(w));
+}
+
+// a parameter struct passed by value, with a pointer member, a double and a short array
+struct Affine { float scale; int n; double bias; short offsets[3]; const float* src; };
+struct Tag { char sign; float weight; };
+extern "C" __global__ void affine(Affine p, Tag t, float* out) {
+  extern __shared__ float tile[];
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  tile[threadIdx.x] = i < p.n ? p.src[i] : 0.f;
+  __syncthreads();
+  if (i < p.n)
+    out[i] = tile[blockDim.x - 1 - threadIdx.x] * p.scale + (float)p.bias + p.offsets[i % 3] + t.sign * t.weight;
+}
