@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EmulatorError
+from ..hw.launch import pack_struct
 from ..hw.tensormap import TensorMap
 from . import values as V
 from .decode import Program
@@ -103,35 +104,14 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int | None, np
 
 
 def _struct_arg(i: int, p, fields: dict, off: int, pb: bytearray, bufs: list) -> None:
-    """A by-value struct parameter given as ``{byte offset: value}`` (C's ``offsetof``): numpy scalars
-    are stored at their offset, numpy arrays become global buffers whose address is stored there (a
-    pointer member); bytes no field covers are zero."""
-    raw = bytearray(p.size)
-    taken: list[tuple[int, int, int]] = []
-    for k, v in sorted(fields.items(), key=lambda kv: kv[0] if isinstance(kv[0], int) else -1):
-        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-            raise _param_error(i, p, f"a field key {k!r}", hint="keys are byte offsets into the struct (offsetof)")
-        if isinstance(v, np.ndarray):
-            if v.dtype.hasobject or v.dtype.fields is not None:
-                raise _param_error(i, p, f"a numpy array of {v.dtype} at offset {k}", hint="buffers must hold plain numbers")
-            size, data = 8, None
-        elif isinstance(v, np.generic) and v.dtype.kind in "fiub":
-            size, data = v.dtype.itemsize, np.asarray(v).tobytes()
-        else:
-            raise _param_error(i, p, f"{type(v).__name__} at offset {k}",
-                               hint="give each member as a numpy scalar (its width matters) or an array for a pointer")
-        if k + size > p.size or k % size:
-            raise _param_error(i, p, f"a {size}-byte member at offset {k}",
-                               hint=f"the struct has {p.size} bytes; members sit at multiples of their size")
-        clash = next((t for t in taken if k < t[0] + t[1] and t[0] < k + size), None)
-        if clash:
-            raise _param_error(i, p, f"members at offsets {clash[0]} and {k} that overlap")
-        taken.append((k, size, 0))
-        if data is None:
-            bufs.append((off + k, v, f"{p.name}+{k}"))
-        else:
-            raw[k:k + size] = data
+    """A by-value struct given as ``{byte offset: value}``: scalars stored, pointer members become buffers."""
+    try:
+        raw, pointers = pack_struct(p.size, fields)
+    except ValueError as e:
+        raise EmulatorError(f"argument {i} ('{p.name}', a {p.size}-byte struct): {e}", p.span,
+                            hint="pass {offsetof(member): numpy scalar, or a numpy array for a pointer}") from None
     pb[off:off + p.size] = raw
+    bufs.extend((off + k, v, f"{p.name}+{k}") for k, v in pointers)
 
 
 def _tensor_map_arg(i: int, p, tm: TensorMap, off: int, bufs: list, maps: list) -> None:

@@ -3,12 +3,14 @@
 ``kernel_occupancy`` applies what the plain model cannot know: ``.reqntid`` fixes the block size,
 ``.maxntid`` caps it, and the kernel's static shared memory adds to the dynamic request.
 ``launch_problems`` lists, in words, why a launch would fail or need an opt-in, so the runtime and
-the console can say so before the driver does.
+the console can say so before the driver does. ``pack_struct`` lays out a struct passed by value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from .arch import arch_info
 from .occupancy import occupancy
@@ -113,3 +115,39 @@ def kernel_occupancy(arch: str, res: Resources, threads: int | None = None,
     if bad_shape:
         return Occupancy(block=t, blocks_per_sm=0, warps_per_sm=0, percent=0.0, limiters=("threads",))
     return occ
+
+
+def pack_struct(size: int, fields: dict) -> tuple[bytes, list[tuple[int, np.ndarray]]]:
+    """A by-value struct parameter of ``size`` bytes given as ``{byte offset (offsetof): value}``:
+    numpy scalars are stored at their offset; numpy arrays are pointer members, returned as
+    ``[(offset, array)]`` for the caller to place and patch; bytes no member covers are zero.
+    Raises ValueError (in words) for a bad key, a member outside the struct, misaligned or overlapping."""
+    raw = bytearray(size)
+    pointers: list[tuple[int, np.ndarray]] = []
+    taken: list[tuple[int, int]] = []
+    for k in fields:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise ValueError(f"a member key {k!r}: keys are byte offsets into the struct (offsetof)")
+    for k in sorted(fields):
+        v = fields[k]
+        if isinstance(v, np.ndarray):
+            if v.dtype.hasobject or v.dtype.fields is not None:
+                raise ValueError(f"a numpy array of {v.dtype} at offset {k}: buffers hold plain numbers")
+            width, data = 8, b""
+        elif isinstance(v, np.generic) and v.dtype.kind in "fiub":
+            width, data = v.dtype.itemsize, np.asarray(v).tobytes()
+        else:
+            raise ValueError(f"{type(v).__name__} at offset {k}: give each member as a numpy scalar "
+                             "(its width matters) or an array for a pointer")
+        if k + width > size or k % width:
+            raise ValueError(f"a {width}-byte member at offset {k}: the struct has {size} bytes and members "
+                             "sit at multiples of their size")
+        clash = next((o for o, w in taken if k < o + w and o < k + width), None)
+        if clash is not None:
+            raise ValueError(f"members at offsets {clash} and {k} overlap")
+        taken.append((k, width))
+        if data:
+            raw[k:k + width] = data
+        else:
+            pointers.append((k, v))
+    return bytes(raw), pointers

@@ -64,6 +64,12 @@ def _rows() -> dict[str, OpSpec]:
         ("sin", 2, 2, "same", "mufu"), ("cos", 2, 2, "same", "mufu"), ("lg2", 2, 2, "same", "mufu"),
         ("ex2", 2, 2, "same", "mufu"), ("tanh", 2, 2, "same", "mufu"), ("copysign", 3, 3, "same", "fma"),
         ("testp", 2, 2, "testp"),
+        # SIMD video instructions on bytes and half-words (vop2/vop4 take d, a, b, c)
+        *((f"{v}{n}", 4, 4, "none") for v in ("vadd", "vsub", "vavrg", "vabsdiff", "vmin", "vmax", "vset")
+          for n in (2, 4)),
+        # scalar video instructions (d, a, b with an optional c)
+        *((v, 3, 4, "none") for v in ("vadd", "vsub", "vabsdiff", "vmin", "vmax", "vshl", "vshr", "vmad",
+                                       "vset")),
         # compare and select
         ("set", 3, 4, "none"), ("setp", 3, 4, "setp"), ("selp", 4, 4, "selp"), ("slct", 4, 4, "none"),
         # logic and shift
@@ -114,7 +120,8 @@ _KINDS = {
     **dict.fromkeys(("add", "sub", "mul", "div", "rem", "min", "max", "and", "or", "xor", "shl", "shr",
                      "copysign", "mul24", "szext", "bmsk", "set", "mapa", "vote", "redux"), "dss"),
     **dict.fromkeys(("mad", "fma", "mad24", "sad", "bfe", "selp", "slct", "prmt", "dp4a", "dp2a", "shf", "fns",
-                     "setp"), "dsss"),
+                     "setp", *(f"{v}{n}" for v in ("vadd", "vsub", "vavrg", "vabsdiff", "vmin", "vmax", "vset")
+                               for n in (2, 4))), "dsss"),
     **dict.fromkeys(("abs", "neg", "not", "cnot", "popc", "clz", "bfind", "brev", "rcp", "sqrt", "rsqrt", "sin",
                      "cos", "lg2", "ex2", "tanh", "cvta", "testp", "isspacep", "getctarank", "istypep",
                      "movmatrix"), "ds"),

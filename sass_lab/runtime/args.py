@@ -10,7 +10,9 @@ Accepted values per parameter type:
 - 64-bit integer params (``.u64``/``.s64``/``.b64``, the DSL's pointers): a numpy array (copied in and
   out), a device array (``__cuda_array_interface__`` or CUDA DLPack: passed without a copy), or an int;
 - other scalars: Python/numpy numbers converted to the declared type, with range checks;
-- byte arrays (``.param .align 64 .b8 p[128]``): exactly ``size`` bytes from any buffer;
+- byte arrays (``.param .align 64 .b8 p[128]``): exactly ``size`` bytes from any buffer, or a struct as
+  ``{byte offset: numpy scalar or numpy array}`` (``hw.launch.pack_struct``; arrays are pointer members,
+  copied in and out like array arguments, host key ``member_key(i, offset)``);
 - a :class:`~sass_lab.hw.tensormap.TensorMap`, for a by-value ``.param .align 128 .b8 p[128]``
   (``__grid_constant__ CUtensorMap``) or a 64-bit pointer (``const CUtensorMap*``): its array is copied
   in and out like any numpy argument (host key ``tensor_key(i)``), and the runtime encodes the map
@@ -30,6 +32,7 @@ import numpy as np
 
 from .. import ir
 from ..errors import UsageError
+from ..hw.launch import pack_struct
 
 PARAM_LIMIT = 32764  # bytes of kernel parameters on Volta and later (CUDA 12.1+)
 
@@ -76,6 +79,11 @@ def tensor_key(index: int) -> int:
     return -2 * index - 1
 
 
+def member_key(index: int, offset: int) -> int:
+    """Host-array key of the array behind the pointer member at ``offset`` of struct parameter ``index``."""
+    return -(1 << 40) - index * (1 << 16) - offset
+
+
 def map_key(index: int) -> int:
     """Device-buffer key of the encoded map of a by-pointer TensorMap parameter ``index``."""
     return -2 * index - 2
@@ -91,6 +99,7 @@ class ArgPlan:
     values: tuple[bytes | None, ...]  # None where a host array's device pointer goes
     host: tuple[HostArray, ...]
     maps: tuple[MapArg, ...] = ()
+    members: tuple[tuple[int, int], ...] = ()  # (param index, byte offset) of struct pointer members
 
     @property
     def copy_backs(self) -> tuple[HostArray, ...]:
@@ -112,6 +121,12 @@ class ArgPlan:
                     raise UsageError(f"no device pointer for parameter '{pname(slot.param)}' of {self.kernel}")
                 val = struct.pack("<Q", device_ptrs[i])
             buf[slot.offset:slot.offset + slot.size] = val
+        for i, off in self.members:
+            key = member_key(i, off)
+            if key not in device_ptrs:
+                raise UsageError(f"no device pointer for member {off} of '{pname(self.slots[i].param)}' of {self.kernel}")
+            at = self.slots[i].offset + off
+            buf[at:at + 8] = struct.pack("<Q", device_ptrs[key])
         return bytes(buf)
 
 
@@ -141,8 +156,19 @@ def plan_args(params: Sequence[ir.Param], args: Sequence[Any], kernel: str = "ke
     values: list[bytes | None] = []
     host: list[HostArray] = []
     maps: list[MapArg] = []
+    members: list[tuple[int, int]] = []
     for i, (slot, arg) in enumerate(zip(slots, args)):
         p = slot.param
+        if p.array and isinstance(arg, Mapping):
+            try:
+                raw, pointers = pack_struct(p.size, dict(arg))
+            except ValueError as e:
+                raise UsageError(f"parameter '{pname(p)}' ({p.size}-byte struct) of {kernel}: {e}") from None
+            values.append(raw)
+            for off, arr in pointers:
+                host.append(_host_array(member_key(i, off), arr))
+                members.append((i, off))
+            continue
         if _is_tensor_map(arg):
             maps.append(_map_arg(i, p, arg, kernel))
             host.append(_host_array(tensor_key(i), arg.array))
@@ -159,7 +185,7 @@ def plan_args(params: Sequence[ir.Param], args: Sequence[Any], kernel: str = "ke
             values.append(struct.pack("<Q", ptr))
         else:
             values.append(encode_scalar(p, arg, kernel))
-    return ArgPlan(kernel, slots, size, tuple(values), tuple(host), tuple(maps))
+    return ArgPlan(kernel, slots, size, tuple(values), tuple(host), tuple(maps), tuple(members))
 
 
 def _is_tensor_map(arg: Any) -> bool:

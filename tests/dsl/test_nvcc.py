@@ -17,6 +17,8 @@ from sass_lab.dsl.parse import strip_comments
 
 DATA = Path(__file__).parent / "data"
 PTX_FILES = sorted(DATA.glob("*.ptx"))
+# the emulator's nvcc corpus (device functions, inline-asm scopes): every file assembles as nvcc wrote it
+CORPUS = sorted((Path(__file__).parents[1] / "emulator" / "corpus").glob("*.ptx"))
 _SKIP = re.compile(r"^\s*($|\.|[{})]|\$?[\w$]+:|call)")
 
 
@@ -79,7 +81,7 @@ def test_every_instruction_round_trips(path):
     assert all(k.entry for k in mod.kernels)
 
 
-@pytest.mark.parametrize("path", PTX_FILES, ids=[p.stem for p in PTX_FILES])
+@pytest.mark.parametrize("path", PTX_FILES + CORPUS, ids=[p.stem for p in PTX_FILES + CORPUS])
 def test_nvcc_ptx_assembles_unchanged(path):
     ptx = path.read_text()
     names = re.findall(r"\.entry\s+(\w+)", ptx)

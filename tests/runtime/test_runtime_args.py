@@ -17,6 +17,7 @@ from sass_lab.runtime.args import (
     dlpack_data_pointer,
     encode_scalar,
     layout,
+    member_key,
     plan_args,
     pname,
 )
@@ -278,3 +279,23 @@ def test_every_shipped_lab_block_packs_against_its_kernel(path):
     blobs = {m.index: bytes(128) for m in plan.maps if m.by_value}
     ptrs = {h.index: 0x1000 * (abs(h.index) + 1) for h in plan.host} | {m.index: 0x9000 for m in plan.maps}
     assert len(plan.encode(ptrs, blobs)) == plan.size
+
+
+def test_struct_by_value_with_pointer_members():
+    """A struct parameter as {offsetof: value}: scalars packed, pointer members patched in encode()."""
+    params = [P("n", "u32"), P("s", "b8", align=8, array=32), P("out", "u64")]
+    src, dst = np.arange(4, dtype=np.float32), np.zeros(3)
+    plan = plan_args(params, [np.uint32(7), {0: np.float32(1.5), 4: np.int32(-2), 8: src, 16: np.float64(0.25),
+                                             24: dst}, np.zeros(2, np.float32)])
+    keys = {h.index for h in plan.host}
+    assert keys == {2, member_key(1, 8), member_key(1, 24)}
+    blob = plan.encode({2: 0xC000, member_key(1, 8): 0xA000, member_key(1, 24): 0xB000})
+    s0 = layout(params)[0][1].offset
+    assert struct.unpack_from("<fiQdQ", blob, s0) == (1.5, -2, 0xA000, 0.25, 0xB000)
+    assert struct.unpack_from("<Q", blob, layout(params)[0][2].offset) == (0xC000,)
+    with pytest.raises(UsageError, match="no device pointer for member 8"):
+        plan.encode({2: 1, member_key(1, 24): 2})
+    for bad, msg in [({0: np.float64(1), 4: np.int32(1)}, "overlap"), ({30: np.int32(1)}, "offset 30"),
+                     ({0: 1.5}, "numpy scalar"), ({"x": np.int32(1)}, "byte offsets"), ({4: np.int64(1)}, "offset 4")]:
+        with pytest.raises(UsageError, match=msg):
+            plan_args(params, [np.uint32(1), bad, np.zeros(1)])

@@ -75,6 +75,25 @@ def test_launch_with_numpy_copies_back():
     np.testing.assert_allclose(y, 2 * x + 1, rtol=1e-6)
 
 
+def test_struct_parameter_with_a_pointer_member_as_in_the_emulator():
+    """The corpus kernel ``affine`` takes a struct with a pointer member: the same dict on the GPU."""
+    import sass_lab as sl
+
+    ptx = (Path(__file__).parents[1] / "emulator" / "corpus" / "numerics.sm_90.ptx").read_text()
+    k = sl.assemble(ptx, "sm_90", file="numerics.sm_90.ptx")["affine"]
+    n, block = 300, 128
+    src = np.random.default_rng(3).standard_normal(n).astype(np.float32)
+    out = np.full(n, np.nan, np.float32)
+    offsets = np.array([3, -2, 7], np.int16)
+    params = {0: np.float32(1.5), 4: np.int32(n), 8: np.float64(0.25), 16: offsets[0], 18: offsets[1],
+              20: offsets[2], 24: src}
+    k.launch((3, 1, 1), (block, 1, 1), params, {0: np.int8(-3), 4: np.float32(0.5)}, out, dynamic_shared=block * 4)
+    i = np.arange(n)
+    j = i // block * block + block - 1 - i % block
+    tile = np.where(j < n, src[np.minimum(j, n - 1)], 0).astype(np.float64)
+    np.testing.assert_allclose(out, tile * 1.5 + 0.25 + offsets[i % 3] - 1.5, rtol=1e-6, atol=1e-6)
+
+
 def test_device_arrays_from_torch_or_cupy_pass_without_copy():
     import sass_lab as sl
 
