@@ -499,14 +499,25 @@ def trap(ctx: Ctx, ins: ir.Instr):
 
     span = ins.span
     line = span.line if span else "?"
+    hint = "a device-side assert failed or the kernel trapped"
+    if _reads_grid_workspace(ctx.kernel):
+        hint = ("this kernel reads cooperative groups' grid workspace (%envreg1/%envreg2), which is 0 outside a "
+                "cooperative launch, as on the GPU: grid.sync() needs cudaLaunchCooperativeKernel, which the "
+                "emulator does not model (its waves run one after another); split the kernel at the grid sync")
 
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)
         if len(lanes):
             blk, thr = st.lane_coords(int(lanes[0]))
             raise EmulatorError(f"'{st.kernel}': {ins.name} executed by block {blk} thread {thr} "
-                                f"(PTX line {line})", span, hint="a device-side assert failed or the kernel trapped")
+                                f"(PTX line {line})", span, hint=hint)
     return h
+
+
+def _reads_grid_workspace(kernel: ir.Kernel) -> bool:
+    """Whether the kernel reads %envreg1/%envreg2, where a cooperative launch passes cg's grid workspace."""
+    return any(getattr(o, "name", None) in ("%envreg1", "%envreg2") for s in kernel.body
+               if isinstance(s, ir.Instr) for o in s.operands)
 
 
 @builder("isspacep")

@@ -11,6 +11,7 @@ import pytest
 from ptxkit import round_exact
 
 from sass_lab.emulator import EmulatorCheckError, emulate
+from sass_lab.errors import EmulatorError
 
 CORPUS = Path(__file__).parent / "corpus"
 ARCHS = ("sm_80", "sm_90")
@@ -463,3 +464,10 @@ def test_struct_parameters_with_a_pointer_member(arch):
         emulate(ptx("numerics", arch), "affine", 1, 32, [{30: np.int32(1)}, b"\0" * 8, out])
     with pytest.raises(Exception, match="numpy scalar"):
         emulate(ptx("numerics", arch), "affine", 1, 32, [{0: 1.5}, b"\0" * 8, out])
+
+
+def test_grid_sync_outside_a_cooperative_launch_says_why(arch):
+    x = np.ones(64, np.float32)
+    with pytest.raises(EmulatorError) as e:
+        emulate(ptx("numerics", arch), "grid_two_phase", 2, 32, [x, np.int32(64)])
+    assert "trap executed" in e.value.message and "cooperative launch" in (e.value.hint or "")

@@ -3,6 +3,8 @@
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 #include <cstdint>
+#include <cooperative_groups.h>
+namespace cg = cooperative_groups;
 
 // quantised dot products and byte-SIMD distances, as int8 inference code writes them
 extern "C" __global__ void int8_dots(const int* a, const int* b, int* dot, unsigned* sad, unsigned* near, int n) {
@@ -54,4 +56,13 @@ extern "C" __global__ void affine(Affine p, Tag t, float* out) {
   __syncthreads();
   if (i < p.n)
     out[i] = tile[blockDim.x - 1 - threadIdx.x] * p.scale + (float)p.bias + p.offsets[i % 3] + t.sign * t.weight;
+}
+
+// a grid-wide barrier: valid only under a cooperative launch (the emulator says so when it traps)
+extern "C" __global__ void grid_two_phase(float* x, int n) {
+  cg::grid_group g = cg::this_grid();
+  int i = (int)g.thread_rank();
+  if (i < n) x[i] += 1.f;
+  g.sync();
+  if (i < n) x[i] *= 2.f;
 }
