@@ -177,8 +177,10 @@ def _expected(rule: str, ins: ir.Instr, t: str):
         if len(ts) < 2 or len(ins.operands) != 2:
             return None
         return lambda i: (ts[0], "relaxed") if i == 0 else (ts[1], "relaxed")
-    if rule == "mem":
-        return lambda i: ("u64", "addr") if isinstance(ins.operands[i], ir.Mem) else (t, "relaxed")
+    if rule == "mem":  # with .L2::cache_hint the last operand is a 64-bit cache policy (createpolicy)
+        policy = len(ins.operands) - 1 if any(m.startswith("L2::cache_hint") for m in mods) else -1
+        return lambda i: ("u64", "addr") if isinstance(ins.operands[i], ir.Mem) else \
+            ("b64", "size") if i == policy else (t, "relaxed")
     if rule in ("mov", "cvta"):
         return lambda i: (t, "size")
     return None

@@ -322,7 +322,8 @@ def atom(ctx: Ctx, ins: ir.Instr):
     half = t in ("f16", "bf16", "f16x2", "bf16x2")
     if "async" in ins.mods:
         raise ctx.error(f"'{ins.name}' (red.async) is not supported by the emulator")
-    if op is None or len(types) > 1 or mods & {"v2", "v4", "v8"}:
+    vec = next((int(m[1]) for m in ("v2", "v4", "v8") if m in mods), 1)
+    if op is None or len(types) > 1:
         raise ctx.error(f"'{ins.name}' is not supported by the emulator")
     if half and (op != "add" or "noftz" not in mods):
         raise ctx.error(f"'{ins.name}' is not supported by the emulator",
@@ -333,6 +334,8 @@ def atom(ctx: Ctx, ins: ir.Instr):
     rest = ops[2:] if has_d else ops[1:]
     space = space_of(ctx, ins, mem)
     e = V.dtype(t).itemsize
+    if vec > 1:
+        return _vector_atom(ctx, ins, op, t, vec, space, ops, mem, rest, has_d)
     if space in ("shared", "generic"):  # a generic access may land in shared memory
         ctx.note_shared(e)
     get, const = address(ctx, mem)
@@ -357,6 +360,38 @@ def atom(ctx: Ctx, ins: ir.Instr):
             old = serial_apply(view, idx >> sh, f, b[ln], None if c is None else c[ln])
             if put is not None:
                 put(st, ln, old)
+    return h
+
+
+def _vector_atom(ctx: Ctx, ins: ir.Instr, op: str, t: str, n: int, space: str, ops, mem, rest, has_d: bool):
+    """``atom/red.global.add.v2/.v4.f32`` and ``.v2/.v4/.v8`` of f16/bf16 (``.v2/.v4`` of the x2 pairs), as
+    sm_90 defines them: each element an atomic add of its own, the vector aligned to its whole size."""
+    e = V.dtype(t).itemsize
+    ok = op == "add" and space == "global" and (
+        (t == "f32" and n in (2, 4)) or (t in ("f16", "bf16") and n in (2, 4, 8))
+        or (t in ("f16x2", "bf16x2") and n in (2, 4)))
+    if not ok or not isinstance(rest[0], ir.Vec) or len(rest[0].items) != n or (
+            has_d and (not isinstance(ops[0], ir.Vec) or len(ops[0].items) != n)):
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator",
+                        hint="vector atomics: global .add of .v2/.v4 f32, .v2/.v4/.v8 f16/bf16, .v2/.v4 f16x2/bf16x2, "
+                             "with brace lists of that many registers")
+    get, const = address(ctx, mem)
+    gbs = [ctx.src(x, t) for x in rest[0].items]
+    puts = [dst_lanes(ctx, x, t) for x in ops[0].items] if has_d else []
+    f = _atom_fn(op, t, ctx)
+    tdt = V.dtype(t)
+    sh = SHIFT[e]
+
+    def h(st, wm, gm):
+        lanes = lanes_of(st, gm)
+        a = lane_addresses(st, get, const, lanes)
+        for views, ln, idx, _ in locate(st, space, a, n * e, lanes, "atomic", True):
+            view = views[e].view(tdt)
+            for k, g in enumerate(gbs):
+                b = np.broadcast_to(g(st), (st.L,))
+                old = serial_apply(view, (idx + k * e) >> sh, f, b[ln], None)
+                if puts:
+                    puts[k](st, ln, old)
     return h
 
 
@@ -487,8 +522,13 @@ def _tma(mods: tuple[str, ...]) -> bool:
 @builder("prefetch", "prefetchu", "discard", "applypriority", "createpolicy",
          "griddepcontrol", "nanosleep", "pmevent")
 def nop(ctx: Ctx, ins: ir.Instr):
-    if ins.opcode == "createpolicy":
-        raise ctx.error(f"'{ins.name}' is not supported by the emulator")
+    if ins.opcode == "createpolicy":  # an opaque L2 cache policy: only ever a hint to later accesses
+        if not ins.operands or not isinstance(ins.operands[0], ir.Reg):
+            raise ctx.error(f"'{ins.name}' needs a destination register")
+        from .decode import alu
+        return alu(ctx, ins, "b64", lambda *a: np.uint64(0), len(ins.operands) - 1,
+                   src_ts=["f32" if isinstance(o, ir.Imm) and isinstance(o.value, float) else "b64"
+                           for o in ins.operands[1:]])
     return lambda st, wm, gm: None
 
 

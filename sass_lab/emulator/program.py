@@ -131,7 +131,7 @@ def _check_mods(ctx: Ctx, ins: ir.Instr) -> None:
         base = m.split("::")[0]
         if m in V.TYPES or base in KNOWN_MODS or base in ("L1", "L2") or m.startswith("level"):
             continue
-        if ins.opcode in ("membar", "fence", "prefetch", "prefetchu", "discard", "applypriority", "nanosleep",
+        if ins.opcode in ("membar", "fence", "prefetch", "prefetchu", "discard", "applypriority", "nanosleep", "createpolicy",
                           "griddepcontrol", "pmevent") or ins.opcode in SELF_CHECKED:
             continue
         raise ctx.error(f"modifier '.{m}' of '{ins.name}' is not supported by the emulator",

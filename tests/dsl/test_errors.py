@@ -53,6 +53,8 @@ def fail(body: str) -> SourceError:
     ("    cvt.rn.f32.s32 x, y\n", "type mismatch: 'y' is .f32, 'cvt.rn.f32.s32' expects .s32", 23, 24),
     ("    ld.global.u64 i, [p]\n", "type mismatch: 'i' is .u32, 'ld.global.u64' expects .u64", 19, 20),
     ("    ld.global.f32 x, [y]\n", "address register 'y' is .f32", 23, 24),
+    ("    ld.global.L2::cache_hint.f32 x, [p], i\n", "'i' is .u32 (32 bits), 'ld.global.L2::cache_hint.f32' moves 64",
+     42, 43),
     ("    mov.u64 i, a64\n", "'i' is .u32 (32 bits), 'mov.u64' moves 64 bits", 13, 14),
     ("    add.u32 i, i, 1.5\n", "float immediate '1.5' in integer instruction 'add.u32'", 19, 22),
     ("    bra nowhere\n", "undefined label 'nowhere'", 9, 16),
@@ -151,3 +153,8 @@ def test_errors_are_picklable():
     err = fail("    add.f32 x, y, i\n")
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is SourceError and back.span == err.span and back.hint == err.hint
+
+
+def test_cache_policy_operand_is_64_bits_whatever_the_access_type():
+    ok = "    ld.global.L2::cache_hint.f32 x, [p], a64\n    st.global.L2::cache_hint.f32 [p], x, a64\n"
+    frontend(HEAD + ok, "k.sasm", {})

@@ -471,3 +471,18 @@ def test_grid_sync_outside_a_cooperative_launch_says_why(arch):
     with pytest.raises(EmulatorError) as e:
         emulate(ptx("numerics", arch), "grid_two_phase", 2, 32, [x, np.int32(64)])
     assert "trap executed" in e.value.message and "cooperative launch" in (e.value.hint or "")
+
+
+def test_vector_atomics_scatter_add(arch):
+    n, buckets = 1000, 7
+    r = rng(15)
+    x = r.integers(-8, 9, n).astype(np.float32) * 0.25  # exact sums in any order
+    bucket = r.integers(0, buckets, n).astype(np.int32)
+    s2, s4 = np.zeros((buckets, 2), np.float32), np.zeros((buckets, 4), np.float32)
+    emulate(ptx("numerics", arch), "scatter_add", 4, 256, [x, bucket, s2, s4, np.int32(n)])
+    for b in range(buckets):
+        v = x[bucket == b].astype(np.float64)
+        np.testing.assert_array_equal(s2[b], [v.sum(), len(v)])
+        np.testing.assert_array_equal(s4[b], [v.sum(), (v * v).sum(), -v.sum(), 2 * len(v)])
+    if arch == "sm_90":
+        assert "atom.global.add.v4.f32" in ptx("numerics", arch)

@@ -66,3 +66,21 @@ extern "C" __global__ void grid_two_phase(float* x, int n) {
   g.sync();
   if (i < n) x[i] *= 2.f;
 }
+
+// scatter-add of 2- and 4-vectors (one vector atomic each on sm_90) with an L2 evict-last load hint
+extern "C" __global__ void scatter_add(const float* x, const int* bucket, float2* sum2, float4* sum4, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  unsigned long long policy;
+  float v;
+  asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
+  asm volatile("ld.global.L2::cache_hint.f32 %0, [%1], %2;" : "=f"(v) : "l"(x + i), "l"(policy));
+  int b = bucket[i];
+#if __CUDA_ARCH__ >= 900
+  atomicAdd(sum2 + b, make_float2(v, 1.f));
+  atomicAdd(sum4 + b, make_float4(v, v * v, -v, 2.f));
+#else
+  atomicAdd(&sum2[b].x, v); atomicAdd(&sum2[b].y, 1.f);
+  atomicAdd(&sum4[b].x, v); atomicAdd(&sum4[b].y, v * v); atomicAdd(&sum4[b].z, -v); atomicAdd(&sum4[b].w, 2.f);
+#endif
+}
