@@ -19,11 +19,16 @@ from .decode import Ctx, builder, split_mods
 from .ops_mem import address, dst_lanes, lane_addresses, lanes_of, locate, space_of
 from .ops_warp import check_converged
 
-SHAPES = {"m16n16k16", "m32n8k16", "m8n32k16", "m16n16k8"}
+SHAPES = {"m16n16k16", "m32n8k16", "m8n32k16", "m16n16k8", "m8n8k4"}  # m8n8k4: f64 only
 HALVES = ("f16", "bf16")
 INTS = ("s8", "u8")
-PER = {"f16": 2, "bf16": 2, "s8": 4, "u8": 4, "tf32": 1, "f32": 1, "s32": 1}  # elements per b32 register
-ESIZE = {"f16": 2, "bf16": 2, "s8": 1, "u8": 1, "tf32": 4, "f32": 4, "s32": 4}
+PER = {"f16": 2, "bf16": 2, "s8": 4, "u8": 4, "tf32": 1, "f32": 1, "s32": 1, "f64": 1}  # elements per register
+ESIZE = {"f16": 2, "bf16": 2, "s8": 1, "u8": 1, "tf32": 4, "f32": 4, "s32": 4, "f64": 8}
+
+
+def _reg(t: str) -> str:
+    """The register type of a fragment of ``t`` (f64 fragments are .f64 registers, the rest .b32)."""
+    return "b64" if t == "f64" else "b32"
 
 
 def _shape(ctx: Ctx, ins: ir.Instr) -> tuple[int, int, int]:
@@ -46,7 +51,7 @@ def _elements(words: list, t: str) -> np.ndarray:
     types), shape (lanes, slots)."""
     cols = []
     for w in words:
-        w = np.ascontiguousarray(w).view(np.uint32)
+        w = np.ascontiguousarray(w).view(np.uint64 if t == "f64" else np.uint32)
         if t in HALVES:
             lo, hi = V.unpack_half2(w, "bf16x2" if t == "bf16" else "f16x2")
             cols += [lo.astype(np.float64), hi.astype(np.float64)]
@@ -57,6 +62,8 @@ def _elements(words: list, t: str) -> np.ndarray:
             cols += [b[:, j].astype(np.int64) for j in range(4)]
         elif t == "s32":
             cols.append(w.view(np.int32).astype(np.int64))
+        elif t == "f64":
+            cols.append(np.ascontiguousarray(w).view(np.float64))
         else:
             cols.append(w.view(np.float32).astype(np.float64))
     return np.stack(cols, axis=1)
@@ -71,6 +78,8 @@ def _words(vals: np.ndarray, t: str, nregs: int, sat: bool = False) -> list:
     if t == "s32":
         v = np.clip(vals, -2**31, 2**31 - 1) if sat else vals & 0xFFFFFFFF
         return [v[:, k].astype(np.int64).astype(np.uint32) for k in range(nregs)]
+    if t == "f64":
+        return [np.ascontiguousarray(vals[:, k]).astype(np.float64).view(np.uint64) for k in range(nregs)]
     return [vals[:, k].astype(np.float32).view(np.uint32) for k in range(nregs)]
 
 
@@ -95,7 +104,9 @@ def _load_store(ctx: Ctx, ins: ir.Instr, load: bool):
     regs = frag.items if isinstance(frag, ir.Vec) else (frag,)
     if t not in PER:
         raise ctx.error(f"'{ins.name}': {t} fragments are not supported by the emulator",
-                        hint="wmma types: f16, bf16, tf32, f32, s8, u8, s32")
+                        hint="wmma types: f16, bf16, tf32, f32, s8, u8, s32, f64 (m8n8k4)")
+    if (t == "f64") != ((M, N, K) == (8, 8, 4)):
+        raise ctx.error(f"'{ins.name}': m8n8k4 is the f64 shape and f64 has only m8n8k4 (PTX ISA, wmma)")
     per = PER[t]
     slots = len(regs) * per
     if slots * 32 < rows * cols:
@@ -110,8 +121,9 @@ def _load_store(ctx: Ctx, ins: ir.Instr, load: bool):
     gstride = ctx.src(ins.operands[2], "u32") if len(ins.operands) > 2 else None
     r_of, c_of = _slots_layout(rows, cols, slots)
     udt = np.dtype(f"u{esize}")
-    puts = [dst_lanes(ctx, x, "b32") for x in regs] if load else None
-    gets = None if load else [ctx.src(x, "b32") for x in regs]
+    puts = [dst_lanes(ctx, x, _reg(t)) for x in regs] if load else None
+    gets = None if load else [ctx.src(x, _reg(t)) for x in regs]
+    wdt = np.uint64 if t == "f64" else np.uint32
 
     def h(st, wm, gm):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
@@ -133,14 +145,14 @@ def _load_store(ctx: Ctx, ins: ir.Instr, load: bool):
             if shared and st.races is not None:
                 st.races.read(idx, esize, ok_lanes)
             raw = np.ascontiguousarray(views[esize][idx >> int(np.log2(esize))].reshape(len(lanes), slots))
-            packed = raw.view(np.uint32)  # `per` elements per register, low first (little-endian)
+            packed = raw.view(wdt)  # `per` elements per register, low first (little-endian)
             words = [packed[:, k] for k in range(len(regs))]
             for p, w in zip(puts, words):
                 p(st, lanes, w)
             return
         if shared and st.races is not None:
             st.races.write(idx, esize, ok_lanes)
-        vals = [np.broadcast_to(np.asarray(g(st)).view(np.uint32), (st.L,))[lanes] for g in gets]
+        vals = [np.broadcast_to(np.asarray(g(st)).view(wdt), (st.L,))[lanes] for g in gets]
         raw = np.ascontiguousarray(np.stack(vals, axis=1)).view(udt)  # (lanes, slots) elements
         views[esize][idx >> int(np.log2(esize))] = raw.reshape(-1)
     return h
@@ -157,19 +169,25 @@ def _mma(ctx: Ctx, ins: ir.Instr):
     else:
         raise ctx.error(f"'{ins.name}': unexpected types")
     integer = at in INTS
-    if integer:
+    f64 = at == "f64"
+    if f64:
+        ok = bt == ct == dt == "f64" and (M, N, K) == (8, 8, 4) and not {"rz", "rm", "rp"} & mods
+    elif integer:
         ok = bt in INTS and dt == ct == "s32"
     else:
         ok = at in (*HALVES, "tf32") and dt in ("f32", "f16") and ct in ("f32", "f16") and "satfinite" not in mods
     if not ok:
         raise ctx.error(f"'{ins.name}' is not supported by the emulator",
-                        hint="wmma.mma: f16/bf16/tf32 with f16 or f32 accumulators, s8/u8 with s32")
+                        hint="wmma.mma: f16/bf16/tf32 with f16 or f32 accumulators, s8/u8 with s32, "
+                             "f64 m8n8k4 (.rn)")
     sat = "satfinite" in mods
     d, a, b, c = ins.operands
-    ga = [ctx.src(x, "b32") for x in a.items]
-    gb = [ctx.src(x, "b32") for x in b.items]
-    gc = [ctx.src(x, "b32") for x in c.items]
-    puts = [dst_lanes(ctx, x, "b32") for x in d.items]
+    ga = [ctx.src(x, _reg(at)) for x in a.items]
+    gb = [ctx.src(x, _reg(bt)) for x in b.items]
+    gc = [ctx.src(x, _reg(ct)) for x in c.items]
+    puts = [dst_lanes(ctx, x, _reg(dt)) for x in d.items]
+    wdt = np.uint64 if f64 else np.uint32
+    acc = np.int64 if integer else (np.longdouble if f64 else np.float64)  # f64: as mma.sync's m8n8k4
     per = {t: PER[t] for t in (at, bt, ct, dt)}
     lay_a = _slots_layout(M, K, len(ga) * per[at])
     lay_b = _slots_layout(K, N, len(gb) * per[bt])
@@ -184,10 +202,10 @@ def _mma(ctx: Ctx, ins: ir.Instr):
         nw = len(warps)
 
         def grab(gs):
-            return [np.broadcast_to(np.asarray(g(st)).view(np.uint32), (st.L,))[wl] for g in gs]
+            return [np.broadcast_to(np.asarray(g(st)).view(wdt), (st.L,))[wl] for g in gs]
 
         def tile(words, t, lay, shape):
-            out = np.zeros((nw, *shape), np.int64 if integer else np.float64)
+            out = np.zeros((nw, *shape), acc)
             vals = _elements(words, t).reshape(nw, 32, -1)
             r, cc = lay
             out[np.arange(nw)[:, None, None], r[None], cc[None]] = vals

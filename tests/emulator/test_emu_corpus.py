@@ -486,3 +486,14 @@ def test_vector_atomics_scatter_add(arch):
         np.testing.assert_array_equal(s4[b], [v.sum(), (v * v).sum(), -v.sum(), 2 * len(v)])
     if arch == "sm_90":
         assert "atom.global.add.v4.f32" in ptx("numerics", arch)
+
+
+def test_wmma_f64_m8n8k4(arch):
+    r = rng(16)
+    for steps in (1, 5):
+        k = 4 * steps
+        a, b = r.standard_normal((8, k)), r.standard_normal((8, k))
+        c = r.standard_normal((8, 8))
+        out = c.copy()
+        emulate(ptx("numerics", arch), "wmma_f64", 1, 32, [a, b, out, np.int32(steps)])
+        np.testing.assert_allclose(out, c + a @ b.T, rtol=1e-13, atol=1e-13)

@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 #include <cstdint>
 #include <cooperative_groups.h>
+#include <mma.h>
 namespace cg = cooperative_groups;
 
 // quantised dot products and byte-SIMD distances, as int8 inference code writes them
@@ -83,4 +84,19 @@ extern "C" __global__ void scatter_add(const float* x, const int* bucket, float2
   atomicAdd(&sum2[b].x, v); atomicAdd(&sum2[b].y, 1.f);
   atomicAdd(&sum4[b].x, v); atomicAdd(&sum4[b].y, v * v); atomicAdd(&sum4[b].z, -v); atomicAdd(&sum4[b].w, 2.f);
 #endif
+}
+
+// double-precision tensor cores through wmma (m8n8k4, the only f64 shape): C (8x8) = A (8xK) · B^T, K = 4·steps
+extern "C" __global__ void wmma_f64(const double* a, const double* b, double* c, int steps) {
+  using namespace nvcuda;
+  wmma::fragment<wmma::matrix_a, 8, 8, 4, double, wmma::row_major> fa;
+  wmma::fragment<wmma::matrix_b, 8, 8, 4, double, wmma::col_major> fb;
+  wmma::fragment<wmma::accumulator, 8, 8, 4, double> fc;
+  wmma::load_matrix_sync(fc, c, 8, wmma::mem_row_major);
+  for (int s = 0; s < steps; s++) {
+    wmma::load_matrix_sync(fa, a + 4 * s, 4 * steps);
+    wmma::load_matrix_sync(fb, b + 4 * s, 4 * steps);
+    wmma::mma_sync(fc, fa, fb, fc);
+  }
+  wmma::store_matrix_sync(c, fc, 8, wmma::mem_row_major);
 }
