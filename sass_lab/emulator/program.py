@@ -107,7 +107,7 @@ def layout(module: ir.Module, kernel: ir.Kernel) -> Layout:
 KNOWN_MODS = frozenset("""
 rn rz rm rp rna rni rzi rmi rpi ftz sat approx full lo hi wide uni to
 global shared local param const generic cta cluster gpu sys
-v2 v4 volatile relaxed acquire release weak sc mmio ca cg cs lu cv nc wb wt
+v2 v4 volatile relaxed acquire release acq_rel weak sc mmio ca cg cs lu cv nc wb wt
 sync aligned up down bfly idx all any ballot add min max exch cas and or xor inc dec
 eq ne lt le gt ge lo ls hi hs equ neu ltu leu gtu geu num nan
 m8n8 x1 x2 x4 trans row col m16n8k4 m16n8k8 m16n8k16 async commit_group wait_group wait_all

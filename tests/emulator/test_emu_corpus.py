@@ -497,3 +497,16 @@ def test_wmma_f64_m8n8k4(arch):
         out = c.copy()
         emulate(ptx("numerics", arch), "wmma_f64", 1, 32, [a, b, out, np.int32(steps)])
         np.testing.assert_allclose(out, c + a @ b.T, rtol=1e-13, atol=1e-13)
+
+
+def test_atomic_ref_orders_and_a_16_bit_claim(arch):
+    n = 200
+    x, y = np.zeros(2, np.int32), np.zeros(2, np.uint64)
+    slot, won = np.zeros(4, np.uint16), np.full(n, 77, np.uint32)
+    emulate(ptx("numerics", arch), "atomic_refs", 2, 128, [x, y, slot, won, np.int32(n)])
+    assert x[0] == n * (n - 1) // 2 and x[1] == (1 << 31) - 1
+    assert list(y) == [127 * 3, 199 * 3]
+    for s in range(4):  # one thread per slot wins; it saw 0, the others saw its value
+        lanes = np.arange(s, n, 4)
+        assert slot[s] in lanes + 1
+        assert np.count_nonzero(won[lanes] == 0) == 1 and set(won[lanes]) <= {0, int(slot[s])}

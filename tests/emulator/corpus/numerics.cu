@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cooperative_groups.h>
 #include <mma.h>
+#include <cuda/atomic>
 namespace cg = cooperative_groups;
 
 // quantised dot products and byte-SIMD distances, as int8 inference code writes them
@@ -99,4 +100,17 @@ extern "C" __global__ void wmma_f64(const double* a, const double* b, double* c,
     wmma::mma_sync(fc, fa, fb, fc);
   }
   wmma::store_matrix_sync(c, fc, 8, wmma::mem_row_major);
+}
+
+// libcu++ atomic_ref with explicit orders and scopes, and a 16-bit compare-and-swap claim
+extern "C" __global__ void atomic_refs(int* x, unsigned long long* y, unsigned short* slot, unsigned* won, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  cuda::atomic_ref<int, cuda::thread_scope_device> sum(x[0]);
+  sum.fetch_add(i, cuda::memory_order_relaxed);
+  cuda::atomic_ref<unsigned long long, cuda::thread_scope_block> top(y[blockIdx.x]);
+  top.fetch_max((unsigned long long)i * 3, cuda::memory_order_acq_rel);
+  cuda::atomic_ref<int, cuda::thread_scope_system> bits(x[1]);
+  bits.fetch_or(1 << (i % 31), cuda::memory_order_release);
+  won[i] = atomicCAS(slot + (i & 3), (unsigned short)0, (unsigned short)(i + 1));
 }
