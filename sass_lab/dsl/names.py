@@ -76,7 +76,7 @@ class Names:
     def declare(self, node, name: str, typ: str, dims: tuple[int, ...], vec: int, span: Span,
                 scoped: bool = False) -> RegInfo:
         """Declare a register name (scalar/array/vector); ``scoped`` renames on clashes."""
-        if name in self.regs or name in self.params or name in self.counted:
+        if name in self.regs or name in self.params or name in self.counted or self._counted_member(name):
             if not scoped:
                 first = self._first(name)
                 raise self.err(node, f"duplicate name '{name}'",
@@ -88,7 +88,8 @@ class Names:
         base = name
         if scoped:
             k = 1
-            while base in self.flat or any(f.startswith(base + "_") for f in self.flat if dims or vec):
+            while base in self.flat or self._counted_member(base) or \
+                    any(f.startswith(base + "_") for f in self.flat if dims or vec):
                 base = f"{name}_{k}"
                 k += 1
         self.version += 1
@@ -102,9 +103,22 @@ class Names:
         self.regs[name] = info
         return info
 
+    def _counted_member(self, name: str) -> bool:
+        """Whether ``name`` is one of the registers of a ``%r<N>`` declaration (``%r0`` … ``%r{N-1}``)."""
+        digits = len(name) - len(name.rstrip("0123456789"))
+        if not digits or digits == len(name):
+            return False
+        hit = self.counted.get(name[:-digits])
+        return hit is not None and int(name[-digits:]) < hit[1] and (name[-digits:] == "0" or name[-digits] != "0")
+
     def declare_counted(self, node, prefix: str, typ: str, count: int, span: Span) -> None:
         if prefix in self.counted or prefix in self.regs:
             raise self.err(node, f"duplicate name '{prefix}<{count}>'")
+        clash = next((f for f in self.flat if f.startswith(prefix) and f[len(prefix):].isdigit()
+                      and int(f[len(prefix):]) < count and (f[len(prefix):] == "0" or f[len(prefix)] != "0")), None)
+        if clash:
+            raise self.err(node, f"'{prefix}<{count}>' declares '{clash}' again",
+                           hint=f"first declared at {self.flat[clash]}" if self.flat[clash] else None)
         self.version += 1
         self.counted[prefix] = (typ, count)
         self.decls.append(ir.RegDecl(prefix, typ, count, span))

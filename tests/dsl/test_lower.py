@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+import sass_lab
 from sass_lab import ir
 from sass_lab.dsl import frontend
+from sass_lab.errors import SourceError
 
 SAXPY = """\
 .kernel saxpy(.u64 y, .u64 x, .f32 a, .u32 n, .u64 unused)
@@ -292,3 +296,56 @@ def test_brx_jump_tables():
     assert raw[0].text == ".branchtargets a, b;"
     brx = next(i for i in instrs(k) if i.opcode == "brx")
     assert brx.operands == (ir.Reg("i", "u32"), ir.Label("$L_t"))
+
+
+def test_nested_scope_shadowing_a_counted_register_is_renamed():
+    """nvcc's inline-asm wrappers declare `.reg .pred %p1;` inside `{ }` while `%p<8>` holds %p1 outside:
+    the inner one must get its own name, or ptxas sees a duplicate definition."""
+    mod = frontend(""".version 9.0
+.target sm_90
+.address_size 64
+.visible .entry e(.param .u64 e_param_0)
+{
+    .reg .pred %p<3>;
+    .reg .b32 %r<4>;
+    setp.ne.u32 %p1, %r1, 0;
+    {
+    .reg .pred %p1;
+    setp.ne.u32 %p1, %r2, 0;
+    bar.red.popc.u32 %r3, 0, %p1;
+    }
+    @%p1 bra $L;
+$L:
+    ret;
+}
+""", "m.ptx", {}).module
+    (k,) = mod.kernels
+    ins = [s for s in k.body if isinstance(s, ir.Instr)]
+    assert ins[0].operands[0].name == "%p1" and ins[1].operands[0].name not in ("%p1", "%p0", "%p2")
+    assert ins[2].operands[-1].name == ins[1].operands[0].name and ins[3].guard.reg.name == "%p1"
+    assert {d.name for d in k.regs} >= {"%p", ins[1].operands[0].name}
+    sass_lab.assemble(""".version 9.0
+.target sm_90
+.address_size 64
+.visible .entry e(.param .u64 e_param_0)
+{
+    .reg .pred %p<3>;
+    .reg .b32 %r<4>;
+    {
+    .reg .pred %p1;
+    setp.ne.u32 %p1, %r2, 0;
+    bar.red.popc.u32 %r3, 0, %p1;
+    }
+    ret;
+}
+""", "sm_90", file="m.ptx")  # ptxas accepts the renamed module (it refused a duplicate %p1 before)
+
+
+@pytest.mark.parametrize("body, msg", [
+    ("    .reg .pred %p<3>;\n    .reg .pred %p1;\n", "duplicate name '%p1'"),
+    ("    .reg .pred %p1;\n    .reg .pred %p<3>;\n", "'%p<3>' declares '%p1' again"),
+])
+def test_a_register_inside_a_counted_range_declared_twice_is_an_error(body, msg):
+    text = ".version 9.0\n.target sm_90\n.address_size 64\n.visible .entry e()\n{\n" + body + "    ret;\n}\n"
+    with pytest.raises(SourceError, match=msg):
+        frontend(text, "m.ptx", {})
