@@ -127,31 +127,57 @@ def default_block(res: Resources) -> int:
     return res.max_threads
 
 
+class Reuse:
+    """What one process keeps from assembling a source for the next, similar one (a tuning sweep's
+    worker): the last front end result (``dsl.reuse.FrontMemo``) and pass work (``passes.PassMemo``).
+    Results are the same as without it; only work is saved."""
+
+    def __init__(self) -> None:
+        from .dsl.reuse import FrontMemo
+        from .passes import PassMemo
+
+        self.front = FrontMemo()
+        self.passes = PassMemo()
+
+
 def assemble(source: str, arch: str = DEFAULT_ARCH, *, file: str = "<string>",
-             defines: Mapping[str, Any] | None = None, options: CompileOptions = CompileOptions()) -> Module:
+             defines: Mapping[str, Any] | None = None, options: CompileOptions = CompileOptions(),
+             reuse: Reuse | None = None) -> Module:
     """Assemble DSL or PTX text into a :class:`Module` (PTX + cubin + per-kernel report).
 
     ``defines`` override the source's ``.define`` values (any name, ``schedule`` or ``file``
-    included); ``options`` say how to compile (``toolchain.options.CompileOptions``).
+    included); ``options`` say how to compile (``toolchain.options.CompileOptions``); ``reuse``
+    saves work between similar sources (:class:`Reuse`).
     """
     from .dsl import frontend
     from .files import normalize
-    from .isa import arch_specific
-    from .passes import run_passes
-    from .toolchain.compile import compile_module
 
     if arch not in ARCHS:
         raise UsageError(f"unknown arch '{arch}'", hint=f"choose one of {', '.join(ARCHS)}")
     source = normalize(source)
-    front = frontend(source, file, dict(defines or {}))
+    front = (reuse.front.frontend if reuse is not None else frontend)(source, file, dict(defines or {}))
+    return assemble_front(front, arch, file=file, options=options, empty=not source.strip(),
+                          memo=reuse.passes if reuse is not None else None)
+
+
+def assemble_front(front, arch: str, *, file: str, options: CompileOptions = CompileOptions(),
+                   empty: bool = False, memo=None) -> Module:
+    """The rest of :func:`assemble` for a front end's result (``dsl.FrontResult``): passes, PTX, cubin.
+
+    ``memo`` (a ``passes.PassMemo``) reuses pass work between kernels that share a body.
+    """
+    from .isa import arch_specific
+    from .passes import run_passes
+    from .toolchain.compile import compile_module
+
     if not any(k.entry for k in front.module.kernels):
-        raise SourceError(f"{file} has no kernel" + ("" if source.strip() else " (the file is empty)"),
+        raise SourceError(f"{file} has no kernel" + (" (the file is empty)" if empty else ""),
                           hint="a kernel starts with `.kernel name(params)` (or `.entry` in PTX); "
                                "see docs/DSL.md")
     _check_block_directives(front.module)
     kernels, reports = [], {}
     for k in front.module.kernels:
-        k2, rep = run_passes(k, schedule=options.schedule, share_registers=options.share_registers)
+        k2, rep = run_passes(k, schedule=options.schedule, share_registers=options.share_registers, memo=memo)
         kernels.append(k2)
         reports[k2.name] = rep
     mod_ir = ir.Module(kernels=tuple(kernels), vars=front.module.vars, raw=front.module.raw,
@@ -191,9 +217,9 @@ def _check_block_directives(module: ir.Module) -> None:
 
 
 def assemble_file(path: str | Path, arch: str = DEFAULT_ARCH, *, defines: Mapping[str, Any] | None = None,
-                  options: CompileOptions = CompileOptions()) -> Module:
+                  options: CompileOptions = CompileOptions(), reuse: Reuse | None = None) -> Module:
     """Assemble a .sasm (or .ptx) file; ``.include`` paths resolve relative to it."""
     from .files import read_source
 
     path = Path(path)
-    return assemble(read_source(path), arch, file=str(path), defines=defines, options=options)
+    return assemble(read_source(path), arch, file=str(path), defines=defines, options=options, reuse=reuse)

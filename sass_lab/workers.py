@@ -25,13 +25,12 @@ import signal
 import tempfile
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-__all__ = ["Done", "Pool", "die_with_parent", "in_worker", "serve_as_worker"]
+__all__ = ["Done", "Pool", "die_with_parent", "in_worker", "pick", "serve_as_worker"]
 
 _IN_WORKER = False
 _PARENT_ENDS: set = set()  # this process's ends of its workers' pipes (closed in each new worker)
@@ -148,6 +147,20 @@ def _serve(conn, parent: int, pdeathsig: bool, err_fd: int) -> None:
 # --------------------------------------------------------------------------- the parent's side
 
 
+def pick(waiting: Sequence[Hashable], mine: Hashable | None, started: set) -> int:
+    """Which waiting task (by position) a worker whose last task was of group ``mine`` takes: the
+    first of that group, else the first of a group not in ``started`` (no busy worker has it), else
+    the first."""
+    if mine is not None:
+        for at, g in enumerate(waiting):
+            if g == mine:
+                return at
+    for at, g in enumerate(waiting):
+        if g not in started:
+            return at
+    return 0
+
+
 class _Worker:
     def __init__(self, ctx) -> None:
         ours, theirs = ctx.Pipe()
@@ -230,16 +243,27 @@ class Pool:
     def pids(self) -> list[int]:
         return [w.proc.pid for w in self._all if w.proc.is_alive()]
 
-    def run(self, fn: Callable, argsets: Iterable[tuple], timeout: float | None = None
-            ) -> Iterator[tuple[int, Done]]:
-        """Run ``fn(*args)`` for every tuple; yield ``(index, Done)`` as each finishes."""
-        pending = deque(enumerate(argsets))
+    def run(self, fn: Callable, argsets: Iterable[tuple], timeout: float | None = None,
+            groups: Sequence[Hashable] | None = None) -> Iterator[tuple[int, Done]]:
+        """Run ``fn(*args)`` for every tuple; yield ``(index, Done)`` as each finishes.
+
+        ``groups`` (one per task): a worker that finishes a task takes the next task of the same
+        group if one is waiting, else one of a group no other worker has started (see :func:`pick`),
+        so work a process keeps from one task (e.g. ``api.Reuse``) serves the next.
+        """
+        pending = list(enumerate(argsets))
         busy: dict[Any, _Worker] = {}
+        last: dict[int, Hashable] = {}  # id(worker) -> group of its last task
         try:
             while pending or busy:
                 while pending and len(busy) < self.jobs:
-                    i, args = pending.popleft()
                     w = self._worker()
+                    at = 0
+                    if groups is not None:
+                        at = pick([groups[i] for i, _ in pending], last.get(id(w)),
+                                  {groups[b.index] for b in busy.values()})
+                        last[id(w)] = groups[pending[at][0]]
+                    i, args = pending.pop(at)
                     if not w.proc.is_alive():  # e.g. its forking thread exited (PDEATHSIG)
                         self._drop(w)
                         w = self._worker()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from sass_lab.errors import SourceError
-from sass_lab.workers import Pool, describe_exit, in_worker
+from sass_lab.workers import Pool, describe_exit, in_worker, pick
 
 
 def square(x):
@@ -112,3 +112,19 @@ def test_workers_die_with_a_killed_parent():
     while any(_alive(x) for x in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [x for x in pids if _alive(x)]
+
+
+def test_pick_prefers_the_workers_group_then_an_unstarted_one():
+    assert pick(["a", "b", "a"], "a", set()) == 0
+    assert pick(["b", "a"], "a", {"b"}) == 1  # its own group first
+    assert pick(["a", "b", "c"], None, {"a"}) == 1  # else a group no busy worker has
+    assert pick(["a", "a"], "z", {"a"}) == 0  # else the first
+
+
+def test_pool_runs_a_group_in_turn():
+    """One worker takes the rest of its group before the next group (with more workers the same
+    rule applies per worker, but which worker is free first depends on timing)."""
+    groups = ["a", "b", "a", "b", "c", "a"]
+    with Pool(1) as pool:
+        order = [i for i, d in pool.run(square, [(i,) for i in range(6)], groups=groups)]
+    assert order == [0, 2, 5, 1, 3, 4]

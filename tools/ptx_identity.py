@@ -3,9 +3,11 @@
     python tools/ptx_identity.py [kernels_asm/sgemm.sasm] --baseline DIR [--compiler ptxas] [-j 2]
 
 Each tree (this checkout and ``--baseline DIR``, e.g. ``git worktree add --detach /tmp/base main``)
-compiles every candidate of the file's tuning space (``compile_one``, a fresh process with an empty
-cubin cache) and reports the SHA-256 of its PTX and its summary (registers, shared memory, spills,
-occupancy, FFMA share, ...; the compile time left out). Prints the differences and exits 1 on any.
+compiles every candidate of the file's tuning space as a ``--compile-only`` sweep does
+(``compile_runner``: ``-j`` forked workers, candidates routed by the tree's own rules, so any work
+a worker reuses between candidates is checked too; a fresh process with an empty cubin cache) and
+reports the SHA-256 of its PTX and its summary (registers, shared memory, spills, occupancy, FFMA
+share, ...; the compile time left out). Prints the differences and exits 1 on any.
 """
 
 from __future__ import annotations
@@ -22,31 +24,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import hashlib, json, sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
-from sass_lab.lab.candidate import cached_ptx, compile_one, summary_key, warm_up
+from sass_lab.lab.candidate import cached_ptx, summary_key
 from sass_lab.lab.spec import load_spec
 from sass_lab.lab.store import canon
+from sass_lab.lab.tune import compile_runner
 path, comp, jobs = sys.argv[1], sys.argv[2] or None, int(sys.argv[3])
 spec = load_spec(path)
 size = spec.with_size(None)
 spec, _ = spec.for_size(size)
-
-def one(d):
-    key = summary_key("identity", d, size, "sm_90", comp or "default")
-    try:
-        s = asdict(compile_one(path, "sm_90", d, size, comp, key=key))
-    except Exception as e:  # a candidate that does not compile: its error is the output
-        return canon(d), {"error": f"{type(e).__name__}: {e}"}
+cands = spec.combinations()
+keys = [summary_key("identity", d, size, "sm_90", comp or "default") for d in cands]
+where = {canon(d): k for d, k in zip(cands, keys)}
+out = {}
+for s in compile_runner(path, "sm_90", cands, size, jobs=jobs, compiler=comp, keys=keys):  # as a sweep does
+    d = asdict(s)
     for k in ("exc", "compile_s", "cached"):
-        s.pop(k, None)
-    ptx = cached_ptx(key) or ""
-    return canon(d), {"ptx_sha256": hashlib.sha256(ptx.encode()).hexdigest(), "ptx_bytes": len(ptx),
-                      **json.loads(json.dumps(s, default=str))}
-
-warm_up()
-with ProcessPoolExecutor(jobs) as ex:
-    print(json.dumps(dict(ex.map(one, spec.combinations()))))
+        d.pop(k, None)
+    ptx = cached_ptx(where[canon(s.defines)]) or ""
+    out[canon(s.defines)] = {"ptx_sha256": hashlib.sha256(ptx.encode()).hexdigest(), "ptx_bytes": len(ptx),
+                             **json.loads(json.dumps(d, default=str))}
+print(json.dumps(out))
 """
 
 

@@ -135,13 +135,12 @@ def compile_one(path: str, arch: str, defines: dict, size: dict, compiler: str |
     from ..toolchain.options import CompileOptions
 
     t0 = time.perf_counter()
-    mod = assemble_file(path, arch, defines=defines,  # expands the file once
-                        options=CompileOptions(compiler=compiler, timeout=timeout))
+    opts = CompileOptions(compiler=compiler, timeout=timeout)
+    mod = assemble_file(path, arch, defines=defines, options=opts, reuse=_reuse())  # expands the file once
     spec = load_spec(path, resolved=mod.defines)
     sized, built = spec.for_size(size, defines)
     if sized is not spec:  # the size fixes a define (compile-time C): the build for it
-        spec, mod = sized, assemble_file(path, arch, defines=built,
-                                         options=CompileOptions(compiler=compiler, timeout=timeout))
+        spec, mod = sized, assemble_file(path, arch, defines=built, options=opts, reuse=_reuse())
     k = mod[spec.kernel] if spec.kernel else next(iter(mod))
     block = spec.block(size)
     threads = block[0] * block[1] * block[2]
@@ -164,6 +163,19 @@ def compile_one(path: str, arch: str, defines: dict, size: dict, compiler: str |
     if key:
         store_summary(key, s, mod.ptx)
     return s
+
+
+_REUSE: list = []
+
+
+def _reuse():
+    """This process's :class:`~sass_lab.api.Reuse`: one candidate's front end and pass work, kept for
+    the next (a worker compiles candidates that differ only in, e.g., ``.maxnreg`` one after another)."""
+    if not _REUSE:
+        from ..api import Reuse
+
+        _REUSE.append(Reuse())
+    return _REUSE[0]
 
 
 def warm_up() -> None:

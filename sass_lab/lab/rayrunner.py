@@ -143,7 +143,8 @@ class RayRunner:
 
     # ------------------------------------------------------------------ running
 
-    def run(self, fn, argsets, *, gpu=False, timeout=None) -> Iterator[Reply]:
+    def run(self, fn, argsets, *, gpu=False, timeout=None, groups=None) -> Iterator[Reply]:
+        # ``groups`` (tasks whose work one process can share) are not routed here: any actor takes any task
         ray = self.ray
         from ray.exceptions import RayActorError, RayError
 

@@ -68,7 +68,7 @@ class Runner(Protocol):
     kind: str
 
     def run(self, fn: Callable, argsets: Iterable[tuple], *, gpu: bool = False,
-            timeout: float | None = None) -> Iterator[Reply]: ...
+            timeout: float | None = None, groups: list | None = None) -> Iterator[Reply]: ...
 
     def devices(self) -> list[Device]: ...
 
@@ -233,7 +233,7 @@ class LocalRunner:
         self._probe = probe or gpu_inventory
         self._pool: Pool | None = None
 
-    def run(self, fn, argsets, *, gpu=False, timeout=None) -> Iterator[Reply]:
+    def run(self, fn, argsets, *, gpu=False, timeout=None, groups=None) -> Iterator[Reply]:
         argsets = list(argsets)
         if gpu:
             for i, args in enumerate(argsets):
@@ -241,7 +241,7 @@ class LocalRunner:
             return
         if self._pool is None:
             self._pool = Pool(min(self.jobs, max(1, len(argsets))), preload=self._preload)
-        for i, d in self._pool.run(fn, argsets, timeout=timeout):
+        for i, d in self._pool.run(fn, argsets, timeout=timeout, groups=groups):
             yield Reply(i, d.value, d.error, d.crash, d.seconds, "cpu")
 
     def devices(self) -> list[Device]:
@@ -306,9 +306,9 @@ class GpusRunner(LocalRunner):
         found = self._probe()
         return found if len(found) == len(self.ordinals()) else found[: len(self.ordinals())]
 
-    def run(self, fn, argsets, *, gpu=False, timeout=None) -> Iterator[Reply]:
+    def run(self, fn, argsets, *, gpu=False, timeout=None, groups=None) -> Iterator[Reply]:
         if not gpu:
-            yield from super().run(fn, argsets, gpu=False, timeout=timeout)
+            yield from super().run(fn, argsets, gpu=False, timeout=timeout, groups=groups)
             return
         pending = list(enumerate(argsets))[::-1]
         free = list(self.ordinals())[::-1]

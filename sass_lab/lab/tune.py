@@ -124,11 +124,25 @@ def compile_runner(path: str, arch: str, cands: list[dict], size: dict, *, runne
     budget = compile_budget(timeout)
     try:
         fn, tasks = tasks_for(runner, path, compile_one, [(arch, d, size, compiler, timeout, k) for d, k in todo])
-        for r in runner.run(fn, tasks, gpu=False, timeout=budget):
+        for r in runner.run(fn, tasks, gpu=False, timeout=budget, groups=reuse_groups(path, [d for d, _ in todo])):
             yield static_of(r, todo[r.index][0], budget)
     finally:
         if own:
             runner.close()
+
+
+def reuse_groups(path: str, cands: list[dict]) -> list[str]:
+    """One label per candidate: candidates that differ only in defines that set a directive's value
+    (``.maxnreg ${MAXNREG}``) share a label, and a runner gives them to one worker in turn, which
+    reuses the front end and pass work (``api.Reuse``). Only speed depends on it."""
+    from ..dsl.reuse import directive_defines
+    from ..files import read_source
+
+    try:
+        names = directive_defines(read_source(Path(path)), path)
+    except (SasmError, OSError):
+        names = frozenset()
+    return [canon({k: v for k, v in d.items() if k not in names}) for d in cands]
 
 
 def prune(s: Static) -> str | None:

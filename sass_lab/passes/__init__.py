@@ -1,16 +1,17 @@
 """IR passes: scheduling of ``.schedule`` regions, liveness/pressure, register sharing, budget checks.
 
 ``run_passes(kernel)`` runs them in that order and returns the new kernel and a :class:`PassReport`.
-See docs/PASSES.md for the algorithms, the units and the latency table.
+See docs/PASSES.md for the algorithms, the units and the latency table. A :class:`PassMemo` lets a
+tuning sweep's worker reuse the work for kernels that differ only in their directives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..ir import Kernel
-from .budget import budget_warnings, register_budget
+from .budget import budget_warnings, register_budget, schedule_limit
 from .defuse import DefUse
 from .latency import DEFAULT_LATENCIES, classify
 from .liveness import Pressure, flow, line_profile, liveness, pressure_of
@@ -30,18 +31,70 @@ class PassReport:
     warnings: list[str] = field(default_factory=list)
 
 
+class PassMemo:
+    """The passes' work on one body, kept for the next kernel with the same body (the same objects).
+
+    Passes read a kernel's directives in two places only: the scheduler's register limit
+    (:func:`.budget.schedule_limit`, from the peak pressure before scheduling) and the budget
+    warnings. So a kernel that differs from the last one only in its directives (a tuning sweep's
+    ``.maxnreg`` candidates, whose front end shares the body) gets the same result whenever its
+    limit is the same: the stored kernel with its own directives, the warnings recomputed. Otherwise
+    the flow before scheduling (a function of the body and declarations) is still reused.
+    """
+
+    __slots__ = ("_kernels",)
+
+    def __init__(self) -> None:
+        self._kernels: dict[str, tuple[Kernel, DefUse, list, dict]] = {}  # name -> (kernel, du, [flow, peak], results)
+
+    def entry(self, kernel: Kernel) -> tuple[DefUse, list, dict]:
+        """(DefUse, [flow or None, peak or None], results by settings) for ``kernel``'s body."""
+        hit = self._kernels.get(kernel.name)
+        if hit is not None:
+            k = hit[0]
+            if (k.body is kernel.body and k.regs is kernel.regs and k.params is kernel.params
+                    and k.vars is kernel.vars and k.entry == kernel.entry and k.visible == kernel.visible):
+                return hit[1:]
+        ent = self._kernels[kernel.name] = (kernel, DefUse(), [None, None], {})
+        return ent[1:]
+
+
 def run_passes(kernel: Kernel, schedule: bool = True, share_registers: bool = True,
                latencies: Mapping[str, int] | None = None, max_pressure: int | None = None,
-               pressure_aware: bool = True) -> tuple[Kernel, PassReport]:
+               pressure_aware: bool = True, memo: PassMemo | None = None) -> tuple[Kernel, PassReport]:
     """Schedule regions, share registers, and report pressure of the kernel that comes out.
 
     ``latencies`` overrides the latency table; ``max_pressure`` (32-bit registers) replaces the
     scheduler's occupancy-neutral limit; ``pressure_aware=False`` lets it use any number.
+    ``memo`` reuses the work done for the last kernel with the same body (:class:`PassMemo`).
     """
-    du = DefUse()
-    fl = None
+    if memo is None:
+        return _run_passes(kernel, schedule, share_registers, latencies, max_pressure, pressure_aware,
+                           DefUse(), None)
+    du, before, results = memo.entry(kernel)
+    if before[0] is None:
+        before[0] = flow(kernel, du)
+    if max_pressure is None and schedule and pressure_aware:
+        if before[1] is None:
+            before[1] = pressure_of(kernel, before[0]).peak
+        max_pressure = schedule_limit(kernel, before[1])  # what the scheduler would take: the same
+    key = (schedule, share_registers, tuple(sorted(latencies.items())) if latencies else None, max_pressure,
+           pressure_aware)
+    hit = results.get(key)
+    if hit is None:
+        hit = results[key] = _run_passes(kernel, schedule, share_registers, latencies, max_pressure,
+                                         pressure_aware, du, before[0])
+    out, rep = hit
+    if out.directives is kernel.directives:
+        return hit
+    out = replace(out, directives=kernel.directives, span=kernel.span)  # passes never change them
+    return out, replace(rep, warnings=budget_warnings(out, rep.pressure))
+
+
+def _run_passes(kernel: Kernel, schedule: bool, share_registers: bool, latencies: Mapping[str, int] | None,
+                max_pressure: int | None, pressure_aware: bool, du: DefUse, fl) -> tuple[Kernel, PassReport]:
     if schedule:
-        kernel, srep, fl = schedule_with_flow(kernel, latencies, du, max_pressure, pressure_aware)
+        kernel, srep, fl = schedule_with_flow(kernel, latencies, du, max_pressure, pressure_aware, fl)
     else:
         srep = ScheduleReport((), ())
     if fl is None:
@@ -57,7 +110,7 @@ def run_passes(kernel: Kernel, schedule: bool = True, share_registers: bool = Tr
 
 
 __all__ = [
-    "DEFAULT_LATENCIES", "PassReport", "Pressure", "RegionReport", "ScheduleReport", "Sharing",
+    "DEFAULT_LATENCIES", "PassMemo", "PassReport", "Pressure", "RegionReport", "ScheduleReport", "Sharing",
     "budget_warnings", "classify", "flow", "line_profile", "liveness", "register_budget", "run_passes",
     "schedule_regions", "share_named_registers",
 ]

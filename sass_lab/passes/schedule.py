@@ -300,8 +300,9 @@ def _memo_run(run: list[Instr], table: Mapping[str, int], du: DefUse, aware: boo
     return r
 
 
-def _context(kernel: Kernel, du: DefUse, max_pressure: int | None) -> tuple[Flow, dict[str, str], int]:
-    fl = flow(kernel, du)
+def _context(kernel: Kernel, du: DefUse, max_pressure: int | None,
+             fl: Flow | None = None) -> tuple[Flow, dict[str, str], int]:
+    fl = fl if fl is not None else flow(kernel, du)
     types = dict(zip(fl.regs.names, fl.regs.types))
     limit = schedule_limit(kernel, pressure_of(kernel, fl).peak) if max_pressure is None else max_pressure
     return fl, types, limit
@@ -315,21 +316,23 @@ def schedule(kernel: Kernel, latencies: Mapping[str, int] | None = None, du: Def
 
 
 def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = None, du: DefUse | None = None,
-                       max_pressure: int | None = None,
-                       pressure_aware: bool = True) -> tuple[Kernel, ScheduleReport, Flow | None]:
+                       max_pressure: int | None = None, pressure_aware: bool = True,
+                       fl: Flow | None = None) -> tuple[Kernel, ScheduleReport, Flow | None]:
     """Reorder the instructions of every ``.schedule`` region; the markers stay in the body.
 
     With ``pressure_aware`` (the default) no region may take live registers past ``max_pressure``
     32-bit registers; the default (:func:`.budget.schedule_limit`) is the most the kernel can use
     without losing occupancy relative to its peak before scheduling, within any directive budget.
+    ``fl``: the kernel's flow, when the caller has it (solved with ``du``).
     """
     table = check_table(latencies)
     du = du or DefUse()
     body = list(kernel.body)
     regions = _regions(body)
-    fl = types = limit = None
-    if regions and pressure_aware:
-        fl, types, limit = _context(kernel, du, max_pressure)
+    types = limit = None
+    aware = bool(regions) and pressure_aware
+    if aware:
+        fl, types, limit = _context(kernel, du, max_pressure, fl)
     reports = []
     for begin, end in regions:
         moved = before = after = crit = subs = kept = count = pb = pa = fc = fp = 0
@@ -344,10 +347,10 @@ def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = Non
                 continue
             if run:
                 into = out = None
-                if fl is not None:
+                if aware:
                     into = fl.regs.decode(fl.live_after[start - 1])
                     out = fl.regs.decode(fl.live_after[start + len(run) - 1])
-                r = _memo_run(run, table, du, fl is not None, into, out, types, limit)
+                r = _memo_run(run, table, du, aware, into, out, types, limit)
                 moved += sum(x is not y for x, y in zip(r.order, run))
                 before, after, crit = before + r.before, after + r.after, crit + r.critical
                 kept, subs, count = kept + r.kept, subs + 1, count + len(run)

@@ -119,3 +119,17 @@ def test_interrupted_sweep_resumes(kfile, tmp_path, monkeypatch):
     assert sum(o.status == "skipped" for o in out) == stored
     with Store(db) as st:
         assert len(st.rows()) == 10
+
+
+def test_reuse_groups_pair_the_maxnreg_candidates():
+    """SGEMM's MAXNREG only sets `.maxnreg`: its candidates pair up, one worker compiling both."""
+    from sass_lab.lab.spec import load_spec
+
+    path = "kernels_asm/sgemm.sasm"
+    cands = load_spec(path).combinations()
+    groups = T.reuse_groups(path, cands)
+    assert len(set(groups)) == len(cands) // 2
+    for g in set(groups):
+        pair = [d for d, h in zip(cands, groups) if h == g]
+        assert sorted(d["MAXNREG"] for d in pair) == [128, 255]
+        assert len({tuple((k, v) for k, v in d.items() if k != "MAXNREG") for d in pair}) == 1
