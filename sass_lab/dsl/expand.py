@@ -203,7 +203,7 @@ def expand(text: str, file: str = "<string>", defines: dict | None = None,
     """
     lim = limits or current_limits()
     sources = load_sources(text, file, lim)
-    code, gmap, names, gcols = generate(sources)
+    code, gmap, names, gcols, prog = _program(sources)
     overrides = {k: coerce_define(v) for k, v in (defines or {}).items()}
     unknown = [k for k in overrides if k not in names]
     if unknown:
@@ -252,7 +252,6 @@ def expand(text: str, file: str = "<string>", defines: dict | None = None,
 
     ns: dict[str, Any] = {"_x_e": _e, "_x_s": str, "_x_R": rt, "_x_O": overrides, "_x_D": resolved, "emit": emit,
                           "math": math, "f32": f32, "f64": f64, "__name__": "__sasm__", **hopper.namespace(emit)}
-    prog = _compile(code, gmap, gcols, sources)
     box = contained(budget=lim.seconds)
     try:
         with box:
@@ -273,6 +272,21 @@ def expand(text: str, file: str = "<string>", defines: dict | None = None,
         raise _python_error(e, gmap, gcols, sources, rt, hint="a kernel file cannot end the tool: raise an "
                             "exception with a message instead") from None
     return Expanded(tuple(lines), tuple(origins), tuple(loops), tuple(sources)), resolved
+
+
+_LAST: list = []  # [(sources, program)]: the last file's program, for the next expansion of the same lines
+
+
+def _program(sources: list[SrcLine]) -> tuple:
+    """(Python program, source index per program line, define names, columns, code object) of
+    ``sources``; the last one is kept, so expanding one file with other defines (a tuning sweep)
+    generates and compiles its program once."""
+    if _LAST and _LAST[0][0] == sources:
+        return _LAST[0][1]
+    code, gmap, names, gcols = generate(sources)
+    out = (code, gmap, tuple(names), gcols, _compile(code, gmap, gcols, sources))
+    _LAST[:] = [(sources, out)]
+    return out
 
 
 def _compile(code: str, gmap, gcols, sources):

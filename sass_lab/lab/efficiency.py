@@ -16,6 +16,7 @@ the whole kernel when it has no loop; the memory figure takes the loop moving th
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -229,4 +230,10 @@ def static_efficiency(kernel, prefer_sass: bool = True) -> StaticEff:
 
 def ptx_static_efficiency(ptx: str, name: str) -> StaticEff:
     """The PTX-level count for kernel ``name`` of a PTX module."""
-    return _eff("PTX", _ptx_bodies(kernel_ptx_lines(ptx, name)), _ptx_counts)
+    return _ptx_eff(tuple(kernel_ptx_lines(ptx, name)))
+
+
+@functools.lru_cache(maxsize=4)
+def _ptx_eff(lines: tuple[str, ...]) -> StaticEff:
+    """Remembered by the body's lines: a sweep's candidates that differ only in a directive share it."""
+    return _eff("PTX", _ptx_bodies(list(lines)), _ptx_counts)

@@ -118,14 +118,21 @@ def rename(kernel: Kernel, mapping: dict[str, str], du: DefUse | None = None) ->
         if name in du.index:
             renamed |= 1 << du.index[name]
     body = []
+    done: dict[int, tuple] = {}  # id(operands or guard) -> (renamed, original): shared objects stay shared
     for st in kernel.body:
         if isinstance(st, Instr):
             dm, um = du.masks(st)
             if (dm | um) & renamed:
-                ops = tuple(_rename_op(o, mapping) for o in st.operands)
+                hit = done.get(id(st.operands))
+                if hit is None or hit[1] is not st.operands:
+                    hit = done[id(st.operands)] = (tuple(_rename_op(o, mapping) for o in st.operands), st.operands)
+                ops = hit[0]
                 g = st.guard
                 if g is not None and g.reg.name in mapping:
-                    g = Guard(_rename_reg(g.reg, mapping), g.negate)
+                    hit = done.get(id(g))
+                    if hit is None or hit[1] is not g:
+                        hit = done[id(g)] = (Guard(_rename_reg(g.reg, mapping), g.negate), g)
+                    g = hit[0]
                 new = Instr(st.opcode, st.mods, ops, g, st.span)
                 du.derive(st, new, mapping)
                 st = new
