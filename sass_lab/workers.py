@@ -254,27 +254,33 @@ class Pool:
         pending = list(enumerate(argsets))
         busy: dict[Any, _Worker] = {}
         last: dict[int, Hashable] = {}  # id(worker) -> group of its last task
+
+        def fill() -> None:
+            while pending and len(busy) < self.jobs:
+                w = self._worker()
+                at = 0
+                if groups is not None:
+                    at = pick([groups[i] for i, _ in pending], last.get(id(w)),
+                              {groups[b.index] for b in busy.values()})
+                    last[id(w)] = groups[pending[at][0]]
+                i, args = pending.pop(at)
+                if not w.proc.is_alive():  # e.g. its forking thread exited (PDEATHSIG)
+                    self._drop(w)
+                    w = self._worker()
+                try:
+                    w.send(i, fn, tuple(args), timeout)
+                except (OSError, EOFError):  # died while idle: a fresh one takes the task
+                    self._drop(w)
+                    w = self._worker()
+                    w.send(i, fn, tuple(args), timeout)
+                busy[w.conn] = w
+
         try:
             while pending or busy:
-                while pending and len(busy) < self.jobs:
-                    w = self._worker()
-                    at = 0
-                    if groups is not None:
-                        at = pick([groups[i] for i, _ in pending], last.get(id(w)),
-                                  {groups[b.index] for b in busy.values()})
-                        last[id(w)] = groups[pending[at][0]]
-                    i, args = pending.pop(at)
-                    if not w.proc.is_alive():  # e.g. its forking thread exited (PDEATHSIG)
-                        self._drop(w)
-                        w = self._worker()
-                    try:
-                        w.send(i, fn, tuple(args), timeout)
-                    except (OSError, EOFError):  # died while idle: a fresh one takes the task
-                        self._drop(w)
-                        w = self._worker()
-                        w.send(i, fn, tuple(args), timeout)
-                    busy[w.conn] = w
-                yield from self._collect(busy)
+                fill()
+                finished = list(self._collect(busy))
+                fill()  # the freed workers start their next task before the caller handles these results
+                yield from finished
         finally:
             for w in list(busy.values()):  # the consumer stopped early: nothing may keep running
                 self._drop(w)
