@@ -18,6 +18,9 @@ from .sourcemap import SrcLine
 
 DEFINE_RE = re.compile(r"^[ \t]*\.define[ \t]+(.*?)[ \t]*;?[ \t]*$")
 PY_END = re.compile(r"^[ \t]*%%[ \t]*$")
+# a PTX register alone on a line before ',' or ')' (nvcc splits an indirect call's operands over lines:
+# "call", "%rd3,", "(", ...): PTX, not a '%' Python line (no Python statement looks like that)
+PTX_OPERAND_LINE = re.compile(r"^%[A-Za-z_$][\w$]*(\.[A-Za-z_]\w*)?[ \t]*[,)][ \t]*(//.*)?$")
 _FOR_RE = re.compile(r"^for\s+(.+?)\s+in\s")
 _CONT = ("elif", "else", "except", "finally")
 
@@ -131,7 +134,7 @@ def generate(sources: list[SrcLine]) -> tuple[str, list[int], list[str], list[tu
             if i >= len(sources):
                 raise SourceError("'%%' block is not closed", span(start), hint="end it with a line '%%'")
             _paste_block(sources, body, level, put)
-        elif stripped.startswith("%"):
+        elif stripped.startswith("%") and not PTX_OPERAND_LINE.match(stripped.rstrip()):
             level = _py_line(stripped[1:].strip(), i, level, frames, put, span)
         elif stripped.startswith(".define") and DEFINE_RE.match(text):
             _define(DEFINE_RE.match(text).group(1), i, level, put, span, names, text)

@@ -26,6 +26,7 @@ from .nodes import (
     SParam,
     SPerf,
     SPragma,
+    SProto,
     SReg,
     SSchedule,
     STargets,
@@ -164,6 +165,9 @@ def _body(lw: LowerCtx, names: Names, start: int, end: int):
                         raise lw.err(SLabel(name, li, col, end), f"undefined label '{name}'",
                                      hint=_label_hint(names, name))
                 body.append(ir.Raw(".branchtargets " + ", ".join(t[0] for t in s.targets) + ";", lw.span(s)))
+            case SProto():
+                names.symbols.add(s.name)
+                body.append(ir.Raw(s.text, lw.span(s)))
             case SParam():
                 names.symbols.add(s.decl.name)
                 body.append(ir.Raw(lw.ex.lines[s.li].strip(), lw.span(s)))
@@ -297,14 +301,16 @@ def _materialize_specials(names: Names, ins: ir.Instr, span) -> tuple[ir.Stmt, .
 def _call_text(lines, li: int) -> str:
     """The whole ``call`` statement starting at expanded line ``li`` (nvcc spreads it over lines)."""
     parts, depth, seen = [], 0, False
-    for line in strip_comments(lines[li:li + 64]):
-        text = line.strip()
+    texts = [line.strip() for line in strip_comments(lines[li:li + 64])]
+    for j, text in enumerate(texts):
         depth += text.count("(") - text.count(")")
         seen = seen or "(" in text
         if text:
             parts.append(text)
         if seen and depth <= 0 and (text.endswith(";") or text.endswith(")")):
-            break
+            after = next((t for t in texts[j + 1:] if t), "")
+            if text.endswith(";") or not after.startswith(","):  # ", prototype_0;" still belongs to it
+                break
     return " ".join(parts).split(";")[0].rstrip() + ";"
 
 

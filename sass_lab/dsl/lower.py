@@ -24,6 +24,7 @@ from .nodes import (
     SParam,
     SPerf,
     SPragma,
+    SProto,
     SReg,
     SSchedule,
     STargets,
@@ -75,7 +76,7 @@ def lower(stmts: list[Stmt], ex: Expanded, file: str) -> ir.Module:
                 raise cx.err(s, f"unexpected '{'{' if type(s) is SOpen else '}'}' outside a kernel")
             case SSchedule() | SEnd():
                 raise cx.err(s, f"'.{s.kind}' outside a kernel")
-            case SPerf() | SParam() | STargets():
+            case SPerf() | SParam() | STargets() | SProto():
                 raise cx.err(s, "this directive belongs to a kernel", hint="put it after .kernel/.entry")
             case _:
                 what = "instruction" if type(s) is SInstr else "label"

@@ -212,6 +212,17 @@ class STargets(NamedTuple):
     kind = "targets"
 
 
+class SProto(NamedTuple):
+    """``name: .callprototype …;`` or ``name: .calltargets …;`` inside a body (for indirect calls), verbatim."""
+
+    name: str
+    text: str
+    li: int
+    col: int
+    end: int
+    kind = "proto"
+
+
 class SParam(NamedTuple):
     """A ``.param`` declared inside a body."""
 
@@ -259,6 +270,6 @@ class SEnd(NamedTuple):
     kind = "end"
 
 
-SDir = SEntry | SFunc | SReg | SVar | SPerf | SPragma | STargets | SParam | SAuto | SOpen | SClose | SSchedule | SEnd
+SDir = SEntry | SFunc | SReg | SVar | SPerf | SPragma | STargets | SProto | SParam | SAuto | SOpen | SClose | SSchedule | SEnd
 Stmt = SInstr | SLabel | SDir
 OPERANDS = (Name, Num, MemRef, VecRef, Pair, SinkRef, ParenList, NotRef)

@@ -19,11 +19,12 @@ from ..errors import SourceError
 from ..isa import table
 from ..isa.constexpr import fold
 from . import fastparse
-from .nodes import SEntry, SFunc, SInstr, SParam, SReg, STargets, Stmt, SVar
+from .nodes import SEntry, SFunc, SInstr, SParam, SProto, SReg, STargets, Stmt, SVar
 from .sourcemap import Expanded
 from .transform import ToNodes
 
 _IGNORED = re.compile(r"^\s*\.(version|target|address_size|loc|file|section|globl|weak_ref)\b")
+_PROTO = re.compile(r"^(\s*)([A-Za-z_$][\w$]*)\s*:\s*\.(callprototype|calltargets)\b")
 _COMMENT = re.compile(r'"[^"\n]*"|//[^\n]*|/\*|\*/')
 
 _parser: Lark | None = None
@@ -140,6 +141,16 @@ def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
                     i = j
             i += 1
             continue
+        proto = _PROTO.match(text) if ".call" in text else None
+        if proto:  # an indirect call's prototype or target list: kept verbatim, up to its ';'
+            start, parts = i, [text.strip()]
+            while ";" not in parts[-1] and i + 1 < n:
+                i += 1
+                parts.append(lines[i].strip())
+            col = len(proto.group(1)) + 1
+            out.append(SProto(proto.group(2), " ".join(parts), start, col, col + len(proto.group(2))))
+            i += 1
+            continue
         try:
             res = fast(text, i)
         except (ValueError, OverflowError) as e:
@@ -154,7 +165,7 @@ def parse(ex: Expanded, clean: list[str] | None = None) -> list[Stmt]:
         start = i
         parts = [text]
         depth = text.count("(") - text.count(")")
-        while i + 1 < n and (alone or _continues(parts[-1], depth) or lines[i + 1].lstrip().startswith("(")):
+        while i + 1 < n and (alone or _continues(parts[-1], depth) or lines[i + 1].lstrip().startswith(("(", ","))):
             alone = False
             i += 1
             parts.append(lines[i])

@@ -349,3 +349,54 @@ def test_a_register_inside_a_counted_range_declared_twice_is_an_error(body, msg)
     text = ".version 9.0\n.target sm_90\n.address_size 64\n.visible .entry e()\n{\n" + body + "    ret;\n}\n"
     with pytest.raises(SourceError, match=msg):
         frontend(text, "m.ptx", {})
+
+
+INDIRECT = """.version 9.0
+.target sm_90
+.address_size 64
+.func (.param .b32 r) twice(.param .b32 a)
+{
+    .reg .b32 %t;
+    ld.param.b32 %t, [a];
+    add.s32 %t, %t, %t;
+    st.param.b32 [r], %t;
+    ret;
+}
+.visible .entry e(.param .u64 e_param_0)
+{
+    .reg .b32 %r<3>;
+    .reg .b64 %rd<4>;
+    ld.param.u64 %rd1, [e_param_0];
+    mov.u64 %rd3, twice;
+    ld.global.u32 %r1, [%rd1];
+    { // callseq 0, 0
+    .param .b32 param0;
+    st.param.b32 [param0+0], %r1;
+    .param .b32 retval0;
+    prototype_0 : .callprototype (.param .b32 _) _ (.param .b32 _);
+    call
+    (retval0),
+    %rd3,
+    (
+    param0
+    )
+    , prototype_0;
+    ld.param.b32 %r2, [retval0+0];
+    } // callseq 0
+    st.global.u32 [%rd1], %r2;
+    ret;
+}
+"""
+
+
+def test_indirect_call_split_over_lines_as_nvcc_G_writes_it():
+    """nvcc -G calls through a function pointer: a '.callprototype' label, the callee register alone on
+    its line ('%rd3,' is PTX, not a Python '%' line) and ', prototype_0;' on the last line."""
+    mod = frontend(INDIRECT, "m.ptx", {}).module
+    (k,) = mod.kernels
+    call = next(s for s in k.body if isinstance(s, ir.Raw) and s.text.startswith("call"))
+    assert call.text == "call (retval0), %rd3, ( param0 ) , prototype_0;"
+    assert any(isinstance(s, ir.Raw) and s.text.startswith("prototype_0 : .callprototype") for s in k.body)
+    assert sass_lab.assemble(INDIRECT, "sm_90", file="m.ptx")["e"].resources.registers > 0  # ptxas agrees
+    with pytest.raises(SourceError, match="belongs to a kernel"):
+        frontend(INDIRECT.replace(".visible .entry e", "p : .callprototype ()_ ();\n.visible .entry e"), "m.ptx", {})
