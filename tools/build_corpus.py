@@ -25,6 +25,26 @@ def nvcc() -> str:
     return found
 
 
+DEBUG = ("tensor", "numerics")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
+
+
+def strip_debug(ptx: str) -> str:
+    """-G output without its DWARF: the ``.section`` blocks and ``.loc``/``.file`` lines (the code stays)."""
+    out, depth, opened = [], 0, True
+    for line in ptx.splitlines():
+        s = line.strip()
+        if s.startswith(".section"):
+            depth, opened = 0, False
+        if not opened or depth > 0:
+            if "{" in line:
+                opened = True
+            depth += line.count("{") - line.count("}")
+            continue
+        if s.split(None, 1)[0] not in (".loc", ".file") if s else True:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def main(names: list[str]) -> int:
     sources = sorted(CORPUS.glob("*.cu")) if not names else [CORPUS / f"{n}.cu" for n in names]
     for cu in sources:
@@ -33,6 +53,11 @@ def main(names: list[str]) -> int:
             cmd = [nvcc(), "-ptx", f"-arch={arch}", "-std=c++17", str(cu), "-o", str(out)]
             subprocess.run(cmd, check=True)
             print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines")
+        if cu.stem in DEBUG:
+            out = cu.with_suffix(".sm_90.G.ptx")
+            subprocess.run([nvcc(), "-ptx", "-arch=sm_90", "-std=c++17", "-G", str(cu), "-o", str(out)], check=True)
+            out.write_text(strip_debug(out.read_text()))
+            print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines (-G, DWARF stripped)")
     return 0
 
 

@@ -54,6 +54,10 @@ def inline_calls(module: ir.Module, kernel: ir.Kernel) -> ir.Kernel:
         if not ops or not isinstance(ops[0], ir.Reg):
             raise EmulatorError(f"'{ins.name}': indirect calls are not supported by the emulator", ins.span)
         fname = ops.pop(0).name
+        if "%" in fname:  # a (renamed) register: a call through a function pointer (nvcc -G, virtual functions)
+            raise EmulatorError(f"'{ins.name}' through the function pointer '{fname[fname.rfind('$') + 1:]}': "
+                                "indirect calls are not supported by the emulator", ins.span,
+                                hint="build without -G, or call the function directly")
         args = ops.pop(0).items if ops and isinstance(ops[0], Paren) else ()
         return rets, fname, args
 

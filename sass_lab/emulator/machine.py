@@ -18,6 +18,7 @@ GLOBAL_BASE = 0x7F00_0000_0000
 SHARED_WINDOW = 0x1000_0000_0000
 LOCAL_WINDOW = 0x2000_0000_0000
 PARAM_WINDOW = 0x3000_0000_0000  # kernel parameters (cvta.param: a __grid_constant__ CUtensorMap's address)
+CONST_WINDOW = 0x4000_0000_0000  # the constant bank (cvta.const: a pointer to __constant__ data)
 WINDOW_SIZE = 1 << 32
 SHIFT = {1: 0, 2: 1, 4: 2, 8: 3, 16: 4}
 UVIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}

@@ -431,7 +431,7 @@ def _cvt_fp8(ctx: Ctx, ins: ir.Instr, dt_t: str, st_t: str, mods: set[str]):
 
 @builder("cvta")
 def cvta(ctx: Ctx, ins: ir.Instr):
-    from .machine import LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW
+    from .machine import CONST_WINDOW, LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW
 
     types, mods = split_mods(ins.mods)
     t = types[-1] if types else "u64"
@@ -439,10 +439,8 @@ def cvta(ctx: Ctx, ins: ir.Instr):
     space = next((m for m in ("global", "shared", "local", "const", "param") if m in mods), None)
     if space is None:
         raise ctx.error(f"'{ins.name}' has no state space")
-    base = {"shared": SHARED_WINDOW, "local": LOCAL_WINDOW, "param": PARAM_WINDOW}.get(space, 0)
+    base = {"shared": SHARED_WINDOW, "local": LOCAL_WINDOW, "param": PARAM_WINDOW, "const": CONST_WINDOW}.get(space, 0)
     if base == 0:
-        if space == "const":
-            raise ctx.error(f"'{ins.name}': generic addressing of .{space} is not supported by the emulator")
         return alu(ctx, ins, t, lambda a: a, 1)
     dt = V.dtype(t)
     b = V.const(base, dt) if dt.itemsize == 8 else None

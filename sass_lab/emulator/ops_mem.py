@@ -13,7 +13,7 @@ import numpy as np
 from .. import ir
 from . import values as V
 from .decode import BUILDERS, Ctx, builder, split_mods
-from .machine import LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW, SHIFT, UVIEW, WINDOW_SIZE
+from .machine import CONST_WINDOW, LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW, SHIFT, UVIEW, WINDOW_SIZE
 
 SPACES = ("global", "shared", "local", "param", "const")
 
@@ -84,12 +84,24 @@ def dst_lanes(ctx: Ctx, op, t: str):
 # ------------------------------------------------------------------------------ space access
 
 
+def _aligned(st, space: str, off, size, lanes, what):
+    """Drop (and report) the accesses not aligned to their size: the GPU faults on them."""
+    if size > 1 and off.size:
+        mis = off % size != 0
+        if mis.any():
+            st.report("misaligned", lanes[mis], f"{size}-byte {space} {what} at offset {int(off[mis][0]):#x} "
+                      f"is not {size}-byte aligned")
+            return lanes[~mis], off[~mis]
+    return lanes, off
+
+
 def _local_index(st, off, size, lanes, what):
     bad = (off < 0) | (off + size > st.local_size)
     if bad.any():
         st.report("oob-local", lanes[bad], f"{size}-byte local {what} at offset {int(off[bad][0]):#x} is "
                   f"outside the {st.local_size}-byte local frame")
         lanes, off = lanes[~bad], off[~bad]
+    lanes, off = _aligned(st, "local", off, size, lanes, what)
     return lanes, lanes.astype(np.int64) * st.local_size + off
 
 
@@ -101,7 +113,7 @@ def _bank_index(st, buf_name, off, size, lanes, what):
         st.report("oob-const", lanes[bad], f"{size}-byte .{buf_name} {what} at offset {int(off[bad][0]):#x} "
                   f"is outside the {limit}-byte bank")
         lanes, off = lanes[~bad], off[~bad]
-    return lanes, off
+    return _aligned(st, f".{buf_name}", off, size, lanes, what)
 
 
 def locate(st, space: str, a, size: int, lanes, what: str, write: bool):
@@ -110,17 +122,21 @@ def locate(st, space: str, a, size: int, lanes, what: str, write: bool):
         sh = (a - SHARED_WINDOW).astype(np.uint64) < WINDOW_SIZE
         lo = (a - LOCAL_WINDOW).astype(np.uint64) < WINDOW_SIZE
         pa = (a - PARAM_WINDOW).astype(np.uint64) < WINDOW_SIZE
-        if not sh.any() and not lo.any() and not pa.any():
+        co = (a - CONST_WINDOW).astype(np.uint64) < WINDOW_SIZE
+        if not sh.any() and not lo.any() and not pa.any() and not co.any():
             space = "global"
         else:
             out = []
-            if pa.any():
+            for m, window, bank, name in ((pa, PARAM_WINDOW, "param", "the kernel parameters"),
+                                          (co, CONST_WINDOW, "const", "constant memory")):
+                if not m.any():
+                    continue
                 if write:
-                    st.report("bad-address", lanes[pa], f"{what} through a generic address into the kernel "
-                              "parameters, which are read-only")
+                    st.report("bad-address", lanes[m], f"{what} through a generic address into {name}, "
+                              "which is read-only")
                 else:
-                    out += locate(st, "param", a[pa] - PARAM_WINDOW, size, lanes[pa], what, write)
-            gl = ~(sh | lo | pa)
+                    out += locate(st, bank, a[m] - window, size, lanes[m], what, write)
+            gl = ~(sh | lo | pa | co)
             if gl.any():
                 out += locate(st, "global", a[gl], size, lanes[gl], what, write)
             if sh.any():
@@ -367,7 +383,7 @@ def _vector_atom(ctx: Ctx, ins: ir.Instr, op: str, t: str, n: int, space: str, o
     """``atom/red.global.add.v2/.v4.f32`` and ``.v2/.v4/.v8`` of f16/bf16 (``.v2/.v4`` of the x2 pairs), as
     sm_90 defines them: each element an atomic add of its own, the vector aligned to its whole size."""
     e = V.dtype(t).itemsize
-    ok = op == "add" and space == "global" and (
+    ok = op == "add" and space in ("global", "generic") and (
         (t == "f32" and n in (2, 4)) or (t in ("f16", "bf16") and n in (2, 4, 8))
         or (t in ("f16x2", "bf16x2") and n in (2, 4)))
     if not ok or not isinstance(rest[0], ir.Vec) or len(rest[0].items) != n or (
@@ -385,7 +401,10 @@ def _vector_atom(ctx: Ctx, ins: ir.Instr, op: str, t: str, n: int, space: str, o
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)
         a = lane_addresses(st, get, const, lanes)
-        for views, ln, idx, _ in locate(st, space, a, n * e, lanes, "atomic", True):
+        for views, ln, idx, shared in locate(st, space, a, n * e, lanes, "atomic", True):
+            if shared or views is st.lv:  # a generic address outside global memory
+                st.report("bad-address", ln, f"'{ins.name}': vector atomics work on global memory only")
+                continue
             view = views[e].view(tdt)
             for k, g in enumerate(gbs):
                 b = np.broadcast_to(g(st), (st.L,))
@@ -573,5 +592,7 @@ def isspacep(ctx: Ctx, ins: ir.Instr):
         sh = (a - SHARED_WINDOW).astype(np.uint64) < WINDOW_SIZE
         lo = (a - LOCAL_WINDOW).astype(np.uint64) < WINDOW_SIZE
         pa = (a - PARAM_WINDOW).astype(np.uint64) < WINDOW_SIZE
-        put(st, {"shared": sh, "local": lo, "param": pa, "global": ~(sh | lo | pa)}.get(space, np.zeros_like(sh)), wm)
+        co = (a - CONST_WINDOW).astype(np.uint64) < WINDOW_SIZE
+        put(st, {"shared": sh, "local": lo, "param": pa, "const": co,
+                 "global": ~(sh | lo | pa | co)}[space], wm)
     return h

@@ -10,7 +10,7 @@ Operand forms the IR lacks get two small types here: :class:`AddrOf` (``sym+4`` 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
@@ -185,7 +185,9 @@ class _Build(Transformer):
         return out
 
     def _scoped(self, block: _Block) -> list:
-        """A nested ``{ … }`` block: its registers shadow outer ones, so give them unique names."""
+        """A nested ``{ … }`` block: its registers and variables shadow outer ones (nvcc declares
+        ``.param .b64 param0`` in one call's block and ``.param .b32 param0`` in the next), so give
+        them unique names."""
         self.scope_id += 1
         names: dict[str, str] = {}
         decls = []
@@ -194,6 +196,9 @@ class _Build(Transformer):
                 for n in ([f"{x.name}{i}" for i in range(x.count)] if x.count else [x.name]):
                     names[n] = f"{n}${self.scope_id}"
                     decls.append(ir.RegDecl(names[n], x.type, 0, x.span))
+            elif isinstance(x, ir.VarDecl):
+                names[x.name] = f"{x.name}${self.scope_id}"
+                decls.append(replace(x, name=names[x.name]))
         if not names:
             return list(block)
         out = []
@@ -201,7 +206,7 @@ class _Build(Transformer):
             if isinstance(x, ir.Instr):
                 g = x.guard and ir.Guard(rename(x.guard.reg, names), x.guard.negate)
                 out.append(ir.Instr(x.opcode, x.mods, tuple(rename(o, names) for o in x.operands), g, x.span))
-            elif not isinstance(x, ir.RegDecl):
+            elif not isinstance(x, ir.RegDecl | ir.VarDecl):
                 out.append(x)
         return decls + out
 

@@ -23,7 +23,7 @@ VECS = frozenset({".v2", ".v4", ".v8"})
 _SCAN = re.compile(r"""
  (?P<ws>[ \t\r\n\f]+)
 |(?P<skip>//[^\n]*|/\*(?:.|\n)*?\*/|\.(?:version|target|address_size|file|loc|pragma)(?![\w])[^\n;]*;?
-   |\.section[^{]*\{[^}]*\})
+   |\.section[^{]*\{[^}]*\}|[$%A-Za-z_][\w$]*[ \t]*:[ \t]*\.(?:callprototype|calltargets)(?![\w])[^;]*;)
 |(?P<dot>\.[A-Za-z_]\w*)
 |(?P<guard>@!?[%$A-Za-z_][\w$]*)
 |(?P<float>0[fF][0-9a-fA-F]{8}(?![\w])|0[dD][0-9a-fA-F]{16}(?![\w])|\d+\.\d*(?:[eE][+-]?\d+)?)

@@ -96,13 +96,16 @@ def _bf16(x):
     return ((x.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16))
 
 
-@pytest.mark.parametrize("name, make, acc", [
+WMMA_CASES = [
     ("wmma_f16_f32", lambda r, s: r.standard_normal(s).astype(np.float16), np.float32),
     ("wmma_f16_f16", lambda r, s: (r.standard_normal(s) * 0.5).astype(np.float16), np.float16),
     ("wmma_bf16", lambda r, s: _bf16(r.standard_normal(s)), np.float32),
     ("wmma_u8", lambda r, s: r.integers(0, 256, s).astype(np.uint8), np.int32),
     ("wmma_s8", lambda r, s: r.integers(-128, 128, s).astype(np.int8), np.int32),
-])
+]
+
+
+@pytest.mark.parametrize("name, make, acc", WMMA_CASES)
 def test_wmma_tiles_from_shared_memory(arch, name, make, acc):
     # grid 4 x 256 threads, two warps of block 0 compute: 64 lanes x fragment slots == the wave's lanes
     r = rng(4)

@@ -394,3 +394,84 @@ def test_half_atomics_need_noftz_add():
 
     with pytest.raises(EmulatorError, match="add.noftz on f16, bf16, f16x2 and bf16x2"):
         emulate(kernel("atom.global.max.bf16 %h1, [%rd1], %h2;"), "k", 1, 1, [np.zeros(1, np.uint32)] * 2 + [0])
+
+
+CONST_PTR = """.version 9.0
+.target sm_90
+.address_size 64
+.const .align 4 .b8 table[16] = {0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64};
+.func (.param .b32 r) pick(.param .b64 p, .param .b32 i)
+{
+    .reg .b64 %a<4>;
+    .reg .b32 %k;
+    .reg .f32 %v;
+    ld.param.b64 %a0, [p];
+    ld.param.b32 %k, [i];
+    mul.wide.u32 %a1, %k, 4;
+    add.s64 %a2, %a0, %a1;
+    ld.f32 %v, [%a2];
+    st.param.f32 [r], %v;
+    ret;
+}
+.visible .entry k(.param .u64 out, .param .u32 wr)
+{
+    .reg .b64 %rd<6>;
+    .reg .b32 %r<4>;
+    .reg .f32 %f<2>;
+    .reg .pred %p<3>;
+    mov.u64 %rd1, table;
+    cvta.const.u64 %rd2, %rd1;
+    isspacep.const %p1, %rd2;
+    isspacep.global %p2, %rd2;
+    mov.u32 %r1, %tid.x;
+    {
+    .param .b64 param0;
+    st.param.b64 [param0], %rd2;
+    .param .b32 param1;
+    st.param.b32 [param1], %r1;
+    .param .b32 retval0;
+    call.uni (retval0), pick, (param0, param1);
+    ld.param.f32 %f1, [retval0];
+    }
+    selp.u32 %r2, 10, 0, %p1;
+    selp.u32 %r3, 100, 0, %p2;
+    cvt.rn.f32.u32 %f0, %r2;
+    add.f32 %f1, %f1, %f0;
+    cvt.rn.f32.u32 %f0, %r3;
+    add.f32 %f1, %f1, %f0;
+    ld.param.u64 %rd3, [out];
+    cvta.to.global.u64 %rd3, %rd3;
+    mul.wide.u32 %rd4, %r1, 4;
+    add.s64 %rd5, %rd3, %rd4;
+    st.global.f32 [%rd5], %f1;
+    ld.param.u32 %r2, [wr];
+    setp.ne.u32 %p1, %r2, 0;
+    @%p1 st.f32 [%rd2], %f1;
+    ret;
+}
+"""
+
+
+def test_generic_pointer_to_constant_memory():
+    """cvta.const (a pointer to __constant__ data, as nvcc -G and pointer-taking helpers make): loads
+    through it read the bank, isspacep.const says so, a store through it is a bad address."""
+    out = np.full(4, np.nan, np.float32)
+    emulate(CONST_PTR, "k", 1, 4, [out, np.uint32(0)])
+    np.testing.assert_array_equal(out, [11.0, 12.0, 13.0, 14.0])  # table + 10 (const, not global)
+    with pytest.raises(EmulatorCheckError, match="constant memory, which is read-only"):
+        emulate(CONST_PTR, "k", 1, 4, [out, np.uint32(1)])
+
+
+def test_misaligned_local_and_param_accesses_are_findings():
+    """The GPU faults on a misaligned local access; the emulator used to perform it (rounded down)."""
+    body = """.local .align 8 .b8 buf[32];
+    .reg .b64 %q<3>;
+    mov.u64 %q1, 7;
+    st.local.b64 [buf+4], %q1;
+    ld.local.b64 %q2, [buf+4];
+"""
+    with pytest.raises(EmulatorCheckError, match="8-byte local store at offset 0x4 is not 8-byte aligned"):
+        emulate(kernel(body), "k", 1, 1, [np.zeros(4, np.uint32), np.zeros(4, np.uint32), np.uint32(4)])
+    rep = emulate(kernel(body), "k", 1, 1, [np.zeros(4, np.uint32), np.zeros(4, np.uint32), np.uint32(4)],
+                  check=False)
+    assert [f.kind for f in rep.findings] == ["misaligned", "misaligned"]
