@@ -140,6 +140,14 @@ def list_schedule_bound(dag: Dag, height: Sequence[int] | None = None, pressure:
     then the highest, then the earliest), or failing that for the one that adds the least. The
     flag says whether that ever happened (the limit bound the schedule).
     """
+    order, bound, _ = _list_schedule(dag, height, pressure, limit)
+    return order, bound
+
+
+def _list_schedule(dag: Dag, height: Sequence[int] | None, pressure: RunPressure | None,
+                   limit: int | None) -> tuple[list[int], bool, int]:
+    """:func:`list_schedule_bound` plus the highest live count it compared with the limit: when the
+    limit never bound, any limit at least that high gives the same order."""
     n = len(dag)
     height = dag.heights() if height is None else height
     missing = [len(p) for p in dag.preds]
@@ -160,6 +168,7 @@ def list_schedule_bound(dag: Dag, height: Sequence[int] | None = None, pressure:
                 calm.add(j)
     order: list[int] = []
     bound = False
+    need = 0
     t = 0
     while len(order) < n:
         while waiting and (done[waiting[0][2]] or waiting[0][0] <= t):
@@ -170,11 +179,16 @@ def list_schedule_bound(dag: Dag, height: Sequence[int] | None = None, pressure:
             heapq.heappop(ready)
         j = -1
         if ready:
+            if watch:
+                need = max(need, live + delta[ready[0][1]])
             if not watch or live + delta[ready[0][1]] <= cap:
                 j = heapq.heappop(ready)[1]
-        elif not watch or live + delta[waiting[0][2]] <= cap:
-            t = waiting[0][0]
-            continue
+        else:
+            if watch:
+                need = max(need, live + delta[waiting[0][2]])
+            if not watch or live + delta[waiting[0][2]] <= cap:
+                t = waiting[0][0]
+                continue
         if j < 0:  # over the limit
             bound = True
             pool = calm or {e[-1] for e in ready if not done[e[-1]]} | {e[-1] for e in waiting if not done[e[-1]]}
@@ -208,7 +222,7 @@ def list_schedule_bound(dag: Dag, height: Sequence[int] | None = None, pressure:
                 if watch and delta[s] <= 0:
                     calm.add(s)
         t += 1
-    return order, bound
+    return order, bound, need
 
 
 def _regions(body: Sequence[Stmt]) -> list[tuple[int, int]]:
@@ -242,6 +256,7 @@ class _Run:
     peak_after: int
     free_cycles: int  # cycles without the pressure limit when that is fewer, else ``after``
     free_peak: int  # live registers at that
+    same_from: int | None = None  # the same result for every limit from this one up (None: this limit only)
 
 
 def _schedule_run(run: list[Instr], table: Mapping[str, int], du: DefUse,
@@ -250,7 +265,7 @@ def _schedule_run(run: list[Instr], table: Mapping[str, int], du: DefUse,
     same = range(len(run))
     before = simulate(dag, same)
     height = dag.heights()
-    order, bound = list_schedule_bound(dag, height, model, limit)
+    order, bound, need = _list_schedule(dag, height, model, limit)
     after = simulate(dag, order)
     crit = max(height, default=0)
     p0 = model.peak(same) if model is not None else 0
@@ -268,10 +283,13 @@ def _schedule_run(run: list[Instr], table: Mapping[str, int], du: DefUse,
         if simulate(dag, free) < cycles:
             free_cycles, free_peak = simulate(dag, free), model.peak(free)
     kept = not take and (after != before or p1 > p0)
-    return _Run(out, before, cycles, crit, kept, p0, peak, free_cycles, free_peak)
+    # a limit never reached (checks all passed, both orders within it) decided nothing: any limit
+    # from the highest of those figures up gives this same result
+    same_from = max(need, p0, p1) if limit is not None and not bound and max(p0, p1) <= limit else None
+    return _Run(out, before, cycles, crit, kept, p0, peak, free_cycles, free_peak, same_from)
 
 
-_MEMO: dict[tuple, tuple[tuple[int, ...], _Run]] = {}
+_MEMO: dict[tuple, list[tuple[int | None, int | None, tuple[int, ...], _Run]]] = {}
 _MEMO_MAX = 512
 
 
@@ -281,22 +299,23 @@ def _memo_run(run: list[Instr], table: Mapping[str, int], du: DefUse, aware: boo
     region again and again (the SGEMM's 64 candidates have 8 distinct runs among 256), and a run's
     schedule depends only on its instructions (spans included), the latency table, the pressure
     limit and the registers live around it (those it touches, and the units of the others passing
-    through). The result is kept as a permutation, applied to this run's objects."""
-    key: tuple = (tuple(run), tuple(sorted(table.items())), limit)
+    through). A result the limit did not decide (``_Run.same_from``) serves every limit from that
+    figure up. The result is kept as a permutation, applied to this run's objects."""
+    key: tuple = (tuple(run), tuple(sorted(table.items())))
     if aware:  # the pressure model sees the run's own registers and the units merely passing through
         used = {r.name for x in run for part in du(x) for r in part}
         through = sum(reg_units(types.get(n, "b32")) for n in out if n not in used)
         key += (into & used, out & used, through, tuple(sorted((n, types.get(n)) for n in used)))
-    hit = _MEMO.get(key)
-    if hit is not None:
-        perm, r = hit
-        return _Run([run[j] for j in perm], *(getattr(r, f) for f in _Run.__slots__[1:]))
+    seen = _MEMO.get(key)
+    for at, frm, perm, r in seen or ():
+        if at == limit or (frm is not None and limit is not None and limit >= frm):
+            return _Run([run[j] for j in perm], *(getattr(r, f) for f in _Run.__slots__[1:]))
     model = run_pressure(run, du, into, out, types) if aware else None
     r = _schedule_run(run, table, du, model, limit)
     pos = {id(x): j for j, x in enumerate(run)}
     if len(_MEMO) >= _MEMO_MAX:
         _MEMO.clear()
-    _MEMO[key] = (tuple(pos[id(x)] for x in r.order), r)
+    _MEMO.setdefault(key, []).append((limit, r.same_from, tuple(pos[id(x)] for x in r.order), r))
     return r
 
 

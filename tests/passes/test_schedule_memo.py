@@ -49,4 +49,21 @@ def test_a_different_limit_is_a_different_run():
     k = kernel(REGS + "    mov.u64 q, 0\n" + RUN)
     run_passes(k)
     run_passes(k, max_pressure=3)
-    assert len(S._MEMO) == 2
+    assert sum(len(v) for v in S._MEMO.values()) == 2
+
+
+def test_a_limit_that_decided_nothing_serves_every_limit_above(monkeypatch):
+    S._MEMO.clear()
+    k = kernel(REGS + "    mov.u64 q, 0\n" + RUN)
+    a, ra = run_passes(k, max_pressure=64)  # far above what the run needs
+    (entry,) = next(iter(S._MEMO.values()))
+    assert entry[1] is not None and entry[1] <= 64  # the limit never bound
+    calls = []
+    monkeypatch.setattr(S, "_schedule_run", lambda *a: calls.append(a))
+    b, rb = run_passes(k, max_pressure=entry[1])  # the lowest limit it serves: no new schedule
+    assert not calls and b.body == a.body and rb.schedule.regions == ra.schedule.regions
+    monkeypatch.undo()
+    c, rc = run_passes(k, max_pressure=entry[1] - 1)  # below it: scheduled again
+    assert sum(len(v) for v in S._MEMO.values()) == 2
+    fresh = S._MEMO.clear() or run_passes(k, max_pressure=entry[1] - 1)
+    assert c.body == fresh[0].body and rc.schedule.regions == fresh[1].schedule.regions
