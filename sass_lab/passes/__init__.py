@@ -39,7 +39,8 @@ class PassMemo:
     warnings. So a kernel that differs from the last one only in its directives (a tuning sweep's
     ``.maxnreg`` candidates, whose front end shares the body) gets the same result whenever its
     limit is the same: the stored kernel with its own directives, the warnings recomputed. Otherwise
-    the flow before scheduling (a function of the body and declarations) is still reused.
+    the flow before scheduling (a function of the body and declarations) is still reused. A schedule
+    that its limit did not decide (``ScheduleReport.same_from``) serves every limit from there up.
     """
 
     __slots__ = ("_kernels",)
@@ -81,6 +82,12 @@ def run_passes(kernel: Kernel, schedule: bool = True, share_registers: bool = Tr
     key = (schedule, share_registers, tuple(sorted(latencies.items())) if latencies else None, max_pressure,
            pressure_aware)
     hit = results.get(key)
+    if hit is None and max_pressure is not None:  # a schedule its limit did not decide serves this one too
+        for k, (out, rep) in results.items():
+            frm = rep.schedule.same_from
+            if k[:3] == key[:3] and k[4] == pressure_aware and frm is not None and max_pressure >= frm:
+                hit = results[key] = (out, replace(rep, schedule=replace(rep.schedule, pressure_limit=max_pressure)))
+                break
     if hit is None:
         hit = results[key] = _run_passes(kernel, schedule, share_registers, latencies, max_pressure,
                                          pressure_aware, du, before[0])

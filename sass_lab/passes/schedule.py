@@ -78,6 +78,7 @@ class ScheduleReport:
     regions: tuple[RegionReport, ...]
     latencies: tuple[tuple[str, int], ...]  # the table used (defaults plus overrides)
     pressure_limit: int | None = None  # 32-bit registers no region was allowed to exceed
+    same_from: int | None = None  # every limit from this one up gives this same schedule (None: unknown)
 
     @property
     def moved(self) -> int:
@@ -353,6 +354,7 @@ def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = Non
     if aware:
         fl, types, limit = _context(kernel, du, max_pressure, fl)
     reports = []
+    same_from: int | None = 0 if aware and limit is not None else None
     for begin, end in regions:
         moved = before = after = crit = subs = kept = count = pb = pa = fc = fp = 0
         run: list[Instr] = []
@@ -370,6 +372,8 @@ def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = Non
                     into = fl.regs.decode(fl.live_after[start - 1])
                     out = fl.regs.decode(fl.live_after[start + len(run) - 1])
                 r = _memo_run(run, table, du, aware, into, out, types, limit)
+                if same_from is not None:
+                    same_from = None if r.same_from is None else max(same_from, r.same_from)
                 moved += sum(x is not y for x, y in zip(r.order, run))
                 before, after, crit = before + r.before, after + r.after, crit + r.critical
                 kept, subs, count = kept + r.kept, subs + 1, count + len(run)
@@ -381,7 +385,7 @@ def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = Non
                 count += 1
         reports.append(RegionReport(body[begin].span, count, moved, before, after, crit, subs, kept, pb, pa,
                                     fc, fp))
-    report = ScheduleReport(tuple(reports), tuple(sorted(table.items())), limit)
+    report = ScheduleReport(tuple(reports), tuple(sorted(table.items())), limit, same_from)
     if not report.moved:
         return kernel, report, fl
     new_kernel = Kernel(kernel.name, kernel.params, kernel.regs, kernel.vars, kernel.directives,
