@@ -8,8 +8,8 @@ any access, another copy included) is the classic bug of a pipeline with more st
 slots.
 
 Each copy gets a per-thread sequence number; each tracking unit of shared memory (the race checker's)
-remembers the ``lane << 32 | sequence`` of the last copy into it. A thread's ``commit_group`` records
-the sequence number that closes the group (in a ring of the last ``RING`` groups), ``wait_group N``
+remembers the ``lane << 32 | sequence`` of the last copy into it (0: none; sequences start at 1). A
+thread's ``commit_group`` records the sequence number that closes the group (in a ring of the last ``RING`` groups), ``wait_group N``
 raises the thread's *waited* mark to the close of its N-th newest group, and a completed mbarrier phase
 raises the marks of the copies it tracked. A unit is in flight when its copy's sequence number is
 above its thread's mark. Waits further back than the ring holds count as complete (no false finding).
@@ -27,20 +27,25 @@ class AsyncCopies:
     def __init__(self, st, units: int):
         self.st = st
         L = st.L
-        self.tag = np.full(units, -1, np.int64)
+        self.tag = np.zeros(units, np.int64)
         self.count = np.zeros(L, np.int64)  # copies issued per lane
         self.waited = np.zeros(L, np.int64)  # copies with sequence <= this are complete
         self.ncommit = np.zeros(L, np.int64)
         self.ring = np.zeros((L, RING), np.int64)  # sequence closing each of the last RING groups
         self.tracked: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # (idx, phase, lanes, upto)
-        self.any = False
+        self.open = False  # some copy may still be in flight (some lane's count above its waited mark)
 
     # ------------------------------------------------------------------ issue / wait
     def write(self, units: np.ndarray, lanes: np.ndarray) -> None:
         """Copies by ``lanes`` into ``units`` (one row of units per lane, or one unit each)."""
-        self.count[np.unique(lanes)] += 1
+        issued = np.zeros(self.st.L, bool)
+        issued[lanes] = True
+        self.count += issued
         self.tag[units] = (lanes.astype(np.int64) << 32) | self.count[lanes]
-        self.any = True
+        self.open = True
+
+    def _settle(self) -> None:
+        self.open = bool((self.count > self.waited).any())
 
     def commit(self, lanes: np.ndarray) -> None:
         self.ncommit[lanes] += 1
@@ -51,14 +56,14 @@ class AsyncCopies:
         if n is None:
             self.commit(lanes)
             self.waited[lanes] = self.count[lanes]
-            return
-        g = self.ncommit[lanes] - n  # groups 1..g must be complete
-        if n >= RING:
+        elif n >= RING:
             self.waited[lanes] = self.count[lanes]
-            return
-        ok = g >= 1
-        ln = lanes[ok]
-        self.waited[ln] = np.maximum(self.waited[ln], self.ring[ln, g[ok] % RING])
+        else:
+            g = self.ncommit[lanes] - n  # groups 1..g must be complete
+            ok = g >= 1
+            ln = lanes[ok]
+            self.waited[ln] = np.maximum(self.waited[ln], self.ring[ln, g[ok] % RING])
+        self._settle()
 
     def track(self, lanes: np.ndarray, idx: np.ndarray) -> None:
         """The copies issued so far by ``lanes`` complete with the current phase of mbarriers ``idx``."""
@@ -76,17 +81,15 @@ class AsyncCopies:
             if not fin.all():
                 keep.append((idx[~fin], ph[~fin], lanes[~fin], upto[~fin]))
         self.tracked = keep
+        self._settle()
 
     # ------------------------------------------------------------------ accesses
     def access(self, units: np.ndarray, lanes: np.ndarray, write: bool) -> None:
-        if not self.any:
+        if not self.open:
             return
         t = self.tag[units]
-        live = t >= 0
-        if not live.any():
-            return
-        src = np.where(live, t >> 32, 0)
-        flight = live & ((t & SEQ_MASK) > self.waited[src])
+        src = t >> 32
+        flight = (t & SEQ_MASK) > self.waited[src]
         if not flight.any():
             return
         st = self.st

@@ -18,6 +18,13 @@ from .ops_warp import check_converged
 LANE = np.arange(32)
 
 
+def warps_of(st, gm) -> np.ndarray:
+    """The warps with at least one lane in the group mask ``gm`` (None: every lane), ascending."""
+    if gm is None:
+        return np.arange(st.L >> 5)
+    return np.flatnonzero(gm.reshape(-1, 32).any(axis=1))
+
+
 # ------------------------------------------------------------------------------ ldmatrix
 
 
@@ -47,7 +54,7 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
     def h(st, wm, gm):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
         lanes = lanes_of(st, gm)
-        warps = np.unique(lanes >> 5)
+        warps = warps_of(st, gm)
         src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
         a = lane_addresses(st, get, const, src_lanes)
         if generic:
@@ -64,8 +71,8 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
         if trans:
             m = m.transpose(0, 1, 3, 2)
         m = np.ascontiguousarray(m).view(np.uint32).reshape(len(warps), num, 32)
-        wl = (warps[:, None] * 32 + t).ravel()
-        keep = np.isin(wl, lanes, assume_unique=True) if len(wl) != len(lanes) else slice(None)
+        wl = st.all_lanes if gm is None else (warps[:, None] * 32 + t).ravel()
+        keep = slice(None) if len(wl) == len(lanes) else gm[wl]
         for i, p in enumerate(puts):
             p(st, wl[keep], m[:, i].reshape(-1)[keep])
     return h
@@ -86,8 +93,7 @@ def stmatrix(ctx: Ctx, ins: ir.Instr):
 
     def h(st, wm, gm):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
-        lanes = lanes_of(st, gm)
-        warps = np.unique(lanes >> 5)
+        warps = warps_of(st, gm)
         nw = len(warps)
         wl = (warps[:, None] * 32 + t).ravel()
         m = np.zeros((nw, num, 8, 8), np.uint16)
@@ -197,6 +203,26 @@ RAW = {  # raw fragment element storage -> values (after the gather)
 }
 
 
+def _raw_index(cache: dict, perm: np.ndarray, nregs: int, L: int, warps: np.ndarray, full: bool) -> np.ndarray:
+    """Indexes into the flattened ``(nregs, L * per)`` element array of stacked fragment registers that
+    gather each warp's matrix in row-major order (``perm`` indexes one warp's lane-major elements)."""
+    key = (id(perm), L)
+    base = cache.get(key)
+    if base is None:
+        ne = len(perm) // 32  # elements per lane
+        per = ne // nregs  # elements per register
+        t, e = perm // ne, perm % ne
+        base = (e // per) * (L * per) + t * per + e % per
+        cache[key] = base
+        cache[key + ("full",)] = None
+    if full:
+        idx = cache[key + ("full",)]
+        if idx is None:
+            idx = cache[key + ("full",)] = (np.arange(L >> 5)[:, None] * (len(perm) // nregs) + base).ravel()
+        return idx.reshape(L >> 5, -1)
+    return warps[:, None] * (len(perm) // nregs) + base
+
+
 def _gather_order(layout, rows: int, cols: int) -> np.ndarray:
     """For a fragment layout [(row, col) per element over the lanes]: the (lane * elements + element)
     index that holds each (row, col) of the matrix, in row-major order."""
@@ -256,12 +282,13 @@ def mma(ctx: Ctx, ins: ir.Instr):
                               ((a_lay, M, K), (b_lay, K, 8), (c_lay, M, 8)))
     d_flat = np.stack([r * 8 + cc for r, cc in d_lay], axis=1).ravel()  # (lane, element) -> row*8 + col
     acc = np.int64 if integer else (np.longdouble if ak == "f64" else np.float64)
+    index_cache: dict = {}
 
     def h(st, wm, gm):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
         lanes = lanes_of(st, gm)
         full = lanes is st.all_lanes
-        warps = np.arange(st.L >> 5) if full else np.unique(lanes >> 5)
+        warps = warps_of(st, gm)
         wl = st.all_lanes if full else (warps[:, None] * 32 + LANE).ravel()
         nw = len(warps)
 
@@ -269,20 +296,20 @@ def mma(ctx: Ctx, ins: ir.Instr):
             return [np.broadcast_to(g(st), (st.L,)) if full else np.broadcast_to(g(st), (st.L,))[wl] for g in gs]
 
         def matrix(gs, kind, perm, rows, cols):
-            regs = grab(gs)
-            if kind in RAW:  # gather the raw elements, convert once
-                raw = np.stack(regs, axis=1)
+            if kind in RAW:  # one gather of the raw elements straight from the stacked registers, convert once
+                raw = np.stack([np.broadcast_to(g(st), (st.L,)) for g in gs])
                 if kind in ("f16", "bf16"):
                     raw = raw.view(np.uint16)
-                raw = np.take(raw.reshape(nw, -1), perm, axis=1)
+                raw = raw.reshape(-1)[_raw_index(index_cache, perm, len(gs), st.L, warps, full)]
                 return RAW[kind](raw).astype(acc, copy=False).reshape(nw, rows, cols)
+            regs = grab(gs)
             lane_major = np.stack(_unpack(regs, kind), axis=1).astype(acc, copy=False).reshape(nw, -1)
             return np.take(lane_major, perm, axis=1).reshape(nw, rows, cols)
         A = matrix(ga, ak, a_perm, M, K)
         B = matrix(gb, bk, b_perm, K, 8)
         C = matrix(gc, ck, c_perm, M, 8)
         D = np.matmul(A, B) + C
-        keep = np.isin(wl, lanes, assume_unique=True) if len(wl) != len(lanes) else slice(None)
+        keep = slice(None) if len(wl) == len(lanes) else gm[wl]
         if dk == "f32":  # one rounding of the whole tile, then spread over the lanes
             spread = np.take(D.astype(np.float32).reshape(nw, M * 8), d_flat, axis=1).reshape(nw * 32, -1)
             vals = [np.ascontiguousarray(spread[:, j]).view(np.uint32) for j in range(spread.shape[1])]

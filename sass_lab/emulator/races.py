@@ -175,14 +175,19 @@ class RaceTracker:
         those of the units ``only`` (the units a write is about to touch; the others stay logged)."""
         if not self.log:
             return
-        if only is not None:
-            self.mark[only] = True
+        hit = [None] * len(self.log)
+        if only is not None:  # which logged reads touch `only`: a read of units u..u+n-1 does iff u is in
+            for n in {c[2] for c in self.log}:  # `only` - k for some k < n (marked once per n)
+                self._mark_back(only, n, True)
+                for i, c in enumerate(self.log):
+                    if c[2] == n:
+                        hit[i] = self.mark[c[0]]
+                self._mark_back(only, n, False)
         keep = []
-        for chunk in self.log:
+        for chunk, m in zip(self.log, hit):
             u, lanes, n, stamp = chunk
             lane_of = _lane_of(chunk, self.st)
-            if only is not None:  # a read is folded whole when the write touches any of its units
-                m = self.mark[u] if n == 1 else self.mark[u[:, None] + np.arange(n)].any(axis=1)
+            if m is not None:  # a read is folded whole when the write touches any of its units
                 if not m.any():
                     keep.append(chunk)
                     continue
@@ -197,10 +202,15 @@ class RaceTracker:
                 uu = (uu[:, None] + np.arange(n)).ravel()
                 me = np.repeat(me, n)
             self._merge_reads(uu, me)
-        if only is not None:
-            self.mark[only] = False
         self.log = keep
         self.log_len = sum(len(c[0]) for c in keep)
+
+    def _mark_back(self, only: np.ndarray, n: int, value: bool) -> None:
+        """Set ``mark`` of the units ``only - k`` (k < n): the first units of n-unit reads that overlap ``only``."""
+        for k in range(n):
+            self.mark[only if k == 0 else np.maximum(only - k, 0)] = value
+        if value and n > 1:  # the clamp above may mark unit 0: right only when `only` has a unit below n
+            self.mark[0] = bool((only < n).any())
 
     def _merge_reads(self, u: np.ndarray, me: np.ndarray) -> None:
         new = _merge(self.rd[u], me)
