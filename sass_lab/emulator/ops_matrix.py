@@ -203,24 +203,26 @@ RAW = {  # raw fragment element storage -> values (after the gather)
 }
 
 
-def _raw_index(cache: dict, perm: np.ndarray, nregs: int, L: int, warps: np.ndarray, full: bool) -> np.ndarray:
-    """Indexes into the flattened ``(nregs, L * per)`` element array of stacked fragment registers that
-    gather each warp's matrix in row-major order (``perm`` indexes one warp's lane-major elements)."""
-    key = (id(perm), L)
-    base = cache.get(key)
-    if base is None:
-        ne = len(perm) // 32  # elements per lane
-        per = ne // nregs  # elements per register
-        t, e = perm // ne, perm % ne
-        base = (e // per) * (L * per) + t * per + e % per
-        cache[key] = base
-        cache[key + ("full",)] = None
-    if full:
-        idx = cache[key + ("full",)]
-        if idx is None:
-            idx = cache[key + ("full",)] = (np.arange(L >> 5)[:, None] * (len(perm) // nregs) + base).ravel()
-        return idx.reshape(L >> 5, -1)
-    return warps[:, None] * (len(perm) // nregs) + base
+MEMO = 8  # recent A/B fragment matrices kept per wave (a fused block reuses each for several n8 tiles)
+
+
+def _reg_indexes(ctx: Ctx, items) -> tuple[int, ...] | None:
+    """The register file indexes of fragment registers (None when one is not a plain register)."""
+    out = []
+    for x in items:
+        if not isinstance(x, ir.Reg) or x.name not in ctx.regs:
+            return None
+        out.append(ctx.regs[x.name][0])
+    return tuple(out)
+
+
+def _reg_order(perm: np.ndarray, nregs: int) -> np.ndarray:
+    """``perm`` (indexes into one warp's lane-major elements) as indexes into the warp's register-major
+    elements: register r, lane t, element s of the register at ``(r * 32 + t) * per + s``."""
+    ne = len(perm) // 32  # elements per lane
+    per = ne // nregs  # elements per register
+    t, e = perm // ne, perm % ne
+    return (e // per) * (32 * per) + t * per + e % per
 
 
 def _gather_order(layout, rows: int, cols: int) -> np.ndarray:
@@ -273,6 +275,7 @@ def mma(ctx: Ctx, ins: ir.Instr):
     ga = [ctx.src(x, rt) for x in a.items]
     gb = [ctx.src(x, rt) for x in b.items]
     gc = [ctx.src(x, "f64" if ck == "f64" else "b32") for x in c.items]
+    a_regs, b_regs = _reg_indexes(ctx, a.items), _reg_indexes(ctx, b.items)
     puts = [dst_lanes(ctx, x, "f64" if dk == "f64" else "b32") for x in d.items]
     sat = "satfinite" in other
 
@@ -280,9 +283,9 @@ def mma(ctx: Ctx, ins: ir.Instr):
     # its lanes' elements, and one gather spreads D back over the lanes
     a_perm, b_perm, c_perm = (_gather_order(lay_, rows, cols) for lay_, rows, cols in
                               ((a_lay, M, K), (b_lay, K, 8), (c_lay, M, 8)))
+    a_ord, b_ord, c_ord = (_reg_order(p, len(g)) for p, g in ((a_perm, ga), (b_perm, gb), (c_perm, gc)))
     d_flat = np.stack([r * 8 + cc for r, cc in d_lay], axis=1).ravel()  # (lane, element) -> row*8 + col
     acc = np.int64 if integer else (np.longdouble if ak == "f64" else np.float64)
-    index_cache: dict = {}
 
     def h(st, wm, gm):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
@@ -295,19 +298,39 @@ def mma(ctx: Ctx, ins: ir.Instr):
         def grab(gs):
             return [np.broadcast_to(g(st), (st.L,)) if full else np.broadcast_to(g(st), (st.L,))[wl] for g in gs]
 
-        def matrix(gs, kind, perm, rows, cols):
-            if kind in RAW:  # one gather of the raw elements straight from the stacked registers, convert once
+        def matrix(gs, kind, perm, order, rows, cols):
+            if kind in RAW:  # gather the raw elements of each warp's registers (register-major), convert once
                 raw = np.stack([np.broadcast_to(g(st), (st.L,)) for g in gs])
                 if kind in ("f16", "bf16"):
                     raw = raw.view(np.uint16)
-                raw = raw.reshape(-1)[_raw_index(index_cache, perm, len(gs), st.L, warps, full)]
+                raw = raw.reshape(len(gs), st.L >> 5, -1)
+                if not full:
+                    raw = raw[:, warps]
+                raw = np.take(raw.transpose(1, 0, 2).reshape(nw, -1), order, axis=1)
                 return RAW[kind](raw).astype(acc, copy=False).reshape(nw, rows, cols)
             regs = grab(gs)
             lane_major = np.stack(_unpack(regs, kind), axis=1).astype(acc, copy=False).reshape(nw, -1)
             return np.take(lane_major, perm, axis=1).reshape(nw, rows, cols)
-        A = matrix(ga, ak, a_perm, M, K)
-        B = matrix(gb, bk, b_perm, K, 8)
-        C = matrix(gc, ck, c_perm, M, 8)
+        def operand(role, regs, gs, kind, perm, order, rows, cols):
+            """A or B: a fragment made of the same register arrays for the same warps as a recent mma
+            (registers are replaced, never changed in place) is the same matrix."""
+            if regs is None:
+                return matrix(gs, kind, perm, order, rows, cols)
+            key = (role, shape, kind, regs)
+            cur = tuple(st.regs[i] for i in regs)
+            hit = st.memo.get(key)
+            if hit is not None and all(x is y for x, y in zip(hit[0], cur)) and \
+                    (hit[1] is None if full else hit[1] is not None and np.array_equal(hit[1], warps)):
+                return hit[2]
+            val = matrix(gs, kind, perm, order, rows, cols)
+            st.memo.pop(key, None)
+            st.memo[key] = (cur, None if full else warps, val)
+            if len(st.memo) > MEMO:
+                del st.memo[next(iter(st.memo))]
+            return val
+        A = operand("a", a_regs, ga, ak, a_perm, a_ord, M, K)
+        B = operand("b", b_regs, gb, bk, b_perm, b_ord, K, 8)
+        C = matrix(gc, ck, c_perm, c_ord, M, 8)
         D = np.matmul(A, B) + C
         keep = slice(None) if len(wl) == len(lanes) else gm[wl]
         if dk == "f32":  # one rounding of the whole tile, then spread over the lanes

@@ -206,11 +206,10 @@ class RaceTracker:
         self.log_len = sum(len(c[0]) for c in keep)
 
     def _mark_back(self, only: np.ndarray, n: int, value: bool) -> None:
-        """Set ``mark`` of the units ``only - k`` (k < n): the first units of n-unit reads that overlap ``only``."""
+        """Set ``mark`` of the units ``only - k`` (k < n): the first units of n-unit reads that overlap ``only``
+        (a negative one clamps to unit 0, whose read then covers that unit of ``only`` too)."""
         for k in range(n):
             self.mark[only if k == 0 else np.maximum(only - k, 0)] = value
-        if value and n > 1:  # the clamp above may mark unit 0: right only when `only` has a unit below n
-            self.mark[0] = bool((only < n).any())
 
     def _merge_reads(self, u: np.ndarray, me: np.ndarray) -> None:
         new = _merge(self.rd[u], me)

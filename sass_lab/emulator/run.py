@@ -70,6 +70,7 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.lane_tid = (lane % tp).astype(np.int32)
     st.live = st.lane_tid < T
     st.regs = [np.zeros((), dt) for dt in prog.reg_dtypes]
+    st.memo = {}
     bx, by, bz = st.block
     gx, gy, gz = st.grid
     tid = st.lane_tid.astype(np.uint32)

@@ -1,0 +1,239 @@
+"""The emulator's fast paths against the general path they replace, on inputs where both apply (partial
+warps, inactive and predicated-off lanes included)."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+from test_emu_mma import FORMS
+
+from sass_lab.emulator import asyncs, emulate, ops_matrix, races
+
+
+def test_warps_of_is_the_unique_warps_of_the_group():
+    rng = np.random.default_rng(1)
+    st = types.SimpleNamespace(L=32 * 9)
+    np.testing.assert_array_equal(ops_matrix.warps_of(st, None), np.arange(9))
+    for p in (0.0, 0.02, 0.5, 1.0):
+        gm = rng.random(st.L) < p
+        gm[64:96] = True  # a whole warp, next to partial ones
+        want = np.unique(np.flatnonzero(gm) >> 5)
+        np.testing.assert_array_equal(ops_matrix.warps_of(st, gm), want)
+
+
+@pytest.mark.parametrize("form", [f for f in FORMS if f[2] in ops_matrix.RAW], ids=lambda f: ".".join(f))
+def test_mma_register_major_gather_is_the_lane_major_one(form):
+    """The raw-element gather from stacked registers (register-major) equals the lane-major gather."""
+    shape, _, kind, _, ck = form
+    a_lay, b_lay, per = ops_matrix._ab(shape, kind)
+    M, K = int(shape[1:shape.index("n")]), int(shape.split("k")[1])
+    c_lay, cper = ops_matrix._c_layout(M, ck)
+    rng = np.random.default_rng(2)
+    L = 32 * 6
+    warps = np.array([0, 2, 3, 5])  # a partial group of warps
+    for lay, rows, cols, p, k in ((a_lay, M, K, per, kind), (b_lay, K, 8, per, kind), (c_lay, M, 8, cper, ck)):
+        perm = ops_matrix._gather_order(lay, rows, cols)
+        nregs = len(lay) // p
+        dt = np.float64 if k == "f64" else np.uint32
+        regs = [rng.standard_normal(L)
+                if dt is np.float64 else rng.integers(0, 2**32, L, dtype=np.uint64).astype(np.uint32)
+                for _ in range(nregs)]
+        wl = (warps[:, None] * 32 + np.arange(32)).ravel()
+        view = np.uint16 if k in ("f16", "bf16") else dt
+        lane_major = np.stack([r[wl] for r in regs], axis=1).view(view).reshape(len(warps), -1)
+        want = np.take(lane_major, perm, axis=1)
+        reg_major = np.stack(regs).view(view).reshape(nregs, L >> 5, -1)[:, warps]
+        got = np.take(reg_major.transpose(1, 0, 2).reshape(len(warps), -1), ops_matrix._reg_order(perm, nregs), axis=1)
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+MEMO_PTX = """.version 8.0
+.target sm_80
+.address_size 64
+.visible .entry k(.param .u64 out_param, .param .u64 in_param)
+{
+    .reg .pred %p<4>;
+    .reg .b32 %r<12>;
+    .reg .b32 %a<4>;
+    .reg .b32 %b<4>;
+    .reg .f32 %d<4>;
+    .reg .b64 %rd<8>;
+    ld.param.u64 %rd0, [out_param];
+    ld.param.u64 %rd1, [in_param];
+    mov.u32 %r0, %tid.x;
+    mov.u32 %r1, %ctaid.x;
+    mov.u32 %r2, %ntid.x;
+    mad.lo.u32 %r3, %r1, %r2, %r0;                // global thread
+    mul.wide.u32 %rd2, %r3, 32;
+    add.s64 %rd3, %rd1, %rd2;
+    ld.global.v4.b32 {%a0, %a1, %a2, %a3}, [%rd3];
+    ld.global.v4.b32 {%b0, %b1, %b2, %b3}, [%rd3+16];
+    mul.lo.u32 %r4, %r2, 16;                      // one mma's outputs: 16 bytes per thread
+    mul.lo.u32 %r4, %r4, %r1;
+    mad.lo.u32 %r4, %r0, 16, %r4;
+    mov.u32 %r5, %nctaid.x;
+    mul.lo.u32 %r5, %r5, %r2;
+    mul.lo.u32 %r5, %r5, 16;                      // bytes per mma in out
+    cvt.u64.u32 %rd4, %r4;
+    add.s64 %rd4, %rd0, %rd4;
+    cvt.u64.u32 %rd5, %r5;
+    mov.f32 %d0, 0f00000000; mov.f32 %d1, 0f00000000; mov.f32 %d2, 0f00000000; mov.f32 %d3, 0f00000000;
+    MMA1
+    st.global.v4.f32 [%rd4], {%d0, %d1, %d2, %d3};
+    add.s64 %rd4, %rd4, %rd5;
+    rem.u32 %r6, %r0, 3;
+    setp.eq.u32 %p0, %r6, 0;
+    @%p0 mov.b32 %a1, %b3;                        // some lanes change A, predicated-off lanes keep theirs
+    MMA1
+    st.global.v4.f32 [%rd4], {%d0, %d1, %d2, %d3};
+    add.s64 %rd4, %rd4, %rd5;
+    MMA2
+    st.global.v4.f32 [%rd4], {%d0, %d1, %d2, %d3};
+    add.s64 %rd4, %rd4, %rd5;
+    shr.u32 %r7, %r0, 5;
+    setp.eq.u32 %p1, %r7, 1;
+    @%p1 bra SKIP;                                // warp 1 skips: a partial group of warps
+    @%p0 mov.b32 %a2, %b2;
+    MMA1
+    st.global.v4.f32 [%rd4], {%d0, %d1, %d2, %d3};
+SKIP:
+    add.s64 %rd4, %rd4, %rd5;
+    MMA1
+    st.global.v4.f32 [%rd4], {%d0, %d1, %d2, %d3};
+    add.s64 %rd4, %rd4, %rd5;
+    MMA2
+    st.global.v4.f32 [%rd4], {%d0, %d1, %d2, %d3};
+    ret;
+}
+""".replace("MMA1", "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%d0, %d1, %d2, %d3}, {%a0, %a1, %a2, %a3}, "
+            "{%b0, %b1}, {%d0, %d1, %d2, %d3};").replace(
+    "MMA2", "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%d0, %d1, %d2, %d3}, {%a0, %a1, %a2, %a3}, "
+    "{%b2, %b3}, {%d0, %d1, %d2, %d3};")
+
+
+@pytest.mark.parametrize("threads", [64, 48])  # 48: the second warp has 16 inactive (pad) lanes
+def test_mma_fragment_memo_is_the_unmemoised_result(monkeypatch, threads):
+    """Reused A/B fragments (same registers, rewritten on some lanes, a warp branched away) give the same
+    outputs as recomputing every fragment."""
+    blocks = 3
+    rng = np.random.default_rng(3)
+    n = blocks * threads
+    x = rng.standard_normal((n, 16)).astype(np.float16)
+
+    def run(memo):
+        monkeypatch.setattr(ops_matrix, "MEMO", memo)
+        out = np.full(6 * n * 4, np.nan, np.float32)
+        emulate(MEMO_PTX, "k", blocks, threads, [out, x])
+        return out.reshape(6, n, 4)
+
+    got, want = run(8), run(0)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert np.isnan(got[3, :, :][np.arange(n) % threads >= 32]).all()  # warp 1 never ran the 4th mma
+    assert not np.isnan(got[[0, 1, 2, 4, 5]]).any()
+
+
+# ------------------------------------------------------------------ shared race tracker: the fold
+
+
+def _tracker(L=256, tp=64, units=512, gran=4):
+    st = types.SimpleNamespace(L=L, tp=tp, nb=L // tp, gran=gran, sh_size=units * gran // (L // tp))
+    st.all_lanes = np.arange(L)
+    st.lane_blk = st.all_lanes // tp
+    st.lane_tid = (st.all_lanes % tp).astype(np.int32)
+    return races.RaceTracker(st, units)
+
+
+def _old_fold(rt, only):
+    """The unit-by-unit selection the fold used before (reference)."""
+    rt.mark[only] = True
+    keep = []
+    for chunk in rt.log:
+        u, lanes, n, stamp = chunk
+        lane_of = races._lane_of(chunk, rt.st)
+        m = rt.mark[u] if n == 1 else rt.mark[u[:, None] + np.arange(n)].any(axis=1)
+        if not m.any():
+            keep.append(chunk)
+            continue
+        sel, rest = np.flatnonzero(m), np.flatnonzero(~m)
+        if len(rest):
+            keep.append([u[rest], lane_of[rest], n, stamp])
+        uu, me = u[sel].astype(np.int64), stamp[lane_of[sel]]
+        if n > 1:
+            uu, me = (uu[:, None] + np.arange(n)).ravel(), np.repeat(me, n)
+        rt._merge_reads(uu, me)
+    rt.mark[only] = False
+    rt.log = keep
+
+
+def test_fold_of_the_units_a_write_touches_matches_unit_by_unit_selection():
+    rng = np.random.default_rng(4)
+    for trial in range(20):
+        trackers = [_tracker(), _tracker()]
+        log = []
+        for _ in range(6):
+            n = int(rng.choice([1, 2, 4]))
+            k = int(rng.integers(1, 200))
+            lanes = np.sort(rng.choice(256, k, replace=False))
+            u = rng.integers(0, 512 - n, k).astype(np.int32)
+            if trial % 3 == 0:
+                u[:3] = 0  # reads at unit 0: the clamped marks
+            log.append((u, lanes, n))
+        only = np.unique(rng.integers(0, 512, int(rng.integers(1, 40))))
+        if trial % 2:
+            only = np.union1d(only, [0, 1])
+        bumps = rng.integers(0, 2, len(log))  # sometimes a new block epoch between reads
+        for rt in trackers:
+            for (u, lanes, n), bump in zip(log, bumps):
+                rt.log.append([u.copy(), lanes, n, rt.stamp])
+                rt.stamp = rt.stamp + (int(bump) << races.BEP_SHIFT)
+        trackers[0].fold(only)
+        _old_fold(trackers[1], only)
+        np.testing.assert_array_equal(trackers[0].rd, trackers[1].rd)
+        assert len(trackers[0].log) == len(trackers[1].log)
+        for a, b in zip(trackers[0].log, trackers[1].log):
+            np.testing.assert_array_equal(a[0], b[0])
+            st = trackers[0].st
+            np.testing.assert_array_equal(races._lane_of(a, st), races._lane_of(b, st))
+            assert a[2] == b[2]
+
+
+# ------------------------------------------------------------------ async copies: nothing in flight
+
+
+class _Always(asyncs.AsyncCopies):
+    def _settle(self) -> None:  # the general path: always look the units up
+        self.open = True
+
+
+def test_async_tracker_skips_lookups_only_when_nothing_is_in_flight():
+    rng = np.random.default_rng(6)
+    L, units = 128, 256
+
+    def st_with(log):
+        st = types.SimpleNamespace(L=L, gran=4, sh_size=units * 4)
+        st.shared_var = lambda o: (None, f"offset {o:#x}")
+        st.lane_coords = lambda lane: ((0, 0, 0), (lane, 0, 0))
+        st.report = lambda kind, lanes, msg, **kw: log.append((kind, tuple(np.asarray(lanes)), msg))
+        return st
+
+    for _ in range(10):
+        logs = ([], [])
+        trackers = [cls(st_with(log), units) for cls, log in zip((asyncs.AsyncCopies, _Always), logs)]
+        for _ in range(40):
+            op = rng.integers(0, 5)
+            lanes = np.sort(rng.choice(L, int(rng.integers(1, L)), replace=False))
+            u = rng.integers(0, units, len(lanes))
+            n = int(rng.integers(0, 3))
+            for t in trackers:
+                if op == 0:
+                    t.write(u, lanes)
+                elif op == 1:
+                    t.commit(lanes)
+                elif op == 2:
+                    t.wait(lanes, None if n == 2 else n)
+                else:
+                    t.access(u, lanes, bool(op == 4))
+        assert logs[0] == logs[1]
+        assert any(k == "async-in-flight" for k, *_ in logs[0]) or not logs[1]
