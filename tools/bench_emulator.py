@@ -89,7 +89,7 @@ def error(spec, size, a_ref) -> float:
     norm = spec.scale(a, size) or {}
     worst = 0.0
     for out, want in ref.items():
-        got = np.asarray(a[out], np.float64)
+        got = np.asarray(getattr(a[out], "array", a[out]), np.float64)  # a TensorMap output: its array
         den = np.asarray(norm.get(out, np.max(np.abs(want)) or 1.0))
         worst = max(worst, float(np.max(np.abs(got - want) / den)))
     return worst

@@ -8,7 +8,9 @@ any access, another copy included) is the classic bug of a pipeline with more st
 slots.
 
 Each copy gets a per-thread sequence number; each tracking unit of shared memory (the race checker's)
-remembers the ``lane << 32 | sequence`` of the last copy into it (0: none; sequences start at 1). A
+remembers the copy into it (0: none; sequences start at 1): ``thread << 21 | sequence`` in an int32
+while every copy lands in its own block's shared memory and sequences fit in 21 bits, else (from then
+on) ``lane << 32 | sequence`` in an int64. A
 thread's ``commit_group`` records the sequence number that closes the group (in a ring of the last ``RING`` groups), ``wait_group N``
 raises the thread's *waited* mark to the close of its N-th newest group, and a completed mbarrier phase
 raises the marks of the copies it tracked. A unit is in flight when its copy's sequence number is
@@ -21,13 +23,14 @@ import numpy as np
 
 RING = 16
 SEQ_MASK = (1 << 32) - 1
+NARROW_BITS = 21  # sequence bits of a narrow tag (thread << 21 | sequence, thread < 1024)
 
 
 class AsyncCopies:
     def __init__(self, st, units: int):
         self.st = st
         L = st.L
-        self.tag = np.zeros(units, np.int64)
+        self.tag = np.zeros(units, np.int32)  # narrow until a copy does not fit (then int64)
         self.count = np.zeros(L, np.int64)  # copies issued per lane
         self.waited = np.zeros(L, np.int64)  # copies with sequence <= this are complete
         self.ncommit = np.zeros(L, np.int64)
@@ -41,8 +44,34 @@ class AsyncCopies:
         issued = np.zeros(self.st.L, bool)
         issued[lanes] = True
         self.count += issued
-        self.tag[units] = (lanes.astype(np.int64) << 32) | self.count[lanes]
+        seq = self.count[lanes]
+        if self.tag.dtype == np.int32:
+            if int(seq.max(initial=0)) < (1 << NARROW_BITS) and (self._block(units) == self.st.lane_blk[lanes]).all():
+                self.tag[units] = (self.st.lane_tid[lanes] << NARROW_BITS) | seq.astype(np.int32)
+                self.open = True
+                return
+            self._widen()
+        self.tag[units] = (lanes.astype(np.int64) << 32) | seq
         self.open = True
+
+    def _block(self, units: np.ndarray) -> np.ndarray:
+        """The block slot whose shared window holds each unit."""
+        return units * self.st.gran // self.st.sh_size
+
+    def _widen(self) -> None:
+        """Narrow tags → ``lane << 32 | sequence`` (int64)."""
+        t = self.tag.astype(np.int64)
+        live = np.flatnonzero(t)
+        lane = self._block(live) * self.st.tp + (t[live] >> NARROW_BITS)
+        t[live] = (lane << 32) | (t[live] & ((1 << NARROW_BITS) - 1))
+        self.tag = t
+
+    def _source(self, units: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(issuing lane, sequence) of the tags ``t`` of ``units`` (lane 0, sequence 0: none)."""
+        if t.dtype == np.int32:
+            lane = np.minimum(self._block(units) * self.st.tp + (t >> NARROW_BITS), self.st.L - 1)
+            return np.where(t == 0, 0, lane), t & ((1 << NARROW_BITS) - 1)
+        return t >> 32, t & SEQ_MASK
 
     def _settle(self) -> None:
         self.open = bool((self.count > self.waited).any())
@@ -87,9 +116,8 @@ class AsyncCopies:
     def access(self, units: np.ndarray, lanes: np.ndarray, write: bool) -> None:
         if not self.open:
             return
-        t = self.tag[units]
-        src = t >> 32
-        flight = (t & SEQ_MASK) > self.waited[src]
+        src, seq = self._source(units, self.tag[units])
+        flight = seq > self.waited[src]
         if not flight.any():
             return
         st = self.st

@@ -56,9 +56,6 @@ class RaceTracker:
     def __init__(self, st, units: int):
         self.st = st
         self.wr = np.full(units, -1, np.int64)
-        # block epoch of the last write mod 2**15 (-1: never): the read fast path; a wrapped match only
-        # sends a read to the full stamp check
-        self.wbep = np.full(units, -1, np.int16)
         self.rd = np.full(units, -1, np.int64)
         self.mark = np.zeros(units, bool)  # scratch: the units of one write
         self.seen = np.zeros(units, np.uint8)  # == gen: the unit may have logged reads (a wrapped match: a scan)
@@ -71,7 +68,7 @@ class RaceTracker:
         self.log_len = 0
         self.limit = max(LOG_LIMIT, 128 * st.L)
         self.stamp = np.zeros(st.L, np.int64)
-        self.lane_bep = np.zeros(st.L, np.int16)
+        self.lane_bep = np.zeros(st.L, np.int64)
         self.asyncs = None  # AsyncCopies when the kernel issues asynchronous copies
         self.restamp()
 
@@ -80,7 +77,7 @@ class RaceTracker:
         self.stamp = (((self.bep[st.lane_blk] & EP_MASK) << BEP_SHIFT)
                       | ((self.wep[st.all_lanes >> 5] & EP_MASK) << WEP_SHIFT)
                       | (st.lane_tid.astype(np.int64) + BIAS))
-        self.lane_bep = ((self.stamp >> BEP_SHIFT) & 0x7FFF).astype(np.int16)
+        self.lane_bep = self.stamp >> BEP_SHIFT
 
     def block_barrier(self, blocks) -> None:
         # logged reads keep the stamps of their time, so they stay valid across epochs; a barrier of every
@@ -115,7 +112,8 @@ class RaceTracker:
         u = (u1[:, None] + np.arange(n)).ravel() if n > 1 else u1
         if self.asyncs is not None:
             self.asyncs.access(u, np.repeat(lanes, n) if n > 1 else lanes, False)
-        wb = self.wbep[u]
+        w = self.wr[u]
+        wb = w >> BEP_SHIFT  # -1: never written
         never = wb < 0
         if never.any():
             i = np.flatnonzero(never)
@@ -128,13 +126,12 @@ class RaceTracker:
         if cur.any():  # written in this epoch: the full check
             ln = np.repeat(lanes, n) if n > 1 else lanes
             me = self.stamp[ln]
-            w = self.wr[u]
             race = conflict(w, me)
             if race.any():
                 i = np.flatnonzero(race)
                 self._race(ln[i], u[i[0]], int(code(w[i[0]])), "read after write")
         # one entry per lane: its first unit (the access covers n)
-        self.log.append([u1.astype(np.int32), None if lanes is st.all_lanes else lanes, n, self.stamp])
+        self.log.append([u1.astype(np.int32), None if lanes is st.all_lanes else lanes.astype(np.int32), n, self.stamp])
         self.seen[u] = self.gen
         self.log_len += len(u1)
         if self.log_len > self.limit:
@@ -162,7 +159,6 @@ class RaceTracker:
             self._race(ln[i], u[i[0]], int(code(r[i[0]])), "write after read")
         mark = (me & ~CODE_MASK) | (ATOMIC + BIAS) if atomic else me
         self.wr[u] = mark
-        self.wbep[u] = ((me >> BEP_SHIFT) & 0x7FFF).astype(np.int16)
         if not atomic:
             back = self.wr[u]
             dup = back != me
@@ -194,7 +190,7 @@ class RaceTracker:
                 sel = np.flatnonzero(m)
                 rest = np.flatnonzero(~m)
                 if len(rest):  # the other reads stay logged
-                    keep.append([u[rest], lane_of[rest], n, stamp])
+                    keep.append([u[rest], lane_of[rest].astype(np.int32, copy=False), n, stamp])
                 u, lane_of = u[sel], lane_of[sel]
             uu = u.astype(np.int64)
             me = stamp[lane_of]

@@ -207,12 +207,23 @@ class _Always(asyncs.AsyncCopies):
         self.open = True
 
 
-def test_async_tracker_skips_lookups_only_when_nothing_is_in_flight():
+class _Wide(_Always):
+    def __init__(self, st, units):  # the general tag: lane << 32 | sequence from the start
+        super().__init__(st, units)
+        self._widen()
+
+
+@pytest.mark.parametrize("cross", [False, True])  # True: some copies land in another block's window
+def test_async_tracker_fast_paths_find_what_the_general_path_finds(cross):
+    """Skipped lookups while nothing is in flight, and narrow (block-relative) tags, against lookups
+    every time with lane << 32 | sequence tags."""
     rng = np.random.default_rng(6)
-    L, units = 128, 256
+    L, units, tp = 128, 256, 64
 
     def st_with(log):
-        st = types.SimpleNamespace(L=L, gran=4, sh_size=units * 4)
+        st = types.SimpleNamespace(L=L, gran=4, sh_size=units * 4 // (L // tp), tp=tp)
+        st.lane_blk = np.arange(L) // tp
+        st.lane_tid = (np.arange(L) % tp).astype(np.int32)
         st.shared_var = lambda o: (None, f"offset {o:#x}")
         st.lane_coords = lambda lane: ((0, 0, 0), (lane, 0, 0))
         st.report = lambda kind, lanes, msg, **kw: log.append((kind, tuple(np.asarray(lanes)), msg))
@@ -220,11 +231,13 @@ def test_async_tracker_skips_lookups_only_when_nothing_is_in_flight():
 
     for _ in range(10):
         logs = ([], [])
-        trackers = [cls(st_with(log), units) for cls, log in zip((asyncs.AsyncCopies, _Always), logs)]
+        trackers = [cls(st_with(log), units) for cls, log in zip((asyncs.AsyncCopies, _Wide), logs)]
         for _ in range(40):
             op = rng.integers(0, 5)
             lanes = np.sort(rng.choice(L, int(rng.integers(1, L)), replace=False))
             u = rng.integers(0, units, len(lanes))
+            if not cross:  # each lane into its own block's window
+                u = u % (units // 2) + (lanes // tp) * (units // 2)
             n = int(rng.integers(0, 3))
             for t in trackers:
                 if op == 0:
@@ -236,4 +249,5 @@ def test_async_tracker_skips_lookups_only_when_nothing_is_in_flight():
                 else:
                     t.access(u, lanes, bool(op == 4))
         assert logs[0] == logs[1]
+        assert trackers[0].tag.dtype == (np.int64 if cross else np.int32)
         assert any(k == "async-in-flight" for k, *_ in logs[0]) or not logs[1]
