@@ -209,6 +209,18 @@ def _solve(blocks, defs, uses, kills) -> tuple[list[int], list[int], list[int]]:
     return live_in, live_out, def_in
 
 
+def _reachable(blocks) -> list[bool]:
+    """Blocks some path from the entry reaches (``brx`` edges included: the CFG gives it every label)."""
+    seen = [False] * len(blocks)
+    stack = [0] if blocks else []
+    while stack:
+        b = stack.pop()
+        if not seen[b]:
+            seen[b] = True
+            stack.extend(s for s in blocks[b].succs if not seen[s])
+    return seen
+
+
 def flow(kernel: Kernel, du: DefUse | None = None) -> Flow:
     """Number registers, build the CFG and solve liveness and maybe-defined to a fixpoint."""
     body = kernel.body
@@ -217,7 +229,10 @@ def flow(kernel: Kernel, du: DefUse | None = None) -> Flow:
     live_in, live_out, def_in = _solve(blocks, defs, uses, kills)
     occupied = [0] * len(body)
     after = [0] * len(body)
+    reach = _reachable(blocks)
     for b, blk in enumerate(blocks):
+        if not reach[b]:  # never executes: occupies nothing (and so constrains no sharing)
+            continue
         live = live_out[b]
         for i in range(blk.end - 1, blk.start - 1, -1):
             after[i] = live
