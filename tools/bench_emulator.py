@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sass_lab.lab.verify import output_values  # noqa: E402
 from sass_lab.paths import KERNELS  # noqa: E402
 
 BENCH = {  # .sasm stem -> size (at least one full wave of 65,536 lanes; the fused blocks: 28-50 k threads)
@@ -89,7 +90,7 @@ def error(spec, size, a_ref) -> float:
     norm = spec.scale(a, size) or {}
     worst = 0.0
     for out, want in ref.items():
-        got = np.asarray(getattr(a[out], "array", a[out]), np.float64)  # a TensorMap output: its array
+        got = np.asarray(output_values(a[out]), np.float64)  # a TensorMap output: its decoded tensor
         den = np.asarray(norm.get(out, np.max(np.abs(want)) or 1.0))
         worst = max(worst, float(np.max(np.abs(got - want) / den)))
     return worst
