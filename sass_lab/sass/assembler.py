@@ -9,6 +9,7 @@ a caret and what to do); an instruction whose variant was never seen names the n
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -81,6 +82,10 @@ def encode_function(fn: Function, arch: str, texts: list[str] | None = None) -> 
         if it.label:
             if it.label in labels:
                 raise SourceError(f"label '{it.label}' defined twice", it.span)
+            if it.label == fn.name and addr:
+                raise SourceError(f"the entry label '{fn.name}:' is not at the start of the function", it.span,
+                                  hint=f"'{fn.name}' names offset 0 (RET returns relative to it): "
+                                       "put new instructions after this line")
             labels[it.label] = addr
         else:
             addr += 16
@@ -102,6 +107,9 @@ def encode_function(fn: Function, arch: str, texts: list[str] | None = None) -> 
                 raise SourceError(f"unknown label '{tgt}'", replace(it.span, col=it.span.col + max(col, 0),
                                                                       end_col=it.span.col + max(col, 0) + len(tgt)),
                                   hint="define it with a line 'NAME:' before the target instruction")
+        m = LABEL_MOV.match(text)
+        if m and m.group(2) in labels:  # a return address (sassfile.return_labels)
+            text = f"{m.group(1)}0x{labels[m.group(2)]:x}{m.group(3)}"
         try:
             word = enc.encode(text, addr, labels)
         except Refused as e:
@@ -119,9 +127,34 @@ def encode_function(fn: Function, arch: str, texts: list[str] | None = None) -> 
     return parsed, spans, labels
 
 
-def _label_refs(text: str) -> list[str]:
-    import re
+def check_returns(fn: Function, texts: list[str], instrs: list[SassInstr], old_texts: dict[int, str]) -> None:
+    """Every ``CALL.REL`` must return to the instruction after it: either a ``MOV Rk, `(label)``
+    names that place (``sassfile.return_labels``), or the call is where the skeleton had it (its
+    return address written as a number is then still right)."""
+    named = set()
+    addr, where = 0, {}
+    for it in fn.items:
+        if it.label:
+            where[it.label] = addr
+        else:
+            addr += 16
+    for t in texts:
+        m = LABEL_MOV.match(t)
+        if m and m.group(2) in where:
+            named.add(where[m.group(2)])
+    spans = [it.span for it in fn.instructions]
+    for ins, span in zip(instrs, spans):
+        if "CALL.REL" in ins.text and ins.address + 16 not in named \
+                and " ".join(old_texts.get(ins.address, "").split()) != " ".join(ins.text.split()):
+            raise SourceError("this call moved, and no instruction sets its return address by label", span,
+                              hint="write the return address as a label: 'MOV Rk, `(L)' with 'L:' on the line after "
+                                   "the call (Rk is the register the callee's RET.REL.NODEC reads)")
 
+
+LABEL_MOV = re.compile(r"^((?:@!?U?P\w+\s+)?MOV\s+R\d+,\s*)`\(([^)]+)\)(\s*;?\s*)$")
+
+
+def _label_refs(text: str) -> list[str]:
     return re.findall(r"`\(([^)]*)\)", text)
 
 
@@ -206,6 +239,7 @@ def assemble(listing: Listing, skeleton: bytes | None = None, auto_control: bool
             raise SourceError(f"hazard: {h.describe()}", spans[h.consumer],
                               hint="wait on the barrier the producer sets (or use --auto-control)",
                               log=(f"{len(hazards)} hazards in {fn.name}:\n{more}" if len(hazards) > 1 else None))
+        check_returns(fn, named.texts, instrs, old_function(skeleton, fn.name)[0])
         codes[fn.name] = code_of(fn.name, instrs, labels, skeleton, fn.settings, info[fn.name].registers,
                                  info[fn.name].barriers)
         results[fn.name] = FunctionResult(fn.name, tuple(instrs), tuple(spans), hazards,
@@ -226,6 +260,9 @@ def canonical(text: str, address: int, labels: dict[str, int]) -> tuple:
     so that spelling (label names, 16 vs 0x10, spacing) does not matter."""
     from .fields import number_bits
 
+    m = LABEL_MOV.match(text)
+    if m and m.group(2) in labels:
+        text = f"{m.group(1)}0x{labels[m.group(2)]:x}{m.group(3)}"
     sp = split(text, labels)
     atoms = []
     for kind, raw in sp.atoms:

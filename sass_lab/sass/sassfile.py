@@ -22,7 +22,7 @@ several payloads) are written as their hex bits.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import SourceError, Span
@@ -131,6 +131,36 @@ def nan_bits(arch: str):
     return f
 
 
+RETURN_MOV = re.compile(r"^((?:@!?U?P\w+ )?MOV R\d+, )(0x[0-9a-f]+|\d+)( ;)?$")
+_RET_REG = re.compile(r"\bRET\.REL\.NODEC (R\d+)\b")
+
+
+def return_labels(raws: list) -> tuple[list, dict[int, str]]:
+    """Return addresses as labels. Before ``CALL.REL`` at ``a`` ptxas writes ``MOV Rk, a+16``, and the
+    callee returns with ``RET.REL.NODEC Rk`` to that offset from the function start: the nearest such
+    MOV before the call (``Rk`` a register some RET returns through) gets the label of the instruction
+    after the call instead of the number (``MOV R2, `(.L_x_3)``; a ``.L_ret_N`` label where it has none),
+    so that code which moves keeps returning to the right place. Returns the instructions (labels
+    added) and ``{MOV address: label}``."""
+    regs = {m.group(1) for r in raws for m in [_RET_REG.search(r.text)] if m}
+    by_addr = {r.address: k for k, r in enumerate(raws)}
+    raws, out, n = list(raws), {}, 0
+    for k, r in enumerate(raws):
+        if "CALL.REL" not in r.text or r.address + 16 not in by_addr:
+            continue
+        for j in range(k - 1, -1, -1):
+            m = RETURN_MOV.match(" ".join(raws[j].text.replace(";", "").split()))
+            if m and int(m.group(2), 0) == r.address + 16 and m.group(1).split()[-1].rstrip(",") in regs:
+                after = by_addr[r.address + 16]
+                if not raws[after].labels:
+                    while f".L_ret_{n}" in {lab for x in raws for lab in x.labels}:
+                        n += 1
+                    raws[after] = replace(raws[after], labels=(f".L_ret_{n}",))
+                out[raws[j].address] = raws[after].labels[0]
+                break
+    return raws, out
+
+
 def write(cubin: bytes, skeleton_name: str, sha1: str, functions: list[str] | None = None,
           arch: str | None = None) -> str:
     """The editable listing of ``functions`` (default: all) of ``cubin``."""
@@ -152,15 +182,20 @@ def write(cubin: bytes, skeleton_name: str, sha1: str, functions: list[str] | No
         if k is not None:
             out.append(f"# ptxas: {k.registers} registers, {k.barriers} barriers, "
                        f"{k.shared_section} bytes .nv.shared, {len(raws)} instructions")
+        raws, returns = return_labels(raws)
         local = {lab for r in raws for lab in r.labels}
-        used = set()
+        used = set(returns.values())
         for r in raws:
             used.update(m.group(1) for m in re.finditer(r"`\(([^)]*)\)", r.text) if m.group(1) in local)
         for r in raws:
             out.extend(f"{lab}:" for lab in r.labels if lab in used)
             word = (r.hi << 64) | r.lo
             c = decode(word)
-            out.append(f"        {ctrl_text(c):16s}{lossless_text(r.text, word, fix)}")
+            text = lossless_text(r.text, word, fix)
+            m = RETURN_MOV.match(text) if r.address in returns else None
+            if m:
+                text = f"{m.group(1)}`({returns[r.address]}){m.group(3) or ''}"
+            out.append(f"        {ctrl_text(c):16s}{text}")
     return "\n".join(out) + "\n"
 
 

@@ -12,9 +12,13 @@ its alignment and its original gap to the previous one; program headers follow t
   (``32@lo((k + .L_x_0@srel))``, ```(__cuda_sm20_…)``); the n-th such operand of the new code takes the
   n-th relocation of the old, which must name the same operand; label addends follow their label;
 * ``.nv.info.<name>``: ``EXIT_INSTR_OFFSETS`` and ``S2RCTAID_INSTR_OFFSETS`` are recomputed,
-  ``NUM_BARRIERS`` set; other instruction-offset attributes (0x28, 0x31, 0x46, 0x55, 0x39: warp-wide
-  and cooperative-group sites) are kept only if the instruction at each offset is unchanged there,
-  otherwise the splice is refused;
+  ``NUM_BARRIERS`` set; the other lists of instruction offsets — 0x28 ``COOP_GROUP_INSTR_OFFSETS``,
+  0x31 ``INT_WARP_WIDE_INSTR_OFFSETS``, 0x46 and 0x55 — name a *subset* of some opcode's instructions
+  (ptxas lists some SHFL/VOTE/REDUX of a function, not all), so they cannot be recomputed: each listed
+  instruction follows its text — the k-th instruction with that text in the old code is the k-th with
+  that text in the new one (the same number of them, or the splice is refused). 0x39
+  (``MBARRIER_INSTR_OFFSETS``) holds offsets inside records this module does not decode: its
+  instructions must stay where they are;
 * ``.nv.info``: ``EIATTR_REGCOUNT`` of the function; ``.nv.shared.<name>``: its size;
 * ``.debug_frame``: an FDE whose address range equals the old code size gets the new size.
 """
@@ -28,7 +32,9 @@ from ..errors import ToolchainError
 from ..toolchain.cubin import EIFMT_BVAL, EIFMT_HVAL, EIFMT_NVAL, EIFMT_SVAL
 
 ATTR_EXIT, ATTR_S2RCTAID, ATTR_REGCOUNT, ATTR_BARRIERS = 0x1C, 0x1D, 0x2F, 0x4C
-OFFSET_ATTRS = {0x28: 1, 0x31: 1, 0x46: 1, 0x55: 2}  # attribute -> words per entry (offset last)
+# EIATTR_COOP_GROUP_INSTR_OFFSETS (0x28), EIATTR_INT_WARP_WIDE_INSTR_OFFSETS (0x31), 0x46 (CALL sites), 0x55
+# (LDL/STL sites, two words each): attribute -> words per entry, the instruction offset last
+OFFSET_ATTRS = {0x28: 1, 0x31: 1, 0x46: 1, 0x55: 2}
 STRUCT_ATTRS = {0x39}  # offsets inside records we do not decode: code must be unchanged
 SHT_NOBITS, SHT_RELA, SHT_REL, SHT_SYMTAB = 8, 4, 9, 2
 
@@ -213,6 +219,32 @@ def _offsets(values: tuple[int, ...]) -> bytes:
     return b"".join(struct.pack("<I", v) for v in values)
 
 
+def _norm(text: str) -> str:
+    return " ".join(text.replace(".reuse", "").split())
+
+
+def _move_sites(name: str, attr: int, offs: list[int], code: Code) -> list[int]:
+    """Where each listed instruction (old offsets ``offs``) is in the new code: the k-th old
+    instruction with its text is the k-th new one with that text (see the module docstring)."""
+    old_at: dict[str, list[int]] = {}
+    new_at: dict[str, list[int]] = {}
+    for a in sorted(code.old_texts):
+        old_at.setdefault(_norm(code.old_texts[a]), []).append(a)
+    for a in sorted(code.texts):
+        new_at.setdefault(_norm(code.texts[a]), []).append(a)
+    out = []
+    for off in offs:
+        t = _norm(code.old_texts.get(off, "?"))
+        olds, news = old_at.get(t, []), new_at.get(t, [])
+        if off not in olds or len(olds) != len(news):
+            raise SpliceError(
+                f"{name}: .nv.info attribute 0x{attr:02x} lists the instruction at 0x{off:x} ('{t}'); the new "
+                f"code has {len(news)} instruction(s) with that text where the old had {len(olds)}",
+                hint="keep that instruction's text as it was (it may move; this attribute follows it by text)")
+        out.append(news[olds.index(off)])
+    return out
+
+
 def _fix_info(name: str, ents, code: Code, changed_layout: bool) -> list:
     out = []
     for fmt, attr, data in ents:
@@ -222,11 +254,19 @@ def _fix_info(name: str, ents, code: Code, changed_layout: bool) -> list:
             data = _offsets(code.s2rctaid)
         elif attr == ATTR_BARRIERS and fmt == EIFMT_BVAL and code.barriers is not None:
             data = bytes([code.barriers]) + data[1:]
-        elif changed_layout and (attr in OFFSET_ATTRS or attr in STRUCT_ATTRS) and fmt == EIFMT_SVAL:
-            per = OFFSET_ATTRS.get(attr)
+        elif changed_layout and attr in OFFSET_ATTRS and fmt == EIFMT_SVAL:
+            per = OFFSET_ATTRS[attr]
+            words = list(struct.unpack(f"<{len(data) // 4}I", data))
+            recs = [words[k:k + per] for k in range(0, len(words), per)]
+            moved = _move_sites(name, attr, [r[-1] for r in recs], code)
+            ascending = [r[-1] for r in recs] == sorted(r[-1] for r in recs)
+            recs = [r[:-1] + [m] for r, m in zip(recs, moved)]
+            if ascending:  # ptxas lists them in address order: so does the new list
+                recs.sort(key=lambda r: r[-1])
+            data = _offsets(tuple(w for r in recs for w in r))
+        elif changed_layout and attr in STRUCT_ATTRS and fmt == EIFMT_SVAL:
             words = struct.unpack(f"<{len(data) // 4}I", data)
-            sites = words[per - 1::per] if per else [w for w in words if w % 16 == 0 and w in code.old_texts]
-            for off in sites:
+            for off in [w for w in words if w % 16 == 0 and w in code.old_texts]:
                 if code.old_texts.get(off) != code.texts.get(off):
                     raise SpliceError(
                         f"{name}: .nv.info attribute 0x{attr:02x} marks the instruction at 0x{off:x} "

@@ -44,17 +44,33 @@ def _relocs(cubin: bytes) -> dict[str, list[tuple[int, int]]]:
             for s in elf.iter_sections() if isinstance(s, RelocationSection) and s.name.startswith(".rela.text")}
 
 
-KNOWN_GAP = ("the harvest never saw RET.REL.NODEC's label offset vary in bits 4-8, so a longer or shorter dmix "
-             "is refused (correctly, not guessed); the corpus needs calls at more offsets")
+def _returns(instrs) -> list[tuple[int, int]]:
+    """(return address set by a MOV before each CALL.REL, address after that call)."""
+    import re as _re
+
+    out = []
+    for k, ins in enumerate(instrs):
+        if ins.opcode == "CALL" and "REL" in ins.text:
+            mov = next(i for i in reversed(instrs[:k]) if _re.match(r"MOV R\d+, 0x[0-9a-f]+", i.text)
+                       and int(i.text.split(",")[1].strip(" ;"), 16) in (ins.address + 16, ins.address - 16, ins.address + 48))
+            out.append((int(mov.text.split(",")[1].strip(" ;"), 16), ins.address + 16))
+    return out
 
 
-@pytest.mark.xfail(reason=KNOWN_GAP, strict=True)
-def test_longer_code_moves_exits_symbols_and_relocations():
+def test_return_addresses_are_labels_in_the_listing():
+    cubin = compile_fixture("misc", "sm_90")
+    text = listing_of(cubin)
+    dmix = text[text.index(".function dmix"):text.index(".function", text.index(".function dmix") + 1)]
+    assert "MOV R2, `(.L_ret_0) ;" in dmix and "MOV R14, `(.L_x_5) ;" in dmix
+    assert "\n.L_ret_0:\n" in dmix
+    assert all(a == b for a, b in _returns(disassemble(cubin)["dmix"]))
+
+
+def test_longer_code_moves_exits_symbols_relocations_and_return_addresses():
     cubin = compile_fixture("misc", "sm_90")
     text = listing_of(cubin)
     # two NOPs at the top of dmix (it calls device functions through relocated operands)
-    text = text.replace(".function dmix\n", ".function dmix\n        --:-:-:-:1      NOP ;\n"
-                                           "        --:-:-:-:1      NOP ;\n", 1)
+    text = text.replace("\ndmix:\n", "\ndmix:\n        --:-:-:-:1      NOP ;\n        --:-:-:-:1      NOP ;\n", 1)
     out = assemble_text(text, cubin, check=False)
     assembler.readback(out, sassfile.read(text, "k.sass"))
     old, new = read_cubin(cubin)["dmix"], read_cubin(out.cubin)["dmix"]
@@ -67,6 +83,10 @@ def test_longer_code_moves_exits_symbols_and_relocations():
     assert [o + 32 for o, _a in r_old] == [o for o, _a in r_new]
     by_addr = {i.address: i for i in instrs}
     assert all(("@lo" in by_addr[o].text or "@hi" in by_addr[o].text or by_addr[o].opcode == "CALL") for o, _ in r_new)
+    # every call still returns to the instruction after it
+    rets = _returns(instrs)
+    assert len(rets) == 2 and all(a == b for a, b in rets)
+    assert [a for a, _ in rets] == [a + 32 for a, _ in _returns(disassemble(cubin)["dmix"])]
     from elftools.elf.elffile import ELFFile
 
     sym = next(s for s in ELFFile(io.BytesIO(out.cubin)).get_section_by_name(".symtab").iter_symbols()
@@ -74,9 +94,26 @@ def test_longer_code_moves_exits_symbols_and_relocations():
     assert sym["st_size"] == new.text_bytes
 
 
-@pytest.mark.xfail(reason="the fixture's dmix now carries .nv.info attribute 0x31 (VOTEU) on an instruction "
-                   "the edit moves; the splice refuses what it cannot recompute", strict=True)
-def test_shorter_code_and_a_relocated_label_that_moves():
+def test_code_before_the_entry_label_and_a_call_without_its_return_label_are_refused():
+    cubin = compile_fixture("misc", "sm_90")
+    text = listing_of(cubin)
+    e = _err(text.replace(".function dmix\n", ".function dmix\n        --:-:-:-:1      NOP ;\n", 1), cubin, check=False)
+    assert "entry label 'dmix:'" in e.message
+    # the return address written as a number: right while the call stays, refused once it moves
+    lines = text.replace("MOV R2, `(.L_ret_0)", "MOV R2, 0x280").splitlines()
+    assemble_text("\n".join(lines) + "\n", cubin, check=False)
+    k = lines.index("dmix:")
+    moved = "\n".join(lines[:k + 1] + ["        --:-:-:-:1      NOP ;"] + lines[k + 1:]) + "\n"
+    e = _err(moved, cubin, check=False)
+    assert "return address" in e.message and "CALL.REL.NOINC" in e.span.source
+
+
+def _int_warp_wide(cubin: bytes) -> list[int]:
+    """.nv.info attribute 0x31 (EIATTR_INT_WARP_WIDE_INSTR_OFFSETS) of dmix."""
+    return [w for a in read_cubin(cubin)["dmix"].attrs if a.name == "0x31" for w in a.words()]
+
+
+def test_shorter_code_moves_the_warp_wide_sites_of_attribute_0x31():
     cubin = compile_fixture("misc", "sm_90")
     text = listing_of(cubin)
     lines = text.splitlines()
@@ -86,6 +123,17 @@ def test_shorter_code_and_a_relocated_label_that_moves():
     out = assemble_text("\n".join(lines) + "\n", cubin, check=False)
     assembler.readback(out, sassfile.read("\n".join(lines) + "\n", "k.sass"))
     assert read_cubin(out.cubin)["dmix"].text_bytes == read_cubin(cubin)["dmix"].text_bytes - 16
+    old = {i.address: i.text for i in disassemble(cubin)["dmix"]}
+    new = {i.address: i.text for i in disassemble(out.cubin)["dmix"]}
+    sites_old, sites_new = _int_warp_wide(cubin), _int_warp_wide(out.cubin)
+    assert sites_old and [a - 16 for a in sites_old] == sites_new  # all of them come after the deleted copy
+    assert [old[a] for a in sites_old] == [new[a] for a in sites_new]
+    assert any("VOTEU" in new[a] for a in sites_new)
+    # a listed instruction that is edited cannot be followed: refused, naming it
+    vote = next(i for i, line in enumerate(lines) if "VOTEU.ANY" in line)
+    lines[vote] = lines[vote].replace("VOTEU.ANY UR4,", "VOTEU.ANY UR5,")
+    with pytest.raises(Exception, match="0x31 lists the instruction"):
+        assemble_text("\n".join(lines) + "\n", cubin, check=False)
 
 
 def _err(text: str, cubin: bytes, **kw) -> SourceError:
