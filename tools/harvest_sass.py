@@ -357,6 +357,10 @@ def _init_worker(work: str) -> None:
     instead of running nvdisasm again; anything else (a new cubin) still goes to nvdisasm."""
     from sass_lab.sass import assembler, disasm, sassfile
 
+    if os.environ.get("SASS_LAB_ENCODINGS"):  # the data under check, loaded once per worker
+        from sass_lab.sass import encoding
+
+        encoding._encoder.cache_clear()
     run = disasm.listing
 
     def cached(cubin: bytes) -> str:
@@ -375,8 +379,9 @@ def _verify_one(args) -> dict:
     from sass_lab.sass import assembler, encoding, sassfile
     from sass_lab.sass.sched import check_hazards
 
-    encoding._encoder.cache_clear()
-    os.environ["SASS_LAB_ENCODINGS"] = str(data_path)
+    if os.environ.get("SASS_LAB_ENCODINGS") != str(data_path):  # set before the workers start (verify)
+        os.environ["SASS_LAB_ENCODINGS"] = str(data_path)
+        encoding._encoder.cache_clear()
     text = sassfile.write(cub, "skeleton.cubin", hashlib.sha1(cub).hexdigest())
     lst = sassfile.read(text, name)
     n = sum(len(f.instructions) for f in lst.functions)
@@ -391,6 +396,7 @@ def _verify_one(args) -> dict:
 def verify(data_path: Path, cubins: list[tuple[str, bytes]], jobs: int, work: Path) -> dict:
     """Round trip of every harvested cubin (``_verify_one``) in ``jobs`` processes."""
     results = []
+    os.environ["SASS_LAB_ENCODINGS"] = str(data_path)  # inherited by the workers: loaded once in each
     with cf.ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(str(work),)) as ex:
         for i, r in enumerate(ex.map(_verify_one, [(n, c, data_path) for n, c in cubins], chunksize=4)):
             results.append(r)
@@ -416,15 +422,43 @@ def _collect_one(cub: bytes) -> dict:
     return collect(list(disassemble(cub).values()))
 
 
+def _bounds_one(args) -> tuple[dict, int, list[str]]:
+    """The unbarriered bounds ptxas relies on in one cubin, and the hazards left under ``table``
+    once they hold (every other kind: the checker's verdict on ptxas's own code)."""
+    cub, table = args
+    from sass_lab.sass.disasm import disassemble
+    from sass_lab.sass.latency import from_measured
+    from sass_lab.sass.sched import check_hazards, unbarriered_bounds
+
+    tab = from_measured(table)
+    fns = disassemble(cub)
+    bounds = unbarriered_bounds(list(fns.values()), tab)
+    left = {name: [h for h in check_hazards(instrs, tab) if not (h.kind in ("RAW", "WAW") and h.barrier is None
+                                                                 and h.age is not None)]
+            for name, instrs in fns.items()}
+    return bounds, sum(map(len, left.values())), [n for n, hs in left.items() if hs]
+
+
 def measure_sched(cubins: list[tuple[str, bytes]], jobs: int, work: Path) -> dict:
-    """Latencies, scoreboard classes and stall floors measured over every harvested function."""
+    """Latencies, scoreboard classes, stall floors and barrier setup measured over every harvested
+    function; then the unbarriered bounds under that table (``sched.unbarriered_bounds``) and how
+    many hazards the checker still reports on ptxas's own code."""
     from functools import reduce
 
     from sass_lab.sass.latency import finish, merge
 
     with cf.ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(str(work),)) as ex:
         raws = list(ex.map(_collect_one, [c for _n, c in cubins], chunksize=8))
-    return finish(reduce(merge, raws))
+        table = finish(reduce(merge, raws))
+        bounds, left, where = {}, 0, []
+        for (name, _c), (b, n, fns) in zip(cubins, ex.map(_bounds_one, [(c, table) for _n, c in cubins], chunksize=8)):
+            for op, v in b.items():
+                bounds[op] = min(bounds.get(op, v), v)
+            left += n
+            where += [f"{name}: {f}" for f in fns]
+    table["bound"] = dict(sorted(bounds.items()))
+    table["hazards_on_ptxas_code"] = {"hazards": left, "functions": len(where), "first": where[:20]}
+    return table
 
 
 # --------------------------------------------------------------------------- held out
@@ -505,6 +539,9 @@ def main(argv=None) -> int:
     ap.add_argument("--check-only", action="store_true",
                     help="keep the encodings and scheduling table at --out; only rerun the round trip and "
                          "held-out checks over the same corpus and record their figures")
+    ap.add_argument("--sched-only", action="store_true",
+                    help="keep the encodings at --out; only measure the scheduling table again over the same "
+                         "corpus (latencies, barrier setup, unbarriered bounds) and write it")
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -526,6 +563,19 @@ def main(argv=None) -> int:
     for t, c in bad.most_common(10):
         print(f"  unreadable x{c}: {t}", file=sys.stderr)
     out = Path(args.out)
+    if args.sched_only:
+        sched_out = out.parent / "sm_90.sched.json"
+        sched = measure_sched(uniq_cubins, args.jobs, work)
+        sched_out.write_text(json.dumps(sched, separators=(",", ":"), sort_keys=True) + "\n")
+        print(f"sched: {len(sched['fixed'])} fixed-latency opcodes, {len(sched['variable'])} variable, setup "
+              f"{sched['setup']} {sched['setup_exceptions']}, {len(sched['bound'])} unbarriered bounds; "
+              f"{sched['hazards_on_ptxas_code']['hazards']} hazards left on ptxas code -> {sched_out} "
+              f"({time.time() - t0:.0f} s)", file=sys.stderr)
+        for op, v in sched["bound"].items():
+            print(f"  bound {op}: {v} cycles", file=sys.stderr)
+        for f in sched["hazards_on_ptxas_code"]["first"]:
+            print(f"  hazards in {f}", file=sys.stderr)
+        return 0
     if args.check_only:  # the data and its scheduling table as written by an earlier run
         with gzip.open(out, "rt") as f:
             models = json.load(f)["variants"]

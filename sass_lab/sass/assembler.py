@@ -158,9 +158,10 @@ def _label_refs(text: str) -> list[str]:
     return re.findall(r"`\(([^)]*)\)", text)
 
 
-def old_function(skeleton: bytes, name: str) -> tuple[dict[int, str], dict[str, int], tuple]:
-    """Instruction texts by address, labels and symbolic operands of ``name`` in the skeleton."""
-    raws = scan(nvdisasm_listing(skeleton)).get(name)
+def old_function(skeleton: bytes, name: str, scanned: dict | None = None) -> tuple[dict[int, str], dict[str, int], tuple]:
+    """Instruction texts by address, labels and symbolic operands of ``name`` in the skeleton
+    (``scanned``: its nvdisasm listing, scanned already)."""
+    raws = (scanned if scanned is not None else scan(nvdisasm_listing(skeleton))).get(name)
     if raws is None:
         return {}, {}, ()
     labels = {lab: r.address for r in raws for lab in r.labels}
@@ -172,7 +173,7 @@ def old_function(skeleton: bytes, name: str) -> tuple[dict[int, str], dict[str, 
 
 
 def code_of(name: str, instrs: list[SassInstr], labels: dict[str, int], skeleton: bytes, settings: dict,
-            old_registers: int, old_barriers: int = 0) -> Code:
+            old_registers: int, old_barriers: int = 0, old: tuple | None = None) -> Code:
     from .regs import access
 
     text = b"".join(i.word.to_bytes(16, "little") for i in instrs)
@@ -188,7 +189,7 @@ def code_of(name: str, instrs: list[SassInstr], labels: dict[str, int], skeleton
     barriers = settings.get("barriers", (None,))[0]
     if barriers is None and bars and max(bars) + 1 > old_barriers:
         barriers = max(bars) + 1  # named barriers beyond the skeleton's count
-    old_texts, old_labels, old_syms = old_function(skeleton, name)
+    old_texts, old_labels, old_syms = old if old is not None else old_function(skeleton, name)
     syms = tuple((i.address, s) for i in instrs for s in split(i.text, labels).symbols)
     return Code(text=text, texts={i.address: " ".join(i.text.split()) for i in instrs},
                 exits=tuple(i.address for i in instrs if i.opcode == "EXIT"),
@@ -211,6 +212,7 @@ def assemble(listing: Listing, skeleton: bytes | None = None, auto_control: bool
         raise UsageError(f"the listing is for {listing.arch}", hint="SASS encodings are learned for sm_90/sm_90a")
     skeleton = skeleton if skeleton is not None else load_skeleton(listing)
     info = read_cubin(skeleton)
+    scanned = scan(nvdisasm_listing(skeleton))
     codes, results = {}, {}
     for fn in listing.functions:
         if fn.name not in info:
@@ -239,9 +241,10 @@ def assemble(listing: Listing, skeleton: bytes | None = None, auto_control: bool
             raise SourceError(f"hazard: {h.describe()}", spans[h.consumer],
                               hint="wait on the barrier the producer sets (or use --auto-control)",
                               log=(f"{len(hazards)} hazards in {fn.name}:\n{more}" if len(hazards) > 1 else None))
-        check_returns(fn, named.texts, instrs, old_function(skeleton, fn.name)[0])
+        old = old_function(skeleton, fn.name, scanned)
+        check_returns(fn, named.texts, instrs, old[0])
         codes[fn.name] = code_of(fn.name, instrs, labels, skeleton, fn.settings, info[fn.name].registers,
-                                 info[fn.name].barriers)
+                                 info[fn.name].barriers, old)
         results[fn.name] = FunctionResult(fn.name, tuple(instrs), tuple(spans), hazards,
                                           codes[fn.name].registers or info[fn.name].registers,
                                           named.mapping, banks)

@@ -15,7 +15,18 @@ measured from ptxas's own schedules over the harvested corpus.
   unmeasured part of the model. Where a published microbenchmark gives a figure it is listed under
   ``DOCUMENTED`` and the larger of the two is used;
 * **barrier setup**: the least distance ptxas leaves between an instruction that sets a barrier and
-  the first instruction that waits on it;
+  the first instruction that waits on it, over setters whose stall is at least 1 (2 cycles over the
+  medium harvest: ptxas never waits on a barrier 1 cycle after setting it). A setter with stall 0
+  (``USETMAXREG``, ``HMMA``, ``ERRBAR`` — outside the issue-cycle model) that was waited on sooner
+  keeps its own least distance (``setup_exceptions``: USETMAXREG, 0);
+* **unbarriered bound**: ptxas leaves some variable-latency results without a write barrier when the
+  reader is far enough away (``MUFU.RCP64H R19, 3`` read ~100 cycles later, across a
+  ``BAR.SYNC``) — it relies on the result being there by then. ``sched.unbarriered_bounds`` measures,
+  per producer (opcode with modifiers), the least age (issue cycles since it, on every path) at which
+  ptxas reads such a result where nothing else in the model covers it: a bound ptxas relies on, so
+  never below the truth (overwrites are not counted: they prove a later completion). The checker takes such a result as complete at that age,
+  only for producers without a barrier and only for the variants measured; anything sooner is still
+  a hazard;
 * **least stall** per opcode: the smallest stall ptxas ever gives an instruction of the opcode, kept
   as a floor when seen over at least ``STALL_SAMPLES`` instances (and always for branches: ptxas
   never gives BRA/EXIT/RET less than 5); and the opcodes on which ptxas sets reuse flags.
@@ -63,6 +74,12 @@ class Table:
     reuse_ops: frozenset[str]
     source: dict[str, str]  # opcode -> "measured" / "documented" / "documented+measured"
     base_star: dict[str, int] = field(default_factory=dict)  # opcode -> largest "*" over its modifiers
+    setup_exceptions: dict[str, int] = field(default_factory=dict)  # setter opcode -> its own setup
+    bound: dict[str, int] = field(default_factory=dict)  # unbarriered producer (op) -> cycles it relies on
+
+    def setup_of(self, opcode: str) -> int:
+        """The setup time of a barrier set by ``opcode``."""
+        return self.setup_exceptions.get(opcode, self.setup)
 
     def latency(self, op: str, consumer: str = "*") -> int | None:
         """Cycles before an instruction of opcode ``consumer`` may read a result of ``op`` (opcode
@@ -104,6 +121,7 @@ def collect(functions) -> dict:
     stall_min: dict[str, int] = {}
     stall_n: dict[str, int] = defaultdict(int)
     setup = 99
+    setup0: dict[str, int] = {}  # setters with stall 0: opcode -> least distance to a wait
     reuse = set()
     for instrs in functions:
         ends = _block_ends(instrs)
@@ -125,7 +143,11 @@ def collect(functions) -> dict:
                 reuse.add(op)
             for b in range(6):
                 if ins.wait_mask >> b & 1 and b in barrier_set:
-                    setup = min(setup, t - times[barrier_set.pop(b)])
+                    j = barrier_set.pop(b)
+                    if instrs[j].stall:
+                        setup = min(setup, t - times[j])
+                    else:
+                        setup0[instrs[j].opcode] = min(setup0.get(instrs[j].opcode, 99), t - times[j])
             for r in u:
                 i = writer.get(r)
                 if i is not None and instrs[i].write_barrier is None:
@@ -148,16 +170,18 @@ def collect(functions) -> dict:
             if k in ends:
                 writer, barrier_set = {}, {}
     return {"wb": dict(wb), "rb": dict(rb), "lat": lat, "stall_min": stall_min, "stall_n": dict(stall_n),
-            "setup": setup, "reuse": sorted(reuse)}
+            "setup": setup, "setup0": setup0, "reuse": sorted(reuse)}
 
 
 def merge(a: dict, b: dict) -> dict:
     out = {"wb": dict(a["wb"]), "rb": dict(a["rb"]), "lat": {k: list(v) for k, v in a["lat"].items()},
            "stall_min": dict(a["stall_min"]), "stall_n": dict(a["stall_n"]), "setup": min(a["setup"], b["setup"]),
-           "reuse": sorted(set(a["reuse"]) | set(b["reuse"]))}
+           "setup0": dict(a.get("setup0", {})), "reuse": sorted(set(a["reuse"]) | set(b["reuse"]))}
     for op, (n, w) in b["wb"].items():
         cur = out["wb"].get(op, [0, 0])
         out["wb"][op] = [cur[0] + n, cur[1] + w]
+    for op, v in b.get("setup0", {}).items():
+        out["setup0"][op] = min(out["setup0"].get(op, 99), v)
     for op, n in b["rb"].items():
         out["rb"][op] = out["rb"].get(op, 0) + n
     for k, (v, n) in b["lat"].items():
@@ -186,7 +210,9 @@ def finish(raw: dict) -> dict:
             "reads_late": sorted(raw["rb"]),
             "min_stall": {op: v for op, v in sorted(raw["stall_min"].items())
                           if op in BRANCH_FLOOR or raw["stall_n"].get(op, 0) >= STALL_SAMPLES},
-            "setup": raw["setup"], "reuse_ops": raw["reuse"],
+            "setup": raw["setup"],
+            "setup_exceptions": {op: v for op, v in sorted(raw.get("setup0", {}).items()) if v < raw["setup"]},
+            "reuse_ops": raw["reuse"],
             "write_barrier_share": {op: v for op, v in sorted(raw["wb"].items())}}
 
 
@@ -213,7 +239,8 @@ def from_measured(m: dict) -> Table:
         b = op.split(".")[0]
         base_star[b] = max(base_star.get(b, 0), row["*"])
     return Table(fixed, frozenset(m["variable"]), frozenset(m["reads_late"]), dict(m["min_stall"]),
-                 int(m["setup"]), frozenset(m["reuse_ops"]), source, base_star)
+                 int(m["setup"]), frozenset(m["reuse_ops"]), source, base_star,
+                 dict(m.get("setup_exceptions", {})), dict(m.get("bound", {})))
 
 
 def data_path(arch: str) -> Path:

@@ -4,7 +4,7 @@ Widths: an operand suffix ``.64`` is a pair; loads/stores/atomics take their dat
 opcode's ``.64``/``.128`` modifier (``LDSM``/``STSM`` from their ``.1/.2/.4`` count); D* ops (DFMA, DADD, DMUL,
 DSETP, DMNMX) use pairs for every R operand; ``IMAD.WIDE`` writes a pair and reads a pair in
 slot C; ``CS2R`` writes a pair; conversions (F2F, F2I, I2F, I2I, FRND) take widths from their type
-modifiers (F64/S64/U64 = pair; the first type is the destination's); HMMA and HGMMA fragment sizes
+modifiers (F64/S64/U64 = pair; ``_convert_types`` says which is the destination's); HMMA and HGMMA fragment sizes
 come from the shape (``16816``/``1688``; ``64xNx16`` → N/2 F32 or N/4 F16 accumulator registers).
 """
 
@@ -66,6 +66,26 @@ def _mem_width(mods: tuple[str, ...]) -> int:
     return 1
 
 
+def _convert_types(op: str, mods) -> tuple[str, str]:
+    """(destination type, source type) of a conversion. I2F goes from an integer type to a float type
+    and F2I back, whichever order nvdisasm prints them in and with F32/S32 left out (``I2F.S64`` is
+    S64 → F32, ``I2F.BF16.S64`` S64 → BF16, ``F2I.U64.FLOOR`` F32 → U64); F2F and I2I print the
+    destination first; FRND has one type for both."""
+    types = [m for m in mods if _TYPE.fullmatch(m)]
+    if op in ("I2F", "F2I"):
+        floats = [t for t in types if t[0] in "FB"]
+        ints = [t for t in types if t[0] in "SU"]
+        f, i = (floats or ["F32"])[0], (ints or ["S32"])[0]
+        return (f, i) if op == "I2F" else (i, f)
+    if op == "FRND":
+        t = types[0] if types else "F32"
+        return t, t
+    return (types[0] if types else "", types[1] if len(types) > 1 else "")
+
+
+_TYPE = re.compile(r"(?:BF|F|S|U)\d+")
+
+
 def _widths(ins: SassInstr, n_dest: int) -> tuple[int, list[int]]:
     """(destination width, per-source widths) in registers."""
     op, mods = ins.opcode, ins.modifiers
@@ -86,10 +106,8 @@ def _widths(ins: SassInstr, n_dest: int) -> tuple[int, list[int]]:
     if op == "CS2R":
         return (1 if "32" in mods else 2), src
     if op in CONVERT:
-        types = [m for m in mods if m[:1] in "FSU" and m[1:].isdigit()]
-        dest = 2 if types and types[0] in WIDE_TYPES else 1
-        s = types[1] if len(types) > 1 else (types[0] if op == "FRND" and types else "")
-        return dest, [2 if s in WIDE_TYPES else 1] * n_src
+        d, s = _convert_types(op, mods)
+        return (2 if d in WIDE_TYPES else 1), [2 if s in WIDE_TYPES else 1] * n_src
     if op == "HMMA" and mods:
         acc = 4 if "F32" in mods else 2
         a, b = {"16816": (4, 2), "1688": (2, 1), "16832": (4, 2)}.get(mods[0], (1, 1))

@@ -45,6 +45,7 @@ class Hazard:
     consumer_text: str
     barrier: int | None = None
     cycles: int = 0
+    age: int | None = None  # issue cycles since an unbarriered producer (the least over paths)
 
     def describe(self) -> str:
         if self.kind == "EARLY":
@@ -55,14 +56,19 @@ class Hazard:
             return (f"{self.kind}: '{self.consumer_text}' {what} {self.reg} {self.cycles} cycle(s) before "
                     f"'{self.producer_text}' (fixed latency) has written it")
         via = "its write barrier" if self.kind != "WAR" else "its read barrier"
-        cover = f"no wait on barrier {self.barrier}" if self.barrier is not None else "it sets no barrier"
+        cover = (f"no wait on barrier {self.barrier}" if self.barrier is not None else
+                 f"it sets no barrier and issued {self.age} cycle(s) before" if self.age is not None else
+                 "it sets no barrier")
         return (f"{self.kind}: '{self.consumer_text}' {what} {self.reg} of variable-latency "
                 f"'{self.producer_text}' ({cover}; wait on {via})")
 
 
 # state: (pending variable entries, fixed-latency {reg: (cycles left, producer)})
 # entry = (producer index, kind "w"/"r", barrier or -1, depth on its barrier, rank in its queue, age)
+# age: issue cycles since the producer, up to the setup time (barriers) or AGE_CAP (no barrier: the
+# unbarriered bound of ``latency.Table.bound``)
 RANK_CAP = 64
+AGE_CAP = 1024
 
 
 def _text(ins: SassInstr) -> str:
@@ -110,30 +116,34 @@ def _step(k: int, ins: SassInstr, state, tab: Table, dd, report: list | None, in
     """Issue ``ins`` from ``state``; append hazards to ``report``; return the state after it."""
     pending, fixed = state
     defs, uses = dd[k]
+    if tab.bound:  # unbarriered results past the bound ptxas relies on (latency.Table.bound)
+        pending = frozenset(e for e in pending if not (e[2] < 0 and e[1] == "w"
+                                                       and e[5] >= tab.bound.get(instrs[e[0]].op, AGE_CAP + 1)))
     if ins.wait_mask:
         gone = {e for e in pending if e[2] >= 0 and ins.wait_mask >> e[2] & 1}
         if report is not None:  # a wait issued before the barrier is set: reported once, as EARLY
             for e in gone:
-                if e[5] < tab.setup:
-                    report.append(("EARLY", e[0], k, f"barrier {e[2]}", tab.setup - e[5]))
+                setup = tab.setup_of(instrs[e[0]].opcode)
+                if e[5] < setup:
+                    report.append(("EARLY", e[0], k, f"barrier {e[2]}", setup - e[5], None))
         pending = _retire(pending, gone, instrs)
     if report is not None:
-        for i, kind, b, _d, _r, _age in pending:
+        for i, kind, b, _d, _r, age in pending:
             pdefs, puses = dd[i]
             if kind == "w":
                 for r in sorted(uses & pdefs):
-                    report.append(("RAW", i, k, r, b))
+                    report.append(("RAW", i, k, r, b, age if b < 0 else None))
                 for r in sorted(defs & pdefs):
-                    report.append(("WAW", i, k, r, b))
+                    report.append(("WAW", i, k, r, b, age if b < 0 else None))
             else:  # predicates (the guard too) are read at issue: only registers are read late
                 for r in sorted(defs & puses):
                     if not r.startswith(("P", "UP")):
-                        report.append(("WAR", i, k, r, b))
+                        report.append(("WAR", i, k, r, b, None))
         for r, (left, i) in fixed.items():
             if r in uses:
                 need = left - (tab.latency(instrs[i].op) - tab.latency(instrs[i].op, ins.opcode))
                 if need > 0:
-                    report.append(("RAWF", i, k, r, need))
+                    report.append(("RAWF", i, k, r, need, None))
     db = _depbar(ins)
     if db is not None:
         bar, keep = db
@@ -155,10 +165,11 @@ def _step(k: int, ins: SassInstr, state, tab: Table, dd, report: list | None, in
         depth += 1 if b >= 0 and b in bars else 0
         if q is not None and _queue_key(instrs[i]) == q:
             rank = min(rank + 1, RANK_CAP)
-        entries.add((i, kind, b, depth, rank, min(age + stall, tab.setup)))
+        entries.add((i, kind, b, depth, rank, min(age + stall, tab.setup if b >= 0 else AGE_CAP)))
     if defs:
         if variable:
-            entries.add((k, "w", -1 if ins.write_barrier is None else ins.write_barrier, 0, 0, min(stall, tab.setup)))
+            b = -1 if ins.write_barrier is None else ins.write_barrier
+            entries.add((k, "w", b, 0, 0, min(stall, tab.setup if b >= 0 else AGE_CAP)))
         else:
             lat = tab.latency(ins.op) or 0
             for r in defs:
@@ -224,7 +235,7 @@ def check_hazards(instrs: list[SassInstr], tab: Table | None = None) -> list[Haz
     raw: list = []
     _flow(instrs, tab, dd, raw)
     out, seen = [], set()
-    for kind, i, k, r, extra in raw:
+    for kind, i, k, r, extra, age in raw:
         key = (kind, i, k, r)
         if key in seen:
             continue
@@ -234,8 +245,28 @@ def check_hazards(instrs: list[SassInstr], tab: Table | None = None) -> list[Haz
         elif kind == "EARLY":
             out.append(Hazard("EARLY", i, k, r, _text(instrs[i]), _text(instrs[k]), cycles=extra))
         else:
-            out.append(Hazard(kind, i, k, r, _text(instrs[i]), _text(instrs[k]), None if extra < 0 else extra))
+            out.append(Hazard(kind, i, k, r, _text(instrs[i]), _text(instrs[k]), None if extra < 0 else extra,
+                              age=age))
     return sorted(out, key=lambda h: (h.consumer, h.producer, h.reg))
+
+
+def unbarriered_bounds(functions, tab: Table) -> dict[str, int]:
+    """Per producer (opcode with modifiers): the least age at which ptxas reads the result of a
+    variable-latency instruction it gave no write barrier, where nothing else in the model covers it
+    — the bound ptxas relies on (``latency.Table.bound``). Reads only: a reader takes its operands at
+    issue, so the result was there; an overwrite proves less (the producer's write need only land
+    before the overwriter's, a latency later). ``tab`` without bounds."""
+    tab = replace(tab, bound={})
+    out: dict[str, int] = {}
+    for instrs in functions:
+        dd = [deps(i) for i in instrs]
+        raw: list = []
+        _flow(instrs, tab, dd, raw)
+        for kind, i, _k, _r, b, age in raw:
+            if kind == "RAW" and b < 0 and age is not None:
+                op = instrs[i].op
+                out[op] = min(out.get(op, AGE_CAP), age)
+    return dict(sorted(out.items()))
 
 
 # --------------------------------------------------------------------------- auto control
@@ -285,7 +316,7 @@ def schedule_control(instrs: list[SassInstr], tab: Table | None = None, reuse: b
         changed = False
         waits = [0] * n
         stalls = {}
-        for kind, _i, k, _r, extra in raw:
+        for kind, _i, k, _r, extra, _age in raw:
             if kind in ("RAWF", "EARLY"):
                 for p in preds[k]:
                     stalls[p] = max(stalls.get(p, 0), out[p].stall + extra)
