@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from sass_lab.sass.control import CTRL_MASK, join_words  # noqa: E402
 from sass_lab.sass.disasm import listing as nvdisasm_listing  # noqa: E402
 from sass_lab.sass.disasm import nvdisasm_path, scan  # noqa: E402
-from sass_lab.sass.fields import FieldError, number_bits, split  # noqa: E402
+from sass_lab.sass.fields import FieldError, split  # noqa: E402
 from sass_lab.sass.learn import Sample, learn  # noqa: E402
 
 HELD_OUT = ("conv_direct", "winograd_2x2_3x3", "histogram", "softmax", "transpose")
@@ -305,9 +305,10 @@ def listing(cubin: bytes, work: Path) -> str:
     return text
 
 
-def samples_of(text: str) -> tuple[list[Sample], list[str]]:
-    """Samples of one listing, and the instruction texts ``fields.split`` could not read."""
-    out, bad = [], []
+def samples_of(text: str) -> tuple[list[Sample], list[str], list[Sample]]:
+    """Samples of one listing, the instruction texts ``fields.split`` could not read, and the samples
+    whose immediate is a NaN (its text names no payload: ``nan_samples`` reads it from the word)."""
+    out, bad, nans = [], [], []
     for _name, raws in scan(text).items():
         labels = {lab: r.address for r in raws for lab in r.labels}
         for r in raws:
@@ -316,18 +317,85 @@ def samples_of(text: str) -> tuple[list[Sample], list[str]]:
             except FieldError:
                 bad.append(r.text)
                 continue
-            if any(k == "N" and number_bits(v, "f") is None and number_bits(v, "i") is None for k, v in sp.atoms):
-                continue  # a NaN immediate: the text names no payload (the listing writes its bits)
             atoms = tuple((k, (labels[v], r.address)) if k == "L" else (k, v) for k, v in sp.atoms)
             if any(k == "L" and not isinstance(v, tuple) for k, v in atoms):
                 bad.append(r.text)
                 continue
-            out.append(Sample(sp.key, sp.family, atoms, join_words(r.lo, r.hi) & ~CTRL_MASK))
-    return out, bad
+            sample = Sample(sp.key, sp.family, atoms, join_words(r.lo, r.hi) & ~CTRL_MASK)
+            if any(k == "N" and _is_nan(v) for k, v in sp.atoms):
+                nans.append(sample)  # the listing writes its bits; learning needs them read first
+                continue
+            out.append(sample)
+    return out, bad, nans
+
+
+def _is_nan(tok) -> bool:
+    return "NAN" in str(tok).upper()
+
+
+def _family(key: str) -> str:
+    """A variant's family key (``fields.split``: the opcode without its modifiers)."""
+    gk = "@U" if key.startswith("@U") else ""
+    op, _, shape = key[len(gk):].partition(" ")
+    return f"{gk}{op.split('.')[0]} {shape}".rstrip()
+
+
+NAN_MODES = {"f": (32, 23, 8), "d": (32, 20, 11)}  # value width, exponent position and width
+
+
+def _placements(field: dict, mode: str, k: int) -> list[int]:
+    runs = field.get(mode, [[], "0"])[0]
+    return [p + k - v for v, p, n in runs if v <= k < v + n]
+
+
+def nan_samples(nans: list[Sample], models: dict) -> list[Sample]:
+    """NaN immediates read from their words through learned placements: each value bit from the
+    word bits the variant places it at (when they agree), else from the one word bit every sibling
+    variant of the family (same opcode and operands) places it at. The bits must spell a NaN of the
+    printed sign; a sample with any bit left undetermined is dropped (its variant then refuses it)."""
+    siblings: dict[str, list[str]] = {}
+    for key in models:
+        siblings.setdefault(_family(key), []).append(key)
+    out = []
+    for smp in nans:
+        m = models.get(smp.key)
+        if m is None or "x" in m:
+            continue
+        atoms = list(smp.atoms)
+        for a, (kind, tok) in enumerate(smp.atoms):
+            if kind != "N" or not _is_nan(tok):
+                continue
+            field = m["f"][a]
+            mode = next((md for md in NAN_MODES if md in field), None)
+            if mode is None:
+                break
+            width, e0, ne = NAN_MODES[mode]
+            sibs = [models[k]["f"][a] for k in siblings.get(_family(smp.key), []) if k != smp.key
+                    and "x" not in models[k] and len(models[k]["f"]) > a and mode in models[k]["f"][a]]
+            value = 0
+            for k in range(width):
+                own = {(smp.word >> p) & 1 for p in _placements(field, mode, k)}
+                if len(own) != 1:
+                    places = {tuple(_placements(f, mode, k)) for f in sibs}
+                    places.discard(())
+                    if len(places) != 1 or len(next(iter(places))) != 1:
+                        break
+                    own = {(smp.word >> next(iter(places))[0]) & 1}
+                value |= own.pop() << k
+            else:
+                exp = (value >> e0) & ((1 << ne) - 1)
+                if exp == (1 << ne) - 1 and value & ((1 << e0) - 1) and (value >> (width - 1)) == tok.startswith("-"):
+                    atoms[a] = ("N", f"0x{value:x}")
+                    continue
+            break
+        else:
+            out.append(Sample(smp.key, smp.family, tuple(atoms), smp.word))
+    return out
 
 
 def harvest(cubins: list[tuple[str, bytes]], work: Path, jobs: int):
     uniq: dict[tuple, Sample] = {}
+    nans: dict[tuple, Sample] = {}
     total = 0
     bad: Counter = Counter()
     seen = set()
@@ -339,14 +407,16 @@ def harvest(cubins: list[tuple[str, bytes]], work: Path, jobs: int):
             todo.append((name, cub))
     with cf.ThreadPoolExecutor(max_workers=jobs) as ex:
         for i, text in enumerate(ex.map(lambda t: listing(t[1], work), todo)):
-            ss, b = samples_of(text)
-            total += len(ss)
+            ss, b, ns = samples_of(text)
+            total += len(ss) + len(ns)
             bad.update(b)
             for s in ss:
                 uniq.setdefault((s.key, s.atoms, s.word), s)
+            for s in ns:
+                nans.setdefault((s.key, s.atoms, s.word), s)
             if (i + 1) % 200 == 0:
                 print(f"  disassembled {i + 1}/{len(todo)}", file=sys.stderr)
-    return list(uniq.values()), total, bad, todo
+    return list(uniq.values()), total, bad, todo, list(nans.values())
 
 
 # --------------------------------------------------------------------------- verify
@@ -557,7 +627,7 @@ def main(argv=None) -> int:
     print(f"harvest: {len(sources)} PTX sources x {len(options)} option sets", file=sys.stderr)
     cubins = compile_corpus(sources, options, work, args.jobs)
     print(f"harvest: {len(cubins)} cubins ({time.time() - t0:.0f} s)", file=sys.stderr)
-    samples, total, bad, uniq_cubins = harvest(cubins, work, args.jobs)
+    samples, total, bad, uniq_cubins, nans = harvest(cubins, work, args.jobs)
     print(f"harvest: {total} instructions, {len(samples)} distinct, {sum(bad.values())} unreadable "
           f"({time.time() - t0:.0f} s)", file=sys.stderr)
     for t, c in bad.most_common(10):
@@ -581,6 +651,12 @@ def main(argv=None) -> int:
             models = json.load(f)["variants"]
     else:
         models = learn(samples)
+        read = nan_samples(nans, models)
+        print(f"harvest: {len(read)}/{len(nans)} distinct NaN-immediate samples read through learned placements "
+              f"({time.time() - t0:.0f} s)", file=sys.stderr)
+        if read:
+            samples = samples + read
+            models = learn(samples)
     unlearnable = {k: m["x"] for k, m in models.items() if "x" in m}
     corpus = {"sources": len(sources), "option_sets": [f"{t} {' '.join(o)}".strip() for t, o in options],
               "cubins": len(uniq_cubins),

@@ -185,7 +185,8 @@ def code_of(name: str, instrs: list[SassInstr], labels: dict[str, int], skeleton
     elif registers < need:
         raise SourceError(f".registers {registers} is below what the code uses ({need} = R{top} + 1 + "
                           f"{REG_SLACK})", settings["registers"][1])
-    bars = [int(o.value) for i in instrs if i.opcode == "BAR" for o in i.operands if o.kind == "imm"]
+    # the barrier is BAR's first operand ('BAR.SYNC 0x1, 0x80': barrier 1 for 128 threads)
+    bars = [int(i.operands[0].value) for i in instrs if i.opcode == "BAR" and i.operands and i.operands[0].kind == "imm"]
     barriers = settings.get("barriers", (None,))[0]
     if barriers is None and bars and max(bars) + 1 > old_barriers:
         barriers = max(bars) + 1  # named barriers beyond the skeleton's count

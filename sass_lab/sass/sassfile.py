@@ -118,10 +118,15 @@ def nan_bits(arch: str):
             for mode, runs, fixed in fa:
                 if mode not in ("f", "d", "h", "b"):
                     continue
-                v = fixed
+                read: dict[int, set[int]] = {}  # value bit -> the word bits at its placements
                 for k, p, n in runs:
-                    mask = ((1 << n) - 1) << k
-                    v = (v & ~mask) | (((word >> p) & ((1 << n) - 1)) << k)
+                    for j in range(n):
+                        read.setdefault(k + j, set()).add((word >> (p + j)) & 1)
+                if any(len(b) > 1 for b in read.values()):
+                    continue  # placements disagree on this word: no payload read (the encoder refuses)
+                v = fixed
+                for k, (bit,) in read.items():
+                    v = (v & ~(1 << k)) | (bit << k)
                 out.append(f"0x{v:x}")
                 break
             else:

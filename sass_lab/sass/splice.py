@@ -164,9 +164,11 @@ def _layout(cubin: bytes, eh, secs: list[_Sec], phs) -> bytes:
         elif inside:
             first = min(inside, key=lambda t: t[1]._old_off)
             last = max(inside, key=lambda t: t[1]._old_off + t[1]._old_size)
-            ph[2] = first[1].hdr[4]
-            end = last[1].hdr[4] + last[1].hdr[5]
-            grow = end - ph[2] - ph[5]
+            # the segment keeps what ptxas put around its sections (a gap before the first, padding
+            # after the last: 'p_filesz' 176 over sections ending at 175) and grows with them
+            ph[2] = first[1].hdr[4] - (first[1]._old_off - old_start)
+            old_span = last[1]._old_off + last[1]._old_size - first[1]._old_off
+            grow = (last[1].hdr[4] + last[1].hdr[5] - first[1].hdr[4]) - old_span
             ph[5] += grow
             ph[6] += grow
         new_phs.append(ph)

@@ -35,6 +35,40 @@ def test_unedited_listing_rebuilds_the_cubin_byte_for_byte(name, arch):
     assert sassfile.dump(sassfile.read(text, "k.sass")).count("\n") > 10
 
 
+ODD_GLOBALS = """.version 9.0
+.target sm_90
+.address_size 64
+.global .align 4 .b32 gv[3] = {1, 2, 3};
+.global .align 1 .b8 gs[7] = {1, 2, 3, 4, 5, 6, 7};
+.global .align 4 .u32 hits;
+.visible .entry k(.param .u64 p)
+{
+  .reg .b32 %r<5>; .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [p];
+  ld.global.u32 %r1, [gv+4];
+  ld.global.u8 %r2, [gs+3];
+  ld.global.u32 %r4, [hits];
+  add.s32 %r3, %r1, %r2;
+  add.s32 %r3, %r3, %r4;
+  st.global.u32 [%rd1], %r3;
+  ret;
+}
+"""
+
+
+def test_a_segment_padded_past_its_last_section_round_trips():
+    """ptxas gives the data segment p_filesz 20 over a 19-byte .nv.global.init: the padding stays."""
+    from elftools.elf.elffile import ELFFile
+
+    from sass_lab.toolchain.compile import compile_ptx
+
+    cubin = compile_ptx(ODD_GLOBALS, "sm_90").cubin
+    init = ELFFile(io.BytesIO(cubin)).get_section_by_name(".nv.global.init")
+    seg = next(s for s in ELFFile(io.BytesIO(cubin)).iter_segments() if s["p_offset"] == init["sh_offset"])
+    assert seg["p_filesz"] > init["sh_size"]  # the case itself
+    assert assemble_text(listing_of(cubin), cubin, check=False).cubin == cubin
+
+
 def _relocs(cubin: bytes) -> dict[str, list[tuple[int, int]]]:
     from elftools.elf.elffile import ELFFile
     from elftools.elf.relocation import RelocationSection
@@ -150,6 +184,17 @@ def test_shorter_code_moves_the_warp_wide_sites_of_attribute_0x31():
     lines[vote] = lines[vote].replace("VOTEU.ANY UR4,", "VOTEU.ANY UR5,")
     with pytest.raises(Exception, match="0x31 lists the instruction"):
         assemble_text("\n".join(lines) + "\n", cubin, check=False)
+
+
+def test_named_barrier_count_comes_from_the_barrier_operand_not_the_thread_count():
+    cubin = compile_fixture("misc", "sm_90")
+    text = listing_of(cubin).replace("\nsaxpy:\n", "\nsaxpy:\n", 1)
+    lines = text.splitlines()
+    start = lines.index(".function saxpy")
+    k = next(i for i in range(start, len(lines)) if lines[i].startswith("        "))
+    lines.insert(k, "        --:-:-:-:5      BAR.SYNC.DEFER_BLOCKING 0x1, 0x80 ;")
+    out = assemble_text("\n".join(lines) + "\n", cubin, check=False)
+    assert read_cubin(out.cubin)["saxpy"].barriers == 2  # barriers 0 and 1 (not 0x80 + 1)
 
 
 def _err(text: str, cubin: bytes, **kw) -> SourceError:
