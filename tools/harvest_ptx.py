@@ -491,6 +491,21 @@ def kernels(seed: int = 1) -> list[tuple[str, list[Snippet], str]]:
         for live in (4, -4):
             out.append((f"gen_{g}_{live if live > 0 else 'u' + str(-live)}", items, "sm_90", live,
                         mrng.randint(0, 1 << 30)))
+    # SFU instructions on immediates: random finite bit patterns, so that the immediate's placement is
+    # learned bit by bit (the fixed IMM values above vary together in too few bits). ptxas folds
+    # rcp/ex2/sin/cos of a constant and rsqrt/sqrt/lg2 of a positive one: those get negative inputs.
+    srng = random.Random(seed + 2)
+    items = []
+    for op, sign in (("rsqrt", 1), ("sqrt", 1), ("lg2", 1), ("tanh", None)):
+        for _ in range(24):
+            s = srng.getrandbits(1) if sign is None else sign
+            bits = s << 31 | srng.randint(1, 254) << 23 | srng.getrandbits(23)
+            items.append(_s(f"{op}.approx.f32 {{d}}, 0f{bits:08X};", ["f32"], []))
+    for op in ("rsqrt.approx", "rcp.approx.ftz"):
+        for _ in range(12):
+            hi = srng.getrandbits(1) << 31 | srng.randint(1, 2046) << 20 | srng.getrandbits(20)
+            items.append(_s(f"{op}.f64 {{d}}, 0d{hi:08X}00000000;", ["f64"], []))
+    out.append(("gen_sfu_imm_4", items, "sm_90", 4, srng.randint(0, 1 << 30)))
     return out
 
 
