@@ -232,7 +232,10 @@ def number_bits(tok: str, mode: str) -> int | None:
             return None
         return bits if struct.unpack("<e", struct.pack("<H", bits))[0] == x or math.isinf(x) else None
     if mode == "b":
-        bits = struct.unpack("<I", struct.pack("<f", x))[0]
+        try:
+            bits = struct.unpack("<I", struct.pack("<f", x))[0]
+        except OverflowError:  # beyond fp32 (an fp64 immediate such as 8.98e+307)
+            return None
         return bits >> 16 if bits & 0xFFFF == 0 and struct.unpack("<f", struct.pack("<I", bits))[0] == x \
             or math.isinf(x) else None
     raise ValueError(mode)

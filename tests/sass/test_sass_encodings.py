@@ -72,3 +72,49 @@ def test_nan_immediates_are_written_as_bits():
     text = lossless_text("FSEL R7, R7, +QNAN , !P0 ;", word, nan_bits("sm_90"))
     assert text == "FSEL R7, R7, 0x7ff00000 , !P0 ;"
     assert encoder("sm_90").encode(text) == word & ~CTRL_MASK
+
+
+def test_a_nan_immediate_round_trips_through_the_listing():
+    """intrinsics.sm_90.ptx makes ptxas write 'MUFU.RSQ R2, -QNAN' (bits 0xffc00000): the listing
+    names the bits read through the learned placements and the cubin comes back byte for byte."""
+    import hashlib
+
+    from sass_lab.sass import assembler, sassfile
+    from sass_lab.toolchain.compile import compile_ptx
+
+    cubin = compile_ptx((ROOT / "tests/emulator/data/intrinsics.sm_90.ptx").read_text(), "sm_90").cubin
+    assert "-QNAN" in listing(cubin)
+    text = sassfile.write(cubin, "k.cubin", hashlib.sha1(cubin).hexdigest())
+    assert "MUFU.RSQ R2, 0xffc00000 ;" in text
+    assert assembler.assemble(sassfile.read(text, "k.sass"), cubin, check=False).cubin == cubin
+
+
+def test_nan_samples_read_payloads_only_where_learned_placements_agree():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import harvest_sass as H
+
+    from sass_lab.sass.learn import Sample
+
+    ident = {"f": [[[0, 32, 32]], "0"]}
+    spread = {"f": [[[0, 32, 32], [0, 64, 1]], "0"]}  # value bit 0 also placed at word bit 64
+    models = {"X.A R, N": {"n": 9, "c": "0", "f": [{"": [[], "0"]}, ident]},
+              "X.B R, N": {"n": 9, "c": "0", "f": [{"": [[], "0"]}, spread]},
+              "X.C R, N": {"n": 9, "c": "0", "f": [{"": [[], "0"]}, ident]}}
+    word = 0xFFC00001 << 32
+    nan = [Sample("X.A R, N", "X R, N", (("R", 2), ("N", "-QNAN")), word)]
+    assert H.nan_samples(nan, models)[0].atoms[1] == ("N", "0xffc00001")
+    # word bits 32 and 64 disagree: the siblings (one placement each, the same) decide
+    assert H.nan_samples([Sample("X.B R, N", "X R, N", nan[0].atoms, word)], models)[0].atoms[1] == ("N", "0xffc00001")
+    del models["X.A R, N"], models["X.C R, N"]
+    assert H.nan_samples([Sample("X.B R, N", "X R, N", nan[0].atoms, word)], models) == []  # nobody decides
+    # the bits must spell a NaN of the printed sign
+    assert H.nan_samples([Sample("X.B R, N", "X R, N", (("R", 2), ("N", "+QNAN")), word | 1 << 64)], models) == []
+
+
+def test_an_fp64_immediate_beyond_fp32_is_a_number_not_a_nan():
+    from sass_lab.sass.fields import number_bits
+
+    t = "8.98846567431157953865e+307"  # DMUL R, R, N in intrinsics: learned, not set aside as a NaN
+    assert [number_bits(t, m) for m in "ifdhb"] == [None, None, 0x7FE00000, None, None]
