@@ -340,7 +340,7 @@ def _family(key: str) -> str:
     return f"{gk}{op.split('.')[0]} {shape}".rstrip()
 
 
-NAN_MODES = {"f": (32, 23, 8), "d": (32, 20, 11)}  # value width, exponent position and width
+NAN_MODES = {"f": (32, 23, 8), "d": (32, 20, 11), "h": (16, 10, 5), "b": (16, 7, 8)}  # width, exponent at, bits
 
 
 def _placements(field: dict, mode: str, k: int) -> list[int]:

@@ -111,6 +111,10 @@ def test_nan_samples_read_payloads_only_where_learned_placements_agree():
     assert H.nan_samples([Sample("X.B R, N", "X R, N", nan[0].atoms, word)], models) == []  # nobody decides
     # the bits must spell a NaN of the printed sign
     assert H.nan_samples([Sample("X.B R, N", "X R, N", (("R", 2), ("N", "+QNAN")), word | 1 << 64)], models) == []
+    # fp16 (HFMA2.MMA R, RZ, RZ, 0, +QNAN: ptxas's 0x7fff)
+    models["H R, N"] = {"n": 9, "c": "0", "f": [{"": [[], "0"]}, {"h": [[[0, 32, 16]], "0"]}]}
+    assert H.nan_samples([Sample("H R, N", "H R, N", (("R", 2), ("N", "+QNAN")), 0x7FFF << 32)], models)[0].atoms[1] \
+        == ("N", "0x7fff")
 
 
 def test_an_fp64_immediate_beyond_fp32_is_a_number_not_a_nan():
