@@ -492,21 +492,26 @@ def _collect_one(cub: bytes) -> dict:
     return collect(list(disassemble(cub).values()))
 
 
-def _bounds_one(args) -> tuple[dict, int, list[str]]:
-    """The unbarriered bounds ptxas relies on in one cubin, and the hazards left under ``table``
-    once they hold (every other kind: the checker's verdict on ptxas's own code)."""
+def _bounds_one(args) -> tuple[dict, list[str], list[tuple[str, str, int]]]:
+    """The unbarriered bounds ptxas relies on in one cubin; the functions with other hazards under
+    ``table``; and its unbarriered hazards as (function, bound key, age), which the corpus-wide
+    bounds settle (``measure_sched``)."""
     cub, table = args
     from sass_lab.sass.disasm import disassemble
     from sass_lab.sass.latency import from_measured
-    from sass_lab.sass.sched import check_hazards, unbarriered_bounds
+    from sass_lab.sass.sched import bound_key, check_hazards, unbarriered_bounds
 
     tab = from_measured(table)
     fns = disassemble(cub)
     bounds = unbarriered_bounds(list(fns.values()), tab)
-    left = {name: [h for h in check_hazards(instrs, tab) if not (h.kind in ("RAW", "WAW") and h.barrier is None
-                                                                 and h.age is not None)]
-            for name, instrs in fns.items()}
-    return bounds, sum(map(len, left.values())), [n for n, hs in left.items() if hs]
+    other, unbarred = [], []
+    for name, instrs in fns.items():
+        for h in check_hazards(instrs, tab):
+            if h.kind in ("RAW", "WAW") and h.barrier is None and h.age is not None:
+                unbarred.append((name, bound_key(instrs[h.producer].op, h.reg), h.age))
+            else:
+                other.append(name)
+    return bounds, other, unbarred
 
 
 def measure_sched(cubins: list[tuple[str, bytes]], jobs: int, work: Path) -> dict:
@@ -520,14 +525,17 @@ def measure_sched(cubins: list[tuple[str, bytes]], jobs: int, work: Path) -> dic
     with cf.ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(str(work),)) as ex:
         raws = list(ex.map(_collect_one, [c for _n, c in cubins], chunksize=8))
         table = finish(reduce(merge, raws))
-        bounds, left, where = {}, 0, []
-        for (name, _c), (b, n, fns) in zip(cubins, ex.map(_bounds_one, [(c, table) for _n, c in cubins], chunksize=8)):
-            for op, v in b.items():
-                bounds[op] = min(bounds.get(op, v), v)
-            left += n
-            where += [f"{name}: {f}" for f in fns]
+        bounds, left = {}, []
+        for (name, _c), (b, other, unbarred) in zip(cubins, ex.map(_bounds_one, [(c, table) for _n, c in cubins],
+                                                                  chunksize=8)):
+            for key, v in b.items():
+                bounds[key] = min(bounds.get(key, v), v)
+            left.append((name, other, unbarred))
+    hazards = [f"{name}: {f}" for name, other, unbarred in left
+               for f in other + [f for f, key, age in unbarred if age < bounds.get(key, age + 1)]]
+    where = list(dict.fromkeys(hazards))
     table["bound"] = dict(sorted(bounds.items()))
-    table["hazards_on_ptxas_code"] = {"hazards": left, "functions": len(where), "first": where[:20]}
+    table["hazards_on_ptxas_code"] = {"hazards": len(hazards), "functions": len(where), "first": where[:20]}
     return table
 
 
@@ -641,8 +649,8 @@ def main(argv=None) -> int:
               f"{sched['setup']} {sched['setup_exceptions']}, {len(sched['bound'])} unbarriered bounds; "
               f"{sched['hazards_on_ptxas_code']['hazards']} hazards left on ptxas code -> {sched_out} "
               f"({time.time() - t0:.0f} s)", file=sys.stderr)
-        for op, v in sched["bound"].items():
-            print(f"  bound {op}: {v} cycles", file=sys.stderr)
+        for key, v in sched["bound"].items():
+            print(f"  bound {key}: {v} cycles", file=sys.stderr)
         for f in sched["hazards_on_ptxas_code"]["first"]:
             print(f"  hazards in {f}", file=sys.stderr)
         return 0

@@ -236,7 +236,7 @@ def learn_variant(samples: Sequence[Sample], family: dict[tuple[int, str], dict[
             # keeps the field's offset (word bit - value bit) the same as its other bits'
             pos = {k: [fam[k]] if len(pl.pos[k]) > 1 and fam.get(k) in pl.pos[k] else list(pl.pos[k])
                    for k in pl.varying}
-            orig[(a, m)] = {k: list(ps) for k, ps in pos.items()}
+            orig[(a, m)] = {k: list(pl.pos[k]) for k in pl.varying}  # before the family's choice too
             pos, _d = _one_offset(pos)
             for k in range(width(samples[0].atoms[a][0], m)):
                 if k in pos or k not in fam:

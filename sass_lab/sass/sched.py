@@ -116,9 +116,6 @@ def _step(k: int, ins: SassInstr, state, tab: Table, dd, report: list | None, in
     """Issue ``ins`` from ``state``; append hazards to ``report``; return the state after it."""
     pending, fixed = state
     defs, uses = dd[k]
-    if tab.bound:  # unbarriered results past the bound ptxas relies on (latency.Table.bound)
-        pending = frozenset(e for e in pending if not (e[2] < 0 and e[1] == "w"
-                                                       and e[5] >= tab.bound.get(instrs[e[0]].op, AGE_CAP + 1)))
     if ins.wait_mask:
         gone = {e for e in pending if e[2] >= 0 and ins.wait_mask >> e[2] & 1}
         if report is not None:  # a wait issued before the barrier is set: reported once, as EARLY
@@ -131,9 +128,11 @@ def _step(k: int, ins: SassInstr, state, tab: Table, dd, report: list | None, in
         for i, kind, b, _d, _r, age in pending:
             pdefs, puses = dd[i]
             if kind == "w":
-                for r in sorted(uses & pdefs):
+                # an unbarriered result of that register class past the bound ptxas relies on is there
+                done = {r for r in pdefs if b < 0 and age >= tab.bound.get(bound_key(instrs[i].op, r), AGE_CAP + 1)}
+                for r in sorted((uses & pdefs) - done):
                     report.append(("RAW", i, k, r, b, age if b < 0 else None))
-                for r in sorted(defs & pdefs):
+                for r in sorted((defs & pdefs) - done):
                     report.append(("WAW", i, k, r, b, age if b < 0 else None))
             else:  # predicates (the guard too) are read at issue: only registers are read late
                 for r in sorted(defs & puses):
@@ -250,10 +249,17 @@ def check_hazards(instrs: list[SassInstr], tab: Table | None = None) -> list[Haz
     return sorted(out, key=lambda h: (h.consumer, h.producer, h.reg))
 
 
+def bound_key(op: str, reg: str) -> str:
+    """The unbarriered bound of ``op``'s results of ``reg``'s class: predicates (``P``, ``UP``) and
+    registers are measured apart (``ATOM … P1, RZ, …``: ptxas reads P1 5 cycles later; that says
+    nothing about a register result)."""
+    return f"{op} {'P' if reg.startswith(('P', 'UP')) else 'R'}"
+
+
 def unbarriered_bounds(functions, tab: Table) -> dict[str, int]:
-    """Per producer (opcode with modifiers): the least age at which ptxas reads the result of a
-    variable-latency instruction it gave no write barrier, where nothing else in the model covers it
-    — the bound ptxas relies on (``latency.Table.bound``). Reads only: a reader takes its operands at
+    """Per producer (opcode with modifiers) and result class (``bound_key``): the least age at which
+    ptxas reads the result of a variable-latency instruction it gave no write barrier, where nothing
+    else in the model covers it — the bound ptxas relies on (``latency.Table.bound``). Reads only: a reader takes its operands at
     issue, so the result was there; an overwrite proves less (the producer's write need only land
     before the overwriter's, a latency later). ``tab`` without bounds."""
     tab = replace(tab, bound={})
@@ -262,10 +268,10 @@ def unbarriered_bounds(functions, tab: Table) -> dict[str, int]:
         dd = [deps(i) for i in instrs]
         raw: list = []
         _flow(instrs, tab, dd, raw)
-        for kind, i, _k, _r, b, age in raw:
+        for kind, i, _k, r, b, age in raw:
             if kind == "RAW" and b < 0 and age is not None:
-                op = instrs[i].op
-                out[op] = min(out.get(op, AGE_CAP), age)
+                key = bound_key(instrs[i].op, r)
+                out[key] = min(out.get(key, AGE_CAP), age)
     return dict(sorted(out.items()))
 
 

@@ -155,3 +155,23 @@ def test_relocated_operands_stay_in_the_shape():
                       ("MOV R2, 32@lo((k + .L_x_0@srel)) ;", "MOV R, 32@lo(X)")):
         sp = split(text)
         assert sp.key == key and sp.symbols == (text.split(", ")[1][:-2],)
+
+
+def test_a_family_placement_never_drops_a_word_bit_that_varies():
+    """Immediate bits 0 and 3 always equal here (each could be word bit 32 or 35); a family whose other
+    variants read the field differently (F2I: fp32 and fp64-high sources in one family) places both
+    at 32. Word bit 35 still varies: it must stay placed, or every sample with bit 3 set re-encodes
+    wrong (ptxas's F2I.U8.CEIL.NTZ R10, 1 came back as 1.5 before)."""
+    from sass_lab.sass.learn import learn_variant
+
+    rng = random.Random(21)
+    samples = [sample("FOO.X R1, R2, 0x0 ;")]
+    for _ in range(200):
+        v = rng.getrandbits(16) & ~0b1001
+        v |= 0b1001 if rng.getrandbits(1) else 0
+        samples.append(sample(f"FOO.X R{rng.randrange(128)}, R{rng.randrange(128)}, 0x{v:x} ;"))
+    imm = len(samples[0].atoms) - 1
+    model = learn_variant(samples, {(imm, m): {0: 32, 3: 32} for m in "ifdhb"})
+    enc = Encoder({"arch": "sm_90", "variants": {"FOO.X R, R, N": model}})
+    for t in ("FOO.X R1, R2, 0x9 ;", "FOO.X R3, R4, 0xf9 ;"):
+        assert enc.encode(t) == truth(t)

@@ -100,7 +100,7 @@ def _mufu_read_after(cycles: int):
 def test_unbarriered_variable_latency_bound_is_measured_and_a_short_distance_is_still_a_hazard():
     from sass_lab.sass.latency import table
 
-    bound = table().bound["MUFU.RCP64H"]  # the least distance ptxas ever leaves (measured)
+    bound = table().bound["MUFU.RCP64H R"]  # the least distance ptxas ever leaves (measured)
     assert 15 < bound <= 92  # 92: the Hopper fixture's own distance, part of the harvest
     assert kinds(_mufu_read_after(bound)) == []
     (h,) = check_hazards(_mufu_read_after(bound - 1))
@@ -122,11 +122,28 @@ def test_unbarriered_bounds_over_a_branch_take_the_shortest_path():
 
     code = prog(MUFU.format(2), "--:-:-:-:5 @P0 BRA `(.L_x_0)", "--:-:-:-:15 NOP", ".L_x_0:",
                 "--:-:-:-:1 DFMA R20, R18, -R2, 1")
-    assert unbarriered_bounds([code], table()) == {"MUFU.RCP64H": 7}  # 2 + 5, the branch taken
-    assert check_hazards(code, replace(table(), bound={"MUFU.RCP64H": 8}))
-    assert check_hazards(code, replace(table(), bound={"MUFU.RCP64H": 7})) == []
+    assert unbarriered_bounds([code], table()) == {"MUFU.RCP64H R": 7}  # 2 + 5, the branch taken
+    assert check_hazards(code, replace(table(), bound={"MUFU.RCP64H R": 8}))
+    assert check_hazards(code, replace(table(), bound={"MUFU.RCP64H R": 7})) == []
     # an overwrite proves no bound (the producer need only land before the overwriter does)
     assert unbarriered_bounds([prog(MUFU.format(2), "--:-:-:-:1 MOV R19, RZ")], table()) == {}
+
+
+def test_unbarriered_bounds_are_per_result_class():
+    """ptxas reads ATOM's predicate result 5 cycles later without a barrier: that bounds predicates
+    only; its register result read as soon stays a hazard."""
+    from dataclasses import replace
+
+    from sass_lab.sass.latency import table
+    from sass_lab.sass.sched import unbarriered_bounds
+
+    atom = "--:-:-:-:5 ATOM.E.ADD.F16x2.RN.STRONG.GPU P1, R3, desc[UR6][R6.64], R13"
+    assert unbarriered_bounds([prog(atom, "--:-:-:-:5 @P1 BRA `(.L_x_0)", ".L_x_0:", "--:-:-:-:5 EXIT")], table()) \
+        == {"ATOM.E.ADD.F16x2.RN.STRONG.GPU P": 5}
+    tab = replace(table(), bound={"ATOM.E.ADD.F16x2.RN.STRONG.GPU P": 5})
+    assert check_hazards(prog(atom, "--:-:-:-:5 @P1 BRA `(.L_x_0)", ".L_x_0:", "--:-:-:-:5 EXIT"), tab) == []
+    (h,) = check_hazards(prog(atom, "--:-:-:-:1 IADD3 R4, R3, R3, RZ"), tab)
+    assert (h.kind, h.reg, h.age) == ("RAW", "R3", 5)
 
 
 def test_in_order_queue_covers_an_earlier_load():
