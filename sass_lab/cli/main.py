@@ -192,10 +192,19 @@ def main(argv: list[str] | None = None) -> int:
     hook = sys.unraisablehook
     delivered = threading.Event()
     sys.unraisablehook = _unraisable(hook, delivered)
+    interrupted = threading.Event()  # a Ctrl-C arrived: whatever fails after it is its consequence
+    old_int = None
+    if threading.current_thread() is threading.main_thread():
+        def on_int(signum, frame):
+            interrupted.set()
+            signal.default_int_handler(signum, frame)
+        old_int = signal.signal(signal.SIGINT, on_int)
     try:
-        return _main(argv, delivered)
+        return _main(argv, delivered, interrupted)
     finally:
         delivered.set()  # no resend outlives the command  # a command's --compiler/--limit end with it (main() may be called again in-process)
+        if old_int is not None:
+            signal.signal(signal.SIGINT, old_int)
         sys.unraisablehook = hook
         for k, v in saved.items():
             if v is None:
@@ -204,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ[k] = v
 
 
-def _main(argv: list[str] | None, delivered=None) -> int:
+def _main(argv: list[str] | None, delivered=None, interrupted=None) -> int:
     args = None
     try:  # building the parser imports the pipeline: Ctrl-C there is an interruption too
         args = build_parser().parse_args(argv)
@@ -230,6 +239,11 @@ def _main(argv: list[str] | None, delivered=None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:  # noqa: BLE001 - a user's file or an internal error: say which
+        if interrupted is not None and interrupted.is_set():  # e.g. an import the Ctrl-C cut short
+            if delivered is not None:
+                delivered.set()
+            print("interrupted", file=sys.stderr)
+            return 130
         err = user_error(e, args)
         if err is not None:
             print_error(err)

@@ -613,3 +613,31 @@ def test_ctrl_c_python_cannot_raise_still_interrupts(monkeypatch, capsys):
     rc, text = _run(["results"], capsys)
     assert rc == 130 and "interrupted" in text
     assert "Traceback" not in text and "Exception ignored" not in text, text
+
+
+def test_an_error_after_a_swallowed_ctrl_c_is_an_interruption(monkeypatch, capsys):
+    """A Ctrl-C that lands where it is swallowed (an import's cleanup, a finalizer) can leave a half-done
+    import behind and an ImportError later: that is the interruption's doing — exit 130, not 'internal
+    error' (seen under load in test_killed_assemble_leaves_whole_outputs_or_none[SIGINT])."""
+    import argparse
+    import signal
+
+    from sass_lab.cli import main as m
+
+    def func(args):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
+        raise ImportError("cannot import name 'x' from partially initialized module 'y'")
+
+    class Parser:
+        def parse_args(self, argv):
+            return argparse.Namespace(func=func, command="assemble")
+
+    monkeypatch.setattr(m, "build_parser", lambda: Parser())
+    monkeypatch.setattr(m, "apply_build_options", lambda args: None)
+    assert m.main([]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "internal error" not in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
