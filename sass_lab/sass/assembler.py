@@ -132,12 +132,7 @@ def check_returns(fn: Function, texts: list[str], instrs: list[SassInstr], old_t
     names that place (``sassfile.return_labels``), or the call is where the skeleton had it (its
     return address written as a number is then still right)."""
     named = set()
-    addr, where = 0, {}
-    for it in fn.items:
-        if it.label:
-            where[it.label] = addr
-        else:
-            addr += 16
+    where = fn.label_addresses()
     for t in texts:
         m = LABEL_MOV.match(t)
         if m and m.group(2) in where:
@@ -302,12 +297,7 @@ def readback(result: Assembled, listing: Listing) -> None:
             problems.append(f"{name}: missing in nvdisasm's listing")
             continue
         mine_labels = {lab: i.address for i in fr.instrs for lab in i.labels}
-        addr, their_labels = 0, {}
-        for it in fb.items:
-            if it.label:
-                their_labels[it.label] = addr
-            else:
-                addr += 16
+        their_labels = fb.label_addresses()
         theirs = fb.instructions
         if len(theirs) != len(fr.instrs):
             problems.append(f"{name}: {len(fr.instrs)} instructions became {len(theirs)}")

@@ -60,6 +60,16 @@ class Function:
     def instructions(self) -> tuple[Item, ...]:
         return tuple(i for i in self.items if i.text)
 
+    def label_addresses(self) -> dict[str, int]:
+        """Each label's byte offset in the function (16 bytes per instruction)."""
+        addr, out = 0, {}
+        for it in self.items:
+            if it.label:
+                out[it.label] = addr
+            else:
+                addr += 16
+        return out
+
 
 @dataclass(frozen=True)
 class Listing:
