@@ -26,6 +26,7 @@ def nvcc() -> str:
 
 
 DEBUG = ("tensor", "numerics")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
+FAST_MATH = ("library",)  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
 
 
 def strip_debug(ptx: str) -> str:
@@ -53,6 +54,10 @@ def main(names: list[str]) -> int:
             cmd = [nvcc(), "-ptx", f"-arch={arch}", "-std=c++17", str(cu), "-o", str(out)]
             subprocess.run(cmd, check=True)
             print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines")
+            if cu.stem in FAST_MATH:
+                out = cu.with_suffix(f".{arch}.fast.ptx")
+                subprocess.run([*cmd[:-1], str(out), "--use_fast_math"], check=True)
+                print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines (--use_fast_math)")
         if cu.stem in DEBUG:
             out = cu.with_suffix(".sm_90.G.ptx")
             subprocess.run([nvcc(), "-ptx", "-arch=sm_90", "-std=c++17", "-G", str(cu), "-o", str(out)], check=True)

@@ -50,8 +50,11 @@ BOOLOPS = {"and": np.logical_and, "or": np.logical_or, "xor": np.logical_xor}
 
 
 def _cmp_sources(ctx: Ctx, ins: ir.Instr, t: str):
-    """Getters returning comparable arrays (half types widened to f32)."""
+    """Getters returning comparable arrays (half types widened to f32; f32 subnormals flushed by .ftz)."""
     a, b = ins.operands[1], ins.operands[2]
+    if t == "f32" and "ftz" in ins.mods:
+        ga, gb = ctx.src(a, t), ctx.src(b, t)
+        return (lambda st: V.ftz32(ga(st))), (lambda st: V.ftz32(gb(st)))
     if t in ("f16", "bf16"):
         ga, gb = ctx.src(a, t), ctx.src(b, t)
         conv = V.bf16_to_f32 if t == "bf16" else (lambda x: np.asarray(x).astype(np.float32))

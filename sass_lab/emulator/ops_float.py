@@ -70,18 +70,26 @@ def _half_wrap(t: str, f):
     raise KeyError(t)
 
 
+def _flush64(x):
+    x = np.asarray(x)
+    return x * (np.abs(x) >= np.float64(2.0 ** -1022))
+
+
 def _post(f, mods: set[str], t: str):
-    """Apply .ftz (f32) and then .sat to the results of ``f``."""
-    ftz = "ftz" in mods and t == "f32"
+    """Apply .ftz (f32, and the f64 rcp/rsqrt approximations) to the inputs and the results of ``f``, then
+    .sat and .relu: with .ftz a subnormal input is a sign-preserving zero (PTX ISA), so ``mul.ftz.f32
+    1e-40, 2^40`` is 0, not 1.1e-28."""
+    ftz = "ftz" in mods and t in ("f32", "f64")
+    flush = V.ftz32 if t == "f32" else _flush64
     sat = "sat" in mods
     relu = "relu" in mods
     if not (ftz or sat or relu):
         return f
 
     def g(*a):
-        r = f(*a)
+        r = f(*[flush(x) for x in a]) if ftz else f(*a)
         if ftz:
-            r = V.ftz32(r)
+            r = flush(r)
         if sat:
             r = np.where(np.isnan(r), r.dtype.type(0), np.clip(r, 0, 1)).astype(r.dtype)
         if relu:  # negative results clamp to 0; NaN stays NaN
@@ -139,6 +147,15 @@ def _directed64(op: str, mode: str):
     return g
 
 
+def _div_approx(a, b):
+    """div.approx.f32 is a · (1/b) with a flushing reciprocal (PTX ISA): for 2^126 < |b| < 2^128 the
+    result is 0 (NaN when a is infinite); elsewhere within 2 ulp, here the correctly rounded quotient."""
+    a, b = np.asarray(a, F32), np.asarray(b, F32)
+    q = np.divide(a, b)
+    big = (np.abs(b) > F32(2.0 ** 126)) & np.isfinite(b)
+    return np.where(big, a * np.copysign(F32(0), b), q).astype(F32) if np.any(big) else q
+
+
 def _approx(fn):
     def g(x):
         return fn(np.asarray(x)).astype(np.asarray(x).dtype)
@@ -175,7 +192,7 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
         else:  # f16/bf16 (and pairs): exact product, sum rounded to odd, one rounding to the half type
             f = _exact_sum("fma")
     elif op == "div":
-        f = np.divide
+        f = _div_approx if "approx" in mods and t == "f32" else np.divide
     elif op == "min":
         f = np.minimum if "NaN" in mods else np.fmin  # .NaN: a NaN input gives NaN
     elif op == "max":

@@ -81,6 +81,8 @@ def irem(a, b, signed: bool):
 def arith(ctx: Ctx, ins: ir.Instr):
     types, mods = split_mods(ins.mods)
     t = types[-1] if types else ""
+    if t in ("u16x2", "s16x2"):
+        return _packed16(ctx, ins, t, mods)
     if V.is_float(t) or t in ("f16x2", "bf16x2") or ins.opcode in ("fma", "sqrt", "rsqrt", "rcp", "ex2",
                                                                   "lg2", "sin", "cos", "tanh", "copysign",
                                                                   "testp"):
@@ -143,6 +145,27 @@ def arith(ctx: Ctx, ins: ir.Instr):
     if op == "sad":
         return alu(ctx, ins, t, lambda a, b, c: np.where(a > b, a - b, b - a).astype(dt) + c, 3)
     raise ctx.error(f"'{ins.name}' is not supported for integer type {t}")
+
+
+def _packed16(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
+    """sm_90's packed ``add/sub/min/max{.relu}.{u16x2,s16x2}``: each half-word on its own (add and sub
+    wrap; ``.relu`` clamps a negative signed minimum or maximum to 0)."""
+    op = ins.opcode
+    relu = op in ("min", "max") and t == "s16x2"
+    if op not in ("add", "sub", "min", "max") or mods - ({"relu"} if relu else set()):
+        raise ctx.error(f"'{ins.name}' is not supported by the emulator",
+                        hint="packed 16-bit integers: add, sub, min, max (.relu on s16x2)")
+    half = np.int16 if t == "s16x2" else np.uint16
+    f = {"add": np.add, "sub": np.subtract, "min": np.minimum, "max": np.maximum}[op]
+
+    def g(a, b):
+        x = np.ascontiguousarray(a, np.uint32)[..., None].view(np.uint16).view(half)
+        y = np.ascontiguousarray(b, np.uint32)[..., None].view(np.uint16).view(half)
+        r = f(x, y).astype(half)
+        if "relu" in mods:
+            r = np.maximum(r, half(0))
+        return r.view(np.uint16).view(np.uint32)[..., 0]
+    return alu(ctx, ins, t, g, 2)
 
 
 # ------------------------------------------------------------------------------ carry chains
