@@ -15,6 +15,10 @@ thread's ``commit_group`` records the sequence number that closes the group (in 
 raises the thread's *waited* mark to the close of its N-th newest group, and a completed mbarrier phase
 raises the marks of the copies it tracked. A unit is in flight when its copy's sequence number is
 above its thread's mark. Waits further back than the ring holds count as complete (no false finding).
+
+A wait also clears the tags of the copies it completed (``sweep``: the units written by copies since the
+last sweep, looked up once), so an access whose units all have tag 0 needs no further lookup: the common
+case of a pipeline reading the stages it has waited for.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class AsyncCopies:
         self.ring = np.zeros((L, RING), np.int64)  # sequence closing each of the last RING groups
         self.tracked: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # (idx, phase, lanes, upto)
         self.open = False  # some copy may still be in flight (some lane's count above its waited mark)
+        self.pending: list[np.ndarray] = []  # units written by copies since the last sweep
+        self.npending = 0
+        self.clear = True  # a wait clears the tags of the copies it completed (False: the general path)
 
     # ------------------------------------------------------------------ issue / wait
     def write(self, units: np.ndarray, lanes: np.ndarray) -> None:
@@ -45,14 +52,20 @@ class AsyncCopies:
         issued[lanes] = True
         self.count += issued
         seq = self.count[lanes]
+        self.open = True
+        if self.clear:
+            self.pending.append(units)
+            self.npending += len(units)
+            if self.npending > len(self.tag):  # no wait for long: every unit with a tag
+                self.pending = [np.flatnonzero(self.tag)]
+                self.npending = len(self.pending[0]) + len(units)
+                self.pending.append(units)
         if self.tag.dtype == np.int32:
             if int(seq.max(initial=0)) < (1 << NARROW_BITS) and (self._block(units) == self.st.lane_blk[lanes]).all():
                 self.tag[units] = (self.st.lane_tid[lanes] << NARROW_BITS) | seq.astype(np.int32)
-                self.open = True
                 return
             self._widen()
         self.tag[units] = (lanes.astype(np.int64) << 32) | seq
-        self.open = True
 
     def _block(self, units: np.ndarray) -> np.ndarray:
         """The block slot whose shared window holds each unit."""
@@ -75,6 +88,25 @@ class AsyncCopies:
 
     def _settle(self) -> None:
         self.open = bool((self.count > self.waited).any())
+        if self.pending:
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Clear the tags of the units written since the last sweep whose copy is complete (tag 0 reads as
+        "no copy in flight", what a complete copy's tag says too: ``waited`` only grows)."""
+        if not self.open:  # every copy is complete (a wait_all by every lane that copied): no lookup
+            for u in self.pending:
+                self.tag[u] = 0
+            self.pending, self.npending = [], 0
+            return
+        u = self.pending[0] if len(self.pending) == 1 else np.concatenate(self.pending)
+        t = self.tag[u]
+        src, seq = self._source(u, t)
+        done = seq <= self.waited[src]
+        self.tag[u[done]] = 0
+        rest = u[~done]
+        self.pending = [rest] if len(rest) else []
+        self.npending = len(rest)
 
     def commit(self, lanes: np.ndarray) -> None:
         self.ncommit[lanes] += 1
@@ -113,10 +145,19 @@ class AsyncCopies:
         self._settle()
 
     # ------------------------------------------------------------------ accesses
+    def in_flight_rows(self, rows: np.ndarray, n: int) -> bool:
+        """May a copy into the aligned n-unit rows ``rows`` be in flight (False: none is)?"""
+        if not self.open:
+            return False
+        return bool(np.take(self.tag[:len(self.tag) // n * n].reshape(-1, n), rows, axis=0).any())
+
     def access(self, units: np.ndarray, lanes: np.ndarray, write: bool) -> None:
         if not self.open:
             return
-        src, seq = self._source(units, self.tag[units])
+        t = np.take(self.tag, units)
+        if not t.any():  # no copy into these units since the last sweep, or only completed ones
+            return
+        src, seq = self._source(units, t)
         flight = seq > self.waited[src]
         if not flight.any():
             return

@@ -67,7 +67,7 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
         # 16-byte rows (ldmatrix rows are 16-byte aligned): lane t of a warp gets the b32 at row t / 4,
         # word t % 4 of each 8x8 b16 matrix (of its transpose with .trans): a reinterpretation
         rows16 = st.shared[:len(st.shared) // 16 * 16].view(np.uint64).reshape(-1, 2)
-        m = rows16[flat >> 4].view(np.uint16).reshape(len(warps), num, 8, 8)
+        m = np.take(rows16, flat >> 4, axis=0).view(np.uint16).reshape(len(warps), num, 8, 8)
         if trans:
             m = m.transpose(0, 1, 3, 2)
         m = np.ascontiguousarray(m).view(np.uint32).reshape(len(warps), num, 32)

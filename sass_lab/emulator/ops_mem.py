@@ -461,7 +461,7 @@ def cp_async(ctx: Ctx, ins: ir.Instr):
                                       "cp.async read")
             if st.gtrack is not None:
                 st.gtrack.access(off, cp, ln, False)
-            words = _words(st.heap, cp)[off // cp]
+            words = np.take(_words(st.heap, cp), off // cp, axis=0)
             if len(ln) != len(lanes):  # zero fills and dropped reads write zeros
                 w = np.zeros((len(lanes),) + words.shape[1:], words.dtype)
                 w[np.searchsorted(lanes, ln)] = words

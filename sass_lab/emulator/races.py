@@ -26,6 +26,8 @@ TID_BITS, BIAS, CODE_MASK = 11, 8, (1 << 11) - 1
 WEP_SHIFT, BEP_SHIFT, EP_MASK = 11, 31, (1 << 20) - 1
 SEVERAL_WARPS, ATOMIC, WARP_GROUP = -2, -3, 1024
 LOG_LIMIT = 1 << 22
+SEEN_VIEW = {2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
+SEEN_FILL = {2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
 
 
 def code(x):
@@ -58,7 +60,10 @@ class RaceTracker:
         self.wr = np.full(units, -1, np.int64)
         self.rd = np.full(units, -1, np.int64)
         self.mark = np.zeros(units, bool)  # scratch: the units of one write
-        self.seen = np.zeros(units, np.uint8)  # == gen: the unit may have logged reads (a wrapped match: a scan)
+        # == gen: the unit may have logged reads (a wrapped match: a scan); whole 8-byte words, so that aligned
+        # rows of 2, 4 or 8 units are marked with one store each
+        self.seen = np.zeros(-(-units // 8) * 8, np.uint8)
+        self.rows = True  # aligned multi-unit reads take the row path (False: the general path)
         self.gen = 1
         self.bep = np.zeros(st.nb, np.int64)
         self.wep = np.zeros(st.L // 32, np.int64)
@@ -109,6 +114,8 @@ class RaceTracker:
         g = st.gran
         n = size // g if size > g else 1
         u1 = flat >> {1: 0, 2: 1, 4: 2}[g]
+        if n in SEEN_VIEW and self.rows and not (u1 & (n - 1)).any() and self._read_rows(u1, n, lanes):
+            return
         u = (u1[:, None] + np.arange(n)).ravel() if n > 1 else u1
         if self.asyncs is not None:
             self.asyncs.access(u, np.repeat(lanes, n) if n > 1 else lanes, False)
@@ -136,6 +143,28 @@ class RaceTracker:
         self.log_len += len(u1)
         if self.log_len > self.limit:
             self.fold()
+
+    def _read_rows(self, u1, n: int, lanes) -> bool:
+        """A read of whole aligned n-unit rows (ldmatrix, vector loads) that meets no copy in flight, no
+        unwritten unit and no unit written in this epoch: one gather of the rows' write stamps, then only
+        the log (what :meth:`read` does then). False (nothing done): take the general path."""
+        r = u1 >> (n.bit_length() - 1)
+        if self.asyncs is not None and self.asyncs.in_flight_rows(r, n):
+            return False
+        wb = np.take(self.wr[:len(self.wr) // n * n].reshape(-1, n), r, axis=0)
+        np.right_shift(wb, BEP_SHIFT, out=wb)  # the writers' block epochs (-1: never written)
+        if len(wb) and wb.min() < 0:  # a unit never written
+            return False
+        me_bep = self.lane_bep if lanes is self.st.all_lanes else self.lane_bep[lanes]
+        if (wb == me_bep[:, None]).any():  # written in this epoch
+            return False
+        self.log.append([u1.astype(np.int32), None if lanes is self.st.all_lanes else lanes.astype(np.int32), n,
+                         self.stamp])
+        self.seen.view(SEEN_VIEW[n])[r] = self.gen * SEEN_FILL[n]
+        self.log_len += len(u1)
+        if self.log_len > self.limit:
+            self.fold()
+        return True
 
     def write(self, flat, size, lanes, atomic: bool = False, copy: bool = False) -> None:
         """A write (``atomic``; ``copy``: an asynchronous copy, in flight until waited for)."""

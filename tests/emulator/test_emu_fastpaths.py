@@ -208,9 +208,10 @@ class _Always(asyncs.AsyncCopies):
 
 
 class _Wide(_Always):
-    def __init__(self, st, units):  # the general tag: lane << 32 | sequence from the start
+    def __init__(self, st, units):  # the general tag: lane << 32 | sequence from the start, never cleared
         super().__init__(st, units)
         self._widen()
+        self.clear = False
 
 
 @pytest.mark.parametrize("cross", [False, True])  # True: some copies land in another block's window
@@ -251,3 +252,69 @@ def test_async_tracker_fast_paths_find_what_the_general_path_finds(cross):
         assert logs[0] == logs[1]
         assert trackers[0].tag.dtype == (np.int64 if cross else np.int32)
         assert any(k == "async-in-flight" for k, *_ in logs[0]) or not logs[1]
+
+
+# ------------------------------------------------------------------ shared race tracker: aligned row reads
+
+
+def _checked_tracker(log, rows: bool, with_async: bool):
+    rt = _tracker()
+    st = rt.st
+    st.shared_var = lambda o: (None, f"offset {o:#x}")
+    st.lane_coords = lambda lane: ((0, 0, 0), (lane, 0, 0))
+    st.report = lambda kind, lanes, msg, **kw: log.append((kind, tuple(np.asarray(lanes).tolist()), msg))
+    rt.rows = rows
+    if with_async:
+        rt.asyncs = asyncs.AsyncCopies(st, len(rt.wr))
+        rt.asyncs.clear = rows
+    return rt
+
+
+@pytest.mark.parametrize("with_async", [False, True])
+def test_row_reads_find_and_log_what_unit_reads_do(with_async):
+    """Aligned 2/4/8-unit reads through the row path (one gather of the rows' stamps) against the
+    unit-by-unit path: the same findings, stamps, logged reads and seen marks, with unwritten units,
+    reads in the writer's epoch, races and copies in flight among them."""
+    rng = np.random.default_rng(8)
+    for _ in range(12):
+        logs = ([], [])
+        trackers = [_checked_tracker(log, rows, with_async) for log, rows in zip(logs, (True, False))]
+        for rt in trackers:  # most units written once, in an old epoch
+            rt.write(np.arange(0, 480 * 4, 4), 4, np.arange(480) % 256)
+            rt.block_barrier(np.arange(4))
+        for _ in range(60):
+            op = int(rng.integers(0, 10))
+            lanes = np.sort(rng.choice(256, int(rng.integers(1, 60)), replace=False))
+            n = int(rng.choice([1, 2, 4, 8]))
+            size = 4 * n
+            start = rng.integers(0, 512 // n, len(lanes)) * n
+            if op == 9:
+                start = start + int(rng.integers(0, 2))  # unaligned: the general path either way
+            start = np.minimum(start, 512 - n)
+            some = np.unique(rng.integers(0, 4, 2)) if rng.random() < 0.5 else np.arange(4)
+            group = None if rng.random() < 0.5 else 1
+            warps = np.unique(rng.integers(0, 8, 2))
+            for rt in trackers:
+                if op <= 4:
+                    rt.read(start * 4, size, lanes)
+                elif op <= 6:
+                    if with_async and op == 6:
+                        rt.write(start * 4, size, lanes, copy=True)
+                    else:
+                        rt.write(start * 4, size, lanes)
+                elif op == 7:
+                    rt.block_barrier(some)
+                    if with_async:
+                        rt.asyncs.commit(np.arange(256))
+                        rt.asyncs.wait(np.arange(256), group)
+                elif op == 8:
+                    rt.warp_sync(warps)
+                else:
+                    rt.read(start * 4, size, lanes)
+        assert logs[0] == logs[1]
+        a, b = trackers
+        np.testing.assert_array_equal(a.wr, b.wr)
+        np.testing.assert_array_equal(a.seen, b.seen)
+        a.fold(), b.fold()
+        np.testing.assert_array_equal(a.rd, b.rd)
+        assert any(k == "race-shared" for k, *_ in logs[0]) and any(k == "uninit-shared" for k, *_ in logs[0])
