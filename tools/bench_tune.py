@@ -10,7 +10,10 @@ repetition, so they share the machine's load: ``--compiler`` names the compilers
 command line in a subprocess, nvJitLink in the worker), ``--baseline DIR`` adds an older checkout of
 sass_lab (e.g. ``git worktree add /tmp/base <commit>``) run the same way, with each compiler. ``--warm`` adds one more
 sweep over the filled caches into a new results database (what a rerun costs: the cubins, and since
-issue 17 the candidate summaries, are cached). Prints medians per variant, wall and CPU time.
+issue 17 the candidate summaries, are cached). Prints medians per variant, wall and CPU time, and the
+cold sweep's CPU split per candidate: the workers' own (the Python, and nvJitLink when it is the
+compiler), the ptxas processes they reaped, and the sweep process (read from ``/proc/PID/stat`` of each
+worker just before the pool closes, so forks, result transport and the store are all included).
 """
 
 from __future__ import annotations
@@ -32,12 +35,30 @@ CHILD = r"""
 import json, os, sys, time
 t0 = time.perf_counter()
 from sass_lab.lab.tune import tune
+from sass_lab import workers
 kw = {} if os.environ.get("BENCH_COMPILER") in (None, "") else {"compiler": os.environ["BENCH_COMPILER"]}
+split = {"worker_s": 0.0, "reaped_s": 0.0}  # the workers' own CPU, and what they reaped (ptxas)
+tick = os.sysconf("SC_CLK_TCK")
+close = workers.Pool.close
+
+def close_and_count(self):  # read each worker's CPU just before the pool kills it
+    for w in self._all:
+        try:
+            with open(f"/proc/{w.proc.pid}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        split["worker_s"] += (int(st[11]) + int(st[12])) / tick
+        split["reaped_s"] += (int(st[13]) + int(st[14])) / tick
+    close(self)
+
+workers.Pool.close = close_and_count
 t1 = time.perf_counter()
+c1 = time.process_time()
 out = tune(sys.argv[1], compile_only=True, db=sys.argv[2], jobs=int(sys.argv[3]), **kw)
 t2 = time.perf_counter()
-print(json.dumps({"sweep_s": t2 - t1, "import_s": t1 - t0, "n": len(out),
-                  "ok": sum(o.status == "ok" for o in out)}))
+print(json.dumps({"sweep_s": t2 - t1, "import_s": t1 - t0, "n": len(out), "driver_s": time.process_time() - c1,
+                  "ok": sum(o.status == "ok" for o in out), **split}))
 """
 
 
@@ -72,14 +93,17 @@ def main() -> None:
     times: dict[str, list[float]] = {v[0]: [] for v in variants}
     cpus: dict[str, list[float]] = {v[0]: [] for v in variants}
     warms: dict[str, list[tuple[float, float]]] = {v[0]: [] for v in variants}
+    work: dict[str, list[dict]] = {v[0]: [] for v in variants}
     for rep in range(a.repeat):
         for name, root, compiler in variants:
             with tempfile.TemporaryDirectory() as cache:
                 r = sweep(root, a.file, a.jobs, cache, compiler)
                 times[name].append(r["sweep_s"])
                 cpus[name].append(r["cpu_s"])
+                work[name].append(r)
                 print(f"  #{rep + 1} {name:28s} cold {r['sweep_s']:6.2f} s (process {r['process_s']:5.2f} s, "
-                      f"CPU {r['cpu_s']:6.2f} s, {r['n']} candidates, {r['ok']} ranked)", flush=True)
+                      f"CPU {r['cpu_s']:6.2f} s: workers {r['worker_s']:5.2f}, their ptxas {r['reaped_s']:5.2f}, "
+                      f"sweep process {r['driver_s']:4.2f}; {r['n']} candidates, {r['ok']} ranked)", flush=True)
                 if a.warm:
                     w = sweep(root, a.file, a.jobs, cache, compiler)
                     warms[name].append((w["sweep_s"], w["cpu_s"]))
@@ -89,6 +113,11 @@ def main() -> None:
         print(f"median cold sweep, {name}: {statistics.median(ts):.2f} s wall, "
               f"{statistics.median(cpus[name]):.2f} s CPU (all processes)  (wall runs: "
               f"{', '.join(f'{t:.2f}' for t in ts)})")
+        rs, n = work[name], max(1, work[name][0]["n"])
+        print(f"    workers' own CPU (Python; nvJitLink included when it compiles) "
+              f"{1000 * statistics.median(r['worker_s'] for r in rs) / n:.1f} ms per candidate, ptxas "
+              f"{1000 * statistics.median(r['reaped_s'] for r in rs) / n:.1f} ms, sweep process "
+              f"{1000 * statistics.median(r['driver_s'] for r in rs) / n:.1f} ms (imports excluded)")
         if warms[name]:
             print(f"median warm sweep, {name}: {statistics.median(w for w, _ in warms[name]):.2f} s wall, "
                   f"{statistics.median(c for _, c in warms[name]):.2f} s CPU")
