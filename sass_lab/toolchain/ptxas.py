@@ -5,6 +5,13 @@ wheel, ``nvidia/cu13/bin/ptxas``); sm_70 takes the CUDA 12.9 ptxas of ``nvidia-c
 because CUDA 13 has no Volta back end; ``$SASS_LAB_PTXAS`` overrides both. The subprocess also
 isolates faults: a crash, a hang past the timeout or a signal costs this one compile a clear
 :class:`ToolchainError`, never the calling process, and ptxas dies with its caller.
+
+Dying with the caller: ptxas runs under util-linux ``setpriv --pdeathsig KILL`` and a one-line
+``sh`` that exits unless its parent is still the caller (the caller may have died before setpriv
+asked for the signal), so the kernel kills ptxas when the thread that started it exits, even by
+``kill -9``. That keeps ``subprocess`` on its ``vfork`` path: a ``preexec_fn`` makes it ``fork`` a
+big tuning worker (copying its page tables) and take a copy-on-write fault on every page the worker
+writes afterwards, ~10 ms per compile. Without setpriv the ``preexec_fn`` does the same job.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -70,6 +78,35 @@ def _version(exe: str, size: int, mtime: int) -> str:
     return m.group(1) if m else "unknown"
 
 
+# Run as: sh -c GUARD CALLER_PID ptxas ARGS... (after setpriv set the parent-death signal).
+GUARD = '[ "$PPID" = "$0" ] || exit 125; exec "$@"'
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    """util-linux setpriv when it can set the parent-death signal, else None."""
+    exe = shutil.which("setpriv")
+    if exe is None or not os.path.exists("/bin/sh"):
+        return None
+    try:
+        ok = subprocess.run([exe, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", GUARD, str(os.getpid()), "true"],
+                            capture_output=True, timeout=30, preexec_fn=die_with_parent).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return exe if ok else None
+
+
+def spawn(cmd: list[str], **kw) -> subprocess.Popen:
+    """``Popen(cmd)`` in a new session that the kernel kills when the calling thread exits."""
+    setpriv = _setpriv()
+    if setpriv is None:
+        return subprocess.Popen(cmd, start_new_session=True, preexec_fn=die_with_parent, **kw)
+    if not os.access(cmd[0], os.X_OK):  # what exec would have said, before the helpers hide it
+        raise PermissionError(13, "Permission denied", cmd[0])
+    return subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", GUARD, str(os.getpid()), *cmd],
+                            start_new_session=True, **kw)
+
+
 def missing(arch: str) -> ToolchainError:
     if os.environ.get("SASS_LAB_PTXAS"):
         return ToolchainError(f"SASS_LAB_PTXAS={os.environ['SASS_LAB_PTXAS']} does not exist",
@@ -94,8 +131,7 @@ def run_ptxas(ptx: str, arch: str, options: list[str], timeout: float | None) ->
         opts = [o.removeprefix("-Xptxas=") for o in options]
         cmd = [exe, f"-arch={arch}", "-O3", "-v", *opts, str(src), "-o", str(out)]
         try:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True, preexec_fn=die_with_parent)
+            proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as e:
             raise ToolchainError(f"cannot run ptxas: {e}", hint=f"command: {' '.join(cmd)}") from None
         try:

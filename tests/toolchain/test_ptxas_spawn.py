@@ -1,0 +1,92 @@
+"""ptxas never outlives the process that started it, whichever way that process dies.
+
+``ptxas.spawn`` starts the compiler under ``setpriv --pdeathsig KILL`` and a parent check (or, without
+setpriv, a ``preexec_fn``); here a stand-in ptxas records its pid and hangs, the process compiling
+with it is killed with SIGKILL mid-compile, and the stand-in must be gone within seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from sass_lab.toolchain import ptxas
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG")
+
+HANG = "#!/bin/sh\necho $$ > {pidfile}\nexec sleep 60\n"
+
+WORKER = textwrap.dedent("""
+    import sys
+    from sass_lab.toolchain import ptxas
+    if sys.argv[1] == "fallback":
+        ptxas._setpriv = lambda: None
+    ptxas.run_ptxas(".version 9.0\\n", "sm_90", [], timeout=120)
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["setpriv", "fallback"])
+def test_a_killed_caller_leaves_no_ptxas_running(tmp_path, how):
+    if how == "setpriv" and ptxas._setpriv() is None:
+        pytest.skip("util-linux setpriv with --pdeathsig is not installed")
+    pidfile = tmp_path / "pid"
+    fake = tmp_path / "ptxas"
+    fake.write_text(HANG.format(pidfile=pidfile))
+    fake.chmod(0o755)
+    env = {**os.environ, "SASS_LAB_PTXAS": str(fake)}
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, how], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+            assert worker.poll() is None, "the compiling process ended early"
+            time.sleep(0.02)
+        pid = int(pidfile.read_text())
+        assert _alive(pid)
+        worker.send_signal(signal.SIGKILL)  # mid-compile: no cleanup code runs in the caller
+        worker.wait()
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        alive = _alive(pid)
+    finally:
+        worker.kill()
+    if alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "ptxas outlived the process that started it"
+
+
+def test_the_guard_refuses_when_the_caller_is_already_gone(tmp_path):
+    """setpriv asks for the signal only once it runs: if the caller died before that, the guard
+    (its parent is no longer the caller) stops before ptxas starts."""
+    if ptxas._setpriv() is None:
+        pytest.skip("util-linux setpriv with --pdeathsig is not installed")
+    ran = tmp_path / "ran"
+    out = subprocess.run(["/bin/sh", "-c", ptxas.GUARD, "1", "touch", str(ran)], capture_output=True)
+    assert out.returncode == 125 and not ran.exists()
+    out = subprocess.run(["/bin/sh", "-c", ptxas.GUARD, str(os.getpid()), "touch", str(ran)], capture_output=True)
+    assert out.returncode == 0 and ran.exists()
+
+
+def test_a_ptxas_that_cannot_be_executed_is_a_toolchain_error(tmp_path, monkeypatch):
+    from sass_lab.errors import ToolchainError
+
+    fake = tmp_path / "ptxas"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o644)
+    monkeypatch.setenv("SASS_LAB_PTXAS", str(fake))
+    with pytest.raises(ToolchainError, match="cannot run ptxas"):
+        ptxas.run_ptxas(".version 9.0\n", "sm_90", [], timeout=30)
