@@ -71,7 +71,7 @@ def setp(ctx: Ctx, ins: ir.Instr):
     t = types[-1]
     fl = V.is_float(t)
     if t in ("f16x2", "bf16x2"):
-        raise ctx.error(f"'{ins.name}' (packed half compare) is not supported by the emulator")
+        return _packed_compare(ctx, ins, t, types, mods, cmp)
     boolop = next((BOOLOPS[m] for m in ins.mods if m in BOOLOPS), None)
     ga, gb = _cmp_sources(ctx, ins, t)
     gc = ctx.src(ins.operands[3], "pred") if boolop is not None else None
@@ -103,6 +103,46 @@ def setp(ctx: Ctx, ins: ir.Instr):
         put_p(st, boolop(p, c), wm)
         if put_q is not None:
             put_q(st, boolop(~p, c), wm)
+    return h
+
+
+def _packed_compare(ctx: Ctx, ins: ir.Instr, t: str, types: list[str], mods: set[str], cmp: str):
+    """``setp``/``set`` on ``f16x2``/``bf16x2``: each half compared on its own. ``setp`` writes the low
+    half's result to ``p`` and the high half's to ``q``; ``set`` writes 1.0/0.0 per half for a half-pair
+    destination, 0xFFFF/0 for ``.u32``/``.s32``. ``.ftz`` flushes subnormal f16 inputs."""
+    boolop = next((BOOLOPS[m] for m in ins.mods if m in BOOLOPS), None)
+    ga, gb = ctx.src(ins.operands[1], t), ctx.src(ins.operands[2], t)
+    gc = ctx.src(ins.operands[3], "pred") if boolop is not None else None
+    ftz = "ftz" in mods and t == "f16x2"
+
+    def halves(st):
+        out = []
+        for x, y in zip(V.unpack_half2(ga(st), t), V.unpack_half2(gb(st), t)):
+            if ftz:
+                x, y = (v * (np.abs(v) >= np.float32(2.0 ** -14)) for v in (x, y))
+            r = compare(cmp, x, y, True)
+            out.append(boolop(r, gc(st)) if boolop is not None else r)
+        return out
+    d = ins.operands[0]
+    if ins.opcode == "set":
+        dt_t = types[0]
+        if dt_t not in ("f16x2", "bf16x2", "u32", "s32"):
+            raise ctx.error(f"'{ins.name}': a packed half compare writes f16x2, bf16x2, u32 or s32")
+        one = {"f16x2": 0x3C00, "bf16x2": 0x3F80}.get(dt_t, 0xFFFF)
+        put = ctx.dst(d, dt_t)
+
+        def hs(st, wm, gm):
+            lo, hi = halves(st)
+            put(st, V.pack_half2(np.where(lo, one, 0), np.where(hi, one, 0)).astype(V.dtype(dt_t)), wm)
+        return hs
+    if not isinstance(d, ir.PredPair):
+        raise ctx.error(f"'{ins.name}' needs two destination predicates p|q (low half, high half)")
+    put_p, put_q = ctx.dst(d.first, "pred"), ctx.dst(d.second, "pred")
+
+    def h(st, wm, gm):
+        lo, hi = halves(st)
+        put_p(st, lo, wm)
+        put_q(st, hi, wm)
     return h
 
 

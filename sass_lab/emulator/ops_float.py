@@ -185,10 +185,7 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
         if t == "f32":
             f = fma_f32 if mode == "rn" else _rounded(op, mode, _exact_sum("fma"))
         elif t == "f64":
-            if mode != "rn":
-                raise ctx.error(f"'{ins.name}': an f64 fma with a directed rounding mode is not modelled "
-                                "by the emulator", hint="fma.rn.f64 is")
-            f = _fma64
+            f = _fma64 if mode == "rn" else _fma64_directed(mode)
         else:  # f16/bf16 (and pairs): exact product, sum rounded to odd, one rounding to the half type
             f = _exact_sum("fma")
     elif op == "div":
@@ -255,6 +252,34 @@ def _fma64(a, b, c):
     es = (p - (s - bb)) + (c - bb)
     r = s + (e + es)
     return np.where(np.isfinite(r) & np.isfinite(p), r, p + c)
+
+
+def _fma64_directed(mode: str):
+    """fma.{rz,rm,rp}.f64 (``__fma_rd`` …): step from the nearest result while the exact value
+    a·b + c (= s1 + e1 + ep: TwoSum of the rounded product and c, plus Dekker's product error) lies on
+    the wrong side of it. The sign of the three-term remainder is exact (two TwoSums)."""
+    def sign_of_rest(a, b, c, r):
+        p = a * b
+        ah, al = _split(a)
+        bh, bl = _split(b)
+        ep = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+        s1, e1 = V.two_sum(p, c)
+        h, lo = V.two_sum(s1 - r, e1)
+        h2, lo2 = V.two_sum(h, ep)
+        e = np.where(h2 != 0, h2, lo + lo2)
+        return np.sign(np.where(np.isfinite(e), e, 0.0))
+
+    def g(a, b, c):
+        a, b, c = np.asarray(a, F64), np.asarray(b, F64), np.asarray(c, F64)
+        r = _fma64(a, b, c)
+        for _ in range(2):  # the nearest result is at most one step off; a second pass confirms
+            e = sign_of_rest(a, b, c, r)
+            down = (e < 0) if mode == "rm" else (e < 0) & (r > 0) if mode == "rz" else np.zeros_like(e, bool)
+            up = (e > 0) if mode == "rp" else (e > 0) & (r < 0) if mode == "rz" else np.zeros_like(e, bool)
+            fin = np.isfinite(r)
+            r = np.where(down & fin, np.nextafter(r, -np.inf), np.where(up & fin, np.nextafter(r, np.inf), r))
+        return r
+    return g
 
 
 def _testp(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):

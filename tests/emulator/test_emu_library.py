@@ -557,3 +557,116 @@ def test_min_max_nan_copysign_and_fused_multiply_add(arch):
             np.isnan(a) | np.isnan(b), np.nan, 0)).astype(F32))
     np.testing.assert_array_equal(od[:n], np.fmin(a, b))
     np.testing.assert_array_equal(od[n:], np.fmax(a, b))
+
+
+# ------------------------------------------------------------------------------ half, bf16, directed doubles
+
+
+def _h(v):  # an intermediate rounded to f16
+    return np.asarray(v).astype(np.float16).astype(np.float64)
+
+
+def test_half_and_bfloat16_math(arch):
+    """cuda_fp16/cuda_bf16 functions: f32 approximations rounded to the half type, with fix-ups for single
+    inputs picked by packed compares (``set.eq.f16x2``). Within 1 ulp of the half type (hsin/hcos: plus
+    sin.approx's 2^-21.41 absolute); comparisons, max/relu exact."""
+    n = 400
+    r = rng(30)
+    x = (r.standard_normal(n) * 3).astype(np.float16)
+    x[:6] = [0.0, -0.0, np.inf, np.nan, 6e-5, np.float16(0.007415771484375)]  # 0x1F79: an hexp fix-up point
+    y = r.standard_normal(n) * 3
+    yb = (y.astype(F32).view(np.uint32) >> 16).astype(np.uint16)  # truncated to bf16
+    yv = (yb.astype(np.uint32) << 16).view(F32).astype(np.float64)
+    o, ob = np.full(17 * n, np.nan, np.float16), np.full(7 * n, 0xFFFF, np.uint16)
+    emulate(ptx(arch), "half_math", 2, 128, [x, o, yb, ob, np.int32(n)])
+    a = x.astype(np.float64)
+    aa = np.abs(a)
+    with np.errstate(all="ignore"):
+        rows = [np.exp(a), np.log(aa), np.sin(a), np.cos(a), np.sqrt(aa), 1 / np.sqrt(aa), 1 / a, np.exp2(a),
+                np.tanh(a), None, None, np.log2(aa), 10.0 ** a, a / 3, np.sqrt(_h(np.exp(a))), np.sqrt(_h(np.exp(-a))), None]
+        for k, w in enumerate(rows):
+            if w is None:
+                continue
+            got = o[k * n:(k + 1) * n]
+            if k in (2, 3):
+                ok = (np.abs(got.astype(np.float64) - w) <= 2.0 ** -21.41 + np.spacing(np.abs(w).astype(np.float16))) \
+                    | (np.isnan(got) & np.isnan(w))
+                assert ok.all(), (k, np.flatnonzero(~ok))
+            else:
+                within(got, w, 1)
+    np.testing.assert_array_equal(o[9 * n:10 * n], np.where(np.isnan(a), np.nan, np.maximum(a, 0.5)).astype(np.float16))
+    relu = np.maximum((a * a - 1).astype(np.float16), 0)  # one rounding of the exact a·a − 1 (exact in f64)
+    np.testing.assert_array_equal(o[10 * n:11 * n], np.where(np.isnan(a * a), np.nan, relu).astype(np.float16))
+    np.testing.assert_array_equal(o[16 * n:17 * n], (a < 0.25).astype(np.float16))
+    bv = (ob.astype(np.uint32) << 16).view(F32)
+    with np.errstate(all="ignore"):
+        for k, w in enumerate([np.exp(yv), np.log(np.abs(yv)), np.sin(yv), np.sqrt(np.abs(yv)), 1 / yv, np.tanh(yv),
+                               yv / 3]):
+            got = bv[k * n:(k + 1) * n].astype(np.float64)
+            step = np.spacing(np.abs(w).astype(F32)).astype(np.float64) * 2 ** 16  # one bf16 ulp
+            ok = (np.abs(got - w) <= step + (2.0 ** -21.41 if k == 2 else 0)) | (got == w) | (np.isnan(got) & np.isnan(w))
+            assert ok.all(), (k, np.flatnonzero(~ok)[:5])
+
+
+def test_double_directed_fma_and_friends(arch):
+    """__fma_rd/ru/rz on doubles (fma.rm/rp/rz.f64, refused before), __dmul_rd, __dsqrt_ru, __drcp_rd:
+    bit-exact against exact rational arithmetic, including products that cancel against the addend."""
+    n = 300
+    r = rng(31)
+    x = r.standard_normal(n) * 2.0 ** r.integers(-40, 40, n)
+    y = r.standard_normal(n)
+    y[:100] = 1 + r.standard_normal(100) * 2.0 ** -40  # a·y − a and a·a − y nearly cancel
+    y[100:150] = x[100:150] * x[100:150] * (1 + r.standard_normal(50) * 2.0 ** -50)
+    out = np.full(7 * n, np.nan)
+    emulate(ptx(arch), "double_directed", 2, 128, [x, y, out, np.int32(n)])
+    o = out.reshape(7, n)
+    for i in range(n):
+        a, b = Fraction(float(x[i])), Fraction(float(y[i]))
+        want = [round_exact(a * b - a, "f64", "rm"), round_exact(a * b + 1, "f64", "rp"),
+                round_exact(a * a - b, "f64", "rz"), round_exact(a * b, "f64", "rm"),
+                round_exact(_sqrt_fraction(abs(a)), "f64", "rp") if a else 0.0, round_exact(1 / b, "f64", "rm"),
+                round_exact(a * b + a, "f64", "rn")]
+        for k, w in enumerate(want):
+            assert o[k, i] == w or (w == 0 and o[k, i] == 0), (k, i, o[k, i], w)
+
+
+def test_packed_half_compares():
+    """setp on f16x2/bf16x2 writes the low half's result to p and the high half's to q; set writes 1.0/0.0
+    per half (f16x2/bf16x2 destination) or 0xFFFF/0 (u32); .ftz flushes subnormal f16 inputs."""
+    from ptxkit import kernel
+    body = """
+    ld.global.u32 %r5, [%rd4];
+    ld.global.u32 %r6, [%rd4+1024];
+    setp.lt.f16x2 %p1|%p2, %r5, %r6;
+    selp.u32 %r7, 1, 0, %p1;
+    selp.u32 %r8, 2, 0, %p2;
+    or.b32 %r7, %r7, %r8;
+    set.gtu.f16x2.f16x2 %r9, %r5, %r6;
+    set.eq.ftz.u32.f16x2 %r10, %r5, %r6;
+    set.ne.and.bf16x2.bf16x2 %r11, %r5, %r6, %p1;
+    st.global.u32 [%rd3], %r7;
+    st.global.u32 [%rd3+1024], %r9;
+    st.global.u32 [%rd3+2048], %r10;
+    st.global.u32 [%rd3+3072], %r11;"""
+    r = rng(32)
+    h = r.integers(-3, 4, 1024).astype(np.float16)
+    h[:8] = [np.nan, 1.0, 6e-8, 0.0, -6e-8, 0.0, 2.0, 2.0]
+    words = h.view(np.uint32)
+    out = np.zeros(1024, np.uint32)
+    emulate(kernel(body), "k", 1, 256, [out, words, np.int32(256)])
+    a, b = h[:512].reshape(-1, 2).astype(np.float64), h[512:].reshape(-1, 2).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        lt = a < b
+        np.testing.assert_array_equal(out[:256], lt[:, 0] * 1 + lt[:, 1] * 2)
+        gtu = ~(a <= b)
+        np.testing.assert_array_equal(out[256:512], (gtu[:, 0] * 0x3C00) | (gtu[:, 1] * 0x3C00) << 16)
+        fa, fb = (np.where(np.abs(v) < 2.0 ** -14, 0.0, v) for v in (a, b))
+        eq = fa == fb
+        np.testing.assert_array_equal(out[512:768], (eq[:, 0] * 0xFFFF) | (eq[:, 1] * 0xFFFF) << 16)
+    ab, bb = (((v.astype(np.uint32) & 0xFFFF) << 16).view(F32) for v in (words[:256].view(np.uint16).reshape(-1, 2)[:, 0],
+                                                                             words[256:].view(np.uint16).reshape(-1, 2)[:, 0]))
+    hb = (words[:256] >> 16 << 16).view(F32), (words[256:] >> 16 << 16).view(F32)
+    with np.errstate(invalid="ignore"):
+        ne_lo = (ab != bb) & ~np.isnan(ab) & ~np.isnan(bb) & lt[:, 0]
+        ne_hi = (hb[0] != hb[1]) & ~np.isnan(hb[0]) & ~np.isnan(hb[1]) & lt[:, 0]
+    np.testing.assert_array_equal(out[768:], (ne_lo * 0x3F80) | (ne_hi * 0x3F80) << 16)

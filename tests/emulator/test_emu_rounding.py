@@ -291,7 +291,7 @@ def test_min_max_nan_propagate_and_relu_clamps():
     np.testing.assert_array_equal(r[[2, 3, 4]], want[[2, 3, 4]].astype(np.float16))
 
 
-@pytest.mark.parametrize("instr", ["min.xorsign.abs.f32", "fma.rz.f64", "add.rz.f16", "max.bogus.f32"])
+@pytest.mark.parametrize("instr", ["min.xorsign.abs.f32", "add.rz.f16", "max.bogus.f32"])
 def test_unmodelled_float_modifiers_are_refused(instr):
     t = instr.rsplit(".", 1)[1]
     k = 3 if instr.startswith("fma") else 2

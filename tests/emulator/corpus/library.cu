@@ -231,3 +231,54 @@ extern "C" __global__ void minmax(const float* __restrict__ x, const float* __re
     od[n + i] = fmax((double)a, (double)b);
   }
 }
+
+// half and bfloat16 math functions (cuda_fp16/cuda_bf16: f32 approximations, then per-value fix-ups selected
+// with packed half compares)
+extern "C" __global__ void half_math(const __half* __restrict__ x, __half* __restrict__ o,
+                                     const __nv_bfloat16* __restrict__ y, __nv_bfloat16* __restrict__ ob, int n) {
+  GRID_STRIDE(i, n) {
+    __half a = x[i];
+    o[0 * n + i] = hexp(a);
+    o[1 * n + i] = hlog(__habs(a));
+    o[2 * n + i] = hsin(a);
+    o[3 * n + i] = hcos(a);
+    o[4 * n + i] = hsqrt(__habs(a));
+    o[5 * n + i] = hrsqrt(__habs(a));
+    o[6 * n + i] = hrcp(a);
+    o[7 * n + i] = hexp2(a);
+    o[8 * n + i] = htanh(a);
+    o[9 * n + i] = __hmax_nan(a, __float2half(0.5f));
+    o[10 * n + i] = __hfma_relu(a, a, __float2half(-1.f));
+    o[11 * n + i] = hlog2(__habs(a));
+    o[12 * n + i] = hexp10(a);
+    o[13 * n + i] = __hdiv(a, __float2half(3.f));
+    __half2 h2 = h2sqrt(__habs2(h2exp(__halves2half2(a, __hneg(a)))));
+    o[14 * n + i] = __low2half(h2);
+    o[15 * n + i] = __high2half(h2);
+    o[16 * n + i] = __hlt(a, __float2half(0.25f)) ? __float2half(1.f) : __float2half(0.f);
+    __nv_bfloat16 b = y[i];
+    ob[0 * n + i] = hexp(b);
+    ob[1 * n + i] = hlog(__habs(b));
+    ob[2 * n + i] = hsin(b);
+    ob[3 * n + i] = hsqrt(__habs(b));
+    ob[4 * n + i] = hrcp(b);
+    ob[5 * n + i] = htanh(b);
+    ob[6 * n + i] = __hdiv(b, __float2bfloat16(3.f));
+  }
+}
+
+// double precision with directed rounding (interval arithmetic style)
+extern "C" __global__ void double_directed(const double* __restrict__ x, const double* __restrict__ y,
+                                           double* __restrict__ out, int n) {
+  GRID_STRIDE(i, n) {
+    double a = x[i], b = y[i];
+    double* o = out + i;
+    o[0 * n] = __fma_rd(a, b, -a);
+    o[1 * n] = __fma_ru(a, b, 1.0);
+    o[2 * n] = __fma_rz(a, a, -b);
+    o[3 * n] = __dmul_rd(a, b) + 0.0;
+    o[4 * n] = __dsqrt_ru(fabs(a));
+    o[5 * n] = __drcp_rd(b);
+    o[6 * n] = __fma_rn(a, b, a);
+  }
+}
