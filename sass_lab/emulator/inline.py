@@ -17,6 +17,22 @@ from .ptx import Paren, rename
 
 MAX_DEPTH = 16
 RUNTIME_CALLS = {"__assertfail": (5, 0), "vprintf": (2, 1)}  # device-runtime functions: (arguments, results)
+# device-runtime functions the emulator refuses, with what they are (the error names it)
+UNMODELLED_RUNTIME = {
+    "malloc": "the device heap (in-kernel malloc/new)", "free": "the device heap (in-kernel free/delete)",
+    "__cxa_vec_new": "the device heap (in-kernel new[])", "cudaMalloc": "the device heap (cudaMalloc in a kernel)",
+    "cudaFree": "the device heap (cudaFree in a kernel)",
+    "cudaGetParameterBufferV2": "dynamic parallelism (a kernel launched from a kernel)",
+    "cudaGetParameterBuffer": "dynamic parallelism (a kernel launched from a kernel)",
+    "cudaLaunchDeviceV2": "dynamic parallelism (a kernel launched from a kernel)",
+    "cudaLaunchDevice": "dynamic parallelism (a kernel launched from a kernel)",
+    "cudaDeviceSynchronize": "dynamic parallelism (cudaDeviceSynchronize in a kernel)",
+    "cudaStreamCreateWithFlags": "dynamic parallelism (device-side streams)",
+    "cudaGetDevice": "the device runtime API (cudaGetDevice in a kernel)",
+    "cudaDeviceGetAttribute": "the device runtime API (cudaDeviceGetAttribute in a kernel)",
+    "cudaOccupancyMaxActiveBlocksPerMultiprocessor": "the device runtime API (occupancy queries in a kernel)",
+    "cudaGetLastError": "the device runtime API (cudaGetLastError in a kernel)",
+}
 
 
 def runtime_call(ins: ir.Instr, fname: str, rets, args, where: str) -> list:
@@ -76,6 +92,10 @@ def inline_calls(module: ir.Module, kernel: ir.Kernel) -> ir.Kernel:
         callee = funcs.get(fname)
         if callee is None and fname in RUNTIME_CALLS:
             return runtime_call(ins, fname, rets, args, where)
+        if callee is None and fname in UNMODELLED_RUNTIME:
+            raise EmulatorError(f"'{ins.name}' to '{fname}'{where}: {UNMODELLED_RUNTIME[fname]} is not modelled by "
+                                "the emulator", ins.span, hint="the emulator inlines calls to functions defined in "
+                                "the same PTX and runs assert() and printf()")
         if callee is None:
             raise EmulatorError(f"'{ins.name}' to '{fname}'{where}: no .func with a body of that name in the PTX",
                                 ins.span, hint="the emulator inlines calls to functions defined in the same PTX")

@@ -188,6 +188,32 @@ def fns(mask, base, offset):
     return out.astype(np.uint32)
 
 
+def bmsk(a, b, clamp: bool):
+    """PTX ``bmsk``: a mask of ``b`` bits from bit ``a`` (``.wrap``: both mod 32; ``.clamp``: a start ≥ 32
+    is an empty mask, a width ≥ 32 or a start + width ≥ 32 runs to bit 31)."""
+    a, b = np.asarray(a, np.uint32), np.asarray(b, np.uint32)
+    a1, b1 = a & np.uint32(31), b & np.uint32(31)
+    ones = np.uint64(0xFFFFFFFF)
+    mask0 = (ones << a1.astype(np.uint64)) & ones
+    s = a1.astype(np.uint64) + b1
+    mask1 = (ones << np.minimum(s, np.uint64(32))) & ones
+    overflow = s >= 32
+    if clamp:
+        mask0 = np.where(a >= 32, np.uint64(0), mask0)
+        overflow = overflow | (a >= 32) | (b >= 32)
+    mask1 = np.where(overflow, np.uint64(0), np.where(b1 == 0, ones, mask1))
+    return (mask0 & ~mask1 & ones).astype(np.uint32)
+
+
+@builder("bmsk")
+def bmsk_op(ctx: Ctx, ins: ir.Instr):
+    _, mods = split_mods(ins.mods)
+    if mods not in ({"clamp"}, {"wrap"}):
+        raise ctx.error(f"'{ins.name}' needs one mode, .clamp or .wrap")
+    clamp = "clamp" in mods
+    return alu(ctx, ins, "b32", lambda a, b: bmsk(a, b, clamp), 2, src_ts=["u32", "u32"])
+
+
 @builder("bfe", "bfi", "popc", "clz", "brev", "prmt", "lop3", "bfind", "fns")
 def bitops(ctx: Ctx, ins: ir.Instr):
     types, mods = split_mods(ins.mods)

@@ -245,3 +245,28 @@ def test_printf_conversions_widths_precisions(arch):
         want.append(fmt % (i, tag, x, x & M32, d[i], d[i] * 1e6, d[i] / 7, x & 0xFFFF, x & 0xFFF, tag, 97 + i % 26,
                            big * i, (big & (2 ** 64 - 1)) + i, d[i] * 10, d[i], d[i] * 1e-9))
     assert rep.output.splitlines() == want + ["ptr set"]
+
+
+def test_cub_block_reduce_scan_radix_sort(arch):
+    n = 300
+    r = rng(52)
+    x = r.integers(-1000, 1000, n).astype(np.int32)
+    prefix, sums = np.full(n, -7, np.int32), np.full(3, -7, np.int32)
+    keys = r.integers(0, 1 << 32, 3 * 512, dtype=np.uint64).astype(np.uint32)
+    keys[:64] = keys[0]  # duplicates
+    k0 = keys.copy()
+    emulate(ptx(arch), "cub_block", 3, 128, [x, prefix, sums, keys, np.int32(n)])
+    xp = np.concatenate([x, np.zeros(3 * 128 - n, np.int32)]).reshape(3, 128)
+    np.testing.assert_array_equal(sums, xp.sum(axis=1))
+    np.testing.assert_array_equal(prefix, (np.cumsum(xp, axis=1) - xp).ravel()[:n])
+    np.testing.assert_array_equal(keys.reshape(3, 512), np.sort(k0.reshape(3, 512), axis=1))
+    x = r.standard_normal(256).astype(F32)
+    out = np.full(8, np.nan, F32)
+    emulate(ptx(arch), "cub_warp_max", 2, 128, [x, out])
+    np.testing.assert_array_equal(out, x.reshape(8, 32).max(axis=1))
+
+
+def test_device_heap_is_refused_with_the_reason(arch):
+    from sass_lab.errors import EmulatorError
+    with pytest.raises(EmulatorError, match=r"to 'malloc'.*the device heap \(in-kernel malloc/new\) is not modelled"):
+        emulate(ptx(arch), "device_heap", 1, 32, [np.zeros(32, np.int32)])
