@@ -147,6 +147,36 @@ def _directed64(op: str, mode: str):
     return g
 
 
+INV_2PI_F32 = float(F32(0.15915493667125701904))  # the f32 1/2π that ptxas multiplies by
+
+
+def _sincos_approx(fn):
+    """sin/cos.approx.f32 as ptxas compiles them: ``FMUL.RZ t, x, 1/2π`` (f32, rounded toward zero), then
+    ``MUFU.SIN/COS t`` of the fraction of a turn. Exact within [-π, π] to the documented 2^-21.41; beyond,
+    the error of the rounded turn count grows with |x| as on the GPU (|x| ≥ 2^25·π: t is an integer, so
+    sin gives ±0 and cos 1). MUFU's own last-bit error is not modelled."""
+    def g(x):
+        x = np.asarray(x)
+        t = V.round_f32(x.astype(F64) * INV_2PI_F32, "rz").astype(F64)  # the f32 product is exact in f64
+        with np.errstate(invalid="ignore"):
+            turn = t - np.round(t)
+        return fn(2 * np.pi * turn).astype(x.dtype)
+    return g
+
+
+def _signed_zero_minmax(f, is_min: bool):
+    """min/max ordering −0 below +0 (IEEE 754-2019; LLVM lowers llvm.minimum/maximum to min/max.NaN on
+    sm_80+, which relies on it): numpy's fmin/fmax return either zero depending on the host's SIMD path."""
+    def g(a, b):
+        r = f(a, b)
+        z = (a == 0) & (b == 0)
+        if not np.any(z):
+            return r
+        pick_a = np.signbit(a) if is_min else ~np.signbit(a)
+        return np.where(z, np.where(pick_a, a, b), r).astype(r.dtype)
+    return g
+
+
 def _div_approx(a, b):
     """div.approx.f32 is a · (1/b) with a flushing reciprocal (PTX ISA): for 2^126 < |b| < 2^128 the
     result is 0 (NaN when a is infinite); elsewhere within 2 ulp, here the correctly rounded quotient."""
@@ -191,9 +221,9 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
     elif op == "div":
         f = _div_approx if "approx" in mods and t == "f32" else np.divide
     elif op == "min":
-        f = np.minimum if "NaN" in mods else np.fmin  # .NaN: a NaN input gives NaN
+        f = _signed_zero_minmax(np.minimum if "NaN" in mods else np.fmin, True)  # .NaN: a NaN input gives NaN
     elif op == "max":
-        f = np.maximum if "NaN" in mods else np.fmax
+        f = _signed_zero_minmax(np.maximum if "NaN" in mods else np.fmax, False)
     elif op == "neg":
         f, n = np.negative, 1
     elif op == "abs":
@@ -209,9 +239,9 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
     elif op == "lg2":
         f, n = _approx(np.log2), 1
     elif op == "sin":
-        f, n = _approx(np.sin), 1
+        f, n = _sincos_approx(np.sin), 1
     elif op == "cos":
-        f, n = _approx(np.cos), 1
+        f, n = _sincos_approx(np.cos), 1
     elif op == "tanh":
         f, n = _approx(np.tanh), 1
     elif op == "copysign":
