@@ -112,6 +112,31 @@ def vprintf(ctx: Ctx, ins: ir.Instr):
     return h
 
 
+def c_integer(flags: str, width: str | None, prec: str | None, conv: str, v: int) -> str:
+    """One integer conversion as C's printf writes it (Python's ``%`` differs: ``%#o`` → ``0o10``, ``%#x`` of 0
+    → ``0x0``, ``%.0d`` of 0 → ``0``, ``%+u`` → ``+5``)."""
+    digits = format(abs(v), {"d": "d", "i": "d", "u": "d", "o": "o", "x": "x", "X": "X"}[conv])
+    if prec is not None:
+        p = int(prec or 0)
+        digits = "" if p == 0 and v == 0 else digits.zfill(p)
+    prefix = ""
+    if conv in "di":
+        prefix = "-" if v < 0 else "+" if "+" in flags else " " if " " in flags else ""
+    elif "#" in flags and conv == "o" and not digits.startswith("0"):
+        digits = "0" + digits
+    elif "#" in flags and conv in "xX" and v != 0:
+        prefix = "0" + conv
+    w = max(int(width or 0), 0)
+    body = prefix + digits
+    if len(body) >= w:
+        return body
+    if "-" in flags:
+        return body.ljust(w)
+    if "0" in flags and prec is None:
+        return prefix + digits.rjust(w - len(prefix), "0")
+    return body.rjust(w)
+
+
 def format_c(fmt: str, read, string, buf: int) -> tuple[str, int]:
     """``fmt`` formatted like C's printf from the packed argument buffer at ``buf``; (text, arguments)."""
     out, pos, at, count = [], 0, buf, 0
@@ -157,7 +182,7 @@ def format_c(fmt: str, read, string, buf: int) -> tuple[str, int]:
             if conv == "c":
                 out.append((spec + "c") % chr(v & 0xFF))
             else:
-                out.append((spec + ("d" if conv in "iu" else conv)) % v)
+                out.append(c_integer(flags, width, prec, conv, v))
         elif conv == "s":
             s = string(int.from_bytes(take(8), "little"))
             out.append((spec + "s") % ("(null)" if s is None else s))

@@ -237,14 +237,16 @@ def test_printf_conversions_widths_precisions(arch):
     d = np.array([3.14159, -2.5e-3, 1e10, 0.0, -0.5])
     big = -(1 << 40)
     rep = emulate(ptx(arch), "report", 1, 32, [v, d, np.int64(big), np.int32(len(v))])
-    fmt = "[%3d] %-6s|%+d|%u|%08.3f|%.2e|%g|%#x|%X|%10s|%-4c|%d|%d|%5.1f%%|%.0f|%G"
+    fmt = "[%3d] %-6s|%+d|%u|%08.3f|%.2e|%g|%s|%X|%10s|%-4c|%d|%d|%5.1f%%|%.0f|%G"  # %s: C's %#x (0 → "0")
     want = []
     for i in range(len(v)):
         tag = "odd" if i % 2 else "even"
         x = int(v[i])
-        want.append(fmt % (i, tag, x, x & M32, d[i], d[i] * 1e6, d[i] / 7, x & 0xFFFF, x & 0xFFF, tag, 97 + i % 26,
+        hx = "%#x" % (x & 0xFFFF) if x & 0xFFFF else "0"
+        want.append(fmt % (i, tag, x, x & M32, d[i], d[i] * 1e6, d[i] / 7, hx, x & 0xFFF, tag, 97 + i % 26,
                            big * i, (big & (2 ** 64 - 1)) + i, d[i] * 10, d[i], d[i] * 1e-9))
-    assert rep.output.splitlines() == want + ["ptr set"]
+    # C's integer conversions where Python's % differs: %#o, %#x of 0, %.0d of 0, %+u, % u, precision with 0
+    assert rep.output.splitlines() == want + ["ptr set", "010|0||5|5|     0ff|010   |0XFF|-00042"]
 
 
 def test_cub_block_reduce_scan_radix_sort(arch):

@@ -268,6 +268,7 @@ extern "C" __global__ void report(const int* v, const double* d, long long big, 
          d[i], d[i] * 1e6, d[i] / 7, v[i] & 0xffff, v[i] & 0xfff, tag, 'a' + i % 26, big * i, (unsigned long long)big + i,
          d[i] * 10, d[i], d[i] * 1e-9);
   if (i == 0) printf("ptr %s\n", v != nullptr ? "set" : "null");
+  if (i == 0) printf("%#o|%#x|%.0d|%+u|% u|%08.3x|%-#6o|%#X|%06d\n", 8u, 0u, 0, 5u, 5u, 255u, 8u, 255u, -42);
 }
 
 // the CUDA C++ core library's block primitives: a reduction, an exclusive scan and a radix sort of
