@@ -164,6 +164,20 @@ def _sincos_approx(fn):
     return g
 
 
+def _exact_zero_down(f, op: str):
+    """IEEE 754: an exact zero sum of operands that are not both +0 is −0 when rounding toward −∞
+    (``x − x`` → −0, ``−0 + +0`` → −0); the float64 paths give +0."""
+    def g(*a):
+        r = f(*a)
+        if op in ("fma", "mad"):
+            x, y = np.multiply(a[0], a[1], dtype=F64), np.asarray(a[2])
+        else:
+            x, y = np.asarray(a[0]), (np.negative(a[1]) if op == "sub" else np.asarray(a[1]))
+        both_plus = (x == 0) & ~np.signbit(x) & (y == 0) & ~np.signbit(y)
+        return np.where((r == 0) & ~both_plus, r.dtype.type(-0.0), r).astype(r.dtype)
+    return g
+
+
 def _signed_zero_minmax(f, is_min: bool):
     """min/max ordering −0 below +0 (IEEE 754-2019; LLVM lowers llvm.minimum/maximum to min/max.NaN on
     sm_80+, which relies on it): numpy's fmin/fmax return either zero depending on the host's SIMD path."""
@@ -259,6 +273,8 @@ def float_arith(ctx: Ctx, ins: ir.Instr, t: str, mods: set[str]):
         f = _directed64(op, mode)
     elif mode != "rn" and op in ("add", "sub", "mul", "div", "sqrt", "rcp"):
         raise ctx.error(f"'{ins.name}': rounding mode .{mode} on {t} is not modelled by the emulator")
+    if mode == "rm" and op in ("add", "sub", "fma", "mad") and t in ("f32", "f64"):
+        f = _exact_zero_down(f, op)
     f = _post(f, mods, t)
     return alu(ctx, ins, t, _half_wrap(t, f), n)
 

@@ -733,3 +733,34 @@ def test_fast_sine_of_large_arguments_as_the_gpu_computes_it(arch):
     np.testing.assert_allclose(out[:6], np.sin(2 * np.pi * frac), rtol=0, atol=2 ** -21.41)
     np.testing.assert_allclose(out[6:12], np.cos(2 * np.pi * frac), rtol=0, atol=2 ** -21.41)
     assert out[0] == 0 and out[6] == 1 and abs(out[2] - np.sin(1000.0)) > 1e-5  # not the exact sine
+
+
+@pytest.mark.parametrize("t", ["f32", "f64"])
+def test_exact_zero_sums_round_down_to_minus_zero(t):
+    """IEEE 754 (and the GPU): x − x, −0 + +0, a·0 + 0 with a < 0 are −0 under .rm, +0 under the other modes."""
+    from ptxkit import kernel
+    w, z = (4, "0f00000000") if t == "f32" else (8, "0d0000000000000000")
+    r = "%f" if t == "f32" else "%fd"
+    body = f"""
+    mul.wide.u32 %rd5, %r0, {w};
+    add.s64 %rd6, %rd1, %rd5;
+    add.s64 %rd7, %rd0, %rd5;
+    ld.global.{t} {r}1, [%rd6];
+    sub.rm.{t} {r}2, {r}1, {r}1;
+    st.global.{t} [%rd7], {r}2;
+    add.rm.{t} {r}2, {r}1, {z};
+    st.global.{t} [%rd7+{64 * w}], {r}2;
+    fma.rm.{t} {r}2, {r}1, {z}, {z};
+    st.global.{t} [%rd7+{128 * w}], {r}2;
+    sub.rz.{t} {r}2, {r}1, {r}1;
+    st.global.{t} [%rd7+{192 * w}], {r}2;"""
+    dt = np.float32 if t == "f32" else np.float64
+    x = np.array([1.5, -2.0, 0.0, -0.0, 1e-30, -3.0] + [1.0] * 58, dt)
+    out = np.full(256, 7, dt)
+    emulate(kernel(body), "k", 1, 64, [out, x, np.int32(64)])
+    o = out.reshape(4, 64)[:, :6]
+    assert np.signbit(o[0]).tolist() == [True] * 6  # x − x
+    assert np.signbit(o[1]).tolist() == [False, True, False, True, False, True]  # x + 0: only −0 + +0 is exact zero
+    assert np.signbit(o[2]).tolist() == [False, True, False, True, False, True]  # x·0 + 0: −0 + +0 → −0
+    assert not np.signbit(o[3]).any()  # .rz: +0
+    assert (o[:3] == [x[:6] - x[:6], x[:6], x[:6] * 0]).all()
