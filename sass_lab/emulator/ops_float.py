@@ -160,6 +160,7 @@ def _sincos_approx(fn):
         t = V.round_f32(x.astype(F64) * INV_2PI_F32, "rz").astype(F64)  # the f32 product is exact in f64
         with np.errstate(invalid="ignore"):
             turn = t - np.round(t)
+        turn = np.where(turn == 0, np.copysign(turn, t), turn)  # sin(−0) is −0
         return fn(2 * np.pi * turn).astype(x.dtype)
     return g
 

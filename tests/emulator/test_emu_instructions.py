@@ -162,7 +162,7 @@ FLOAT_CASES = {
     "lg2.approx.f32 %f2, %f1;": lambda f: np.log2(f),
     "rcp.rn.f32 %f2, %f1;": lambda f: np.float32(1) / f,
     "rsqrt.approx.f32 %f2, %f1;": lambda f: (1 / np.sqrt(f.astype(np.float64))).astype(np.float32),
-    "sin.approx.f32 %f2, %f1;": lambda f: np.sin(f),
+    "sin.approx.f32 %f2, %f1;": lambda f: _sin_approx(f),
     "tanh.approx.f32 %f2, %f1;": lambda f: np.tanh(f),
     "cvt.rn.f16x2.f32 %r6, %f1, 0f40000000; mov.b32 {%h1, %h2}, %r6; cvt.f32.f16 %f2, %h2;": lambda f: (
         f.astype(np.float16).astype(np.float32)),
@@ -171,6 +171,16 @@ FLOAT_CASES = {
     "cvt.rn.f16.f32 %h1, %f1; fma.rn.f16 %h2, %h1, %h1, %h1; cvt.f32.f16 %f2, %h2;": lambda f: (
         (f.astype(np.float16).astype(np.float64) ** 2 + f.astype(np.float16)).astype(np.float16).astype(np.float32)),
 }
+
+
+def _sin_approx(f):
+    """sin.approx.f32 as ptxas compiles it: FMUL.RZ by the f32 1/2π, MUFU.SIN of the turn's fraction."""
+    x = f.astype(np.float64) * float(np.float32(1 / (2 * np.pi)))  # exact: a 24 × 24-bit product
+    t = x.astype(np.float32)
+    t = np.where(np.abs(t.astype(np.float64)) > np.abs(x), np.nextafter(t, np.float32(0)), t).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        turn = t - np.round(t)
+    return np.sin(2 * np.pi * np.where(turn == 0, np.copysign(turn, t), turn))
 
 
 def _bf16_round(f):
