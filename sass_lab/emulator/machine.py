@@ -36,7 +36,15 @@ class State:
                  "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
                  "block", "first_block", "steps", "live", "line_map", "all_lanes", "sh_base", "pcs", "bar_count",
                  "wait_bar", "wait_next", "output", "hopper", "mbar", "wait_key", "asyncs", "gtrack", "cluster",
-                 "block_ids", "memo")
+                 "block_ids", "memo", "scratch")
+
+    def buffer(self, key, shape: tuple, dtype) -> np.ndarray:
+        """A scratch array of this wave for one use at a time (``key`` names the use): a handler's
+        temporaries reused instead of fresh megabyte allocations on every instruction."""
+        a = self.scratch.get(key)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self.scratch[key] = np.empty(shape, dtype)
+        return a
 
     # ------------------------------------------------------------------ findings
     def lane_coords(self, lane: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:

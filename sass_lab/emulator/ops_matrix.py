@@ -203,6 +203,7 @@ RAW = {  # raw fragment element storage -> values (after the gather)
 }
 
 
+VIEWS = True  # fragments through strided register views where the layout allows (False: the gathers)
 MEMO = 8  # recent A/B fragment matrices kept per wave (a fused block reuses each for several n8 tiles)
 
 
@@ -223,6 +224,44 @@ def _reg_order(perm: np.ndarray, nregs: int) -> np.ndarray:
     per = ne // nregs  # elements per register
     t, e = perm // ne, perm % ne
     return (e // per) * (32 * per) + t * per + e % per
+
+
+def _reg_views(layout, per: int, cols: int) -> list[tuple[int, tuple, tuple]] | None:
+    """Where each fragment register's elements sit in a warp's row-major matrix, as a strided pattern:
+    per register (offset, shape, strides) in elements, over its (lane, element) index read as bits (the
+    most significant first, runs of bits merged), or None when some register's positions are not one.
+    A register's raw elements (lane-major, low element first) then fill or read a strided view of the
+    matrix directly: one pass per register instead of a stack, a gather and a conversion."""
+    out = []
+    for r in range(len(layout) // per):
+        pos = np.stack([np.asarray(layout[r * per + s][0]) * cols + np.asarray(layout[r * per + s][1])
+                        for s in range(per)], axis=1).ravel()  # (lane, element) -> position
+        k = len(pos).bit_length() - 1
+        if len(pos) != 1 << k:
+            return None
+        base = int(pos[0])
+        step = [int(pos[1 << b]) - base for b in range(k)]  # one per index bit, least significant first
+        i = np.arange(len(pos))
+        if min(step) <= 0 or not np.array_equal(pos, base + sum(((i >> b) & 1) * d for b, d in enumerate(step))):
+            return None
+        shape, strides = [], []
+        for d in reversed(step):  # most significant bit first; merge a bit into the run inside it
+            if strides and strides[-1] == 2 * d:
+                shape[-1] *= 2
+                strides[-1] = d
+            else:
+                shape.append(2)
+                strides.append(d)
+        out.append((base, tuple(shape), tuple(strides)))
+    return out
+
+
+def _strided(mat: np.ndarray, view) -> np.ndarray:
+    """The view (offset, shape, strides) of every warp's row of ``mat`` (warps × matrix elements)."""
+    base, shape, strides = view  # (a contiguous ``mat``; numpy checks that the view stays inside it)
+    e = mat.itemsize
+    return np.ndarray((mat.shape[0],) + shape, mat.dtype, buffer=mat, offset=base * e,
+                      strides=(mat.strides[0],) + tuple(d * e for d in strides))
 
 
 def _gather_order(layout, rows: int, cols: int) -> np.ndarray:
@@ -285,6 +324,9 @@ def mma(ctx: Ctx, ins: ir.Instr):
                               ((a_lay, M, K), (b_lay, K, 8), (c_lay, M, 8)))
     a_ord, b_ord, c_ord = (_reg_order(p, len(g)) for p, g in ((a_perm, ga), (b_perm, gb), (c_perm, gc)))
     d_flat = np.stack([r * 8 + cc for r, cc in d_lay], axis=1).ravel()  # (lane, element) -> row*8 + col
+    a_views, b_views, c_views = (_reg_views(lay_, p, cols) if kind in RAW and VIEWS else None
+                                 for lay_, p, cols, kind in ((a_lay, per, K, ak), (b_lay, per, 8, bk), (c_lay, cper, 8, ck)))
+    d_views = _reg_views(d_lay, dper, 8) if dk == "f32" and VIEWS else None
     acc = np.int64 if integer else (np.longdouble if ak == "f64" else np.float64)
 
     def h(st, wm, gm):
@@ -298,7 +340,19 @@ def mma(ctx: Ctx, ins: ir.Instr):
         def grab(gs):
             return [np.broadcast_to(g(st), (st.L,)) if full else np.broadcast_to(g(st), (st.L,))[wl] for g in gs]
 
-        def matrix(gs, kind, perm, order, rows, cols):
+        def raw_reg(g, kind):
+            """A register's raw elements, warps of the group only: (warps, 32 lanes × elements)."""
+            x = g(st)
+            x = np.full(st.L, x) if x.ndim == 0 else x
+            x = (x.view(np.uint16) if kind in ("f16", "bf16") else x).reshape(st.L >> 5, -1)
+            return x if full else x[warps]
+
+        def matrix(gs, kind, perm, order, rows, cols, views=None, scratch=None):
+            if views is not None:  # each register straight into its strided place in the matrices
+                out = np.empty((nw, rows * cols), acc) if scratch is None else st.buffer(scratch, (nw, rows * cols), acc)
+                for g, view in zip(gs, views):
+                    _strided(out, view)[...] = RAW[kind](raw_reg(g, kind)).reshape((nw,) + view[1])
+                return out.reshape(nw, rows, cols)
             if kind in RAW:  # gather the raw elements of each warp's registers (register-major), convert once
                 raw = np.stack([np.broadcast_to(g(st), (st.L,)) for g in gs])
                 if kind in ("f16", "bf16"):
@@ -311,28 +365,38 @@ def mma(ctx: Ctx, ins: ir.Instr):
             regs = grab(gs)
             lane_major = np.stack(_unpack(regs, kind), axis=1).astype(acc, copy=False).reshape(nw, -1)
             return np.take(lane_major, perm, axis=1).reshape(nw, rows, cols)
-        def operand(role, regs, gs, kind, perm, order, rows, cols):
+        def operand(role, regs, gs, kind, perm, order, rows, cols, views):
             """A or B: a fragment made of the same register arrays for the same warps as a recent mma
             (registers are replaced, never changed in place) is the same matrix."""
             if regs is None:
-                return matrix(gs, kind, perm, order, rows, cols)
+                return matrix(gs, kind, perm, order, rows, cols, views)
             key = (role, shape, kind, regs)
             cur = tuple(st.regs[i] for i in regs)
             hit = st.memo.get(key)
             if hit is not None and all(x is y for x, y in zip(hit[0], cur)) and \
                     (hit[1] is None if full else hit[1] is not None and np.array_equal(hit[1], warps)):
                 return hit[2]
-            val = matrix(gs, kind, perm, order, rows, cols)
+            val = matrix(gs, kind, perm, order, rows, cols, views)
             st.memo.pop(key, None)
             st.memo[key] = (cur, None if full else warps, val)
             if len(st.memo) > MEMO:
                 del st.memo[next(iter(st.memo))]
             return val
-        A = operand("a", a_regs, ga, ak, a_perm, a_ord, M, K)
-        B = operand("b", b_regs, gb, bk, b_perm, b_ord, K, 8)
-        C = matrix(gc, ck, c_perm, c_ord, M, 8)
-        D = np.matmul(A, B) + C
+        A = operand("a", a_regs, ga, ak, a_perm, a_ord, M, K, a_views)
+        B = operand("b", b_regs, gb, bk, b_perm, b_ord, K, 8, b_views)
         keep = slice(None) if len(wl) == len(lanes) else gm[wl]
+        if d_views is not None:  # f32 D: C, D and its rounding in the wave's scratch arrays
+            C = matrix(gc, ck, c_perm, c_ord, M, 8, c_views, "mma-c")
+            D = np.matmul(A, B, out=st.buffer("mma-d", (nw, M, 8), acc))
+            D += C
+            D32 = st.buffer("mma-d32", (nw, M * 8), np.float32)
+            np.copyto(D32, D.reshape(nw, M * 8), casting="same_kind")  # one rounding of the whole tile
+            for p, view in zip(puts, d_views):
+                v = np.ascontiguousarray(_strided(D32, view)).reshape(-1).view(np.uint32)
+                p(st, wl if full else wl[keep], v if full else v[keep])
+            return
+        C = matrix(gc, ck, c_perm, c_ord, M, 8, c_views)
+        D = np.matmul(A, B) + C
         if dk == "f32":  # one rounding of the whole tile, then spread over the lanes
             spread = np.take(D.astype(np.float32).reshape(nw, M * 8), d_flat, axis=1).reshape(nw * 32, -1)
             vals = [np.ascontiguousarray(spread[:, j]).view(np.uint32) for j in range(spread.shape[1])]

@@ -71,6 +71,7 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.live = st.lane_tid < T
     st.regs = [np.zeros((), dt) for dt in prog.reg_dtypes]
     st.memo = {}
+    st.scratch = {}
     bx, by, bz = st.block
     gx, gy, gz = st.grid
     tid = st.lane_tid.astype(np.uint32)

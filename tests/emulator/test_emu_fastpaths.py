@@ -49,6 +49,48 @@ def test_mma_register_major_gather_is_the_lane_major_one(form):
         np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # NaN bit patterns
+@pytest.mark.parametrize("form", [f for f in FORMS if f[2] in ops_matrix.RAW], ids=lambda f: ".".join(f))
+def test_mma_strided_register_views_are_the_gathers(form):
+    """Fragments filled register by register through strided views of the matrices (and D read back the
+    same way) equal the gathers by layout order, bit for bit (NaN payloads, subnormals, partial groups)."""
+    shape, dk, kind, _, ck = form
+    a_lay, b_lay, per = ops_matrix._ab(shape, kind)
+    M, K = int(shape[1:shape.index("n")]), int(shape.split("k")[1])
+    c_lay, cper = ops_matrix._c_layout(M, ck)
+    rng = np.random.default_rng(5)
+    L = 32 * 6
+    warps = np.array([0, 2, 3, 5])
+    wl = (warps[:, None] * 32 + np.arange(32)).ravel()
+    acc = np.longdouble if kind == "f64" else np.float64
+    for lay, rows, cols, p, k in ((a_lay, M, K, per, kind), (b_lay, K, 8, per, kind), (c_lay, M, 8, cper, ck)):
+        views = ops_matrix._reg_views(lay, p, cols)
+        assert views is not None  # every RAW layout is a strided pattern
+        perm = ops_matrix._gather_order(lay, rows, cols)
+        nregs = len(lay) // p
+        regs = [rng.standard_normal(L) if k == "f64" else rng.integers(0, 2**32, L, dtype=np.uint64).astype(np.uint32)
+                for _ in range(nregs)]
+        view = np.uint16 if k in ("f16", "bf16") else regs[0].dtype
+        lane_major = np.stack([r[wl] for r in regs], axis=1).view(view).reshape(len(warps), -1)
+        want = ops_matrix.RAW[k](np.take(lane_major, perm, axis=1)).astype(acc)
+        got = np.empty((len(warps), rows * cols), acc)
+        for r, v in zip(regs, views):
+            raw = r.view(view).reshape(L >> 5, -1)[warps]
+            ops_matrix._strided(got, v)[...] = ops_matrix.RAW[k](raw).reshape((len(warps),) + v[1])
+        if acc is np.longdouble:  # padding bytes are not the value
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+    if dk == "f32":
+        d_lay, dper = ops_matrix._c_layout(M, dk)
+        d32 = rng.integers(0, 2**32, (len(warps), M * 8), dtype=np.uint64).astype(np.uint32).view(np.float32)
+        d_flat = np.stack([r * 8 + c for r, c in d_lay], axis=1).ravel()
+        spread = np.take(d32, d_flat, axis=1).reshape(len(warps) * 32, -1)
+        for j, v in enumerate(ops_matrix._reg_views(d_lay, dper, 8)):
+            got = np.ascontiguousarray(ops_matrix._strided(d32, v)).reshape(-1)
+            np.testing.assert_array_equal(got.view(np.uint32), spread[:, j].view(np.uint32))
+
+
 MEMO_PTX = """.version 8.0
 .target sm_80
 .address_size 64
@@ -130,6 +172,8 @@ def test_mma_fragment_memo_is_the_unmemoised_result(monkeypatch, threads):
 
     got, want = run(8), run(0)
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    monkeypatch.setattr(ops_matrix, "VIEWS", False)  # the gathers by layout order, not the strided views
+    np.testing.assert_array_equal(run(8).view(np.uint32), got.view(np.uint32))
     assert np.isnan(got[3, :, :][np.arange(n) % threads >= 32]).all()  # warp 1 never ran the 4th mma
     assert not np.isnan(got[[0, 1, 2, 4, 5]]).any()
 
