@@ -513,3 +513,32 @@ def test_atomic_ref_orders_and_a_16_bit_claim(arch):
         lanes = np.arange(s, n, 4)
         assert slot[s] in lanes + 1
         assert np.count_nonzero(won[lanes] == 0) == 1 and set(won[lanes]) <= {0, int(slot[s])}
+
+
+# ------------------------------------------------------------------------------ every build decodes
+
+
+REFUSED = {  # (build, kernel): what the decode-time refusal must name
+    ("numerics.sm_90.G", "atomic_refs"): "indirect calls are not supported",
+    ("training.sm_80", "device_heap"): "the device heap", ("training.sm_90", "device_heap"): "the device heap",
+}
+
+
+def test_every_corpus_kernel_decodes_or_is_refused_for_its_reason():
+    """Every kernel of every committed build (sm_80, sm_90, --use_fast_math, -G) decodes, so nothing nvcc
+    emitted for the corpus is refused at run time; the planned refusals name their reason."""
+    import re
+
+    from sass_lab.emulator.program import program
+    seen = 0
+    for path in sorted(CORPUS.glob("*.ptx")):
+        text = path.read_text()
+        for k in re.findall(r"\.entry\s+(\w+)", text):
+            seen += 1
+            why = REFUSED.get((path.name[:-4], k))
+            if why is None:
+                program(text, k)
+            else:
+                with pytest.raises(EmulatorError, match=why):
+                    program(text, k)
+    assert seen > 150
