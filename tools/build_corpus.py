@@ -8,6 +8,7 @@ against numpy in tests/emulator/test_emu_corpus.py. The PTX is committed so the 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -46,12 +47,29 @@ def strip_debug(ptx: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def include_flags(cu: Path) -> list[str]:
+    """-I for headers nvcc's wheel lacks: cuRAND's (CURAND_INCLUDE, or the nvidia-curand wheel's folder)."""
+    if "curand_kernel.h" not in cu.read_text():
+        return []
+    found = os.environ.get("CURAND_INCLUDE")
+    if not found:
+        try:
+            import nvidia.cu13  # the namespace the nvidia-curand wheel installs into
+            found = next((str(Path(p) / "include") for p in nvidia.cu13.__path__
+                          if (Path(p) / "include" / "curand_kernel.h").exists()), None)
+        except ImportError:
+            found = None
+    if not found:
+        raise SystemExit(f"{cu.name} needs cuRAND's headers: pip install nvidia-curand, or set CURAND_INCLUDE")
+    return [f"-I{found}"]
+
+
 def main(names: list[str]) -> int:
     sources = sorted(CORPUS.glob("*.cu")) if not names else [CORPUS / f"{n}.cu" for n in names]
     for cu in sources:
         for arch in ARCHS:
             out = cu.with_suffix(f".{arch}.ptx")
-            cmd = [nvcc(), "-ptx", f"-arch={arch}", "-std=c++17", str(cu), "-o", str(out)]
+            cmd = [nvcc(), "-ptx", f"-arch={arch}", "-std=c++17", *include_flags(cu), str(cu), "-o", str(out)]
             subprocess.run(cmd, check=True)
             print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines")
             if cu.stem in FAST_MATH:

@@ -272,3 +272,73 @@ def test_device_heap_is_refused_with_the_reason(arch):
     from sass_lab.errors import EmulatorError
     with pytest.raises(EmulatorError, match=r"to 'malloc'.*the device heap \(in-kernel malloc/new\) is not modelled"):
         emulate(ptx(arch), "device_heap", 1, 32, [np.zeros(32, np.int32)])
+
+
+# ------------------------------------------------------------------------------ curand.cu (the cuRAND device API)
+
+
+def _xorwow_step(v):
+    t = v[0] ^ (v[0] >> 2)
+    return v[1:] + [((v[4] ^ ((v[4] << 4) & M32)) ^ (t ^ ((t << 1) & M32))) & M32]
+
+
+def _box_muller(x, y):
+    """cuRAND's pair from two 32-bit draws, evaluated in float64 from the same float32 inputs."""
+    u = float(F32(F32(x) * F32(2.0 ** -32) + F32(2.0 ** -33)))
+    two_pi_inv = float(F32(2 * np.pi * 2.0 ** -32))
+    v = float(F32(F32(y) * F32(two_pi_inv) + F32(two_pi_inv / 2)))
+    s = np.sqrt(-2 * np.log(u))
+    return s * np.sin(v), s * np.cos(v)
+
+
+def test_curand_xorwow_sequences_from_the_precomputed_tables(arch):
+    """curand_init(seed, i, 0) jumps 2^67·i draws with the library's __device__ skip-ahead tables: checked
+    against the XORWOW transition matrix over GF(2) raised to 2^67 by squaring (an independent path)."""
+    n, seed = 24, 0x123456789
+    raw, uni, nor = np.zeros(n, np.uint32), np.full(n, np.nan, F32), np.full(2 * n, np.nan, F32)
+    emulate((CORPUS / f"curand.{arch}.ptx").read_text(), "curand_xorwow", 1, 64,
+            [np.uint64(seed), raw, uni, nor, np.int32(n)])
+    A = np.zeros((160, 160), np.int64)  # one step: column k is the image of state bit k
+    for k in range(160):
+        e = [0] * 5
+        e[k // 32] = 1 << (k % 32)
+        nxt = _xorwow_step(e)
+        A[:, k] = [(nxt[j] >> b) & 1 for j in range(5) for b in range(32)]
+    for _ in range(67):
+        A = (A @ A) % 2
+    t0 = (1099087573 * ((seed & M32) ^ 0xAAD26B49)) & M32
+    t1 = (2591861531 * ((seed >> 32) ^ 0xF7DCEFDD)) & M32
+    d = (6615241 + t1 + t0) & M32
+    state = [(123456789 + t0) & M32, 362436069 ^ t0, (521288629 + t1) & M32, 88675123 ^ t1, (5783321 + t0) & M32]
+    bits = np.array([(state[j] >> b) & 1 for j in range(5) for b in range(32)], np.int64)
+    for i in range(n):
+        v = [int(sum(int(bits[32 * j + b]) << b for b in range(32))) for j in range(5)]
+        draws = []
+        for k in range(4):
+            v = _xorwow_step(v)
+            draws.append((v[4] + d + 362437 * (k + 1)) & M32)
+        assert raw[i] == draws[0], i
+        assert uni[i] == F32(F32(draws[1]) * F32(2.0 ** -32) + F32(2.0 ** -33)), i
+        np.testing.assert_allclose(nor[2 * i:2 * i + 2], _box_muller(draws[2], draws[3]), rtol=1e-5, atol=1e-6)
+        bits = (A @ bits) % 2
+
+
+def _philox(c, k):
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+        c = [(p1 >> 32) ^ c[1] ^ k[0], p1 & M32, (p0 >> 32) ^ c[3] ^ k[1], p0 & M32]
+        k = [(k[0] + 0x9E3779B9) & M32, (k[1] + 0xBB67AE85) & M32]
+    return c
+
+
+def test_curand_philox_with_an_offset(arch):
+    n, seed = 64, 0xFEDCBA987
+    raw, nor = np.zeros(4 * n, np.uint32), np.full(4 * n, np.nan, F32)
+    emulate((CORPUS / f"curand.{arch}.ptx").read_text(), "curand_philox", 1, 64,
+            [np.uint64(seed), raw, nor, np.int32(n)])
+    key = [seed & M32, seed >> 32]
+    for i in range(n):  # counter (offset / 4, 0, subsequence): offset 7 starts at word 3 of block 1
+        words = _philox([1, 0, i, 0], key) + _philox([2, 0, i, 0], key) + _philox([3, 0, i, 0], key)
+        assert raw[4 * i:4 * i + 4].tolist() == words[3:7], i
+        want = [*_box_muller(words[7], words[8]), *_box_muller(words[9], words[10])]
+        np.testing.assert_allclose(nor[4 * i:4 * i + 4], want, rtol=1e-5, atol=1e-6)
