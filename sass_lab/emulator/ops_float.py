@@ -75,21 +75,35 @@ def _flush64(x):
     return x * (np.abs(x) >= np.float64(2.0 ** -1022))
 
 
+def _flush16(limit: float):
+    def fl(x):
+        x = np.asarray(x)
+        return x * (np.abs(x) >= x.dtype.type(limit))
+    return fl
+
+
+# .ftz per type: (inputs, results before their rounding). An f16 result flushes when it would round to a
+# subnormal half, i.e. below 2^-14 minus half the subnormal spacing (2^-25).
+FLUSH = {"f32": (V.ftz32, V.ftz32), "f16": (_flush16(2.0 ** -14), _flush16(2.0 ** -14 - 2.0 ** -25))}
+FLUSH["f16x2"] = FLUSH["f16"]
+FLUSH["f64"] = (_flush64, _flush64)  # rcp/rsqrt.approx.ftz.f64
+
+
 def _post(f, mods: set[str], t: str):
     """Apply .ftz (f32, and the f64 rcp/rsqrt approximations) to the inputs and the results of ``f``, then
     .sat and .relu: with .ftz a subnormal input is a sign-preserving zero (PTX ISA), so ``mul.ftz.f32
     1e-40, 2^40`` is 0, not 1.1e-28."""
-    ftz = "ftz" in mods and t in ("f32", "f64")
-    flush = V.ftz32 if t == "f32" else _flush64
+    flush_in, flush_out = FLUSH.get(t, (None, None))
+    ftz = "ftz" in mods and flush_in is not None
     sat = "sat" in mods
     relu = "relu" in mods
     if not (ftz or sat or relu):
         return f
 
     def g(*a):
-        r = f(*[flush(x) for x in a]) if ftz else f(*a)
+        r = f(*[flush_in(x) for x in a]) if ftz else f(*a)
         if ftz:
-            r = flush(r)
+            r = flush_out(r)
         if sat:
             r = np.where(np.isnan(r), r.dtype.type(0), np.clip(r, 0, 1)).astype(r.dtype)
         if relu:  # negative results clamp to 0; NaN stays NaN

@@ -764,3 +764,23 @@ def test_exact_zero_sums_round_down_to_minus_zero(t):
     assert np.signbit(o[2]).tolist() == [False, True, False, True, False, True]  # x·0 + 0: −0 + +0 → −0
     assert not np.signbit(o[3]).any()  # .rz: +0
     assert (o[:3] == [x[:6] - x[:6], x[:6], x[:6] * 0]).all()
+
+
+def test_half_flush_to_zero():
+    """.ftz on f16/f16x2 flushes subnormal halves (below 2^-14) in the inputs and the results."""
+    from ptxkit import kernel
+    body = """
+    ld.global.b16 %h1, [%rd4];
+    ld.global.b16 %h2, [%rd4+2];
+    mul.ftz.f16 %h3, %h1, %h2;
+    st.global.b16 [%rd3], %h3;
+    mul.f16 %h3, %h1, %h2;
+    st.global.b16 [%rd3+2], %h3;"""
+    x = np.array([2.0 ** -20, 1024.0, 2.0 ** -8, 2.0 ** -8, 2.0 ** -7, 2.0 ** -7, -(2.0 ** -15), 4.0], np.float16)
+    out = np.full(8, 7, np.float16)
+    emulate(kernel(body), "k", 1, 4, [out, x, np.int32(4)])
+    ftz, plain = out[0::2], out[1::2]
+    # 2^-20 · 1024: a subnormal input; 2^-16: a subnormal result; 2^-14: the smallest normal; −2^-15 · 4
+    np.testing.assert_array_equal(ftz, np.array([0.0, 0.0, 2.0 ** -14, 0.0], np.float16))
+    np.testing.assert_array_equal(plain, np.array([2.0 ** -10, 2.0 ** -16, 2.0 ** -14, -(2.0 ** -13)], np.float16))
+    assert np.signbit(ftz[3])  # sign-preserving
