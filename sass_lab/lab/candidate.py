@@ -179,11 +179,16 @@ def _reuse():
 
 
 def warm_up() -> None:
-    """Import and build what a compile needs, once, before workers fork: they start warm."""
+    """Import and build what a compile needs, once, before workers fork: they start warm (each
+    import left to the workers would be done once per worker)."""
     from .. import api  # noqa: F401 - imported for the workers
-    from ..dsl import frontend
+    from ..backend import ptx  # noqa: F401
+    from ..dsl import frontend, reuse  # noqa: F401
+    from ..hw import launch, occupancy  # noqa: F401
     from ..passes import run_passes  # noqa: F401
     from ..toolchain import compile as _compile  # noqa: F401
+    from ..toolchain import cubin, ptxas  # noqa: F401
     from . import efficiency  # noqa: F401
 
     frontend(".kernel warm_up()\n    ret\n", "<warm-up>")
+    ptxas.spawn_helper()  # looked for once, not once per worker

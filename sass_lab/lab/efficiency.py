@@ -96,7 +96,7 @@ def kernel_ptx_lines(ptx: str, name: str) -> list[str]:
         return []
     depth, body, opened = 0, [], False
     for line in lines[start:]:
-        code = line.split("//")[0]
+        code = line.split("//")[0] if "//" in line else line
         depth += code.count("{") - code.count("}")  # only the depth at the line's end matters
         opened = opened or "{" in code
         if opened:
@@ -117,10 +117,12 @@ def _is_instr(code: str) -> bool:
 
 def _ptx_counts(code: str) -> tuple[int, int, int]:
     """(FFMA, tensor, global bytes) of one PTX instruction."""
-    if _FFMA_RE.match(code):
+    if ("fma" in code or "mad" in code) and _FFMA_RE.match(code):  # each pattern needs its word
         return 1, 0, 0
-    if _TENSOR_RE.match(code):
+    if "mma" in code and _TENSOR_RE.match(code):
         return 0, 1, 0
+    if ".global" not in code:
+        return 0, 0, 0
     m = _GLOBAL_RE.match(code)
     if m:
         mods = m.group(1).split(".")
@@ -131,14 +133,14 @@ def _ptx_counts(code: str) -> tuple[int, int, int]:
     return (0, 0, int(m.group(1))) if m else (0, 0, 0)
 
 
-def _hottest(bodies, count) -> tuple[int, tuple[int, int, int]]:
-    """(instructions, (ffma, tensor, bytes)) of the body with the most math, tightest on a tie."""
+def _hottest(counted) -> tuple[int, tuple[int, int, int]]:
+    """(instructions, (ffma, tensor, bytes)) of the body with the most math, tightest on a tie
+    (``counted``: each body's per-instruction counts)."""
     best = None
-    for body in bodies:
+    for body in counted:
         n = len(body)
         ffma = tensor = nbytes = 0
-        for x in body:
-            f, t, b = count(x)
+        for f, t, b in body:
             ffma, tensor, nbytes = ffma + f, tensor + t, nbytes + b
         math_key = (ffma + tensor, -n)
         if best is None or math_key > best[0]:
@@ -146,11 +148,11 @@ def _hottest(bodies, count) -> tuple[int, tuple[int, int, int]]:
     return best[1], best[2]
 
 
-def _busiest(bodies, count) -> tuple[int, int]:
+def _busiest(counted) -> tuple[int, int]:
     """(instructions, global bytes) of the body moving the most bytes, tightest on a tie."""
     best = None
-    for body in bodies:
-        nbytes = sum(count(x)[2] for x in body)
+    for body in counted:
+        nbytes = sum(c[2] for c in body)
         if best is None or (nbytes, -len(body)) > best[0]:
             best = ((nbytes, -len(body)), len(body), nbytes)
     return best[1], best[2]
@@ -162,24 +164,24 @@ def _ptx_bodies(lines: list[str]) -> list[list[str]]:
     loops: list[tuple[int, int]] = []
     for i, line in enumerate(lines):
         s = line.strip()
-        m = _LABEL_RE.match(s)
+        m = _LABEL_RE.match(s) if ":" in s else None
         if m:
             labels[m.group(1)] = i
             s = s[m.end():].strip()
-        b = _BRA_RE.match(s)
+        b = _BRA_RE.match(s) if "bra" in s else None
         if b and b.group(1) in labels:
             loops.append((labels[b.group(1)], i))
     regions = loops or [(0, len(lines) - 1)]
     out = []
     for a, b in regions:
-        codes = [_LABEL_RE.sub("", ln.strip(), count=1) for ln in lines[a:b + 1]]
+        codes = [_LABEL_RE.sub("", ln.strip(), count=1) if ":" in ln else ln.strip() for ln in lines[a:b + 1]]
         out.append([c for c in codes if _is_instr(c)])
     return out
 
 
 def ptx_loop_share(lines: list[str]) -> tuple[int, int]:
     """(instructions, FFMAs) of the hottest backward-branch loop in PTX body ``lines``."""
-    n, (ffma, _tensor, _bytes) = _hottest(_ptx_bodies(lines), _ptx_counts)
+    n, (ffma, _tensor, _bytes) = _hottest([[_ptx_counts(x) for x in body] for body in _ptx_bodies(lines)])
     return n, ffma
 
 
@@ -214,8 +216,9 @@ def _from_sass(kernel) -> StaticEff | None:
 
 
 def _eff(source: str, bodies, count) -> StaticEff:
-    n, (ffma, tensor, _b) = _hottest(bodies, count)
-    mem_n, nbytes = _busiest(bodies, count)
+    counted = [[count(x) for x in body] for body in bodies]  # once, for both questions
+    n, (ffma, tensor, _b) = _hottest(counted)
+    mem_n, nbytes = _busiest(counted)
     return StaticEff((ffma + tensor) / n if n else 0.0, source, n, ffma, tensor, mem_n if nbytes else 0, nbytes)
 
 

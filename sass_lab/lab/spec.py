@@ -34,6 +34,7 @@ The block runs with ``np`` imported and every resolved ``.define`` bound as a va
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -318,6 +319,12 @@ def read_lab(path: str | Path) -> tuple[str, str, int]:
     return text, *found
 
 
+@functools.lru_cache(maxsize=32)
+def _lab_code(body: str, file: str, first_line: int):
+    """The lab block compiled, once per text (a sweep loads it for every candidate)."""
+    return compile("\n" * (first_line - 1) + body, file, "exec")
+
+
 def load_spec(path: str | Path, defines: Mapping[str, Any] | None = None, *,
               resolved: Mapping[str, Any] | None = None) -> KernelSpec:
     """Read the ``%% lab`` block of a .sasm file, with ``defines`` overriding the defaults.
@@ -333,7 +340,7 @@ def load_spec(path: str | Path, defines: Mapping[str, Any] | None = None, *,
     budget = current_limits().seconds
     box = contained(budget=budget)  # loading the block is bounded like expansion
     try:
-        code = compile("\n" * (first_line - 1) + body, str(path), "exec")
+        code = _lab_code(body, str(path), first_line)
         with box:
             exec(code, ns)
     except (Exception, OverBudget, SystemExit, KeyboardInterrupt, GeneratorExit) as e:

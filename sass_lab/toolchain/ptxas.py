@@ -83,7 +83,7 @@ GUARD = '[ "$PPID" = "$0" ] || exit 125; exec "$@"'
 
 
 @functools.cache
-def _setpriv() -> str | None:
+def spawn_helper() -> str | None:
     """util-linux setpriv when it can set the parent-death signal, else None."""
     exe = shutil.which("setpriv")
     if exe is None or not os.path.exists("/bin/sh"):
@@ -98,7 +98,7 @@ def _setpriv() -> str | None:
 
 def spawn(cmd: list[str], **kw) -> subprocess.Popen:
     """``Popen(cmd)`` in a new session that the kernel kills when the calling thread exits."""
-    setpriv = _setpriv()
+    setpriv = spawn_helper()
     if setpriv is None:
         return subprocess.Popen(cmd, start_new_session=True, preexec_fn=die_with_parent, **kw)
     if not os.access(cmd[0], os.X_OK):  # what exec would have said, before the helpers hide it

@@ -26,7 +26,7 @@ WORKER = textwrap.dedent("""
     import sys
     from sass_lab.toolchain import ptxas
     if sys.argv[1] == "fallback":
-        ptxas._setpriv = lambda: None
+        ptxas.spawn_helper = lambda: None
     ptxas.run_ptxas(".version 9.0\\n", "sm_90", [], timeout=120)
 """)
 
@@ -41,7 +41,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("how", ["setpriv", "fallback"])
 def test_a_killed_caller_leaves_no_ptxas_running(tmp_path, how):
-    if how == "setpriv" and ptxas._setpriv() is None:
+    if how == "setpriv" and ptxas.spawn_helper() is None:
         pytest.skip("util-linux setpriv with --pdeathsig is not installed")
     pidfile = tmp_path / "pid"
     fake = tmp_path / "ptxas"
@@ -72,7 +72,7 @@ def test_a_killed_caller_leaves_no_ptxas_running(tmp_path, how):
 def test_the_guard_refuses_when_the_caller_is_already_gone(tmp_path):
     """setpriv asks for the signal only once it runs: if the caller died before that, the guard
     (its parent is no longer the caller) stops before ptxas starts."""
-    if ptxas._setpriv() is None:
+    if ptxas.spawn_helper() is None:
         pytest.skip("util-linux setpriv with --pdeathsig is not installed")
     ran = tmp_path / "ran"
     out = subprocess.run(["/bin/sh", "-c", ptxas.GUARD, "1", "touch", str(ran)], capture_output=True)
