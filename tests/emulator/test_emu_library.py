@@ -784,3 +784,50 @@ def test_half_flush_to_zero():
     np.testing.assert_array_equal(ftz, np.array([0.0, 0.0, 2.0 ** -14, 0.0], np.float16))
     np.testing.assert_array_equal(plain, np.array([2.0 ** -10, 2.0 ** -16, 2.0 ** -14, -(2.0 ** -13)], np.float16))
     assert np.signbit(ftz[3])  # sign-preserving
+
+
+def _fp8(v: float, fmt: str) -> int:
+    """float → e4m3/e5m2 bits: round to nearest even once, saturate to the largest finite value, NaN → 0x7F."""
+    p, emin, top = (4, -6, 448.0) if fmt == "e4m3" else (3, -14, 57344.0)
+    if math.isnan(v):
+        return 0x7F
+    sign = 0x80 if math.copysign(1, v) < 0 else 0
+    a = abs(v)
+    if a != math.inf:
+        q = Fraction(a)
+        e = max(math.floor(math.log2(a)) if a else emin, emin)
+        step = Fraction(2) ** (e - p + 1)
+        k = q / step
+        a = float(round(k) * step)  # Python rounds a Fraction half to even
+    a = min(a, top)
+    if a == 0:
+        return sign
+    e = max(math.floor(math.log2(a)), emin)
+    m = int(Fraction(a) / Fraction(2) ** (e - p + 1))
+    if m < (1 << (p - 1)):  # subnormal
+        return sign | m
+    return sign | ((e - emin + 1) << (p - 1)) | (m - (1 << (p - 1)))
+
+
+def test_fp8_conversions_software_and_hardware_agree(arch):
+    n = 400
+    r = rng(33)
+    x = (r.standard_normal(n) * 2.0 ** r.integers(-18, 17, n)).astype(F32)
+    x[:10] = [np.nan, np.inf, -np.inf, 448.0, 464.0, 57344.0, 61440.0, -0.0, 2.0 ** -9, 2.0 ** -10]
+    e4, e5 = np.zeros(n, np.uint8), np.zeros(n, np.uint8)
+    back = np.full(3 * n, np.nan, F32)
+    emulate(ptx(arch), "fp8_roundtrip", 2, 128, [x, e4, e5, back, np.int32(n)])
+    np.testing.assert_array_equal(e4, [_fp8(float(v), "e4m3") for v in x])
+    np.testing.assert_array_equal(e5, [_fp8(float(v), "e5m2") for v in x])
+
+    def value(bits, fmt):
+        p, emin = (4, -6) if fmt == "e4m3" else (3, -14)
+        s, e, m = bits >> 7, (bits >> (p - 1)) & ((1 << (8 - p)) - 1), bits & ((1 << (p - 1)) - 1)
+        mag = m * 2.0 ** (emin - p + 1) if e == 0 else (1 + m / 2 ** (p - 1)) * 2.0 ** (e - 1 + emin)
+        if fmt == "e4m3" and (bits & 0x7F) == 0x7F or fmt == "e5m2" and e == 31 and m:
+            return math.nan
+        return -mag if s else mag
+    np.testing.assert_array_equal(back[:n], [value(int(b), "e4m3") for b in e4])
+    np.testing.assert_array_equal(back[n:2 * n], [value(int(b), "e5m2") for b in e5])
+    # the pair's high byte holds .y = −2x; widened to f16 (exact) and to f32
+    np.testing.assert_array_equal(back[2 * n:], [value(_fp8(-2.0 * float(v), "e4m3"), "e4m3") for v in x])

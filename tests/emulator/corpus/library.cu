@@ -282,3 +282,20 @@ extern "C" __global__ void double_directed(const double* __restrict__ x, const d
     o[6 * n] = __fma_rn(a, b, a);
   }
 }
+
+// fp8 conversions through cuda_fp8.h: software bit manipulation on sm_80, cvt.rn.satfinite.e4m3x2 /
+// e5m2x2 and cvt.rn.f16x2.e4m3x2 on sm_90; both builds must agree bit for bit
+#include <cuda_fp8.h>
+extern "C" __global__ void fp8_roundtrip(const float* __restrict__ x, unsigned char* __restrict__ e4,
+                                         unsigned char* __restrict__ e5, float* __restrict__ back, int n) {
+  GRID_STRIDE(i, n) {
+    __nv_fp8_e4m3 a(x[i]);
+    __nv_fp8_e5m2 b(x[i]);
+    e4[i] = a.__x;
+    e5[i] = b.__x;
+    back[i] = float(a);
+    back[n + i] = float(b);
+    __nv_fp8x2_e4m3 p(make_float2(x[i], -2.f * x[i]));
+    back[2 * n + i] = __half2float(__half(__nv_cvt_fp8_to_halfraw((__nv_fp8_storage_t)(p.__x >> 8), __NV_E4M3)));
+  }
+}
