@@ -27,7 +27,7 @@ def nvcc() -> str:
 
 
 DEBUG = ("tensor", "numerics")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
-FAST_MATH = ("library",)  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
+FAST_MATH = ("library", "training")  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
 
 
 def strip_debug(ptx: str) -> str:

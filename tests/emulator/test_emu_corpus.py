@@ -520,7 +520,7 @@ def test_atomic_ref_orders_and_a_16_bit_claim(arch):
 
 REFUSED = {  # (build, kernel): what the decode-time refusal must name
     ("numerics.sm_90.G", "atomic_refs"): "indirect calls are not supported",
-    ("training.sm_80", "device_heap"): "the device heap", ("training.sm_90", "device_heap"): "the device heap",
+    **{(f"training.{b}", "device_heap"): "the device heap" for b in ("sm_80", "sm_90", "sm_80.fast", "sm_90.fast")},
 }
 
 
