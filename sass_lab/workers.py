@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-__all__ = ["Done", "Pool", "die_with_parent", "in_worker", "pick", "serve_as_worker"]
+__all__ = ["Done", "Pool", "choose", "die_with_parent", "in_worker", "pick", "serve_as_worker"]
 
 _IN_WORKER = False
 _PARENT_ENDS: set = set()  # this process's ends of its workers' pipes (closed in each new worker)
@@ -147,18 +147,41 @@ def _serve(conn, parent: int, pdeathsig: bool, err_fd: int) -> None:
 # --------------------------------------------------------------------------- the parent's side
 
 
-def pick(waiting: Sequence[Hashable], mine: Hashable | None, started: set) -> int:
+def pick(waiting: Sequence[Hashable], mine: Hashable | None, started: set,
+         tasks: Sequence[int] | None = None, last: int = -1) -> int:
     """Which waiting task (by position) a worker whose last task was of group ``mine`` takes: the
-    first of that group, else the first of a group not in ``started`` (no busy worker has it), else
-    the first."""
+    first of that group, else the first of a group not in ``started`` (no other worker has it) —
+    the group of the first task whose number (``tasks``, one per waiting task) follows ``last``,
+    the worker's last task, when there is one, so a worker goes on through the list where it is —
+    else the first."""
     if mine is not None:
         for at, g in enumerate(waiting):
             if g == mine:
                 return at
-    for at, g in enumerate(waiting):
-        if g not in started:
-            return at
-    return 0
+    free = [at for at, g in enumerate(waiting) if g not in started]
+    if not free:
+        return 0
+    if tasks is not None:
+        after = next((at for at in free if tasks[at] > last), free[0])
+        return waiting.index(waiting[after])  # a group's tasks in their order
+    return free[0]
+
+
+def choose(pending: Sequence[tuple[int, Any]], groups: Sequence[Hashable] | None, last: dict, who: Hashable,
+           width: int) -> int:
+    """The position in ``pending`` (``(task number, args)`` pairs, in list order) of the task that
+    worker ``who`` takes next under :func:`pick`, with ``groups`` (one per task number; None: the
+    first). ``last`` maps each worker to its last task's (group, number) and is updated; a group
+    another worker's last task had is that worker's (it takes the rest when it is free), and a
+    worker new to ``last`` starts its own stretch of the list (the ``k``-th of ``width`` at
+    ``k / width`` of it), so the workers start far apart."""
+    if groups is None:
+        return 0
+    mine, after = last.get(who, (None, len(last) * len(groups) // width - 1))
+    others = {g for w, (g, _) in last.items() if w != who}
+    at = pick([groups[i] for i, _ in pending], mine, others, [i for i, _ in pending], after)
+    last[who] = (groups[pending[at][0]], pending[at][0])
+    return at
 
 
 class _Worker:
@@ -248,22 +271,19 @@ class Pool:
         """Run ``fn(*args)`` for every tuple; yield ``(index, Done)`` as each finishes.
 
         ``groups`` (one per task): a worker that finishes a task takes the next task of the same
-        group if one is waiting, else one of a group no other worker has started (see :func:`pick`),
-        so work a process keeps from one task (e.g. ``api.Reuse``) serves the next.
+        group if one is waiting, else the next one after it in the list of a group no other worker
+        has taken (see :func:`choose`), the workers starting at evenly spaced points of the list, so
+        work a process keeps from one task (e.g. ``api.Reuse``) serves the next and the tasks a
+        worker sees are neighbours (a tuning space's candidates in order differ in the last values).
         """
         pending = list(enumerate(argsets))
         busy: dict[Any, _Worker] = {}
-        last: dict[int, Hashable] = {}  # id(worker) -> group of its last task
+        last: dict[int, tuple[Hashable, int]] = {}  # id(worker) -> (group, number) of its last task
 
         def fill() -> None:
             while pending and len(busy) < self.jobs:
                 w = self._worker()
-                at = 0
-                if groups is not None:
-                    at = pick([groups[i] for i, _ in pending], last.get(id(w)),
-                              {groups[b.index] for b in busy.values()})
-                    last[id(w)] = groups[pending[at][0]]
-                i, args = pending.pop(at)
+                i, args = pending.pop(choose(pending, groups, last, id(w), self.jobs))
                 if not w.proc.is_alive():  # e.g. its forking thread exited (PDEATHSIG)
                     self._drop(w)
                     w = self._worker()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from sass_lab.errors import SourceError
-from sass_lab.workers import Pool, describe_exit, in_worker, pick
+from sass_lab.workers import Pool, choose, describe_exit, in_worker, pick
 
 
 def square(x):
@@ -119,6 +119,40 @@ def test_pick_prefers_the_workers_group_then_an_unstarted_one():
     assert pick(["b", "a"], "a", {"b"}) == 1  # its own group first
     assert pick(["a", "b", "c"], None, {"a"}) == 1  # else a group no busy worker has
     assert pick(["a", "a"], "z", {"a"}) == 0  # else the first
+
+
+def test_pick_goes_on_through_the_list_from_the_workers_last_task():
+    waiting, tasks = ["a", "b", "c", "d"], [1, 3, 5, 7]
+    assert pick(waiting, None, set(), tasks, last=4) == 2  # task 5: the first after its last (4)
+    assert pick(["a", "b", "a"], None, set(), [1, 2, 3], last=2) == 0  # task 3's group, from its first
+    assert pick(waiting, None, {"c"}, tasks, last=4) == 3  # ... of a group no busy worker has
+    assert pick(waiting, None, set(), tasks, last=9) == 0  # none after it: the first
+    assert pick(waiting, "b", set(), tasks, last=6) == 1  # its own group comes first
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_two_workers_start_apart_and_keep_each_group(seed):
+    """Pairs in list order, like SGEMM's GROUP x MAXNREG, two workers of the same speed: whichever
+    asks first, each group runs on one worker, the two start at either half of the list, and a
+    group's tasks run in their order."""
+    import random
+
+    groups = ["p0", "q0", "p0", "q0", "p1", "q1", "p1", "q1"]
+    pending = [(i, ()) for i in range(8)]
+    last: dict = {}
+    seen: dict[str, list[int]] = {"A": [], "B": []}
+    rng = random.Random(seed)
+    for w in ("A", "B"):
+        seen[w].append(pending.pop(choose(pending, groups, last, w, 2))[0])
+    while pending:  # both finish at about the same time: either may ask first
+        for w in rng.sample("AB", 2):
+            if pending:
+                seen[w].append(pending.pop(choose(pending, groups, last, w, 2))[0])
+    assert seen["A"][0] == 0 and seen["B"][0] == 4
+    for g in set(groups):
+        assert len({w for w, ts in seen.items() for t in ts if groups[t] == g}) == 1, g
+    for ts in seen.values():  # a group's tasks in their order
+        assert [t for t in ts if t % 2 == 0] == sorted(t for t in ts if t % 2 == 0)
 
 
 def test_pool_runs_a_group_in_turn():

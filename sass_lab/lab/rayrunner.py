@@ -144,11 +144,13 @@ class RayRunner:
     # ------------------------------------------------------------------ running
 
     def run(self, fn, argsets, *, gpu=False, timeout=None, groups=None) -> Iterator[Reply]:
-        # ``groups`` (tasks whose work one process can share) are not routed here: any actor takes any task
+        # ``groups`` (tasks whose work one process can share) are routed as the local pool routes them
         ray = self.ray
         from ray.exceptions import RayActorError, RayError
 
-        pending = list(enumerate(argsets))[::-1]
+        from ..workers import choose
+
+        pending = list(enumerate(argsets))
         if not pending:
             return
         idle = self._actors[gpu]
@@ -156,11 +158,12 @@ class RayRunner:
         while len(idle) < width:
             idle.append(self._new(gpu))
         busy: dict[Any, tuple[Any, int, float]] = {}  # ref -> (actor, index, started)
+        last: dict[int, tuple] = {}  # id(actor) -> (group, number) of its last task
         try:
             while pending or busy:
                 while pending and idle:
-                    i, args = pending.pop()
                     actor = idle.pop()
+                    i, args = pending.pop(choose(pending, groups, last, id(actor), width))
                     busy[actor.call.remote(fn, tuple(args))] = (actor, i, time.monotonic())
                 wait_s = None
                 if timeout is not None:

@@ -128,6 +128,17 @@ def test_ray_timeout_kills_the_actor_and_goes_on(ray_runner):
     assert replies[0].ok and replies[2].ok and "timed out" in replies[1].crash
 
 
+def test_ray_routes_a_group_to_one_actor(ray_runner):
+    """Tasks of one group (a tuning pair whose work one process shares) run on one actor, as in the
+    local pool, and the two actors start at either half of the list: the groups they start with
+    stay theirs (b and d go to whichever is free first, so they are not checked)."""
+    groups = ["a", "b", "a", "b", "c", "d", "c", "d"]
+    replies = list(ray_runner.run(os.getpid, [()] * 8, groups=groups))
+    pid = {r.index: r.value for r in replies}
+    assert all(r.ok for r in replies)
+    assert pid[0] == pid[2] != pid[4] == pid[6]
+
+
 def test_ray_timeout_starts_when_the_actor_is_up(ray_cluster):
     """A worker that takes longer to start than the timeout does not time out its quick tasks."""
     import time
