@@ -187,14 +187,24 @@ def _bad_number(e: Exception, ex: Expanded, li: int, text: str) -> SourceError:
                        hint="offsets, indices and sizes are finite integers")
 
 
+_LOGICAL: dict[str, tuple] = {}  # text -> statements at line 0 (immutable nodes, so shared)
+_LOGICAL_MAX = 4096
+
+
 def parse_logical(text: str, li: int, ex: Expanded | None = None, file: str = "<string>") -> list[Stmt]:
-    """Parse one logical line starting at expanded line ``li`` with Lark."""
-    try:
-        tree = parser().parse(text)
-    except UnexpectedInput as e:
-        raise _syntax_error(e, text, li, ex, file) from None
-    got = list(tree.children) if hasattr(tree, "children") else list(tree)
-    out = [_at(s, li) for s in got] if li else got
+    """Parse one logical line starting at expanded line ``li`` with Lark (remembered by its text:
+    declarations and headers come back in every candidate of a tuning sweep)."""
+    got = _LOGICAL.get(text)
+    if got is None:
+        try:
+            tree = parser().parse(text)
+        except UnexpectedInput as e:
+            raise _syntax_error(e, text, li, ex, file) from None
+        got = tuple(tree.children) if hasattr(tree, "children") else tuple(tree)
+        if len(_LOGICAL) >= _LOGICAL_MAX:
+            _LOGICAL.clear()
+        _LOGICAL[text] = got
+    out = [_at(s, li) for s in got] if li else list(got)
     for st in out:
         if type(st) is SInstr and st.opcode in _TEXTURE:
             span = ex.span(st.li, st.col, st.col + len(st.opcode)) if ex is not None else None
