@@ -41,7 +41,7 @@ class AsyncCopies:
         self.ring = np.zeros((L, RING), np.int64)  # sequence closing each of the last RING groups
         self.tracked: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # (idx, phase, lanes, upto)
         self.open = False  # some copy may still be in flight (some lane's count above its waited mark)
-        self.pending: list[np.ndarray] = []  # units written by copies since the last sweep
+        self.pending: list[tuple[np.ndarray, int]] = []  # (units, 1) or (aligned rows, n) copied into since the last sweep
         self.npending = 0
         self.clear = True  # a wait clears the tags of the copies it completed (False: the general path)
 
@@ -53,19 +53,39 @@ class AsyncCopies:
         self.count += issued
         seq = self.count[lanes]
         self.open = True
-        if self.clear:
-            self.pending.append(units)
-            self.npending += len(units)
-            if self.npending > len(self.tag):  # no wait for long: every unit with a tag
-                self.pending = [np.flatnonzero(self.tag)]
-                self.npending = len(self.pending[0]) + len(units)
-                self.pending.append(units)
+        self._pend(units, 1)
         if self.tag.dtype == np.int32:
             if int(seq.max(initial=0)) < (1 << NARROW_BITS) and (self._block(units) == self.st.lane_blk[lanes]).all():
                 self.tag[units] = (self.st.lane_tid[lanes] << NARROW_BITS) | seq.astype(np.int32)
                 return
             self._widen()
         self.tag[units] = (lanes.astype(np.int64) << 32) | seq
+
+    def write_rows(self, rows: np.ndarray, n: int, lanes: np.ndarray) -> bool:
+        """Copies by ``lanes`` into aligned n-unit ``rows`` (one each) while tags are narrow and every copy
+        lands in its own block: one store per row. False (nothing done): take :meth:`write`."""
+        seq = self.count[lanes] + 1
+        if self.tag.dtype != np.int32 or self.st.sh_size % (n * self.st.gran) or int(seq.max(initial=0)) >= (1 << NARROW_BITS) or \
+                not (self._block(rows * n) == self.st.lane_blk[lanes]).all():
+            return False
+        issued = np.zeros(self.st.L, bool)
+        issued[lanes] = True
+        self.count += issued
+        self.open = True
+        self._pend(rows, n)
+        tag = (self.st.lane_tid[lanes] << NARROW_BITS) | seq.astype(np.int32)
+        self.tag[:len(self.tag) // n * n].reshape(-1, n)[rows] = tag[:, None]
+        return True
+
+    def _pend(self, idx: np.ndarray, n: int) -> None:
+        """Remember the units (n == 1) or aligned n-unit rows just copied into, for the next sweep."""
+        if not self.clear:
+            return
+        self.pending.append((idx, n))
+        self.npending += len(idx) * n
+        if self.npending > len(self.tag):  # no wait for long: every unit with a tag
+            live = np.flatnonzero(self.tag)
+            self.pending, self.npending = [(live, 1), (idx, n)], len(live) + len(idx) * n
 
     def _block(self, units: np.ndarray) -> np.ndarray:
         """The block slot whose shared window holds each unit."""
@@ -95,17 +115,20 @@ class AsyncCopies:
         """Clear the tags of the units written since the last sweep whose copy is complete (tag 0 reads as
         "no copy in flight", what a complete copy's tag says too: ``waited`` only grows)."""
         if not self.open:  # every copy is complete (a wait_all by every lane that copied): no lookup
-            for u in self.pending:
-                self.tag[u] = 0
+            for idx, n in self.pending:
+                if n == 1:
+                    self.tag[idx] = 0
+                else:
+                    self.tag[:len(self.tag) // n * n].reshape(-1, n)[idx] = 0
             self.pending, self.npending = [], 0
             return
-        u = self.pending[0] if len(self.pending) == 1 else np.concatenate(self.pending)
+        u = np.concatenate([idx if n == 1 else ((idx * n)[:, None] + np.arange(n)).ravel() for idx, n in self.pending])
         t = self.tag[u]
         src, seq = self._source(u, t)
         done = seq <= self.waited[src]
         self.tag[u[done]] = 0
         rest = u[~done]
-        self.pending = [rest] if len(rest) else []
+        self.pending = [(rest, 1)] if len(rest) else []
         self.npending = len(rest)
 
     def commit(self, lanes: np.ndarray) -> None:

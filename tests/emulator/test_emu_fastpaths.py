@@ -315,10 +315,11 @@ def _checked_tracker(log, rows: bool, with_async: bool):
 
 
 @pytest.mark.parametrize("with_async", [False, True])
-def test_row_reads_find_and_log_what_unit_reads_do(with_async):
-    """Aligned 2/4/8-unit reads through the row path (one gather of the rows' stamps) against the
-    unit-by-unit path: the same findings, stamps, logged reads and seen marks, with unwritten units,
-    reads in the writer's epoch, races and copies in flight among them."""
+def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
+    """Aligned 2/4/8-unit reads, writes and copies through the row paths (one gather of the rows'
+    stamps, one store per row) against the unit-by-unit path: the same findings, stamps, logged reads,
+    seen marks and copies in flight, with unwritten units, accesses in another's epoch, races, rows
+    written by two lanes at once and copies in flight among them."""
     rng = np.random.default_rng(8)
     for _ in range(12):
         logs = ([], [])
@@ -335,15 +336,17 @@ def test_row_reads_find_and_log_what_unit_reads_do(with_async):
             if op == 9:
                 start = start + int(rng.integers(0, 2))  # unaligned: the general path either way
             start = np.minimum(start, 512 - n)
+            own = (lanes // 64) * 128 + rng.integers(0, 128 // n, len(lanes)) * n  # in the lane's block window
             some = np.unique(rng.integers(0, 4, 2)) if rng.random() < 0.5 else np.arange(4)
             group = None if rng.random() < 0.5 else 1
             warps = np.unique(rng.integers(0, 8, 2))
+            rng_own = rng.random() < 0.9
             for rt in trackers:
                 if op <= 4:
                     rt.read(start * 4, size, lanes)
                 elif op <= 6:
                     if with_async and op == 6:
-                        rt.write(start * 4, size, lanes, copy=True)
+                        rt.write((own if rng_own else start) * 4, size, lanes, copy=True)
                     else:
                         rt.write(start * 4, size, lanes)
                 elif op == 7:
@@ -358,6 +361,13 @@ def test_row_reads_find_and_log_what_unit_reads_do(with_async):
         assert logs[0] == logs[1]
         a, b = trackers
         np.testing.assert_array_equal(a.wr, b.wr)
+        if with_async:
+            a.asyncs.clear = False
+            for t in (a.asyncs, b.asyncs):  # the same copies in flight (cleared tags are complete ones)
+                t.open = True
+                src, seq = t._source(np.arange(len(t.tag)), t.tag)
+                t.live = np.where(seq > t.waited[src], t.tag, 0)
+            np.testing.assert_array_equal(a.asyncs.live, b.asyncs.live)
         np.testing.assert_array_equal(a.seen, b.seen)
         a.fold(), b.fold()
         np.testing.assert_array_equal(a.rd, b.rd)
