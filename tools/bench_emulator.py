@@ -35,8 +35,9 @@ sys.path.insert(0, str(ROOT))
 from sass_lab.lab.verify import output_values  # noqa: E402
 from sass_lab.paths import KERNELS  # noqa: E402
 
-BENCH = {  # .sasm stem -> size (at least one full wave of 65,536 lanes; the fused blocks: 28-50 k threads)
+BENCH = {  # .sasm stem -> size (at least one full wave of 65,536 lanes; the fused blocks and gemm_bf16: 28-50 k threads)
     "conv_direct": dict(N=8, C=8, H=64, W=64, K=64, stride=1, pad=1),
+    "gemm_bf16": dict(M=2048, N=2048, K=64, sms=132),  # 128 CTAs of 384 threads, one 128x256 tile each
     "convfirst_block": dict(N=8, H=56, W=56, C=64),
     "grouped_conv3x3": dict(N=4, H=56, W=56, C=64),
     "mbconv_block": dict(N=8, H=56, W=56, C=64),

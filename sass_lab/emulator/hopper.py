@@ -41,6 +41,7 @@ class HopperState:
         self.busy_any = False
         n = len(st.shared) // CHUNK + 1
         self.writer = np.full(n, -1, np.int32)  # lane of the last generic write of each chunk (-1: clean)
+        self.marked = False  # some chunk may be marked (False: none is)
         self.bulk_groups = np.zeros(st.L, np.int64)
 
     # ------------------------------------------------------------------ wgmma
@@ -77,6 +78,7 @@ class HopperState:
     # ------------------------------------------------------------------ proxies
     def generic_write(self, flat: np.ndarray, size: int, lanes: np.ndarray) -> None:
         """Ordinary stores of ``size`` bytes at shared flat indexes ``flat`` by ``lanes``."""
+        self.marked = True
         first = flat // CHUNK
         last = (flat + size - 1) // CHUNK
         self.writer[first] = lanes
@@ -84,15 +86,21 @@ class HopperState:
             self.writer[last] = lanes
 
     def async_write(self, flat: np.ndarray) -> None:
-        self.writer[np.unique(flat // CHUNK)] = -1
+        self.writer[flat // CHUNK] = -1
 
     def fence(self, lanes: np.ndarray) -> None:
         marked = np.flatnonzero(self.writer >= 0)
         if len(marked):
-            self.writer[marked[np.isin(self.writer[marked], lanes)]] = -1
+            hit = np.isin(self.writer[marked], lanes)
+            self.writer[marked[hit]] = -1
+            self.marked = not hit.all()
+        else:
+            self.marked = False
 
     def unfenced(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(flat indexes, writer lanes) among ``flat`` still holding an unfenced generic write."""
+        if not self.marked or (np.take(self.writer, flat // CHUNK) < 0).all():  # nothing marked, or not here
+            return flat[:0], self.writer[:0]
         ch = np.unique(flat // CHUNK)
         w = self.writer[ch]
         bad = w >= 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_emu_mma import FORMS
 
-from sass_lab.emulator import asyncs, emulate, ops_matrix, races
+from sass_lab.emulator import asyncs, emulate, hopper, ops_matrix, races
 
 
 def test_warps_of_is_the_unique_warps_of_the_group():
@@ -372,3 +372,35 @@ def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
         a.fold(), b.fold()
         np.testing.assert_array_equal(a.rd, b.rd)
         assert any(k == "race-shared" for k, *_ in logs[0]) and any(k == "uninit-shared" for k, *_ in logs[0])
+
+
+# ------------------------------------------------------------------ proxy tracking: nothing marked
+
+
+def test_unfenced_lookup_skips_find_what_the_full_lookup_finds():
+    """The proxy tracker's skips (no chunk marked since the last fence; none of the read's chunks
+    marked) against the sorted lookup every time."""
+    rng = np.random.default_rng(9)
+    st = types.SimpleNamespace(L=256, shared=np.zeros(4096, np.uint8))
+    fast, full = hopper.HopperState(st), hopper.HopperState(st)
+    seen = 0
+    for _ in range(400):
+        op = int(rng.integers(0, 4))
+        flat = rng.integers(0, 4096 - 16, int(rng.integers(1, 40)))
+        lanes = rng.integers(0, 8, len(flat))  # few writers: lane 0 among them, fences that clear all
+        for h in (fast, full):
+            if op == 0:
+                h.generic_write(flat, 4, lanes)
+            elif op == 1:
+                h.async_write(flat)
+            elif op == 2:
+                h.fence(np.unique(lanes[:5]))
+        full.marked = True  # the full lookup every time
+        a, b = fast.unfenced(flat), full.unfenced(flat)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+        seen += len(b[0]) > 0
+    assert 0 < seen < 400
+    fast.fence(np.arange(256))
+    fast.generic_write(np.array([80]), 4, np.array([0]))  # thread 0's store, read without a fence
+    np.testing.assert_array_equal(fast.unfenced(np.array([84, 200]))[0], [80])
