@@ -16,6 +16,7 @@ from .ops_mem import address, dst_lanes, lane_addresses, lanes_of
 from .ops_warp import check_converged
 
 LANE = np.arange(32)
+WHOLE = True  # a whole-wave ldmatrix.x4 passes st.all_lanes on (False: a lane array built from the warps)
 
 
 def warps_of(st, gm) -> np.ndarray:
@@ -55,7 +56,10 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
         lanes = lanes_of(st, gm)
         warps = warps_of(st, gm)
-        src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
+        if gm is None and num == 4 and WHOLE:  # every lane supplies a row address: the wave's lane array itself
+            src_lanes = st.all_lanes
+        else:
+            src_lanes = (warps[:, None] * 32 + np.arange(8 * num)).ravel()
         a = lane_addresses(st, get, const, src_lanes)
         if generic:
             a = a - SHARED_WINDOW

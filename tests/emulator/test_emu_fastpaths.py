@@ -7,9 +7,11 @@ import types
 
 import numpy as np
 import pytest
+from test_emu_memory import MMA_PTX
 from test_emu_mma import FORMS
 
 from sass_lab.emulator import asyncs, emulate, hopper, ops_matrix, races
+from sass_lab.emulator.report import EmulatorCheckError
 
 
 def test_warps_of_is_the_unique_warps_of_the_group():
@@ -404,3 +406,34 @@ def test_unfenced_lookup_skips_find_what_the_full_lookup_finds():
     fast.fence(np.arange(256))
     fast.generic_write(np.array([80]), 4, np.array([0]))  # thread 0's store, read without a fence
     np.testing.assert_array_equal(fast.unfenced(np.array([84, 200]))[0], [80])
+
+
+# ------------------------------------------------------------------ ldmatrix.x4 over the whole wave
+
+
+@pytest.mark.parametrize("variant", ["clean", "race", "uninit"])
+def test_whole_wave_ldmatrix_is_the_per_warp_lane_list(monkeypatch, variant):
+    """ldmatrix.x4 executed by every lane of the wave (the wave's own lane array) against the lane list
+    built from the warps: the same outputs and findings (a race, an unwritten row)."""
+    ptx = MMA_PTX.replace("KIND", "f16").replace("sA[256]", "sA[1024]")
+    if variant == "race":
+        ptx = ptx.replace("    bar.sync 0;\n", "")
+    elif variant == "uninit":
+        ptx = ptx.replace("setp.lt.u32 %p2, %r12, 384;", "setp.lt.u32 %p2, %r12, 200;")
+    bits = np.random.default_rng(12).standard_normal(384).astype(np.float16).view(np.uint16)
+
+    def run(whole):
+        monkeypatch.setattr(ops_matrix, "WHOLE", whole)
+        out = np.full((2, 16, 8), np.nan, np.float32)
+        found = []
+        for grid, o in ((1, out[0]), (3, out[1])):  # one block; three blocks of one wave (same output)
+            try:
+                found += [str(f) for f in emulate(ptx, "k", grid, 32, [o, bits, np.uint32(0)]).findings]
+            except EmulatorCheckError as e:
+                found += [str(f) for f in e.findings]
+        return out, found
+
+    (a, fa), (b, fb) = run(True), run(False)
+    np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+    assert fa == fb
+    assert any("-shared" in f for f in fa) == (variant != "clean")  # (three blocks: a global race too)
