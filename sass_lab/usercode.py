@@ -153,7 +153,7 @@ class _Alarms:
     def reset(self) -> None:
         """Fresh state (also in a forked child: the thread and any lock it held stay behind)."""
         self.cond = threading.Condition()
-        self.entries: dict[int, list] = {}  # token -> [thread id, deadline]
+        self.entries: dict[int, list] = {}  # token -> [thread id, deadline, raised yet]
         self.next = 0
         self.pid = -1
 
@@ -163,14 +163,16 @@ class _Alarms:
                 self.pid = os.getpid()
                 threading.Thread(target=self._run, name="sass_lab-budget", daemon=True).start()
             self.next += 1
-            self.entries[self.next] = [tid, deadline]
+            self.entries[self.next] = [tid, deadline, False]
             self.cond.notify()
             return self.next
 
     def remove(self, token: int) -> None:
         with self.cond:
             entry = self.entries.pop(token, None)
-            if entry is not None:  # clear an alarm raised but not yet delivered
+            if entry is not None and entry[2]:  # clear an alarm raised but not yet delivered
+                # only then: clearing leaves CPython's async-exception signal set, and under a
+                # profiler (cProfile) every later lock operation of the process then spins
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[0]), None)
 
     def _run(self) -> None:
@@ -181,7 +183,7 @@ class _Alarms:
                     if entry[1] <= now:
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[0]),
                                                                   ctypes.py_object(OverBudget))
-                        entry[1] = now + 0.25  # again, until the thread leaves its block
+                        entry[1:] = now + 0.25, True  # again, until the thread leaves its block
                 wait = min((e[1] for e in self.entries.values()), default=now + 3600) - now
                 self.cond.wait(max(0.001, wait))
 

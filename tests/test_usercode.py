@@ -128,6 +128,35 @@ def test_budget_alarm_never_fires_after_the_block():
     time.sleep(0.3)
 
 
+PROFILED = """
+import cProfile, threading
+from sass_lab.api import assemble
+from sass_lab.usercode import contained
+profile = cProfile.Profile()
+profile.enable()
+with contained(budget=60):
+    pass
+assemble({kernel!r})
+t = threading.Thread(target=print, args=("thread",))
+t.start()
+t.join()
+profile.disable()
+print("done")
+"""
+
+
+def test_code_runs_under_a_profiler():
+    """cProfile around an assembly finishes: leaving a budget block that never fired touches no
+    async-exception state (clearing one that was never raised left CPython's signal set, and under
+    a profiler every later lock operation spun forever)."""
+    import subprocess
+
+    kernel = KERNEL.format(body="% x = 1")
+    out = subprocess.run([sys.executable, "-c", PROFILED.format(kernel=kernel)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.split() == ["thread", "done"], out.stderr
+
+
 def test_real_ctrl_c_stays_a_ctrl_c():
     import signal
     import threading
