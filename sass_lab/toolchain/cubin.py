@@ -1,4 +1,4 @@
-"""Read kernel resources straight from a cubin (CUDA ELF): its section headers with ``struct``.
+"""Read kernel resources straight from a cubin (CUDA ELF) with pyelftools.
 
 Sources, per kernel ``k`` (layout checked on cubins from nvJitLink/ptxas 13.0):
 
@@ -130,74 +130,31 @@ def elf_file(cubin: bytes):
         raise ToolchainError(f"not a cubin: {e}", hint="pass the bytes nvJitLink/ptxas produced") from None
 
 
-class _Section:
-    """One section header of a little-endian ELF64 file: what :func:`read_cubin` reads of it."""
+def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
+    """Per-function resources from the ELF; ``CubinKernel.entry`` tells kernels from device functions
+    (an entry has a ``.nv.constant0.<k>`` bank or a parameter bank). A cut or garbled ELF is a
+    ToolchainError, never a parser's traceback."""
+    from elftools.common.exceptions import ELFError
 
-    __slots__ = ("name", "header", "_blob")
-
-    def __init__(self, name: str, header: dict, blob: bytes) -> None:
-        self.name, self.header, self._blob = name, header, blob
-
-    def __getitem__(self, key: str) -> int:
-        return self.header[key]
-
-    def data(self) -> bytes:
-        h = self.header
-        if h["sh_type"] == 8:  # SHT_NOBITS: no bytes in the file
-            return b""
-        return self._blob[h["sh_offset"]:h["sh_offset"] + h["sh_size"]]
-
-
-_SHDR = struct.Struct("<IIQQQQIIQQ")
-_SHDR_FIELDS = ("sh_name", "sh_type", "sh_flags", "sh_addr", "sh_offset", "sh_size", "sh_link", "sh_info",
-                "sh_addralign", "sh_entsize")
-
-
-def _sections(cubin: bytes) -> tuple[list[_Section], list[str]]:
-    """(sections, symbol names in .symtab order) of a cubin (a little-endian ELF64), read with
-    ``struct``: every compile reads one, and a pyelftools ELFFile costs ~10x more."""
+    elf = elf_file(cubin)
     try:
-        if cubin[:6] != b"\x7fELF\x02\x01":
-            raise ValueError("not a little-endian ELF64")
-        shoff, = struct.unpack_from("<Q", cubin, 0x28)
-        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
-        if shentsize != _SHDR.size or shoff + shnum * shentsize > len(cubin):
-            raise ValueError("section headers out of range")
-        heads = [dict(zip(_SHDR_FIELDS, _SHDR.unpack_from(cubin, shoff + i * shentsize))) for i in range(shnum)]
-        strtab = heads[shstrndx]
-        names = cubin[strtab["sh_offset"]:strtab["sh_offset"] + strtab["sh_size"]]
-        secs = [_Section(_cstr(names, h["sh_name"]), h, cubin) for h in heads]
-        if any(h["sh_type"] != 8 and h["sh_offset"] + h["sh_size"] > len(cubin) for h in heads):
-            raise ValueError("section data out of range")
-        syms: list[str] = []
-        symtab = next((sec for sec in secs if sec.name == ".symtab"), None)
-        if symtab is not None:  # Elf64_Sym: 24 bytes, the name's offset first
-            strs, data = secs[symtab["sh_link"]].data(), symtab.data()
-            syms = [_cstr(strs, struct.unpack_from("<I", data, at)[0]) for at in range(0, len(data) - 23, 24)]
-        return secs, syms
-    except (ValueError, IndexError, struct.error, UnicodeDecodeError) as e:
-        elf_file(cubin)  # not an ELF at all: the ToolchainError that says why
+        return _read(elf)
+    except (ELFError, struct.error, ValueError, IndexError, OverflowError, UnicodeDecodeError) as e:
         raise ToolchainError(f"not a cubin: {e}", hint="pass the bytes nvJitLink/ptxas produced") from None
 
 
-def _cstr(blob: bytes, at: int) -> str:
-    end = blob.index(b"\0", at)
-    return blob[at:end].decode()
-
-
-def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
-    """Per-function resources from the ELF; ``CubinKernel.entry`` tells kernels from device functions
-    (an entry has a ``.nv.constant0.<k>`` bank or a parameter bank)."""
-    secs, syms = _sections(cubin)
+def _read(elf) -> dict[str, CubinKernel]:
+    symtab = elf.get_section_by_name(".symtab")
+    syms = list(symtab.iter_symbols()) if symtab is not None else []
     per_sym: dict[int, dict[str, int]] = {}
-    info = next((sec for sec in secs if sec.name == ".nv.info"), None)
+    info = elf.get_section_by_name(".nv.info")
     if info is not None:
         for a in parse_nv_info(info.data()):
             w = a.words()
             if a.name in ("REGCOUNT", "FRAME_SIZE", "MIN_STACK_SIZE", "MAX_STACK_SIZE") and len(w) >= 2:
                 per_sym.setdefault(w[0], {})[a.name] = w[1]
-    sections = {sec.name: sec for sec in secs}
-    reserved = any(n.startswith(".nv.reservedSmem") for n in syms)
+    sections = {s.name: s for s in elf.iter_sections()}
+    reserved = any(s.name.startswith(".nv.reservedSmem") for s in syms)
     out: dict[str, CubinKernel] = {}
     for name, sec in sections.items():
         if not name.startswith(".nv.info."):
@@ -205,7 +162,7 @@ def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
         k = name[len(".nv.info."):]
         attrs = tuple(parse_nv_info(sec.data()))
         text = sections.get(f".text.{k}")
-        idx = next((i for i, n in enumerate(syms) if n == k), -1)
+        idx = next((i for i, s in enumerate(syms) if s.name == k), -1)
         vals = per_sym.get(idx, {})
         regs = vals.get("REGCOUNT")
         if regs is None and text is not None:
