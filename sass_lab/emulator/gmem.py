@@ -18,8 +18,9 @@ instruction, ``count`` = racing units. Atomics are not tracked (they never race 
 
 One cross-block handoff is modelled, the "last block" pattern (threadfence reduction): a read by block
 R of data written by block W is ordered when W executed a gpu- or system-scope fence (``membar.gl``,
-``fence.sc/acq_rel.gpu``) and R afterwards executed an atomic, an ``ld.acquire`` or such a fence.
-Such reads are not recorded. Cooperative grid synchronisation is not modelled.
+``fence.sc/acq_rel.gpu``) or a release atomic (``atom.add.release.gpu``: how a block arrives at
+cooperative groups' grid barrier) and R afterwards executed an atomic, an ``ld.acquire`` or such a fence.
+Such reads are not recorded.
 """
 
 from __future__ import annotations

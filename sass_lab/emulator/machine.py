@@ -36,7 +36,7 @@ class State:
                  "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
                  "block", "first_block", "steps", "live", "line_map", "all_lanes", "sh_base", "pcs", "bar_count",
                  "wait_bar", "wait_next", "output", "hopper", "mbar", "wait_key", "asyncs", "gtrack", "cluster",
-                 "block_ids", "memo", "scratch")
+                 "block_ids", "memo", "scratch", "envregs")
 
     def buffer(self, key, shape: tuple, dtype) -> np.ndarray:
         """A scratch array of this wave for one use at a time (``key`` names the use): a handler's

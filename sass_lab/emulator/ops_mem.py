@@ -331,6 +331,21 @@ def _atom_fn(op: str, t: str, ctx: Ctx):
 
 @builder("atom", "red")
 def atom(ctx: Ctx, ins: ir.Instr):
+    """Atomics; one with release semantics at gpu or system scope (``atom.add.release.gpu``, how
+    cooperative groups' grid barrier arrives) also publishes its block's global writes, as a fence
+    does (see gmem)."""
+    h = _atom(ctx, ins)
+    if not {"release", "acq_rel"} & set(ins.mods) or {"cta", "cluster"} & set(ins.mods):
+        return h
+
+    def hr(st, wm, gm):
+        h(st, wm, gm)
+        if st.gtrack is not None:
+            st.gtrack.fence(lanes_of(st, gm))
+    return hr
+
+
+def _atom(ctx: Ctx, ins: ir.Instr):
     types, mods = split_mods(ins.mods)
     t = types[-1]
     op = next((m for m in ins.mods if m in ("add", "min", "max", "exch", "cas", "and", "or", "xor",
@@ -561,8 +576,8 @@ def trap(ctx: Ctx, ins: ir.Instr):
     hint = "a device-side assert failed or the kernel trapped"
     if _reads_grid_workspace(ctx.kernel):
         hint = ("this kernel reads cooperative groups' grid workspace (%envreg1/%envreg2), which is 0 outside a "
-                "cooperative launch, as on the GPU: grid.sync() needs cudaLaunchCooperativeKernel, which the "
-                "emulator does not model (its waves run one after another); split the kernel at the grid sync")
+                "cooperative launch, as on the GPU: grid.sync() needs cudaLaunchCooperativeKernel — "
+                "emulate(..., cooperative=True) runs it so (every block resident at once)")
 
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)

@@ -34,6 +34,7 @@ from .report import Collector, EmulatorCheckError, Report, Stats
 DEFAULT_MAX_STEPS = 2_000_000
 DEFAULT_WAVE_LANES = 1 << 16
 MEMORY_BUDGET = 1 << 28  # bytes of local or shared memory per wave
+WORKSPACE_BYTES = 64  # what cudaLaunchCooperativeKernel passes for cooperative groups' grid barrier (zeroed)
 
 
 def _dim3(v, what: str) -> tuple[int, int, int]:
@@ -92,7 +93,7 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
                  ("%nctaid.z", gz), ("%nwarpid", (T + 31) // 32), ("%nsmid", nsm), ("WARP_SZ", 32),
                  ("%dynamic_smem_size", dynamic_shared), ("%total_smem_size", st.sh_limit + reserved),
                  ("%reserved_smem_offset_begin", st.sh_limit), ("%reserved_smem_offset_end", st.sh_limit + reserved),
-                 ("%reserved_smem_offset_cap", reserved), *((f"%envreg{i}", 0) for i in range(32))):
+                 ("%reserved_smem_offset_cap", reserved), *((f"%envreg{i}", st.envregs.get(i, 0)) for i in range(32))):
         put(n, v)
     put("%laneid", tid & 31)
     put("%warpid", tid >> 5)
@@ -277,7 +278,8 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
 
 def emulate(ptx: str, kernel: str, grid, block, args, dynamic_shared: int = 0, check: bool = True,
             line_map: tuple[Span | None, ...] | None = None, max_steps: int = DEFAULT_MAX_STEPS,
-            wave_lanes: int = DEFAULT_WAVE_LANES, symbols: dict | None = None, cluster=None) -> Report:
+            wave_lanes: int = DEFAULT_WAVE_LANES, symbols: dict | None = None, cluster=None,
+            cooperative: bool = False) -> Report:
     """Run ``kernel`` of ``ptx`` over ``grid`` × ``block`` threads on the CPU.
 
     ``args``: list in parameter order or dict by name; numpy arrays are global buffers (copied in,
@@ -287,10 +289,13 @@ def emulate(ptx: str, kernel: str, grid, block, args, dynamic_shared: int = 0, c
     ``symbols`` sets ``__constant__``/``__device__`` variables by PTX name before the run (arrays for
     ``.global`` ones are written back after it), like ``cudaMemcpyToSymbol``/``FromSymbol``.
     ``cluster=(cx, cy, cz)`` launches thread-block clusters (it must agree with ``.reqnctapercluster``).
+    ``cooperative=True`` launches as ``cudaLaunchCooperativeKernel`` does: every block is resident at
+    once (one wave) and cooperative groups' grid workspace is passed (``%envreg1``/``%envreg2``), so
+    ``this_grid().sync()`` works; without it that call traps, as on the GPU.
     """
     try:
         return _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes,
-                        symbols, cluster)
+                        symbols, cluster, cooperative)
     except EmulatorCheckError:
         raise
     except EmulatorError as e:
@@ -326,7 +331,7 @@ def _check_launch(ptx: str, prog, grid3, block3, cluster=None) -> tuple[int, int
 
 
 def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes,
-             symbols=None, cluster=None) -> Report:
+             symbols=None, cluster=None, cooperative=False) -> Report:
     t0 = time.perf_counter()
     if not isinstance(ptx, str) or not isinstance(kernel, str):
         raise EmulatorError("emulate() takes the PTX text and the kernel name as strings")
@@ -337,6 +342,8 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     T = block3[0] * block3[1] * block3[2]
     cluster3 = _check_launch(ptx, prog, grid3, block3, cluster)
     pb, bufs, maps = bind_args(prog, args)
+    if cooperative:  # the grid barrier's counter lives in a workspace the launch allocates
+        bufs = [*bufs, (None, np.zeros(WORKSPACE_BYTES, np.uint8), "cooperative grid workspace")]
     hp = build_heap(prog, bufs)
     heap, offs = hp.heap, hp.offs
     for (poff, _a, _n), d in zip(bufs, hp.addrs):
@@ -347,6 +354,8 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     st = State()
     st.kernel, st.grid, st.block, st.prog, st.check, st.line_map = prog.name, grid3, block3, prog, check, line_map
     st.heap, st.hv = heap, views(heap)
+    ws = GLOBAL_BASE + hp.addrs[-1] if cooperative else 0
+    st.envregs = {1: ws >> 32, 2: ws & 0xFFFFFFFF}  # cg's grid workspace: high word, low word
     st.buf_starts, st.buf_ends, st.buf_deltas, st.buf_names = hp.starts, hp.ends, hp.deltas, hp.names
     st.param = _bank(bytes(pb))
     st.const = _bank(lay.const_bytes)
@@ -366,6 +375,12 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     per = max(1, lanes // st.tp)
     csize = cluster3[0] * cluster3[1] * cluster3[2] if cluster3 else 1
     per = max(csize, per // csize * csize)  # a cluster's blocks share a wave
+    if cooperative:
+        if nblocks * st.tp > min(MEMORY_BUDGET // max(1, st.local_size), MEMORY_BUDGET // st.sh_size * st.tp):
+            raise EmulatorError(f"'{prog.name}': a cooperative launch runs all {nblocks} blocks at once, and "
+                                f"{nblocks * st.tp} threads exceed the emulator's memory budget for one wave",
+                                hint="emulate a smaller grid (grid.sync() needs every block resident, as on the GPU)")
+        per = nblocks
     order = block_order(grid3, cluster3) if cluster3 else None
     ti, waves = 0, 0
     with np.errstate(all="ignore"):

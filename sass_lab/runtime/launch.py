@@ -78,19 +78,20 @@ class Prepared:
     pointers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     symbols_back: list = field(default_factory=list)  # (array, device address) read back after the run
     cluster: tuple[int, int, int] | None = None  # launch-time cluster shape (cuLaunchKernelEx)
+    cooperative: bool = False  # cudaLaunchCooperativeKernel's launch: every block resident, grid.sync() works
 
     def enqueue(self, stream: Any = None) -> None:
-        """cuLaunchKernel (cuLaunchKernelEx with a launch-time cluster shape) on ``stream`` (default:
-        the prepared one); launch-time errors raise."""
+        """cuLaunchKernel (cuLaunchKernelEx with a launch-time cluster shape or a cooperative launch) on
+        ``stream`` (default: the prepared one); launch-time errors raise."""
         s = stream_handle(self.stream if stream is None else stream)
         params = int(self.pointers.ctypes.data) if len(self.pointers) else 0
         drv = driver()
-        if self.cluster is None:
+        if self.cluster is None and not self.cooperative:
             result = drv.cuLaunchKernel(self.fn, *self.grid, *self.block, self.dynamic_shared, s, params, 0)
         else:
-            result = drv.cuLaunchKernelEx(cluster_config(self, s), self.fn, params, 0)
+            result = drv.cuLaunchKernelEx(launch_config(self, s), self.fn, params, 0)
         check(result, f"launching '{self.name}' with grid {self.grid}, block {self.block}"
-              + (f", cluster {self.cluster}" if self.cluster else ""))
+              + (f", cluster {self.cluster}" if self.cluster else "") + (", cooperative" if self.cooperative else ""))
 
     def finish(self) -> None:
         """Wait for the work, raise CudaError if the kernel faulted, copy numpy outputs back."""
@@ -116,19 +117,28 @@ class Prepared:
         self.buffers.clear()
 
 
-def cluster_config(prep: Prepared, stream: Any) -> Any:
-    """A CUlaunchConfig with the grid, block, shared memory and a cluster-dimension attribute."""
+def launch_config(prep: Prepared, stream: Any) -> Any:
+    """A CUlaunchConfig with the grid, block, shared memory and the cluster-dimension and cooperative
+    attributes the launch asks for."""
     drv = driver()
     cfg = drv.CUlaunchConfig()
     cfg.gridDimX, cfg.gridDimY, cfg.gridDimZ = prep.grid
     cfg.blockDimX, cfg.blockDimY, cfg.blockDimZ = prep.block
     cfg.sharedMemBytes = prep.dynamic_shared
     cfg.hStream = stream
-    attr = drv.CUlaunchAttribute()
-    attr.id = drv.CUlaunchAttributeID.CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION
-    attr.value.clusterDim.x, attr.value.clusterDim.y, attr.value.clusterDim.z = prep.cluster
-    cfg.attrs = [attr]
-    cfg.numAttrs = 1
+    attrs = []
+    if prep.cluster is not None:
+        attr = drv.CUlaunchAttribute()
+        attr.id = drv.CUlaunchAttributeID.CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION
+        attr.value.clusterDim.x, attr.value.clusterDim.y, attr.value.clusterDim.z = prep.cluster
+        attrs.append(attr)
+    if prep.cooperative:
+        attr = drv.CUlaunchAttribute()
+        attr.id = drv.CUlaunchAttributeID.CU_LAUNCH_ATTRIBUTE_COOPERATIVE
+        attr.value.cooperative = 1
+        attrs.append(attr)
+    cfg.attrs = attrs
+    cfg.numAttrs = len(attrs)
     return cfg
 
 
@@ -182,11 +192,14 @@ def set_symbols(ctx: Any, kernel: Any, symbols: dict | None) -> list:
 
 
 def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int = 0,
-            stream: Any = None, symbols: dict | None = None, cluster: Any = None) -> Prepared:
+            stream: Any = None, symbols: dict | None = None, cluster: Any = None,
+            cooperative: bool = False) -> Prepared:
     """Load, check and pack a launch of ``kernel`` (an ``api.Kernel``) without running it.
 
     ``symbols`` sets ``__constant__``/``__device__`` variables by name first (read back after the run);
     ``cluster=(cx, cy, cz)`` launches thread-block clusters (it must agree with ``.reqnctapercluster``);
+    ``cooperative=True`` launches as cudaLaunchCooperativeKernel (every block resident, so cooperative
+    groups' ``grid.sync()`` works; the driver refuses a grid larger than the GPU holds at once);
     TensorMap arguments are encoded by the driver once their tensors are on the device."""
     g, b = dim3(grid, "grid"), dim3(block, "block")
     cl = launch_cluster(kernel, g, cluster)
@@ -198,7 +211,7 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
     _hw_problems(kernel, b[0] * b[1] * b[2], int(dynamic_shared))
     fn = ctx.function(kernel.cubin, kernel.name)
     ctx.allow_shared(kernel.cubin, kernel.name, fn, int(dynamic_shared), res.shared_static)
-    prep = Prepared(kernel.name, fn, g, b, int(dynamic_shared), stream, plan, cluster=cl)
+    prep = Prepared(kernel.name, fn, g, b, int(dynamic_shared), stream, plan, cluster=cl, cooperative=bool(cooperative))
     prep.symbols_back = set_symbols(ctx, kernel, symbols)
     try:
         for h in plan.host:
@@ -225,10 +238,10 @@ def prepare(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int 
 
 
 def launch(kernel: Any, grid: Any, block: Any, *args: Any, dynamic_shared: int = 0, stream: Any = None,
-           symbols: dict | None = None, cluster: Any = None) -> None:
+           symbols: dict | None = None, cluster: Any = None, cooperative: bool = False) -> None:
     """Run ``kernel`` once and wait; numpy arrays (TensorMap tensors too) are copied in and written back."""
     prep = prepare(kernel, grid, block, *args, dynamic_shared=dynamic_shared, stream=stream, symbols=symbols,
-                   cluster=cluster)
+                   cluster=cluster, cooperative=cooperative)
     done = False
     try:
         prep.enqueue()

@@ -103,9 +103,9 @@ def wave_size_audit(monkeypatch, request):
     original = run._emulate
 
     def checked(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes, symbols=None,
-                cluster=None):
+                cluster=None, cooperative=False):
         kw = dict(ptx=ptx, kernel=kernel, grid=grid, block=block, dynamic_shared=dynamic_shared, check=check,
-                  line_map=line_map, max_steps=max_steps, cluster=cluster)
+                  line_map=line_map, max_steps=max_steps, cluster=cluster, cooperative=cooperative)
         arrs = _arrays(args)
         if any(a is not b and np.shares_memory(a, b) for i, a in enumerate(arrs) for b in arrs[:i]):
             AUDIT["skipped"] += 1

@@ -473,7 +473,36 @@ def test_grid_sync_outside_a_cooperative_launch_says_why(arch):
     x = np.ones(64, np.float32)
     with pytest.raises(EmulatorError) as e:
         emulate(ptx("numerics", arch), "grid_two_phase", 2, 32, [x, np.int32(64)])
-    assert "trap executed" in e.value.message and "cooperative launch" in (e.value.hint or "")
+    assert "trap executed" in e.value.message and "cooperative=True" in (e.value.hint or "")
+
+
+@pytest.mark.parametrize("grid, block, n", [(2, 32, 64), (3, 96, 250), (5, 64, 1000), (1, 32, 31)])
+def test_grid_sync_under_a_cooperative_launch(arch, grid, block, n):
+    """cudaLaunchCooperativeKernel's semantics: every block resident, cg's grid barrier works — each
+    thread reads, after g.sync(), what threads of other blocks wrote before it (grid-stride loops,
+    ragged n); exact (a doubling and one f32 addition)."""
+    r = rng(40 + n)
+    x = r.standard_normal(n).astype(np.float32)
+    y, out = np.full(n, np.nan, np.float32), np.full(n + 7, np.nan, np.float32)  # poisoned, 7 past the end
+    emulate(ptx("numerics", arch), "grid_exchange", grid, block, [x, y, out, np.int32(n)], cooperative=True)
+    y2 = x * np.float32(2)
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(out[:n], y2[::-1] + np.roll(y2, -1))
+    assert np.isnan(out[n:]).all()
+    x2 = r.standard_normal(grid * block).astype(np.float32)
+    z = x2.copy()
+    emulate(ptx("numerics", arch), "grid_two_phase", grid, block, [z, np.int32(n)], cooperative=True)
+    np.testing.assert_array_equal(z[:n], (x2[:n] + np.float32(1)) * np.float32(2))
+    np.testing.assert_array_equal(z[n:], x2[n:])
+
+
+def test_a_cooperative_launch_needs_every_block_at_once(arch, monkeypatch):
+    from sass_lab.emulator import run
+
+    monkeypatch.setattr(run, "MEMORY_BUDGET", 64 * 16)  # 64 blocks of one 16-byte shared window
+    x = np.zeros(100 * 32, np.float32)
+    with pytest.raises(EmulatorError, match="cooperative launch runs all 100 blocks at once"):
+        emulate(ptx("numerics", arch), "grid_two_phase", 100, 32, [x, np.int32(10)], cooperative=True)
 
 
 def test_vector_atomics_scatter_add(arch):
@@ -542,3 +571,20 @@ def test_every_corpus_kernel_decodes_or_is_refused_for_its_reason():
                 with pytest.raises(EmulatorError, match=why):
                     program(text, k)
     assert seen > 150
+
+
+@pytest.mark.gpu
+def test_grid_sync_on_the_gpu_as_in_the_emulator():
+    """The same cooperative launch of grid_exchange on the GPU (cuLaunchKernelEx, cooperative attribute)
+    and on the emulator: bit-identical outputs."""
+    import sass_lab as sl
+
+    k = sl.assemble(ptx("numerics", "sm_90"), "sm_90")["grid_exchange"]
+    n = 5000
+    x = rng(47).standard_normal(n).astype(np.float32)
+    outs = []
+    for run in (k.emulate, k.launch):
+        y, out = np.full(n, np.nan, np.float32), np.full(n, np.nan, np.float32)
+        run(8, 128, x, y, out, np.int32(n), cooperative=True)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])

@@ -49,7 +49,8 @@ class FakeDriver:
         ident = int  # the tensor-map enums: plain ints are enough here
         self.CUtensorMapDataType = self.CUtensorMapInterleave = self.CUtensorMapSwizzle = ident
         self.CUtensorMapL2promotion = self.CUtensorMapFloatOOBfill = ident
-        self.CUlaunchAttributeID = SimpleNamespace(CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION="cluster")
+        self.CUlaunchAttributeID = SimpleNamespace(CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION="cluster",
+                                                   CU_LAUNCH_ATTRIBUTE_COOPERATIVE="cooperative")
         self.encoded: list[tuple] = []  # cuTensorMapEncodeTiled calls
         self.maps: list[ctypes.Array] = []
 
@@ -155,12 +156,16 @@ class FakeDriver:
         return SimpleNamespace()
 
     def CUlaunchAttribute(self):  # noqa: N802
-        return SimpleNamespace(id=None, value=SimpleNamespace(clusterDim=SimpleNamespace(x=0, y=0, z=0)))
+        return SimpleNamespace(id=None, value=SimpleNamespace(clusterDim=SimpleNamespace(x=0, y=0, z=0), cooperative=0))
 
     def cuLaunchKernelEx(self, cfg, fn, params, extra):
-        """Recorded with its cluster shape, then run like cuLaunchKernel."""
-        a = cfg.attrs[0]
-        self.calls.append(("launch_ex", (a.value.clusterDim.x, a.value.clusterDim.y, a.value.clusterDim.z)))
+        """Recorded with its cluster shape (and ``cooperative`` when asked), then run like cuLaunchKernel."""
+        assert cfg.numAttrs == len(cfg.attrs)
+        for a in cfg.attrs:
+            if a.id == "cluster":
+                self.calls.append(("launch_ex", (a.value.clusterDim.x, a.value.clusterDim.y, a.value.clusterDim.z)))
+            elif a.id == "cooperative" and a.value.cooperative == 1:
+                self.calls.append(("launch_ex", "cooperative"))
         return self.cuLaunchKernel(fn, cfg.gridDimX, cfg.gridDimY, cfg.gridDimZ, cfg.blockDimX, cfg.blockDimY,
                                    cfg.blockDimZ, cfg.sharedMemBytes, cfg.hStream, params, extra)
 

@@ -84,3 +84,16 @@ def test_cluster_launches(fake):
         rt.launch(kernel(cluster=(2, 1, 1)), 4, 32, *maps(), cluster=(4, 1, 1))
     with pytest.raises(UsageError, match="not a multiple of the cluster"):
         rt.launch(kernel(), 3, 32, *maps(), cluster=(2, 1, 1))
+
+
+def test_cooperative_launches(fake):
+    """cooperative=True goes through cuLaunchKernelEx with the cooperative attribute (with a cluster
+    shape too when one is asked for); a plain launch stays cuLaunchKernel."""
+    rt.launch(kernel(), 4, 32, *maps(), cooperative=True)
+    assert ("launch_ex", "cooperative") in fake.calls and not any(c == ("launch_ex", (2, 1, 1)) for c in fake.calls)
+    fake.calls.clear()
+    rt.launch(kernel(), 4, 32, *maps(), cluster=(2, 1, 1), cooperative=True)
+    assert ("launch_ex", "cooperative") in fake.calls and ("launch_ex", (2, 1, 1)) in fake.calls
+    fake.calls.clear()
+    rt.launch(kernel(), 4, 32, *maps())
+    assert not any(c[0] == "launch_ex" for c in fake.calls)

@@ -69,6 +69,15 @@ extern "C" __global__ void grid_two_phase(float* x, int n) {
   if (i < n) x[i] *= 2.f;
 }
 
+// neighbours across blocks after a grid-wide barrier (a cooperative launch): grid-stride loops before and
+// after g.sync(), each thread reading what threads of other blocks wrote before it
+extern "C" __global__ void grid_exchange(const float* x, float* y, float* out, int n) {
+  cg::grid_group g = cg::this_grid();
+  for (int i = (int)g.thread_rank(); i < n; i += (int)g.size()) y[i] = x[i] * 2.f;
+  g.sync();
+  for (int i = (int)g.thread_rank(); i < n; i += (int)g.size()) out[i] = y[n - 1 - i] + y[(i + 1) % n];
+}
+
 // scatter-add of 2- and 4-vectors (one vector atomic each on sm_90) with an L2 evict-last load hint
 extern "C" __global__ void scatter_add(const float* x, const int* bucket, float2* sum2, float4* sum4, int n) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
