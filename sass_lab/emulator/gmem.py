@@ -90,7 +90,7 @@ class GlobalRaces:
     def report(self) -> None:
         wr, rd = self.wr, self.rd
         ww = np.flatnonzero(wr < 0)
-        rw = np.flatnonzero((wr > 0) & (rd != 0) & ((rd < 0) | (rd != wr)))
+        rw = np.flatnonzero((wr > 0) & (rd != 0) & (rd != wr))  # (a reader summary rd < 0 is != wr > 0)
         for kind, units in (("write/write", ww), ("read/write", rw)):
             if not len(units):
                 continue
