@@ -8,6 +8,8 @@ f32 results; ``.sat`` clamps to [0, 1].
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 from .. import ir
@@ -153,12 +155,62 @@ def _directed64(op: str, mode: str):
             s = num / b
             p = s * b
             e = ((num - p) - err_mul(s, b, p)) * np.sign(b)  # num − s·b exactly; its sign (÷ b) → error's
-        else:  # sqrt
+        else:  # sqrt: a tiny radicand is scaled by 2^108 (its root by 2^54, exactly) so s·s does not underflow
+            tiny = np.abs(a) < 2.0 ** -900
+            a = np.where(tiny, a * 2.0 ** 108, a)
             s = np.sqrt(a)
             p = s * s
             e = (a - p) - err_mul(s, s, p)
-        return V.directed_f64(s, np.where(np.isfinite(e), e, 0.0), mode)
+            return V.directed_f64(s, np.where(np.isfinite(e), e, 0.0), mode) * np.where(tiny, 2.0 ** -54, 1.0)
+        r = V.directed_f64(s, np.where(np.isfinite(e), e, 0.0), mode)
+        if op != "add" and op != "sub":  # Dekker's error is not exact where a product is near the subnormals
+            u, v = (a, b) if op == "mul" else (num, b)
+            near = (np.abs(s) < TINY64) | ((np.abs(p) < TINY64) if op != "mul" else False) | _huge(u, v, s)
+            r = _exact_where(near & (u != 0), r, mode, (u, v), (lambda q, w: q * w) if op == "mul" else
+                             (lambda q, w: q / w))
+        fin = np.isfinite(a) & (np.isfinite(x[1]) & (x[1] != 0) if op == "div" else np.isfinite(a) & (a != 0)
+                                if op == "rcp" else np.isfinite(x[1]) if len(x) > 1 else True)
+        return _overflow_to_max(r, mode, fin)
     return g
+
+
+TINY64 = 2.0 ** -960  # below this a product's Dekker error (26-bit halves) may underflow
+
+
+def _huge(*xs):
+    """Lanes where Veltkamp's split (×(2^27 + 1)) overflows."""
+    out = np.False_
+    for x in xs:
+        out = out | (np.abs(x) > 2.0 ** 995)
+    return out
+
+
+def _exact_where(mask, r, mode: str, args, fn):
+    """``r`` with the lanes of ``mask`` replaced by ``fn`` of the exact rationals of ``args`` rounded once in
+    ``mode`` (rare lanes near the subnormals, where the float error terms are not exact)."""
+    mask = np.asarray(mask) & (np.asarray(args[-1]) != 0)
+    for x in args:
+        mask = mask & np.isfinite(x)
+    if not mask.any():
+        return r
+    r = np.array(np.broadcast_to(r, mask.shape), F64)
+    cols = [np.broadcast_to(np.asarray(x, F64), mask.shape) for x in args]
+    for i in zip(*np.nonzero(mask)):
+        q = fn(*(Fraction(float(c[i])) for c in cols))
+        if q != 0:
+            r[i] = V.round_rational_f64(q, mode)
+    return r
+
+
+def _overflow_to_max(r, mode: str, finite_inputs):
+    """An infinite result of finite inputs is an overflow: modes that round toward zero on its side
+    give the largest finite value (IEEE 754 §7.4), not infinity."""
+    if mode == "rn":
+        return r
+    big = np.float64(np.finfo(F64).max)
+    to_max = (np.isinf(r) & finite_inputs & ((mode == "rz") | ((r > 0) if mode == "rm" else (r < 0) if mode == "rp"
+                                                                 else False)))
+    return np.where(to_max, np.copysign(big, r), r)
 
 
 INV_2PI_F32 = float(F32(0.15915493667125701904))  # the f32 1/2π that ptxas multiplies by
@@ -339,7 +391,10 @@ def _fma64_directed(mode: str):
             up = (e > 0) if mode == "rp" else (e > 0) & (r < 0) if mode == "rz" else np.zeros_like(e, bool)
             fin = np.isfinite(r)
             r = np.where(down & fin, np.nextafter(r, -np.inf), np.where(up & fin, np.nextafter(r, np.inf), r))
-        return r
+        p = a * b
+        near = ((np.abs(p) < TINY64) & (a != 0) & (b != 0)) | (np.abs(r) < TINY64) | _huge(a, b, c, p)
+        r = _exact_where(near, r, mode, (c, a, b), lambda z, u, v: u * v + z)
+        return _overflow_to_max(r, mode, np.isfinite(a) & np.isfinite(b) & np.isfinite(c))
     return g
 
 

@@ -302,6 +302,11 @@ class RaceTracker:
         else:
             who = f"thread {self.st.lane_coords(other)[1]}"
         var, where = self.st.shared_var(o)
+        warp = int(lanes[0]) % self.st.tp // 32  # the warp of the block (codes hold threads of the block)
+        if other != ATOMIC and other != SEVERAL_WARPS and (other - WARP_GROUP if other >= WARP_GROUP else other >> 5) == warp:
+            who += (", in the same warp: since sm_70 the threads of a warp are not in lockstep, so warp-synchronous "
+                    "code (volatile shared memory without __syncwarp, as old tutorials reduce) races; put __syncwarp() "
+                    "between the steps")
         self.st.report("race-shared", lanes, f"{what}: shared {where} (offset {o:#x}) also accessed by {who} with "
                        "no barrier in between", buffer=var, address=o, key_extra=what)
 

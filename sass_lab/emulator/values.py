@@ -8,6 +8,9 @@ PTX for ``ld``/``st``/``cvt``) are truncated or extended.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 DTYPES: dict[str, np.dtype] = {
@@ -176,6 +179,26 @@ def int64_to_f64_odd(x) -> np.ndarray:
     x = np.asarray(x)
     hi, lo = x >> x.dtype.type(11) << x.dtype.type(11), x & x.dtype.type(0x7FF)
     return round_odd(*two_sum(hi.astype(np.float64), lo.astype(np.float64)))
+
+
+def round_rational_f64(q: Fraction, mode: str) -> float:
+    """The exact rational ``q`` (nonzero) rounded once to float64 in ``mode``, subnormals and overflow
+    included (int/int true division in CPython is correctly rounded to nearest)."""
+    big = float(np.finfo(np.float64).max)
+    try:
+        r = float(q)
+    except OverflowError:
+        r = math.inf if q > 0 else -math.inf
+    if math.isinf(r):
+        lo, hi = (big, r) if r > 0 else (r, -big)
+    elif Fraction(r) == q:
+        return r
+    elif Fraction(r) > q:
+        lo, hi = float(np.nextafter(r, -np.inf)), r
+    else:
+        lo, hi = r, float(np.nextafter(r, np.inf))
+    pick = {"rn": r, "rm": lo, "rp": hi, "rz": lo if q > 0 else hi}[mode]
+    return pick
 
 
 def directed_f64(s, e, mode: str):

@@ -173,6 +173,34 @@ def test_directed_f64_arithmetic(op, mode):
         assert float(got[i]) == want, (op, mode, float(a[i]), float(b[i]))
 
 
+@pytest.mark.parametrize("mode", ["rz", "rm", "rp"])
+@pytest.mark.parametrize("op", ["mul", "div", "sqrt", "rcp", "add", "fma"])
+def test_directed_f64_at_the_edges_of_the_range(op, mode):
+    """Regression: overflow gave ±inf where the mode rounds toward zero on that side (the largest finite
+    value is right), results near the subnormals lost their direction (Dekker's product error underflowed)
+    and operands above 2^995 lost it too (Veltkamp's split overflowed)."""
+    n = 96
+    e = RNG.integers(-1074, 1024, (3, n))
+    a, b, c = (RNG.standard_normal(n) * 2.0 ** np.clip(e[k], -1074, 1020) for k in range(3))
+    a[:8] = [1.7e308, -1.7e308, 5e-324, 1e-300, 2.0 ** 1000, 1e-160, 3.0, -2.0 ** -1000]
+    b[:8] = [1.7e308, 1.5, -5e-324, 1e-20, 3.0, 1e-160, 1e-320, 2.0 ** 1000]
+    c[:8] = [1.7e308, 5e-324, 5e-324, -1e-310, 1.0, 0.0, -1e308, 2.0 ** -1074]
+    if op == "sqrt":
+        a = np.abs(a)
+    srcs = [a, b, c][:{"sqrt": 1, "rcp": 1, "fma": 3}.get(op, 2)]
+    got = run(f"{op}.{mode}.f64", "f64", [("f64", x.view(np.uint64)) for x in srcs]).view(np.float64)
+    for i in range(n):
+        x, y, z = (Fraction(float(v[i])) for v in (a, b, c))
+        if op == "sqrt":
+            want = _isqrt_round(x, mode)
+        else:
+            if (op == "div" and y == 0) or (op == "rcp" and x == 0):
+                continue  # division by zero: IEEE's infinities, tested elsewhere
+            exact = {"add": x + y, "mul": x * y, "div": x / (y or 1), "rcp": 1 / (x or 1), "fma": x * y + z}[op]
+            want = round_exact(exact, "f64", mode) if exact != 0 else float(got[i])  # a zero's sign: elsewhere
+        assert float(got[i]) == want, (op, mode, float(a[i]), float(b[i]), float(c[i]))
+
+
 def _half_values(fmt: str, n: int) -> np.ndarray:
     p, emin, emax = FMT[fmt]
     m = RNG.integers(1 << (p - 1), 1 << p, n)
