@@ -133,7 +133,7 @@ class RaceTracker:
         if cur.any():  # written in this epoch: the full check
             ln = np.repeat(lanes, n) if n > 1 else lanes
             me = self.stamp[ln]
-            race = conflict(w, me)
+            race = conflict(w, me) & (code(w) != ATOMIC)  # reading what atomics update: see write()
             if race.any():
                 i = np.flatnonzero(race)
                 self._race(ln[i], u[i[0]], int(code(w[i[0]])), "read after write")
@@ -213,7 +213,9 @@ class RaceTracker:
         waw = conflict(w, me)
         if atomic and waw.any():
             waw &= code(w) != ATOMIC
-        war = conflict(r, me)
+        # a plain read of a word that atomics update is not reported (either order): it observes one of the
+        # values, and the everyday idioms do it (a CAS loop's first guess `old = *addr`, polling a counter)
+        war = conflict(r, me) if not atomic else np.zeros(len(u), bool)
         if waw.any():
             i = np.flatnonzero(waw)
             self._race(ln[i], u[i[0]], int(code(w[i[0]])), "write after write")
@@ -303,12 +305,13 @@ class RaceTracker:
             who = f"thread {self.st.lane_coords(other)[1]}"
         var, where = self.st.shared_var(o)
         warp = int(lanes[0]) % self.st.tp // 32  # the warp of the block (codes hold threads of the block)
-        if other != ATOMIC and other != SEVERAL_WARPS and (other - WARP_GROUP if other >= WARP_GROUP else other >> 5) == warp:
-            who += (", in the same warp: since sm_70 the threads of a warp are not in lockstep, so warp-synchronous "
-                    "code (volatile shared memory without __syncwarp, as old tutorials reduce) races; put __syncwarp() "
-                    "between the steps")
+        same = other != ATOMIC and other != SEVERAL_WARPS and (other - WARP_GROUP if other >= WARP_GROUP
+                                                               else other >> 5) == warp
+        hint = (" — in the same warp: since sm_70 the threads of a warp are not in lockstep, so warp-synchronous "
+                "code (volatile shared memory without __syncwarp, as old tutorials reduce) races; put __syncwarp() "
+                "between the steps") if same else ""
         self.st.report("race-shared", lanes, f"{what}: shared {where} (offset {o:#x}) also accessed by {who} with "
-                       "no barrier in between", buffer=var, address=o, key_extra=what)
+                       f"no barrier in between{hint}", buffer=var, address=o, key_extra=what)
 
 
 def _lane_of(chunk, st) -> np.ndarray:

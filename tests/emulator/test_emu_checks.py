@@ -39,7 +39,10 @@ WARP_REDUCE = ("st.shared.u32 [%r4], %r0; bar.sync 0; setp.ge.u32 %p1, %r0, 32; 
                "shr.u32 %r10, %r10, 1; setp.ne.u32 %p2, %r10, 0; @%p2 bra LOOP;"
                "setp.eq.u32 %p3, %r0, 0; @%p3 st.global.u32 [%rd3], %r13; DONE:")
 BUGS["race-no-syncwarp"] = (WARP_REDUCE.replace("SYNC", ""), 64)
-KIND = {"race-no-syncwarp": "race-shared", "race-war": "race-shared", "race-war-late": "race-shared", "race-waw": "race-shared", "barrier-exit": "barrier-divergence"}
+# thread 0 resets a word with a plain store while the others update it atomically, no barrier between
+BUGS["race-atomic-store"] = ("setp.eq.u32 %p1, %r0, 0; @%p1 st.shared.u32 [sA], 0; bar.sync 0; setp.eq.u32 %p2, %r0, 5;"
+                             "@%p2 st.shared.u32 [sA], 7; atom.shared.add.u32 %r5, [sA], 1;", 64)
+KIND = {"race-atomic-store": "race-shared", "race-no-syncwarp": "race-shared", "race-war": "race-shared", "race-war-late": "race-shared", "race-waw": "race-shared", "barrier-exit": "barrier-divergence"}
 
 
 @pytest.mark.parametrize("bug", sorted(BUGS))
@@ -110,6 +113,13 @@ CLEAN = {
     # shared atomics by every thread on one word, read after a barrier
     "atomics": "setp.eq.u32 %p1, %r0, 0; @%p1 st.shared.u32 [sA], 0; bar.sync 0; atom.shared.add.u32 %r5, [sA], 1;"
                "bar.sync 0; ld.shared.u32 %r6, [sA]; st.global.u32 [%rd3], %r6;",
+    # a CAS loop's first guess: a plain read of a word the other threads update atomically (the CUDA guide's
+    # atomicAdd-by-atomicCAS; the read observes one of the values, the CAS checks it), then a plain read after
+    # the barrier
+    "cas-guess": "setp.eq.u32 %p1, %r0, 0; @%p1 st.shared.u32 [sA], 0; bar.sync 0; ld.shared.u32 %r5, [sA];"
+                 "CAS: add.u32 %r6, %r5, 1; atom.shared.cas.b32 %r7, [sA], %r5, %r6; setp.ne.u32 %p2, %r7, %r5;"
+                 "mov.u32 %r5, %r7; @%p2 bra CAS; ld.shared.u32 %r8, [sA]; bar.sync 0; ld.shared.u32 %r6, [sA];"
+                 "st.global.u32 [%rd3], %r6;",
     # barrier inside a loop, after divergent code that reconverges
     "loop-barrier": "mov.u32 %r10, 0; st.shared.u32 [%r4], 0; LOOP: setp.lt.u32 %p2, %r0, 7; @%p2 bra SKIP;"
                     "add.s32 %r10, %r10, 1; SKIP: bar.sync 0; ld.shared.u32 %r11, [%r4]; add.s32 %r11, %r11, %r10;"
@@ -134,7 +144,7 @@ def test_no_false_reports(name):
     assert rep.findings == ()
     np.testing.assert_array_equal(rows[:threads], rows[threads:])
     out = rows[:threads]
-    if name == "atomics":
+    if name in ("atomics", "cas-guess"):
         assert (out == threads).all()
     if name == "syncwarp-reduce":
         assert out[0] == sum(range(threads))

@@ -493,3 +493,57 @@ def test_templates_over_float_double_int(ptx, dt, name):
         want = _fma64(np.full(n, a), x, np.full(n, b))
     np.testing.assert_array_equal(y[:n], want)
     assert y[n] == 77
+
+
+def test_directed_rounding_signed_zeros(ptx):
+    """IEEE 754 §6.3: an exact zero sum of opposite signs is +0, except −0 when rounding down; products and
+    quotients take the xor of the signs. Compared bit for bit (−0 ≠ +0 here)."""
+    a = np.array([1.5, 0.0, -0.0, 3.0], np.float32)
+    b = np.array([-1.5, -0.0, -0.0, 0.0], np.float32)
+    f, d = np.full(40, np.nan, np.float32), np.full(24, np.nan)
+    emulate(ptx, "interval_ops", 1, 32, [a, b, a.astype(np.float64), b.astype(np.float64), f, d, np.int32(4)])
+    z, m = 0.0, -0.0
+    # f32: fadd_rd, fadd_ru, fmul_rd, fmul_ru, fmaf_rz(x, y, x), fsub_rd
+    want_f = [[m, z, -2.25, -2.25, -0.75, 3.0], [m, z, m, m, z, z], [m, m, z, z, z, m], [3.0, 3.0, z, z, 3.0, 3.0]]
+    # f64: dadd_rn, dadd_rd, dmul_ru, fma_rz(p, q, p)
+    want_d = [[z, m, -2.25, -0.75], [z, m, m, z], [m, m, z, z], [3.0, 3.0, z, 3.0]]
+    got_f = f.reshape(4, 10)[:, [0, 1, 2, 3, 7, 8]]
+    got_d = d.reshape(4, 6)[:, [0, 1, 2, 5]]
+    assert got_f.tobytes() == np.array(want_f, np.float32).tobytes()
+    assert got_d.tobytes() == np.array(want_d).tobytes()
+
+
+@pytest.mark.parametrize("n, grid, block, bound", [(700, 3, 256, 13), (45, 2, 32, 3), (64, 1, 64, 1000)])
+def test_shared_memory_atomics_of_every_kind(ptx, n, grid, block, bound):
+    v = rng(n + 15).integers(-(1 << 20), 1 << 20, n).astype(np.int32)
+    res = np.full(grid * 18, -5, np.int32)
+    olds = np.full(n * 3 + 3, 0xBAD, np.uint32)
+    emulate(ptx, "shared_atomics", grid, block, [v, np.int32(n), np.uint32(bound), res, olds])
+    for blk in range(grid):
+        x = v[blk * block:(blk + 1) * block].astype(np.int64)
+        if not len(x):
+            continue
+        r, o = res[blk * 16:(blk + 1) * 16], olds[blk * block * 3:(blk * block + len(x)) * 3].reshape(-1, 3)
+        a, b, seq_i, seq_d = 1, 5, [], []
+        for _ in x:
+            seq_i.append(a)
+            seq_d.append(b)
+            a, b = _inc(a, bound), _dec(b, bound)
+        assert (r[0], r[1]) == (a, b) and sorted(o[:, 0]) == sorted(seq_i) and sorted(o[:, 1]) == sorted(seq_d)
+        ux = x & 0xFFFFFFFF
+        want_and, want_or, want_xor = 0xFFFFFFFF, 0, 0
+        for k in x.tolist():
+            want_and &= ~(1 << (k & 31)) & 0xFFFFFFFF
+            want_or |= 1 << ((k >> 7) & 31)
+            want_xor ^= k & 0xFFFFFFFF
+        assert r[2:5].view(np.uint32).tolist() == [want_and, want_or, want_xor]
+        assert (r[5], r[6]) == (min(x.min(), 1 << 30), max(x.max(), -(1 << 30)))
+        assert r[8:10].view(np.int64)[0] == min((x * -4000000007).min(), 1 << 60)
+        assert r[10:12].view(np.uint64)[0] == (ux * 3).max()
+        f = r[12:15].view(np.float32)
+        assert f[0] == (np.fmod(x, 64) * 0.25).sum() and f[1] == max((x * 0.5).max(), -1e30)
+        exch = sorted([*o[:, 2].view(np.float32).tolist(), float(f[2])])
+        assert exch == sorted([*x.astype(np.float32).tolist(), -1.0])
+        d = res[grid * 16 + blk * 2:grid * 16 + blk * 2 + 2].view(np.float64)[0]
+        assert d == (x * 0.125).sum()
+    assert (olds[n * 3:] == 0xBAD).all()

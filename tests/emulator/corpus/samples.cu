@@ -448,3 +448,66 @@ __global__ void scale_add(const T* x, T* y, T a, T b, int n) {
 template __global__ void scale_add<float>(const float*, float*, float, float, int);
 template __global__ void scale_add<double>(const double*, double*, double, double, int);
 template __global__ void scale_add<int>(const int*, int*, int, int, int);
+
+// ---------------------------------------------------------------------------------- shared-memory atomics
+
+// every kind of atomic on shared memory, per block; thread 0 publishes the block's results
+extern "C" __global__ void shared_atomics(const int* v, int n, unsigned bound, int* res, unsigned* olds) {
+    __shared__ unsigned s_inc, s_dec, s_and, s_or, s_xor;
+    __shared__ int s_min, s_max;
+    __shared__ long long s_lmin;
+    __shared__ unsigned long long s_ulmax;
+    __shared__ float s_fsum, s_fmax, s_exch;
+    __shared__ double s_dsum;
+    if (threadIdx.x == 0) {
+        s_inc = 1;
+        s_dec = 5;
+        s_and = 0xffffffffu;
+        s_or = 0;
+        s_xor = 0;
+        s_min = 1 << 30;
+        s_max = -(1 << 30);
+        s_lmin = 1LL << 60;
+        s_ulmax = 0;
+        s_fsum = 0.0f;
+        s_fmax = -1e30f;
+        s_exch = -1.0f;
+        s_dsum = 0.0;
+    }
+    __syncthreads();
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        int x = v[i];
+        olds[i * 3] = atomicInc(&s_inc, bound);
+        olds[i * 3 + 1] = atomicDec(&s_dec, bound);
+        atomicAnd(&s_and, ~(1u << (x & 31)));
+        atomicOr(&s_or, 1u << ((x >> 7) & 31));
+        atomicXor(&s_xor, (unsigned)x);
+        atomicMin(&s_min, x);
+        atomicMax(&s_max, x);
+        atomicMin(&s_lmin, (long long)x * -4000000007LL);
+        atomicMax(&s_ulmax, (unsigned long long)(unsigned)x * 3u);
+        atomicAdd(&s_fsum, (float)(x % 64) * 0.25f);
+        atomic_max_float(&s_fmax, (float)x * 0.5f);
+        olds[i * 3 + 2] = __float_as_uint(atomicExch(&s_exch, (float)x));
+        atomicAdd(&s_dsum, (double)x * 0.125);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int* r = res + blockIdx.x * 16;
+        r[0] = s_inc;
+        r[1] = s_dec;
+        r[2] = s_and;
+        r[3] = s_or;
+        r[4] = s_xor;
+        r[5] = s_min;
+        r[6] = s_max;
+        *(long long*)(r + 8) = s_lmin;
+        *(unsigned long long*)(r + 10) = s_ulmax;
+        r[12] = __float_as_int(s_fsum);
+        r[13] = __float_as_int(s_fmax);
+        r[14] = __float_as_int(s_exch);
+        res[gridDim.x * 16 + blockIdx.x * 2] = __double2loint(s_dsum);
+        res[gridDim.x * 16 + blockIdx.x * 2 + 1] = __double2hiint(s_dsum);
+    }
+}
