@@ -547,3 +547,46 @@ def test_shared_memory_atomics_of_every_kind(ptx, n, grid, block, bound):
         d = res[grid * 16 + blk * 2:grid * 16 + blk * 2 + 2].view(np.float64)[0]
         assert d == (x * 0.125).sum()
     assert (olds[n * 3:] == 0xBAD).all()
+
+
+@pytest.mark.no_wave_audit  # atomicExch's old values depend on the order: run at each wave size below
+@pytest.mark.parametrize("wave", WAVES)
+@pytest.mark.parametrize("n, grid, block", [(600, 3, 256), (33, 2, 32)])
+def test_atomic_widths_and_scopes(ptx, n, grid, block, wave):
+    """16-bit CAS loop (atom.cas.b16), u64 add, 64-bit exch, atomicAdd_block on global float,
+    atomicMax_system, atomicSub (a negated add); wrap-around of the 16-bit and 32-bit counters."""
+    v = rng(n + 16).integers(-(1 << 30), 1 << 30, n).astype(np.int32)
+    h = np.array([65000, 0x1234], np.uint16)  # the neighbouring half-word must survive
+    u64, x64 = np.array([2 ** 64 - 5], np.uint64), np.array([7], np.uint64)
+    x64_old, fsum = np.full(n + 1, 3, np.uint64), np.array([0.5], np.float32)
+    mx, sub = np.array([-(1 << 31)], np.int32), np.array([100], np.uint32)
+    emulate(ptx, "atomic_widths", grid, block, [v, np.int32(n), h, u64, x64, x64_old, fsum, mx, sub], wave_lanes=wave)
+    x = v.astype(np.int64)
+    assert h.tolist() == [(65000 + (x & 7).sum()) % 65536, 0x1234]
+    assert int(u64[0]) == (2 ** 64 - 5 + int(((x & 0xFFFFFFFF) * 4294967311).sum())) % 2 ** 64
+    assert sorted([*x64_old[:n].tolist(), int(x64[0])]) == sorted([7, *[i * 0x100000001 for i in range(n)]])
+    assert x64_old[n] == 3
+    assert fsum[0] == 0.5 + (x & 15).sum() and mx[0] == x.max()
+    assert sub[0] == (100 - (x & 255).sum()) % 2 ** 32
+
+
+@pytest.mark.no_wave_audit  # where each warp's elements land depends on the order of the atomics
+@pytest.mark.parametrize("wave", WAVES)
+@pytest.mark.parametrize("n, grid, block", [(1000, 3, 128), (77, 2, 32)])
+def test_grid_stride_tail_with_active_mask_and_coalesced_groups(ptx, n, grid, block, wave):
+    x = rng(n + 17).integers(-500, 500, n).astype(np.int32)
+    out, count, tail = np.full(n + 2, -7777, np.int32), np.array([0], np.int32), np.array([0], np.int32)
+    emulate(ptx, "compact_grid_stride", grid, block, [x, np.int32(n), out, count, tail], wave_lanes=wave)
+    keep = np.sort(x[x % 3 == 0])  # C's % (x % 3 == 0 is the same for negative x)
+    assert count[0] == len(keep)
+    np.testing.assert_array_equal(np.sort(out[:len(keep)]), keep)
+    assert (out[len(keep):] == -7777).all()
+    # the partial warps of the last round: lanes i of round r with fewer than 32 lanes of their warp left
+    stride = grid * block
+    want = 0
+    for start in range(0, n, stride):
+        for w0 in range(start, min(start + stride, n), 32):
+            lanes = range(w0, min(w0 + 32, n))
+            if len(lanes) < 32:
+                want += int(x[list(lanes)].sum())
+    assert tail[0] == want

@@ -511,3 +511,46 @@ extern "C" __global__ void shared_atomics(const int* v, int n, unsigned bound, i
         res[gridDim.x * 16 + blockIdx.x * 2 + 1] = __double2hiint(s_dsum);
     }
 }
+
+// ---------------------------------------------------------------------------------- more atomic widths and scopes
+
+extern "C" __global__ void atomic_widths(const int* v, int n, unsigned short* h, unsigned long long* u64,
+                                         unsigned long long* x64, unsigned long long* x64_old, float* fsum_block,
+                                         int* mx_sys, unsigned* sub) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int x = v[i];
+    // a 16-bit counter bumped by a CAS loop on its own half-word
+    unsigned short old = *h, assumed;
+    do {
+        assumed = old;
+        old = atomicCAS(h, assumed, (unsigned short)(assumed + (x & 7)));
+    } while (old != assumed);
+    atomicAdd(u64, (unsigned long long)(unsigned)x * 4294967311ull);
+    x64_old[i] = atomicExch(x64, (unsigned long long)i * 0x100000001ull);
+    atomicAdd_block(fsum_block, (float)(x & 15));
+    atomicMax_system(mx_sys, x);
+    atomicSub(sub, (unsigned)(x & 255));
+}
+
+// a grid-stride loop with warp-aggregated atomics: in the last round only some lanes of a warp are left
+extern "C" __global__ void compact_grid_stride(const int* x, int n, int* out, int* count, int* tail_sum) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        int v = x[i];
+        // a butterfly over whichever lanes are still here (the active mask as the member mask)
+        unsigned m = __activemask();
+        int s = v, k = __popc(m);
+        int rank = __popc(m & ((1u << (threadIdx.x & 31)) - 1));
+        for (int j = 0; j < 32; ++j) {  // sum over the active lanes by an index shuffle, lane by lane
+            if (j == 0) s = 0;
+            if ((m >> j) & 1) s += __shfl_sync(m, v, j);
+        }
+        if (rank == 0) atomicAdd(tail_sum, s * 0 + (k == 32 ? 0 : s));
+        if (v % 3 == 0) {
+            cg::coalesced_group g = cg::coalesced_threads();
+            int base = 0;
+            if (g.thread_rank() == 0) base = atomicAdd(count, g.size());
+            out[g.shfl(base, 0) + g.thread_rank()] = v;
+        }
+    }
+}
