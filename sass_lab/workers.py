@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
+import gc
 import multiprocessing as mp
 import os
 import pickle
@@ -33,6 +34,7 @@ from typing import Any
 __all__ = ["Done", "Pool", "choose", "die_with_parent", "in_worker", "pick", "serve_as_worker"]
 
 _IN_WORKER = False
+GC_THRESHOLDS = (20_000, 20, 20)  # a worker builds IR by the hundred thousand objects: collect seldom
 _PARENT_ENDS: set = set()  # this process's ends of its workers' pipes (closed in each new worker)
 _PR_SET_PDEATHSIG = 1
 try:
@@ -125,6 +127,8 @@ def _serve(conn, parent: int, pdeathsig: bool, err_fd: int) -> None:
         with contextlib.suppress(OSError):
             end.close()
     _PARENT_ENDS.clear()
+    gc.freeze()  # what the parent left behind is never garbage here: collections skip it (and its pages stay shared)
+    gc.set_threshold(*GC_THRESHOLDS)
     threading.Thread(target=_watchdog, args=(parent,), daemon=True).start()
     while True:
         try:

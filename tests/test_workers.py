@@ -162,3 +162,24 @@ def test_pool_runs_a_group_in_turn():
     with Pool(1) as pool:
         order = [i for i, d in pool.run(square, [(i,) for i in range(6)], groups=groups)]
     assert order == [0, 2, 5, 1, 3, 4]
+
+
+def _gc_state():
+    import gc
+
+    return gc.get_threshold(), gc.get_freeze_count() > 0
+
+
+def test_a_worker_collects_seldom_and_skips_what_it_inherited():
+    """Workers build IR by the hundred thousand objects: the parent's objects are frozen out of every
+    collection (their pages stay shared) and the young generation is collected seldom; the parent's
+    own collector is left as it was."""
+    import gc
+
+    from sass_lab.workers import GC_THRESHOLDS
+
+    before = gc.get_threshold(), gc.get_freeze_count()
+    with Pool(1) as pool:
+        done = pool.call(_gc_state)
+    assert done.ok and done.value == (GC_THRESHOLDS, True)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
