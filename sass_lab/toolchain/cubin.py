@@ -144,16 +144,16 @@ def read_cubin(cubin: bytes) -> dict[str, CubinKernel]:
 
 
 def _read(elf) -> dict[str, CubinKernel]:
-    symtab = elf.get_section_by_name(".symtab")
+    sections = {s.name: s for s in elf.iter_sections()}  # once (each lookup by name walks them again)
+    symtab = sections.get(".symtab")
     syms = list(symtab.iter_symbols()) if symtab is not None else []
     per_sym: dict[int, dict[str, int]] = {}
-    info = elf.get_section_by_name(".nv.info")
+    info = sections.get(".nv.info")
     if info is not None:
         for a in parse_nv_info(info.data()):
             w = a.words()
             if a.name in ("REGCOUNT", "FRAME_SIZE", "MIN_STACK_SIZE", "MAX_STACK_SIZE") and len(w) >= 2:
                 per_sym.setdefault(w[0], {})[a.name] = w[1]
-    sections = {s.name: s for s in elf.iter_sections()}
     reserved = any(s.name.startswith(".nv.reservedSmem") for s in syms)
     out: dict[str, CubinKernel] = {}
     for name, sec in sections.items():
