@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import alive
 
 from sass_lab.toolchain.ptxas import ptxas_path
 
@@ -109,14 +110,6 @@ def _descendants(pid: int) -> set[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and kill -9")
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_9_at_a_random_point_loses_only_what_was_in_flight(lab, seed):
@@ -134,9 +127,9 @@ def test_kill_9_at_a_random_point_loses_only_what_was_in_flight(lab, seed):
     # every result reported stored is in the database; at most the one being reported is beyond it
     assert printed[-1] <= stored <= printed[-1] + 1 and stored < N
     deadline = time.monotonic() + 3
-    while any(_alive(x) for x in family) and time.monotonic() < deadline:
+    while any(alive(x) for x in family) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [x for x in family if _alive(x)], "a worker outlived its killed sweep"
+    assert not [x for x in family if alive(x)], "a worker outlived its killed sweep"
     out = subprocess.run([sys.executable, "-c", DRIVER, str(k), str(db)], capture_output=True, text=True,
                          env=env, check=True).stdout
     statuses = json.loads(out.splitlines()[-1].split(" ", 1)[1].replace("'", '"'))

@@ -15,6 +15,7 @@ import textwrap
 import time
 
 import pytest
+from procs import alive
 
 from sass_lab.toolchain import ptxas
 
@@ -29,14 +30,6 @@ WORKER = textwrap.dedent("""
         ptxas.spawn_helper = lambda: None
     ptxas.run_ptxas(".version 9.0\\n", "sm_90", [], timeout=120)
 """)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("how", ["setpriv", "fallback"])
@@ -55,18 +48,18 @@ def test_a_killed_caller_leaves_no_ptxas_running(tmp_path, how):
             assert worker.poll() is None, "the compiling process ended early"
             time.sleep(0.02)
         pid = int(pidfile.read_text())
-        assert _alive(pid)
+        assert alive(pid)
         worker.send_signal(signal.SIGKILL)  # mid-compile: no cleanup code runs in the caller
         worker.wait()
         deadline = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        alive = _alive(pid)
+        survived = alive(pid)
     finally:
         worker.kill()
-    if alive:
+    if survived:
         os.kill(pid, signal.SIGKILL)
-    assert not alive, "ptxas outlived the process that started it"
+    assert not survived, "ptxas outlived the process that started it"
 
 
 def test_the_guard_refuses_when_the_caller_is_already_gone(tmp_path):
