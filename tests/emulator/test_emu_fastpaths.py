@@ -25,13 +25,19 @@ def test_warps_of_is_the_unique_warps_of_the_group():
         np.testing.assert_array_equal(ops_matrix.warps_of(st, gm), want)
 
 
+def _layouts(shape: str, kind: str, ck: str):
+    """An mma form's A/B layouts and elements per register, M, K, and C's layout and elements per register."""
+    a_lay, b_lay, per = ops_matrix._ab(shape, kind)
+    M, K = int(shape[1:shape.index("n")]), int(shape.split("k")[1])
+    c_lay, cper = ops_matrix._c_layout(M, ck)
+    return a_lay, b_lay, per, M, K, c_lay, cper
+
+
 @pytest.mark.parametrize("form", [f for f in FORMS if f[2] in ops_matrix.RAW], ids=lambda f: ".".join(f))
 def test_mma_register_major_gather_is_the_lane_major_one(form):
     """The raw-element gather from stacked registers (register-major) equals the lane-major gather."""
     shape, _, kind, _, ck = form
-    a_lay, b_lay, per = ops_matrix._ab(shape, kind)
-    M, K = int(shape[1:shape.index("n")]), int(shape.split("k")[1])
-    c_lay, cper = ops_matrix._c_layout(M, ck)
+    a_lay, b_lay, per, M, K, c_lay, cper = _layouts(shape, kind, ck)
     rng = np.random.default_rng(2)
     L = 32 * 6
     warps = np.array([0, 2, 3, 5])  # a partial group of warps
@@ -57,9 +63,7 @@ def test_mma_strided_register_views_are_the_gathers(form):
     """Fragments filled register by register through strided views of the matrices (and D read back the
     same way) equal the gathers by layout order, bit for bit (NaN payloads, subnormals, partial groups)."""
     shape, dk, kind, _, ck = form
-    a_lay, b_lay, per = ops_matrix._ab(shape, kind)
-    M, K = int(shape[1:shape.index("n")]), int(shape.split("k")[1])
-    c_lay, cper = ops_matrix._c_layout(M, ck)
+    a_lay, b_lay, per, M, K, c_lay, cper = _layouts(shape, kind, ck)
     rng = np.random.default_rng(5)
     L = 32 * 6
     warps = np.array([0, 2, 3, 5])
