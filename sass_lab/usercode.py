@@ -44,6 +44,7 @@ class contained:  # noqa: N801 - used like a function: `with contained(budget=60
     def __init__(self, budget: float | None = None) -> None:
         self.budget = budget
         self.real_interrupt = False
+        self._raised: BaseException | None = None  # the exception the ``with`` body ended with
         self._token = None
 
     def __enter__(self) -> contained:
@@ -64,6 +65,7 @@ class contained:  # noqa: N801 - used like a function: `with contained(budget=60
         return self
 
     def __exit__(self, *exc) -> None:
+        self._raised = exc[1]
         late = False
         while self._token is not None:  # an alarm may land while it is being removed
             try:
@@ -78,9 +80,11 @@ class contained:  # noqa: N801 - used like a function: `with contained(budget=60
 
 def is_user_exit(e: BaseException, box: contained | None) -> bool:
     """True for an exception the user's code raised to leave: SystemExit, GeneratorExit, or a
-    KeyboardInterrupt that no Ctrl-C caused."""
+    KeyboardInterrupt that no Ctrl-C caused. A KeyboardInterrupt is the user's only if it is the one
+    the ``with`` body ended with: a Ctrl-C landing just before the box took SIGINT over, or while it
+    hands SIGINT back, reaches Python's own handler and stays a Ctrl-C."""
     if isinstance(e, KeyboardInterrupt):
-        return box is not None and not box.real_interrupt
+        return box is not None and box._raised is e and not box.real_interrupt
     return isinstance(e, (SystemExit, GeneratorExit))
 
 

@@ -164,3 +164,22 @@ def test_real_ctrl_c_stays_a_ctrl_c():
     threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
     with pytest.raises(KeyboardInterrupt):
         assemble(KERNEL.format(body="% import time\n% time.sleep(3)"), file="c.sasm")
+
+
+@pytest.mark.parametrize("where", ["before", "after", "body"])
+def test_ctrl_c_outside_the_box_stays_a_ctrl_c(where):
+    """A KeyboardInterrupt that did not end the ``with`` body (a Ctrl-C landing before the box took
+    SIGINT over, or after it handed SIGINT back) is a real interruption, not the user's exit; one the
+    body raised itself is the user's."""
+    from sass_lab.usercode import is_user_exit
+
+    box = contained()
+    try:
+        if where == "before":
+            raise KeyboardInterrupt
+        with box:
+            if where == "body":
+                raise KeyboardInterrupt
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as e:
+        assert is_user_exit(e, box) is (where == "body")
