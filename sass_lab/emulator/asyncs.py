@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .races import expand, rows_of, spread
+
 RING = 16
 SEQ_MASK = (1 << 32) - 1
 NARROW_BITS = 21  # sequence bits of a narrow tag (thread << 21 | sequence, thread < 1024)
@@ -74,7 +76,7 @@ class AsyncCopies:
         self.open = True
         self._pend(rows, n)
         tag = (self.st.lane_tid[lanes] << NARROW_BITS) | seq.astype(np.int32)
-        self.tag[:len(self.tag) // n * n].reshape(-1, n)[rows] = tag[:, None]
+        rows_of(self.tag, n)[rows] = spread(tag, n)
         return True
 
     def _pend(self, idx: np.ndarray, n: int) -> None:
@@ -119,10 +121,10 @@ class AsyncCopies:
                 if n == 1:
                     self.tag[idx] = 0
                 else:
-                    self.tag[:len(self.tag) // n * n].reshape(-1, n)[idx] = 0
+                    rows_of(self.tag, n)[idx] = np.zeros(len(idx), rows_of(self.tag, n).dtype)
             self.pending, self.npending = [], 0
             return
-        u = np.concatenate([idx if n == 1 else ((idx * n)[:, None] + np.arange(n)).ravel() for idx, n in self.pending])
+        u = np.concatenate([expand(idx * n, n) for idx, n in self.pending])
         t = self.tag[u]
         src, seq = self._source(u, t)
         done = seq <= self.waited[src]

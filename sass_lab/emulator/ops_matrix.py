@@ -209,6 +209,7 @@ RAW = {  # raw fragment element storage -> values (after the gather)
 
 VIEWS = True  # fragments through strided register views where the layout allows (False: the gathers)
 MEMO = 8  # recent A/B fragment matrices kept per wave (a fused block reuses each for several n8 tiles)
+FUSED_C = True  # f32 C and D: each D register added and rounded straight off its C register (False: via C and D tiles)
 
 
 def _reg_indexes(ctx: Ctx, items) -> tuple[int, ...] | None:
@@ -332,6 +333,7 @@ def mma(ctx: Ctx, ins: ir.Instr):
                                  for lay_, p, cols, kind in ((a_lay, per, K, ak), (b_lay, per, 8, bk), (c_lay, cper, 8, ck)))
     d_views = _reg_views(d_lay, dper, 8) if dk == "f32" and VIEWS else None
     acc = np.int64 if integer else (np.longdouble if ak == "f64" else np.float64)
+    cd_views = d_views if ck == "f32" and acc is np.float64 else None  # C and D registers share their places
 
     def h(st, wm, gm):
         check_converged(st, gm)  # .sync.aligned: the whole warp executes it together
@@ -389,6 +391,16 @@ def mma(ctx: Ctx, ins: ir.Instr):
         A = operand("a", a_regs, ga, ak, a_perm, a_ord, M, K, a_views)
         B = operand("b", b_regs, gb, bk, b_perm, b_ord, K, 8, b_views)
         keep = slice(None) if len(wl) == len(lanes) else gm[wl]
+        if cd_views is not None and FUSED_C:  # f32 C and D: each D register is f32(AB + C) of its own places
+            AB = np.matmul(A, B, out=st.buffer("mma-d", (nw, M, 8), acc)).reshape(nw, M * 8)
+            outs = []
+            for g, view in zip(gc, cd_views):  # f64 + f32 added in f64, rounded once to f32: D += C, then copyto
+                out = np.empty((nw,) + view[1], np.float32)
+                np.add(_strided(AB, view), RAW["f32"](raw_reg(g, "f32")).reshape(out.shape), out=out)
+                outs.append(out.reshape(-1).view(np.uint32))
+            for p, v in zip(puts, outs):  # (after every C register is read: D may be C)
+                p(st, wl if full else wl[keep], v if full else v[keep])
+            return
         if d_views is not None:  # f32 D: C, D and its rounding in the wave's scratch arrays
             C = matrix(gc, ck, c_perm, c_ord, M, 8, c_views, "mma-c")
             D = np.matmul(A, B, out=st.buffer("mma-d", (nw, M, 8), acc))

@@ -34,6 +34,28 @@ def code(x):
     return (x & CODE_MASK) - BIAS
 
 
+def rows_of(a: np.ndarray, n: int) -> np.ndarray:
+    """``a``'s aligned n-element rows as one opaque item each: a row is stored or gathered with one copy
+    (numpy's 2-D row indexing with a broadcast value loops over the n elements of every row)."""
+    return a[:len(a) // n * n].view(np.dtype((np.void, n * a.itemsize)))
+
+
+def spread(a: np.ndarray, n: int) -> np.ndarray:
+    """Each element of ``a`` n times over, as rows for :func:`rows_of` (``a[:, None]`` broadcast, contiguous)."""
+    return np.repeat(a, n).view(np.dtype((np.void, n * a.itemsize)))
+
+
+def expand(u: np.ndarray, n: int) -> np.ndarray:
+    """The n consecutive units from each first unit of ``u``, lane-major: ``(u[:, None] + arange(n)).ravel()``
+    (a broadcast with an n-wide inner loop is 3-8x slower than n strided passes)."""
+    if n == 1:
+        return u
+    out = np.empty((len(u), n), u.dtype)
+    for k in range(n):
+        np.add(u, k, out=out[:, k])
+    return out.reshape(-1)
+
+
 def warp_of(c):
     return np.where(c >= WARP_GROUP, c - WARP_GROUP, np.where(c >= 0, c >> 5, -1))
 
@@ -83,6 +105,16 @@ class RaceTracker:
                       | ((self.wep[st.all_lanes >> 5] & EP_MASK) << WEP_SHIFT)
                       | (st.lane_tid.astype(np.int64) + BIAS))
         self.lane_bep = self.stamp >> BEP_SHIFT
+        self.spread = {}  # (name, n) -> a whole-wave per-lane array repeated n times (stale after a restamp)
+
+    def _per_unit(self, name: str, lanes, n: int) -> np.ndarray:
+        """The lanes' ``stamp`` or ``lane_bep`` repeated n times (one entry per unit of their n-unit rows)."""
+        if lanes is not self.st.all_lanes:
+            return np.repeat(getattr(self, name)[lanes], n)
+        a = self.spread.get((name, n))
+        if a is None:
+            a = self.spread[(name, n)] = np.repeat(getattr(self, name), n)
+        return a
 
     def block_barrier(self, blocks) -> None:
         # logged reads keep the stamps of their time, so they stay valid across epochs; a barrier of every
@@ -103,7 +135,7 @@ class RaceTracker:
         u = flat >> {1: 0, 2: 1, 4: 2}[g]
         n = size // g if size > g else 1
         if n > 1:
-            u = (u[:, None] + np.arange(n)).ravel()
+            u = expand(u, n)
             lanes = np.repeat(lanes, n)
         me = self.stamp if lanes is self.st.all_lanes else self.stamp[lanes]
         return u, lanes, me
@@ -116,7 +148,7 @@ class RaceTracker:
         u1 = flat >> {1: 0, 2: 1, 4: 2}[g]
         if n in SEEN_VIEW and self.rows and not (u1 & (n - 1)).any() and self._read_rows(u1, n, lanes):
             return
-        u = (u1[:, None] + np.arange(n)).ravel() if n > 1 else u1
+        u = expand(u1, n)
         if self.asyncs is not None:
             self.asyncs.access(u, np.repeat(lanes, n) if n > 1 else lanes, False)
         w = self.wr[u]
@@ -151,12 +183,10 @@ class RaceTracker:
         r = u1 >> (n.bit_length() - 1)
         if self.asyncs is not None and self.asyncs.in_flight_rows(r, n):
             return False
-        wb = np.take(self.wr[:len(self.wr) // n * n].reshape(-1, n), r, axis=0)
-        np.right_shift(wb, BEP_SHIFT, out=wb)  # the writers' block epochs (-1: never written)
+        wb = self._epochs(self.wr, r, n)  # the writers' block epochs (-1: never written)
         if len(wb) and wb.min() < 0:  # a unit never written
             return False
-        me_bep = self.lane_bep if lanes is self.st.all_lanes else self.lane_bep[lanes]
-        if (wb == me_bep[:, None]).any():  # written in this epoch
+        if self._this_epoch(wb, lanes, n):  # written in this epoch
             return False
         self.log.append([u1.astype(np.int32), None if lanes is self.st.all_lanes else lanes.astype(np.int32), n,
                          self.stamp])
@@ -165,6 +195,17 @@ class RaceTracker:
         if self.log_len > self.limit:
             self.fold()
         return True
+
+    def _epochs(self, stamps: np.ndarray, r: np.ndarray, n: int) -> np.ndarray:
+        """The block epochs of the stamps of aligned n-unit rows ``r``, one per unit (-1: never accessed)."""
+        b = np.take(stamps[:len(stamps) // n * n].reshape(-1, n), r, axis=0).reshape(-1)
+        return np.right_shift(b, BEP_SHIFT, out=b)
+
+    def _this_epoch(self, b: np.ndarray, lanes, n: int) -> bool:
+        """Is any of the block epochs ``b`` (n per lane) the accessing lane's own current one?"""
+        if lanes is self.st.all_lanes:  # (the whole wave: its repeated epochs are kept until the next restamp)
+            return bool((b == self._per_unit("lane_bep", lanes, n)).any())
+        return bool((b.reshape(-1, n) == self.lane_bep[lanes][:, None]).any())
 
     def _write_rows(self, u1, n: int, lanes, copy: bool) -> bool:
         """A plain write (or copy) of whole aligned n-unit rows that needs no fold, meets no copy in flight
@@ -175,20 +216,16 @@ class RaceTracker:
             return False  # logged reads to fold first
         if self.asyncs is not None and self.asyncs.in_flight_rows(r, n):
             return False
-        all_lanes = lanes is self.st.all_lanes
-        me_bep = self.lane_bep if all_lanes else self.lane_bep[lanes]
         for stamps in (self.wr, self.rd):  # no write or read of this epoch: nothing to conflict with
-            b = np.take(stamps[:len(stamps) // n * n].reshape(-1, n), r, axis=0)
-            np.right_shift(b, BEP_SHIFT, out=b)
-            if (b == me_bep[:, None]).any():
+            if self._this_epoch(self._epochs(stamps, r, n), lanes, n):
                 return False
         if copy and self.asyncs is not None and not self.asyncs.write_rows(r, n, lanes):
             return False
-        me = self.stamp if all_lanes else self.stamp[lanes]
-        self.wr[:len(self.wr) // n * n].reshape(-1, n)[r] = me[:, None]
+        me = self.stamp if lanes is self.st.all_lanes else self.stamp[lanes]
+        rows_of(self.wr, n)[r] = self._per_unit("stamp", lanes, n).view(rows_of(self.wr, n).dtype)
         back = self.wr[u1]  # a row is written whole: one stored by two lanes holds the later one's stamp
         if (back != me).any():
-            u, ln = (u1[:, None] + np.arange(n)).ravel(), np.repeat(lanes, n)
+            u, ln = expand(u1, n), np.repeat(lanes, n)
             b = self.wr[u]
             i = np.flatnonzero(b != np.repeat(me, n))
             self._race(ln[i], u[i[0]], int(code(b[i[0]])), "two threads write")
@@ -260,7 +297,7 @@ class RaceTracker:
             uu = u.astype(np.int64)
             me = stamp[lane_of]
             if n > 1:
-                uu = (uu[:, None] + np.arange(n)).ravel()
+                uu = expand(uu, n)
                 me = np.repeat(me, n)
             self._merge_reads(uu, me)
         self.log = keep

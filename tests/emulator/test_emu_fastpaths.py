@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 from test_emu_memory import MMA_PTX
-from test_emu_mma import FORMS
+from test_emu_mma import FORMS, kernel_ptx
 
 from sass_lab.emulator import asyncs, emulate, hopper, ops_matrix, races
 from sass_lab.emulator.report import EmulatorCheckError
@@ -95,6 +95,32 @@ def test_mma_strided_register_views_are_the_gathers(form):
         for j, v in enumerate(ops_matrix._reg_views(d_lay, dper, 8)):
             got = np.ascontiguousarray(ops_matrix._strided(d32, v)).reshape(-1)
             np.testing.assert_array_equal(got.view(np.uint32), spread[:, j].view(np.uint32))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # NaN bit patterns
+@pytest.mark.parametrize("form", [f for f in FORMS if f[1] == f[4] == "f32"], ids=lambda f: ".".join(f))
+def test_mma_d_added_off_each_c_register_is_the_tile_path(monkeypatch, form):
+    """f32 D registers added and rounded straight off their C registers against C and D built as tiles:
+    the same bits on random register bits (NaN payloads, infinities, subnormals, signed zeros)."""
+    shape, _, kind, _, _ = form
+    a_lay, b_lay, per, M, K, c_lay, _ = _layouts(shape, kind, "f32")
+    rng = np.random.default_rng(13)
+    na, nb, nc = len(a_lay) // per, len(b_lay) // per, len(c_lay)
+    ptx = kernel_ptx(form, na, nb, nc, nc)
+    for trial in range(4):
+        regs = [rng.integers(0, 2**32, (n, 32), dtype=np.uint64).astype(np.uint32) for n in (na, nb, nc)]
+        if trial % 2:  # mostly finite values of one sign and scale (sums that round), some specials
+            for r in regs:
+                r &= np.uint32(0x3FFFFFFF if kind != "f16" else 0x3BFF3BFF)
+            regs[2][:, :3] = [0x80000000, 0x7F800000, 0x7FC00001]  # -0, inf, a NaN payload
+
+        def run(fused, regs=regs):
+            monkeypatch.setattr(ops_matrix, "FUSED_C", fused)
+            out = np.zeros((nc, 32), np.uint32)
+            emulate(ptx, "k", 1, 32, [*regs, out])
+            return out
+
+        np.testing.assert_array_equal(run(True), run(False))
 
 
 MEMO_PTX = """.version 8.0
@@ -335,7 +361,8 @@ def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
             rt.block_barrier(np.arange(4))
         for _ in range(60):
             op = int(rng.integers(0, 10))
-            lanes = np.sort(rng.choice(256, int(rng.integers(1, 60)), replace=False))
+            whole = rng.random() < 0.2  # every lane of the wave: the tracker's own lane array (its cached spreads)
+            lanes = np.arange(256) if whole else np.sort(rng.choice(256, int(rng.integers(1, 60)), replace=False))
             n = int(rng.choice([1, 2, 4, 8]))
             size = 4 * n
             start = rng.integers(0, 512 // n, len(lanes)) * n
@@ -348,13 +375,14 @@ def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
             warps = np.unique(rng.integers(0, 8, 2))
             rng_own = rng.random() < 0.9
             for rt in trackers:
+                ln = rt.st.all_lanes if whole else lanes
                 if op <= 4:
-                    rt.read(start * 4, size, lanes)
+                    rt.read(start * 4, size, ln)
                 elif op <= 6:
                     if with_async and op == 6:
-                        rt.write((own if rng_own else start) * 4, size, lanes, copy=True)
+                        rt.write((own if rng_own else start) * 4, size, ln, copy=True)
                     else:
-                        rt.write(start * 4, size, lanes)
+                        rt.write(start * 4, size, ln)
                 elif op == 7:
                     rt.block_barrier(some)
                     if with_async:
@@ -363,7 +391,7 @@ def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
                 elif op == 8:
                     rt.warp_sync(warps)
                 else:
-                    rt.read(start * 4, size, lanes)
+                    rt.read(start * 4, size, ln)
         assert logs[0] == logs[1]
         a, b = trackers
         np.testing.assert_array_equal(a.wr, b.wr)
