@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .races import expand, rows_of, spread
+from .races import PAGE_SHIFT, expand, rows_of, spread
 
 RING = 16
 SEQ_MASK = (1 << 32) - 1
@@ -46,6 +46,11 @@ class AsyncCopies:
         self.pending: list[tuple[np.ndarray, int]] = []  # (units, 1) or (aligned rows, n) copied into since the last sweep
         self.npending = 0
         self.clear = True  # a wait clears the tags of the copies it completed (False: the general path)
+        # rounds: a new one starts whenever no copy is in flight; per page of units, the round of its last copy
+        # (a page last copied into in an earlier round holds no copy in flight)
+        self.round = 1
+        self.pg_round = np.zeros((units >> PAGE_SHIFT) + 1, np.int64)
+        self.rounds = True  # (False: always look the tags up)
 
     # ------------------------------------------------------------------ issue / wait
     def write(self, units: np.ndarray, lanes: np.ndarray) -> None:
@@ -55,6 +60,7 @@ class AsyncCopies:
         self.count += issued
         seq = self.count[lanes]
         self.open = True
+        self.pg_round[units >> PAGE_SHIFT] = self.round
         self._pend(units, 1)
         if self.tag.dtype == np.int32:
             if int(seq.max(initial=0)) < (1 << NARROW_BITS) and (self._block(units) == self.st.lane_blk[lanes]).all():
@@ -74,6 +80,7 @@ class AsyncCopies:
         issued[lanes] = True
         self.count += issued
         self.open = True
+        self.pg_round[rows >> (PAGE_SHIFT - n.bit_length() + 1)] = self.round
         self._pend(rows, n)
         tag = (self.st.lane_tid[lanes] << NARROW_BITS) | seq.astype(np.int32)
         rows_of(self.tag, n)[rows] = spread(tag, n)
@@ -109,7 +116,10 @@ class AsyncCopies:
         return t >> 32, t & SEQ_MASK
 
     def _settle(self) -> None:
+        was = self.open
         self.open = bool((self.count > self.waited).any())
+        if was and not self.open:
+            self.round += 1
         if self.pending:
             self.sweep()
 
@@ -174,6 +184,8 @@ class AsyncCopies:
         """May a copy into the aligned n-unit rows ``rows`` be in flight (False: none is)?"""
         if not self.open:
             return False
+        if self.rounds:
+            rows = rows[self.pg_round[rows >> (PAGE_SHIFT - n.bit_length() + 1)] == self.round]
         return bool(np.take(self.tag[:len(self.tag) // n * n].reshape(-1, n), rows, axis=0).any())
 
     def access(self, units: np.ndarray, lanes: np.ndarray, write: bool) -> None:

@@ -26,6 +26,7 @@ TID_BITS, BIAS, CODE_MASK = 11, 8, (1 << 11) - 1
 WEP_SHIFT, BEP_SHIFT, EP_MASK = 11, 31, (1 << 20) - 1
 SEVERAL_WARPS, ATOMIC, WARP_GROUP = -2, -3, 1024
 LOG_LIMIT = 1 << 22
+PAGE_SHIFT = 8  # a page of 256 tracking units: the summaries the row paths consult before any stamp
 SEEN_VIEW = {2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
 SEEN_FILL = {2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
 
@@ -93,10 +94,17 @@ class RaceTracker:
         # lane, the stamp array of the time)
         self.log: list[list] = []
         self.log_len = 0
+        self.log_pages: dict[int, tuple] = {}  # id of a logged chunk's units -> (units, the pages they touch)
         self.limit = max(LOG_LIMIT, 128 * st.L)
         self.stamp = np.zeros(st.L, np.int64)
         self.lane_bep = np.zeros(st.L, np.int64)
         self.asyncs = None  # AsyncCopies when the kernel issues asynchronous copies
+        # per page of units: upper bounds of the block epochs of its write and read stamps (-1: none yet)
+        pages = (units >> PAGE_SHIFT) + 1
+        self.pg_w = np.full(pages, -1, np.int64)
+        self.pg_r = np.full(pages, -1, np.int64)
+        self.pages = True  # the row paths skip the stamps of rows their pages settle (False: always gather)
+        self.done = np.zeros(len(self.seen), np.uint8)  # 1: the unit was written (wr >= 0), in words as `seen`
         self.restamp()
 
     def restamp(self) -> None:
@@ -105,6 +113,7 @@ class RaceTracker:
                       | ((self.wep[st.all_lanes >> 5] & EP_MASK) << WEP_SHIFT)
                       | (st.lane_tid.astype(np.int64) + BIAS))
         self.lane_bep = self.stamp >> BEP_SHIFT
+        self.top = int(self.lane_bep.max(initial=0))  # no lane stamps a later block epoch until the next restamp
         self.spread = {}  # (name, n) -> a whole-wave per-lane array repeated n times (stale after a restamp)
 
     def _per_unit(self, name: str, lanes, n: int) -> np.ndarray:
@@ -121,6 +130,7 @@ class RaceTracker:
         # block makes them irrelevant (a race needs one epoch)
         if self.log and len(blocks) == self.st.nb:
             self.log.clear()
+            self.log_pages.clear()
             self.log_len = 0
             self.gen = self.gen % 255 + 1
         self.bep[blocks] += 1
@@ -183,11 +193,13 @@ class RaceTracker:
         r = u1 >> (n.bit_length() - 1)
         if self.asyncs is not None and self.asyncs.in_flight_rows(r, n):
             return False
-        wb = self._epochs(self.wr, r, n)  # the writers' block epochs (-1: never written)
-        if len(wb) and wb.min() < 0:  # a unit never written
+        if (self.done.view(SEEN_VIEW[n])[r] != SEEN_FILL[n]).any():  # a unit never written
             return False
-        if self._this_epoch(wb, lanes, n):  # written in this epoch
-            return False
+        bad = self._unsettled(r, n, lanes, True)  # the rows to look at: all, some or none
+        if bad is not None:
+            wb = self._epochs(self.wr, r if bad is ... else r[bad], n)  # the writers' block epochs
+            if self._this_epoch(wb, lanes if bad is ... else lanes[bad], n):  # written in this epoch
+                return False
         self.log.append([u1.astype(np.int32), None if lanes is self.st.all_lanes else lanes.astype(np.int32), n,
                          self.stamp])
         self.seen.view(SEEN_VIEW[n])[r] = self.gen * SEEN_FILL[n]
@@ -195,6 +207,25 @@ class RaceTracker:
         if self.log_len > self.limit:
             self.fold()
         return True
+
+    def _wrote(self, pages: np.ndarray) -> None:
+        """Units of ``pages`` were just stamped by lanes of this wave (block epochs at most ``top``)."""
+        self.pg_w[pages] = np.maximum(self.pg_w[pages], self.top)
+
+    def _unsettled(self, r: np.ndarray, n: int, lanes, read: bool):
+        """Which aligned n-unit rows ``r`` (one per lane) need their stamps looked at: ``...`` (all), the
+        indexes of some, or None. A row is settled when its page holds no write stamp of the lane's block
+        epoch (nor a folded read stamp, for a write)."""
+        if not self.pages:
+            return ...
+        p = r >> (PAGE_SHIFT - n.bit_length() + 1)
+        bep = self.lane_bep if lanes is self.st.all_lanes else self.lane_bep[lanes]
+        bad = self.pg_w[p] >= bep
+        if not read:
+            bad |= self.pg_r[p] >= bep
+        if not bad.any():
+            return None
+        return ... if bad.all() else np.flatnonzero(bad)
 
     def _epochs(self, stamps: np.ndarray, r: np.ndarray, n: int) -> np.ndarray:
         """The block epochs of the stamps of aligned n-unit rows ``r``, one per unit (-1: never accessed)."""
@@ -216,13 +247,18 @@ class RaceTracker:
             return False  # logged reads to fold first
         if self.asyncs is not None and self.asyncs.in_flight_rows(r, n):
             return False
-        for stamps in (self.wr, self.rd):  # no write or read of this epoch: nothing to conflict with
-            if self._this_epoch(self._epochs(stamps, r, n), lanes, n):
-                return False
+        bad = self._unsettled(r, n, lanes, False)
+        if bad is not None:
+            for stamps in (self.wr, self.rd):  # no write or read of this epoch: nothing to conflict with
+                if self._this_epoch(self._epochs(stamps, r if bad is ... else r[bad], n),
+                                    lanes if bad is ... else lanes[bad], n):
+                    return False
         if copy and self.asyncs is not None and not self.asyncs.write_rows(r, n, lanes):
             return False
         me = self.stamp if lanes is self.st.all_lanes else self.stamp[lanes]
         rows_of(self.wr, n)[r] = self._per_unit("stamp", lanes, n).view(rows_of(self.wr, n).dtype)
+        self._wrote(r >> (PAGE_SHIFT - n.bit_length() + 1))
+        self.done.view(SEEN_VIEW[n])[r] = SEEN_FILL[n]
         back = self.wr[u1]  # a row is written whole: one stored by two lanes holds the later one's stamp
         if (back != me).any():
             u, ln = expand(u1, n), np.repeat(lanes, n)
@@ -261,6 +297,8 @@ class RaceTracker:
             self._race(ln[i], u[i[0]], int(code(r[i[0]])), "write after read")
         mark = (me & ~CODE_MASK) | (ATOMIC + BIAS) if atomic else me
         self.wr[u] = mark
+        self._wrote(u >> PAGE_SHIFT)
+        self.done[u] = 1
         if not atomic:
             back = self.wr[u]
             dup = back != me
@@ -275,18 +313,19 @@ class RaceTracker:
             return
         hit = [None] * len(self.log)
         if only is not None:  # which logged reads touch `only`: a read of units u..u+n-1 does iff u is in
-            for n in {c[2] for c in self.log}:  # `only` - k for some k < n (marked once per n)
+            near = self._near(only)  # `only` - k for some k < n (marked once per n), and only reads near it
+            for n in {c[2] for c in self.log}:
                 self._mark_back(only, n, True)
                 for i, c in enumerate(self.log):
                     if c[2] == n:
-                        hit[i] = np.take(self.mark, c[0])  # (take: 3x faster than int32 fancy indexing)
+                        hit[i] = np.take(self.mark, c[0]) if near(c) else False  # (take: 3x faster than [])
                 self._mark_back(only, n, False)
         keep = []
         for chunk, m in zip(self.log, hit):
             u, lanes, n, stamp = chunk
             lane_of = _lane_of(chunk, self.st)
             if m is not None:  # a read is folded whole when the write touches any of its units
-                if not m.any():
+                if m is False or not m.any():
                     keep.append(chunk)
                     continue
                 sel = np.flatnonzero(m)
@@ -302,6 +341,24 @@ class RaceTracker:
             self._merge_reads(uu, me)
         self.log = keep
         self.log_len = sum(len(c[0]) for c in keep)
+        self.log_pages = {k: v for k, v in self.log_pages.items() if any(v[0] is c[0] for c in keep)}
+
+    def _near(self, only: np.ndarray):
+        """A test of logged reads: may one of the chunk's reads touch a unit of ``only``? (Per page of units:
+        the pages each chunk's reads touch, found at its first test and kept while it is logged.)"""
+        pages = np.zeros(len(self.pg_w), bool)
+        pages[only >> PAGE_SHIFT] = True
+
+        def near(chunk) -> bool:
+            u, n = chunk[0], chunk[2]
+            hit = self.log_pages.get(id(u))
+            if hit is None or hit[0] is not u:
+                mine = np.zeros(len(self.pg_w), bool)
+                mine[u >> PAGE_SHIFT] = True
+                mine[(u + (n - 1)) >> PAGE_SHIFT] = True  # a read may run into the next page
+                hit = self.log_pages[id(u)] = (u, mine)
+            return bool((hit[1] & pages).any())
+        return near
 
     def _mark_back(self, only: np.ndarray, n: int, value: bool) -> None:
         """Set ``mark`` of the units ``only - k`` (k < n): the first units of n-unit reads that overlap ``only``
@@ -312,6 +369,9 @@ class RaceTracker:
     def _merge_reads(self, u: np.ndarray, me: np.ndarray) -> None:
         new = _merge(self.rd[u], me)
         self.rd[u] = new
+        if len(new):  # (fixed-up stamps below keep these epochs)
+            pg = u >> PAGE_SHIFT
+            self.pg_r[pg] = np.maximum(self.pg_r[pg], int(new.max()) >> BEP_SHIFT)
         back = self.rd[u]
         dup = np.flatnonzero(back != new)
         if len(dup):

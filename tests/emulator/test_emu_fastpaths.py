@@ -253,12 +253,17 @@ def test_fold_of_the_units_a_write_touches_matches_unit_by_unit_selection():
             k = int(rng.integers(1, 200))
             lanes = np.sort(rng.choice(256, k, replace=False))
             u = rng.integers(0, 512 - n, k).astype(np.int32)
-            if trial % 3 == 0:
+            if trial % 4 == 1:  # reads in the first page, some running into the next one (`only` there)
+                u = rng.integers(0, 200, k).astype(np.int32)
+                u[:3] = (1 << races.PAGE_SHIFT) - np.arange(1, 4)[:len(u)]
+            elif trial % 3 == 0:
                 u[:3] = 0  # reads at unit 0: the clamped marks
             log.append((u, lanes, n))
         only = np.unique(rng.integers(0, 512, int(rng.integers(1, 40))))
         if trial % 2:
             only = np.union1d(only, [0, 1])
+        if trial % 4 == 1:
+            only = np.array([1 << races.PAGE_SHIFT])  # the first unit of a page, alone
         bumps = rng.integers(0, 2, len(log))  # sometimes a new block epoch between reads
         for rt in trackers:
             for (u, lanes, n), bump in zip(log, bumps):
@@ -353,6 +358,7 @@ def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
     seen marks and copies in flight, with unwritten units, accesses in another's epoch, races, rows
     written by two lanes at once and copies in flight among them."""
     rng = np.random.default_rng(8)
+    kinds = set()
     for _ in range(12):
         logs = ([], [])
         trackers = [_checked_tracker(log, rows, with_async) for log, rows in zip(logs, (True, False))]
@@ -360,7 +366,7 @@ def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
             rt.write(np.arange(0, 480 * 4, 4), 4, np.arange(480) % 256)
             rt.block_barrier(np.arange(4))
         for _ in range(60):
-            op = int(rng.integers(0, 10))
+            op = int(rng.integers(0, 11))
             whole = rng.random() < 0.2  # every lane of the wave: the tracker's own lane array (its cached spreads)
             lanes = np.arange(256) if whole else np.sort(rng.choice(256, int(rng.integers(1, 60)), replace=False))
             n = int(rng.choice([1, 2, 4, 8]))
@@ -390,6 +396,8 @@ def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
                         rt.asyncs.wait(np.arange(256), group)
                 elif op == 8:
                     rt.warp_sync(warps)
+                elif op == 10:
+                    rt.fold()  # every logged read into the reader stamps (a long log): later writes meet them there
                 else:
                     rt.read(start * 4, size, ln)
         assert logs[0] == logs[1]
@@ -405,7 +413,41 @@ def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
         np.testing.assert_array_equal(a.seen, b.seen)
         a.fold(), b.fold()
         np.testing.assert_array_equal(a.rd, b.rd)
-        assert any(k == "race-shared" for k, *_ in logs[0]) and any(k == "uninit-shared" for k, *_ in logs[0])
+        kinds |= {k for k, *_ in logs[0]}
+    assert {"race-shared", "uninit-shared"} <= kinds
+
+
+def test_row_write_after_folded_reads_is_checked_against_them():
+    """Reads folded into the reader stamps (the log emptied) and then a row write of other threads in the
+    same epoch: the row path still finds the race (the page's read-epoch bound sends it to the stamps)."""
+    logs = ([], [])
+    for log, rows in zip(logs, (True, False)):
+        rt = _checked_tracker(log, rows, False)
+        rt.write(np.arange(0, 512 * 4, 4), 4, np.arange(512) % 256)
+        rt.block_barrier(np.arange(4))
+        rt.read(np.arange(8) * 16, 16, np.arange(8))  # threads 0-7 read rows 0-7
+        rt.fold()
+        rt.write(np.arange(8) * 16, 16, np.arange(32, 40))  # threads 32-39 overwrite them
+    assert logs[0] == logs[1] and [k for k, *_ in logs[0]] == ["race-shared"]
+
+
+def test_row_read_of_a_copy_in_flight_after_a_barrier_is_found():
+    """Row copies, a wait that completes everything (a new round), copies again, a barrier without a wait,
+    then row reads of both: only the second copies are in flight, and the row path finds them too."""
+    logs = ([], [])
+    for log, rows in zip(logs, (True, False)):
+        rt = _checked_tracker(log, rows, True)
+        lanes = np.arange(0, 256, 4)  # one lane per row, each into its own block's window
+        first, second = (lanes // 64) * 128 + (lanes % 64), (lanes // 64) * 128 + 64 + (lanes % 64)
+        rt.write(first * 4, 16, lanes, copy=True)  # rows of 4 units
+        rt.asyncs.commit(np.arange(256))
+        rt.asyncs.wait(np.arange(256), None)  # everything complete: the next copies start a new round
+        rt.write(second * 4, 16, lanes, copy=True)
+        rt.asyncs.commit(np.arange(256))
+        rt.block_barrier(np.arange(4))
+        rt.read(first * 4, 16, lanes + 1)
+        rt.read(second * 4, 16, lanes + 1)
+    assert logs[0] == logs[1] and [k for k, *_ in logs[0]] == ["async-in-flight"]
 
 
 # ------------------------------------------------------------------ proxy tracking: nothing marked
