@@ -105,24 +105,30 @@ def _rename_op(op: Operand, mapping: dict[str, str]) -> Operand:
     return op
 
 
-def rename(kernel: Kernel, mapping: dict[str, str], du: DefUse | None = None) -> Kernel:
-    """Rename registers in every instruction and drop the declarations of renamed names."""
+def rename(kernel: Kernel, mapping: dict[str, str], du: DefUse | None = None, fl: Flow | None = None) -> Kernel:
+    """Rename registers in every instruction and drop the declarations of renamed names.
+
+    ``fl``: the kernel's solved flow with ``du`` (its per-statement masks say which instructions
+    touch a renamed register; a wait's are a superset, which only costs an identical copy)."""
     if not mapping:
         return kernel
     du = du or DefUse()
-    for st in kernel.body:  # number every register before building the mask of renamed ones
-        if isinstance(st, Instr):
-            du.masks(st)
+    if fl is None:  # number every register before building the mask of renamed ones
+        touched = []
+        for st in kernel.body:
+            dm, um = du.masks(st) if isinstance(st, Instr) else (0, 0)
+            touched.append(dm | um)
+    else:
+        touched = [d | u for d, u in zip(fl.defs, fl.uses)]
     renamed = 0
     for name in mapping:
         if name in du.index:
             renamed |= 1 << du.index[name]
     body = []
     done: dict[int, tuple] = {}  # id(operands or guard) -> (renamed, original): shared objects stay shared
-    for st in kernel.body:
+    for st, bits in zip(kernel.body, touched):
         if isinstance(st, Instr):
-            dm, um = du.masks(st)
-            if (dm | um) & renamed:
+            if bits & renamed:
                 hit = done.get(id(st.operands))
                 if hit is None or hit[1] is not st.operands:
                     hit = done[id(st.operands)] = (tuple(_rename_op(o, mapping) for o in st.operands), st.operands)
@@ -150,4 +156,4 @@ def share_registers(kernel: Kernel, fl: Flow | None = None,
     groups, considered = _groups(kernel, fl)
     shared = tuple(tuple(g) for g in groups if len(g) > 1)
     report = Sharing(merged=sum(len(g) - 1 for g in shared), groups=shared, candidates=considered)
-    return rename(kernel, report.renames, du), report
+    return rename(kernel, report.renames, du, fl), report

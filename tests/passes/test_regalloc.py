@@ -185,3 +185,19 @@ def test_wgmma_operands_are_never_shared():
     groups = share_registers(k)[1].groups
     assert all(not {"fa", "t"} <= set(g) for g in groups)
     assert all(not {"acc0", "acc1", "fa", "db"} & set(g) for g in groups)
+
+
+@settings(max_examples=100, deadline=None)
+@given(programs())
+def test_renaming_from_the_flow_is_renaming_from_scratch(body):
+    """``rename`` told which instructions touch a register by the kernel's solved flow gives the
+    same kernel as finding them itself."""
+    from sass_lab.passes.defuse import DefUse
+    from sass_lab.passes.liveness import flow
+    from sass_lab.passes.regalloc import rename
+
+    k = kernel(".reg .u32 a, b, c, d, e, f, g, h\n.reg .pred p\n" + body)
+    _, rep = share_registers(k)
+    du = DefUse()
+    fl = flow(k, du)
+    assert rename(k, rep.renames, du, fl) == rename(k, rep.renames)
