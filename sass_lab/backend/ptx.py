@@ -243,6 +243,24 @@ def _emit_kernel(out: _Out, k: ir.Kernel, files: dict[str, int] | None = None) -
         out.add(")", k.span)
     for d in k.directives:
         out.add(directive(d), d.span or k.span)
+    lines, spans = _block(k, files)
+    out.lines += lines
+    out.spans += spans
+    return (k.name, first, len(out.lines))
+
+
+# The last kernel block printed: a sweep's candidates that differ only in a directive (.maxnreg) share
+# their body, registers and variables (the same objects), and so their block's text.
+_LAST_BLOCK: list = [None]
+
+
+def _block(k: ir.Kernel, files: dict[str, int] | None) -> tuple[list[str], list[Span | None]]:
+    """The lines from ``{`` to the line after ``}`` of kernel ``k`` (declarations and body), with spans."""
+    where = (k.span, tuple(files.items()) if files else ())
+    hit = _LAST_BLOCK[0]
+    if hit is not None and hit[0] is k.body and hit[1] is k.regs and hit[2] is k.vars and hit[3] == where:
+        return hit[4], hit[5]
+    out = _Out()
     out.add("{", k.span)
     for text, span in _reg_lines(k.regs):
         out.add(text, span)
@@ -271,7 +289,8 @@ def _emit_kernel(out: _Out, k: ir.Kernel, files: dict[str, int] | None = None) -
             raise TypeError(f"not a statement: {s!r}")
     out.add("}", k.span)
     out.add("", None)
-    return (k.name, first, len(out.lines))
+    _LAST_BLOCK[0] = (k.body, k.regs, k.vars, where, out.lines, out.spans)
+    return out.lines, out.spans
 
 
 def emit(module: ir.Module, arch: str, *, lineinfo: bool = False, version: str | None = None) -> Emitted:

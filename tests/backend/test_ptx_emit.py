@@ -199,3 +199,25 @@ def test_non_ascii_code_is_a_source_error():
     with pytest.raises(SourceError) as e:
         emit(ir.Module((ir.Kernel("k", (), (), (), (), body),)), "sm_90")
     assert e.value.span.line == 7 and "ASCII" in e.value.hint
+
+
+def test_a_kernel_block_is_printed_from_the_kernel_it_belongs_to():
+    """Emit remembers the last kernel's block (declarations and body) for the next kernel with the
+    very same body, registers and variables (a sweep's ``.maxnreg`` twins); any other kernel, even
+    one equal in every field but one, prints its own."""
+    from dataclasses import replace
+
+    k = saxpy().kernels[0]
+    text = lambda kern: emit(ir.Module(kernels=(kern,)), "sm_90").text  # noqa: E731
+    first = text(k)
+    twin = replace(k, directives=(ir.Directive("maxnreg", (255,)),))
+    assert text(twin) == first.replace("{", ".maxnreg 255\n{", 1)
+    body = tuple(s for s in k.body if not (isinstance(s, ir.Instr) and s.opcode == "fma"))
+    assert "fma" not in text(replace(k, body=body)) and "fma" in text(k)
+    regs = (*k.regs, ir.RegDecl("extra", "u32", 0))
+    assert "extra" in text(replace(k, regs=regs)) and "extra" not in text(k)
+    moved = Span("other.sasm", 9, 1, 2, "x")
+    em = emit(ir.Module(kernels=(replace(k, span=moved),)), "sm_90")
+    assert em.text == first and em.line_map[em.text.splitlines().index("{")] == moved
+    fresh = replace(k, body=tuple(k.body))  # equal, not the same object: printed again, the same
+    assert text(fresh) == first
