@@ -85,20 +85,15 @@ class StaticEff:
 
 def kernel_ptx_lines(ptx: str, name: str) -> list[str]:
     """The body lines of ``.entry name`` in a PTX module (between its outer braces)."""
-    lines = ptx.splitlines()
-    start = None
-    for i, line in enumerate(lines):
-        m = _ENTRY_RE.search(line)
-        if m and m.group(1) == name:
-            start = i
-            break
-    if start is None:
+    at = next((m.start() for m in _ENTRY_RE.finditer(ptx) if m.group(1) == name), None)
+    if at is None:
         return []
     depth, body, opened = 0, [], False
-    for line in lines[start:]:
+    for line in ptx[ptx.rfind("\n", 0, at) + 1:].splitlines():
         code = line.split("//")[0] if "//" in line else line
-        depth += code.count("{") - code.count("}")  # only the depth at the line's end matters
-        opened = opened or "{" in code
+        if "{" in code or "}" in code:
+            depth += code.count("{") - code.count("}")  # only the depth at the line's end matters
+            opened = opened or "{" in code
         if opened:
             body.append(code)
             if depth == 0:
