@@ -162,6 +162,7 @@ def compile_one(path: str, arch: str, defines: dict, size: dict, compiler: str |
                compile_s=time.perf_counter() - t0, compiler=mod.compiler)
     if key:
         store_summary(key, s, mod.ptx)
+    mod.kernels.clear()  # a kernel points back at its module: the cycle would wait for the collector
     return s
 
 
