@@ -175,6 +175,8 @@ def assemble_front(front, arch: str, *, file: str, options: CompileOptions = Com
                           hint="a kernel starts with `.kernel name(params)` (or `.entry` in PTX); "
                                "see docs/DSL.md")
     _check_block_directives(front.module)
+    if memo is not None:
+        memo.begin()
     kernels, reports = [], {}
     for k in front.module.kernels:
         k2, rep = run_passes(k, schedule=options.schedule, share_registers=options.share_registers, memo=memo)

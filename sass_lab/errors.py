@@ -7,12 +7,14 @@ traceback. Errors are picklable so tuning workers can send them back to the pare
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from .frozen import frozen
 
 _WINDOW = 240  # longest source excerpt a caret line shows
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Span:
     """A place in a source file. ``line``/``col`` are 1-based; ``end_col`` is exclusive."""
 

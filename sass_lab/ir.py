@@ -9,14 +9,15 @@ Types are PTX type names without the dot: ``"f32"``, ``"u64"``, ``"b32"``, ``"pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .errors import Span
+from .frozen import frozen
 
 # --------------------------------------------------------------------------- operands
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reg:
     """A scalar register (PTX name as it will be printed, e.g. ``acc_0_0`` or ``%r5``)."""
 
@@ -25,7 +26,7 @@ class Reg:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Imm:
     """An immediate. ``text`` is the literal to print back (``0f3F800000``, ``0x10``, ``-1``)."""
 
@@ -34,7 +35,7 @@ class Imm:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Special:
     """A special register or constant: ``%tid.x``, ``%laneid``, ``%clock64``, ``WARP_SZ``."""
 
@@ -42,7 +43,7 @@ class Special:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Sym:
     """A named address: a parameter, a shared/global/const variable, or a function."""
 
@@ -50,7 +51,7 @@ class Sym:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Label:
     """A branch target."""
 
@@ -58,7 +59,7 @@ class Label:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Mem:
     """A memory operand ``[base+offset]``; base is a register or a symbol (or None for ``[imm]``).
 
@@ -71,14 +72,14 @@ class Mem:
     coords: tuple = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Sink:
     """The ``_`` placeholder in a vector or destination."""
 
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Vec:
     """A brace list ``{a, b, c, d}`` (vector loads/stores, mma fragments)."""
 
@@ -86,7 +87,7 @@ class Vec:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PredPair:
     """The ``p|q`` destination of ``setp``/``set`` with two predicate results."""
 
@@ -100,7 +101,7 @@ Operand = Reg | Imm | Special | Sym | Label | Mem | Sink | Vec | PredPair
 # --------------------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Guard:
     """``@p`` or ``@!p``."""
 
@@ -108,7 +109,7 @@ class Guard:
     negate: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Instr:
     """One instruction: ``opcode.mods operands`` with an optional guard."""
 
@@ -124,13 +125,13 @@ class Instr:
         return ".".join((self.opcode, *self.mods))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LabelDef:
     name: str
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Raw:
     """A line passed through to PTX verbatim (``.pragma``, ``.loc``, scoping braces, ...)."""
 
@@ -138,14 +139,14 @@ class Raw:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScheduleBegin:
     """Start of a ``.schedule`` region; the region ends at the matching ``ScheduleEnd``."""
 
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScheduleEnd:
     span: Span | None = field(default=None, compare=False, repr=False)
 
@@ -155,7 +156,7 @@ Stmt = Instr | LabelDef | Raw | ScheduleBegin | ScheduleEnd
 # --------------------------------------------------------------------------- declarations
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Param:
     """A kernel parameter. ``array`` > 0 for byte-array params (``.param .align 8 .b8 p[16]``)."""
 
@@ -170,7 +171,7 @@ class Param:
         return self.array * type_bytes(self.type) if self.array else type_bytes(self.type)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RegDecl:
     """A scalar register ``name`` of ``type``; ``count`` > 0 declares PTX's ``%r<count>`` range."""
 
@@ -180,7 +181,7 @@ class RegDecl:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VarDecl:
     """A shared/global/const/local variable: ``.shared .align 16 .f32 sA[2][8][128]``."""
 
@@ -201,7 +202,7 @@ class VarDecl:
         return n * type_bytes(self.type)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Directive:
     """A performance directive: ``maxntid``, ``reqntid``, ``minnctapersm``, ``maxnreg``, ``pragma``."""
 
@@ -210,7 +211,7 @@ class Directive:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Kernel:
     """One ``.entry`` (or ``.func`` when ``entry`` is False) after lowering."""
 
@@ -225,7 +226,7 @@ class Kernel:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Module:
     """A whole translation unit: module-scope variables/raw text and the kernels."""
 

@@ -41,15 +41,24 @@ class PassMemo:
     limit is the same: the stored kernel with its own directives, the warnings recomputed. Otherwise
     the flow before scheduling (a function of the body and declarations) is still reused. A schedule
     that its limit did not decide (``ScheduleReport.same_from``) serves every limit from there up.
+    Only the kernels of the last module are kept (:meth:`begin`): a sweep's candidates name their
+    kernels after their shape, and a worker would otherwise keep one body per name it ever saw.
     """
 
-    __slots__ = ("_kernels",)
+    __slots__ = ("_kernels", "_seen")
 
     def __init__(self) -> None:
         self._kernels: dict[str, tuple[Kernel, DefUse, list, dict]] = {}  # name -> (kernel, du, [flow, peak], results)
+        self._seen: set[str] = set()  # names asked for since :meth:`begin`
+
+    def begin(self) -> None:
+        """A new module: forget the kernels the last one did not have."""
+        self._kernels = {n: e for n, e in self._kernels.items() if n in self._seen}
+        self._seen = set()
 
     def entry(self, kernel: Kernel) -> tuple[DefUse, list, dict]:
         """(DefUse, [flow or None, peak or None], results by settings) for ``kernel``'s body."""
+        self._seen.add(kernel.name)
         hit = self._kernels.get(kernel.name)
         if hit is not None:
             k = hit[0]
