@@ -118,7 +118,7 @@ def _run_passes(kernel: Kernel, schedule: bool, share_registers: bool, latencies
     if share_registers:
         kernel, sharing = share_named_registers(kernel, fl, du)
         if sharing.merged:
-            fl = flow(kernel, du)
+            fl = flow(kernel, du, fl.blocks)  # renaming registers leaves the CFG as it was
     else:
         sharing = Sharing(0, (), 0)
     pressure = pressure_of(kernel, fl)

@@ -120,9 +120,10 @@ def _type_of(name: str, hint: str, named: dict[str, str], ranges: dict[str, str]
 
 def _number(kernel: Kernel, du: DefUse) -> tuple[RegTable, list[int], list[int], list[int]]:
     defs, uses, kills = [], [], []
+    masks = du.masks
     for st in kernel.body:
-        if isinstance(st, Instr):
-            d, u = du.masks(st)
+        if type(st) is Instr or isinstance(st, Instr):
+            d, u = masks(st)
             defs.append(d)
             uses.append(u)
             kills.append(0 if st.guard is not None else d)
@@ -221,10 +222,13 @@ def _reachable(blocks) -> list[bool]:
     return seen
 
 
-def flow(kernel: Kernel, du: DefUse | None = None) -> Flow:
-    """Number registers, build the CFG and solve liveness and maybe-defined to a fixpoint."""
+def flow(kernel: Kernel, du: DefUse | None = None, blocks: tuple[Block, ...] | None = None) -> Flow:
+    """Number registers, build the CFG and solve liveness and maybe-defined to a fixpoint.
+
+    ``blocks``: the CFG of a body with the same statements but for register names (a renamed copy).
+    """
     body = kernel.body
-    blocks = build_cfg(body)
+    blocks = build_cfg(body) if blocks is None else blocks
     table, defs, uses, kills = _number(kernel, du or DefUse())
     live_in, live_out, def_in = _solve(blocks, defs, uses, kills)
     occupied = [0] * len(body)
@@ -254,10 +258,16 @@ def pressure_of(kernel: Kernel, fl: Flow) -> Pressure:
     regs = fl.regs
     units = regs.unit_masks
     pm = regs.pred_mask
-    profile, preds = [], []
-    for occ in fl.occupied:
-        profile.append(sum(u * (occ & m).bit_count() for u, m in units))
-        preds.append((occ & pm).bit_count())
+    occupied = fl.occupied
+    if len(units) == 1:  # the usual cases spelled out: this runs once per statement
+        (u1, m1), = units
+        profile = [u1 * (o & m1).bit_count() for o in occupied]
+    elif len(units) == 2:
+        (u1, m1), (u2, m2) = units
+        profile = [u1 * (o & m1).bit_count() + u2 * (o & m2).bit_count() for o in occupied]
+    else:
+        profile = [sum(u * (o & m).bit_count() for u, m in units) for o in occupied]
+    preds = [(o & pm).bit_count() for o in occupied]
     peak = max(profile, default=0)
     idx = profile.index(peak) if profile else -1
     span = None

@@ -208,9 +208,9 @@ def compile_ptx(ptx: str, arch: str, *, line_map: Sequence[Span | None] | None =
     if hit is None:
         cache.store(ckey, cache.Entry(cubin, info, tuple(n for n, k in kernels.items() if k.entry), label))
     seconds = time.perf_counter() - t0
-    ptx_lines = ptx.splitlines()
-    warns = tuple(map_diagnostic(d, ptx_lines, line_map)
-                  for d in logparse.diagnostics(info) if d.severity in ("warning", "advisory"))
+    diags = [d for d in logparse.diagnostics(info) if d.severity in ("warning", "advisory")]
+    ptx_lines = ptx.splitlines() if diags else []
+    warns = tuple(map_diagnostic(d, ptx_lines, line_map) for d in diags)
     return Compiled(cubin=cubin, log=info, resources=resources, warnings=warns, arch=arch, tool=compiler,
                     seconds=seconds, options=tuple(flags), compiler=label)
 

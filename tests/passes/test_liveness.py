@@ -219,3 +219,26 @@ def test_line_profile_keeps_the_maximum_per_line():
 
 def test_describe():
     assert liveness(kernel(STRAIGHT)).describe() == "peak 2 live 32-bit registers at t.sasm:4 (0 predicates)"
+
+
+@pytest.mark.parametrize("decls, extra", [
+    (".reg .u32 a, b", ""),  # one width class
+    (".reg .u32 a, b\n.reg .u64 w", "    mov.u64 w, 7\n    st.global.u64 [8], w\n"),  # two
+    (".reg .u32 a, b\n.reg .u64 w\n.reg .b128 q",  # three: the general path
+     "    mov.u64 w, 7\n    mov.b128 q, {w, w}\n    st.global.b128 [16], q\n"),
+])
+def test_profile_counts_every_width_class(decls, extra):
+    """The profile is each statement's occupied registers weighted by their 32-bit units, whatever
+    the number of width classes present (the one- and two-class cases have their own code)."""
+    from sass_lab.passes.defuse import DefUse
+    from sass_lab.passes.liveness import flow, pressure_of
+
+    k = kernel(f"{decls}\n.reg .pred p\n    mov.u32 a, 1\n    add.u32 b, a, 2\n{extra}"
+               "    setp.lt.u32 p, a, b\n    st.global.u32 [0], b\n")
+    fl = flow(k, DefUse())
+    want = [sum(reg_units(t) for t, bit in zip(fl.regs.types, range(len(fl.regs.names))) if occ >> bit & 1)
+            for occ in fl.occupied]
+    got = pressure_of(k, fl)
+    assert list(got.profile) == want and max(want) == got.peak
+    assert list(got.pred_profile) == [(occ & fl.regs.pred_mask).bit_count() for occ in fl.occupied]
+    assert len(fl.regs.unit_masks) == decls.count(".reg")

@@ -201,3 +201,17 @@ def test_renaming_from_the_flow_is_renaming_from_scratch(body):
     du = DefUse()
     fl = flow(k, du)
     assert rename(k, rep.renames, du, fl) == rename(k, rep.renames)
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs())
+def test_the_renamed_body_keeps_its_control_flow_graph(body):
+    """After sharing, liveness reuses the CFG of the body before renaming: the same as building it."""
+    from sass_lab.passes.defuse import DefUse
+    from sass_lab.passes.liveness import flow
+
+    k = kernel(".reg .u32 a, b, c, d, e, f, g, h\n.reg .pred p\nTOP:\n" + body + "\n@p bra TOP\n    ret")
+    du = DefUse()
+    fl = flow(k, du)
+    k2, _ = share_registers(k, fl, du)
+    assert flow(k2, du, fl.blocks) == flow(k2, du)
