@@ -26,7 +26,7 @@ def nvcc() -> str:
     return found
 
 
-DEBUG = ("tensor", "numerics")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
+DEBUG = ("tensor", "numerics", "wild")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
 FAST_MATH = ("library", "training")  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
 
 

@@ -35,6 +35,7 @@ SPECIALS = ("%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ntid.z", "%cta
             "%smid", "%nsmid", "%gridid", "%lanemask_eq", "%lanemask_lt", "%lanemask_le",
             "%lanemask_gt", "%lanemask_ge", "%dynamic_smem_size", "%total_smem_size", "WARP_SZ",
             "%reserved_smem_offset_begin", "%reserved_smem_offset_end", "%reserved_smem_offset_cap",
+            "%reserved_smem_offset_1",
             *(f"%envreg{i}" for i in range(32)),
             *(f"%{r}.{a}" for r in ("cluster_ctaid", "cluster_nctaid", "clusterid", "nclusterid") for a in "xyz"),
             "%cluster_ctarank", "%cluster_nctarank", "%is_explicit_cluster")
@@ -69,6 +70,7 @@ class Layout:
     const_bytes: bytes = b""
     params: dict[str, tuple[int, ir.Param]] = field(default_factory=dict)
     param_size: int = 0
+    unusable: dict[str, str] = field(default_factory=dict)  # variable -> why its initial value is not modelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ class Program:
     exit_pcs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # unguarded ret/exit (or a bra to one)
     uses_proxy: bool = False
     global_gran: int = 4  # smallest plain global access in bytes (a vector whole, at most 16): the race unit
+    cg_scratch: bool = False  # reads %reserved_smem_offset_1 (cooperative groups' multi-warp scratch)
     global_writes: bool = False  # plain global stores exist (else no global race is possible)  # wgmma, bulk copies or proxy fences: Hopper async state, generic-proxy writes
 
 
@@ -118,6 +121,7 @@ class Ctx:
         self.uses_shared = False
         self.uses_mbarrier = False
         self.uses_async = False
+        self.cg_scratch = False  # reads %reserved_smem_offset_1: cooperative groups' scratch in reserved shared
         self.min_global = 16
         self.global_writes = False
 
@@ -162,6 +166,7 @@ class Ctx:
                 i, rt = self.reg(name[1:])
                 return lambda st: ~st.regs[i]
             if name in self.regs or name in self.special:
+                self.cg_scratch |= name == "%reserved_smem_offset_1"
                 i, rt = self.reg(name)
                 rdt = V.dtype(rt)
                 if rdt == dt:
@@ -176,8 +181,10 @@ class Ctx:
             if name.startswith("%reserved_smem_offset_") or name.startswith("%pm") or name in (
                     "%aggr_smem_size", "%current_graph_exec"):
                 raise self.error(f"special register '{name}' is not modelled by the emulator",
-                                 hint="supported: %reserved_smem_offset_begin/end/cap, not the per-index offsets; "
-                                      "no performance counters or graph handles")
+                                 hint="supported: %reserved_smem_offset_begin/end/cap and %reserved_smem_offset_1 "
+                                      "(where cooperative groups keep their multi-warp scratch); the PTX ISA gives "
+                                      "the other per-index offsets no meaning beyond 'reserved for NVIDIA system "
+                                      "software', and no performance counters or graph handles are modelled")
             if self.is_symbol(name):
                 c = V.const(self.address_of(name), dt)
                 return lambda st: c
@@ -194,6 +201,11 @@ class Ctx:
         from .machine import GLOBAL_BASE
 
         lay = self.layout
+        if name in lay.unusable:
+            raise self.error(f"'{name}' is initialised with the address of a function or variable "
+                             f"({lay.unusable[name]}), which the emulator does not model",
+                             hint="a vtable (virtual functions) or a table of pointers in global/constant memory; "
+                                  "kernels that do not name it run")
         if name in lay.shared:
             return lay.shared[name]
         if name in lay.local:

@@ -36,7 +36,8 @@ class State:
                  "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
                  "block", "first_block", "steps", "live", "line_map", "all_lanes", "sh_base", "pcs", "bar_count",
                  "wait_bar", "wait_next", "output", "hopper", "mbar", "wait_key", "asyncs", "gtrack", "cluster",
-                 "block_ids", "memo", "scratch", "envregs")
+                 "block_ids", "memo", "scratch", "envregs", "sh_reserved",
+                 "nthreads")
 
     def buffer(self, key, shape: tuple, dtype) -> np.ndarray:
         """A scratch array of this wave for one use at a time (``key`` names the use): a handler's
@@ -155,6 +156,8 @@ class State:
                         f"the block's {self.sh_limit} bytes of shared memory", address=o)
             lanes, off = lanes[ok], off[ok]
             slot = slot[ok] if slot is not None else None
+        if self.sh_limit != self.sh_reserved and self.check and off.size and int(off.max()) + size > self.sh_reserved:
+            self.cg_scratch_unchecked(lanes[off + size > self.sh_reserved])
         align = align or size
         if align > 1 and off.size and (off & (align - 1)).any():
             mis = (off & (align - 1)) != 0
@@ -166,6 +169,20 @@ class State:
             return lanes, slot * self.sh_size + off
         base = self.sh_base if lanes is self.all_lanes else self.sh_base[lanes]
         return lanes, base + off
+
+    def cg_scratch_unchecked(self, lanes: np.ndarray) -> None:
+        """An access to cooperative groups' scratch with the checks on: refused, naming why."""
+        from ..errors import EmulatorError
+
+        ins = self.prog.instrs[self.pc]
+        blk, thr = self.lane_coords(int(lanes[0]))
+        raise EmulatorError(
+            f"'{self.kernel}': block {blk} thread {thr} accesses cooperative groups' scratch in reserved shared "
+            f"memory (%reserved_smem_offset_1) at PTX line {ins.span.line if ins.span else '?'}: a thread block "
+            "tile of more than 32 threads synchronises its warps there with release/acquire atomics and spin "
+            "loops, an ordering the race checker does not model, so check=True would report false races",
+            ins.span, hint="run it with check=False: the values are exact (the tile's barrier and exchange slots are "
+                           "modelled), but shared-memory races, initialisation and the other checks are off")
 
 
 def instr_text(ins) -> str:

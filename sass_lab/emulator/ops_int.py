@@ -205,9 +205,8 @@ def carry(ctx: Ctx, ins: ir.Instr):
     def h(st, wm, gm):
         vals = [np.asarray(g(st)) for g in gets]
         cin = np.asarray(gcc(st)) if use_cin else np.zeros((), np.uint32)
-        if kind == "sub":  # a - b - cin = a + ~b + (1 - cin); borrow = not carry
-            r, c = _add_carry(vals[0], ~vals[1], (np.uint32(1) - cin), n)
-            c = np.uint32(1) - c
+        if kind == "sub":  # a + ~b + 1 (sub.cc) or a + ~b + CF (subc): CF holds the carry, i.e. 1 - borrow
+            r, c = _add_carry(vals[0], ~vals[1], cin if use_cin else np.ones((), np.uint32), n)
         elif kind == "add":
             r, c = _add_carry(vals[0], vals[1], cin, n)
         else:

@@ -54,6 +54,29 @@ def _check_member(st, gm, mask) -> None:
                   "instruction but its member mask does not name it (undefined behaviour)")
 
 
+def _check_source(st, gm, cols: np.ndarray, col: np.ndarray) -> None:
+    """Uniform routing: report active lanes of a block's partial last warp whose in-range source lane
+    (``cols``: the warp positions reading one of the missing lanes) does not exist."""
+    if not len(cols):
+        return
+    P = st.nthreads % 32  # threads in each block's last warp
+    lanes = st.all_lanes
+    reader = (st.lane_tid >= st.nthreads - P) & (st.lane_tid < st.nthreads) & np.isin(lanes & 31, cols)
+    if gm is not None:
+        reader &= gm
+    if reader.any():
+        bad = np.flatnonzero(reader)
+        _report_source(st, bad, col[bad & 31])
+
+
+def _report_source(st, lanes: np.ndarray, src: np.ndarray) -> None:
+    """A shuffle reading a lane that does not exist (the block's last warp is partial): undefined."""
+    first = {int(lane): int(s) for lane, s in zip(lanes[:1], src[:1])}
+    st.report("shfl-source", lanes, lambda lane: f"lane {lane % 32} reads lane {first.get(lane, '?')} of its warp, "
+              f"which does not exist (a block of {st.nthreads} threads leaves its last warp with "
+              f"{st.nthreads % 32} lanes): the value it gets is undefined on the GPU")
+
+
 def _full(st, x, dt=None):
     a = np.broadcast_to(x, (st.L,))
     return a if dt is None else a.astype(dt, copy=False)
@@ -107,6 +130,8 @@ def shfl(ctx: Ctx, ins: ir.Instr):
             if key not in cache:
                 cache[key] = route(LANE, key[0], key[1])
             col, ok = cache[key]
+            if st.tp != st.nthreads:
+                _check_source(st, gm, np.flatnonzero(ok & (col >= st.nthreads % 32)), col)
             if a.ndim:
                 a = a.reshape(-1, 32)[:, col].reshape(-1)
             put(st, a, wm)
@@ -117,6 +142,10 @@ def shfl(ctx: Ctx, ins: ir.Instr):
         b = b[lanes] if b.ndim else b
         c = c[lanes] if c.ndim else c
         j, ok = route(lanes & 31, np.asarray(b).astype(np.int64), np.asarray(c).astype(np.int64))
+        if st.tp != st.nthreads:
+            missing = ok & (st.lane_tid[(lanes & ~31) + j] >= st.nthreads)
+            if missing.any():
+                _report_source(st, lanes[missing], j[missing])
         put_l(st, lanes, a if a.ndim == 0 else a[(lanes & ~31) + j])
         if putp_l is not None:
             putp_l(st, lanes, ok)

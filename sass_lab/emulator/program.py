@@ -39,6 +39,16 @@ def _align(n: int, a: int) -> int:
     return (n + a - 1) // a * a
 
 
+def _init_or_refusal(v: ir.VarDecl, lay: Layout) -> bytes:
+    """The variable's initial bytes; one whose initialiser names a symbol (a vtable's function addresses,
+    a pointer table) gets zeros and a refusal, raised when a kernel names the variable (the others run)."""
+    try:
+        return _init_bytes(v)
+    except EmulatorError as e:
+        lay.unusable[v.name] = e.args[0].split(" is not supported")[0]
+        return bytes(v.size)
+
+
 def _init_bytes(v: ir.VarDecl) -> bytes:
     size = v.size
     if not v.init:
@@ -83,14 +93,14 @@ def layout(module: ir.Module, kernel: ir.Kernel) -> Layout:
     for v in module.vars:
         if v.space == "global":
             goff = _align(goff, max(v.align or 1, 16))
-            lay.globals_[v.name] = (goff, v.size, _init_bytes(v))
+            lay.globals_[v.name] = (goff, v.size, _init_or_refusal(v, lay))
             goff += v.size
         elif v.space == "const":
             coff = _align(coff, v.align or V.dtype(v.type).itemsize)
             cbytes.extend(bytes(coff - len(cbytes)))
             lay.const[v.name] = coff
             lay.const_sizes[v.name] = v.size
-            cbytes.extend(_init_bytes(v))
+            cbytes.extend(_init_or_refusal(v, lay))
             coff = len(cbytes)
     lay.global_size = goff
     lay.const_bytes = bytes(cbytes)
@@ -222,7 +232,8 @@ def build(module: ir.Module, kernel: ir.Kernel) -> Program:
     return Program(kernel.name, tuple(ops), tuple(instrs), len(ctx.dtypes), tuple(ctx.dtypes),
                    dict(ctx.special), lay, kernel.params, gran, ctx.uses_shared, ctx.uses_mbarrier, ctx.uses_async,
                    exit_pcs=_exit_pcs(ops, instrs),
-                   uses_proxy=uses_proxy, global_gran=ctx.min_global, global_writes=ctx.global_writes)
+                   uses_proxy=uses_proxy, global_gran=ctx.min_global, global_writes=ctx.global_writes,
+                   cg_scratch=ctx.cg_scratch)
 
 
 TEXTURE_OPS = frozenset({"tex", "tld4", "txq", "suld", "sust", "sured", "suq", "istypep"})

@@ -34,6 +34,17 @@ from .report import Collector, EmulatorCheckError, Report, Stats
 DEFAULT_MAX_STEPS = 2_000_000
 DEFAULT_WAVE_LANES = 1 << 16
 MEMORY_BUDGET = 1 << 28  # bytes of local or shared memory per wave
+# cooperative groups (cooperative_groups/details/memory.h) keep a multi-warp tile's barrier words and one
+# 8-byte exchange slot per warp in the reserved shared region at %reserved_smem_offset_1 on sm_80+, and
+# assert that "at least 288 bytes" are available there: that much of the region is theirs to use
+CG_SCRATCH_BYTES = 288
+
+
+def cg_scratch_offset(reserved_begin: int) -> int:
+    """%reserved_smem_offset_1: the start of cooperative groups' scratch (16-byte aligned, in the reserved region)."""
+    return (reserved_begin + 15) // 16 * 16
+
+
 WORKSPACE_BYTES = 64  # what cudaLaunchCooperativeKernel passes for cooperative groups' grid barrier (zeroed)
 
 
@@ -91,9 +102,10 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     nsm, reserved = prog.machine
     for n, v in (("%ntid.x", bx), ("%ntid.y", by), ("%ntid.z", bz), ("%nctaid.x", gx), ("%nctaid.y", gy),
                  ("%nctaid.z", gz), ("%nwarpid", (T + 31) // 32), ("%nsmid", nsm), ("WARP_SZ", 32),
-                 ("%dynamic_smem_size", dynamic_shared), ("%total_smem_size", st.sh_limit + reserved),
-                 ("%reserved_smem_offset_begin", st.sh_limit), ("%reserved_smem_offset_end", st.sh_limit + reserved),
-                 ("%reserved_smem_offset_cap", reserved), *((f"%envreg{i}", st.envregs.get(i, 0)) for i in range(32))):
+                 ("%dynamic_smem_size", dynamic_shared), ("%total_smem_size", st.sh_reserved + reserved),
+                 ("%reserved_smem_offset_begin", st.sh_reserved),
+                 ("%reserved_smem_offset_end", st.sh_reserved + reserved), ("%reserved_smem_offset_cap", reserved),
+                 ("%reserved_smem_offset_1", cg_scratch_offset(st.sh_reserved)), *((f"%envreg{i}", st.envregs.get(i, 0)) for i in range(32))):
         put(n, v)
     put("%laneid", tid & 31)
     put("%warpid", tid >> 5)
@@ -360,7 +372,10 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     st.param = _bank(bytes(pb))
     st.const = _bank(lay.const_bytes)
     symbols_back = bind_symbols(prog, symbols, heap, st.const)
-    st.sh_limit = lay.extern_offset + dynamic_shared if dynamic_shared else lay.shared_static
+    st.sh_reserved = lay.extern_offset + dynamic_shared if dynamic_shared else lay.shared_static
+    # the reserved region starts after the block's own shared memory; cooperative groups' multi-warp scratch
+    # (at %reserved_smem_offset_1) is the part of it a kernel that reads that register may use
+    st.sh_limit = cg_scratch_offset(st.sh_reserved) + CG_SCRATCH_BYTES if prog.cg_scratch else st.sh_reserved
     st.sh_size = (st.sh_limit + 15) // 16 * 16 or 16
     st.local_size = (lay.local_size + 15) // 16 * 16
     st.gran = prog.granularity
@@ -370,6 +385,7 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     st.output = []
     st.steps, st.pc = 0, -1
     st.tp = (T + 31) // 32 * 32
+    st.nthreads = T
     # lanes per wave: as asked, but keep local frames and shared windows within a memory budget
     lanes = min(wave_lanes, MEMORY_BUDGET // max(1, st.local_size), MEMORY_BUDGET // st.sh_size * st.tp)
     per = max(1, lanes // st.tp)

@@ -550,6 +550,8 @@ def test_atomic_ref_orders_and_a_16_bit_claim(arch):
 REFUSED = {  # (build, kernel): what the decode-time refusal must name
     ("numerics.sm_90.G", "atomic_refs"): "indirect calls are not supported",
     **{(f"training.{b}", "device_heap"): "the device heap" for b in ("sm_80", "sm_90", "sm_80.fast", "sm_90.fast")},
+    **{(f"wild.{b}", "tree_depth"): "recursion is not supported" for b in ("sm_80", "sm_90", "sm_90.G")},
+    **{(f"wild.{b}", "virtual_area"): "indirect calls are not supported" for b in ("sm_80", "sm_90", "sm_90.G")},
 }
 
 
