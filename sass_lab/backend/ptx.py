@@ -293,6 +293,11 @@ def _block(k: ir.Kernel, files: dict[str, int] | None) -> tuple[list[str], list[
     return out.lines, out.spans
 
 
+def _is_prototype(text: str) -> bool:
+    """A module-scope ``.func`` declaration without a body (``.func (...) name (...);``)."""
+    return ".func" in text and "{" not in text and text.rstrip().endswith(";")
+
+
 def emit(module: ir.Module, arch: str, *, lineinfo: bool = False, version: str | None = None) -> Emitted:
     """Print ``module`` as PTX for ``arch`` (sm_70 … sm_90a).
 
@@ -314,6 +319,9 @@ def emit(module: ir.Module, arch: str, *, lineinfo: bool = False, version: str |
         out.add(f'.file {num} "{_quote(_ascii_name(name))}"', None)
     if files:
         out.add("", None)
+    protos = [r for r in module.raw if _is_prototype(r.text)]
+    for r in protos:  # function prototypes first: a variable's initialiser may name one (a vtable)
+        out.add(r.text, r.span)
     externs: dict[str, ir.VarDecl] = {}
     for v in (*module.vars, *(v for k in module.kernels for v in k.vars if v.extern)):
         check_name(v.name, v.span, "variable name")
@@ -326,7 +334,8 @@ def emit(module: ir.Module, arch: str, *, lineinfo: bool = False, version: str |
             externs[v.name] = v
         out.add(var_decl(v), v.span)
     for r in module.raw:
-        out.add(r.text, r.span)
+        if not any(r is p for p in protos):
+            out.add(r.text, r.span)
     if module.vars or module.raw or externs:
         out.add("", None)
     ranges = tuple(_emit_kernel(out, k, files) for k in module.kernels)

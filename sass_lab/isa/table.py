@@ -54,7 +54,8 @@ def _rows() -> dict[str, OpSpec]:
     rows: list[tuple] = [
         # arithmetic
         ("add", 3, 3, "same", "alu", 1), ("sub", 3, 3, "same", "alu", 1), ("mul", 3, 3, "same", "alu", 1),
-        ("mad", 4, 4, "same", "fma", 2), ("fma", 4, 4, "same", "fma", 2), ("mul24", 3, 3, "same", "fma"),
+        ("addc", 3, 3, "same", "alu", 1), ("subc", 3, 3, "same", "alu", 1),  # carry-in (add.cc/sub.cc chains)
+        ("mad", 4, 4, "same", "fma", 2), ("madc", 4, 4, "same", "fma", 2), ("fma", 4, 4, "same", "fma", 2), ("mul24", 3, 3, "same", "fma"),
         ("mad24", 4, 4, "same", "fma"), ("sad", 4, 4, "same"), ("div", 3, 3, "same", "mufu"),
         ("rem", 3, 3, "same"), ("abs", 2, 2, "same"), ("neg", 2, 2, "same"), ("min", 3, 4, "same"),
         ("max", 3, 4, "same"), ("popc", 2, 2, "count"), ("clz", 2, 2, "count"), ("bfind", 2, 2, "count"),
@@ -117,9 +118,9 @@ def _rows() -> dict[str, OpSpec]:
 
 
 _KINDS = {
-    **dict.fromkeys(("add", "sub", "mul", "div", "rem", "min", "max", "and", "or", "xor", "shl", "shr",
+    **dict.fromkeys(("add", "addc", "sub", "subc", "mul", "div", "rem", "min", "max", "and", "or", "xor", "shl", "shr",
                      "copysign", "mul24", "szext", "bmsk", "set", "mapa", "vote", "redux"), "dss"),
-    **dict.fromkeys(("mad", "fma", "mad24", "sad", "bfe", "selp", "slct", "prmt", "dp4a", "dp2a", "shf", "fns",
+    **dict.fromkeys(("mad", "madc", "fma", "mad24", "sad", "bfe", "selp", "slct", "prmt", "dp4a", "dp2a", "shf", "fns",
                      "setp", *(f"{v}{n}" for v in ("vadd", "vsub", "vavrg", "vabsdiff", "vmin", "vmax", "vset")
                                for n in (2, 4))), "dsss"),
     **dict.fromkeys(("abs", "neg", "not", "cnot", "popc", "clz", "bfind", "brev", "rcp", "sqrt", "rsqrt", "sin",
