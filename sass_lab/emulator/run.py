@@ -71,7 +71,8 @@ def _bank(data: bytes) -> np.ndarray:
 
 
 def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_shared: int,
-               order: np.ndarray | None = None, cluster3: tuple[int, int, int] | None = None) -> None:
+               order: np.ndarray | None = None, cluster3: tuple[int, int, int] | None = None,
+               shared_fill: int = 0) -> None:
     tp = st.tp
     L = nb * tp
     st.L = L
@@ -120,7 +121,7 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.regs[sp["%gridid"]] = np.array(0, np.uint64)
     S = st.sh_size
     st.sh_base = st.lane_blk * S
-    st.shared = np.zeros(nb * S + 16, np.uint8)
+    st.shared = np.full(nb * S + 16, shared_fill, np.uint8)
     st.sv = views(st.shared)
     st.local = np.zeros(L * st.local_size + 16, np.uint8)
     st.lv = views(st.local)
@@ -342,8 +343,36 @@ def _check_launch(ptx: str, prog, grid3, block3, cluster=None) -> tuple[int, int
     return check_cluster(grid3, _dim3(cluster, "cluster") if cluster is not None else None, dirs, prog.name)
 
 
+# never-written shared memory holds 0 in a run; the probes fill it with these instead (all bits set: -1,
+# NaN; and a positive finite float / large int)
+PROBE_FILLS = (0xFF, 0x41)
+
+
+def _unread_values(heap: np.ndarray, output: str, run_args: tuple) -> bool:
+    """Whether the never-written shared bytes a launch read changed nothing it produced: the launch re-run
+    (before anything is written back) with those bytes filled with each of ``PROBE_FILLS`` ends with the
+    same global memory and printf output. Code that reads a slot it then discards (cub's BlockMergeSort
+    reads one past a merge range; its TempStorage holds that extra key) is then no finding."""
+    for fill in PROBE_FILLS:
+        try:
+            h, out = _launch(*run_args, shared_fill=fill, probe=True)
+        except EmulatorError:  # the garbage led somewhere else (a trap, a runaway loop): it matters
+            return False
+        if out != output or not np.array_equal(h, heap):
+            return False
+    return True
+
+
 def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes,
              symbols=None, cluster=None, cooperative=False) -> Report:
+    return _launch(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes,
+                   symbols, cluster, cooperative)
+
+
+def _launch(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max_steps, wave_lanes,
+            symbols=None, cluster=None, cooperative=False, shared_fill: int = 0, probe: bool = False):
+    """The run behind :func:`emulate`. ``probe=True`` (with ``shared_fill``, the byte never-written shared
+    memory holds) writes nothing back and returns the final global heap and the printf output instead."""
     t0 = time.perf_counter()
     if not isinstance(ptx, str) or not isinstance(kernel, str):
         raise EmulatorError("emulate() takes the PTX text and the kernel name as strings")
@@ -402,18 +431,25 @@ def _emulate(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, ma
     with np.errstate(all="ignore"):
         for first in range(0, nblocks, per):
             st.nb = min(per, nblocks - first)
-            _init_wave(st, prog, first, st.nb, T, dynamic_shared, order, cluster3)
+            _init_wave(st, prog, first, st.nb, T, dynamic_shared, order, cluster3, shared_fill)
             ti += run_wave(st, prog, T, max_steps * (waves + 1))
             waves += 1
+    if probe:
+        return heap, "".join(st.output)
     if st.gtrack is not None:
         st.gtrack.report()
+    findings = st.findings.findings()
+    if any(f.kind == "uninit-shared" for f in findings) and _unread_values(
+            heap, "".join(st.output), (ptx, kernel, grid, block, args, dynamic_shared, False, line_map, max_steps,
+                                       wave_lanes, symbols, cluster, cooperative)):
+        findings = tuple(f for f in findings if f.kind != "uninit-shared")
     for (_poff, arr, _name), o in zip(bufs, offs):
         if arr.flags.writeable and arr.nbytes:
             arr[...] = heap[o:o + arr.nbytes].view(arr.dtype).reshape(arr.shape)
     for arr, o in symbols_back:
         arr.reshape(-1).view(np.uint8)[...] = heap[o:o + arr.nbytes]
     stats = Stats(st.steps, ti, waves, per * st.tp, time.perf_counter() - t0)
-    report = Report(prog.name, grid3, block3, st.findings.findings(), stats, "".join(st.output))
+    report = Report(prog.name, grid3, block3, findings, stats, "".join(st.output))
     if check and report.findings:
         n = len(report.findings)
         raise EmulatorCheckError(f"'{prog.name}': the emulator's checks found {n} problem(s)",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sass_lab.emulator import emulate
+from sass_lab.emulator import EmulatorCheckError, emulate
 
 CORPUS = Path(__file__).parent / "corpus"
 M64 = (1 << 64) - 1
@@ -142,3 +142,26 @@ def test_bit_intrinsics_shuffles_struct_return_and_syncthreads_votes(ptx, n, gri
         assert votes[3 * b] == int((live & (blk & 1 == 1)).sum())
         assert votes[3 * b + 1] == int(((~live) | (blk != 0)).all())
         assert votes[3 * b + 2] == int((live & (blk >> 63 == 1)).any())
+
+
+@pytest.mark.parametrize("n", [256 * 2 + 77, 256])
+def test_cub_merge_sort_reads_unwritten_slots_it_discards_without_a_finding(ptx, n):
+    """cub's merge reads keys_shared[end] (its TempStorage has ITEMS_PER_TILE + 1 keys) and drops the value:
+    the launch re-run with never-written shared bytes set to 0xFF and 0x41 ends the same, so no finding."""
+    x = rng(n).integers(-50, 50, n).astype(np.int32)  # many equal keys
+    out = np.full(n, -7, np.int32)
+    grid = (n + 255) // 256
+    rep = emulate(ptx, "cub_merge_sort_desc", grid=grid, block=64, args=[x, out, np.int32(n)])
+    assert rep.findings == ()
+    ref = np.concatenate([np.sort(x[s:s + 256])[::-1] for s in range(0, n, 256)])
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_reading_never_written_shared_memory_that_reaches_the_output_is_a_finding(ptx):
+    n = 300
+    x = rng(n).integers(-50, 50, n).astype(np.int32)
+    out = np.zeros(n, np.int32)
+    with pytest.raises(EmulatorCheckError) as e:
+        emulate(ptx, "shifted_stage", grid=3, block=128, args=[x, out, np.int32(n)])
+    (f,) = e.value.findings
+    assert f.kind == "uninit-shared" and f.thread == (127, 0, 0) and "+0x200" in f.message

@@ -1,11 +1,15 @@
 // More of what everyday CUDA C++ does that the rest of the corpus does not: a __grid_constant__ table read
 // through its address, cuda::std::complex arithmetic, signed __int128 division, long double (double on the
 // device), cooperative_groups::memcpy_async into dynamic shared memory, 64-bit bit intrinsics, shuffles of
-// double and long long, a struct returned by a __noinline__ function, __syncthreads_count/_and/_or.
-// Our own code (tests/emulator/test_emu_wild.py); sm_80 and sm_90 only (the -G build of the libcu++
+// double and long long, a struct returned by a __noinline__ function, __syncthreads_count/_and/_or,
+// cub::BlockMergeSort (which reads shared memory it never wrote, and discards it) and a planted bug that
+// reads never-written shared memory and stores it.
+// Our own code (tests/emulator/test_emu_everyday.py); sm_80 and sm_90 only (the -G build of the libcu++
 // complex and memcpy_async code is 25,000 lines).
+#include <climits>
 #include <cooperative_groups.h>
 #include <cooperative_groups/memcpy_async.h>
+#include <cub/block/block_merge_sort.cuh>
 #include <cuda/std/complex>
 
 namespace cg = cooperative_groups;
@@ -103,4 +107,38 @@ extern "C" __global__ void bits_shfl_struct(const unsigned long long* x, const d
         votes[3 * blockIdx.x + 1] = all;
         votes[3 * blockIdx.x + 2] = any;
     }
+}
+
+// cub::BlockMergeSort with a custom comparator over a ragged tile (padding sorts last). Its merge reads one
+// slot past a range before the bounds test discards the value (cub's TempStorage has ITEMS_PER_TILE + 1
+// keys for that), so the read is of shared memory no thread wrote, and nothing depends on it.
+struct Descending {
+    __device__ bool operator()(int a, int b) const { return a > b; }
+};
+
+extern "C" __global__ void cub_merge_sort_desc(const int* x, int* out, int n) {
+    constexpr int T = 64, ITEMS = 4;
+    using Sort = cub::BlockMergeSort<int, T, ITEMS>;
+    __shared__ typename Sort::TempStorage tmp;
+    int base = blockIdx.x * T * ITEMS;
+    int items[ITEMS];
+    for (int k = 0; k < ITEMS; ++k) {
+        int j = base + threadIdx.x * ITEMS + k;
+        items[k] = j < n ? x[j] : INT_MIN;
+    }
+    Sort(tmp).Sort(items, Descending());
+    for (int k = 0; k < ITEMS; ++k) {
+        int j = base + threadIdx.x * ITEMS + k;
+        if (j < n) out[j] = items[k];
+    }
+}
+
+// A real bug of the same shape: the last thread of each block reads the slot after the data it staged,
+// which no thread writes, and stores what it read.
+extern "C" __global__ void shifted_stage(const int* x, int* out, int n) {
+    __shared__ int stage[129];
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    stage[threadIdx.x] = i < n ? x[i] : 0;
+    __syncthreads();
+    if (i < n) out[i] = stage[threadIdx.x + 1];
 }
