@@ -71,6 +71,7 @@ class Layout:
     params: dict[str, tuple[int, ir.Param]] = field(default_factory=dict)
     param_size: int = 0
     unusable: dict[str, str] = field(default_factory=dict)  # variable -> why its initial value is not modelled
+    alloca_base: int = -1  # where each thread's alloca arena starts in its local frame (-1: no alloca)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,8 @@ class Ctx:
                     self.dtypes.append(V.dtype(r.type))
         self.regs["%cc"] = (len(self.dtypes), "u32")  # the carry flag of add.cc/addc/...
         self.dtypes.append(V.dtype("u32"))
+        self.regs["%alloca_sp"] = (len(self.dtypes), "u64")  # bytes of the alloca arena in use (per thread)
+        self.dtypes.append(V.dtype("u64"))
         self.special: dict[str, int] = {}
         for s in SPECIALS:
             self.special[s] = len(self.dtypes)

@@ -611,3 +611,47 @@ def isspacep(ctx: Ctx, ins: ir.Instr):
         put(st, {"shared": sh, "local": lo, "param": pa, "const": co,
                  "global": ~(sh | lo | pa | co)}[space], wm)
     return h
+
+
+@builder("alloca", "stacksave", "stackrestore")
+def alloca(ctx: Ctx, ins: ir.Instr):
+    """``alloca.u64 p, size{, align}``: a local-memory block from the thread's arena (``ALLOCA_BYTES`` after
+    its static frame; more is refused at run time, naming the thread); ``stacksave``/``stackrestore`` read
+    and reset the arena's top. ``p`` is a local-space address, as on the GPU (nvcc applies ``cvta.local``)."""
+    from ..errors import EmulatorError
+    from .program import ALLOCA_BYTES
+
+    base = ctx.layout.alloca_base
+    types, _mods = split_mods(ins.mods)
+    t = types[-1] if types else "u64"
+    sp_get, sp_put = ctx.src(ir.Reg("%alloca_sp"), "u64"), ctx.dst(ir.Reg("%alloca_sp"), "u64")
+    top0 = np.uint64(max(base, 0))  # the arena's top as a local address: base + bytes in use
+    if ins.opcode == "stacksave":
+        put = ctx.dst(ins.operands[0], t)
+        return lambda st, wm, gm: put(st, (np.asarray(sp_get(st), np.uint64) + top0).astype(V.dtype(t)), wm)
+    if ins.opcode == "stackrestore":
+        get = ctx.src(ins.operands[0], t)
+        return lambda st, wm, gm: sp_put(st, np.asarray(get(st)).astype(np.uint64) - top0, wm)
+    if base < 0:
+        raise ctx.error(f"'{ins.name}' outside the kernel's body")
+    put = ctx.dst(ins.operands[0], t)
+    size = ctx.src(ins.operands[1], t)
+    align = int(ins.operands[2].value) if len(ins.operands) > 2 else 8
+    if align & (align - 1) or align > 16:
+        raise ctx.error(f"'{ins.name}' alignment {align} is not a power of two up to 16",
+                        hint="the emulator aligns alloca blocks within a 16-byte aligned arena")
+    line = ins.span.line if ins.span else "?"
+
+    def h(st, wm, gm):
+        start = (np.asarray(sp_get(st), np.uint64) + np.uint64(align - 1)) & ~np.uint64(align - 1)
+        top = start + np.asarray(size(st)).astype(np.uint64)
+        lanes = lanes_of(st, gm)
+        over = np.broadcast_to(top, (st.L,))[lanes] > ALLOCA_BYTES
+        if over.any():
+            blk, thr = st.lane_coords(int(lanes[over][0]))
+            raise EmulatorError(f"'{st.kernel}': alloca at PTX line {line} by block {blk} thread {thr} needs more "
+                                f"than the emulator's {ALLOCA_BYTES}-byte arena per thread", ins.span,
+                                hint="the emulator gives each thread a fixed arena for dynamic stack allocation")
+        put(st, (start + np.uint64(base)).astype(V.dtype(t)), wm)
+        sp_put(st, top, wm)
+    return h

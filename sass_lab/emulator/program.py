@@ -34,6 +34,8 @@ from .decode import BARRIER, BRANCH, BRX, BUILDERS, EXIT, NORMAL, SYNC, Ctx, Lay
 from .inline import inline_calls
 from .ptx import BranchTargets, parse_ptx
 
+ALLOCA_BYTES = 4096  # each thread's arena for alloca (dynamic stack allocation); past it is a refusal
+
 
 def _align(n: int, a: int) -> int:
     return (n + a - 1) // a * a
@@ -84,6 +86,9 @@ def layout(module: ir.Module, kernel: ir.Kernel) -> Layout:
             lay.local_size = _align(lay.local_size, v.align or max(4, V.dtype(v.type).itemsize))
             lay.local[v.name] = lay.local_size
             lay.local_size += v.size
+    if any(isinstance(s, ir.Instr) and s.opcode == "alloca" for s in kernel.body):
+        lay.alloca_base = _align(lay.local_size, 16)
+        lay.local_size = lay.alloca_base + ALLOCA_BYTES
     lay.shared_static = off
     ext_off = _align(off, max([16, *(v.align or 1 for v in extern)]))
     lay.extern_offset = ext_off

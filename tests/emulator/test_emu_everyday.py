@@ -1,6 +1,7 @@
 """corpus/everyday.cu (our own) against numpy: a __grid_constant__ table, cuda::std::complex products and
 quotients, signed __int128 division, long double, cooperative_groups::memcpy_async, 64-bit bit intrinsics,
-shuffles of double and long long, a struct returned by a __noinline__ function, __syncthreads_count/and/or.
+shuffles of double and long long, a struct returned by a __noinline__ function, __syncthreads_count/and/or,
+cub's BlockMergeSort, a planted uninit-shared bug, alloca.
 Integer results are exact; complex results within the tolerance their few roundings allow."""
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ptxkit import kernel
 
 from sass_lab.emulator import EmulatorCheckError, emulate
+from sass_lab.errors import EmulatorError
 
 CORPUS = Path(__file__).parent / "corpus"
 M64 = (1 << 64) - 1
@@ -165,3 +168,51 @@ def test_reading_never_written_shared_memory_that_reaches_the_output_is_a_findin
         emulate(ptx, "shifted_stage", grid=3, block=128, args=[x, out, np.int32(n)])
     (f,) = e.value.findings
     assert f.kind == "uninit-shared" and f.thread == (127, 0, 0) and "+0x200" in f.message
+
+
+@pytest.mark.parametrize("n", [300, 9])
+def test_alloca_in_a_loop(ptx, n):
+    x = rng(n).integers(-(1 << 20), 1 << 20, n).astype(np.int32)
+    out = np.zeros(n, np.int32)
+    emulate(ptx, "alloca_rounds", grid=(n + 127) // 128, block=128, args=[x, out, np.int32(n)])
+    ref = []
+    for v in x.tolist():
+        acc = 0
+        for rnd in range(3):
+            m = 1 + ((v >> (3 * rnd)) & 7)
+            buf = [v * (k + rnd) for k in range(m)]
+            acc += sum(buf[m - 1 - k] ^ k for k in range(m))
+        ref.append(acc)
+    np.testing.assert_array_equal(out, np.array(ref, np.int64).astype(np.int32))
+
+
+def test_alloca_stacksave_stackrestore_and_the_arena_limit():
+    body = """
+    alloca.u64 %rd5, 20, 8;
+    stacksave.u64 %rd6;
+    alloca.u64 %rd7, 16, 16;
+    stackrestore.u64 %rd6;
+    alloca.u64 %rd8, 4, 4;
+    sub.s64 %rd9, %rd7, %rd5;
+    sub.s64 %rd10, %rd8, %rd5;
+    sub.s64 %rd11, %rd6, %rd5;
+    cvt.u32.u64 %r5, %rd9;
+    cvt.u32.u64 %r6, %rd10;
+    cvt.u32.u64 %r7, %rd11;
+    shl.b32 %r6, %r6, 8;
+    shl.b32 %r7, %r7, 16;
+    or.b32 %r5, %r5, %r6;
+    or.b32 %r5, %r5, %r7;
+    st.local.u32 [%rd8], %r5;
+    ld.local.u32 %r8, [%rd8];
+    st.global.u32 [%rd3], %r8;
+"""
+    out = np.zeros(2, np.uint32)
+    emulate(kernel(body), "k", grid=1, block=2, args=[out, np.zeros(2, np.uint32), np.int32(2)])
+    # the 16-aligned block after 20 bytes starts 32 in; after the restore a 4-byte block starts at byte 20,
+    # where the saved top was
+    np.testing.assert_array_equal(out, 32 | 20 << 8 | 20 << 16)
+    with pytest.raises(EmulatorError, match=r"alloca at PTX line \d+ by block \(0, 0, 0\) thread \(0, 0, 0\) needs "
+                                            r"more than the emulator's 4096-byte arena"):
+        emulate(kernel("alloca.u64 %rd5, 5000, 8;"), "k", grid=1, block=1,
+                args=[out, np.zeros(2, np.uint32), np.int32(2)])

@@ -3,10 +3,11 @@
 // device), cooperative_groups::memcpy_async into dynamic shared memory, 64-bit bit intrinsics, shuffles of
 // double and long long, a struct returned by a __noinline__ function, __syncthreads_count/_and/_or,
 // cub::BlockMergeSort (which reads shared memory it never wrote, and discards it) and a planted bug that
-// reads never-written shared memory and stores it.
+// reads never-written shared memory and stores it, alloca in a loop.
 // Our own code (tests/emulator/test_emu_everyday.py); sm_80 and sm_90 only (the -G build of the libcu++
 // complex and memcpy_async code is 25,000 lines).
 #include <climits>
+#include <cuda_runtime.h>
 #include <cooperative_groups.h>
 #include <cooperative_groups/memcpy_async.h>
 #include <cub/block/block_merge_sort.cuh>
@@ -141,4 +142,19 @@ extern "C" __global__ void shifted_stage(const int* x, int* out, int n) {
     stage[threadIdx.x] = i < n ? x[i] : 0;
     __syncthreads();
     if (i < n) out[i] = stage[threadIdx.x + 1];
+}
+
+// alloca: a per-thread scratch block sized by the data, allocated in each round of a loop (nvcc saves and
+// restores the stack around it), filled and read backwards.
+extern "C" __global__ void alloca_rounds(const int* x, int* out, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int acc = 0;
+    for (int round = 0; round < 3; ++round) {
+        int m = 1 + ((x[i] >> (3 * round)) & 7);
+        int* buf = static_cast<int*>(alloca(m * sizeof(int)));
+        for (int k = 0; k < m; ++k) buf[k] = x[i] * (k + round);
+        for (int k = 0; k < m; ++k) acc += buf[m - 1 - k] ^ k;
+    }
+    out[i] = acc;
 }
