@@ -39,6 +39,7 @@ SPECIALS = ("%tid.x", "%tid.y", "%tid.z", "%ntid.x", "%ntid.y", "%ntid.z", "%cta
             *(f"%envreg{i}" for i in range(32)),
             *(f"%{r}.{a}" for r in ("cluster_ctaid", "cluster_nctaid", "clusterid", "nclusterid") for a in "xyz"),
             "%cluster_ctarank", "%cluster_nctarank", "%is_explicit_cluster")
+ALLOCA_BYTES = 4096  # each thread's arena for alloca (dynamic stack allocation); past it is a refusal
 SPECIAL_TYPE = {s: special_type(s) for s in SPECIALS}  # the specials the emulator implements
 # time: the step counter (%clock, %clock64, %clock_hi) and nanoseconds = steps (%globaltimer*)
 DYNAMIC_SPECIALS = {"%clock": (0, 32), "%clock64": (0, 64), "%clock_hi": (32, 32), "%globaltimer": (0, 64),
@@ -105,6 +106,11 @@ class Ctx:
         self.regs: dict[str, tuple[int, str]] = {}
         self.dtypes: list[np.dtype] = []
         for r in kernel.regs:
+            if r.type not in V.TYPES:
+                raise EmulatorError(f"register '{r.name.split('$')[0]}' of type .{r.type} is not supported by the emulator"
+                                    + (" (128-bit values: mov.b128 and sm_90's atom.exch/atom.cas.b128, what nvcc "
+                                       "emits for atomicExch/atomicCAS on a 16-byte type)" if r.type == "b128" else ""),
+                                    r.span, hint="registers are modelled up to 64 bits")
             names = [f"{r.name}{i}" for i in range(r.count)] if r.count else [r.name]
             for n in names:
                 if n not in self.regs:

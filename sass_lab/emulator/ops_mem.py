@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import ir
 from . import values as V
-from .decode import BUILDERS, Ctx, builder, split_mods
+from .decode import ALLOCA_BYTES, BUILDERS, Ctx, builder, split_mods
 from .machine import CONST_WINDOW, LOCAL_WINDOW, PARAM_WINDOW, SHARED_WINDOW, SHIFT, UVIEW, WINDOW_SIZE
 
 SPACES = ("global", "shared", "local", "param", "const")
@@ -619,7 +619,6 @@ def alloca(ctx: Ctx, ins: ir.Instr):
     its static frame; more is refused at run time, naming the thread); ``stacksave``/``stackrestore`` read
     and reset the arena's top. ``p`` is a local-space address, as on the GPU (nvcc applies ``cvta.local``)."""
     from ..errors import EmulatorError
-    from .program import ALLOCA_BYTES
 
     base = ctx.layout.alloca_base
     types, _mods = split_mods(ins.mods)

@@ -30,11 +30,23 @@ from . import (  # noqa: F401
     ops_wmma,
 )
 from . import values as V
-from .decode import BARRIER, BRANCH, BRX, BUILDERS, EXIT, NORMAL, SYNC, Ctx, Layout, Op, Program, Sync
+from .decode import (
+    ALLOCA_BYTES,
+    BARRIER,
+    BRANCH,
+    BRX,
+    BUILDERS,
+    EXIT,
+    NORMAL,
+    SYNC,
+    Ctx,
+    Layout,
+    Op,
+    Program,
+    Sync,
+)
 from .inline import inline_calls
 from .ptx import BranchTargets, parse_ptx
-
-ALLOCA_BYTES = 4096  # each thread's arena for alloca (dynamic stack allocation); past it is a refusal
 
 
 def _align(n: int, a: int) -> int:
@@ -293,6 +305,12 @@ def program(ptx: str, kernel: str) -> Program:
         if k.name == kernel:
             if not k.entry:
                 raise EmulatorError(f"'{kernel}' is a .func, not a kernel (.entry)", k.span)
-            return replace(build(module, k), machine=machine_of(ptx))
+            try:
+                return replace(build(module, k), machine=machine_of(ptx))
+            except EmulatorError:
+                raise
+            except Exception as e:  # an emulator bug: a refusal that says so, never a traceback
+                raise EmulatorError(f"internal emulator error while decoding '{kernel}': {type(e).__name__}: {e}",
+                                    k.span, hint="please report it with the PTX") from e
     names = ", ".join(k.name for k in module.kernels if k.entry) or "(none)"
     raise EmulatorError(f"no kernel '{kernel}' in the PTX", hint=f"kernels: {names}")

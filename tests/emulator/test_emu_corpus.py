@@ -552,6 +552,7 @@ REFUSED = {  # (build, kernel): what the decode-time refusal must name
     **{(f"training.{b}", "device_heap"): "the device heap" for b in ("sm_80", "sm_90", "sm_80.fast", "sm_90.fast")},
     **{(f"wild.{b}", "tree_depth"): "recursion is not supported" for b in ("sm_80", "sm_90", "sm_90.G")},
     **{(f"wild.{b}", "virtual_area"): "indirect calls are not supported" for b in ("sm_80", "sm_90", "sm_90.G")},
+    ("everyday.sm_90", "exchange128"): "of type .b128 is not supported",
 }
 
 

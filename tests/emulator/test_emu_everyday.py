@@ -1,7 +1,7 @@
 """corpus/everyday.cu (our own) against numpy: a __grid_constant__ table, cuda::std::complex products and
 quotients, signed __int128 division, long double, cooperative_groups::memcpy_async, 64-bit bit intrinsics,
 shuffles of double and long long, a struct returned by a __noinline__ function, __syncthreads_count/and/or,
-cub's BlockMergeSort, a planted uninit-shared bug, alloca.
+cub's BlockMergeSort, a planted uninit-shared bug, alloca, 128-bit atomics (refused).
 Integer results are exact; complex results within the tolerance their few roundings allow."""
 
 from __future__ import annotations
@@ -216,3 +216,22 @@ def test_alloca_stacksave_stackrestore_and_the_arena_limit():
                                             r"more than the emulator's 4096-byte arena"):
         emulate(kernel("alloca.u64 %rd5, 5000, 8;"), "k", grid=1, block=1,
                 args=[out, np.zeros(2, np.uint32), np.int32(2)])
+
+
+def test_128_bit_atomics_are_refused_with_the_reason():
+    ptx = (CORPUS / "everyday.sm_90.ptx").read_text()
+    args = [np.zeros((4, 2), np.int64), np.zeros((8, 2), np.int64), np.zeros((8, 2), np.int64), np.int32(8)]
+    with pytest.raises(EmulatorError, match=r"register '%dst' of type \.b128 is not supported by the emulator "
+                                            r"\(128-bit values: mov\.b128 and sm_90's atom\.exch/atom\.cas\.b128"):
+        emulate(ptx, "exchange128", grid=1, block=8, args=args)
+
+
+def test_an_unexpected_error_while_decoding_is_a_refusal_that_says_so(monkeypatch):
+    from sass_lab.emulator import program as prog
+
+    def broken(module, kernel):
+        raise KeyError("boom")
+    monkeypatch.setattr(prog, "build", broken)
+    ptx = (CORPUS / "everyday.sm_80.ptx").read_text()
+    with pytest.raises(EmulatorError, match=r"internal emulator error while decoding 'alloca_rounds': KeyError"):
+        prog.program.__wrapped__(ptx, "alloca_rounds")

@@ -158,3 +158,15 @@ extern "C" __global__ void alloca_rounds(const int* x, int* out, int n) {
     }
     out[i] = acc;
 }
+
+// sm_90's 128-bit atomics (atomicExch on a 16-byte struct: atom.exch.b128 through .b128 registers): refused.
+struct __align__(16) Pair {
+    long long key, value;
+};
+
+extern "C" __global__ void exchange128(Pair* slots, const Pair* in, Pair* old, int n) {
+#if __CUDA_ARCH__ >= 900
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) old[i] = atomicExch(&slots[i % 4], in[i]);
+#endif
+}
