@@ -78,7 +78,11 @@ def ldmatrix(ctx: Ctx, ins: ir.Instr):
         wl = st.all_lanes if gm is None else (warps[:, None] * 32 + t).ravel()
         keep = slice(None) if len(wl) == len(lanes) else gm[wl]
         for i, p in enumerate(puts):
-            p(st, wl[keep], m[:, i].reshape(-1)[keep])
+            v = m[:, i].reshape(-1)
+            if gm is None:  # the whole wave: its own lane array, so the register is replaced whole
+                p(st, st.all_lanes, v)
+            else:
+                p(st, wl[keep], v[keep])
     return h
 
 

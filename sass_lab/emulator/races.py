@@ -26,6 +26,7 @@ TID_BITS, BIAS, CODE_MASK = 11, 8, (1 << 11) - 1
 WEP_SHIFT, BEP_SHIFT, EP_MASK = 11, 31, (1 << 20) - 1
 SEVERAL_WARPS, ATOMIC, WARP_GROUP = -2, -3, 1024
 LOG_LIMIT = 1 << 22
+MERGE_SKIP = True  # a read merged over reader stamps of other epochs only is its own stamp (False: the formula)
 PAGE_SHIFT = 8  # a page of 256 tracking units: the summaries the row paths consult before any stamp
 SEEN_VIEW = {2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
 SEEN_FILL = {2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
@@ -341,7 +342,8 @@ class RaceTracker:
             self._merge_reads(uu, me)
         self.log = keep
         self.log_len = sum(len(c[0]) for c in keep)
-        self.log_pages = {k: v for k, v in self.log_pages.items() if any(v[0] is c[0] for c in keep)}
+        ids = {id(c[0]) for c in keep}  # (an entry holds its units: no other array has its id meanwhile)
+        self.log_pages = {k: v for k, v in self.log_pages.items() if k in ids}
 
     def _near(self, only: np.ndarray):
         """A test of logged reads: may one of the chunk's reads touch a unit of ``only``? (Per page of units:
@@ -420,6 +422,8 @@ def _lane_of(chunk, st) -> np.ndarray:
 def _merge(r, me):
     """Reader stamp after the read ``me`` given the earlier reader stamp ``r`` (elementwise)."""
     same_b = (r >> BEP_SHIFT) == (me >> BEP_SHIFT)
+    if MERGE_SKIP and not same_b.any():  # every earlier reader stamp is of another block epoch: the read's own
+        return me
     pc, mc = code(r), code(me)
     pw, mw = warp_of(pc), mc >> 5
     keep_me = ~same_b | (pc == mc) | ((pw == mw) & (wep(r) != wep(me)))

@@ -280,6 +280,30 @@ def test_fold_of_the_units_a_write_touches_matches_unit_by_unit_selection():
             assert a[2] == b[2]
 
 
+def test_read_merge_over_other_epochs_is_the_merge_formula(monkeypatch):
+    """The reader-stamp merge's skip (no earlier stamp of the read's block epoch) against the formula, on
+    random stamps: never read, single threads, warp groups, several warps, atomics, some epochs equal."""
+    rng = np.random.default_rng(14)
+
+    def stamps(k, beps):
+        kind = rng.integers(0, 4, k)
+        code = np.select([kind == 0, kind == 1, kind == 2], [rng.integers(0, 1024, k), 1024 + rng.integers(0, 32, k),
+                                                              races.SEVERAL_WARPS], races.ATOMIC)
+        s = (rng.choice(beps, k) << races.BEP_SHIFT) | (rng.integers(0, 4, k) << races.WEP_SHIFT) | (code + races.BIAS)
+        return np.where(rng.random(k) < 0.1, -1, s)
+
+    for trial in range(40):
+        k = int(rng.integers(1, 300))
+        me = (rng.integers(2, 4, k) << races.BEP_SHIFT) | (rng.integers(0, 4, k) << races.WEP_SHIFT) | \
+            (rng.integers(0, 1024, k) + races.BIAS)
+        r = stamps(k, [0, 1] if trial % 2 else [0, 1, 2, 3])  # odd trials: every earlier stamp older
+        got = {}
+        for skip in (True, False):
+            monkeypatch.setattr(races, "MERGE_SKIP", skip)
+            got[skip] = races._merge(r, me)
+        np.testing.assert_array_equal(got[True], got[False])
+
+
 # ------------------------------------------------------------------ async copies: nothing in flight
 
 
