@@ -18,7 +18,8 @@ above its thread's mark. Waits further back than the ring holds count as complet
 
 A wait also clears the tags of the copies it completed (``sweep``: the units written by copies since the
 last sweep, looked up once), so an access whose units all have tag 0 needs no further lookup: the common
-case of a pipeline reading the stages it has waited for.
+case of a pipeline reading the stages it has waited for. Copies also come in *rounds*, a new one each
+time nothing is in flight: a page of units last copied into in an earlier round needs no lookup at all.
 """
 
 from __future__ import annotations

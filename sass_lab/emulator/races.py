@@ -16,6 +16,11 @@ folded into the reader stamps lazily: a write folds only the logged reads of the
 per-unit generation byte says whether there can be any), so double-buffered kernels that read one
 buffer and fill the other never fold; a barrier of every block drops the log, and past ``limit``
 entries it is folded chunk by chunk.
+
+Aligned rows of 2, 4 or 8 units (ldmatrix, vector accesses, 8/16-byte copies) take row paths. Per page
+of 256 units the tracker keeps upper bounds of the block epochs of the write and folded read stamps in
+it: a row whose page holds no stamp of the lane's own epoch needs no look at its stamps. One byte per
+unit says whether it was ever written.
 """
 
 from __future__ import annotations
