@@ -40,6 +40,12 @@ MEMORY_BUDGET = 1 << 28  # bytes of local or shared memory per wave
 CG_SCRATCH_BYTES = 288
 
 
+SPIN_HINT = ("this kernel uses a cooperative-groups tile wider than a warp, whose barrier spins on a word in "
+             "reserved shared memory until the tile's other warps arrive; the emulator runs the lowest PC first, "
+             "so where the spin loop lies before the code the other warps must run (as in -G builds), it never "
+             "ends. An endless loop of the kernel's own is the other possibility; raise max_steps for long kernels")
+
+
 def cg_scratch_offset(reserved_begin: int) -> int:
     """%reserved_smem_offset_1: the start of cooperative groups' scratch (16-byte aligned, in the reserved region)."""
     return (reserved_begin + 15) // 16 * 16
@@ -188,7 +194,8 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
                 ins = prog.instrs[pc]
                 raise EmulatorError(f"'{prog.name}' ran past max_steps={max_steps} (PTX line "
                                     f"{ins.span.line if ins.span else '?'}: {ins.name})", ins.span,
-                                    hint="an endless loop? raise max_steps for long kernels")
+                                    hint=SPIN_HINT if prog.cg_scratch else
+                                    "an endless loop? raise max_steps for long kernels")
             g = op.guard
             p = None
             if g >= 0:

@@ -30,7 +30,7 @@ def ptx(request):
 
 
 @pytest.fixture(params=BUILDS[:2])
-def ptx_o3(request):  # the optimised builds only (kernels whose -G code is slow to emulate)
+def ptx_o3(request):  # the optimised builds only
     return _ptx(request.param)
 
 
@@ -61,6 +61,7 @@ def test_tile_ranks_dynamic_and_static_tiles(ptx, tile, n, grid, block):
 
 @pytest.mark.parametrize("n, grid, block", [(300, 3, 128), (64, 1, 64)])
 def test_tile64_values_exact_without_checks_and_refused_with_them(ptx_o3, n, grid, block):
+    """The optimised builds: the -G build's spin loop cannot be scheduled (the last test of this file)."""
     x = rng(n).integers(-1000, 1000, n).astype(np.int32)
     s, m = np.full(n, -7, np.int32), np.full(n, -7, np.int32)
     emulate(ptx_o3, "tile64_sum", grid=grid, block=block, args=[x, s, m, np.int32(n)], check=False)
@@ -90,19 +91,19 @@ def _warp_sums(x, grid, block):
 
 
 @pytest.mark.parametrize("n, grid, block", [(250, 3, 96), (100, 2, 64)])
-def test_full_mask_shuffle_reduction_in_whole_warps(ptx_o3, n, grid, block):
+def test_full_mask_shuffle_reduction_in_whole_warps(ptx, n, grid, block):
     x = (rng(n).integers(-40, 41, n) * 0.25).astype(np.float32)
     out = np.full(grid * block // 32, np.nan, np.float32)
-    emulate(ptx_o3, "warp_sum_full_mask", grid=grid, block=block, args=[x, out, np.int32(n)])
+    emulate(ptx, "warp_sum_full_mask", grid=grid, block=block, args=[x, out, np.int32(n)])
     np.testing.assert_array_equal(out, _warp_sums(x, grid, block))
 
 
 @pytest.mark.parametrize("block", [48, 100])
-def test_full_mask_shuffle_from_a_missing_lane_is_a_finding(ptx_o3, block):
+def test_full_mask_shuffle_from_a_missing_lane_is_a_finding(ptx, block):
     n, grid = 2 * block, 2
     x = np.ones(n, np.float32)
     out = np.zeros(grid * ((block + 31) // 32), np.float32)
-    rep = emulate(ptx_o3, "warp_sum_full_mask", grid=grid, block=block, args=[x, out, np.int32(n)], check=False)
+    rep = emulate(ptx, "warp_sum_full_mask", grid=grid, block=block, args=[x, out, np.int32(n)], check=False)
     kinds = {f.kind for f in rep.findings}
     assert kinds == {"shfl-source"}, rep.findings
     f = rep.findings[0]
@@ -121,10 +122,10 @@ def test_ballot_mask_reduction_in_partial_warps_is_clean(ptx, n, grid, block):
 
 
 @pytest.mark.parametrize("n, grid, block", [(140, 3, 48), (16, 1, 16)])
-def test_half_warp_butterflies_in_partial_warps_are_clean(ptx_o3, n, grid, block):
+def test_half_warp_butterflies_in_partial_warps_are_clean(ptx, n, grid, block):
     x = rng(n).integers(-99, 100, n).astype(np.int32)
     out = np.full(n, -7, np.int32)
-    emulate(ptx_o3, "half_warp_xor", grid=grid, block=block, args=[x, out, np.int32(n)])
+    emulate(ptx, "half_warp_xor", grid=grid, block=block, args=[x, out, np.int32(n)])
     ref = _padded(x, grid * block).reshape(-1, 16).max(axis=1)
     np.testing.assert_array_equal(out, ref[np.arange(n) // 16])
 
@@ -133,11 +134,11 @@ def test_half_warp_butterflies_in_partial_warps_are_clean(ptx_o3, n, grid, block
 
 
 @pytest.mark.parametrize("n, grid, block, bins", [(600, 2, 128, 7), (90, 1, 64, 3)])
-def test_vector_and_half_atomics(ptx_o3, n, grid, block, bins):
+def test_vector_and_half_atomics(ptx, n, grid, block, bins):
     x = (rng(n).integers(-2, 3, n) * 0.5).astype(np.float32)  # sums exact in f32, f16 and bf16, any order
     acc2, acc4 = np.zeros((bins, 2), np.float32), np.zeros((bins, 4), np.float32)
     h, b = np.zeros(bins, np.float16), np.zeros(bins, np.uint16)
-    emulate(ptx_o3, "vector_atomics", grid=grid, block=block, args=[x, acc2, acc4, h, b, np.int32(n), np.int32(bins)])
+    emulate(ptx, "vector_atomics", grid=grid, block=block, args=[x, acc2, acc4, h, b, np.int32(n), np.int32(bins)])
     s = np.bincount(np.arange(n) % bins, weights=x.astype(np.float64), minlength=bins)
     c = np.bincount(np.arange(n) % bins, minlength=bins).astype(np.float64)
     np.testing.assert_array_equal(acc2, np.stack([s, 2 * s], 1).astype(np.float32))
@@ -151,14 +152,14 @@ def test_vector_and_half_atomics(ptx_o3, n, grid, block, bins):
 
 
 @pytest.mark.parametrize("n, grid, block", [(200, 2, 128), (45, 1, 64)])
-def test_reduce_sync_and_match_all(ptx_o3, n, grid, block):
+def test_reduce_sync_and_match_all(ptx, n, grid, block):
     r = rng(n)
     x = r.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
     same = (np.arange(n) // 32) % 2 == 0  # even warps: one key (the top nibble) for all lanes
     x[same] = (x[same] & 0x0FFFFFFF) | 0x30000000
     red = np.zeros(8 * ((n + 31) // 32), np.uint32)
     pred, amask = np.full(n, -7, np.int32), np.zeros(n, np.uint32)
-    emulate(ptx_o3, "reduce_match", grid=grid, block=block, args=[x, red, pred, amask, np.int32(n)])
+    emulate(ptx, "reduce_match", grid=grid, block=block, args=[x, red, pred, amask, np.int32(n)])
     for w in range((n + 31) // 32):
         v = x[32 * w:32 * w + 32]
         m = np.uint32((1 << len(v)) - 1)
@@ -175,7 +176,7 @@ def test_reduce_sync_and_match_all(ptx_o3, n, grid, block):
 
 
 @pytest.mark.parametrize("rows, grid, block", [(300, 3, 128), (7, 1, 128)])
-def test_affine4_ldg_int4_float4_and_struct_by_value(ptx_o3, rows, grid, block):
+def test_affine4_ldg_int4_float4_and_struct_by_value(ptx, rows, grid, block):
     r = rng(rows)
     x = r.standard_normal((rows, 4)).astype(np.float32)
     keys = r.integers(-(1 << 31), 1 << 31, (rows, 4), dtype=np.int64).astype(np.int32)
@@ -187,7 +188,7 @@ def test_affine4_ldg_int4_float4_and_struct_by_value(ptx_o3, rows, grid, block):
     p.update({48: np.int32(rows), 56: scale})
     y = np.full((rows, 4), np.nan, np.float32)
     ks = np.zeros(rows, np.int32)
-    emulate(ptx_o3, "affine4", grid=grid, block=block, args=[x, keys, y, ks, p])
+    emulate(ptx, "affine4", grid=grid, block=block, args=[x, keys, y, ks, p])
     sign = np.array([1, -1, 1, -1], np.float64)[:, None]
     W = w.astype(np.float64)[[0, 0, 1, 1]] * sign
     ref = (x.astype(np.float64) @ W.T + bias) * scale[:, None]
@@ -197,10 +198,10 @@ def test_affine4_ldg_int4_float4_and_struct_by_value(ptx_o3, rows, grid, block):
 
 
 @pytest.mark.parametrize("n, grid, block", [(16 * 40 + 5, 2, 32), (16, 1, 32)])
-def test_local_array_insertion_sort_and_histogram(ptx_o3, n, grid, block):
+def test_local_array_insertion_sort_and_histogram(ptx, n, grid, block):
     x = rng(n).integers(-50, 50, n).astype(np.int32)
     sorted_, hist = np.full(n, -7, np.int32), np.full(((n + 15) // 16) * 8, -7, np.int32)
-    emulate(ptx_o3, "local_sort16", grid=grid, block=block, args=[x, sorted_, hist, np.int32(n)])
+    emulate(ptx, "local_sort16", grid=grid, block=block, args=[x, sorted_, hist, np.int32(n)])
     for t in range((n + 15) // 16):
         c = x[16 * t:16 * t + 16]
         np.testing.assert_array_equal(sorted_[16 * t:16 * t + 16], np.sort(c))
@@ -233,7 +234,7 @@ def test_switch_vm(ptx, n, grid, block):
 
 
 @pytest.mark.parametrize("n, grid, block", [(300, 2, 160), (5, 1, 32)])
-def test_int64_division_modulo_and_int128_products(ptx_o3, n, grid, block):
+def test_int64_division_modulo_and_int128_products(ptx, n, grid, block):
     r = rng(n)
     a = r.integers(-(1 << 63), (1 << 63) - 1, n, dtype=np.int64)
     b = r.integers(-(1 << 63), (1 << 63) - 1, n, dtype=np.int64)
@@ -242,7 +243,7 @@ def test_int64_division_modulo_and_int128_products(ptx_o3, n, grid, block):
     b[(a == -(1 << 63)) & (b == -1)] = 3
     q, rem = np.zeros(n, np.int64), np.zeros(n, np.int64)
     uq, ur, hi, mm = (np.zeros(n, np.uint64) for _ in range(4))
-    emulate(ptx_o3, "int64_math", grid=grid, block=block, args=[a, b, q, rem, uq, ur, hi, mm, np.int32(n)])
+    emulate(ptx, "int64_math", grid=grid, block=block, args=[a, b, q, rem, uq, ur, hi, mm, np.int32(n)])
     for i, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
         tq = abs(x) // abs(y) * (1 if (x < 0) == (y < 0) else -1)
         ux, uy = x % (1 << 64), y % (1 << 64)
@@ -270,10 +271,10 @@ def _maxabs_scan(v):
 
 
 @pytest.mark.parametrize("n, grid, block", [(250, 2, 128), (40, 1, 128)])
-def test_cub_warp_scan_and_reduce_with_a_custom_operator(ptx_o3, n, grid, block):
+def test_cub_warp_scan_and_reduce_with_a_custom_operator(ptx, n, grid, block):
     x = rng(n).integers(-60, 60, n).astype(np.int32)  # many ties in |x|: the leftmost wins
     scan, wmax = np.full(n, -7, np.int32), np.full((n + 31) // 32, -7, np.int32)
-    emulate(ptx_o3, "cub_warp_maxabs", grid=grid, block=block, args=[x, scan, wmax, np.int32(n)])
+    emulate(ptx, "cub_warp_maxabs", grid=grid, block=block, args=[x, scan, wmax, np.int32(n)])
     xp = _padded(x, grid * block).reshape(-1, 32)
     ref_scan = np.array([s for w in xp for s in _maxabs_scan(w)], np.int32)[:n]
     np.testing.assert_array_equal(scan, ref_scan)
@@ -281,11 +282,11 @@ def test_cub_warp_scan_and_reduce_with_a_custom_operator(ptx_o3, n, grid, block)
 
 
 @pytest.mark.parametrize("n", [256 * 3 - 37, 256])
-def test_cub_block_load_store_transpose_and_histogram(ptx_o3, n):
+def test_cub_block_load_store_transpose_and_histogram(ptx, n):
     grid = (n + 255) // 256
     x = rng(n).integers(-(1 << 20), 1 << 20, n).astype(np.int32)
     out, hist = np.full(n, -7, np.int32), np.zeros(64, np.uint32)
-    emulate(ptx_o3, "cub_load_store_hist", grid=grid, block=64, args=[x, out, hist, np.int32(n)])
+    emulate(ptx, "cub_load_store_hist", grid=grid, block=64, args=[x, out, hist, np.int32(n)])
     xp = _padded(x, grid * 256)
     np.testing.assert_array_equal(out, xp.reshape(-1, 4)[:, ::-1].reshape(-1)[:n])
     ref = np.bincount(x & 63, minlength=64)
@@ -355,3 +356,13 @@ def test_carry_flag_after_a_subtraction_is_one_minus_borrow():
     # 0 - 1 borrows (CF 0), 1 - 1 and 7 - 1 do not (CF 1); 0 + 0xFFFFFFFF leaves CF 0 (subc: 5 - 2 - 1),
     # 1 + 0xFFFFFFFF and 7 + 0xFFFFFFFF carry (subc: 5 - 2)
     np.testing.assert_array_equal(out, [0 | 2 << 8, 1 | 3 << 8, 1 | 3 << 8])
+
+
+def test_a_wide_tile_barrier_that_cannot_be_scheduled_says_why():
+    """In the -G build the 64-thread tile's spin loop lies before the code the other warp must run: the
+    min-PC scheduler never leaves it, and the step limit's error names that instead of a silent hang."""
+    x = np.arange(64, dtype=np.int32)
+    with pytest.raises(EmulatorError, match=r"ran past max_steps=20000") as e:
+        emulate(_ptx("sm_90.G"), "tile64_sum", grid=1, block=64, args=[x, x.copy(), x.copy(), np.int32(64)],
+                check=False, max_steps=20_000)
+    assert "barrier spins on a word in reserved shared memory" in e.value.hint
