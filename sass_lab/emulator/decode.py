@@ -191,9 +191,9 @@ class Ctx:
                     "%aggr_smem_size", "%current_graph_exec"):
                 raise self.error(f"special register '{name}' is not modelled by the emulator",
                                  hint="supported: %reserved_smem_offset_begin/end/cap and %reserved_smem_offset_1 "
-                                      "(where cooperative groups keep their multi-warp scratch); the PTX ISA gives "
-                                      "the other per-index offsets no meaning beyond 'reserved for NVIDIA system "
-                                      "software', and no performance counters or graph handles are modelled")
+                                      "(where cooperative groups keep their multi-warp scratch); what the other "
+                                      "per-index offsets of the system's reserved region hold is not documented, and "
+                                      "no performance counters or graph handles are modelled")
             if self.is_symbol(name):
                 c = V.const(self.address_of(name), dt)
                 return lambda st: c

@@ -78,7 +78,7 @@ def test_per_index_reserved_offsets_other_than_cgs_are_refused_with_the_reason()
     ptx = _ptx("sm_90").replace("%reserved_smem_offset_1", "%reserved_smem_offset_0")
     with pytest.raises(EmulatorError, match=r"'%reserved_smem_offset_0' is not modelled") as e:
         emulate(ptx, "tile64_sum", grid=1, block=64, args=[np.zeros(64, np.int32)] * 3 + [np.int32(64)])
-    assert "reserved for NVIDIA system software" in e.value.hint
+    assert "what the other per-index offsets of the system's reserved region hold is not documented" in e.value.hint
 
 
 # ------------------------------------------------------------------------------ partial warps
