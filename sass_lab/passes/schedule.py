@@ -16,6 +16,7 @@ over the limit, an order with a lower peak is taken even if it costs cycles.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from .budget import schedule_limit
 from .dag import Dag, build_dag
 from .defuse import DefUse
 from .latency import check_table, latency
-from .liveness import Flow, flow, pressure_of, reg_units
+from .liveness import Flow, flow, pressure_of
 from .runpressure import RunPressure, run_pressure
 
 _FIXED = frozenset({"setmaxnreg", "griddepcontrol", "nanosleep", "pmevent", "brkpt", "trap", "exit",
@@ -104,11 +105,22 @@ def is_boundary(st: Stmt) -> bool:
     """Statements that split a region and never move."""
     if not isinstance(st, Instr):
         return True
-    if is_branch(st) or is_barrier(st) or st.opcode in _FIXED:
+    if _fixed_shape(st.opcode, st.mods):
         return True
-    if st.opcode == "cp" and any(m in ("commit_group", "wait_group", "wait_all") for m in st.mods):
+    for o in st.operands:  # reading a clock: the instruction marks a point in time
+        if isinstance(o, Special) and o.name in CLOCKS:
+            return True
+    return False
+
+
+@functools.cache
+def _fixed_shape(opcode: str, mods: tuple[str, ...]) -> bool:
+    """Whether every instruction with this opcode and these modifiers is a boundary (branches,
+    barriers and the other fixed points depend on nothing else)."""
+    probe = Instr(opcode, mods, ())
+    if is_branch(probe) or is_barrier(probe) or opcode in _FIXED:
         return True
-    return any(isinstance(o, Special) and o.name in CLOCKS for o in st.operands)
+    return opcode == "cp" and any(m in ("commit_group", "wait_group", "wait_all") for m in mods)
 
 
 def simulate(dag: Dag, order: Sequence[int]) -> int:
@@ -294,7 +306,7 @@ _MEMO: dict[tuple, list[tuple[int | None, int | None, tuple[int, ...], _Run]]] =
 _MEMO_MAX = 512
 
 
-def _memo_run(run: list[Instr], table: Mapping[str, int], du: DefUse, aware: bool, into, out,
+def _memo_run(run: list[Instr], table: Mapping[str, int], du: DefUse, fl: Flow | None, before: int, after: int,
               types: dict[str, str] | None, limit: int | None) -> _Run:
     """:func:`_schedule_run`, remembered by the run's content: a tuning sweep compiles the same
     region again and again (the SGEMM's 64 candidates have 8 distinct runs among 256), and a run's
@@ -303,15 +315,22 @@ def _memo_run(run: list[Instr], table: Mapping[str, int], du: DefUse, aware: boo
     through). A result the limit did not decide (``_Run.same_from``) serves every limit from that
     figure up. The result is kept as a permutation, applied to this run's objects."""
     key: tuple = (tuple(run), tuple(sorted(table.items())))
-    if aware:  # the pressure model sees the run's own registers and the units merely passing through
-        used = {r.name for x in run for part in du(x) for r in part}
-        through = sum(reg_units(types.get(n, "b32")) for n in out if n not in used)
-        key += (into & used, out & used, through, tuple(sorted((n, types.get(n)) for n in used)))
+    if fl is not None:  # the pressure model sees the run's own registers and the units merely passing through
+        regs = fl.regs
+        used_bits = 0
+        for x in run:
+            d, u = du.masks(x)
+            used_bits |= d | u
+        into_bits, out_bits = fl.live_after[before], fl.live_after[after]  # what occupies registers around it
+        used = regs.decode(used_bits)
+        key += (regs.decode(into_bits & used_bits), regs.decode(out_bits & used_bits),
+                regs.count(out_bits & ~used_bits), tuple(sorted((n, types.get(n)) for n in used)))
     seen = _MEMO.get(key)
     for at, frm, perm, r in seen or ():
         if at == limit or (frm is not None and limit is not None and limit >= frm):
             return _Run([run[j] for j in perm], *(getattr(r, f) for f in _Run.__slots__[1:]))
-    model = run_pressure(run, du, into, out, types) if aware else None
+    model = run_pressure(run, du, fl.regs.decode(into_bits), fl.regs.decode(out_bits), types) \
+        if fl is not None else None
     r = _schedule_run(run, table, du, model, limit)
     pos = {id(x): j for j, x in enumerate(run)}
     if len(_MEMO) >= _MEMO_MAX:
@@ -367,11 +386,8 @@ def schedule_with_flow(kernel: Kernel, latencies: Mapping[str, int] | None = Non
                 run.append(st)
                 continue
             if run:
-                into = out = None
-                if aware:
-                    into = fl.regs.decode(fl.live_after[start - 1])
-                    out = fl.regs.decode(fl.live_after[start + len(run) - 1])
-                r = _memo_run(run, table, du, aware, into, out, types, limit)
+                r = _memo_run(run, table, du, fl if aware else None, start - 1, start + len(run) - 1, types,
+                              limit)
                 if same_from is not None:
                     same_from = None if r.same_from is None else max(same_from, r.same_from)
                 moved += sum(x is not y for x, y in zip(r.order, run))
