@@ -101,6 +101,7 @@ def kernel_ptx_lines(ptx: str, name: str) -> list[str]:
     return body
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a sweep's candidates share most of their lines
 def _is_instr(code: str) -> bool:
     s = code.strip()
     if not s or s in ("{", "}") or s.startswith((".", "//")):
@@ -110,6 +111,7 @@ def _is_instr(code: str) -> bool:
     return s.endswith(";")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _ptx_counts(code: str) -> tuple[int, int, int]:
     """(FFMA, tensor, global bytes) of one PTX instruction."""
     if ("fma" in code or "mad" in code) and _FFMA_RE.match(code):  # each pattern needs its word
