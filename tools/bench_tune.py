@@ -6,7 +6,8 @@
 Every sweep runs in a fresh Python process with a fresh results database and an empty cubin cache,
 so every candidate is really expanded, parsed, scheduled, emitted and compiled; the time is the
 ``tune()`` call (imports excluded) and the whole process. The variants run interleaved, repetition by
-repetition, so they share the machine's load: ``--compiler`` names the compilers to time (the ptxas
+repetition, so they share the machine's load (the last lines give this tree's cold wall as a ratio to
+the baseline's run by run: this host's speed drifts by several per cent over minutes): ``--compiler`` names the compilers to time (the ptxas
 command line in a subprocess, nvJitLink in the worker), ``--baseline DIR`` adds an older checkout of
 sass_lab (e.g. ``git worktree add /tmp/base <commit>``) run the same way, with each compiler. ``--warm`` adds one more
 sweep over the filled caches into a new results database (what a rerun costs: the cubins, and since
@@ -121,6 +122,11 @@ def main() -> None:
         if warms[name]:
             print(f"median warm sweep, {name}: {statistics.median(w for w, _ in warms[name]):.2f} s wall, "
                   f"{statistics.median(c for _, c in warms[name]):.2f} s CPU")
+    for c in a.compiler if a.baseline else ():  # the host's speed drifts: the ratio within a run is what compares
+        ours, base = times[f"{c} (this tree)"], times[f"{c} (baseline)"]
+        ratios = [x / y for x, y in zip(ours, base)]
+        print(f"{c}: this tree / baseline, cold wall, run by run: {', '.join(f'{r:.2f}' for r in ratios)} "
+              f"(median {statistics.median(ratios):.2f})")
 
 
 if __name__ == "__main__":
