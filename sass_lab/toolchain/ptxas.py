@@ -12,6 +12,13 @@ asked for the signal), so the kernel kills ptxas when the thread that started it
 ``kill -9``. That keeps ``subprocess`` on its ``vfork`` path: a ``preexec_fn`` makes it ``fork`` a
 big tuning worker (copying its page tables) and take a copy-on-write fault on every page the worker
 writes afterwards, ~10 ms per compile. Without setpriv the ``preexec_fn`` does the same job.
+
+Its heap: ptxas grows its heap a few 4 KiB pages at a time (about 7,500 page faults for an SGEMM
+candidate). It runs with ``GLIBC_TUNABLES`` (:data:`HEAP_TUNABLES`) asking glibc to grow the heap in
+256 MiB steps of transparent huge pages, big blocks included: ~600 page faults, 8-11 % less CPU per
+compile (measured on the 64 SGEMM candidates, interleaved), ~6 MB more resident memory, and the
+very same cubin bytes (malloc does not decide code). A ``GLIBC_TUNABLES`` of the caller's own is left
+as it is (set it empty to switch this off); without glibc or transparent huge pages it does nothing.
 """
 
 from __future__ import annotations
@@ -78,6 +85,17 @@ def _version(exe: str, size: int, mtime: int) -> str:
     return m.group(1) if m else "unknown"
 
 
+HEAP_TUNABLES = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=268435456:glibc.malloc.mmap_threshold=268435456"
+
+
+def ptxas_env() -> dict[str, str] | None:
+    """ptxas's environment: this process's with :data:`HEAP_TUNABLES` (None: inherit it unchanged,
+    when ``GLIBC_TUNABLES`` is already set)."""
+    if "GLIBC_TUNABLES" in os.environ:
+        return None
+    return {**os.environ, "GLIBC_TUNABLES": HEAP_TUNABLES}
+
+
 # Run as: sh -c GUARD CALLER_PID ptxas ARGS... (after setpriv set the parent-death signal).
 GUARD = '[ "$PPID" = "$0" ] || exit 125; exec "$@"'
 
@@ -131,7 +149,7 @@ def run_ptxas(ptx: str, arch: str, options: list[str], timeout: float | None) ->
         opts = [o.removeprefix("-Xptxas=") for o in options]
         cmd = [exe, f"-arch={arch}", "-O3", "-v", *opts, str(src), "-o", str(out)]
         try:
-            proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ptxas_env())
         except OSError as e:
             raise ToolchainError(f"cannot run ptxas: {e}", hint=f"command: {' '.join(cmd)}") from None
         try:

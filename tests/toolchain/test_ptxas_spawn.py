@@ -83,3 +83,40 @@ def test_a_ptxas_that_cannot_be_executed_is_a_toolchain_error(tmp_path, monkeypa
     monkeypatch.setenv("SASS_LAB_PTXAS", str(fake))
     with pytest.raises(ToolchainError, match="cannot run ptxas"):
         ptxas.run_ptxas(".version 9.0\n", "sm_90", [], timeout=30)
+
+
+RECORD = "#!/bin/sh\nprintf '%s' \"${{GLIBC_TUNABLES-unset}}\" > {out}\necho 'ptxas fatal : stand-in' >&2\nexit 1\n"
+
+
+@pytest.mark.parametrize("callers", [None, "", "glibc.malloc.check=0"])
+def test_ptxas_runs_with_the_heap_tunables_unless_the_caller_set_its_own(tmp_path, monkeypatch, callers):
+    out = tmp_path / "seen"
+    fake = tmp_path / "ptxas"
+    fake.write_text(RECORD.format(out=out))
+    fake.chmod(0o755)
+    monkeypatch.setenv("SASS_LAB_PTXAS", str(fake))
+    if callers is None:
+        monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    else:
+        monkeypatch.setenv("GLIBC_TUNABLES", callers)
+    cubin, _, err = ptxas.run_ptxas(".version 9.0\n", "sm_90", [], timeout=30)
+    assert cubin is None and "stand-in" in err
+    assert out.read_text() == (ptxas.HEAP_TUNABLES if callers is None else callers)
+
+
+def test_the_heap_tunables_change_no_cubin_byte(monkeypatch):
+    """Same PTX, ptxas with and without the tunables: the same bytes (SGEMM, the heaviest compile,
+    and a small kernel)."""
+    from pathlib import Path
+
+    from sass_lab.api import assemble_file
+
+    monkeypatch.delenv("SASS_LAB_PTXAS", raising=False)
+    kernels = Path(__file__).resolve().parents[2] / "sass_lab" / "kernels_asm"
+    for name in ("sgemm.sasm", "saxpy.sasm"):
+        ptx = assemble_file(kernels / name, "sm_90").ptx
+        monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+        tuned = ptxas.run_ptxas(ptx, "sm_90", [], timeout=120)[0]
+        monkeypatch.setenv("GLIBC_TUNABLES", "")
+        plain = ptxas.run_ptxas(ptx, "sm_90", [], timeout=120)[0]
+        assert tuned is not None and tuned == plain, name
