@@ -24,6 +24,18 @@ from .hopper import hopper, report_unfenced
 from .ops_mem import lanes_of
 
 UDT = {1: np.uint8, 2: np.uint16, 4: np.uint32}
+SHIFT = {1: 0, 2: 1, 4: 2}
+ROWS = True  # operands read as 16-byte rows, accumulators through strided views (False: per element, index arrays)
+
+
+def _rows16(addr: np.ndarray, eb: int) -> bool:
+    """Do the element addresses, in order, run through whole aligned 16-byte rows (K-major operands)?"""
+    a = addr.reshape(-1)
+    k = 16 // eb
+    if len(a) % k:
+        return False
+    a = a.reshape(-1, k)
+    return bool((a[:, 0] % 16 == 0).all() and (a == a[:, :1] + eb * np.arange(k)).all())
 
 
 def warpgroups(st, lanes: np.ndarray) -> np.ndarray:
@@ -148,10 +160,17 @@ def _mma_async(ctx: Ctx, ins: ir.Instr):
                 return None
             flat = st.sh_base[first[sel]][:, None, None] + addr[None]
             if st.races is not None:
-                st.races.read(flat.reshape(-1), eb, np.repeat(first[sel], addr.size))
+                if ROWS and _rows16(addr, eb):  # whole 16-byte rows in element order: one read of each row
+                    rows16 = flat.reshape(-1)[::16 // eb]
+                    st.races.read(rows16, 16, np.repeat(first[sel], len(rows16) // len(sel)))
+                else:
+                    st.races.read(flat.reshape(-1), eb, np.repeat(first[sel], addr.size))
             report_unfenced(st, flat.reshape(-1), first[sel], f"wgmma.mma_async operand {what}")
-            raw = st.shared[flat[..., None] + np.arange(eb)]
-            bits = np.ascontiguousarray(raw).view(UDT[eb]).reshape(flat.shape)
+            if ROWS:  # every element address is a multiple of its size (a descriptor's start is 16-byte aligned)
+                bits = np.take(st.shared[:len(st.shared) // eb * eb].view(UDT[eb]), flat >> SHIFT[eb])
+            else:
+                raw = st.shared[flat[..., None] + np.arange(eb)]
+                bits = np.ascontiguousarray(raw).view(UDT[eb]).reshape(flat.shape)
             out[sel] = decode(bits, shape.atype if what == "A" else shape.btype)
         return out
 
@@ -195,30 +214,65 @@ def _mma_async(ctx: Ctx, ins: ir.Instr):
         sd = np.broadcast_to(gsd(st), (st.L,))[first]
         C = None
         if sd.any():
-            raw = np.stack([np.broadcast_to(st.regs[i], (st.L,))[wl] for i in acc], -1)
-            if f16acc:
-                w32 = raw.view(np.uint32)
-                half = np.stack([w32 & np.uint32(0xFFFF), w32 >> np.uint32(16)], -1).astype(np.uint16)
-                vals = half.view(np.float16).reshape(*w32.shape[:-1], -1).astype(np.float64)
-            else:
-                vals = raw.view(np.float32).astype(np.float64) if fl else raw.view(np.int32).astype(np.int64)
-            C = np.zeros((len(wgs), 64, n), vals.dtype)
-            C[:, arow, acol] = vals
+            C = (_acc_in if ROWS else _acc_in_gather)(st, wl)
             C[~sd] = 0
         D = multiply(shape, A, B, C, scale_a, scale_b)
+        act = np.zeros(st.L, bool)
+        act[lanes] = True
+        keep = act[wl]
+        every = bool(keep.all())
+        tl = wl.reshape(-1) if every else wl[keep]
+        for i, vals in zip(acc, (_acc_out if ROWS else _acc_out_gather)(D)):  # (nwg, 128) per register
+            new = np.array(np.broadcast_to(st.regs[i], (st.L,)))
+            new[tl] = (vals.reshape(-1) if every else vals[keep]).view(new.dtype)
+            st.regs[i] = new
+        hs.issue(wgs, st.pc, owned)
+
+    def _acc_in(st, wl):
+        """C (nwg, 64, N) from the accumulator registers of the lanes ``wl`` (nwg, 128): each register
+        straight into its strided place (thread 32w + 4g + q, register (c, h, e) -> row 16w + 8h + g,
+        column 8c + 2q + e; an f16x2 register holds e = 0, 1)."""
+        C = np.empty((len(wl), 64, n), np.float64 if fl else np.int64)
+        V = C.reshape(len(wl), 4, 2, 8, n // 8, 4, 2)  # (w, h, g, c, q, e)
+        flat = wl.reshape(-1)
+        for j, i in enumerate(acc):
+            x = st.regs[i]
+            x = np.full(len(flat), x) if x.ndim == 0 else np.take(x, flat)
+            if f16acc:
+                V[:, :, j % 2, :, j // 2] = x.view(np.uint32).view(np.float16).reshape(len(wl), 4, 8, 4, 2)
+            else:
+                V[:, :, (j // 2) % 2, :, j // 4, :, j % 2] = x.view(np.float32 if fl else np.int32).reshape(
+                    len(wl), 4, 8, 4)
+        return C
+
+    def _acc_out(D):
+        """Each accumulator register's values (nwg, 128) off D (nwg, 64, N): the inverse of ``_acc_in``."""
+        V = D.reshape(len(D), 4, 2, 8, n // 8, 4, 2)
+        for j in range(len(acc)):
+            if f16acc:
+                yield np.ascontiguousarray(V[:, :, j % 2, :, j // 2]).view(np.uint32).reshape(len(D), 128)
+            else:
+                yield V[:, :, (j // 2) % 2, :, j // 4, :, j % 2].reshape(len(D), 128)
+
+    def _acc_in_gather(st, wl):
+        """``_acc_in`` by the accumulator layout's index arrays (the general path)."""
+        raw = np.stack([np.broadcast_to(st.regs[i], (st.L,))[wl] for i in acc], -1)
+        if f16acc:
+            w32 = raw.view(np.uint32)
+            half = np.stack([w32 & np.uint32(0xFFFF), w32 >> np.uint32(16)], -1).astype(np.uint16)
+            vals = half.view(np.float16).reshape(*w32.shape[:-1], -1).astype(np.float64)
+        else:
+            vals = raw.view(np.float32).astype(np.float64) if fl else raw.view(np.int32).astype(np.int64)
+        C = np.zeros((len(wl), 64, n), vals.dtype)
+        C[:, arow, acol] = vals
+        return C
+
+    def _acc_out_gather(D):
         out = D[:, arow, acol]  # (nwg, 128, N/2) in register order
         if f16acc:
             b16 = out.view(np.uint16).astype(np.uint32)
             out = b16[..., 0::2] | (b16[..., 1::2] << np.uint32(16))
-        act = np.zeros(st.L, bool)
-        act[lanes] = True
-        keep = act[wl]
-        tl = wl[keep]
-        for j, i in enumerate(acc):
-            new = np.array(np.broadcast_to(st.regs[i], (st.L,)))
-            new[tl] = out[..., j][keep].view(new.dtype)
-            st.regs[i] = new
-        hs.issue(wgs, st.pc, owned)
+        return [out[..., j] for j in range(len(acc))]
     return h
 
 

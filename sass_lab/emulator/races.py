@@ -6,7 +6,9 @@ of its last writer and of its readers in the current epoch, packed in an int64::
     block epoch << 31 | warp epoch << 11 | (code + 8)
 
 ``code`` is a thread id (0..1023), ``1024 + w`` for "several threads of warp w", ``-2`` for several
-warps, ``-3`` for an atomic; ``-1`` (the whole stamp) means never accessed. A block barrier starts a
+warps, ``-3`` for an atomic; ``0`` (the whole stamp) means never accessed: the block epoch field of a
+stamp counts from 1, so untouched stamps are the zero pages of a fresh allocation (the operating system
+supplies them on first touch: a large shared window costs nothing until used). A block barrier starts a
 new block epoch; ``bar.warp.sync`` a new warp epoch of that warp. Two accesses of one unit conflict
 when they are in the same block epoch, by different threads, at least one a write, and not ordered by
 a warp sync (same warp, different warp epoch). Reads only matter to a later write of the same epoch,
@@ -33,8 +35,8 @@ SEVERAL_WARPS, ATOMIC, WARP_GROUP = -2, -3, 1024
 LOG_LIMIT = 1 << 22
 MERGE_SKIP = True  # a read merged over reader stamps of other epochs only is its own stamp (False: the formula)
 PAGE_SHIFT = 8  # a page of 256 tracking units: the summaries the row paths consult before any stamp
-SEEN_VIEW = {2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
-SEEN_FILL = {2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
+SEEN_VIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
+SEEN_FILL = {1: 0x01, 2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
 
 
 def code(x):
@@ -86,8 +88,8 @@ class RaceTracker:
 
     def __init__(self, st, units: int):
         self.st = st
-        self.wr = np.full(units, -1, np.int64)
-        self.rd = np.full(units, -1, np.int64)
+        self.wr = np.zeros(units, np.int64)  # 0: never accessed (see the module docstring)
+        self.rd = np.zeros(units, np.int64)
         self.mark = np.zeros(units, bool)  # scratch: the units of one write
         # == gen: the unit may have logged reads (a wrapped match: a scan); whole 8-byte words, so that aligned
         # rows of 2, 4 or 8 units are marked with one store each
@@ -115,7 +117,7 @@ class RaceTracker:
 
     def restamp(self) -> None:
         st = self.st
-        self.stamp = (((self.bep[st.lane_blk] & EP_MASK) << BEP_SHIFT)
+        self.stamp = (((self.bep[st.lane_blk] % EP_MASK + 1) << BEP_SHIFT)  # block epoch fields 1..EP_MASK
                       | ((self.wep[st.all_lanes >> 5] & EP_MASK) << WEP_SHIFT)
                       | (st.lane_tid.astype(np.int64) + BIAS))
         self.lane_bep = self.stamp >> BEP_SHIFT
@@ -168,8 +170,8 @@ class RaceTracker:
         if self.asyncs is not None:
             self.asyncs.access(u, np.repeat(lanes, n) if n > 1 else lanes, False)
         w = self.wr[u]
-        wb = w >> BEP_SHIFT  # -1: never written
-        never = wb < 0
+        wb = w >> BEP_SHIFT  # 0: never written
+        never = wb == 0
         if never.any():
             i = np.flatnonzero(never)
             o = self._offset(u[i[0]])
@@ -234,7 +236,7 @@ class RaceTracker:
         return ... if bad.all() else np.flatnonzero(bad)
 
     def _epochs(self, stamps: np.ndarray, r: np.ndarray, n: int) -> np.ndarray:
-        """The block epochs of the stamps of aligned n-unit rows ``r``, one per unit (-1: never accessed)."""
+        """The block epochs of the stamps of aligned n-unit rows ``r``, one per unit (0: never accessed)."""
         b = np.take(stamps[:len(stamps) // n * n].reshape(-1, n), r, axis=0).reshape(-1)
         return np.right_shift(b, BEP_SHIFT, out=b)
 

@@ -290,7 +290,7 @@ def test_read_merge_over_other_epochs_is_the_merge_formula(monkeypatch):
         code = np.select([kind == 0, kind == 1, kind == 2], [rng.integers(0, 1024, k), 1024 + rng.integers(0, 32, k),
                                                               races.SEVERAL_WARPS], races.ATOMIC)
         s = (rng.choice(beps, k) << races.BEP_SHIFT) | (rng.integers(0, 4, k) << races.WEP_SHIFT) | (code + races.BIAS)
-        return np.where(rng.random(k) < 0.1, -1, s)
+        return np.where(rng.random(k) < 0.1, 0, s)  # 0: never read
 
     for trial in range(40):
         k = int(rng.integers(1, 300))
