@@ -21,6 +21,20 @@ import numpy as np
 CHUNK = 16
 
 
+def whole_rows(addr: np.ndarray, eb: int) -> np.ndarray | None:
+    """The first addresses of the aligned 16-byte rows that the element addresses ``addr`` (of ``eb``
+    bytes each) run through whole and in order (a swizzled tile permutes rows, never their bytes), or
+    None. The race tracker then checks one 16-byte access per row: the same units, lanes and order."""
+    k = CHUNK // eb
+    a = addr.reshape(-1)
+    if len(a) % k:
+        return None
+    first = a[::k]
+    if (first % CHUNK).any() or not (a.reshape(-1, k) == first[:, None] + eb * np.arange(k)).all():
+        return None
+    return first
+
+
 class WgGroup:
     __slots__ = ("pc", "regs")
 

@@ -20,7 +20,7 @@ from ..hw.tma import box_map, gather
 from . import values as V
 from .cluster import LOCAL_MASK, REMOTE, cluster
 from .decode import Ctx, Sync, builder
-from .hopper import hopper, report_unfenced
+from .hopper import hopper, report_unfenced, whole_rows
 from .machine import GLOBAL_BASE, PARAM_WINDOW, WINDOW_SIZE
 from .ops_mem import address, lane_addresses, lanes_of
 from .ptx import Paren
@@ -28,6 +28,7 @@ from .ptx import Paren
 NONE = np.zeros(0, np.int64)
 REDUCE_OPS = ("add", "min", "max", "inc", "dec", "and", "or", "xor")
 NOP_MODS = ("L2::cache_hint", "cp_mask")
+ROWS = True  # the race tracker sees whole 16-byte rows of a box where they run in order (False: elements)
 
 
 @builder("cp.bulk")  # reached from ops_mem.cp_async for the TMA/bulk family
@@ -201,7 +202,9 @@ def _tensor_load(ctx: Ctx, ins: ir.Instr) -> Sync:
                 # destination CTA's thread 0 in another (epochs are per block)
                 who = lane if s == int(st.lane_blk[lane]) else s * st.tp
                 if st.races is not None:
-                    st.races.write(flat, d.elem_bytes, np.full(len(flat), who, np.int64), copy=True)
+                    rows = whole_rows(flat, d.elem_bytes) if ROWS else None  # one 16-byte write per row
+                    at, size = (flat, d.elem_bytes) if rows is None else (rows, 16)
+                    st.races.write(at, size, np.full(len(at), who, np.int64), copy=True)
                 st.shared[flat[:, None] + np.arange(d.elem_bytes)] = data
                 hs.async_write(flat)
                 bslot, boff = _slot_and_offset(st, int(bar[j]), lane)
@@ -262,7 +265,9 @@ def _tensor_store(ctx: Ctx, ins: ir.Instr, op: str | None):
                 continue
             flat = int(st.sh_base[lane]) + saddr
             if st.races is not None:
-                st.races.read(flat, d.elem_bytes, np.full(len(flat), lane, np.int64))
+                rows = whole_rows(flat, d.elem_bytes) if ROWS else None  # one 16-byte read per row
+                at, size = (flat, d.elem_bytes) if rows is None else (rows, 16)
+                st.races.read(at, size, np.full(len(at), lane, np.int64))
             report_unfenced(st, flat, np.array([lane]), f"{name} (a TMA store)")
             e = d.elem_bytes
             vals = st.shared[flat[inb][:, None] + np.arange(e)]

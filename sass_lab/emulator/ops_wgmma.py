@@ -20,22 +20,12 @@ from ..hw.smem import SmemDescriptor, operand_addresses
 from ..hw.wgmma import a_coords, acc_coords, decode, multiply, parse_shape, split_words
 from ..isa import async_registers, defs_uses
 from .decode import NORMAL, Ctx, Op, builder
-from .hopper import hopper, report_unfenced
+from .hopper import hopper, report_unfenced, whole_rows
 from .ops_mem import lanes_of
 
 UDT = {1: np.uint8, 2: np.uint16, 4: np.uint32}
 SHIFT = {1: 0, 2: 1, 4: 2}
 ROWS = True  # operands read as 16-byte rows, accumulators through strided views (False: per element, index arrays)
-
-
-def _rows16(addr: np.ndarray, eb: int) -> bool:
-    """Do the element addresses, in order, run through whole aligned 16-byte rows (K-major operands)?"""
-    a = addr.reshape(-1)
-    k = 16 // eb
-    if len(a) % k:
-        return False
-    a = a.reshape(-1, k)
-    return bool((a[:, 0] % 16 == 0).all() and (a == a[:, :1] + eb * np.arange(k)).all())
 
 
 def warpgroups(st, lanes: np.ndarray) -> np.ndarray:
@@ -160,9 +150,10 @@ def _mma_async(ctx: Ctx, ins: ir.Instr):
                 return None
             flat = st.sh_base[first[sel]][:, None, None] + addr[None]
             if st.races is not None:
-                if ROWS and _rows16(addr, eb):  # whole 16-byte rows in element order: one read of each row
-                    rows16 = flat.reshape(-1)[::16 // eb]
-                    st.races.read(rows16, 16, np.repeat(first[sel], len(rows16) // len(sel)))
+                rows = whole_rows(addr, eb) if ROWS and st.sh_size % 16 == 0 else None
+                if rows is not None:  # whole 16-byte rows in element order (K-major): one read of each row
+                    rows = flat.reshape(-1)[::16 // eb]
+                    st.races.read(rows, 16, np.repeat(first[sel], len(rows) // len(sel)))
                 else:
                     st.races.read(flat.reshape(-1), eb, np.repeat(first[sel], addr.size))
             report_unfenced(st, flat.reshape(-1), first[sel], f"wgmma.mma_async operand {what}")

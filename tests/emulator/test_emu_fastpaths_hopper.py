@@ -1,5 +1,5 @@
 """Hopper fast paths against the general paths they replace (the pattern of test_emu_fastpaths.py):
-wgmma's operands read as 16-byte rows and its accumulators moved through strided views, against the
+TMA boxes and wgmma's operands read as 16-byte rows and its accumulators moved through strided views, against the
 per-element reads and the layout's index arrays, on random bit patterns (NaN payloads, infinities,
 subnormals), with findings."""
 
@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hopperkit import wgmma_kernel
+from hopperkit import tma_load_kernel, tma_store_kernel, wgmma_kernel
 from test_emu_wgmma import B_OFF, IMG, NP, image
 
-from sass_lab.emulator import emulate, ops_wgmma
+from sass_lab.emulator import emulate, ops_tma, ops_wgmma
 from sass_lab.emulator.report import EmulatorCheckError
-from sass_lab.hw.smem import SmemDescriptor
+from sass_lab.hw.smem import SWIZZLE_WIDTH, SmemDescriptor
+from sass_lab.hw.tensormap import TensorMap
 from sass_lab.hw.wgmma import ELEM_BYTES, K_OF
 
 CASES = [  # (atype, btype, dtype, n, A mode, B mode, A K-major, B K-major, A in registers)
@@ -70,3 +71,66 @@ def test_wgmma_row_reads_and_strided_accumulators_are_the_general_path(monkeypat
     assert fa == fb
     kinds = {f.split(":")[0] for f in fa}
     assert (variant in ("clean", "exited")) == (not fa), (variant, kinds)
+
+
+# ------------------------------------------------------------------ TMA: 16-byte rows for the race tracker
+
+
+def _tma_scenarios():
+    """(ptx, grid, block, args factory, cluster) of TMA loads and stores: swizzles, out-of-bounds boxes,
+    element strides, 1-byte elements multicast, reductions, a missing fence, a read before the phase."""
+    rng = np.random.default_rng(21)
+    g = rng.integers(0, 2**16, size=(40, 72), dtype=np.uint64).astype(np.uint16)  # every bf16 bit pattern
+    for mode in ("none", "32B", "128B"):
+        inner = min(64, SWIZZLE_WIDTH[mode] // 2) if mode != "none" else 24
+        tm = TensorMap(g, "bfloat16", (72, 40), (144,), (inner, 16), swizzle=mode)
+        for c in ((8, 4), (-8, -3)):
+            yield (tma_load_kernel(2, tm.box_bytes, 8192, dump=tm.smem_bytes), 1, 128,
+                   lambda tm=tm, c=c: [tm, np.zeros(2048, np.uint32), np.uint32(c[0] & 0xFFFFFFFF),
+                                       np.uint32(c[1] & 0xFFFFFFFF)], None)
+    g5 = rng.standard_normal((3, 2, 5, 6, 8)).astype(np.float32)
+    tm5 = TensorMap(g5, "float32", tuple(reversed(g5.shape)), tuple(g5.strides[::-1][1:]), (8, 4, 3, 2, 2),
+                    (1, 2, 2, 1, 1), oob_fill="nan")
+    yield (tma_load_kernel(5, tm5.box_bytes, 8192), 1, 64,
+           lambda: [tm5, np.zeros(2048, np.uint32), *(np.uint32(c & 0xFFFFFFFF) for c in (-4, 3, 1, 1, 2))], None)
+    g8 = rng.integers(0, 255, size=(64, 64), dtype=np.uint8)
+    tm8 = TensorMap(g8, "uint8", (64, 64), (64,), (64, 32), swizzle="64B")
+    yield (tma_load_kernel(2, tm8.box_bytes, 8192, multicast=True, dump=tm8.smem_bytes), 4, 128,
+           lambda: [tm8, np.zeros(8192, np.uint32), np.uint32(0), np.uint32(16)], (2, 1, 1))
+    for reduce, fence in ((None, True), ("add", True), (None, False)):
+        gs = rng.standard_normal((20, 36)).astype(np.float32)
+        src = rng.standard_normal(2048).astype(np.float32)
+        yield (tma_store_kernel(2, 8192, reduce, fence=fence), 1, 128,  # (the tensor is written: a fresh one each run)
+               lambda gs=gs, src=src: [TensorMap(gs.copy(), "float32", (36, 20), (144,), (16, 8), swizzle="64B"),
+                                       src.copy(), np.uint32(28), np.uint32(15)], None)
+    g1 = np.ones((16, 16), np.float32)
+    tm1 = TensorMap(g1, "float32", (16, 16), (64,), (16, 16))
+    ptx = tma_load_kernel(2, tm1.box_bytes, 1024)
+    arm = f"    mbarrier.arrive.expect_tx.shared::cta.b64 %rd2, [%r3], {tm1.box_bytes};\n"
+    load = next(line for line in ptx.splitlines(True) if line.lstrip().startswith("cp.async.bulk.tensor"))
+    yield (ptx.replace(arm + load, load + "    ld.shared.u32 %r9, [%r2];\n" + arm), 1, 32,
+           lambda: [tm1, np.zeros(256, np.uint32), np.uint32(0), np.uint32(0)], None)
+
+
+@pytest.mark.no_wave_audit  # one or two clusters of blocks: every wave size runs them alike
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_tma_row_checks_are_the_element_checks(monkeypatch):
+    """TMA loads and stores with the race tracker told of whole 16-byte rows against element by element:
+    the same shared images, global tensors and findings."""
+    kinds = set()
+    for ptx, grid, block, make, cl in _tma_scenarios():
+        results = []
+        for rows in (True, False):
+            monkeypatch.setattr(ops_tma, "ROWS", rows)
+            args = make()
+            try:
+                found = [str(f) for f in emulate(ptx, "k", grid, block, args, cluster=cl).findings]
+            except EmulatorCheckError as e:
+                found = [str(f) for f in e.findings]
+            results.append(([np.asarray(getattr(a, "array", a)).view(np.uint8).copy() for a in args[:2]], found))
+        (oa, fa), (ob, fb) = results
+        for x, y in zip(oa, ob):
+            np.testing.assert_array_equal(x, y)
+        assert fa == fb
+        kinds |= {f.split(" ")[0] for f in fa}
+    assert len(kinds) >= 2, kinds  # the missing fence and the early read
