@@ -10,11 +10,38 @@ import pytest
 from hopperkit import tma_load_kernel, tma_store_kernel, wgmma_kernel
 from test_emu_wgmma import B_OFF, IMG, NP, image
 
-from sass_lab.emulator import emulate, ops_tma, ops_wgmma
+from sass_lab.emulator import emulate, ops_tma, ops_wgmma, races
 from sass_lab.emulator.report import EmulatorCheckError
 from sass_lab.hw.smem import SWIZZLE_WIDTH, SmemDescriptor
 from sass_lab.hw.tensormap import TensorMap
 from sass_lab.hw.wgmma import ELEM_BYTES, K_OF
+
+INIT = races.RaceTracker.__init__
+
+
+def _recorded(monkeypatch) -> list:
+    """The shared race trackers the next launches create (their state is compared at the end)."""
+    made: list = []
+    init = INIT
+
+    def record(self, st, units):
+        init(self, st, units)
+        made.append(self)
+    monkeypatch.setattr(races.RaceTracker, "__init__", record)
+    return made
+
+
+def _same_tracking(a: list, b: list) -> None:
+    """Two launches' trackers ended in the same state: write stamps, written units, copies in flight and,
+    once every logged read is folded, reader stamps."""
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        x.fold(), y.fold()
+        for name in ("wr", "rd", "done"):
+            np.testing.assert_array_equal(getattr(x, name), getattr(y, name), err_msg=name)
+        if x.asyncs is not None:
+            np.testing.assert_array_equal(x.asyncs.tag, y.asyncs.tag)
+
 
 CASES = [  # (atype, btype, dtype, n, A mode, B mode, A K-major, B K-major, A in registers)
     ("f16", "f16", "f32", 64, "128B", "128B", True, True, False),
@@ -66,9 +93,13 @@ def _run(case, rows: bool, monkeypatch, variant: str):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[2]}.{c[0]}.{c[1]}.n{c[3]}{'.regsA' if c[8] else ''}")
 @pytest.mark.parametrize("variant", ["clean", "exited", "unfenced", "uninit"])
 def test_wgmma_row_reads_and_strided_accumulators_are_the_general_path(monkeypatch, case, variant):
-    (a, fa), (b, fb) = _run(case, True, monkeypatch, variant), _run(case, False, monkeypatch, variant)
+    ta = _recorded(monkeypatch)
+    a, fa = _run(case, True, monkeypatch, variant)
+    tb = _recorded(monkeypatch)
+    b, fb = _run(case, False, monkeypatch, variant)
     np.testing.assert_array_equal(a, b)
     assert fa == fb
+    _same_tracking(ta, tb)
     kinds = {f.split(":")[0] for f in fa}
     assert (variant in ("clean", "exited")) == (not fa), (variant, kinds)
 
@@ -116,12 +147,14 @@ def _tma_scenarios():
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_tma_row_checks_are_the_element_checks(monkeypatch):
     """TMA loads and stores with the race tracker told of whole 16-byte rows against element by element:
-    the same shared images, global tensors and findings."""
+    the same shared images, global tensors, findings and tracker state (uninitialised-read findings whose
+    values never matter are dropped, so the state is what shows every unit's tracking)."""
     kinds = set()
     for ptx, grid, block, make, cl in _tma_scenarios():
-        results = []
+        results, made = [], []
         for rows in (True, False):
             monkeypatch.setattr(ops_tma, "ROWS", rows)
+            made.append(_recorded(monkeypatch))
             args = make()
             try:
                 found = [str(f) for f in emulate(ptx, "k", grid, block, args, cluster=cl).findings]
@@ -132,5 +165,6 @@ def test_tma_row_checks_are_the_element_checks(monkeypatch):
         for x, y in zip(oa, ob):
             np.testing.assert_array_equal(x, y)
         assert fa == fb
+        _same_tracking(*made)
         kinds |= {f.split(" ")[0] for f in fa}
     assert len(kinds) >= 2, kinds  # the missing fence and the early read
