@@ -150,10 +150,9 @@ def _mma_async(ctx: Ctx, ins: ir.Instr):
                 return None
             flat = st.sh_base[first[sel]][:, None, None] + addr[None]
             if st.races is not None:
-                rows = whole_rows(addr, eb) if ROWS and st.sh_size % 16 == 0 else None
-                if rows is not None:  # whole 16-byte rows in element order (K-major): one read of each row
-                    rows = flat.reshape(-1)[::16 // eb]
-                    st.races.read(rows, 16, np.repeat(first[sel], len(rows) // len(sel)))
+                if ROWS and st.sh_size % 16 == 0 and whole_rows(addr, eb) is not None:
+                    row16 = flat.reshape(-1)[::16 // eb]  # whole 16-byte rows in element order (K-major): one read each
+                    st.races.read(row16, 16, np.repeat(first[sel], len(row16) // len(sel)))
                 else:
                     st.races.read(flat.reshape(-1), eb, np.repeat(first[sel], addr.size))
             report_unfenced(st, flat.reshape(-1), first[sel], f"wgmma.mma_async operand {what}")

@@ -66,10 +66,11 @@ def _run(case, rows: bool, monkeypatch, variant: str):
     la, sa = image(A, ka, mode_a, 0, img)
     lb, sbo = image(B, kb, mode_b, B_OFF, img)
     da, db = SmemDescriptor(0, la, sa, mode_a).encode(), SmemDescriptor(B_OFF, lb, sbo, mode_b).encode()
-    frag = rng.integers(0, 2**32, 512, dtype=np.uint64).astype(np.uint32)
+    threads = 256 if variant == "two" else 128
+    frag = rng.integers(0, 2**32, 4 * threads, dtype=np.uint64).astype(np.uint32)
     f16acc = dtype == "f16"
     nacc = n // 4 if f16acc else n // 2
-    out = rng.integers(0, 2**32, 128 * nacc, dtype=np.uint64).astype(np.uint32)  # C: every bit pattern
+    out = rng.integers(0, 2**32, threads * nacc, dtype=np.uint64).astype(np.uint32)  # C: every bit pattern
     fl = dtype != "s32"
     trans = "" if atype not in ("f16", "bf16") else (f", {int(not kb)}" if regs_a else f", {int(not ka)}, {int(not kb)}")
     mma = (f"wgmma.mma_async.sync.aligned.m64n{n}k{k}.{dtype}.{atype}.{btype} {{acc}}, {{a}}, {{b}}, {{sd}}"
@@ -80,9 +81,14 @@ def _run(case, rows: bool, monkeypatch, variant: str):
                           "    ld.param.u32 %r9, [sd];")
     if variant == "uninit":  # the copy stops short of B's last rows: the wgmma reads unwritten shared memory
         ptx = ptx.replace(f"setp.ge.u32 %p0, %r1, {IMG // 16};", f"setp.ge.u32 %p0, %r1, {B_OFF // 16 + 1};")
+    if variant == "two":  # two warpgroups, the second one's A 1 KiB further on: two descriptors in one wgmma
+        ptx = ptx.replace("add.u32 %r1, %r1, 128;", "add.u32 %r1, %r1, 256;").replace(
+            "    add.s64 %rd6, %rd6, %rd5;\n", "    add.s64 %rd6, %rd6, %rd5;\n    shr.u32 %r10, %r0, 7;\n"
+            "    mul.wide.u32 %rd12, %r10, 64;\n    add.s64 %rd6, %rd6, %rd12;\n")
+        assert "%rd12" in ptx
     try:
-        found = [str(f) for f in emulate(ptx, "k", 1, 128, [img, out, np.uint64(da), np.uint64(db), frag,
-                                                             np.uint32(1)]).findings]
+        found = [str(f) for f in emulate(ptx, "k", 1, threads, [img, out, np.uint64(da), np.uint64(db), frag,
+                                                                 np.uint32(1)]).findings]
     except EmulatorCheckError as e:
         found = [str(f) for f in e.findings]
     return out, found
@@ -91,7 +97,7 @@ def _run(case, rows: bool, monkeypatch, variant: str):
 @pytest.mark.no_wave_audit  # one block of 128 threads: every wave size runs it alike
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and infinite bit patterns
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[2]}.{c[0]}.{c[1]}.n{c[3]}{'.regsA' if c[8] else ''}")
-@pytest.mark.parametrize("variant", ["clean", "exited", "unfenced", "uninit"])
+@pytest.mark.parametrize("variant", ["clean", "two", "exited", "unfenced", "uninit"])
 def test_wgmma_row_reads_and_strided_accumulators_are_the_general_path(monkeypatch, case, variant):
     ta = _recorded(monkeypatch)
     a, fa = _run(case, True, monkeypatch, variant)
@@ -101,7 +107,7 @@ def test_wgmma_row_reads_and_strided_accumulators_are_the_general_path(monkeypat
     assert fa == fb
     _same_tracking(ta, tb)
     kinds = {f.split(":")[0] for f in fa}
-    assert (variant in ("clean", "exited")) == (not fa), (variant, kinds)
+    assert (variant in ("clean", "two", "exited")) == (not fa), (variant, kinds)
 
 
 # ------------------------------------------------------------------ TMA: 16-byte rows for the race tracker
