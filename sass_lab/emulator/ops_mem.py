@@ -116,8 +116,10 @@ def _bank_index(st, buf_name, off, size, lanes, what):
     return _aligned(st, f".{buf_name}", off, size, lanes, what)
 
 
-def locate(st, space: str, a, size: int, lanes, what: str, write: bool):
-    """→ list of (views by itemsize, lanes, byte index, is_shared) for the addresses ``a``."""
+def locate(st, space: str, a, size: int, lanes, what: str, write: bool, strong: bool = False):
+    """→ list of (views by itemsize, lanes, byte index, is_shared) for the addresses ``a``. ``strong``: a
+    volatile or gpu/system-scope relaxed/acquire/release access, which (like an atomic) never races with
+    another strong one in the PTX memory model, so the global race tracker does not record it."""
     if space == "generic":
         sh = (a - SHARED_WINDOW).astype(np.uint64) < WINDOW_SIZE
         lo = (a - LOCAL_WINDOW).astype(np.uint64) < WINDOW_SIZE
@@ -138,7 +140,7 @@ def locate(st, space: str, a, size: int, lanes, what: str, write: bool):
                     out += locate(st, bank, a[m] - window, size, lanes[m], what, write)
             gl = ~(sh | lo | pa | co)
             if gl.any():
-                out += locate(st, "global", a[gl], size, lanes[gl], what, write)
+                out += locate(st, "global", a[gl], size, lanes[gl], what, write, strong)
             if sh.any():
                 out += locate(st, "shared", a[sh] - SHARED_WINDOW, size, lanes[sh], what, write)
             if lo.any():
@@ -149,7 +151,7 @@ def locate(st, space: str, a, size: int, lanes, what: str, write: bool):
         if st.gtrack is not None:
             if what == "atomic":
                 st.gtrack.acquire(ln)
-            else:
+            elif not strong:
                 st.gtrack.access(idx, size, ln, write)
         return [(st.hv, ln, idx, False)]
     if space == "shared":
@@ -170,6 +172,13 @@ def bank_views(bank):  # noqa: N802 - tiny helper: views of a byte bank
 # ------------------------------------------------------------------------------ ld / st
 
 
+def is_strong(mods) -> bool:
+    """Volatile (relaxed, system scope) or relaxed/acquire/release at gpu or system scope: morally strong
+    between any two blocks of a grid (cta- and cluster-scope ones are not, and stay tracked)."""
+    return "volatile" in mods or (("relaxed" in mods or "acquire" in mods or "release" in mods)
+                                  and ("gpu" in mods or "sys" in mods))
+
+
 @builder("ld", "ldu")
 def ld(ctx: Ctx, ins: ir.Instr):
     types, mods = split_mods(ins.mods)
@@ -186,6 +195,7 @@ def ld(ctx: Ctx, ins: ir.Instr):
     if space in ("global", "generic"):
         ctx.note_global(size, False)
     acquire = "acquire" in mods and ("gpu" in mods or "sys" in mods)
+    strong = is_strong(mods)
     get, const = address(ctx, mem)
     puts = [dst_lanes(ctx, x, t) for x in items]
     sh = SHIFT[e]
@@ -202,7 +212,7 @@ def ld(ctx: Ctx, ins: ir.Instr):
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)
         a = lane_addresses(st, get, const, lanes)
-        for views, ln, idx, shared in locate(st, space, a, size, lanes, "load", False):
+        for views, ln, idx, shared in locate(st, space, a, size, lanes, "load", False, strong):
             if shared and st.races is not None:
                 st.races.read(idx, size, ln)
             w = idx >> sh
@@ -237,11 +247,15 @@ def st_(ctx: Ctx, ins: ir.Instr):
     udt = np.dtype(f"u{e}")
     gets = [None if isinstance(x, ir.Sink) else ctx.src(x, t) for x in items]
     sh = SHIFT[e]
+    strong = is_strong(mods)
+    release = "release" in mods and ("gpu" in mods or "sys" in mods)
 
     def h(st, wm, gm):
         lanes = lanes_of(st, gm)
+        if release and st.gtrack is not None:  # a release store publishes the block's earlier writes
+            st.gtrack.fence(lanes)
         a = lane_addresses(st, get, const, lanes)
-        for views, ln, idx, shared in locate(st, space, a, size, lanes, "store", True):
+        for views, ln, idx, shared in locate(st, space, a, size, lanes, "store", True, strong):
             if shared and st.races is not None:
                 st.races.write(idx, size, ln)
             if shared and st.hopper is not None:

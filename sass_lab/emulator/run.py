@@ -21,12 +21,12 @@ from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
 from .cluster import ClusterState, block_order, check_cluster
 from .cluster import specials as cluster_specials
 from .cluster import stall as cluster_stall
-from .decode import BRANCH, BRX, EXIT, NORMAL, SYNC, Program
+from .decode import BARRIER, BRANCH, BRX, EXIT, NORMAL, SYNC, Program
 from .gmem import GlobalRaces
 from .hopper import HopperState
 from .machine import EXIT_PC, GLOBAL_BASE, State, views
 from .mbarrier import MBarriers, stall
-from .program import program
+from .program import WARP_SYNC, program
 from .ptx import PTX_FILE, parse_ptx
 from .races import RaceTracker
 from .report import Collector, EmulatorCheckError, Report, Stats
@@ -40,10 +40,16 @@ MEMORY_BUDGET = 1 << 28  # bytes of local or shared memory per wave
 CG_SCRATCH_BYTES = 288
 
 
+# A group that keeps taking a backward branch while other lanes could run may be spinning on what those
+# lanes will write (a lock, a flag, a wide tile's barrier): after SPIN_YIELD such branches the lowest lanes
+# ahead of it run until they branch, meet another group or park, so a spin-wait ends as it does under
+# sm_70+'s independent thread scheduling instead of starving the lanes it waits for.
+SPIN_YIELD = 64
 SPIN_HINT = ("this kernel uses a cooperative-groups tile wider than a warp, whose barrier spins on a word in "
-             "reserved shared memory until the tile's other warps arrive; the emulator runs the lowest PC first, "
-             "so where the spin loop lies before the code the other warps must run (as in -G builds), it never "
-             "ends. An endless loop of the kernel's own is the other possibility; raise max_steps for long kernels")
+             "reserved shared memory until the tile's other warps arrive; where those warps must first pass warp "
+             "collectives with lanes that diverged around the spin (as in -G builds), the emulator cannot schedule "
+             "them and the loop never ends. A spin on a block of a later wave, or an endless loop of the kernel's "
+             "own, are the other possibilities; raise max_steps for long kernels")
 
 
 def cg_scratch_offset(reserved_begin: int) -> int:
@@ -161,13 +167,42 @@ def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
                             hint="the instruction decoded but failed on these operands; please report it") from e
 
 
+def _yield_stops(prog: Program) -> np.ndarray:
+    """Per PC, where a group run ahead of a spinning one stops: 2 before a block barrier (the spinning
+    lanes' block has not arrived), 1 before a warp collective unless it holds whole warps (waits such as
+    ``bar.warp.sync`` park until their partners come, so they need no stop)."""
+    return np.array([2 if op.kind == BARRIER else int(op.kind != SYNC and ins.opcode in WARP_SYNC)
+                     for op, ins in zip(prog.ops, prog.instrs)] + [2], np.int8)
+
+
+def _splits_warps(st: State, gm) -> bool:
+    """Whether group ``gm`` leaves out a live lane of one of its warps (not one waiting at an exit)."""
+    if gm is None:
+        return False
+    g = gm.reshape(-1, 32)
+    live = st.live & ~np.isin(st.pcs, st.prog.exit_pcs) if len(st.prog.exit_pcs) else st.live
+    touched = g.any(axis=1)
+    return bool((live.reshape(-1, 32)[touched] & ~g[touched]).any())
+
+
 def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
     ops = prog.ops
     L = st.L
     pcs = st.pcs = np.where(st.live, 0, EXIT_PC).astype(np.int64)
     ti = 0
+    yield_pc = -1  # a spinning group yielded at this PC: run the lanes ahead of it next
+    stops = None  # PCs a yielded-to group stops before (barriers and warp collectives)
     while True:
         minpc = int(pcs.min())
+        in_yield = False
+        if yield_pc >= 0:
+            if stops is None:
+                stops = _yield_stops(prog)
+            for c in np.unique(pcs[(pcs > yield_pc) & (pcs < WAIT_PC)]).tolist():
+                if stops[c] == 0 or (stops[c] == 1 and not _splits_warps(st, pcs == c)):
+                    minpc, in_yield = c, True  # the lowest lanes ahead that can make progress
+                    break
+            yield_pc = -1
         if minpc >= EXIT_PC:
             break
         if minpc == WAIT_PC:  # every live lane waits: mbarrier waiters retry once, else it can never complete
@@ -180,12 +215,16 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
             gm, other_min = None, EXIT_PC
         else:
             gm = gmask
-            other_min = int(pcs[~gmask].min())
+            rest = pcs[pcs > minpc]  # after a yield, the spinning lanes below wait for the next round
+            other_min = int(rest.min()) if len(rest) else EXIT_PC
+        spins = 0
         nlive = int(np.count_nonzero(st.live))
         wm = None if n_group == nlive else gm
         pc = minpc
         written = False
         while pc < other_min:
+            if in_yield and stops[pc] and (stops[pc] == 2 or _splits_warps(st, gm)):
+                break  # lanes run ahead only up to where they would wait for others
             op = ops[pc]
             st.steps += 1
             ti += n_group
@@ -195,7 +234,9 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
                 raise EmulatorError(f"'{prog.name}' ran past max_steps={max_steps} (PTX line "
                                     f"{ins.span.line if ins.span else '?'}: {ins.name})", ins.span,
                                     hint=SPIN_HINT if prog.cg_scratch else
-                                    "an endless loop? raise max_steps for long kernels")
+                                    "an endless loop, or a spin-wait for a thread that never runs here (a block in a later "
+                                    "wave, which a GPU need not run at the same time either)? raise max_steps for "
+                                    "long kernels")
             g = op.guard
             p = None
             if g >= 0:
@@ -219,10 +260,16 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
                 op.fn(st, gwm, ggm)
                 pc += 1
             elif kind == BRANCH:
-                if p is None:
-                    pc = op.target
-                    continue
-                taken = int(np.count_nonzero(ggm))
+                taken = n_group if p is None else int(np.count_nonzero(ggm))
+                if taken == n_group and op.target <= pc and other_min < WAIT_PC:
+                    spins += 1  # a backward branch while other lanes could run: a spin-wait may need them
+                    if spins > SPIN_YIELD:
+                        if gm is None:
+                            pcs[:] = op.target
+                        else:
+                            pcs[gm] = op.target
+                        yield_pc, written = op.target, True
+                        break
                 if taken == n_group:
                     pc = op.target
                 elif taken == 0:
