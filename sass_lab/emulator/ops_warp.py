@@ -77,6 +77,29 @@ def _report_source(st, lanes: np.ndarray, src: np.ndarray) -> None:
               f"{st.nthreads % 32} lanes): the value it gets is undefined on the GPU")
 
 
+def _check_inactive(st, gm, lanes, src, ok, mask) -> None:
+    """Active ``lanes`` whose in-range source lane ``src`` (wave index) exists but takes no part in the
+    shuffle because it has exited (or waits at ``ret``) or its member mask leaves it out: the value read is
+    undefined (PTX ISA). A named, live lane elsewhere is the warp-divergence finding's."""
+    sel = ok & ~gm[src] & (st.lane_tid[src] < st.nthreads)
+    if not sel.any():
+        return
+    lanes, src = lanes[sel], src[sel]
+    gone = ~st.live[src]
+    if len(st.prog.exit_pcs):
+        gone |= np.isin(st.pcs[src], st.prog.exit_pcs)
+    if mask is not None:
+        m = np.asarray(mask).astype(np.uint32)
+        gone |= ((m if m.ndim == 0 else m[lanes]) >> (src & 31).astype(np.uint32) & np.uint32(1)) == 0
+    if not gone.any():
+        return
+    lanes, src = lanes[gone], src[gone]
+    first = {int(lanes[0]): int(src[0]) & 31}
+    st.report("shfl-source", lanes, lambda lane: f"lane {lane % 32} reads lane {first.get(lane, '?')} of its warp, "
+              "which takes no part in this shuffle (it has exited, or the member mask leaves it out): the value "
+              "it gets is undefined on the GPU")
+
+
 def _full(st, x, dt=None):
     a = np.broadcast_to(x, (st.L,))
     return a if dt is None else a.astype(dt, copy=False)
@@ -122,7 +145,8 @@ def shfl(ctx: Ctx, ins: ir.Instr):
     cache: dict = {}
 
     def h(st, wm, gm):
-        check_converged(st, gm, gmask(st) if gmask is not None else None)
+        mask = gmask(st) if gmask is not None else None
+        check_converged(st, gm, mask)
         b, c = gb(st), gc(st)
         a = ga(st)
         if b.ndim == 0 and c.ndim == 0:  # uniform operands: one 32-lane routing for every warp
@@ -132,6 +156,9 @@ def shfl(ctx: Ctx, ins: ir.Instr):
             col, ok = cache[key]
             if st.tp != st.nthreads:
                 _check_source(st, gm, np.flatnonzero(ok & (col >= st.nthreads % 32)), col)
+            if gm is not None:
+                lanes = np.flatnonzero(gm)
+                _check_inactive(st, gm, lanes, (lanes & ~31) + col[lanes & 31], ok[lanes & 31], mask)
             if a.ndim:
                 a = a.reshape(-1, 32)[:, col].reshape(-1)
             put(st, a, wm)
@@ -146,6 +173,8 @@ def shfl(ctx: Ctx, ins: ir.Instr):
             missing = ok & (st.lane_tid[(lanes & ~31) + j] >= st.nthreads)
             if missing.any():
                 _report_source(st, lanes[missing], j[missing])
+        if gm is not None:
+            _check_inactive(st, gm, lanes, (lanes & ~31) + j, ok, mask)
         put_l(st, lanes, a if a.ndim == 0 else a[(lanes & ~31) + j])
         if putp_l is not None:
             putp_l(st, lanes, ok)

@@ -228,9 +228,24 @@ def test_warp_sync_instruction_in_divergent_code(instr):
     (f,) = rep.findings
     assert f.kind == "warp-divergence" and f.thread == (1, 0, 0) and f.count == 32
     assert f.instruction == instr
-    # naming only the lanes that do execute it is fine
-    ok = instr.replace("-1;", "0x55555555;")
+    # naming only the lanes that do execute it is fine (a shuffle then reads one of them: xor 2, not 1)
+    ok = instr.replace("-1;", "0x55555555;").replace(", 1, 0x1f", ", 2, 0x1f")
     assert emulate(kernel(body.replace(instr, ok)), "k", 1, 64, args).findings == ()
+
+
+@pytest.mark.parametrize("body, reader, source, count", [
+    # lanes 20-31 have exited: lanes 4-15 read them (lanes 0-3 read live lanes, 16-19 are out of range)
+    ("setp.ge.u32 %p0, %r0, 20; @%p0 bra DONE; shfl.sync.down.b32 %r6, %r0, 16, 31, -1; DONE:", 4, 20, 12),
+    # the even lanes name only themselves and read their odd neighbour, which the mask leaves out
+    ("and.b32 %r9, %r0, 1; setp.ne.u32 %p1, %r9, 0; @%p1 bra DONE; shfl.sync.bfly.b32 %r6, %r0, 1, 0x1f, "
+     "0x55555555; DONE:", 0, 1, 32),
+])
+def test_shuffle_from_an_exited_or_unnamed_lane_is_a_finding(body, reader, source, count):
+    args = [np.zeros(64, np.uint32), np.zeros(64, np.uint32), np.uint32(0)]
+    rep = emulate(kernel(body), "k", 1, 64, args, check=False)
+    (f,) = rep.findings
+    assert f.kind == "shfl-source" and f.thread == (reader, 0, 0) and f.count == count
+    assert f"reads lane {source} of its warp, which takes no part in this shuffle" in f.message
 
 
 # ------------------------------------------------------------------------------ guard zones, global races
