@@ -137,6 +137,51 @@ def c_integer(flags: str, width: str | None, prec: str | None, conv: str, v: int
     return body.rjust(w)
 
 
+def c_hexfloat(flags: str, width: str | None, prec: str | None, conv: str, v: float) -> str:
+    """``%a``/``%A`` as glibc writes it (the host formats device printf): ``0x1.8p+1``, trailing zeros
+    dropped without a precision, the mantissa rounded to nearest-even hex digits with one."""
+    sign = "-" if np.signbit(v) else "+" if "+" in flags else " " if " " in flags else ""
+    if not np.isfinite(v):
+        body, prefix = ("nan" if np.isnan(v) else "inf"), sign
+        zero_pad = False
+    else:
+        m, e = np.frexp(abs(v))
+        frac, lead, exp = 0, 0, 0
+        if v != 0:
+            if e - 1 < -1022:  # subnormal: 0x0.<52 bits>p-1022
+                lead, frac, exp = 0, int(abs(v) / 2.0 ** -1074), -1022
+            else:
+                lead, frac, exp = 1, int((m * 2 - 1) * 2.0 ** 52), e - 1
+        digits = f"{frac:013x}"
+        if prec is None:
+            digits = digits.rstrip("0")
+        else:
+            p = int(prec or 0)
+            if p < 13:
+                shift = 4 * (13 - p)
+                q, r = divmod(frac, 1 << shift)
+                half = 1 << (shift - 1)
+                q += r > half or (r == half and (q if p else lead) & 1)
+                lead, q = lead + (q >> (4 * p)), q & ((1 << (4 * p)) - 1)
+                digits = f"{q:0{p}x}" if p else ""
+            else:
+                digits = digits.ljust(p, "0")
+        point = "." if digits or "#" in flags else ""
+        body = f"{lead}{point}{digits}p{'-' if exp < 0 else '+'}{abs(exp)}"
+        prefix, zero_pad = sign + "0x", "0" in flags
+    w = max(int(width or 0), 0)
+    pad = w - len(prefix) - len(body)
+    if pad > 0:
+        if "-" in flags:
+            body += " " * pad
+        elif zero_pad:
+            body = "0" * pad + body
+        else:
+            prefix = " " * pad + prefix
+    out = prefix + body
+    return out.upper() if conv == "A" else out
+
+
 def format_c(fmt: str, read, string, buf: int) -> tuple[str, int]:
     """``fmt`` formatted like C's printf from the packed argument buffer at ``buf``; (text, arguments)."""
     out, pos, at, count = [], 0, buf, 0
@@ -166,8 +211,7 @@ def format_c(fmt: str, read, string, buf: int) -> tuple[str, int]:
         if conv in "eEfFgGaA":
             v = float(np.frombuffer(take(8), np.float64)[0])
             if conv in "aA":
-                s = v.hex() if np.isfinite(v) else spec.replace("%", "") + str(v)
-                out.append(s.upper() if conv == "A" else s)
+                out.append(c_hexfloat(flags, width, prec, conv, v))
             else:
                 out.append((spec + conv) % v)
         elif conv in "diouxXc":
