@@ -9,6 +9,8 @@ body runs to the next kernel (braces optional). DSL kernel parameters are PTX pa
 
 from __future__ import annotations
 
+import re
+
 from .. import ir
 from ..errors import SourceError, Span
 from .context import LowerCtx
@@ -87,6 +89,9 @@ def lower(stmts: list[Stmt], ex: Expanded, file: str) -> ir.Module:
     return ir.Module(kernels=tuple(kernels), vars=tuple(mvars), raw=tuple(raw), file=cx.file)
 
 
+_DEBUG_LINE = re.compile(r"^\s*\.(loc|file)\b")
+
+
 def _func(cx: LowerCtx, i: int) -> tuple[ir.Raw, int]:
     """A ``.func`` definition or prototype, kept verbatim."""
     s = cx.stmts[i]
@@ -96,7 +101,8 @@ def _func(cx: LowerCtx, i: int) -> tuple[ir.Raw, int]:
         end = cx.match(j)
         last = cx.stmts[end].li
         j = end + 1
-    text = "\n".join(cx.ex.lines[first:last + 1])
+    # debug line directives go (the .file table and the .debug_str labels they name are not kept)
+    text = "\n".join(x for x in cx.ex.lines[first:last + 1] if not _DEBUG_LINE.match(x))
     if j == i + 1 and not text.rstrip().endswith(";"):
         text = text.rstrip() + ";"  # a prototype whose ';' stood on a line of its own
     return ir.Raw(text, cx.span(s)), j
