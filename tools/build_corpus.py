@@ -26,8 +26,9 @@ def nvcc() -> str:
     return found
 
 
-DEBUG = ("tensor", "numerics", "wild")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
-FAST_MATH = ("library", "training")  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
+DEBUG = ("tensor", "numerics", "wild", "breadth")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
+FAST_MATH = ("library", "training", "breadth")
+LINEINFO = ("breadth",)  # also built with -lineinfo for sm_90 as <name>.sm_90.lineinfo.ptx (.loc/.file lines kept)  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
 
 
 def strip_debug(ptx: str) -> str:
@@ -76,6 +77,10 @@ def main(names: list[str]) -> int:
                 out = cu.with_suffix(f".{arch}.fast.ptx")
                 subprocess.run([*cmd[:-1], str(out), "--use_fast_math"], check=True)
                 print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines (--use_fast_math)")
+        if cu.stem in LINEINFO:
+            out = cu.with_suffix(".sm_90.lineinfo.ptx")
+            subprocess.run([nvcc(), "-ptx", "-arch=sm_90", "-std=c++17", "-lineinfo", str(cu), "-o", str(out)], check=True)
+            print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines (-lineinfo, .loc kept)")
         if cu.stem in DEBUG:
             out = cu.with_suffix(".sm_90.G.ptx")
             subprocess.run([nvcc(), "-ptx", "-arch=sm_90", "-std=c++17", "-G", str(cu), "-o", str(out)], check=True)
