@@ -214,6 +214,27 @@ def bmsk_op(ctx: Ctx, ins: ir.Instr):
     return alu(ctx, ins, "b32", lambda a, b: bmsk(a, b, clamp), 2, src_ts=["u32", "u32"])
 
 
+def szext(a, b, clamp: bool, signed: bool):
+    """PTX ``szext``: sign- (``.s32``) or zero-extend (``.u32``) the low ``b`` bits of ``a`` (``.wrap``: b mod 32,
+    where 0 bits give 0; ``.clamp``: b ≥ 32 keeps ``a`` whole), as the ISA's pseudocode."""
+    a, b = np.asarray(a, np.uint32), np.asarray(b, np.uint32)
+    b1 = (b & np.uint32(31)).astype(np.uint64)
+    big = (b >= 32) if clamp else np.zeros(b.shape, bool)
+    mask = np.where(big, np.uint64(0), (np.uint64(0xFFFFFFFF) << b1) & np.uint64(0xFFFFFFFF))
+    sign = ((a.astype(np.uint64) >> ((b1 + np.uint64(31)) & np.uint64(31))) & np.uint64(1)).astype(bool)
+    sign &= signed & (b1 != 0) & ~big
+    return ((a & ~mask.astype(np.uint32)) | np.where(sign, mask, np.uint64(0)).astype(np.uint32)).astype(np.uint32)
+
+
+@builder("szext")
+def szext_op(ctx: Ctx, ins: ir.Instr):
+    types, mods = split_mods(ins.mods)
+    if mods not in ({"clamp"}, {"wrap"}) or types not in (["s32"], ["u32"]):
+        raise ctx.error(f"'{ins.name}' needs one mode (.clamp or .wrap) and a type (.s32 or .u32)")
+    clamp, signed = "clamp" in mods, types[0] == "s32"
+    return alu(ctx, ins, "b32", lambda a, b: szext(a, b, clamp, signed), 2, src_ts=["u32", "u32"])
+
+
 @builder("bfe", "bfi", "popc", "clz", "brev", "prmt", "lop3", "bfind", "fns")
 def bitops(ctx: Ctx, ins: ir.Instr):
     types, mods = split_mods(ins.mods)
