@@ -26,9 +26,10 @@ def nvcc() -> str:
     return found
 
 
-DEBUG = ("tensor", "numerics", "wild", "breadth")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
+DEBUG = ("tensor", "numerics", "wild", "breadth", "asmstyle")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
 FAST_MATH = ("library", "training", "breadth")
-LINEINFO = ("breadth",)  # also built with -lineinfo for sm_90 as <name>.sm_90.lineinfo.ptx (.loc/.file lines kept)  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
+LINEINFO = ("breadth",)
+EXTRA = {"asmstyle": ["--extended-lambda"]}  # per-file nvcc flags (device lambdas passed to kernels)  # also built with -lineinfo for sm_90 as <name>.sm_90.lineinfo.ptx (.loc/.file lines kept)  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
 
 
 def strip_debug(ptx: str) -> str:
@@ -70,7 +71,8 @@ def main(names: list[str]) -> int:
     for cu in sources:
         for arch in ARCHS:
             out = cu.with_suffix(f".{arch}.ptx")
-            cmd = [nvcc(), "-ptx", f"-arch={arch}", "-std=c++17", *include_flags(cu), str(cu), "-o", str(out)]
+            cmd = [nvcc(), "-ptx", f"-arch={arch}", "-std=c++17", *EXTRA.get(cu.stem, []), *include_flags(cu), str(cu),
+                   "-o", str(out)]
             subprocess.run(cmd, check=True)
             print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines")
             if cu.stem in FAST_MATH:
@@ -79,11 +81,13 @@ def main(names: list[str]) -> int:
                 print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines (--use_fast_math)")
         if cu.stem in LINEINFO:
             out = cu.with_suffix(".sm_90.lineinfo.ptx")
-            subprocess.run([nvcc(), "-ptx", "-arch=sm_90", "-std=c++17", "-lineinfo", str(cu), "-o", str(out)], check=True)
+            subprocess.run([nvcc(), "-ptx", "-arch=sm_90", "-std=c++17", "-lineinfo", *EXTRA.get(cu.stem, []), str(cu),
+                            "-o", str(out)], check=True)
             print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines (-lineinfo, .loc kept)")
         if cu.stem in DEBUG:
             out = cu.with_suffix(".sm_90.G.ptx")
-            subprocess.run([nvcc(), "-ptx", "-arch=sm_90", "-std=c++17", "-G", str(cu), "-o", str(out)], check=True)
+            subprocess.run([nvcc(), "-ptx", "-arch=sm_90", "-std=c++17", "-G", *EXTRA.get(cu.stem, []), str(cu), "-o",
+                            str(out)], check=True)
             out.write_text(strip_debug(out.read_text()))
             print(f"{out.relative_to(ROOT)}: {len(out.read_text().splitlines())} lines (-G, DWARF stripped)")
     return 0

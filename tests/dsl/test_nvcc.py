@@ -14,11 +14,14 @@ import sass_lab
 from sass_lab import ir
 from sass_lab.dsl import frontend
 from sass_lab.dsl.parse import strip_comments
+from sass_lab.errors import SourceError
 
 DATA = Path(__file__).parent / "data"
 PTX_FILES = sorted(DATA.glob("*.ptx"))
 # the emulator's nvcc corpus (device functions, inline-asm scopes): every file assembles as nvcc wrote it
 CORPUS = sorted((Path(__file__).parents[1] / "emulator" / "corpus").glob("*.ptx"))
+TEXTURES = [p for p in CORPUS if p.name.startswith("textures.")]  # texture/surface objects: rejected, with why
+CORPUS = [p for p in CORPUS if p not in TEXTURES]
 _SKIP = re.compile(r"^\s*($|\.|[{})]|\$?[\w$]+:|call)")
 
 
@@ -90,6 +93,13 @@ def test_nvcc_ptx_assembles_unchanged(path):
     for k in mod:
         assert k.resources.registers > 0
         assert len(k.ir.body) > 0
+
+
+@pytest.mark.parametrize("path", TEXTURES, ids=[p.stem for p in TEXTURES])
+def test_nvcc_texture_and_surface_ptx_is_rejected_with_the_reason(path):
+    with pytest.raises(SourceError, match=r"texture and surface instructions \('tex'\) are not supported") as e:
+        sass_lab.assemble(path.read_text(), file=str(path))
+    assert "load through global memory instead" in e.value.hint
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not on PATH")
