@@ -34,6 +34,7 @@ WEP_SHIFT, BEP_SHIFT, EP_MASK = 11, 31, (1 << 20) - 1
 SEVERAL_WARPS, ATOMIC, WARP_GROUP = -2, -3, 1024
 LOG_LIMIT = 1 << 22
 MERGE_SKIP = True  # a read merged over reader stamps of other epochs only is its own stamp (False: the formula)
+DISTINCT = True  # a write to strictly ascending units skips the look for units stored twice (False: always looks)
 PAGE_SHIFT = 8  # a page of 256 tracking units: the summaries the row paths consult before any stamp
 SEEN_VIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
 SEEN_FILL = {1: 0x01, 2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
@@ -203,7 +204,7 @@ class RaceTracker:
             return False
         if (self.done.view(SEEN_VIEW[n])[r] != SEEN_FILL[n]).any():  # a unit never written
             return False
-        bad = self._unsettled(r, n, lanes, True)  # the rows to look at: all, some or none
+        bad = self._unsettled(r, n, lanes, self.pg_w)  # the rows to look at: all, some or none
         if bad is not None:
             wb = self._epochs(self.wr, r if bad is ... else r[bad], n)  # the writers' block epochs
             if self._this_epoch(wb, lanes if bad is ... else lanes[bad], n):  # written in this epoch
@@ -220,17 +221,15 @@ class RaceTracker:
         """Units of ``pages`` were just stamped by lanes of this wave (block epochs at most ``top``)."""
         self.pg_w[pages] = np.maximum(self.pg_w[pages], self.top)
 
-    def _unsettled(self, r: np.ndarray, n: int, lanes, read: bool):
-        """Which aligned n-unit rows ``r`` (one per lane) need their stamps looked at: ``...`` (all), the
-        indexes of some, or None. A row is settled when its page holds no write stamp of the lane's block
-        epoch (nor a folded read stamp, for a write)."""
+    def _unsettled(self, r: np.ndarray, n: int, lanes, bounds: np.ndarray):
+        """Which aligned n-unit rows ``r`` (one per lane) need their write (``bounds`` = ``pg_w``) or folded
+        read (``pg_r``) stamps looked at: ``...`` (all), the indexes of some, or None. A row is settled when
+        its page holds no such stamp of the lane's block epoch."""
         if not self.pages:
             return ...
         p = r >> (PAGE_SHIFT - n.bit_length() + 1)
         bep = self.lane_bep if lanes is self.st.all_lanes else self.lane_bep[lanes]
-        bad = self.pg_w[p] >= bep
-        if not read:
-            bad |= self.pg_r[p] >= bep
+        bad = bounds[p] >= bep
         if not bad.any():
             return None
         return ... if bad.all() else np.flatnonzero(bad)
@@ -255,18 +254,19 @@ class RaceTracker:
             return False  # logged reads to fold first
         if self.asyncs is not None and self.asyncs.in_flight_rows(r, n):
             return False
-        bad = self._unsettled(r, n, lanes, False)
-        if bad is not None:
-            for stamps in (self.wr, self.rd):  # no write or read of this epoch: nothing to conflict with
-                if self._this_epoch(self._epochs(stamps, r if bad is ... else r[bad], n),
-                                    lanes if bad is ... else lanes[bad], n):
-                    return False
+        for stamps, bounds in ((self.wr, self.pg_w), (self.rd, self.pg_r)):  # no write or read of this epoch:
+            bad = self._unsettled(r, n, lanes, bounds)  # nothing to conflict with
+            if bad is not None and self._this_epoch(self._epochs(stamps, r if bad is ... else r[bad], n),
+                                                    lanes if bad is ... else lanes[bad], n):
+                return False
         if copy and self.asyncs is not None and not self.asyncs.write_rows(r, n, lanes):
             return False
         me = self.stamp if lanes is self.st.all_lanes else self.stamp[lanes]
         rows_of(self.wr, n)[r] = self._per_unit("stamp", lanes, n).view(rows_of(self.wr, n).dtype)
         self._wrote(r >> (PAGE_SHIFT - n.bit_length() + 1))
         self.done.view(SEEN_VIEW[n])[r] = SEEN_FILL[n]
+        if DISTINCT and _ascending(r):  # rows in strictly ascending order: no row stored by two lanes
+            return True
         back = self.wr[u1]  # a row is written whole: one stored by two lanes holds the later one's stamp
         if (back != me).any():
             u, ln = expand(u1, n), np.repeat(lanes, n)
@@ -307,7 +307,7 @@ class RaceTracker:
         self.wr[u] = mark
         self._wrote(u >> PAGE_SHIFT)
         self.done[u] = 1
-        if not atomic:
+        if not atomic and not (DISTINCT and _ascending(u)):  # (strictly ascending units: no unit stored twice)
             back = self.wr[u]
             dup = back != me
             if dup.any():
@@ -418,6 +418,11 @@ class RaceTracker:
                 "between the steps") if same else ""
         self.st.report("race-shared", lanes, f"{what}: shared {where} (offset {o:#x}) also accessed by {who} with "
                        f"no barrier in between{hint}", buffer=var, address=o, key_extra=what)
+
+
+def _ascending(a: np.ndarray) -> bool:
+    """Strictly ascending (so no value repeats)?"""
+    return len(a) < 2 or bool((a[1:] > a[:-1]).all())
 
 
 def _lane_of(chunk, st) -> np.ndarray:
