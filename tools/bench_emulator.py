@@ -5,6 +5,7 @@ Usage:
     python tools/bench_emulator.py saxpy sgemm     # some of them
     python tools/bench_emulator.py --memory        # + peak memory of the run with and without checks
     python tools/bench_emulator.py --first-call    # first emulate() of a small kernel: fast reader vs Lark
+    python tools/bench_emulator.py gemm_bf16 --macs  # + useful multiply-adds per CPU second vs numpy's matmul
 
 Throughput is thread-instructions per CPU second (``time.process_time``: the development machine is
 shared, so wall time says more about the neighbours than about the emulator), best of ``--reps`` runs,
@@ -12,7 +13,10 @@ at a size per kernel that fills at least one 65,536-lane wave (``BENCH`` below).
 checked against the kernel's own float64 reference (``rel.err`` column). Memory (``--memory``, a
 separate traced run): the peak of numpy/Python allocations during ``emulate`` with checks off (the
 kernel's own: heap, registers, shared/local windows) and the extra the checks add, and their ratio.
-``--first-call`` times (wall and CPU) ``emulate()`` of a small kernel from a fresh process, once reading the PTX with
+``--macs`` (GEMM kernels: sizes with M, N, K) adds the useful multiply-adds per CPU second (M·N·K over the
+emulate time, checks off and on) and the same for numpy's float64 ``matmul`` of an M×K by K×N pair, best of
+``--reps`` in the same run: the peer for a tensor-core kernel, where one thread-instruction is a tile's
+share of a whole warpgroup's product. ``--first-call`` times (wall and CPU) ``emulate()`` of a small kernel from a fresh process, once reading the PTX with
 the fast reader and once with the Lark parser (the previous path), alternating, medians of ``--reps``.
 """
 
@@ -97,7 +101,20 @@ def error(spec, size, a_ref) -> float:
     return worst
 
 
-def bench(stems: list[str], reps: int, memory: bool) -> None:
+def numpy_macs(size: dict, reps: int) -> float:
+    """Multiply-adds per CPU second of numpy's float64 matmul of the GEMM shape ``size`` (best of ``reps``)."""
+    rng = np.random.default_rng(0)
+    m, n, k = size["M"], size["N"], size["K"]
+    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    best = float("inf")
+    for _ in range(reps):
+        c0 = time.process_time()
+        np.matmul(a, b)
+        best = min(best, time.process_time() - c0)
+    return m * n * k / best
+
+
+def bench(stems: list[str], reps: int, memory: bool, macs: bool = False) -> None:
     head = f"{'kernel':<18} {'threads':>8} {'waves':>5} {'thread-instr':>13} {'cpu s off':>9} {'cpu s on':>9} " \
            f"{'rate off':>9} {'rate on':>9} {'on/off':>6}  rel.err"
     if memory:
@@ -123,6 +140,12 @@ def bench(stems: list[str], reps: int, memory: bool) -> None:
             both = run_once(spec, kern, size, True, trace=True)[2]
             line += f"  {own / 2**20:>7.1f} {(both - own) / 2**20:>8.1f} {(both - own) / own:>9.2f}"
         print(line, flush=True)
+        if macs and {"M", "N", "K"} <= set(size):
+            mk = size["M"] * size["N"] * size["K"]
+            peer = numpy_macs(size, reps)
+            print(f"{'':<18} useful MAC/s off {mk / off:.3g}, on {mk / on:.3g}; numpy float64 matmul "
+                  f"{size['M']}x{size['K']} @ {size['K']}x{size['N']}: {peer:.3g} MAC/s (emulator on / numpy "
+                  f"{mk / on / peer:.2g})", flush=True)
 
 
 # ---------------------------------------------------------------------------------- first call
@@ -178,12 +201,13 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--memory", action="store_true", help="also the peak memory with and without checks")
     ap.add_argument("--first-call", action="store_true", help="only the first-call comparison")
+    ap.add_argument("--macs", action="store_true", help="GEMM kernels: useful MAC/s against numpy's matmul")
     args = ap.parse_args()
     if args.first_call:
         first_call(args.reps)
         return 0
     stems = args.kernels or sorted(p.stem for p in Path(KERNELS).glob("*.sasm"))
-    bench(stems, args.reps, args.memory)
+    bench(stems, args.reps, args.memory, args.macs)
     return 0
 
 
