@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .races import PAGE_SHIFT, expand, rows_of, spread
+from .races import PAGE_SHIFT
+from .stamps import expand, rows_of, spread
 
 RING = 16
 SEQ_MASK = (1 << 32) - 1

@@ -1,27 +1,17 @@
 """Shared-memory race and initialisation tracking for one wave (``check=True``).
 
 Each tracking unit of shared memory (4 bytes, or the kernel's smallest shared access) keeps a stamp
-of its last writer and of its readers in the current epoch, packed in an int64::
+(:mod:`.stamps`) of its last writer and of its readers in the current epoch. A block barrier starts a
+new block epoch; ``bar.warp.sync`` a new warp epoch of that warp. Reads only matter to a later write of
+the same epoch, so they are logged (the first unit of each lane's access, 4 bytes, with the lanes, the
+units per access and the stamp array of their time) and folded into the reader stamps lazily: a write
+folds only the logged reads of the units it writes (a per-unit generation byte says whether there can
+be any), so double-buffered kernels that read one buffer and fill the other never fold; a barrier of
+every block drops the log, and past ``limit`` entries it is folded chunk by chunk.
 
-    block epoch << 31 | warp epoch << 11 | (code + 8)
-
-``code`` is a thread id (0..1023), ``1024 + w`` for "several threads of warp w", ``-2`` for several
-warps, ``-3`` for an atomic; ``0`` (the whole stamp) means never accessed: the block epoch field of a
-stamp counts from 1, so untouched stamps are the zero pages of a fresh allocation (the operating system
-supplies them on first touch: a large shared window costs nothing until used). A block barrier starts a
-new block epoch; ``bar.warp.sync`` a new warp epoch of that warp. Two accesses of one unit conflict
-when they are in the same block epoch, by different threads, at least one a write, and not ordered by
-a warp sync (same warp, different warp epoch). Reads only matter to a later write of the same epoch,
-so they are logged (the first unit of each lane's access, 4 bytes, with the lanes, the units per
-access and the stamp array of their time) and
-folded into the reader stamps lazily: a write folds only the logged reads of the units it writes (a
-per-unit generation byte says whether there can be any), so double-buffered kernels that read one
-buffer and fill the other never fold; a barrier of every block drops the log, and past ``limit``
-entries it is folded chunk by chunk.
-
-Aligned rows of 2, 4 or 8 units (ldmatrix, vector accesses, 8/16-byte copies) take row paths. Per page
-of 256 units the tracker keeps upper bounds of the block epochs of the write and folded read stamps in
-it: a row whose page holds no stamp of the lane's own epoch needs no look at its stamps. One byte per
+Aligned rows of 1, 2, 4 or 8 units (ldmatrix, vector accesses, 8/16-byte copies) take row paths. Per
+page of 256 units the tracker keeps upper bounds of the block epochs of the write and folded read stamps
+in it: a row whose page holds no stamp of the lane's own epoch needs no look at its stamps. One byte per
 unit says whether it was ever written.
 """
 
@@ -29,59 +19,30 @@ from __future__ import annotations
 
 import numpy as np
 
-TID_BITS, BIAS, CODE_MASK = 11, 8, (1 << 11) - 1
-WEP_SHIFT, BEP_SHIFT, EP_MASK = 11, 31, (1 << 20) - 1
-SEVERAL_WARPS, ATOMIC, WARP_GROUP = -2, -3, 1024
+from .stamps import (
+    ATOMIC,
+    BEP_SHIFT,
+    BIAS,
+    CODE_MASK,
+    EP_MASK,
+    SEVERAL_WARPS,
+    WARP_GROUP,
+    WEP_SHIFT,
+    ascending,
+    code,
+    conflict,
+    expand,
+    merge,
+    rows_of,
+    warp_of,
+    wep,
+)
+
 LOG_LIMIT = 1 << 22
-MERGE_SKIP = True  # a read merged over reader stamps of other epochs only is its own stamp (False: the formula)
 DISTINCT = True  # a write to strictly ascending units skips the look for units stored twice (False: always looks)
 PAGE_SHIFT = 8  # a page of 256 tracking units: the summaries the row paths consult before any stamp
 SEEN_VIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
 SEEN_FILL = {1: 0x01, 2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
-
-
-def code(x):
-    return (x & CODE_MASK) - BIAS
-
-
-def rows_of(a: np.ndarray, n: int) -> np.ndarray:
-    """``a``'s aligned n-element rows as one opaque item each: a row is stored or gathered with one copy
-    (numpy's 2-D row indexing with a broadcast value loops over the n elements of every row)."""
-    return a[:len(a) // n * n].view(np.dtype((np.void, n * a.itemsize)))
-
-
-def spread(a: np.ndarray, n: int) -> np.ndarray:
-    """Each element of ``a`` n times over, as rows for :func:`rows_of` (``a[:, None]`` broadcast, contiguous)."""
-    return np.repeat(a, n).view(np.dtype((np.void, n * a.itemsize)))
-
-
-def expand(u: np.ndarray, n: int) -> np.ndarray:
-    """The n consecutive units from each first unit of ``u``, lane-major: ``(u[:, None] + arange(n)).ravel()``
-    (a broadcast with an n-wide inner loop is 3-8x slower than n strided passes)."""
-    if n == 1:
-        return u
-    out = np.empty((len(u), n), u.dtype)
-    for k in range(n):
-        np.add(u, k, out=out[:, k])
-    return out.reshape(-1)
-
-
-def warp_of(c):
-    return np.where(c >= WARP_GROUP, c - WARP_GROUP, np.where(c >= 0, c >> 5, -1))
-
-
-def wep(x):
-    return (x >> WEP_SHIFT) & EP_MASK
-
-
-def conflict(prev, me):
-    """Per element: does the access stamped ``me`` race with the earlier access ``prev``?"""
-    same = (prev >> BEP_SHIFT) == (me >> BEP_SHIFT)
-    if not same.any():
-        return same
-    pc, mc = code(prev), code(me)
-    ordered = (warp_of(pc) == (mc >> 5)) & (wep(prev) != wep(me))
-    return same & (pc != mc) & ~ordered
 
 
 class RaceTracker:
@@ -265,7 +226,7 @@ class RaceTracker:
         rows_of(self.wr, n)[r] = self._per_unit("stamp", lanes, n).view(rows_of(self.wr, n).dtype)
         self._wrote(r >> (PAGE_SHIFT - n.bit_length() + 1))
         self.done.view(SEEN_VIEW[n])[r] = SEEN_FILL[n]
-        if DISTINCT and _ascending(r):  # rows in strictly ascending order: no row stored by two lanes
+        if DISTINCT and ascending(r):  # rows in strictly ascending order: no row stored by two lanes
             return True
         back = self.wr[u1]  # a row is written whole: one stored by two lanes holds the later one's stamp
         if (back != me).any():
@@ -307,7 +268,7 @@ class RaceTracker:
         self.wr[u] = mark
         self._wrote(u >> PAGE_SHIFT)
         self.done[u] = 1
-        if not atomic and not (DISTINCT and _ascending(u)):  # (strictly ascending units: no unit stored twice)
+        if not atomic and not (DISTINCT and ascending(u)):  # (strictly ascending units: no unit stored twice)
             back = self.wr[u]
             dup = back != me
             if dup.any():
@@ -376,7 +337,7 @@ class RaceTracker:
             self.mark[only if k == 0 else np.maximum(only - k, 0)] = value
 
     def _merge_reads(self, u: np.ndarray, me: np.ndarray) -> None:
-        new = _merge(self.rd[u], me)
+        new = merge(self.rd[u], me)
         self.rd[u] = new
         if len(new):  # (fixed-up stamps below keep these epochs)
             pg = u >> PAGE_SHIFT
@@ -420,26 +381,7 @@ class RaceTracker:
                        f"no barrier in between{hint}", buffer=var, address=o, key_extra=what)
 
 
-def _ascending(a: np.ndarray) -> bool:
-    """Strictly ascending (so no value repeats)?"""
-    return len(a) < 2 or bool((a[1:] > a[:-1]).all())
-
-
 def _lane_of(chunk, st) -> np.ndarray:
     """The reading lane of each logged read of ``chunk``."""
     lanes = chunk[1]
     return st.all_lanes if lanes is None else lanes
-
-
-def _merge(r, me):
-    """Reader stamp after the read ``me`` given the earlier reader stamp ``r`` (elementwise)."""
-    same_b = (r >> BEP_SHIFT) == (me >> BEP_SHIFT)
-    if MERGE_SKIP and not same_b.any():  # every earlier reader stamp is of another block epoch: the read's own
-        return me
-    pc, mc = code(r), code(me)
-    pw, mw = warp_of(pc), mc >> 5
-    keep_me = ~same_b | (pc == mc) | ((pw == mw) & (wep(r) != wep(me)))
-    in_warp = (pw == mw)
-    base = me & ~CODE_MASK
-    several = np.where(in_warp, base | (WARP_GROUP + mw + BIAS), base | (SEVERAL_WARPS + BIAS))
-    return np.where(keep_me, me, several)

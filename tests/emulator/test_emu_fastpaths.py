@@ -10,7 +10,7 @@ import pytest
 from test_emu_memory import MMA_PTX
 from test_emu_mma import FORMS, kernel_ptx
 
-from sass_lab.emulator import asyncs, emulate, hopper, ops_matrix, races
+from sass_lab.emulator import asyncs, emulate, hopper, ops_matrix, races, stamps
 from sass_lab.emulator.report import EmulatorCheckError
 
 
@@ -268,7 +268,7 @@ def test_fold_of_the_units_a_write_touches_matches_unit_by_unit_selection():
         for rt in trackers:
             for (u, lanes, n), bump in zip(log, bumps):
                 rt.log.append([u.copy(), lanes, n, rt.stamp])
-                rt.stamp = rt.stamp + (int(bump) << races.BEP_SHIFT)
+                rt.stamp = rt.stamp + (int(bump) << stamps.BEP_SHIFT)
         trackers[0].fold(only)
         _old_fold(trackers[1], only)
         np.testing.assert_array_equal(trackers[0].rd, trackers[1].rd)
@@ -285,22 +285,22 @@ def test_read_merge_over_other_epochs_is_the_merge_formula(monkeypatch):
     random stamps: never read, single threads, warp groups, several warps, atomics, some epochs equal."""
     rng = np.random.default_rng(14)
 
-    def stamps(k, beps):
+    def random_stamps(k, beps):
         kind = rng.integers(0, 4, k)
         code = np.select([kind == 0, kind == 1, kind == 2], [rng.integers(0, 1024, k), 1024 + rng.integers(0, 32, k),
-                                                              races.SEVERAL_WARPS], races.ATOMIC)
-        s = (rng.choice(beps, k) << races.BEP_SHIFT) | (rng.integers(0, 4, k) << races.WEP_SHIFT) | (code + races.BIAS)
+                                                              stamps.SEVERAL_WARPS], stamps.ATOMIC)
+        s = (rng.choice(beps, k) << stamps.BEP_SHIFT) | (rng.integers(0, 4, k) << stamps.WEP_SHIFT) | (code + stamps.BIAS)
         return np.where(rng.random(k) < 0.1, 0, s)  # 0: never read
 
     for trial in range(40):
         k = int(rng.integers(1, 300))
-        me = (rng.integers(2, 4, k) << races.BEP_SHIFT) | (rng.integers(0, 4, k) << races.WEP_SHIFT) | \
-            (rng.integers(0, 1024, k) + races.BIAS)
-        r = stamps(k, [0, 1] if trial % 2 else [0, 1, 2, 3])  # odd trials: every earlier stamp older
+        me = (rng.integers(2, 4, k) << stamps.BEP_SHIFT) | (rng.integers(0, 4, k) << stamps.WEP_SHIFT) | \
+            (rng.integers(0, 1024, k) + stamps.BIAS)
+        r = random_stamps(k, [0, 1] if trial % 2 else [0, 1, 2, 3])  # odd trials: every earlier stamp older
         got = {}
         for skip in (True, False):
-            monkeypatch.setattr(races, "MERGE_SKIP", skip)
-            got[skip] = races._merge(r, me)
+            monkeypatch.setattr(stamps, "MERGE_SKIP", skip)
+            got[skip] = stamps.merge(r, me)
         np.testing.assert_array_equal(got[True], got[False])
 
 
