@@ -28,7 +28,6 @@ from .stamps import (
     SEVERAL_WARPS,
     WARP_GROUP,
     WEP_SHIFT,
-    ascending,
     code,
     conflict,
     expand,
@@ -39,7 +38,6 @@ from .stamps import (
 )
 
 LOG_LIMIT = 1 << 22
-DISTINCT = True  # a write to strictly ascending units skips the look for units stored twice (False: always looks)
 PAGE_SHIFT = 8  # a page of 256 tracking units: the summaries the row paths consult before any stamp
 SEEN_VIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
 SEEN_FILL = {1: 0x01, 2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
@@ -226,8 +224,6 @@ class RaceTracker:
         rows_of(self.wr, n)[r] = self._per_unit("stamp", lanes, n).view(rows_of(self.wr, n).dtype)
         self._wrote(r >> (PAGE_SHIFT - n.bit_length() + 1))
         self.done.view(SEEN_VIEW[n])[r] = SEEN_FILL[n]
-        if DISTINCT and ascending(r):  # rows in strictly ascending order: no row stored by two lanes
-            return True
         back = self.wr[u1]  # a row is written whole: one stored by two lanes holds the later one's stamp
         if (back != me).any():
             u, ln = expand(u1, n), np.repeat(lanes, n)
@@ -268,7 +264,7 @@ class RaceTracker:
         self.wr[u] = mark
         self._wrote(u >> PAGE_SHIFT)
         self.done[u] = 1
-        if not atomic and not (DISTINCT and ascending(u)):  # (strictly ascending units: no unit stored twice)
+        if not atomic:
             back = self.wr[u]
             dup = back != me
             if dup.any():

@@ -66,11 +66,6 @@ def conflict(prev, me):
     return same & (pc != mc) & ~ordered
 
 
-def ascending(a: np.ndarray) -> bool:
-    """Strictly ascending (so no value repeats)?"""
-    return len(a) < 2 or bool((a[1:] > a[:-1]).all())
-
-
 def merge(r, me):
     """Reader stamp after the read ``me`` given the earlier reader stamp ``r`` (elementwise)."""
     same_b = (r >> BEP_SHIFT) == (me >> BEP_SHIFT)

@@ -441,36 +441,6 @@ def test_row_accesses_find_and_log_what_unit_accesses_do(with_async):
     assert {"race-shared", "uninit-shared"} <= kinds
 
 
-@pytest.mark.parametrize("rows", [True, False])
-def test_ascending_writes_skip_the_look_for_units_stored_twice(monkeypatch, rows):
-    """Writes whose units (rows) ascend strictly skip the look-back for a unit stored by two lanes; against
-    always looking, on writes that ascend, that repeat a unit (two lanes, one word) and that descend: the
-    same findings and stamps."""
-    logs = ([], [])
-    trackers = []
-    for log, distinct in zip(logs, (True, False)):
-        monkeypatch.setattr(races, "DISTINCT", distinct)
-        rt = _checked_tracker(log, rows, False)
-        trackers.append(rt)
-        r2 = np.random.default_rng(17)
-        for _ in range(40):
-            n = int(r2.choice([1, 2, 4]))
-            k = int(r2.integers(2, 60))
-            lanes = np.sort(r2.choice(256, k, replace=False))
-            start = np.sort(r2.choice(512 // n, k, replace=False)) * n  # ascending, distinct
-            kind = int(r2.integers(0, 4))
-            if kind == 1:  # two lanes store one row: next to each other in lane order, or not
-                start[1 if r2.random() < 0.5 else int(r2.integers(1, k))] = start[0]
-            elif kind == 2:
-                start = start[::-1].copy()  # distinct but descending
-            rt.write(start * 4, 4 * n, lanes)
-            if r2.random() < 0.3:
-                rt.block_barrier(np.arange(4))
-    assert logs[0] == logs[1]
-    assert any("two threads write" in m for _k, _l, m in logs[0])
-    np.testing.assert_array_equal(trackers[0].wr, trackers[1].wr)
-
-
 def test_row_write_after_folded_reads_is_checked_against_them():
     """Reads folded into the reader stamps (the log emptied) and then a row write of other threads in the
     same epoch: the row path still finds the race (the page's read-epoch bound sends it to the stamps)."""
