@@ -9,7 +9,7 @@ folds only the logged reads of the units it writes (a per-unit generation byte s
 be any), so double-buffered kernels that read one buffer and fill the other never fold; a barrier of
 every block drops the log, and past ``limit`` entries it is folded chunk by chunk.
 
-Aligned rows of 1, 2, 4 or 8 units (ldmatrix, vector accesses, 8/16-byte copies) take row paths. Per
+Aligned rows of 2, 4 or 8 units (ldmatrix, vector accesses, 8/16-byte copies) take row paths. Per
 page of 256 units the tracker keeps upper bounds of the block epochs of the write and folded read stamps
 in it: a row whose page holds no stamp of the lane's own epoch needs no look at its stamps. One byte per
 unit says whether it was ever written.
@@ -39,8 +39,8 @@ from .stamps import (
 
 LOG_LIMIT = 1 << 22
 PAGE_SHIFT = 8  # a page of 256 tracking units: the summaries the row paths consult before any stamp
-SEEN_VIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
-SEEN_FILL = {1: 0x01, 2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
+SEEN_VIEW = {2: np.uint16, 4: np.uint32, 8: np.uint64}  # an aligned row of n seen bytes as one word
+SEEN_FILL = {2: 0x0101, 4: 0x01010101, 8: 0x0101010101010101}
 
 
 class RaceTracker:
