@@ -45,6 +45,11 @@ CG_SCRATCH_BYTES = 288
 # ahead of it run until they branch, meet another group or park, so a spin-wait ends as it does under
 # sm_70+'s independent thread scheduling instead of starving the lanes it waits for.
 SPIN_YIELD = 64
+SAME_BLOCK_HINT = ("threads of one block spin on what other threads of the block will write (a flag in shared or "
+                   "global memory): with check=True the emulator does not let them run ahead, because its shared-"
+                   "memory race checker orders accesses by barriers and warp syncs only and would report the "
+                   "handoff as races; run with check=False (the values are then those of the GPU), or raise "
+                   "max_steps if the loop is merely long")
 SPIN_HINT = ("this kernel uses a cooperative-groups tile wider than a warp, whose barrier spins on a word in "
              "reserved shared memory until the tile's other warps arrive; where those warps must first pass warp "
              "collectives with lanes that diverged around the spin (as in -G builds), the emulator cannot schedule "
@@ -192,16 +197,22 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
     ti = 0
     yield_pc = -1  # a spinning group yielded at this PC: run the lanes ahead of it next
     stops = None  # PCs a yielded-to group stops before (barriers and warp collectives)
+    same_block = False  # a yield to lanes of the spinning lanes' own block was withheld (check=True)
     while True:
         minpc = int(pcs.min())
         in_yield = False
         if yield_pc >= 0:
             if stops is None:
                 stops = _yield_stops(prog)
+            spinning = st.lane_blk[pcs == yield_pc] if st.races is not None else None
             for c in np.unique(pcs[(pcs > yield_pc) & (pcs < WAIT_PC)]).tolist():
-                if stops[c] == 0 or (stops[c] == 1 and not _splits_warps(st, pcs == c)):
-                    minpc, in_yield = c, True  # the lowest lanes ahead that can make progress
-                    break
+                if stops[c] == 2 or (stops[c] == 1 and _splits_warps(st, pcs == c)):
+                    continue
+                if spinning is not None and np.isin(st.lane_blk[pcs == c], spinning).any():
+                    same_block = True  # a handoff inside a block: the shared race checker cannot order it
+                    continue
+                minpc, in_yield = c, True  # the lowest lanes ahead that can make progress
+                break
             yield_pc = -1
         if minpc >= EXIT_PC:
             break
@@ -233,7 +244,7 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
                 ins = prog.instrs[pc]
                 raise EmulatorError(f"'{prog.name}' ran past max_steps={max_steps} (PTX line "
                                     f"{ins.span.line if ins.span else '?'}: {ins.name})", ins.span,
-                                    hint=SPIN_HINT if prog.cg_scratch else
+                                    hint=SPIN_HINT if prog.cg_scratch else SAME_BLOCK_HINT if same_block else
                                     "an endless loop, or a spin-wait for a thread that never runs here (a block in a later "
                                     "wave, which a GPU need not run at the same time either)? raise max_steps for "
                                     "long kernels")
