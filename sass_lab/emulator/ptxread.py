@@ -206,6 +206,13 @@ class Reader:
                 out.append(self.take("SPACE"))
             elif not param and t in VECS:
                 out.append(self.take("VEC"))
+            elif not param and t == ".attribute":  # .attribute(.managed): ignored, as by the grammar
+                self.skip()
+                self.expect("(")
+                while not self.at(")"):
+                    if self.peek()[1] in (";", "\n", ""):
+                        raise Fallback(self.peek())
+                    self.skip()
             else:
                 return out
 
