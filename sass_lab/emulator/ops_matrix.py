@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ir
+from ..hw.wgmma import E4M3, E5M2
 from . import values as V
 from .decode import Ctx, builder
 from .machine import SHARED_WINDOW
@@ -158,6 +159,8 @@ def _ab(shape: str, kind: str):
         return None
     if kind == "f64":
         return ([(G, T4)], [(T4, G)], 1) if shape == "m8n8k4" else None
+    if kind in FP8:  # sm_89+: the byte layout of s8 m16n8k32
+        return _ab(shape, "s8") if shape == "m16n8k32" else None
     if kind in ("s8", "u8", "s4", "u4"):
         per = 4 if kind in ("s8", "u8") else 8
         na, nb = m * k // 32, k * 8 // 32  # elements per lane
@@ -168,6 +171,9 @@ def _ab(shape: str, kind: str):
         b = [(T4 * per + (i % per) + 4 * per * (i // per), G) for i in range(nb)]
         return a, b, per
     return None
+
+
+FP8 = {"e4m3": E4M3, "e5m2": E5M2}  # byte -> value
 
 
 def _c_layout(m: int, kind: str):
@@ -189,6 +195,9 @@ def _unpack(words: list, kind: str) -> list:
         elif kind in ("f16", "bf16"):
             lo, hi = V.unpack_half2(w.view(np.uint32), "bf16x2" if kind == "bf16" else "f16x2")
             out += [lo.astype(np.float64), hi.astype(np.float64)]
+        elif kind in FP8:
+            u = w.view(np.uint32)
+            out += [FP8[kind][(u >> np.uint32(8 * j)) & np.uint32(0xFF)] for j in range(4)]
         elif kind in ("f32", "s32"):
             out.append(w.view(np.float32 if kind == "f32" else np.int32).astype(np.float64 if kind == "f32"
                                                                                 else np.int64))
@@ -285,7 +294,7 @@ def _gather_order(layout, rows: int, cols: int) -> np.ndarray:
 
 MMA_FORMS = ("f16/bf16 m16n8k8, m16n8k16 (f32 or f16 accumulators for f16); tf32 m16n8k4, m16n8k8; "
              "s8/u8 m8n8k16, m16n8k16, m16n8k32; s4/u4 m8n8k32, m16n8k32, m16n8k64 (s32, .satfinite); "
-             "f64 m8n8k4")
+             "e4m3/e5m2 m16n8k32 (f32); f64 m8n8k4")
 
 
 @builder("mma")
@@ -300,7 +309,7 @@ def mma(ctx: Ctx, ins: ir.Instr):
     dk, ak, bk, ck = types
     lay = _ab(shape, ak)
     integer = ak in ("s8", "u8", "s4", "u4")
-    ok = lay is not None and (bk == ak or integer and bk[1:] == ak[1:])
+    ok = lay is not None and (bk == ak or integer and bk[1:] == ak[1:] or ak in FP8 and bk in FP8)
     if ak in ("f16",):
         ok = ok and dk in ("f16", "f32") and ck in ("f16", "f32")
     elif integer:

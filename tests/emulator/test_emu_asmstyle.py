@@ -264,3 +264,29 @@ def test_trap_on_bad_input_stops_the_kernel_and_names_the_thread(ptx):
     with pytest.raises(EmulatorError, match=r"trap") as e:
         run(ptx, "checked_gather", 2, 32, [idx, v, out, np.int32(n), np.int32(m)])
     assert "block (1, 0, 0) thread (5, 0, 0)" in str(e.value)
+
+
+def _fp8(codes, exp_bits: int, man_bits: int, bias: int):
+    """Finite fp8 codes -> values (sign, biased exponent, mantissa; subnormals at exponent 0)."""
+    c = codes.astype(np.int64)
+    e, f = (c >> man_bits) & ((1 << exp_bits) - 1), c & ((1 << man_bits) - 1)
+    mag = np.where(e == 0, f / 2.0 ** man_bits * 2.0 ** (1 - bias), (1 + f / 2.0 ** man_bits) * 2.0 ** (e - bias))
+    return np.where(c & 0x80, -mag, mag)
+
+
+@pytest.mark.parametrize("build", ["sm_90", "sm_90.G"])
+def test_mma_fp8_e4m3_by_e5m2_m16n8k32(build):
+    """sm_89+; the emulator sums in float64 and rounds once (docs/EMULATOR.md)."""
+    r = rng(11)
+    A = r.integers(0, 256, (16, 32)).astype(np.uint8)
+    B = r.integers(0, 256, (8, 32)).astype(np.uint8)
+    A[(A & 0x7F) == 0x7F] = 0x38  # no e4m3 NaN (S.1111.111): 1.0 instead
+    B[(B & 0x7C) == 0x7C] = 0x3C  # no e5m2 infinity or NaN (exponent 11111): 1.0 instead
+    D = np.full((16, 8), np.nan, np.float32)
+    run(_ptx(build), "mma_fp8", 1, 32, [A, B, D])
+    init = np.where(np.arange(16)[:, None] < 8, 0.5, 0.25) * np.where(np.arange(8) % 2 == 0, 1, -1)
+    a, b = _fp8(A, 4, 3, 7), _fp8(B, 5, 2, 15)
+    ref = a @ b.T + init
+    # one rounding to f32 (half an ulp), plus float64 summation-order slack far below it
+    assert (np.abs(D - ref) <= 2.0 ** -24 * np.abs(ref) + 2.0 ** -45 * (np.abs(a) @ np.abs(b).T + 1)).all()
+    assert np.isfinite(ref).all() and np.abs(ref).max() > 1

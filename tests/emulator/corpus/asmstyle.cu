@@ -63,6 +63,23 @@ __global__ void mma_s8_f16(const int8_t* A, const int8_t* B, int* C, const __hal
   reinterpret_cast<unsigned*>(D)[(g + 8) * 4 + t] = acc[1];
 }
 
+// ------------------------------------------------------------------ fp8 m16n8k32 (sm_89+), e4m3 x e5m2
+// A 16x32 e4m3 row-major, B 8x32 e5m2 stored [n][k] (each register packs 4 consecutive k), D 16x8 f32.
+__global__ void mma_fp8(const uint8_t* A, const uint8_t* B, float* D) {
+#if __CUDA_ARCH__ >= 890
+  int lane = threadIdx.x, g = lane >> 2, t = lane & 3;
+  auto a = [&](int r, int k) { return *reinterpret_cast<const unsigned*>(A + r * 32 + k); };
+  auto b = [&](int n, int k) { return *reinterpret_cast<const unsigned*>(B + n * 32 + k); };
+  float d[4] = {0.5f, -0.5f, 0.25f, -0.25f};
+  asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e5m2.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+               "{%0,%1,%2,%3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a(g, 4 * t)), "r"(a(g + 8, 4 * t)), "r"(a(g, 4 * t + 16)), "r"(a(g + 8, 4 * t + 16)),
+                 "r"(b(g, 4 * t)), "r"(b(g, 4 * t + 16)));
+  for (int r = 0; r < 4; ++r) D[(g + 8 * (r >> 1)) * 8 + 2 * t + (r & 1)] = d[r];
+#endif
+}
+
 // ------------------------------------------------------------------ ldmatrix .x1 / .x2 / .x2.trans, stmatrix
 __global__ void ldmatrix_forms(const unsigned short* src, unsigned* out, unsigned short* back) {
   __shared__ __align__(16) unsigned short tile[16][8];
