@@ -15,8 +15,8 @@ writes afterwards, ~10 ms per compile. Without setpriv the ``preexec_fn`` does t
 
 Its heap: ptxas grows its heap a few 4 KiB pages at a time (about 7,500 page faults for an SGEMM
 candidate). It runs with ``GLIBC_TUNABLES`` (:data:`HEAP_TUNABLES`) asking glibc to grow the heap in
-256 MiB steps of transparent huge pages, big blocks included: ~600 page faults, 8-11 % less CPU per
-compile (measured on the 64 SGEMM candidates, interleaved), ~6 MB more resident memory, and the
+256 MiB steps of transparent huge pages, big blocks included: ~600 page faults, 4-11 % less CPU per
+compile (ptxas alone 8-11 %, in whole sweeps ~4 %: docs/TUNING.md), ~6 MB more resident memory, and the
 very same cubin bytes (malloc does not decide code). A ``GLIBC_TUNABLES`` of the caller's own is left
 as it is (set it empty to switch this off); without glibc or transparent huge pages it does nothing.
 """
