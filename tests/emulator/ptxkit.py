@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,17 @@ import numpy as np
 DATA = Path(__file__).parent / "data"
 
 
+CORPUS = Path(__file__).parent / "corpus"
+
+
 def committed_ptx(name: str, arch: str = "sm_80") -> str:
     return (DATA / f"{name}.{arch}.ptx").read_text()
+
+
+@cache
+def corpus_ptx(stem: str, build: str) -> str:
+    """``tests/emulator/corpus/<stem>.<build>.ptx`` (read once per test session)."""
+    return (CORPUS / f"{stem}.{build}.ptx").read_text()
 
 HEAD = """.version 8.0
 .target sm_80

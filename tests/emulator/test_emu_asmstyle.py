@@ -6,23 +6,19 @@ f32 accumulation; textures and surfaces are refused at decode time with that rea
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from ptxkit import corpus_ptx
 
 from sass_lab.emulator import emulate
 from sass_lab.errors import EmulatorError
 
-CORPUS = Path(__file__).parent / "corpus"
 BUILDS = ("sm_80", "sm_90", "sm_90.G")
-_CACHE: dict[str, str] = {}
 
 
 def _ptx(build: str) -> str:
-    if build not in _CACHE:
-        _CACHE[build] = (CORPUS / f"asmstyle.{build}.ptx").read_text()
-    return _CACHE[build]
+    return corpus_ptx("asmstyle", build)
 
 
 @pytest.fixture(params=BUILDS)
@@ -246,7 +242,7 @@ def test_device_lambdas_and_if_constexpr(ptx, n):
 @pytest.mark.parametrize("name, op", [("texture_gather", "tex.1d.v4.f32.s32"), ("surface_fill", "sust.b.2d.b32.trap")])
 def test_textures_and_surfaces_are_refused_with_the_reason(arch, name, op):
     """corpus/textures.cu (the assembler rejects it too: tests/dsl/test_nvcc.py)."""
-    ptx = (CORPUS / f"textures.{arch}.ptx").read_text()
+    ptx = corpus_ptx("textures", arch)
     args = [np.uint64(1), np.zeros(4, np.int32), np.zeros(4, np.float32), np.int32(4)] if name == "texture_gather" \
         else [np.uint64(1), np.int32(4), np.int32(4)]
     with pytest.raises(EmulatorError, match=rf"'{re.escape(op)}': textures and surfaces are not supported"):

@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from ptxkit import corpus_ptx
 
 from sass_lab.emulator import emulate
 
-CORPUS = Path(__file__).parent / "corpus"
 BUILDS = ("sm_80", "sm_90", "sm_90.G", "sm_80.fast", "sm_90.fast", "sm_90.lineinfo")
 EXACT = ("sm_80", "sm_90", "sm_90.G", "sm_90.lineinfo")  # IEEE builds (no --use_fast_math)
-_CACHE: dict[str, str] = {}
 
 
 def _ptx(build: str) -> str:
-    if build not in _CACHE:
-        _CACHE[build] = (CORPUS / f"breadth.{build}.ptx").read_text()
-    return _CACHE[build]
+    return corpus_ptx("breadth", build)
 
 
 def entry(ptx: str, pattern: str) -> str:

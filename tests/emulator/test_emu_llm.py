@@ -5,22 +5,18 @@ sums of floats are checked within a bound on their f32 roundings."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from ptxkit import corpus_ptx
 
 from sass_lab.emulator import emulate
 
-CORPUS = Path(__file__).parent / "corpus"
 BUILDS = ("sm_80", "sm_90", "sm_90.G", "sm_80.fast", "sm_90.fast")
-_CACHE: dict[str, str] = {}
 
 
 def _ptx(build: str) -> str:
-    if build not in _CACHE:
-        _CACHE[build] = (CORPUS / f"llm.{build}.ptx").read_text()
-    return _CACHE[build]
+    return corpus_ptx("llm", build)
 
 
 @pytest.fixture(params=BUILDS)
