@@ -35,7 +35,7 @@ class State:
                  "buf_deltas", "shared", "sv", "sh_size", "sh_limit", "local", "lv", "local_size", "param", "const",
                  "lane_blk", "lane_tid", "check", "gran", "races", "findings", "pc", "prog", "kernel", "grid",
                  "block", "first_block", "steps", "live", "line_map", "all_lanes", "sh_base", "pcs", "bar_count",
-                 "wait_bar", "wait_next", "output", "hopper", "mbar", "wait_key", "asyncs", "gtrack", "cluster",
+                 "wait_bar", "wait_next", "wait_mask", "output", "hopper", "mbar", "wait_key", "asyncs", "gtrack", "cluster",
                  "block_ids", "memo", "scratch", "envregs", "sh_reserved",
                  "nthreads")
 

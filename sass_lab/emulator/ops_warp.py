@@ -20,7 +20,7 @@ def check_converged(st, gm, mask=None) -> None:
     """Report lanes that ``mask`` names (all lanes when None) which are live but not executing this warp
     instruction with the others (a ``.sync`` instruction needs every named, non-exited lane)."""
     if mask is not None:
-        _check_member(st, gm, mask)
+        check_member(st, gm, mask)
     if gm is None:
         return
     act = gm.reshape(-1, 32)
@@ -42,7 +42,7 @@ def check_converged(st, gm, mask=None) -> None:
                   "member mask but is not executing this instruction with the others (diverged)")
 
 
-def _check_member(st, gm, mask) -> None:
+def check_member(st, gm, mask) -> None:
     """A lane executing a ``.sync`` warp instruction whose member mask leaves it out: undefined (PTX ISA)."""
     m = np.asarray(mask).astype(np.uint32)
     if m.ndim == 0 and int(m) == 0xFFFFFFFF:

@@ -17,7 +17,7 @@ from ..errors import EmulatorError, Span
 from ..hw.launch import block_problem, extent_problem
 from .args import bind_args, bind_symbols, build_heap, place_tensor_maps
 from .asyncs import AsyncCopies
-from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock
+from .barrier import NBARRIERS, WAIT_PC, barrier, release_deadlock, warp_stall
 from .cluster import ClusterState, block_order, check_cluster
 from .cluster import specials as cluster_specials
 from .cluster import stall as cluster_stall
@@ -145,6 +145,7 @@ def _init_wave(st: State, prog: Program, first: int, nb: int, T: int, dynamic_sh
     st.bar_count = np.zeros((nb, NBARRIERS), np.int64)
     st.wait_bar = np.full(L, -1, np.int64)
     st.wait_next = np.zeros(L, np.int64)
+    st.wait_mask = np.zeros(L, np.uint32)
     st.races = RaceTracker(st, (nb * S) // st.gran + 1) if st.check and prog.uses_shared else None
     st.hopper = HopperState(st) if prog.uses_proxy else None
     st.mbar = MBarriers(st) if prog.uses_mbarrier else None
@@ -217,7 +218,7 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
         if minpc >= EXIT_PC:
             break
         if minpc == WAIT_PC:  # every live lane waits: mbarrier waiters retry once, else it can never complete
-            if not stall(st) and not cluster_stall(st, EXIT_PC):
+            if not stall(st) and not cluster_stall(st, EXIT_PC) and not warp_stall(st):
                 release_deadlock(st)
             continue
         gmask = pcs == minpc

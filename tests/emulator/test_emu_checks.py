@@ -216,7 +216,6 @@ def test_named_barrier_that_never_completes_is_reported_not_hung():
 @pytest.mark.parametrize("instr", [
     "shfl.sync.bfly.b32 %r6, %r0, 1, 0x1f, -1;",
     "vote.sync.any.pred %p2, %p1, -1;",
-    "bar.warp.sync -1;",
     "redux.sync.add.u32 %r6, %r0, -1;",
 ])
 def test_warp_sync_instruction_in_divergent_code(instr):
@@ -337,3 +336,40 @@ def test_atomics_from_every_block_are_not_races():
     buf = np.zeros(2, np.uint32)
     rep = emulate(kernel("atom.global.add.u32 %r5, [%rd1], 1;"), "k", 5, 64, [np.zeros(64, np.uint32), buf, np.uint32(0)])
     assert rep.findings == () and buf[0] == 5 * 64
+
+
+# __syncwarp at two call sites: even lanes store their value and sync at the first, odd lanes sync at the
+# second, then every lane reads its neighbour's value (lane ^ 1). On sm_70+ the two bar.warp.sync meet
+# (same member mask), so the odd lanes read what the even lanes stored: no finding, exact values.
+TWO_SITES = ("and.b32 %r9, %r0, 1; setp.ne.u32 %p1, %r9, 0; @%p1 bra ODD; st.shared.u32 [%r4], %r0; "
+             "bar.warp.sync -1; bra.uni JOIN; ODD: st.shared.u32 [%r4], %r0; bar.warp.sync -1; JOIN: "
+             "xor.b32 %r10, %r0, 1; shl.b32 %r11, %r10, 2; add.s32 %r12, %r2, %r11; ld.shared.u32 %r13, [%r12]; "
+             "st.global.u32 [%rd3], %r13;")
+
+
+@pytest.mark.parametrize("block", [32, 64, 48])
+def test_syncwarp_at_two_call_sites_meets_on_sm70(block):
+    out = np.full(64, 0xDEADBEEF, np.uint32)
+    rep = emulate(kernel(TWO_SITES), "k", 1, block, [out, np.zeros(64, np.uint32), np.uint32(0)])
+    assert rep.findings == ()
+    np.testing.assert_array_equal(out[:block], np.arange(block, dtype=np.uint32) ^ 1)
+    assert (out[block:] == 0xDEADBEEF).all()
+
+
+def test_syncwarp_whose_partners_exited_completes():
+    # odd lanes exit; the even lanes' __syncwarp does not wait for them (sm_70+)
+    body = ("and.b32 %r9, %r0, 1; setp.ne.u32 %p1, %r9, 0; @%p1 bra OUT; st.shared.u32 [%r4], %r0; "
+            "bar.warp.sync -1; ld.shared.u32 %r13, [%r4]; st.global.u32 [%rd3], %r13; OUT: ret;")
+    out = np.zeros(32, np.uint32)
+    rep = emulate(kernel(body), "k", 1, 32, [out, np.zeros(32, np.uint32), np.uint32(0)])
+    assert rep.findings == ()
+    np.testing.assert_array_equal(out[::2], np.arange(0, 32, 2))
+
+
+def test_syncwarp_whose_partners_wait_at_a_block_barrier_is_divergence():
+    # odd lanes go to a block barrier first: the even lanes' __syncwarp would wait for them forever
+    body = ("and.b32 %r9, %r0, 1; setp.ne.u32 %p1, %r9, 0; @%p1 bra ODD; bar.warp.sync -1; bra.uni JOIN; "
+            "ODD: bar.sync 0; JOIN: st.global.u32 [%rd3], %r0;")
+    rep = emulate(kernel(body), "k", 1, 32, [np.zeros(32, np.uint32), np.zeros(32, np.uint32), np.uint32(0)],
+                  check=False)
+    assert {f.kind for f in rep.findings} & {"warp-divergence", "barrier-divergence"}

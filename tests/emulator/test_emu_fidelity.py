@@ -64,7 +64,8 @@ def test_lanes_at_ret_are_not_members_of_warp_collectives(op):
 
 
 def test_lanes_elsewhere_are_still_divergence():
-    body = "setp.ge.u32 %p5, %r0, 40; @%p5 bra LATER;" + LOAD + "bar.warp.sync -1;" + STORE + "LATER: bar.warp.sync -1;"
+    body = ("setp.ge.u32 %p5, %r0, 40; @%p5 bra LATER;" + LOAD + "shfl.sync.bfly.b32 %r6, %r5, 1, 31, -1;" + STORE
+            + "LATER: bar.warp.sync -1;")
     with pytest.raises(EmulatorCheckError) as e:
         emulate(kernel(body), "k", 1, N, [np.zeros(N, np.uint32), np.arange(N, dtype=np.uint32), np.uint32(N)])
     assert {f.kind for f in e.value.findings} == {"warp-divergence"}
