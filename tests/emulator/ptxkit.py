@@ -18,6 +18,16 @@ def committed_ptx(name: str, arch: str = "sm_80") -> str:
     return (DATA / f"{name}.{arch}.ptx").read_text()
 
 
+def run_mangled(ptx: str, name: str, *args, **kw):
+    """``emulate`` the one kernel of ``ptx`` whose mangled name is ``_Z<len>name…``."""
+    import re
+
+    from sass_lab.emulator import emulate
+
+    (k,) = [k for k in re.findall(r"\.entry\s+(\w+)", ptx) if re.match(rf"_Z\d+{name}", k)]
+    return emulate(ptx, k, *args, **kw)
+
+
 @cache
 def corpus_ptx(stem: str, build: str) -> str:
     """``tests/emulator/corpus/<stem>.<build>.ptx`` (read once per test session)."""

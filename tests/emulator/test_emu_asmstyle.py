@@ -10,8 +10,8 @@ import re
 import numpy as np
 import pytest
 from ptxkit import corpus_ptx
+from ptxkit import run_mangled as run
 
-from sass_lab.emulator import emulate
 from sass_lab.errors import EmulatorError
 
 BUILDS = ("sm_80", "sm_90", "sm_90.G")
@@ -24,11 +24,6 @@ def _ptx(build: str) -> str:
 @pytest.fixture(params=BUILDS)
 def ptx(request):
     return _ptx(request.param)
-
-
-def run(ptx: str, name: str, *a, **kw):
-    (k,) = [k for k in re.findall(r"\.entry\s+(\w+)", ptx) if re.match(rf"_Z\d+{name}", k)]
-    return emulate(ptx, k, *a, **kw)
 
 
 def rng(seed):

@@ -5,13 +5,12 @@ reason: the shared race checker orders accesses by barriers and warp syncs only)
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from ptxkit import run_mangled as run
 
-from sass_lab.emulator import emulate
 from sass_lab.errors import EmulatorError
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -20,11 +19,6 @@ CORPUS = Path(__file__).parent / "corpus"
 @pytest.fixture(params=["sm_80", "sm_90"])
 def ptx(request):
     return (CORPUS / f"handoff.{request.param}.ptx").read_text()
-
-
-def run(ptx: str, name: str, *a, **kw):
-    (k,) = [k for k in re.findall(r"\.entry\s+(\w+)", ptx) if re.match(rf"_Z\d+{name}", k)]
-    return emulate(ptx, k, *a, **kw)
 
 
 @pytest.mark.parametrize("name, extra", [("intra_block_flag", np.array([1, 2, 3, 4])), ("intra_block_atomic", 1)])

@@ -4,13 +4,10 @@ sums of floats are checked within a bound on their f32 roundings."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from ptxkit import corpus_ptx
-
-from sass_lab.emulator import emulate
+from ptxkit import run_mangled as run
 
 BUILDS = ("sm_80", "sm_90", "sm_90.G", "sm_80.fast", "sm_90.fast")
 
@@ -27,11 +24,6 @@ def ptx(request):
 @pytest.fixture(params=BUILDS[:3])
 def ptx_ieee(request):  # builds without --use_fast_math
     return _ptx(request.param)
-
-
-def run(ptx: str, name: str, *a, **kw):
-    (k,) = [k for k in re.findall(r"\.entry\s+(\w+)", ptx) if re.match(rf"_Z\d+{name}", k)]
-    return emulate(ptx, k, *a, **kw)
 
 
 def rng(seed):
