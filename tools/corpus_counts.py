@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "emulator" / "corpus"
-ENTRY = re.compile(r"^\s*\.(?:visible\s+)?\.entry\s+(\w+)", re.M)
+ENTRY = re.compile(r"^\s*(?:\.(?:visible|weak)\s+)?\.entry\s+(\w+)", re.M)  # -G builds make template kernels .weak
 
 
 def counts() -> dict[str, dict]:
