@@ -26,7 +26,7 @@ def nvcc() -> str:
     return found
 
 
-DEBUG = ("tensor", "numerics", "wild", "breadth", "asmstyle", "llm")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
+DEBUG = ("tensor", "numerics", "wild", "breadth", "asmstyle", "llm", "tutorials")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
 FAST_MATH = ("library", "training", "breadth", "llm")
 LINEINFO = ("breadth",)
 EXTRA = {"asmstyle": ["--extended-lambda"]}  # per-file nvcc flags (device lambdas passed to kernels)  # also built with -lineinfo for sm_90 as <name>.sm_90.lineinfo.ptx (.loc/.file lines kept)  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx

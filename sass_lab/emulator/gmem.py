@@ -20,7 +20,10 @@ One cross-block handoff is modelled, the "last block" pattern (threadfence reduc
 R of data written by block W is ordered when W executed a gpu- or system-scope fence (``membar.gl``,
 ``fence.sc/acq_rel.gpu``) or a release atomic (``atom.add.release.gpu``: how a block arrives at
 cooperative groups' grid barrier) and R afterwards executed an atomic, an ``ld.acquire`` or such a fence.
-Such reads are not recorded.
+Such reads are not recorded. A lock handoff is modelled the same way for stores: a plain store by block R
+to a unit whose one writer W executed such a fence, where R executed an atomic or an ``ld.acquire`` (not
+just a fence) after W's fence — the critical section of a spin lock (``atomicCAS`` … ``__threadfence()``
+… ``atomicExch``) — makes R the unit's writer instead of a second one (readers other than W stay).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class GlobalRaces:
         self.wpc = np.zeros(n, np.int32)
         self.fence_at = np.zeros(nblocks, np.int64)  # step of each block's last gpu-scope fence (0: none)
         self.acq_at = np.zeros(nblocks, np.int64)  # step of each block's last acquire (atomic, ld.acquire, fence)
+        self.sync_at = np.zeros(nblocks, np.int64)  # step of each block's last atomic or ld.acquire
         self.fenced = False
 
     def _units(self, idx, size, lanes):
@@ -70,12 +74,39 @@ class GlobalRaces:
                     u, b = u[~ok], b[~ok]
             _merge(self.rd, u, b)
             return
+        if self.fenced:  # stores after acquiring what the unit's one writer published: a lock handoff
+            u, b, lanes = self._handoff(u, b, lanes)
         first = _merge(self.wr, u, b)
         mine = np.flatnonzero(first)
         if len(mine):
             st = self.st
             code = (np.int32(st.pc) << TID_BITS) | st.lane_tid[lanes[mine]].astype(np.int32)
             self.wpc[u[mine][::-1]] = code[::-1]  # the lowest thread of the lowest block
+
+    def _handoff(self, u, b, lanes):
+        """Hand units over to the storing block where it acquired after the one writer's fence; the rest."""
+        w = self.wr[u]
+        wb = np.maximum(w, 1) - 1
+        ok = (w > 0) & (w != b) & (self.fence_at[wb] > 0) & (self.sync_at[b - 1] > self.fence_at[wb])
+        if not ok.any():
+            return u, b, lanes
+        k = np.flatnonzero(ok)
+        uq, inv = np.unique(u[k], return_inverse=True)
+        lo = np.full(len(uq), np.iinfo(np.int32).max, np.int32)
+        hi = np.zeros(len(uq), np.int32)
+        np.minimum.at(lo, inv, b[k])
+        np.maximum.at(hi, inv, b[k])
+        k = k[(lo == hi)[inv]]  # two blocks storing to one unit at once are no handoff: merged (a race)
+        if not len(k):
+            return u, b, lanes
+        uk = u[k]
+        self.rd[uk] = np.where(self.rd[uk] == self.wr[uk], 0, self.rd[uk])  # W's own reads precede its fence
+        self.wr[uk] = b[k]
+        st = self.st
+        self.wpc[uk[::-1]] = ((np.int32(st.pc) << TID_BITS) | st.lane_tid[lanes[k]].astype(np.int32))[::-1]
+        rest = np.ones(len(u), bool)
+        rest[k] = False
+        return u[rest], b[rest], lanes[rest]
 
     def fence(self, lanes: np.ndarray) -> None:
         blocks = np.unique(self.st.first_block + self.st.lane_blk[lanes])
@@ -84,7 +115,8 @@ class GlobalRaces:
 
     def acquire(self, lanes: np.ndarray) -> None:
         if self.fenced:
-            self.acq_at[np.unique(self.st.first_block + self.st.lane_blk[lanes])] = self.st.steps
+            blocks = np.unique(self.st.first_block + self.st.lane_blk[lanes])
+            self.acq_at[blocks] = self.sync_at[blocks] = self.st.steps
 
     # ------------------------------------------------------------------ findings
     def report(self) -> None:
