@@ -204,20 +204,7 @@ def parse_logical(text: str, li: int, ex: Expanded | None = None, file: str = "<
         if len(_LOGICAL) >= _LOGICAL_MAX:
             _LOGICAL.clear()
         _LOGICAL[text] = got
-    out = [_at(s, li) for s in got] if li else list(got)
-    for st in out:
-        if type(st) is SInstr and st.opcode in _TEXTURE:
-            span = ex.span(st.li, st.col, st.col + len(st.opcode)) if ex is not None else None
-            if span is None:
-                from ..errors import Span
-                span = Span(file, st.li + 1, st.col, st.col + len(st.opcode), text.split("\n")[st.li - li])
-            raise SourceError(f"texture and surface instructions ('{st.opcode}') are not supported", span,
-                              hint=_TEXTURE_HINT)
-    return out
-
-
-_TEXTURE = frozenset({"tex", "tld4", "txq", "suld", "sust", "sured", "suq"})
-_TEXTURE_HINT = "their texture/surface objects have no IR form; load through global memory instead"
+    return [_at(s, li) for s in got] if li else list(got)
 
 
 def _at(s: Stmt, base: int) -> Stmt:
@@ -273,10 +260,6 @@ def _syntax_error(e: UnexpectedInput, text: str, li: int, ex: Expanded | None, f
     hint = f"expected {expected}" if expected else None
     if "${" in text:
         hint = "a ${...} survived expansion: lines written by emit() are not expanded again (use an f-string)"
-    first = text.split("\n")[line - 1].lstrip().split(".")[0]
-    if first in _TEXTURE:
-        msg = f"texture and surface instructions ('{first}') are not supported"
-        hint = _TEXTURE_HINT
     return SourceError(msg, span, hint=hint)
 
 

@@ -105,8 +105,8 @@ def _rows() -> dict[str, OpSpec]:
         # tensor cores
         ("mma", 4, 6, "none", "tensor"), ("wmma", 2, 4, "none", "tensor"), ("wgmma", 0, 9, "none", "tensor"),
         # textures and surfaces (passed through unchecked)
-        ("tex", 3, 6, "none", "mem_global"), ("tld4", 3, 6, "none", "mem_global"),
-        ("txq", 2, 2, "none", "mem_global"), ("suld", 2, 2, "none", "mem_global"),
+        ("tex", 2, 6, "none", "mem_global"), ("tld4", 2, 4, "none", "mem_global"),
+        ("txq", 2, 3, "none", "mem_global"), ("suld", 2, 2, "none", "mem_global"),
         ("sust", 2, 2, "none", "mem_global"), ("sured", 2, 2, "none", "mem_global"),
         ("suq", 2, 2, "none", "mem_global"),
     ]

@@ -400,3 +400,38 @@ def test_indirect_call_split_over_lines_as_nvcc_G_writes_it():
     assert sass_lab.assemble(INDIRECT, "sm_90", file="m.ptx")["e"].resources.registers > 0  # ptxas agrees
     with pytest.raises(SourceError, match="belongs to a kernel"):
         frontend(INDIRECT.replace(".visible .entry e", "p : .callprototype ()_ ();\n.visible .entry e"), "m.ptx", {})
+
+
+TEXTURED = """
+.kernel blur(.u64 tex, .u64 surf, .u32 w)
+.reg .u32 x, y, xb
+.reg .f32 u, v, r, g, b, a, lod
+    mov.u32 x, %tid.x
+    mov.u32 y, %ctaid.x
+    cvt.rn.f32.u32 u, x
+    cvt.rn.f32.u32 v, y
+    mov.f32 lod, 0f3F000000
+    tex.level.2d.v4.f32.f32 {r, g, b, a}, [tex, {u, v}], lod
+    add.f32 r, r, g
+    shl.b32 xb, x, 2
+    sust.b.2d.b32.trap [surf, {xb, y}], {r}
+    suld.b.2d.b32.clamp {a}, [surf, {xb, y}]
+    add.f32 a, a, b
+    sust.b.2d.b32.zero [surf, {xb, y}], {a}
+    ret
+"""
+
+
+def test_texture_and_surface_instructions_with_named_registers():
+    """Texture/surface objects as .u64 handles: named registers in the coordinates and the results are
+    renamed, live across the fetch, and the surface store, load and store keep their order."""
+    import re
+
+    mod = sass_lab.assemble(TEXTURED, "sm_90", file="blur.sasm")
+    ptx = mod.ptx
+    body = [ln.strip() for ln in ptx.splitlines() if re.match(r"\s*(tex|suld|sust)\.", ln)]
+    assert [ln.split()[0] for ln in body] == ["tex.level.2d.v4.f32.f32", "sust.b.2d.b32.trap",
+                                              "suld.b.2d.b32.clamp", "sust.b.2d.b32.zero"]
+    assert re.fullmatch(r"tex\S+ \{\w+, \w+, \w+, \w+\}, \[tex, \{\w+, \w+\}\], \w+;", body[0])
+    assert re.fullmatch(r"sust\S+ \[surf, \{\w+, y\}\], \{\w+\};", body[1])
+    assert mod["blur"].resources.registers > 0

@@ -209,10 +209,10 @@ def test_label_and_instruction_on_one_line():
     assert (out[1].col, out[3].col, out[3].guard.text) == (5, 13, "p")
 
 
-def test_texture_instructions_are_reported_as_unsupported():
-    with pytest.raises(SourceError) as e:
-        stmts("tex.1d.v4.f32.s32 {a, b, c, d}, [t, {x}];")
-    assert "texture and surface instructions ('tex') are not supported" in e.value.message
+def test_texture_and_surface_instructions_parse():
+    tex, sust = stmts("tex.1d.v4.f32.s32 {a, b, c, d}, [t, {x}];\nsust.b.2d.b32.trap [s, {x, y}], {v};")
+    assert (tex.opcode, sust.opcode) == ("tex", "sust")
+    assert len(tex.ops) == 2 and len(sust.ops) == 2 and tex.ops[1].coords and sust.ops[0].coords
 
 
 def test_unexpanded_splice_from_emit_has_a_hint():

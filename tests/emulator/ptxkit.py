@@ -19,12 +19,12 @@ def committed_ptx(name: str, arch: str = "sm_80") -> str:
 
 
 def run_mangled(ptx: str, name: str, *args, **kw):
-    """``emulate`` the one kernel of ``ptx`` whose mangled name is ``_Z<len>name…``."""
+    """``emulate`` the one kernel of ``ptx`` whose mangled name is ``_Z<len>name…`` (or ``name``: extern "C")."""
     import re
 
     from sass_lab.emulator import emulate
 
-    (k,) = [k for k in re.findall(r"\.entry\s+(\w+)", ptx) if re.match(rf"_Z\d+{name}", k)]
+    (k,) = [k for k in re.findall(r"\.entry\s+(\w+)", ptx) if k == name or re.match(rf"_Z\d+{name}", k)]
     return emulate(ptx, k, *args, **kw)
 
 

@@ -233,13 +233,25 @@ def test_device_lambdas_and_if_constexpr(ptx, n):
 # ------------------------------------------------------------------------------ refusals, traps
 
 
+TEXTURE_KERNELS = [  # (kernel, its first texture/surface instruction, its parameters)
+    ("texture_gather", "tex.1d.v4.f32.s32", "u64 p p i"), ("surface_fill", "sust.b.2d.b32.trap", "u64 i i"),
+    ("texture_resample", "tex.2d.v4.f32.f32", "u64 p i i f"), ("texture_box_lod_grad", "tex.2d.v4.f32.f32", "u64 u64 p i i"),
+    ("texture_volume_march", "tex.3d.v4.f32.f32", "u64 p i i i"),
+    ("texture_layers_cube_gather", "tex.a2d.v4.f32.f32", "u64 u64 u64 p i i"),
+    ("surface_stencil", "suld.b.2d.b32.trap", "u64 u64 u64 u64 i i"),
+]
+
+
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
-@pytest.mark.parametrize("name, op", [("texture_gather", "tex.1d.v4.f32.s32"), ("surface_fill", "sust.b.2d.b32.trap")])
-def test_textures_and_surfaces_are_refused_with_the_reason(arch, name, op):
-    """corpus/textures.cu (the assembler rejects it too: tests/dsl/test_nvcc.py)."""
+@pytest.mark.parametrize("name, op, params", TEXTURE_KERNELS, ids=[k[0] for k in TEXTURE_KERNELS])
+def test_textures_and_surfaces_are_refused_with_the_reason(arch, name, op, params):
+    """corpus/textures.cu (the assembler builds it: tests/dsl/test_nvcc.py)."""
     ptx = corpus_ptx("textures", arch)
-    args = [np.uint64(1), np.zeros(4, np.int32), np.zeros(4, np.float32), np.int32(4)] if name == "texture_gather" \
-        else [np.uint64(1), np.int32(4), np.int32(4)]
+    make = {"u64": lambda: np.uint64(1), "p": lambda: np.zeros(4, np.float32), "i": lambda: np.int32(4),
+            "f": lambda: np.float32(0.5)}
+    args = [make[p]() for p in params.split()]
+    if name == "texture_gather":
+        args[1] = np.zeros(4, np.int32)
     with pytest.raises(EmulatorError, match=rf"'{re.escape(op)}': textures and surfaces are not supported"):
         run(ptx, name, 1, 32, args)
 

@@ -554,7 +554,8 @@ REFUSED = {  # (build, kernel): what the decode-time refusal must name
     **{(f"wild.{b}", "virtual_area"): "indirect calls are not supported" for b in ("sm_80", "sm_90", "sm_90.G")},
     ("everyday.sm_90", "exchange128"): "of type .b128 is not supported",
     **{(f"textures.{b}", k): "textures and surfaces are not supported" for b in ("sm_80", "sm_90")
-       for k in ("_Z14texture_gatheryPKiPfi", "_Z12surface_fillyii")},
+       for k in ("_Z14texture_gatheryPKiPfi", "_Z12surface_fillyii", "texture_resample", "texture_box_lod_grad",
+                 "texture_volume_march", "texture_layers_cube_gather", "surface_stencil")},
 }
 
 
