@@ -89,9 +89,10 @@ class Vec:
 
 @frozen
 class PredPair:
-    """The ``p|q`` destination of ``setp``/``set`` with two predicate results."""
+    """The ``p|q`` destination of ``setp``/``set`` with two predicate results, or ``{d0, d1, d2, d3}|p``: a
+    sparse texture fetch's results and its residency predicate."""
 
-    first: Reg
+    first: Reg | Sink | Vec
     second: Reg
     span: Span | None = field(default=None, compare=False, repr=False)
 

@@ -169,6 +169,11 @@ class Names:
                 items.extend(r.items if isinstance(r, ir.Vec) else (r,))
             return ir.Vec(tuple(items))
         if t is Pair:
+            if type(node.first) is VecRef:  # a sparse texture fetch: {d0, d1, d2, d3}|p
+                b = self.name(node.second, "pred" if dest_type else None, False)
+                if not isinstance(b, ir.Reg):
+                    raise self.err(node.second, "the residency predicate after '|' must be a register")
+                return ir.PredPair(self.operand(node.first, dest_type, False), b)
             if node.first.text == "_" and not node.first.idx:  # elect.sync _|p: no lane index wanted
                 b = self.name(node.second, "pred" if dest_type else None, False)
                 return ir.PredPair(ir.Sink(), b)

@@ -49,7 +49,7 @@ class VecRef(NamedTuple):
 
 
 class Pair(NamedTuple):
-    first: Name
+    first: Name | VecRef  # VecRef: a sparse texture fetch {d0, ...}|p
     second: Name
     li: int
     col: int

@@ -288,6 +288,9 @@ class _Build(Transformer):
     def op_pair(self, a, b):
         return ir.PredPair(ir.Sink() if str(a) == "_" else ir.Reg(str(a)), ir.Reg(str(b)))  # elect.sync _|p
 
+    def op_vec_pair(self, *items):
+        return ir.PredPair(ir.Vec(tuple(items[:-1])), ir.Reg(str(items[-1])))  # sparse tex {d…}|p
+
     def op_not(self, tok):
         return ir.Reg("!" + str(tok))
 

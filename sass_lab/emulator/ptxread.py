@@ -50,7 +50,7 @@ def _raw(build, name: str):
 
 CALLBACKS = ("start function ret_params params param perf body reg_decl reg_name local_var module_var align dims "
              "init branchtargets label instr op_name op_pair op_not op_symoff op_imm number neg_number op_mem "
-             "op_vec op_paren addr_base addr_plus addr_minus addr_list addr_abs").split()
+             "op_vec op_vec_pair op_paren addr_base addr_plus addr_minus addr_list addr_abs").split()
 
 
 class _Callbacks:
@@ -411,6 +411,8 @@ class Reader:
             while self.at(","):
                 items.append(self.operand())
             self.expect("}")
+            if self.at("|"):  # a sparse texture fetch's residency predicate
+                return b.op_vec_pair(*items, self.ident())
             return b.op_vec(*items)
         if text == "(":
             self.skip()

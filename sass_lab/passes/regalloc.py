@@ -97,7 +97,7 @@ def _rename_op(op: Operand, mapping: dict[str, str]) -> Operand:
     if isinstance(op, Vec):
         return Vec(tuple(_rename_op(x, mapping) for x in op.items), op.span)
     if isinstance(op, PredPair):
-        first = _rename_reg(op.first, mapping) if isinstance(op.first, Reg) else op.first
+        first = _rename_op(op.first, mapping)
         return PredPair(first, _rename_reg(op.second, mapping), op.span)
     if isinstance(op, Mem):
         base = _rename_reg(op.base, mapping) if isinstance(op.base, Reg) else op.base

@@ -406,6 +406,7 @@ TEXTURED = """
 .kernel blur(.u64 tex, .u64 surf, .u32 w)
 .reg .u32 x, y, xb
 .reg .f32 u, v, r, g, b, a, lod
+.reg .pred resident
     mov.u32 x, %tid.x
     mov.u32 y, %ctaid.x
     cvt.rn.f32.u32 u, x
@@ -418,20 +419,26 @@ TEXTURED = """
     suld.b.2d.b32.clamp {a}, [surf, {xb, y}]
     add.f32 a, a, b
     sust.b.2d.b32.zero [surf, {xb, y}], {a}
+    tex.2d.v4.f32.f32 {r, g, b, a}|resident, [tex, {v, u}]
+@!resident mov.f32 r, 0f00000000
+    sust.b.2d.b32.trap [surf, {xb, y}], {r}
     ret
 """
 
 
 def test_texture_and_surface_instructions_with_named_registers():
     """Texture/surface objects as .u64 handles: named registers in the coordinates and the results are
-    renamed, live across the fetch, and the surface store, load and store keep their order."""
+    renamed, live across the fetch, the surface stores and load keep their order, and a sparse fetch
+    writes its results and residency predicate ``{…}|p``."""
     import re
 
     mod = sass_lab.assemble(TEXTURED, "sm_90", file="blur.sasm")
     ptx = mod.ptx
     body = [ln.strip() for ln in ptx.splitlines() if re.match(r"\s*(tex|suld|sust)\.", ln)]
     assert [ln.split()[0] for ln in body] == ["tex.level.2d.v4.f32.f32", "sust.b.2d.b32.trap",
-                                              "suld.b.2d.b32.clamp", "sust.b.2d.b32.zero"]
+                                              "suld.b.2d.b32.clamp", "sust.b.2d.b32.zero", "tex.2d.v4.f32.f32",
+                                              "sust.b.2d.b32.trap"]
+    assert re.fullmatch(r"tex\S+ \{\w+, \w+, \w+, \w+\}\|resident, \[tex, \{\w+, \w+\}\];", body[4])
     assert re.fullmatch(r"tex\S+ \{\w+, \w+, \w+, \w+\}, \[tex, \{\w+, \w+\}\], \w+;", body[0])
     assert re.fullmatch(r"sust\S+ \[surf, \{\w+, y\}\], \{\w+\};", body[1])
     assert mod["blur"].resources.registers > 0

@@ -38,7 +38,7 @@ def show(op: ir.Operand) -> str:
     if isinstance(op, ir.Vec):
         return "{" + ",".join(show(i) for i in op.items) + "}"
     if isinstance(op, ir.PredPair):
-        return f"{op.first.name}|{op.second.name}"
+        return f"{show(op.first)}|{op.second.name}"
     if isinstance(op, ir.Sink):
         return "_"
     raise AssertionError(op)
@@ -97,7 +97,8 @@ def test_nvcc_ptx_assembles_unchanged(path):
 
 @pytest.mark.parametrize("path", TEXTURES, ids=[p.stem for p in TEXTURES])
 def test_nvcc_texture_and_surface_ptx_builds_what_ptxas_builds(path, tmp_path):
-    """tex/tld4 (1-D fetch, 2-D, 3-D, layered, cubemap, LOD, gradients, gather) and suld/sust (clamp, zero,
+    """tex/tld4 (1-D fetch, 2-D, 3-D, layered, cubemap, LOD, gradients, gather, a sparse fetch's
+    ``{…}|p``) and suld/sust (clamp, zero,
     trap; 2-D, 3-D, layered; vectors of b8/b16/b32): each kernel's registers equal what the ptxas command
     line makes of nvcc's own PTX."""
     from sass_lab.toolchain.cubin import read_cubin

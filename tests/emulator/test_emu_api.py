@@ -224,7 +224,8 @@ def test_bad_calls_are_emulator_errors(call):
 
 @pytest.mark.parametrize("instr", ["tex.1d.v4.f32.s32 {%f1, %f2, %f3, %f4}, [%rd4, {%r5}];",
                                    "suld.b.2d.b32.trap {%r6}, [%rd4, {%r5, %r5}];",
-                                   "sust.b.2d.b32.trap [%rd4, {%r5, %r5}], {%r6};", "txq.width.b32 %r6, [%rd4];"])
+                                   "sust.b.2d.b32.trap [%rd4, {%r5, %r5}], {%r6};", "txq.width.b32 %r6, [%rd4];",
+                                   "tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}|%p1, [%rd4, {%f5, %f5}];"])  # sparse fetch
 def test_textures_and_surfaces_are_refused_saying_why(instr):
     with pytest.raises(EmulatorError) as ei:
         emulate(kernel(instr), "k", 1, 1, [np.zeros(1, np.uint32), np.zeros(1, np.uint32), np.uint32(0)])

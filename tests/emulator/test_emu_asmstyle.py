@@ -237,7 +237,7 @@ TEXTURE_KERNELS = [  # (kernel, its first texture/surface instruction, its param
     ("texture_gather", "tex.1d.v4.f32.s32", "u64 p p i"), ("surface_fill", "sust.b.2d.b32.trap", "u64 i i"),
     ("texture_resample", "tex.2d.v4.f32.f32", "u64 p i i f"), ("texture_box_lod_grad", "tex.2d.v4.f32.f32", "u64 u64 p i i"),
     ("texture_volume_march", "tex.3d.v4.f32.f32", "u64 p i i i"),
-    ("texture_layers_cube_gather", "tex.a2d.v4.f32.f32", "u64 u64 u64 p i i"),
+    ("texture_layers_cube_gather", "tex.a2d.v4.f32.f32", "u64 u64 u64 p p i i"),
     ("surface_stencil", "suld.b.2d.b32.trap", "u64 u64 u64 u64 i i"),
 ]
 

@@ -1,5 +1,5 @@
 // Texture and surface objects, as vendor samples use them (fetches, filtered 2-D/3-D/layered/cubemap reads,
-// explicit LOD and gradients, gathers, surface loads and stores). The assembler accepts them
+// explicit LOD and gradients, gathers, a sparse fetch with its residency, surface loads and stores). The assembler accepts them
 // (tests/dsl/test_nvcc.py: every instruction round-trips and the cubin builds); the emulator refuses them at
 // decode time saying why (tests/emulator/test_emu_asmstyle.py).
 #include <cuda_runtime.h>
@@ -52,9 +52,10 @@ extern "C" __global__ void texture_volume_march(cudaTextureObject_t vol, float* 
   out[y * w + x] = acc;
 }
 
-// layered and cubemap textures and a gather of four texels
+// layered and cubemap textures, a gather of four texels, and a sparse read that reports residency
 extern "C" __global__ void texture_layers_cube_gather(cudaTextureObject_t layered, cudaTextureObject_t cube,
-                                                      cudaTextureObject_t tex, float* out, int n, int layers) {
+                                                      cudaTextureObject_t tex, float* out, int* resident, int n,
+                                                      int layers) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   float u = (i + 0.5f) / n;
@@ -62,7 +63,10 @@ extern "C" __global__ void texture_layers_cube_gather(cudaTextureObject_t layere
   float b = tex1DLayered<float>(layered, u, (i + 1) % layers);
   float c = texCubemap<float>(cube, u - 0.5f, 0.25f, 1.f);
   float4 g = tex2Dgather<float4>(tex, u, 0.5f, 1);
-  out[i] = a + b + c + g.x + g.y + g.z + g.w;
+  bool res = false;
+  float s = tex2D<float>(tex, u, 0.25f, &res);
+  out[i] = a + b + c + g.x + g.y + g.z + g.w + s;
+  resident[i] = res;
 }
 
 // surfaces: read-modify-write of a 2-D surface (a ping-pong stencil step), 3-D and layered writes
