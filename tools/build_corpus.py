@@ -29,7 +29,7 @@ def nvcc() -> str:
 DEBUG = ("tensor", "numerics", "wild", "breadth", "asmstyle", "llm", "tutorials")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
 FAST_MATH = ("library", "training", "breadth", "llm")
 LINEINFO = ("breadth",)
-EXTRA = {"asmstyle": ["--extended-lambda"]}  # per-file nvcc flags (device lambdas passed to kernels)  # also built with -lineinfo for sm_90 as <name>.sm_90.lineinfo.ptx (.loc/.file lines kept)  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
+EXTRA = {"asmstyle": ["--extended-lambda"], "tutorials_cdp": ["-rdc=true"]}  # per-file nvcc flags (device lambdas passed to kernels)  # also built with -lineinfo for sm_90 as <name>.sm_90.lineinfo.ptx (.loc/.file lines kept)  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
 
 
 def strip_debug(ptx: str) -> str:

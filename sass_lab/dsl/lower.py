@@ -40,7 +40,7 @@ def lower(stmts: list[Stmt], ex: Expanded, file: str) -> ir.Module:
     """Resolve and check ``stmts`` into an ``ir.Module``."""
     cx = LowerCtx(stmts, ex, file)
     for s in stmts:
-        if type(s) is SFunc:
+        if type(s) in (SFunc, SEntry):  # a kernel's name is its address too (device-side launches take it)
             cx.symbols.add(s.name)
         elif type(s) is SVar:
             cx.symbols.update(n.name for n in s.names)
@@ -97,13 +97,17 @@ def _func(cx: LowerCtx, i: int) -> tuple[ir.Raw, int]:
     s = cx.stmts[i]
     first, last = s.first_li, s.last_li
     j = i + 1
-    if j < len(cx.stmts) and type(cx.stmts[j]) is SOpen:
+    while j < len(cx.stmts) and type(cx.stmts[j]) is SPerf and cx.stmts[j].name == "noreturn":
+        last = cx.stmts[j].li  # '.func f() .noreturn' (nvcc -G writes it for functions that never return)
+        j += 1
+    body = j < len(cx.stmts) and type(cx.stmts[j]) is SOpen
+    if body:
         end = cx.match(j)
         last = cx.stmts[end].li
         j = end + 1
     # debug line directives go (the .file table and the .debug_str labels they name are not kept)
     text = "\n".join(x for x in cx.ex.lines[first:last + 1] if not _DEBUG_LINE.match(x))
-    if j == i + 1 and not text.rstrip().endswith(";"):
+    if not body and not text.rstrip().endswith(";"):
         text = text.rstrip() + ";"  # a prototype whose ';' stood on a line of its own
     return ir.Raw(text, cx.span(s)), j
 

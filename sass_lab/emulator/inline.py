@@ -15,7 +15,7 @@ from .. import ir
 from ..errors import EmulatorError
 from .ptx import Paren, rename
 
-MAX_DEPTH = 16
+MAX_DEPTH = 64  # calls nested deeper than this are refused (-G builds of thrust nest about 20 deep)
 RUNTIME_CALLS = {"__assertfail": (5, 0), "vprintf": (2, 1)}  # device-runtime functions: (arguments, results)
 # device-runtime functions the emulator refuses, with what they are (the error names it)
 UNMODELLED_RUNTIME = {
@@ -28,11 +28,23 @@ UNMODELLED_RUNTIME = {
     "cudaLaunchDevice": "dynamic parallelism (a kernel launched from a kernel)",
     "cudaDeviceSynchronize": "dynamic parallelism (cudaDeviceSynchronize in a kernel)",
     "cudaStreamCreateWithFlags": "dynamic parallelism (device-side streams)",
+    "cudaStreamDestroy": "dynamic parallelism (device-side streams)",
     "cudaGetDevice": "the device runtime API (cudaGetDevice in a kernel)",
     "cudaDeviceGetAttribute": "the device runtime API (cudaDeviceGetAttribute in a kernel)",
     "cudaOccupancyMaxActiveBlocksPerMultiprocessor": "the device runtime API (occupancy queries in a kernel)",
     "cudaGetLastError": "the device runtime API (cudaGetLastError in a kernel)",
 }
+
+
+def unmodelled(fname: str) -> str | None:
+    """What the device-runtime function ``fname`` is, when the emulator refuses it (else None). nvcc 12+ names
+    the device runtime API ``__cudaCDP2<Name>`` (``cudaGetDevice`` is ``__cudaCDP2GetDevice``)."""
+    if fname in UNMODELLED_RUNTIME:
+        return UNMODELLED_RUNTIME[fname]
+    base = fname.removeprefix("__cudaCDP2")
+    if base == fname:
+        return None
+    return UNMODELLED_RUNTIME.get(f"cuda{base}", f"the device runtime API (cuda{base} in a kernel)")
 
 
 def runtime_call(ins: ir.Instr, fname: str, rets, args, where: str) -> list:
@@ -92,15 +104,18 @@ def inline_calls(module: ir.Module, kernel: ir.Kernel) -> ir.Kernel:
         callee = funcs.get(fname)
         if callee is None and fname in RUNTIME_CALLS:
             return runtime_call(ins, fname, rets, args, where)
-        if callee is None and fname in UNMODELLED_RUNTIME:
-            raise EmulatorError(f"'{ins.name}' to '{fname}'{where}: {UNMODELLED_RUNTIME[fname]} is not modelled by "
+        if callee is None and (what := unmodelled(fname)):
+            raise EmulatorError(f"'{ins.name}' to '{fname}'{where}: {what} is not modelled by "
                                 "the emulator", ins.span, hint="the emulator inlines calls to functions defined in "
                                 "the same PTX and runs assert() and printf()")
         if callee is None:
             raise EmulatorError(f"'{ins.name}' to '{fname}'{where}: no .func with a body of that name in the PTX",
                                 ins.span, hint="the emulator inlines calls to functions defined in the same PTX")
-        if fname in stack or len(stack) >= MAX_DEPTH:
+        if fname in stack:
             raise EmulatorError(f"call to '{fname}'{where}: recursion is not supported by the emulator", ins.span)
+        if len(stack) >= MAX_DEPTH:
+            raise EmulatorError(f"call to '{fname}'{where}: calls nested more than {MAX_DEPTH} deep are not supported "
+                                "by the emulator (it inlines every call)", ins.span)
         nret = next((int(d.values[0]) for d in callee.directives if d.name == "__ret__"), 0)
         formal_rets, formal_args = callee.params[:nret], callee.params[nret:]
         if len(rets) != len(formal_rets) or len(args) != len(formal_args):

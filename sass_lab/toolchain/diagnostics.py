@@ -110,6 +110,9 @@ _HINTS = (
     (re.compile(r"cannot be compiled for architecture|higher than default SM version"),
      "the PTX's .target is newer than the arch compiled for: pass the same arch to emit and compile"),
     (re.compile(r"Unknown symbol"), "declare it: a .reg, a parameter, a variable or a label"),
+    (re.compile(r"Unresolved extern function '__cudaCDP2"),
+     "that is the CUDA device runtime (a kernel launched from a kernel, or a cuda* call in device code: nvcc "
+     "-rdc=true and libcudadevrt), which sass_lab does not link: launch the kernels from the host"),
     (_UNRESOLVED, "define the function in this module (an .extern needs a body)"),
     (re.compile(r"Not a name of any known instruction"), "check the opcode spelling (PTX ISA 9.0)"),
     (re.compile(r"Arguments mismatch"), "check the operand count and each operand's type against the opcode"),

@@ -14,12 +14,15 @@ import sass_lab
 from sass_lab import ir
 from sass_lab.dsl import frontend
 from sass_lab.dsl.parse import strip_comments
+from sass_lab.errors import ToolchainError
 
 DATA = Path(__file__).parent / "data"
 PTX_FILES = sorted(DATA.glob("*.ptx"))
 # the emulator's nvcc corpus (device functions, inline-asm scopes): every file assembles as nvcc wrote it
 CORPUS = sorted((Path(__file__).parents[1] / "emulator" / "corpus").glob("*.ptx"))
 TEXTURES = [p for p in CORPUS if p.name.startswith("textures.")]  # texture/surface objects (the emulator refuses them)
+CDP = [p for p in CORPUS if p.name.startswith("tutorials_cdp.")]  # device-side launches: rejected, with why
+CORPUS = [p for p in CORPUS if p not in CDP]
 _SKIP = re.compile(r"^\s*($|\.|[{})]|\$?[\w$]+:|call)")
 
 
@@ -115,6 +118,15 @@ def test_nvcc_texture_and_surface_ptx_builds_what_ptxas_builds(path, tmp_path):
                    capture_output=True, timeout=120)
     theirs = {n: k.registers for n, k in read_cubin(out.read_bytes()).items() if k.entry}
     assert {k.name: k.resources.registers for k in mod} == theirs and len(theirs) == 7
+
+
+@pytest.mark.parametrize("path", CDP, ids=[p.stem for p in CDP])
+def test_nvcc_dynamic_parallelism_ptx_is_rejected_with_the_reason(path):
+    """A kernel launched from a kernel (nvcc -rdc=true): the kernel's address is taken as a symbol (it was
+    "'_Z9cdp_childPiii' is not declared"), and the device runtime it calls is named as what is missing."""
+    with pytest.raises(ToolchainError, match=r"Unresolved extern function '__cudaCDP2") as e:
+        sass_lab.assemble(path.read_text(), file=str(path))
+    assert "CUDA device runtime" in e.value.hint and "launch the kernels from the host" in e.value.hint
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not on PATH")

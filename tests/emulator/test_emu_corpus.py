@@ -556,6 +556,11 @@ REFUSED = {  # (build, kernel): what the decode-time refusal must name
     **{(f"textures.{b}", k): "textures and surfaces are not supported" for b in ("sm_80", "sm_90")
        for k in ("_Z14texture_gatheryPKiPfi", "_Z12surface_fillyii", "texture_resample", "texture_box_lod_grad",
                  "texture_volume_march", "texture_layers_cube_gather", "surface_stencil")},
+    **{(f"tutorials.{b}", "_Z15thrust_seq_sortPKiPii"): "the device heap" for b in ("sm_80", "sm_90", "sm_90.G")},
+    **{(f"tutorials_cdp.{b}", "_Z10cdp_parentPii"): r"dynamic parallelism \(a kernel launched from a kernel\)"
+       for b in ("sm_80", "sm_90")},
+    **{(f"tutorials_cdp.{b}", "_Z15cdp_runtime_apiPi"): r"the device runtime API \(cudaGetDevice in a kernel\)"
+       for b in ("sm_80", "sm_90")},
 }
 
 

@@ -14,6 +14,7 @@ from ptxkit import corpus_ptx
 from ptxkit import run_mangled as run
 
 from sass_lab.emulator import EmulatorCheckError
+from sass_lab.errors import EmulatorError
 
 BUILDS = ("sm_80", "sm_90", "sm_90.G")
 U = 2.0 ** -24  # f32 unit roundoff
@@ -603,6 +604,7 @@ def test_kmeans_assignment_step(ptx, n, k, dim):
     r = rng(n * k)
     pts = r.integers(-20, 21, (n, dim)).astype(np.float32)  # small integers: distances exact, ties real
     cen = r.integers(-20, 21, (k, dim)).astype(np.float32)
+    cen[-1] = cen[0]  # a duplicate centroid: exact ties, which the strict < gives to the first
     label = np.full(n, -1, np.int32)
     counts = np.zeros(k, np.int32)
     run(ptx, "kmeans_assign", blocks(n, 64), 64, [pts, cen, np.int32(n), np.int32(k), np.int32(dim), label, counts],
@@ -611,3 +613,179 @@ def test_kmeans_assignment_step(ptx, n, k, dim):
     want = dist.argmin(1)  # the first of equal distances, as the strict < keeps
     np.testing.assert_array_equal(label, want)
     np.testing.assert_array_equal(counts, np.bincount(want, minlength=k))
+
+
+# ===================================================================================== second batch
+
+
+def test_sgemm_warptiling(ptx):  # 64x64 block tile, four 32x32 warp tiles of 2 sub-tiles, 4x4 per thread
+    M, N, K = 64, 128, 16
+    A, B, C0 = _gemm_inputs(M, N, K, 11)
+    C = C0.copy()
+    run(ptx, "sgemm_warptile", (N // 64, M // 64), 128, GEMM_ARGS(M, N, K, 2.0, A, B, -0.5, C))
+    _gemm_check(A, B, C0, C, 2.0, -0.5)
+
+
+@pytest.mark.parametrize("n, block, bits", [(300, 64, 10), (64, 32, 6), (5, 32, 3)])
+def test_radix_sort_local_scan_passes(ptx, n, block, bits):
+    keys = rng(n).integers(0, 1 << bits, n).astype(np.uint32)
+    nb = blocks(n, block)
+    cur = keys.copy()
+    for bit in range(bits):
+        local = np.full(nb * block, 0xDEADBEEF, np.uint32)
+        counts = np.full(2 * nb, 0xDEADBEEF, np.uint32)
+        run(ptx, "radix_local", nb, block, [cur, local, counts, np.uint32(n), np.uint32(bit)], dynamic_shared=4 * block)
+        b = (cur >> bit) & 1
+        for k in range(nb):  # each block's keys split stably by the bit
+            seg = cur[k * block:(k + 1) * block]
+            sb = b[k * block:(k + 1) * block]
+            np.testing.assert_array_equal(local[k * block:k * block + len(seg)], np.concatenate([seg[sb == 0],
+                                                                                                 seg[sb == 1]]))
+            assert (counts[k], counts[nb + k]) == ((sb == 0).sum(), (sb == 1).sum())
+        offsets = (np.cumsum(counts) - counts).astype(np.uint32)  # the exclusive scan of the count table
+        out = np.full(n, 0xDEADBEEF, np.uint32)
+        run(ptx, "radix_scatter", nb, block, [local, out, offsets, counts, np.uint32(n), np.uint32(bit)])
+        np.testing.assert_array_equal(out, np.concatenate([cur[b == 0], cur[b == 1]]))
+        cur = out
+    np.testing.assert_array_equal(cur, np.sort(keys))
+
+
+def test_heat_transfer_without_textures(ptx):
+    dim, steps, speed = 21, 6, np.float32(0.25)
+    r = rng(dim)
+    const = np.zeros((dim, dim), np.float32)
+    const[r.integers(0, dim, 8), r.integers(0, dim, 8)] = r.uniform(0.5, 1, 8).astype(np.float32)
+    a, b = r.uniform(0, 0.2, (dim, dim)).astype(np.float32), np.full((dim, dim), np.nan, np.float32)
+    grid = (blocks(dim, 16), blocks(dim, 16))
+    ref = a.astype(np.float64)
+    for _ in range(steps):
+        run(ptx, "heat_copy_const", grid, (16, 16), [a, const, np.int32(dim)])
+        run(ptx, "heat_blend", grid, (16, 16), [b, a, np.int32(dim), speed])
+        a, b = b, a
+        ref = np.where(const != 0, const, ref)
+        p = np.pad(ref, 1, mode="edge")  # a border cell's missing neighbour is itself
+        ref = ref + float(speed) * (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * ref)
+    # speed 1/4 keeps each step a convex combination (values stay in [0, 1]): each step adds at most
+    # 8 roundings of magnitude <= 2, so |error| <= steps * 16 u
+    assert np.abs(a - ref).max() <= steps * 16 * U
+
+
+def _spheres(r, count, dim):
+    s = np.zeros((count, 7), np.float32)  # r, b, g, radius, x, y, z (the struct's member order)
+    s[:, :3] = r.uniform(0, 1, (count, 3))
+    s[:, 3] = r.integers(3, dim // 3, count)
+    s[:, 4:6] = r.integers(-dim // 2, dim // 2, (count, 2))
+    s[:, 6] = r.integers(-dim // 2, dim // 2, count)
+    return s
+
+
+def test_ray_trace_spheres_in_constant_memory(ptx):
+    dim = 40
+    s = _spheres(rng(2), 12, dim)
+    img = np.full(dim * dim * 4, 0x11, np.uint8)
+    run(ptx, "ray_trace", (blocks(dim, 16), blocks(dim, 16)), (16, 16), [img, np.int32(dim)],
+        symbols={"spheres": s.ravel()})
+    f = np.float32
+    y, x = np.mgrid[0:dim, 0:dim]
+    ox, oy = (x - dim // 2).astype(f), (y - dim // 2).astype(f)
+    col, maxz = np.zeros((dim, dim, 3), f), np.full((dim, dim), f(-2e10))
+    for sp in s:  # integer centres and radii: the hit test, radius^2 - dx^2 - dy^2 and sqrtf(radius^2) are exact
+        dx, dy = ox - sp[4], oy - sp[5]
+        inside = dx * dx + dy * dy < sp[3] * sp[3]
+        dz = np.sqrt(np.maximum(sp[3] * sp[3] - dx * dx - dy * dy, 0))
+        t = np.where(inside, dz + sp[6], f(-2e10))
+        take = t > maxz
+        n = dz / np.sqrt(sp[3] * sp[3])
+        col[take] = (sp[[0, 2, 1]][None, :] * n[take][:, None]).astype(f)
+        maxz = np.where(take, t, maxz)
+    want = (col * f(255)).astype(np.int32).astype(np.uint8)
+    px = img.reshape(dim, dim, 4)
+    np.testing.assert_array_equal(px[..., :3], want)
+    assert (px[..., 3] == 255).all() and (want.sum(-1) > 0).mean() > 0.3
+
+
+@pytest.mark.parametrize("rows, cols, block", [(4, 300, 64), (3, 7, 32)])
+def test_softmax_one_block_per_row(ptx, rows, cols, block):
+    x = (rng(cols).standard_normal((rows, cols)) * 4).astype(np.float32)
+    y = np.full((rows, cols), np.nan, np.float32)
+    run(ptx, "softmax_block_row", rows, block, [x, y, np.int32(cols)], dynamic_shared=4 * block)
+    e = np.exp(x.astype(np.float64) - x.max(1, keepdims=True))  # the max is exact (a max of the inputs)
+    want = e / e.sum(1, keepdims=True)
+    # expf 2 ulp in each term and in the numerator, a sum of cols terms, one division: relative error
+    # <= (cols + 6) u
+    assert (np.abs(y - want) <= (cols + 6) * U * want).all()
+
+
+def test_gelu_tanh_grid_stride(ptx):
+    n = 1000
+    x = np.concatenate([rng(3).standard_normal(n - 6) * 3, [0, -0.0, 10, -10, 1e-20, -40]]).astype(np.float32)
+    y = np.full(n, np.nan, np.float32)
+    run(ptx, "gelu_tanh", 3, 64, [x, y, np.int32(n)])  # 192 threads, several rounds each
+    v = x.astype(np.float64)
+    c, k = float(np.float32(0.7978845608)), float(np.float32(0.044715))
+    inner = c * (v + k * v ** 3)
+    want = 0.5 * v * (1 + np.tanh(inner))
+    # tanhf within 2 ulp; the argument carries ~5 roundings, which move tanh by at most that much times
+    # its slope (<= 1); then three roundings of the products
+    tol = 0.5 * np.abs(v) * (2 * U + 6 * U * np.abs(inner) * (1 - np.tanh(inner) ** 2) + 8 * U) + 4 * U * np.abs(want)
+    assert (np.abs(y - want) <= tol).all(), np.abs(y - want).max()
+
+
+# ===================================================================================== thrust::seq, dynamic parallelism
+
+
+@pytest.mark.parametrize("n", [77, 8])
+def test_thrust_seq_scan_reduce_count_in_a_kernel(ptx, n):
+    x = rng(n).integers(-50, 50, n).astype(np.int32)
+    out = np.full(n, -999, np.int32)
+    nt = blocks(n, 8)
+    stats = np.full(2 * nt + 2, -999, np.int32)
+    run(ptx, "thrust_seq_scan", 1, 32, [x, out, stats, np.int32(n)])
+    for t in range(nt):
+        seg = x[t * 8:t * 8 + 8]
+        np.testing.assert_array_equal(out[t * 8:t * 8 + 8], np.cumsum(seg))
+        assert stats[2 * t:2 * t + 2].tolist() == [seg.max(), (seg < 0).sum()]
+    assert (stats[2 * nt:] == -999).all()
+
+
+def test_thrust_seq_sort_is_refused_for_the_device_heap(ptx):
+    """thrust::sort(thrust::seq, ...) in a kernel is a merge sort with a temporary buffer from malloc: refused
+    at decode time for the device heap, in the -G build too (there thrust's calls nest about 20 deep, which
+    the inliner refused as "recursion")."""
+    from sass_lab.emulator.program import program
+
+    with pytest.raises(EmulatorError, match=r"'malloc' .*the device heap \(in-kernel malloc/new\) is not modelled"):
+        program(ptx, "_Z15thrust_seq_sortPKiPii")
+
+
+def test_calls_nested_too_deep_are_not_called_recursion():
+    from sass_lab.emulator import inline
+    from sass_lab.emulator.program import program
+
+    ptx = corpus_ptx("tutorials", "sm_90.G")
+    depth = inline.MAX_DEPTH
+    try:
+        inline.MAX_DEPTH = 4
+        with pytest.raises(EmulatorError, match="calls nested more than 4 deep are not supported") as e:
+            program(ptx, "_Z15thrust_seq_sortPKiPii")
+        assert "recursion" not in str(e.value)
+    finally:
+        inline.MAX_DEPTH = depth
+
+
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_dynamic_parallelism_is_refused_with_its_reason(arch):
+    """nvcc 12+ names the device runtime __cudaCDP2*: a kernel launch from a kernel and cudaGetDevice in a
+    kernel are refused at decode time naming what they are (was "no .func with a body of that name")."""
+    from sass_lab.emulator.program import program
+
+    ptx = corpus_ptx("tutorials_cdp", arch)
+    with pytest.raises(EmulatorError, match=r"'__cudaCDP2GetParameterBufferV2' .*: dynamic parallelism \(a kernel "
+                                            r"launched from a kernel\) is not modelled by the emulator"):
+        program(ptx, "_Z10cdp_parentPii")
+    with pytest.raises(EmulatorError, match=r"'__cudaCDP2GetDevice' .*: the device runtime API \(cudaGetDevice in "
+                                            r"a kernel\) is not modelled"):
+        program(ptx, "_Z15cdp_runtime_apiPi")
+    d = np.arange(64, dtype=np.int32)  # the child is an ordinary kernel: launched from the host it runs
+    run(ptx, "cdp_child", 1, 32, [d, np.int32(16), np.int32(5)])
+    np.testing.assert_array_equal(d, np.arange(64) + np.where((np.arange(64) >= 16) & (np.arange(64) < 48), 5, 0))

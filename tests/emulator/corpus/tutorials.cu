@@ -827,3 +827,254 @@ __global__ void kmeans_assign(const float *points, const float *centroids, int n
     label[p] = bestIdx;
     atomicAdd(&counts[bestIdx], 1);
 }
+
+// ===================================================================================== second batch
+// 7. warptiling: each warp owns a WM x WN tile of C, iterated as WMITER x WNITER sub-tiles of TM x TN per thread
+template <int BM, int BN, int BK, int WM, int WN, int WNITER, int TM, int TN, int NUM_THREADS>
+__global__ void __launch_bounds__(NUM_THREADS)
+    sgemm_warptile(int M, int N, int K, float alpha, const float *A, const float *B, float beta, float *C) {
+    const unsigned cRow = blockIdx.y, cCol = blockIdx.x;
+    const unsigned warpIdx = threadIdx.x / 32;
+    const unsigned warpCol = warpIdx % (BN / WN), warpRow = warpIdx / (BN / WN);
+    constexpr unsigned WMITER = (WM * WN) / (32 * TM * TN * WNITER);
+    constexpr unsigned WSUBM = WM / WMITER, WSUBN = WN / WNITER;
+    const unsigned threadIdxInWarp = threadIdx.x % 32;
+    const unsigned threadColInWarp = threadIdxInWarp % (WSUBN / TN);
+    const unsigned threadRowInWarp = threadIdxInWarp / (WSUBN / TN);
+    __shared__ __align__(16) float As[BM * BK];
+    __shared__ __align__(16) float Bs[BK * BN];
+    A += cRow * BM * K;
+    B += cCol * BN;
+    C += (cRow * BM + warpRow * WM) * N + cCol * BN + warpCol * WN;
+    const unsigned innerRowA = threadIdx.x / (BK / 4), innerColA = threadIdx.x % (BK / 4);
+    constexpr unsigned rowStrideA = (NUM_THREADS * 4) / BK;
+    const unsigned innerRowB = threadIdx.x / (BN / 4), innerColB = threadIdx.x % (BN / 4);
+    constexpr unsigned rowStrideB = NUM_THREADS / (BN / 4);
+    float threadResults[WMITER * TM * WNITER * TN] = {0.0f};
+    float regM[WMITER * TM] = {0.0f};
+    float regN[WNITER * TN] = {0.0f};
+    for (unsigned bkIdx = 0; bkIdx < K; bkIdx += BK) {
+        for (unsigned off = 0; off + rowStrideA <= BM; off += rowStrideA) {
+            const float4 tmp = reinterpret_cast<const float4 *>(&A[(innerRowA + off) * K + innerColA * 4])[0];
+            As[(innerColA * 4 + 0) * BM + innerRowA + off] = tmp.x;
+            As[(innerColA * 4 + 1) * BM + innerRowA + off] = tmp.y;
+            As[(innerColA * 4 + 2) * BM + innerRowA + off] = tmp.z;
+            As[(innerColA * 4 + 3) * BM + innerRowA + off] = tmp.w;
+        }
+        for (unsigned off = 0; off + rowStrideB <= BK; off += rowStrideB)
+            reinterpret_cast<float4 *>(&Bs[(innerRowB + off) * BN + innerColB * 4])[0] =
+                reinterpret_cast<const float4 *>(&B[(innerRowB + off) * N + innerColB * 4])[0];
+        __syncthreads();
+        for (unsigned dotIdx = 0; dotIdx < BK; ++dotIdx) {
+            for (unsigned wSubRowIdx = 0; wSubRowIdx < WMITER; ++wSubRowIdx)
+                for (unsigned i = 0; i < TM; ++i)
+                    regM[wSubRowIdx * TM + i] =
+                        As[dotIdx * BM + warpRow * WM + wSubRowIdx * WSUBM + threadRowInWarp * TM + i];
+            for (unsigned wSubColIdx = 0; wSubColIdx < WNITER; ++wSubColIdx)
+                for (unsigned i = 0; i < TN; ++i)
+                    regN[wSubColIdx * TN + i] =
+                        Bs[dotIdx * BN + warpCol * WN + wSubColIdx * WSUBN + threadColInWarp * TN + i];
+            for (unsigned wSubRowIdx = 0; wSubRowIdx < WMITER; ++wSubRowIdx)
+                for (unsigned wSubColIdx = 0; wSubColIdx < WNITER; ++wSubColIdx)
+                    for (unsigned resIdxM = 0; resIdxM < TM; ++resIdxM)
+                        for (unsigned resIdxN = 0; resIdxN < TN; ++resIdxN)
+                            threadResults[(wSubRowIdx * TM + resIdxM) * (WNITER * TN) + (wSubColIdx * TN) + resIdxN] +=
+                                regM[wSubRowIdx * TM + resIdxM] * regN[wSubColIdx * TN + resIdxN];
+        }
+        A += BK;
+        B += BK * N;
+        __syncthreads();
+    }
+    for (unsigned wSubRowIdx = 0; wSubRowIdx < WMITER; ++wSubRowIdx) {
+        for (unsigned wSubColIdx = 0; wSubColIdx < WNITER; ++wSubColIdx) {
+            float *C_interim = C + (wSubRowIdx * WSUBM) * N + wSubColIdx * WSUBN;
+            for (unsigned resIdxM = 0; resIdxM < TM; resIdxM += 1) {
+                for (unsigned resIdxN = 0; resIdxN < TN; resIdxN += 4) {
+                    float4 tmp = reinterpret_cast<float4 *>(
+                        &C_interim[(threadRowInWarp * TM + resIdxM) * N + threadColInWarp * TN + resIdxN])[0];
+                    const int i = (wSubRowIdx * TM + resIdxM) * (WNITER * TN) + wSubColIdx * TN + resIdxN;
+                    tmp.x = alpha * threadResults[i + 0] + beta * tmp.x;
+                    tmp.y = alpha * threadResults[i + 1] + beta * tmp.y;
+                    tmp.z = alpha * threadResults[i + 2] + beta * tmp.z;
+                    tmp.w = alpha * threadResults[i + 3] + beta * tmp.w;
+                    reinterpret_cast<float4 *>(
+                        &C_interim[(threadRowInWarp * TM + resIdxM) * N + threadColInWarp * TN + resIdxN])[0] = tmp;
+                }
+            }
+        }
+    }
+}
+template __global__ void sgemm_warptile<64, 64, 8, 32, 32, 2, 4, 4, 128>(int, int, int, float, const float *,
+                                                                       const float *, float, float *);
+
+// radix sort, one bit per pass (PMPP style): a block-local split by a shared-memory exclusive scan of the bit,
+// per-block zero/one counts; after the host scans the count table, a scatter to the global positions
+__global__ void radix_local(const unsigned *keys, unsigned *localSorted, unsigned *counts, unsigned n, unsigned bit) {
+    extern __shared__ unsigned bits_s[];
+    const unsigned t = threadIdx.x, i = blockIdx.x * blockDim.x + t;
+    const unsigned key = i < n ? keys[i] : 0u;
+    const unsigned b = i < n ? (key >> bit) & 1u : 0u;
+    bits_s[t] = b;
+    __syncthreads();
+    for (unsigned stride = 1; stride < blockDim.x; stride *= 2) {
+        unsigned v = t >= stride ? bits_s[t - stride] : 0u;
+        __syncthreads();
+        bits_s[t] += v;
+        __syncthreads();
+    }
+    const unsigned onesBefore = bits_s[t] - b;
+    const unsigned totalOnes = bits_s[blockDim.x - 1];
+    const unsigned valid = min(blockDim.x, n - blockIdx.x * blockDim.x);
+    const unsigned totalZeros = valid - totalOnes;
+    if (i < n) localSorted[blockIdx.x * blockDim.x + (b ? totalZeros + onesBefore : t - onesBefore)] = key;
+    if (t == 0) {
+        counts[blockIdx.x] = totalZeros;
+        counts[gridDim.x + blockIdx.x] = totalOnes;
+    }
+}
+
+__global__ void radix_scatter(const unsigned *localSorted, unsigned *out, const unsigned *offsets,
+                              const unsigned *counts, unsigned n, unsigned bit) {
+    const unsigned t = threadIdx.x, i = blockIdx.x * blockDim.x + t;
+    if (i >= n) return;
+    const unsigned key = localSorted[i];
+    const unsigned b = (key >> bit) & 1u;
+    const unsigned rank = b ? t - counts[blockIdx.x] : t;
+    out[offsets[b * gridDim.x + blockIdx.x] + rank] = key;
+}
+
+// heat transfer without textures ("CUDA by Example" ch. 7): heaters held constant, then one blend step
+__global__ void heat_copy_const(float *iptr, const float *cptr, int dim) {
+    const int x = threadIdx.x + blockIdx.x * blockDim.x, y = threadIdx.y + blockIdx.y * blockDim.y;
+    if (x >= dim || y >= dim) return;
+    const int offset = x + y * dim;
+    if (cptr[offset] != 0) iptr[offset] = cptr[offset];
+}
+
+__global__ void heat_blend(float *outSrc, const float *inSrc, int dim, float speed) {
+    const int x = threadIdx.x + blockIdx.x * blockDim.x, y = threadIdx.y + blockIdx.y * blockDim.y;
+    if (x >= dim || y >= dim) return;
+    const int offset = x + y * dim;
+    int left = offset - 1, right = offset + 1;
+    if (x == 0) left++;
+    if (x == dim - 1) right--;
+    int top = offset - dim, bottom = offset + dim;
+    if (y == 0) top += dim;
+    if (y == dim - 1) bottom -= dim;
+    outSrc[offset] =
+        inSrc[offset] + speed * (inSrc[top] + inSrc[bottom] + inSrc[left] + inSrc[right] - inSrc[offset] * 4);
+}
+
+// ray tracing spheres from __constant__ memory: the nearest hit's colour scaled by the surface slope
+#define RT_INF 2e10f
+struct Sphere {
+    float r, b, g;
+    float radius;
+    float x, y, z;
+    __device__ float hit(float ox, float oy, float *n) const {
+        float dx = ox - x, dy = oy - y;
+        if (dx * dx + dy * dy < radius * radius) {
+            float dz = sqrtf(radius * radius - dx * dx - dy * dy);
+            *n = dz / sqrtf(radius * radius);
+            return dz + z;
+        }
+        return -RT_INF;
+    }
+};
+#define SPHERES 12
+__constant__ Sphere spheres[SPHERES];
+
+__global__ void ray_trace(unsigned char *ptr, int dim) {
+    const int x = threadIdx.x + blockIdx.x * blockDim.x, y = threadIdx.y + blockIdx.y * blockDim.y;
+    if (x >= dim || y >= dim) return;
+    const int offset = x + y * dim;
+    const float ox = x - dim / 2, oy = y - dim / 2;
+    float r = 0, g = 0, b = 0;
+    float maxz = -RT_INF;
+    for (int i = 0; i < SPHERES; i++) {
+        float n;
+        float t = spheres[i].hit(ox, oy, &n);
+        if (t > maxz) {
+            float fscale = n;
+            r = spheres[i].r * fscale;
+            g = spheres[i].g * fscale;
+            b = spheres[i].b * fscale;
+            maxz = t;
+        }
+    }
+    ptr[offset * 4 + 0] = (int)(r * 255);
+    ptr[offset * 4 + 1] = (int)(g * 255);
+    ptr[offset * 4 + 2] = (int)(b * 255);
+    ptr[offset * 4 + 3] = 255;
+}
+
+// softmax, one block per row: a shared-memory max reduction, then a sum of expf, as courses write it
+__global__ void softmax_block_row(const float *x, float *y, int cols) {
+    extern __shared__ float sh[];
+    const float *xr = x + (size_t)blockIdx.x * cols;
+    float *yr = y + (size_t)blockIdx.x * cols;
+    float m = -INFINITY;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, xr[c]);
+    sh[threadIdx.x] = m;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] = fmaxf(sh[threadIdx.x], sh[threadIdx.x + s]);
+        __syncthreads();
+    }
+    const float rowMax = sh[0];
+    __syncthreads();
+    float sum = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += expf(xr[c] - rowMax);
+    sh[threadIdx.x] = sum;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    const float total = sh[0];
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = expf(xr[c] - rowMax) / total;
+}
+
+// GELU with the tanh approximation over a grid-stride loop
+__global__ void gelu_tanh(const float *x, float *y, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+        float v = x[i];
+        y[i] = 0.5f * v * (1.0f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
+    }
+}
+
+// Thrust's sequential algorithms inside a kernel: a per-thread scan, reduce and count_if over a small local
+// array (these run), and a per-thread sort (thrust's merge sort takes a temporary buffer from the device
+// heap: refused at decode time with that reason)
+#include <thrust/count.h>
+#include <thrust/execution_policy.h>
+#include <thrust/functional.h>
+#include <thrust/reduce.h>
+#include <thrust/scan.h>
+#include <thrust/sort.h>
+
+struct IsNegative {
+    __host__ __device__ bool operator()(int v) const { return v < 0; }
+};
+
+__global__ void thrust_seq_scan(const int *in, int *out, int *stats, int n) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t * 8 >= n) return;
+    const int m = min(8, n - t * 8);
+    int a[8];
+    for (int i = 0; i < m; ++i) a[i] = in[t * 8 + i];
+    thrust::inclusive_scan(thrust::seq, a, a + m, a);
+    for (int i = 0; i < m; ++i) out[t * 8 + i] = a[i];
+    stats[2 * t] = thrust::reduce(thrust::seq, in + t * 8, in + t * 8 + m, INT_MIN, thrust::maximum<int>());
+    stats[2 * t + 1] = (int)thrust::count_if(thrust::seq, in + t * 8, in + t * 8 + m, IsNegative());
+}
+
+__global__ void thrust_seq_sort(const int *in, int *out, int n) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t * 8 >= n) return;
+    const int m = min(8, n - t * 8);
+    int a[8];
+    for (int i = 0; i < m; ++i) a[i] = in[t * 8 + i];
+    thrust::sort(thrust::seq, a, a + m, thrust::greater<int>());
+    for (int i = 0; i < m; ++i) out[t * 8 + i] = a[i];
+}
