@@ -194,6 +194,7 @@ class VarDecl:
     extern: bool = False
     init: str | None = None  # initialiser text, printed back verbatim
     span: Span | None = field(default=None, compare=False, repr=False)
+    attrs: tuple[str, ...] = ()  # attributes as written, e.g. (".attribute(.managed)",)
 
     @property
     def size(self) -> int:

@@ -152,9 +152,10 @@ def instr(ins: ir.Instr) -> str:
 
 
 def var_decl(v: ir.VarDecl) -> str:
-    """``[.extern] .space [.align N] .type name[d]... [= init];``"""
+    """``[.extern] .space [.attribute(...)] [.align N] .type name[d]... [= init];``"""
     parts = [".extern"] if v.extern else []
     parts.append(f".{v.space}")
+    parts.extend(v.attrs)
     if v.align:
         parts.append(f".align {v.align}")
     parts.append(f".{v.type}")

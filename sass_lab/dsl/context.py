@@ -55,7 +55,7 @@ class LowerCtx:
             if 0 in dims[1:] or (0 in dims[:1] and not s.extern):
                 raise self.err(n, f"'{n.name}' has an empty dimension",
                                hint="only '.extern .shared' arrays may be unsized: .extern .shared .b8 smem[]")
-            v = ir.VarDecl(s.space, n.name, s.type, dims, s.align, s.extern, n.init, self.span(n))
+            v = ir.VarDecl(s.space, n.name, s.type, dims, s.align, s.extern, n.init, self.span(n), s.attrs)
             if v.space == "shared" and not v.extern and v.size > STATIC_SHARED_MAX:
                 raise self.err(n, f"shared array '{n.name}' is {v.size:,} bytes; a block can have at most "
                                f"{STATIC_SHARED_MAX:,} bytes (48 KB) of static shared memory",

@@ -63,8 +63,6 @@ def lower(stmts: list[Stmt], ex: Expanded, file: str) -> ir.Module:
                 r, i = _func(cx, i)
                 raw.append(r)
                 continue
-            case SVar(attrs=attrs) if attrs:
-                raw.append(ir.Raw(cx.statement_text(s.li), cx.span(s)))  # .attribute(.managed)
             case SVar():
                 mvars.extend(cx.vars(s))
             case SAuto():

@@ -98,26 +98,58 @@ def test_nvcc_ptx_assembles_unchanged(path):
         assert len(k.ir.body) > 0
 
 
-@pytest.mark.parametrize("path", TEXTURES, ids=[p.stem for p in TEXTURES])
-def test_nvcc_texture_and_surface_ptx_builds_what_ptxas_builds(path, tmp_path):
-    """tex/tld4 (1-D fetch, 2-D, 3-D, layered, cubemap, LOD, gradients, gather, a sparse fetch's
-    ``{…}|p``) and suld/sust (clamp, zero,
-    trap; 2-D, 3-D, layered; vectors of b8/b16/b32): each kernel's registers equal what the ptxas command
-    line makes of nvcc's own PTX."""
+def built_as_ptxas_builds(path: Path, tmp_path: Path) -> dict[str, int]:
+    """Assemble nvcc's PTX at ``path`` and check that every kernel's registers and every ``.text`` section
+    equal what the ptxas command line makes of the same file; → registers per kernel."""
+    import io
+
+    from elftools.elf.elffile import ELFFile
+
     from sass_lab.toolchain.cubin import read_cubin
     from sass_lab.toolchain.ptxas import ptxas_path
 
+    def texts(cubin: bytes) -> dict[str, bytes]:
+        return {s.name: s.data() for s in ELFFile(io.BytesIO(cubin)).iter_sections() if s.name.startswith(".text.")}
+
     ptx = path.read_text()
-    ops = {ins.opcode for k in frontend(ptx, str(path), {}).module.kernels for ins in k.body
-           if isinstance(ins, ir.Instr)}
-    assert {"tex", "tld4", "suld", "sust"} <= ops
-    mod = sass_lab.assemble(ptx, file=str(path))
+    arch = re.search(r"^\s*\.target\s+(sm_\w+)", ptx, re.M).group(1)
+    mod = sass_lab.assemble(ptx, arch, file=str(path))
     src, out = tmp_path / "k.ptx", tmp_path / "k.cubin"
     src.write_text(ptx)
-    subprocess.run([ptxas_path("sm_90"), "-arch=sm_90", "-O3", str(src), "-o", str(out)], check=True,
+    subprocess.run([ptxas_path(arch), f"-arch={arch}", "-O3", str(src), "-o", str(out)], check=True,
                    capture_output=True, timeout=120)
     theirs = {n: k.registers for n, k in read_cubin(out.read_bytes()).items() if k.entry}
-    assert {k.name: k.resources.registers for k in mod} == theirs and len(theirs) == 7
+    assert {k.name: k.resources.registers for k in mod} == theirs
+    assert texts(mod.cubin) == texts(out.read_bytes())
+    return theirs
+
+
+@pytest.mark.parametrize("path", TEXTURES, ids=[p.stem for p in TEXTURES])
+def test_nvcc_texture_and_surface_ptx_builds_what_ptxas_builds(path, tmp_path):
+    """tex/tld4 (1-D fetch, 2-D, 3-D, layered, cubemap, LOD, gradients, gather, a sparse fetch's
+    ``{…}|p``) and suld/sust (clamp, zero, trap; 2-D, 3-D, layered; vectors of b8/b16/b32): each kernel's
+    registers and SASS equal what the ptxas command line makes of nvcc's own PTX."""
+    ops = {ins.opcode for k in frontend(path.read_text(), str(path), {}).module.kernels for ins in k.body
+           if isinstance(ins, ir.Instr)}
+    assert {"tex", "tld4", "suld", "sust"} <= ops
+    assert len(built_as_ptxas_builds(path, tmp_path)) == 7
+
+
+MODULE_VARS = [p for p in CORPUS if p.name.startswith("handoff.")]  # a __managed__ variable among tables
+
+
+@pytest.mark.parametrize("path", MODULE_VARS, ids=[p.stem for p in MODULE_VARS])
+def test_module_variables_keep_their_order(path, tmp_path):
+    """Module-scope variables are emitted in nvcc's order, attributes kept (``.global .attribute(.managed)``
+    first, then the tables): the order sets their places in the constant bank, so the SASS equals
+    ptxas on nvcc's PTX (the managed variable printed after the others moved its address: other SASS)."""
+    ptx = path.read_text()
+    mod = sass_lab.assemble(ptx, file=str(path))
+    order = [m.group(1) for m in re.finditer(r"^\.global[^;]*?\s([\w$]+)(?:\[\d*\])*(?: =[^;]*)?;", ptx, re.M)]
+    ours = [m.group(1) for m in re.finditer(r"^\.global[^;]*?\s([\w$]+)(?:\[\d*\])*(?: =[^;]*)?;", mod.ptx, re.M)]
+    assert ours == order and order[0] == "mcount"
+    assert ".global .attribute(.managed) .align 4 .u32 mcount;" in mod.ptx
+    built_as_ptxas_builds(path, tmp_path)
 
 
 @pytest.mark.parametrize("path", CDP, ids=[p.stem for p in CDP])
