@@ -24,6 +24,14 @@ Such reads are not recorded. A lock handoff is modelled the same way for stores:
 to a unit whose one writer W executed such a fence, where R executed an atomic or an ``ld.acquire`` (not
 just a fence) after W's fence — the critical section of a spin lock (``atomicCAS`` … ``__threadfence()``
 … ``atomicExch``) — makes R the unit's writer instead of a second one (readers other than W stay).
+
+Cooperative groups' grid barrier (``this_grid().sync()`` in a cooperative launch) orders everything:
+each block arrives with a release atomic on the launch's grid workspace once all its threads passed a
+``bar.sync``, and leaves only after it observed the last arrival (acquire) and another ``bar.sync``;
+between arriving and leaving its threads touch nothing but the barrier word. So when the last block
+arrives, every access recorded so far precedes the barrier and every later one follows it: the
+summaries are judged then (their findings kept) and start afresh, and accesses on the two sides of a
+grid barrier never race (``arrive``). Until every block has arrived nothing is reset.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ class GlobalRaces:
         self.acq_at = np.zeros(nblocks, np.int64)  # step of each block's last acquire (atomic, ld.acquire, fence)
         self.sync_at = np.zeros(nblocks, np.int64)  # step of each block's last atomic or ld.acquire
         self.fenced = False
+        self.workspace: tuple[int, int] | None = None  # a cooperative launch's grid workspace: [lo, hi) addresses
+        self.arrived = np.zeros(nblocks, bool)  # blocks that arrived at the current grid barrier
 
     def _units(self, idx, size, lanes):
         st = self.st
@@ -112,6 +122,20 @@ class GlobalRaces:
         blocks = np.unique(self.st.first_block + self.st.lane_blk[lanes])
         self.fence_at[blocks] = self.acq_at[blocks] = self.st.steps
         self.fenced = True
+
+    def arrive(self, lanes: np.ndarray, addresses: np.ndarray) -> None:
+        """Release atomics by ``lanes`` at ``addresses``: those on the grid workspace arrive at the grid
+        barrier; the last block's arrival judges the accesses so far and resets the summaries."""
+        lo, hi = self.workspace
+        at = (addresses >= lo) & (addresses < hi)
+        if not at.any():
+            return
+        self.arrived[np.unique(self.st.first_block + self.st.lane_blk[lanes[at]])] = True
+        if self.arrived.all():
+            self.report()
+            self.wr[:] = 0
+            self.rd[:] = 0
+            self.arrived[:] = False
 
     def acquire(self, lanes: np.ndarray) -> None:
         if self.fenced:

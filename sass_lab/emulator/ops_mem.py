@@ -347,15 +347,19 @@ def _atom_fn(op: str, t: str, ctx: Ctx):
 def atom(ctx: Ctx, ins: ir.Instr):
     """Atomics; one with release semantics at gpu or system scope (``atom.add.release.gpu``, how
     cooperative groups' grid barrier arrives) also publishes its block's global writes, as a fence
-    does (see gmem)."""
+    does, and one on a cooperative launch's grid workspace is an arrival at the grid barrier (see gmem)."""
     h = _atom(ctx, ins)
     if not {"release", "acq_rel"} & set(ins.mods) or {"cta", "cluster"} & set(ins.mods):
         return h
+    get, const = address(ctx, ins.operands[1] if ins.opcode == "atom" else ins.operands[0])
 
     def hr(st, wm, gm):
         h(st, wm, gm)
         if st.gtrack is not None:
-            st.gtrack.fence(lanes_of(st, gm))
+            lanes = lanes_of(st, gm)
+            st.gtrack.fence(lanes)
+            if st.gtrack.workspace:  # a cooperative launch: is this an arrival at cg's grid barrier?
+                st.gtrack.arrive(lanes, lane_addresses(st, get, const, lanes))
     return hr
 
 

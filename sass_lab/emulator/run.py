@@ -477,6 +477,8 @@ def _launch(ptx, kernel, grid, block, args, dynamic_shared, check, line_map, max
     st.findings = Collector(prog.name)
     nblocks = grid3[0] * grid3[1] * grid3[2]
     st.gtrack = GlobalRaces(st, len(heap), prog.global_gran, nblocks) if check and prog.global_writes else None
+    if st.gtrack is not None and cooperative:
+        st.gtrack.workspace = (ws, ws + WORKSPACE_BYTES)
     st.output = []
     st.steps, st.pc = 0, -1
     st.tp = (T + 31) // 32 * 32
