@@ -42,7 +42,9 @@ def entry(ptx: str, *parts: str) -> str:
 
 def threads(ptx: str, kernel: str) -> int:
     """The kernel's ``.maxntid`` (CUB launches its block size: the policy's BLOCK_THREADS)."""
-    return int(re.search(rf"\.entry\s+{kernel}\((?:.|\n)*?\)\s*\.maxntid\s+(\d+)", ptx).group(1))
+    start = ptx.index(f".entry {kernel}(")
+    head = ptx[start:ptx.index("{", start)]
+    return int(re.search(r"\.maxntid\s+(\d+)", head).group(1))
 
 
 def tile_items(ptx: str, kernel: str) -> int:
@@ -155,6 +157,84 @@ def test_cub_device_select_if(arch, tiles, tail):
     assert count[0] == len(keep)
     np.testing.assert_array_equal(out[:len(keep)], keep)
     assert (out[len(keep):] == -4242).all()
+
+
+RADIX = {"sm_80": 8064, "sm_90": 8832}  # onesweep tile: 384 threads × 21 (sm_80) or 23 (sm_90) keys
+
+
+@pytest.mark.parametrize("n", [500, 4864])
+def test_cub_radix_sort_pairs_single_tile(arch, n):
+    """Up to one tile (256 × 19 keys) CUB sorts in DeviceRadixSortSingleTileKernel: stable, all 32 bits."""
+    ptx = corpus_ptx("vendor2", arch)
+    k = entry(ptx, "DeviceRadixSortSingleTileKernel")
+    assert tile_items(ptx, k) == 19 and threads(ptx, k) == 256
+    r = rng(n)
+    keys = r.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+    keys[: n // 4] = keys[n // 2: n // 2 + n // 4]  # duplicates: the values show stability
+    vals = np.arange(n, dtype=np.int32)
+    ko, vo = np.full(n + 1, 7, np.uint32), np.full(n + 1, -7, np.int32)
+    emulate(ptx, k, 1, 256, [keys, ko, vals, vo, np.uint32(n), np.int32(0), np.int32(32), {}])
+    order = np.argsort(keys, kind="stable")
+    np.testing.assert_array_equal(ko[:n], keys[order])
+    np.testing.assert_array_equal(vo[:n], vals[order])
+    assert ko[n] == 7 and vo[n] == -7
+
+
+@pytest.mark.parametrize("tiles, tail, bits", [(2, 1001, 32), (1, 17, 13)])
+def test_cub_radix_sort_pairs_onesweep(arch, tiles, tail, bits):
+    """Beyond one tile CUB's dispatch runs DeviceRadixSortHistogramKernel (every pass's digit counts at once,
+    global atomics), DeviceRadixSortExclusiveSumKernel (one block per pass) and, per 8-bit pass,
+    DeviceRadixSortOnesweepKernel (decoupled look-back over the digit counts of earlier tiles, one atomic
+    tile counter per pass); buffers ping-pong between passes. A 13-bit sort orders by the low bits only."""
+    ptx = corpus_ptx("vendor2", arch)
+    histo, scan = entry(ptx, "DeviceRadixSortHistogramKernel"), entry(ptx, "DeviceRadixSortExclusiveSumKernel")
+    sweep = entry(ptx, "DeviceRadixSortOnesweepKernel")
+    tile = RADIX[arch]
+    assert threads(ptx, sweep) == 384 and f", {tile};" in ptx
+    n = (tiles - 1) * tile + tail
+    r = rng(n + bits)
+    keys = r.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32)
+    keys[::3] = keys[1::3][: len(keys[::3])] if n > 2 else keys[::3]
+    vals = np.arange(n, dtype=np.int32)
+    passes = -(-bits // 8)
+    bins = np.zeros(passes * 256, np.uint32)
+    emulate(ptx, histo, 3, threads(ptx, histo), [bins, keys, np.uint32(n), np.int32(0), np.int32(bits), {}])
+    digits = [np.bincount((keys >> (8 * p)) & ((1 << min(8, bits - 8 * p)) - 1), minlength=256) for p in range(passes)]
+    for p in range(passes):  # CUB counts a partial tile's padding keys (~0) too, in the top digit: harmless,
+        digits[p][(1 << min(8, bits - 8 * p)) - 1] += -n % 2048  # the exclusive sums before it stay right
+    np.testing.assert_array_equal(bins.reshape(passes, 256), digits)  # (tiles of 128 threads × 16 keys)
+    emulate(ptx, scan, passes, 256, [bins])
+    np.testing.assert_array_equal(bins.reshape(passes, 256), [np.cumsum(d) - d for d in digits])
+    ctrs = np.zeros(passes, np.int32)
+    cur_k, cur_v = keys.copy(), vals.copy()
+    for p in range(passes):
+        blocks = -(-n // tile)
+        lookback = np.zeros(blocks * 256, np.int32)
+        alt_k, alt_v = np.full(n, 0xEEEEEEEE, np.uint32), np.full(n, -3, np.int32)
+        emulate(ptx, sweep, blocks, 384, [lookback, ctrs[p:], np.uint64(0), bins[256 * p:], alt_k, cur_k, alt_v,
+                                          cur_v, np.int32(n), np.int32(8 * p), np.int32(min(8, bits - 8 * p)), {}])
+        cur_k, cur_v = alt_k, alt_v
+    order = np.argsort(keys & np.uint32((1 << bits) - 1 if bits < 32 else 0xFFFFFFFF), kind="stable")
+    np.testing.assert_array_equal(cur_k, keys[order])
+    np.testing.assert_array_equal(cur_v, vals[order])
+    assert ctrs.tolist() == [-(-n // tile)] * passes  # each pass's blocks took their tile numbers atomically
+
+
+@pytest.mark.parametrize("segments", [7, 1])
+def test_cub_segmented_reduce_sum(arch, segments):
+    """DeviceSegmentedReduceKernel: one block per segment between begin/end offsets (empty ones give init)."""
+    ptx = corpus_ptx("vendor2", arch)
+    k = entry(ptx, "DeviceSegmentedReduceKernel")
+    r = rng(segments)
+    sizes = r.integers(0, 3000, segments)
+    sizes[0] = 0 if segments > 1 else 5000
+    ends = np.cumsum(sizes).astype(np.int32)
+    begins = (ends - sizes).astype(np.int32)
+    x = r.integers(-(1 << 20), 1 << 20, int(ends[-1]) + 3).astype(np.int32)
+    out = np.full(segments + 1, -1, np.int32)
+    emulate(ptx, k, segments, threads(ptx, k), [x, out, begins, ends, {}, np.int32(11)])
+    want = [int(x[b:e].astype(np.int64).sum()) + 11 for b, e in zip(begins, ends)]
+    assert out.tolist() == [*want, -1]
 
 
 # ------------------------------------------------------------------------------------------ cuRAND

@@ -4,7 +4,9 @@
 //
 // 1. CUB's device-wide algorithms as the library compiles them: host wrappers below make nvcc instantiate
 //    the __global__ kernels of cub::DeviceReduce::Sum, cub::DeviceScan::InclusiveSum/ExclusiveSum (decoupled
-//    look-back tile status words of 8 and 16 bytes) and cub::DeviceSelect::If; the test launches them the way
+//    look-back tile status words of 8 and 16 bytes), cub::DeviceSelect::If, cub::DeviceRadixSort::SortPairs
+//    (the single-tile kernel; histogram, exclusive-sum and onesweep kernels) and
+//    cub::DeviceSegmentedReduce::Sum; the test launches them the way
 //    the host dispatch does (init kernel, then the main kernel, the same parameters).
 // 2. cuRAND generators: MRG32k3a (seeded, subsequence and offset skip-ahead through the library's tables),
 //    Sobol32 quasirandom with direction vectors from the host (uniform and inverse-CND normal), log-normal
@@ -43,6 +45,14 @@ void cub_exclusive_sum_i64(const long long* in, long long* out, int n, void* tmp
 }
 void cub_select_if(const int* in, int* out, int* count, int n, void* tmp, size_t& bytes) {
   cub::DeviceSelect::If(tmp, bytes, in, out, count, n, IsOddMultipleOf3());
+}
+void cub_sort_pairs(const unsigned* keys, unsigned* keys_out, const int* vals, int* vals_out, int n, void* tmp,
+                    size_t& bytes) {
+  cub::DeviceRadixSort::SortPairs(tmp, bytes, keys, keys_out, vals, vals_out, n);  // single tile or onesweep
+}
+void cub_segmented_sum(const int* in, int* out, const int* begin, const int* end, int segments, void* tmp,
+                       size_t& bytes) {
+  cub::DeviceSegmentedReduce::Sum(tmp, bytes, in, out, segments, begin, end);
 }
 
 // ------------------------------------------------------------------------------------------------- cuRAND
