@@ -731,6 +731,43 @@ def test_gelu_tanh_grid_stride(ptx):
     assert (np.abs(y - want) <= tol).all(), np.abs(y - want).max()
 
 
+# ===================================================================================== third batch
+
+
+def test_struct_of_weights_by_value_8kb(ptx):
+    """An 8004-byte struct parameter (CUDA 12.1+ allows 32 KB): passed as its bytes, a float32 array whose
+    last word is the int member."""
+    m, taps = 100, 9
+    r = rng(m)
+    raw = np.zeros(2001, np.float32)
+    raw[:2000] = quarters(r, 2000, -8, 9)
+    raw.view(np.int32)[2000] = taps
+    x = quarters(r, m, -8, 9)
+    out = np.full(m, np.nan, np.float32)
+    run(ptx, "big_param_fir", 2, 64, [raw, x, out, np.int32(m)])
+    want = sum(raw[k].astype(np.float64) * np.roll(x, -k) for k in range(taps))  # multiples of 1/16: exact
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("w, h", [(37, 21), (12, 12), (5, 30)])
+def test_conv2d_tiled_with_halo_cells(ptx, w, h):
+    r = rng(w * h)
+    img = r.standard_normal((h, w)).astype(np.float32)
+    mask = r.standard_normal((5, 5)).astype(np.float32)
+    out = np.full((h, w), np.nan, np.float32)
+    run(ptx, "conv2d_tiled_halo", (blocks(w, 12), blocks(h, 12)), (16, 16), [img, out, np.int32(w), np.int32(h)],
+        symbols={"F_c": mask.ravel()})
+    p = np.pad(img.astype(np.float64), 2)
+    terms = [mask[a, b] * p[a:a + h, b:b + w] for a in range(5) for b in range(5)]
+    mag = sum(np.abs(t) for t in terms)
+    assert (np.abs(out - sum(terms)) <= 26 * U * mag).all()  # 25 products summed (fused or not)
+
+
+def test_clock64_busy_wait(ptx):
+    done = np.zeros(3, np.int64)
+    run(ptx, "clock_block", 3, 32, [done, np.int64(5000)])
+    assert done.tolist() == [1, 1, 1]
+
 # ===================================================================================== thrust::seq, dynamic parallelism
 
 

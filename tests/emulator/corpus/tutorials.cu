@@ -1043,6 +1043,54 @@ __global__ void gelu_tanh(const float *x, float *y, int n) {
     }
 }
 
+// ===================================================================================== third batch
+// a struct of weights passed by value (8 KB of kernel parameters: CUDA 12.1+ allows up to 32 KB)
+struct Weights {
+    float w[2000];
+    int n;
+};
+__global__ void big_param_fir(Weights p, const float *x, float *out, int m) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < m) {
+        float s = 0.0f;
+        for (int k = 0; k < p.n; ++k) s += p.w[k] * x[(i + k) % m];
+        out[i] = s;
+    }
+}
+
+// tiled 2-D convolution with halo cells: input tiles of IN_TILE_DIM^2 threads, only the inner
+// OUT_TILE_DIM^2 compute, the mask in __constant__ memory
+#define FILTER_RADIUS 2
+#define IN_TILE_DIM 16
+#define OUT_TILE_DIM ((IN_TILE_DIM) - 2 * (FILTER_RADIUS))
+__constant__ float F_c[2 * FILTER_RADIUS + 1][2 * FILTER_RADIUS + 1];
+__global__ void conv2d_tiled_halo(const float *N, float *P, int width, int height) {
+    const int col = blockIdx.x * OUT_TILE_DIM + threadIdx.x - FILTER_RADIUS;
+    const int row = blockIdx.y * OUT_TILE_DIM + threadIdx.y - FILTER_RADIUS;
+    __shared__ float N_s[IN_TILE_DIM][IN_TILE_DIM];
+    if (row >= 0 && row < height && col >= 0 && col < width) N_s[threadIdx.y][threadIdx.x] = N[row * width + col];
+    else N_s[threadIdx.y][threadIdx.x] = 0.0f;
+    __syncthreads();
+    const int tileCol = threadIdx.x - FILTER_RADIUS, tileRow = threadIdx.y - FILTER_RADIUS;
+    if (col >= 0 && col < width && row >= 0 && row < height) {
+        if (tileCol >= 0 && tileCol < OUT_TILE_DIM && tileRow >= 0 && tileRow < OUT_TILE_DIM) {
+            float Pvalue = 0.0f;
+            for (int fRow = 0; fRow < 2 * FILTER_RADIUS + 1; fRow++)
+                for (int fCol = 0; fCol < 2 * FILTER_RADIUS + 1; fCol++)
+                    Pvalue += F_c[fRow][fCol] * N_s[tileRow + fRow][tileCol + fCol];
+            P[row * width + col] = Pvalue;
+        }
+    }
+}
+
+// the streams tutorials' busy-wait kernel: spin on clock64() until a number of cycles passed
+__global__ void clock_block(long long *done, long long clock_count) {
+    const long long start = clock64();
+    long long offset = 0;
+    while (offset < clock_count) offset = clock64() - start;
+    if (threadIdx.x == 0) done[blockIdx.x] = offset >= clock_count;
+}
+
 // Thrust's sequential algorithms inside a kernel: a per-thread scan, reduce and count_if over a small local
 // array (these run), and a per-thread sort (thrust's merge sort takes a temporary buffer from the device
 // heap: refused at decode time with that reason)
