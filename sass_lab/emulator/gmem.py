@@ -18,8 +18,12 @@ instruction, ``count`` = racing units. Atomics are not tracked (they never race 
 
 One cross-block handoff is modelled, the "last block" pattern (threadfence reduction): a read by block
 R of data written by block W is ordered when W executed a gpu- or system-scope fence (``membar.gl``,
-``fence.sc/acq_rel.gpu``) or a release atomic (``atom.add.release.gpu``: how a block arrives at
-cooperative groups' grid barrier) and R afterwards executed an atomic, an ``ld.acquire`` or such a fence.
+``fence.sc/acq_rel.gpu``), a release store or a release atomic (``atom.add.release.gpu``: how a block
+arrives at cooperative groups' grid barrier) after its store to the data, and R executed an atomic, an
+``ld.acquire`` or such a fence after that fence: W's first fence after the store is the one that
+published it (a log of the fences that followed a store of their block, and each unit's store step,
+kept from the first fence on), so W fencing again later — spinning on a look-back of its own — does not
+unorder R's read.
 Such reads are not recorded. A lock handoff is modelled the same way for stores: a plain store by block R
 to a unit whose one writer W executed such a fence, where R executed an atomic or an ``ld.acquire`` (not
 just a fence) after W's fence — the critical section of a spin lock (``atomicCAS`` … ``__threadfence()``
@@ -51,9 +55,13 @@ class GlobalRaces:
         self.wr = np.zeros(n, np.int32)
         self.rd = np.zeros(n, np.int32)
         self.wpc = np.zeros(n, np.int32)
-        self.fence_at = np.zeros(nblocks, np.int64)  # step of each block's last gpu-scope fence (0: none)
         self.acq_at = np.zeros(nblocks, np.int64)  # step of each block's last acquire (atomic, ld.acquire, fence)
         self.sync_at = np.zeros(nblocks, np.int64)  # step of each block's last atomic or ld.acquire
+        self.dirty = np.zeros(nblocks, bool)  # blocks that stored since their last logged fence
+        self.log_step: list[np.ndarray] = []  # fences that published stores: steps, and (log_block) blocks
+        self.log_block: list[np.ndarray] = []
+        self.wstep: np.ndarray | None = None  # step of each unit's last plain store (kept from the first fence)
+        self.n_units = n
         self.fenced = False
         self.workspace: tuple[int, int] | None = None  # a cooperative launch's grid workspace: [lo, hi) addresses
         self.arrived = np.zeros(nblocks, bool)  # blocks that arrived at the current grid barrier
@@ -77,15 +85,16 @@ class GlobalRaces:
         u, b, lanes = self._units(idx, size, lanes)
         if not write:
             if self.fenced:  # reads of data published by a fence and acquired since: ordered
-                w = self.wr[u]
-                wb = np.maximum(w, 1) - 1
-                ok = (w > 0) & (w != b) & (self.fence_at[wb] > 0) & (self.acq_at[b - 1] > self.fence_at[wb])
+                ok = self._published(u, b, self.acq_at)
                 if ok.any():
                     u, b = u[~ok], b[~ok]
             _merge(self.rd, u, b)
             return
+        self.dirty[b - 1] = True
         if self.fenced:  # stores after acquiring what the unit's one writer published: a lock handoff
+            stored = u
             u, b, lanes = self._handoff(u, b, lanes)
+            self.wstep[stored] = self.st.steps
         first = _merge(self.wr, u, b)
         mine = np.flatnonzero(first)
         if len(mine):
@@ -93,11 +102,32 @@ class GlobalRaces:
             code = (np.int32(st.pc) << TID_BITS) | st.lane_tid[lanes[mine]].astype(np.int32)
             self.wpc[u[mine][::-1]] = code[::-1]  # the lowest thread of the lowest block
 
+    def _published(self, u, b, since) -> np.ndarray:
+        """Per access: did the unit's one writer W (another block than ``b``) fence after its last store to
+        the unit, and block ``b`` acquire (``since``: acq_at or sync_at) after that fence? W's first such
+        fence published the store; a later fence of W (a spin loop's) must not count for it."""
+        w = self.wr[u]
+        ok = (w > 0) & (w != b)
+        k = np.flatnonzero(ok)
+        if not len(k) or not self.log_step:
+            return np.zeros(len(u), bool)
+        steps, blocks = np.concatenate(self.log_step), np.concatenate(self.log_block)
+        wb, ws, t = w[k] - 1, self.wstep[u[k]], since[b[k] - 1]
+        res = np.zeros(len(k), bool)
+        for blk in np.unique(wb):
+            sel = np.flatnonzero(wb == blk)
+            fs = steps[blocks == blk]  # ascending
+            if not len(fs):
+                continue
+            j = np.searchsorted(fs, ws[sel], side="right")
+            first = np.where(j < len(fs), fs[np.minimum(j, len(fs) - 1)], np.iinfo(np.int64).max)
+            res[sel] = first < t[sel]
+        ok[k] = res
+        return ok
+
     def _handoff(self, u, b, lanes):
         """Hand units over to the storing block where it acquired after the one writer's fence; the rest."""
-        w = self.wr[u]
-        wb = np.maximum(w, 1) - 1
-        ok = (w > 0) & (w != b) & (self.fence_at[wb] > 0) & (self.sync_at[b - 1] > self.fence_at[wb])
+        ok = self._published(u, b, self.sync_at)
         if not ok.any():
             return u, b, lanes
         k = np.flatnonzero(ok)
@@ -120,7 +150,14 @@ class GlobalRaces:
 
     def fence(self, lanes: np.ndarray) -> None:
         blocks = np.unique(self.st.first_block + self.st.lane_blk[lanes])
-        self.fence_at[blocks] = self.acq_at[blocks] = self.st.steps
+        self.acq_at[blocks] = self.st.steps
+        pub = blocks[self.dirty[blocks]]  # only a fence after a store publishes anything: log those
+        if len(pub):
+            self.log_step.append(np.full(len(pub), self.st.steps, np.int64))
+            self.log_block.append(pub)
+            self.dirty[pub] = False
+        if not self.fenced:  # stores before the first fence precede every fence: step 0
+            self.wstep = np.zeros(self.n_units, np.int64)
         self.fenced = True
 
     def arrive(self, lanes: np.ndarray, addresses: np.ndarray) -> None:
