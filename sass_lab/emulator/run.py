@@ -174,11 +174,21 @@ def run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
 
 
 def _yield_stops(prog: Program) -> np.ndarray:
-    """Per PC, where a group run ahead of a spinning one stops: 2 before a block barrier (the spinning
-    lanes' block has not arrived), 1 before a warp collective unless it holds whole warps (waits such as
-    ``bar.warp.sync`` park until their partners come, so they need no stop)."""
+    """Per PC, where a group run ahead of a spinning one stops: 2 before a block barrier unless it holds
+    whole blocks (lanes elsewhere — the spinning lanes' block — have not arrived), 1 before a warp collective
+    unless it holds whole warps (waits such as ``bar.warp.sync`` park until their partners come, so they
+    need no stop)."""
     return np.array([2 if op.kind == BARRIER else int(op.kind != SYNC and ins.opcode in WARP_SYNC)
                      for op, ins in zip(prog.ops, prog.instrs)] + [2], np.int8)
+
+
+def _whole_blocks(st: State, gm) -> bool:
+    """Whether group ``gm`` holds every live lane of each block it touches (its block barrier then completes
+    at once, waiting for no lane elsewhere — such as the lanes a yield ran it ahead of)."""
+    if gm is None:
+        return True
+    inb = np.isin(st.lane_blk, np.unique(st.lane_blk[gm]))
+    return not bool((inb & st.live & ~gm).any())
 
 
 def _splits_warps(st: State, gm) -> bool:
@@ -207,7 +217,8 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
                 stops = _yield_stops(prog)
             spinning = st.lane_blk[pcs == yield_pc] if st.races is not None else None
             for c in np.unique(pcs[(pcs > yield_pc) & (pcs < WAIT_PC)]).tolist():
-                if stops[c] == 2 or (stops[c] == 1 and _splits_warps(st, pcs == c)):
+                if (stops[c] == 2 and not _whole_blocks(st, pcs == c)) or (
+                        stops[c] == 1 and _splits_warps(st, pcs == c)):
                     continue
                 if spinning is not None and np.isin(st.lane_blk[pcs == c], spinning).any():
                     same_block = True  # a handoff inside a block: the shared race checker cannot order it
@@ -235,7 +246,7 @@ def _run_wave(st: State, prog: Program, T: int, max_steps: int) -> int:
         pc = minpc
         written = False
         while pc < other_min:
-            if in_yield and stops[pc] and (stops[pc] == 2 or _splits_warps(st, gm)):
+            if in_yield and stops[pc] and (_splits_warps(st, gm) if stops[pc] == 1 else not _whole_blocks(st, gm)):
                 break  # lanes run ahead only up to where they would wait for others
             op = ops[pc]
             st.steps += 1
