@@ -139,7 +139,7 @@ def test_cub_device_select_if(arch, tiles, tail):
     """DeviceCompactInitKernel then DeviceSelectSweepKernel (a single partition: first and last) with the
     functor by value; the selected items keep their order, the count lands in d_num_selected_out."""
     ptx = corpus_ptx("vendor2", arch)
-    init = entry(ptx, "DeviceCompactInitKernel")
+    init = entry(ptx, "DeviceCompactInitKernel", "ScanTileStateIiLb1")
     sweep = entry(ptx, "DeviceSelectSweepKernel")
     tile = TILES[(arch, "select")]
     assert tile_items(ptx, sweep) == tile
@@ -235,6 +235,56 @@ def test_cub_segmented_reduce_sum(arch, segments):
     emulate(ptx, k, segments, threads(ptx, k), [x, out, begins, ends, {}, np.int32(11)])
     want = [int(x[b:e].astype(np.int64).sum()) + 11 for b, e in zip(begins, ends)]
     assert out.tolist() == [*want, -1]
+
+
+@pytest.mark.parametrize("tiles, tail", [(4, 333), (1, 640)])
+def test_cub_inclusive_scan_of_a_struct_three_array_tile_state(arch, tiles, tail):
+    """A 12-byte {min, max, sum} value is not one machine word: ScanTileState<T, false> keeps a status word and
+    separate partial/inclusive arrays, published with __threadfence (the look-back reads them after the
+    status); 128 threads × 5 items per tile."""
+    ptx = corpus_ptx("vendor2", arch)
+    init = entry(ptx, "DeviceScanInitKernel", "MinMaxSum")
+    scan = entry(ptx, "DeviceScanKernel", "MinMaxSum")
+    assert tile_items(ptx, scan) == 640 and threads(ptx, scan) == 128
+    n = (tiles - 1) * 640 + tail
+    v = rng(n).integers(-(1 << 20), 1 << 20, n).astype(np.int32)
+    x = np.stack([v, v, v], axis=1)
+    slots = 32 + tiles
+    state = {0: np.full(slots, 0xABABABAB, np.uint32), 8: np.full(3 * slots, -5, np.int32),
+             16: np.full(3 * slots, -5, np.int32)}
+    emulate(ptx, init, -(-tiles // 128), 128, [state, np.int32(tiles)])
+    out = np.full((n + 1, 3), -9, np.int32)
+    emulate(ptx, scan, tiles, 128, [x, out, state, np.int32(0), {}, {}, np.uint32(n)])
+    np.testing.assert_array_equal(out[:n, 0], np.minimum.accumulate(v))
+    np.testing.assert_array_equal(out[:n, 1], np.maximum.accumulate(v))
+    np.testing.assert_array_equal(out[:n, 2], np.cumsum(v.astype(np.int64)).astype(np.int32))
+    assert (out[n] == -9).all()
+
+
+@pytest.mark.parametrize("tiles, tail", [(3, 77), (1, 1)])
+def test_cub_reduce_by_key(arch, tiles, tail):
+    """DeviceCompactInitKernel then DeviceReduceByKeyKernel: {run count, partial sum} pairs in 16-byte tile
+    status words; runs cross tile boundaries; values are quarters, so every order sums exactly."""
+    ptx = corpus_ptx("vendor2", arch)
+    init = entry(ptx, "DeviceCompactInitKernel", "ReduceByKeyScanTileState")
+    k = entry(ptx, "DeviceReduceByKeyKernel")
+    tile = {"sm_80": 3840, "sm_90": 4608}[arch]
+    assert tile_items(ptx, k) == tile and threads(ptx, k) == 256
+    n = (tiles - 1) * tile + tail
+    r = rng(n)
+    keys = np.cumsum(r.random(n) < 0.02).astype(np.int32) * 3 - 7  # long runs, some across tiles
+    vals = (r.integers(-40, 41, n) * 0.25).astype(F32)
+    state = np.full((32 + tiles) * 16, 0xCD, np.uint8)
+    runs = np.full(1, -1, np.int32)
+    emulate(ptx, init, -(-tiles // 128), 128, [{0: state}, np.int32(tiles), runs])
+    uniq, sums = np.full(n + 1, 12345, np.int32), np.full(n + 1, np.nan, F32)
+    emulate(ptx, k, tiles, 256, [keys, uniq, vals, sums, runs, {0: state}, np.int32(0), {}, {}, np.uint32(n)])
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    want = np.add.reduceat(vals.astype(np.float64), starts)
+    assert runs[0] == len(starts)
+    np.testing.assert_array_equal(uniq[:len(starts)], keys[starts])
+    np.testing.assert_array_equal(sums[:len(starts)], want)
+    assert uniq[len(starts)] == 12345 and np.isnan(sums[len(starts)])
 
 
 # ------------------------------------------------------------------------------------------ cuRAND
@@ -729,3 +779,31 @@ def test_wmma_bf16_m32n8k16_col_and_row_major(arch):
     for w in range(warps):  # products of 4-bit-fraction values, sums below 2^24 / 256: exact in f32
         want = a[w].astype(np.float64).T @ b[w].astype(np.float64) - 1
         np.testing.assert_array_equal(C[w].T, want)
+
+
+# ------------------------------------------------------------------------- publication between blocks
+
+
+def _publish(arch, mode, check=True):
+    data, flag, out = np.zeros(32, np.int32), np.zeros(1, np.int32), np.full(32, 99, np.int32)
+    rep = emulate(corpus_ptx("vendor2", arch), "publish_then_fence", 2, 32, [data, flag, out, np.int32(mode)],
+                  check=check)
+    return rep, out
+
+
+def test_a_writer_fencing_again_after_publishing_is_no_race(arch):
+    """Block 0's first fence after its stores published them; its later fences (a look-back's spin) do not
+    unorder block 1's read after acquiring. Block 1's thread 0 spins below the PC block 0 runs at while
+    its other threads wait at __syncthreads(): the yield lets block 0 (a whole block) pass its own barrier
+    (was a livelock: a yielded-to group always stopped before a block barrier)."""
+    rep, out = _publish(arch, 1)
+    assert rep.findings == () and out.tolist() == list(range(1, 33))
+
+
+def test_a_store_after_publishing_without_a_fence_is_a_race(arch):
+    """Data stored again after the writer's fence is not published by that fence (was missed: any earlier
+    fence of the writer counted)."""
+    with pytest.raises(EmulatorCheckError) as e:
+        _publish(arch, 2)
+    (f,) = e.value.findings
+    assert f.kind == "race-global" and "publish_then_fence_param_0" in f.message and "block (1, 0, 0) reads it" in f.message

@@ -5,8 +5,9 @@
 // 1. CUB's device-wide algorithms as the library compiles them: host wrappers below make nvcc instantiate
 //    the __global__ kernels of cub::DeviceReduce::Sum, cub::DeviceScan::InclusiveSum/ExclusiveSum (decoupled
 //    look-back tile status words of 8 and 16 bytes), cub::DeviceSelect::If, cub::DeviceRadixSort::SortPairs
-//    (the single-tile kernel; histogram, exclusive-sum and onesweep kernels) and
-//    cub::DeviceSegmentedReduce::Sum; the test launches them the way
+//    (the single-tile kernel; histogram, exclusive-sum and onesweep kernels), cub::DeviceSegmentedReduce::Sum,
+//    an inclusive scan of a 12-byte struct (three-array tile state) and cub::DeviceReduce::ReduceByKey;
+//    the test launches them the way
 //    the host dispatch does (init kernel, then the main kernel, the same parameters).
 // 2. cuRAND generators: MRG32k3a (seeded, subsequence and offset skip-ahead through the library's tables),
 //    Sobol32 quasirandom with direction vectors from the host (uniform and inverse-CND normal), log-normal
@@ -53,6 +54,21 @@ void cub_sort_pairs(const unsigned* keys, unsigned* keys_out, const int* vals, i
 void cub_segmented_sum(const int* in, int* out, const int* begin, const int* end, int segments, void* tmp,
                        size_t& bytes) {
   cub::DeviceSegmentedReduce::Sum(tmp, bytes, in, out, segments, begin, end);
+}
+struct MinMaxSum {
+  int lo, hi, sum;
+};
+struct MinMaxSumOp {  // a 12-byte, non-primitive scan value: ScanTileState<T, false> (status, partial, inclusive)
+  __host__ __device__ MinMaxSum operator()(const MinMaxSum& a, const MinMaxSum& b) const {
+    return {a.lo < b.lo ? a.lo : b.lo, a.hi > b.hi ? a.hi : b.hi, a.sum + b.sum};
+  }
+};
+void cub_scan_struct(const MinMaxSum* in, MinMaxSum* out, int n, void* tmp, size_t& bytes) {
+  cub::DeviceScan::InclusiveScan(tmp, bytes, in, out, MinMaxSumOp(), n);
+}
+void cub_reduce_by_key(const int* keys, int* unique, const float* vals, float* sums, int* runs, int n, void* tmp,
+                       size_t& bytes) {
+  cub::DeviceReduce::ReduceByKey(tmp, bytes, keys, unique, vals, sums, runs, cuda::std::plus<>{}, n);
 }
 
 // ------------------------------------------------------------------------------------------------- cuRAND
@@ -495,6 +511,29 @@ extern "C" __global__ void grid_relax(double* p, double* q, int n, int iters, in
     if (synced) g.sync();
     for (int i = g.thread_rank(); i < n; i += g.size()) p[i] = q[i];
     g.sync();
+  }
+}
+
+extern "C" __global__ void publish_then_fence(int* data, int* flag, int* out, int mode) {
+  // block 0 stores data, __threadfence(), raises a flag (atomicExch); block 1 waits for the flag (atomic),
+  // fences and reads. mode 1: block 0 keeps fencing afterwards (as a look-back spin does) — still ordered;
+  // mode 2: block 0 stores the data again after its fence, before the flag — unpublished (a relaxed
+  // atomicExch is no fence): a genuine race with the read
+  if (blockIdx.x == 0) {
+    data[threadIdx.x] = threadIdx.x + 1;
+    __threadfence();
+    if (mode == 2) data[threadIdx.x] = -1;
+    __syncthreads();
+    if (threadIdx.x == 0) atomicExch(flag, 1);
+    if (mode == 1)
+      for (int k = 0; k < 64; ++k) __threadfence();
+  } else {
+    if (threadIdx.x == 0)
+      while (atomicAdd(flag, 0) == 0) {
+      }
+    __syncthreads();
+    __threadfence();
+    out[threadIdx.x] = data[threadIdx.x];
   }
 }
 
