@@ -174,12 +174,14 @@ class Param:
 
 @frozen
 class RegDecl:
-    """A scalar register ``name`` of ``type``; ``count`` > 0 declares PTX's ``%r<count>`` range."""
+    """A scalar register ``name`` of ``type``; ``count`` > 0 declares PTX's ``%r<count>`` range; ``scoped``:
+    declared inside a nested ``{ }`` block (nvcc's inline-asm scopes), hoisted under a unique name."""
 
     name: str
     type: str
     count: int = 0
     span: Span | None = field(default=None, compare=False, repr=False)
+    scoped: bool = False
 
 
 @frozen

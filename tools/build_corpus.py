@@ -27,9 +27,9 @@ def nvcc() -> str:
 
 
 DEBUG = ("tensor", "numerics", "wild", "breadth", "asmstyle", "llm", "tutorials")  # also built with -G (debug code: local frames, calls, scoped .params) for sm_90
-FAST_MATH = ("library", "training", "breadth", "llm")
-LINEINFO = ("breadth",)
-EXTRA = {"asmstyle": ["--extended-lambda"], "tutorials_cdp": ["-rdc=true"]}  # per-file nvcc flags (device lambdas passed to kernels)  # also built with -lineinfo for sm_90 as <name>.sm_90.lineinfo.ptx (.loc/.file lines kept)  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
+FAST_MATH = ("library", "training", "breadth", "llm")  # also built with --use_fast_math (.approx, .ftz everywhere) as <name>.<arch>.fast.ptx
+LINEINFO = ("breadth",)  # also built with -lineinfo for sm_90 as <name>.sm_90.lineinfo.ptx (.loc/.file lines kept)
+EXTRA = {"asmstyle": ["--extended-lambda"], "tutorials_cdp": ["-rdc=true"]}  # per-file nvcc flags (device lambdas; dynamic parallelism)
 
 
 def strip_debug(ptx: str) -> str:

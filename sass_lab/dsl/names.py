@@ -99,7 +99,7 @@ class Names:
                 raise self.err(node, f"register '{flat}' (from '{name}') clashes with an earlier declaration",
                                hint="rename one of them")
             self.flat[flat] = span
-            self.decls.append(ir.RegDecl(flat, typ, 0, span))
+            self.decls.append(ir.RegDecl(flat, typ, 0, span, scoped))
         self.regs[name] = info
         return info
 

@@ -61,8 +61,8 @@ def _groups(kernel: Kernel, fl: Flow) -> tuple[list[list[str]], int]:
         elif isinstance(st, Instr) and st.opcode in ASYNC_OPERANDS:
             raw_words.update(r.name for part in defs_uses(st) for r in part)
     index = fl.regs.index
-    order = [d for d in kernel.regs if d.count == 0 and d.name in index and d.name not in raw_words
-             and (fl.referenced >> index[d.name]) & 1]
+    order = [d for d in kernel.regs if d.count == 0 and not d.scoped and d.name in index
+             and d.name not in raw_words and (fl.referenced >> index[d.name]) & 1]
     cand = 0
     for d in order:
         cand |= 1 << index[d.name]

@@ -68,6 +68,30 @@ def test_names_in_raw_lines_are_left_alone():
     assert share_registers(k)[1].merged == 0
 
 
+def test_registers_of_nested_scopes_are_never_shared():
+    """nvcc's inline-asm blocks ({ .reg .f32 r0; ... }) get one hoisted name per block; sharing them
+    would change what ptxas reads (and did change its SASS on a CUB kernel)."""
+    from sass_lab.dsl import frontend
+
+    src = """.version 9.0
+.target sm_80
+.address_size 64
+.visible .entry k(.param .u64 out)
+{
+.reg .f32 %f<4>;
+.reg .b64 %rd<2>;
+ld.param.u64 %rd1, [out];
+{ .reg .f32 r0; mov.f32 r0, 0f3F800000; st.global.f32 [%rd1], r0; }
+{ .reg .f32 r0; mov.f32 r0, 0f40000000; st.global.f32 [%rd1+4], r0; }
+ret;
+}
+"""
+    k = frontend(src, "k.ptx", {}).module.kernels[0]
+    assert [(d.name, d.scoped) for d in k.regs if not d.count] == [("r0", True), ("r0_1", True)]
+    k2, rep = share_registers(k)
+    assert rep.merged == 0 and rep.candidates == 0 and k2 is k
+
+
 def test_dead_write_still_interferes():
     # x is written while y is live; sharing them would clobber y.
     k = kernel(".reg .u32 x, y\n  mov.u32 y, 5\n  mov.u32 x, 6\n  st.global.u32 [0], y")
