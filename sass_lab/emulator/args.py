@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import ir
 from ..errors import EmulatorError
 from ..hw.launch import pack_struct
 from ..hw.tensormap import TensorMap
+from ..ir import type_bytes
 from . import values as V
 from .decode import Program
 
@@ -64,7 +66,7 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int | None, np
             _tensor_map_arg(i, p, a, off, bufs, maps)
             continue
         if p.array and isinstance(a, dict):  # a struct by value: {byte offset: numpy scalar or array}
-            _struct_arg(i, p, a, off, pb, bufs)
+            _struct_arg(i, p, a, off, pb, bufs, prog)
             continue
         if p.array:
             raw = a.tobytes() if isinstance(a, np.ndarray) else bytes(a) if isinstance(a, (bytes, bytearray)) else None
@@ -103,15 +105,42 @@ def bind_args(prog: Program, args) -> tuple[bytearray, list[tuple[int | None, np
     return pb, bufs, maps
 
 
-def _struct_arg(i: int, p, fields: dict, off: int, pb: bytearray, bufs: list) -> None:
-    """A by-value struct given as ``{byte offset: value}``: scalars stored, pointer members become buffers."""
+def _struct_arg(i: int, p, fields: dict, off: int, pb: bytearray, bufs: list, prog: Program) -> None:
+    """A by-value struct given as ``{byte offset: value}``: scalars stored, pointer members become buffers.
+    An array where the kernel reads the struct's bytes as anything but one 64-bit value at that offset
+    (an array stored inside the struct, not a pointer) is refused rather than passed as an address."""
     try:
         raw, pointers = pack_struct(p.size, fields)
     except ValueError as e:
         raise EmulatorError(f"argument {i} ('{p.name}', a {p.size}-byte struct): {e}", p.span,
                             hint="pass {offsetof(member): numpy scalar, or a numpy array for a pointer}") from None
+    reads = _param_reads(prog, p.name) if pointers else None
+    for k, _ in pointers:
+        o, w = next(((o, w) for o, w in reads or () if o < k + 8 and k < o + w and (o, w) != (k, 8)), (None, 0))
+        if o is not None:
+            raise EmulatorError(
+                f"argument {i} ('{p.name}', a {p.size}-byte struct): the numpy array at offset {k} stands for a "
+                f"pointer member, but the kernel reads {w} byte(s) at offset {o} there", p.span,
+                hint="an array stored inside the struct goes in element by element as numpy scalars "
+                     "({offset: np.float32(x), ...}) or as the struct's bytes")
     pb[off:off + p.size] = raw
     bufs.extend((off + k, v, f"{p.name}+{k}") for k, v in pointers)
+
+
+def _param_reads(prog: Program, name: str) -> list[tuple[int, int]] | None:
+    """(offset, bytes) of every ``ld.param`` of parameter ``name``; None when the kernel also uses it
+    otherwise (its address taken: what it reads cannot be told)."""
+    out = []
+    for ins in prog.instrs:
+        for j, op in enumerate(ins.operands):
+            base = op.base if isinstance(op, ir.Mem) else op
+            if getattr(base, "name", None) != name:
+                continue
+            if ins.opcode != "ld" or "param" not in ins.mods or j != 1 or not isinstance(op, ir.Mem):
+                return None
+            vec = next((int(m[1:]) for m in ins.mods if m in ("v2", "v4", "v8")), 1)
+            out.append((op.offset, type_bytes(ins.mods[-1]) * vec))
+    return out
 
 
 def _tensor_map_arg(i: int, p, tm: TensorMap, off: int, bufs: list, maps: list) -> None:

@@ -231,3 +231,34 @@ def test_textures_and_surfaces_are_refused_saying_why(instr):
         emulate(kernel(instr), "k", 1, 1, [np.zeros(1, np.uint32), np.zeros(1, np.uint32), np.uint32(0)])
     assert "textures and surfaces are not supported" in ei.value.message
     assert "no texture or surface objects" in ei.value.hint and "ld.global" in ei.value.hint
+
+
+STRUCT_PTX = """.version 8.0
+.target sm_80
+.address_size 64
+.visible .entry k(.param .align 8 .b8 s[24], .param .u64 out_param)
+{
+ .reg .b64 %rd<4>; .reg .f32 %f<4>;
+ ld.param.u64 %rd0, [out_param];
+ ld.param.f32 %f0, [s];
+ ld.param.f32 %f1, [s+4];
+ ld.param.u64 %rd1, [s+8];
+ add.f32 %f2, %f0, %f1;
+ ld.global.f32 %f3, [%rd1];
+ add.f32 %f2, %f2, %f3;
+ st.global.f32 [%rd0], %f2;
+ ret;
+}
+"""
+
+
+def test_an_array_where_the_struct_holds_values_is_refused_not_passed_as_a_pointer():
+    """struct {float w[2]; float* p;}: a numpy array stands for a pointer member; given for w (read as two
+    f32 at offsets 0 and 4) it would have put an address there: wrong numbers. Now an error that says so."""
+    out = np.zeros(1, np.float32)
+    emulate(STRUCT_PTX, "k", 1, 1, [{0: np.float32(1), 4: np.float32(2), 8: np.array([4.0], np.float32)}, out])
+    assert out[0] == 7
+    with pytest.raises(EmulatorError) as e:
+        emulate(STRUCT_PTX, "k", 1, 1, [{0: np.array([1, 2], np.float32), 8: np.array([4], np.float32)}, out])
+    assert "the numpy array at offset 0 stands for a pointer member, but the kernel reads 4 byte(s) at offset 0" \
+        in e.value.message and "element by element" in e.value.hint
