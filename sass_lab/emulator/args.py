@@ -15,7 +15,6 @@ from .. import ir
 from ..errors import EmulatorError
 from ..hw.launch import pack_struct
 from ..hw.tensormap import TensorMap
-from ..ir import type_bytes
 from . import values as V
 from .decode import Program
 
@@ -139,7 +138,7 @@ def _param_reads(prog: Program, name: str) -> list[tuple[int, int]] | None:
             if ins.opcode != "ld" or "param" not in ins.mods or j != 1 or not isinstance(op, ir.Mem):
                 return None
             vec = next((int(m[1:]) for m in ins.mods if m in ("v2", "v4", "v8")), 1)
-            out.append((op.offset, type_bytes(ins.mods[-1]) * vec))
+            out.append((op.offset, ir.type_bytes(ins.mods[-1]) * vec))
     return out
 
 

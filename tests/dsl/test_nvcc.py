@@ -101,26 +101,17 @@ def test_nvcc_ptx_assembles_unchanged(path):
 def built_as_ptxas_builds(path: Path, tmp_path: Path) -> dict[str, int]:
     """Assemble nvcc's PTX at ``path`` and check that every kernel's registers and every ``.text`` section
     equal what the ptxas command line makes of the same file; → registers per kernel."""
-    import io
-
-    from elftools.elf.elffile import ELFFile
+    from ptxas_cli import command_line, texts
 
     from sass_lab.toolchain.cubin import read_cubin
-    from sass_lab.toolchain.ptxas import ptxas_path
-
-    def texts(cubin: bytes) -> dict[str, bytes]:
-        return {s.name: s.data() for s in ELFFile(io.BytesIO(cubin)).iter_sections() if s.name.startswith(".text.")}
 
     ptx = path.read_text()
     arch = re.search(r"^\s*\.target\s+(sm_\w+)", ptx, re.M).group(1)
     mod = sass_lab.assemble(ptx, arch, file=str(path))
-    src, out = tmp_path / "k.ptx", tmp_path / "k.cubin"
-    src.write_text(ptx)
-    subprocess.run([ptxas_path(arch), f"-arch={arch}", "-O3", str(src), "-o", str(out)], check=True,
-                   capture_output=True, timeout=120)
-    theirs = {n: k.registers for n, k in read_cubin(out.read_bytes()).items() if k.entry}
+    ref = command_line(ptx, arch, tmp_path)
+    theirs = {n: k.registers for n, k in read_cubin(ref).items() if k.entry}
     assert {k.name: k.resources.registers for k in mod} == theirs
-    assert texts(mod.cubin) == texts(out.read_bytes())
+    assert texts(mod.cubin) == texts(ref)
     return theirs
 
 

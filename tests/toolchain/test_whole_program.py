@@ -9,11 +9,10 @@ nvJitLink, the option, compiles relocatable code and may differ (more registers 
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
-from elftools.elf.elffile import ELFFile
+from ptxas_cli import command_line, texts
 
 from sass_lab.api import assemble, assemble_file
 from sass_lab.errors import SasmError
@@ -31,28 +30,13 @@ def _target(text: str) -> str:
     return m.group(1) if m else "sm_90"
 
 
-def _command_line(ptx: str, arch: str, tmp: Path) -> bytes:
-    src, out = tmp / "k.ptx", tmp / "k.cubin"
-    src.write_text(ptx)
-    subprocess.run([ptxas_path(arch), f"-arch={arch}", "-O3", str(src), "-o", str(out)], check=True,
-                   capture_output=True)
-    return out.read_bytes()
-
-
-def _texts(cubin: bytes) -> dict[str, bytes]:
-    import io
-
-    elf = ELFFile(io.BytesIO(cubin))
-    return {s.name: s.data() for s in elf.iter_sections() if s.name.startswith(".text.")}
-
-
 def _same(mod, tmp: Path) -> None:
-    ref = _command_line(mod.ptx, mod.arch, tmp)
+    ref = command_line(mod.ptx, mod.arch, tmp)
     assert mod.compiler == f"ptxas {ptxas_version(ptxas_path(mod.arch))}"
     ours = {n: k.registers for n, k in read_cubin(mod.cubin).items()}
     theirs = {n: k.registers for n, k in read_cubin(ref).items()}
     assert ours == theirs
-    assert _texts(mod.cubin) == _texts(ref) and _texts(ref)
+    assert texts(mod.cubin) == texts(ref) and texts(ref)
 
 
 def test_the_pinned_ptxas_is_cuda_13_0():
@@ -60,12 +44,12 @@ def test_the_pinned_ptxas_is_cuda_13_0():
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
-def test_shipped_kernels_equal_the_ptxas_command_line(path, tmp_path):
+def test_shipped_kernels_equal_the_ptxascommand_line(path, tmp_path):
     _same(assemble_file(path), tmp_path)
 
 
 @pytest.mark.parametrize("path", PTX, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
-def test_test_kernels_equal_the_ptxas_command_line(path, tmp_path):
+def test_test_kernels_equal_the_ptxascommand_line(path, tmp_path):
     text = path.read_text()
     arch = _target(text)
     try:
